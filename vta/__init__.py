@@ -1,0 +1,1 @@
+"""pyvta: hardware-software co-design framework for the VTA accelerator."""

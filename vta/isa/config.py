@@ -1,0 +1,273 @@
+"""The VTA configuration: the original keys, our extensions, presets, everything derived."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from vta.isa.errors import ConfigError
+from vta.isa.opcodes import MemoryType
+
+#: Keys that change the instruction set (and so the binary compatibility of programs).
+ISA_KEYS = (
+    "LOG_INP_WIDTH", "LOG_WGT_WIDTH", "LOG_ACC_WIDTH", "LOG_BATCH", "LOG_BLOCK",
+    "LOG_UOP_BUFF_SIZE", "LOG_INP_BUFF_SIZE", "LOG_WGT_BUFF_SIZE", "LOG_ACC_BUFF_SIZE",
+)
+
+#: Bit widths fixed by the original ISA, independent of the configuration.
+INSN_BITS = 128
+UOP_BITS = 32
+LOOP_ITER_BITS = 14
+
+
+@dataclass(frozen=True)
+class Config:
+    """One VTA configuration (DESIGN.md contract 1).
+
+    Field names are the configuration keys; derived quantities are lower-case properties.
+    """
+
+    LOG_INP_WIDTH: int = 3
+    LOG_WGT_WIDTH: int = 3
+    LOG_ACC_WIDTH: int = 5
+    LOG_BATCH: int = 0
+    LOG_BLOCK: int = 4
+    LOG_UOP_BUFF_SIZE: int = 15
+    LOG_INP_BUFF_SIZE: int = 15
+    LOG_WGT_BUFF_SIZE: int = 18
+    LOG_ACC_BUFF_SIZE: int = 17
+    TARGET: str = "pynq"
+    HW_VER: str = "0.0.2"
+    LOG_BUS_WIDTH: int = 6
+    CLOCK_MHZ: float = 100.0
+    ALU_MUL: bool = True
+    MEM_READ_LATENCY: int = 32
+    MEM_WRITE_LATENCY: int = 16
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            expected = {"str": str, "float": (int, float), "bool": bool}.get(field.type, int)
+            if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+                raise ConfigError(f"config key {field.name} = {value!r} is not of type {field.type}")
+        if self.LOG_INP_WIDTH != 3 or self.LOG_WGT_WIDTH != 3:
+            raise ConfigError("config keys LOG_INP_WIDTH and LOG_WGT_WIDTH must be 3 (int8)")
+        if self.LOG_ACC_WIDTH != 5:
+            raise ConfigError("config key LOG_ACC_WIDTH must be 5 (int32 accumulators)")
+        if not 0 <= self.LOG_BATCH <= 4 or not 1 <= self.LOG_BLOCK <= 6:
+            raise ConfigError("config keys need 0 <= LOG_BATCH <= 4 and 1 <= LOG_BLOCK <= 6")
+        if not 5 <= self.LOG_BUS_WIDTH <= 10:
+            raise ConfigError(f"config key LOG_BUS_WIDTH = {self.LOG_BUS_WIDTH} is outside 5..10")
+        if self.CLOCK_MHZ <= 0 or self.MEM_READ_LATENCY < 1 or self.MEM_WRITE_LATENCY < 1:
+            raise ConfigError("CLOCK_MHZ must be positive and memory latencies at least 1 cycle")
+        for name, log_depth in (("LOG_UOP_BUFF_SIZE", self.log_uop_depth),
+                                ("LOG_INP_BUFF_SIZE", self.log_inp_depth),
+                                ("LOG_WGT_BUFF_SIZE", self.log_wgt_depth),
+                                ("LOG_ACC_BUFF_SIZE", self.log_acc_depth)):
+            if not 1 <= log_depth <= 16:
+                raise ConfigError(f"config key {name} = {getattr(self, name)} gives a buffer "
+                                  f"depth of 2^{log_depth} elements, outside 2^1..2^16")
+        uop_bits = self.log_acc_depth + max(self.log_acc_depth, self.log_inp_depth) + self.log_wgt_depth
+        if uop_bits > UOP_BITS:
+            raise ConfigError(f"micro-op fields need {uop_bits} bits, more than {UOP_BITS}")
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str = "pynq") -> Config:
+        """The named preset of DESIGN.md contract 1."""
+        try:
+            return PRESETS[name]
+        except KeyError:
+            raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})") from None
+
+    def replace(self, **keys) -> Config:
+        """This config with some keys changed; unknown keys are an error."""
+        unknown = sorted(set(keys) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ConfigError(f"unknown config key {unknown[0]}")
+        return dataclasses.replace(self, **keys)
+
+    @classmethod
+    def from_file(cls, path: str | Path, base: Config | None = None) -> Config:
+        """Read a JSON config file; keys it does not give come from `base` (default `pynq`)."""
+        try:
+            keys = json.loads(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read config file: {error.strerror}") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from None
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{path}: a config file holds one JSON object")
+        try:
+            return (base or cls.preset()).replace(**keys)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    # -- element sizes ----------------------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        return 1 << self.LOG_BATCH
+
+    @property
+    def block(self) -> int:
+        return 1 << self.LOG_BLOCK
+
+    block_in = block_out = block
+
+    @property
+    def inp_width(self) -> int:
+        return 1 << self.LOG_INP_WIDTH
+
+    @property
+    def wgt_width(self) -> int:
+        return 1 << self.LOG_WGT_WIDTH
+
+    @property
+    def acc_width(self) -> int:
+        return 1 << self.LOG_ACC_WIDTH
+
+    out_width = inp_width
+
+    @property
+    def inp_elem_bits(self) -> int:
+        return self.batch * self.block_in * self.inp_width
+
+    @property
+    def wgt_elem_bits(self) -> int:
+        return self.block_out * self.block_in * self.wgt_width
+
+    @property
+    def acc_elem_bits(self) -> int:
+        return self.batch * self.block_out * self.acc_width
+
+    @property
+    def out_elem_bits(self) -> int:
+        return self.batch * self.block_out * self.out_width
+
+    def elem_bytes(self, memory_type: MemoryType) -> int:
+        """Bytes of one element (tile or micro-op) of a memory type, the unit of DRAM addresses."""
+        return {
+            MemoryType.UOP: UOP_BITS // 8,
+            MemoryType.INP: self.inp_elem_bits // 8,
+            MemoryType.WGT: self.wgt_elem_bits // 8,
+            MemoryType.ACC: self.acc_elem_bits // 8,
+            MemoryType.OUT: self.out_elem_bits // 8,
+            MemoryType.ACC_8BIT: self.batch * self.block_out,
+        }[MemoryType(memory_type)]
+
+    # -- buffer depths ----------------------------------------------------------------------
+    @property
+    def log_uop_depth(self) -> int:
+        return self.LOG_UOP_BUFF_SIZE - 5 + 3
+
+    @property
+    def log_inp_depth(self) -> int:
+        return self.LOG_INP_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK - self.LOG_INP_WIDTH + 3
+
+    @property
+    def log_wgt_depth(self) -> int:
+        return self.LOG_WGT_BUFF_SIZE - 2 * self.LOG_BLOCK - self.LOG_WGT_WIDTH + 3
+
+    @property
+    def log_acc_depth(self) -> int:
+        return self.LOG_ACC_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK - self.LOG_ACC_WIDTH + 3
+
+    log_out_depth = log_acc_depth
+
+    def depth(self, memory_type: MemoryType) -> int:
+        """On-chip buffer depth in elements; OUT has the depth of ACC."""
+        return 1 << {
+            MemoryType.UOP: self.log_uop_depth,
+            MemoryType.INP: self.log_inp_depth,
+            MemoryType.WGT: self.log_wgt_depth,
+            MemoryType.ACC: self.log_acc_depth,
+            MemoryType.OUT: self.log_out_depth,
+            MemoryType.ACC_8BIT: self.log_acc_depth,
+        }[MemoryType(memory_type)]
+
+    @property
+    def uop_depth(self) -> int:
+        return self.depth(MemoryType.UOP)
+
+    @property
+    def inp_depth(self) -> int:
+        return self.depth(MemoryType.INP)
+
+    @property
+    def wgt_depth(self) -> int:
+        return self.depth(MemoryType.WGT)
+
+    @property
+    def acc_depth(self) -> int:
+        return self.depth(MemoryType.ACC)
+
+    out_depth = acc_depth
+
+    # -- memory system and names ----------------------------------------------------------
+    @property
+    def bus_bits(self) -> int:
+        return 1 << self.LOG_BUS_WIDTH
+
+    @property
+    def bus_bytes(self) -> int:
+        return self.bus_bits // 8
+
+    @property
+    def config_string(self) -> str:
+        """The original bitstream name, e.g. ``1x16_i8w8a32_15_15_18_17``."""
+        return (f"{self.batch}x{self.block}_i{self.inp_width}w{self.wgt_width}a{self.acc_width}"
+                f"_{self.LOG_UOP_BUFF_SIZE}_{self.LOG_INP_BUFF_SIZE}"
+                f"_{self.LOG_WGT_BUFF_SIZE}_{self.LOG_ACC_BUFF_SIZE}")
+
+    @property
+    def model_string(self) -> str:
+        return f"{self.TARGET}_{self.config_string}"
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash over what decides binary compatibility: the ISA keys and ALU_MUL."""
+        keys = {key: getattr(self, key) for key in ISA_KEYS} | {"ALU_MUL": self.ALU_MUL}
+        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+
+    def derived(self) -> dict:
+        """Every derived parameter by name, as `vta config` prints them."""
+        return {
+            "config_string": self.config_string,
+            "model_string": self.model_string,
+            "fingerprint": self.fingerprint,
+            "batch": self.batch, "block_in": self.block_in, "block_out": self.block_out,
+            "inp_width": self.inp_width, "wgt_width": self.wgt_width,
+            "acc_width": self.acc_width, "out_width": self.out_width,
+            "inp_elem_bytes": self.elem_bytes(MemoryType.INP),
+            "wgt_elem_bytes": self.elem_bytes(MemoryType.WGT),
+            "acc_elem_bytes": self.elem_bytes(MemoryType.ACC),
+            "out_elem_bytes": self.elem_bytes(MemoryType.OUT),
+            "uop_elem_bytes": self.elem_bytes(MemoryType.UOP),
+            "uop_depth": self.uop_depth, "inp_depth": self.inp_depth,
+            "wgt_depth": self.wgt_depth, "acc_depth": self.acc_depth, "out_depth": self.out_depth,
+            "log_uop_depth": self.log_uop_depth, "log_inp_depth": self.log_inp_depth,
+            "log_wgt_depth": self.log_wgt_depth, "log_acc_depth": self.log_acc_depth,
+            "bus_bits": self.bus_bits,
+            "macs_per_cycle": self.batch * self.block_in * self.block_out,
+        }
+
+
+def _preset(**keys) -> Config:
+    return Config(**keys)
+
+
+PRESETS: dict[str, Config] = {
+    "pynq": _preset(TARGET="pynq"),
+    "ultra96": _preset(TARGET="ultra96", LOG_BUS_WIDTH=7, CLOCK_MHZ=333.0,
+                       MEM_READ_LATENCY=64, MEM_WRITE_LATENCY=32),
+    "zcu104": _preset(TARGET="zcu104", HW_VER="0.0.1", LOG_BUS_WIDTH=7, CLOCK_MHZ=333.0,
+                      MEM_READ_LATENCY=64, MEM_WRITE_LATENCY=32),
+    "de10nano": _preset(TARGET="de10nano"),
+}

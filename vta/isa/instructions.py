@@ -1,0 +1,191 @@
+"""Instructions and micro-ops as values, and their bit-exact encoding (reference §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from vta.isa.config import Config
+from vta.isa.errors import DecodeError
+from vta.isa.layout import Layout, layouts
+from vta.isa.opcodes import AluOp, MemoryType, Module, Opcode
+
+INSN_BYTES = 16
+UOP_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """Fields common to every instruction: the four dependency flags."""
+
+    opcode: ClassVar[Opcode]
+    pop_prev_dep: bool = False
+    pop_next_dep: bool = False
+    push_prev_dep: bool = False
+    push_next_dep: bool = False
+
+    def fields(self) -> dict[str, int]:
+        """Field values by layout name, opcode included."""
+        values = {f.name: int(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"opcode": int(self.opcode)} | values
+
+    @property
+    def module(self) -> Module:
+        """The module the fetch unit routes this instruction to (reference §3.7)."""
+        return Module.COMPUTE
+
+    def replace(self, **changes) -> Instruction:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MemoryInstruction(Instruction):
+    """LOAD or STORE: a 2-D strided transfer between DRAM and an on-chip buffer."""
+
+    memory_type: MemoryType = MemoryType.INP
+    sram_base: int = 0
+    dram_base: int = 0
+    y_size: int = 0
+    x_size: int = 0
+    x_stride: int = 0
+    y_pad_0: int = 0
+    y_pad_1: int = 0
+    x_pad_0: int = 0
+    x_pad_1: int = 0
+
+
+@dataclass(frozen=True)
+class Load(MemoryInstruction):
+    opcode: ClassVar[Opcode] = Opcode.LOAD
+
+    @property
+    def module(self) -> Module:
+        if self.memory_type in (MemoryType.INP, MemoryType.WGT):
+            return Module.LOAD
+        return Module.COMPUTE
+
+
+@dataclass(frozen=True)
+class Store(MemoryInstruction):
+    opcode: ClassVar[Opcode] = Opcode.STORE
+    memory_type: MemoryType = MemoryType.OUT
+
+    @property
+    def module(self) -> Module:
+        return Module.STORE
+
+
+@dataclass(frozen=True)
+class LoopInstruction(Instruction):
+    """GEMM or ALU: a micro-op range run inside two nested loops."""
+
+    reset_reg: bool = False
+    uop_bgn: int = 0
+    uop_end: int = 0
+    iter_out: int = 0
+    iter_in: int = 0
+    dst_factor_out: int = 0
+    dst_factor_in: int = 0
+    src_factor_out: int = 0
+    src_factor_in: int = 0
+
+    @property
+    def executions(self) -> int:
+        """Micro-op executions: iter_out · iter_in · (uop_end − uop_bgn)."""
+        return self.iter_out * self.iter_in * max(self.uop_end - self.uop_bgn, 0)
+
+
+@dataclass(frozen=True)
+class Gemm(LoopInstruction):
+    opcode: ClassVar[Opcode] = Opcode.GEMM
+    wgt_factor_out: int = 0
+    wgt_factor_in: int = 0
+
+
+@dataclass(frozen=True)
+class Alu(LoopInstruction):
+    opcode: ClassVar[Opcode] = Opcode.ALU
+    alu_opcode: AluOp = AluOp.MIN
+    use_imm: bool = False
+    imm: int = 0
+
+
+@dataclass(frozen=True)
+class Finish(Instruction):
+    opcode: ClassVar[Opcode] = Opcode.FINISH
+
+
+@dataclass(frozen=True)
+class Uop:
+    """A micro-op: ACC destination, INP (GEMM) or ACC (ALU) source, WGT tile."""
+
+    dst_idx: int = 0
+    src_idx: int = 0
+    wgt_idx: int = 0
+
+
+INSTRUCTION_CLASSES: dict[Opcode, type[Instruction]] = {
+    cls.opcode: cls for cls in (Load, Store, Gemm, Alu, Finish)
+}
+_ENUM_FIELDS = {"memory_type": MemoryType, "alu_opcode": AluOp}
+
+
+def layout_of(insn: Instruction, config: Config) -> Layout:
+    return layouts(config).for_opcode(insn.opcode)
+
+
+def encode(insn: Instruction, config: Config, where: str = "") -> bytes:
+    """The 16 little-endian bytes of `insn`; a value that does not fit raises FieldRangeError."""
+    word = layout_of(insn, config).pack(insn.fields(), where)
+    return word.to_bytes(INSN_BYTES, "little")
+
+
+def decode(data: bytes, config: Config, where: str = "") -> Instruction:
+    """The instruction held in 16 bytes. Bits outside any field are ignored, as in hardware."""
+    if len(data) != INSN_BYTES:
+        raise DecodeError(f"{where}an instruction is {INSN_BYTES} bytes, got {len(data)}")
+    word = int.from_bytes(data, "little")
+    opcode = word & 0b111
+    if opcode not in INSTRUCTION_CLASSES:
+        raise DecodeError(f"{where}invalid opcode {opcode}")
+    values = layouts(config).for_opcode(Opcode(opcode)).unpack(word)
+    del values["opcode"]
+    for name, enum in _ENUM_FIELDS.items():
+        if name in values:
+            try:
+                values[name] = enum(values[name])
+            except ValueError:
+                raise DecodeError(f"{where}invalid {name} {values[name]}") from None
+    for name in ("pop_prev_dep", "pop_next_dep", "push_prev_dep", "push_next_dep",
+                 "reset_reg", "use_imm"):
+        if name in values:
+            values[name] = bool(values[name])
+    return INSTRUCTION_CLASSES[Opcode(opcode)](**values)
+
+
+def encode_stream(insns: list[Instruction], config: Config) -> bytes:
+    return b"".join(encode(insn, config, f"instruction {index}: ") for index, insn in enumerate(insns))
+
+
+def decode_stream(data: bytes, config: Config) -> list[Instruction]:
+    if len(data) % INSN_BYTES:
+        raise DecodeError(f"an instruction stream is a multiple of {INSN_BYTES} bytes, got {len(data)}")
+    return [decode(data[offset:offset + INSN_BYTES], config, f"instruction {offset // INSN_BYTES}: ")
+            for offset in range(0, len(data), INSN_BYTES)]
+
+
+def encode_uop(uop: Uop, config: Config, where: str = "") -> int:
+    """The 32-bit word of a micro-op."""
+    return layouts(config).uop.pack(dataclasses.asdict(uop), where)
+
+
+def decode_uop(word: int, config: Config) -> Uop:
+    return Uop(**layouts(config).uop.unpack(int(word)))
+
+
+def encode_uops(uops: list[Uop], config: Config) -> np.ndarray:
+    return np.array([encode_uop(uop, config, f"micro-op {index}: ") for index, uop in enumerate(uops)],
+                    dtype=np.uint32)

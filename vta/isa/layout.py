@@ -1,0 +1,182 @@
+"""Bit-field layouts of instructions and micro-ops, computed from a Config by the rule of
+reference §3: fields are allocated from bit 0 upward in declaration order, and a field that
+would straddle a 64-bit boundary starts at that boundary instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from vta.isa.config import INSN_BITS, LOOP_ITER_BITS, UOP_BITS, Config
+from vta.isa.errors import ConfigError, FieldRangeError
+from vta.isa.opcodes import Opcode
+
+#: Widths of LOAD/STORE fields, fixed by the original ISA (``VTA_MEMOP_*``).
+MEMOP_SRAM_ADDR_BITS = 16
+MEMOP_DRAM_ADDR_BITS = 32
+MEMOP_SIZE_BITS = 16
+MEMOP_STRIDE_BITS = 16
+MEMOP_PAD_BITS = 4
+OPCODE_BITS = 3
+ALU_OPCODE_BITS = 3
+ALU_IMM_BITS = 16
+
+DEP_FLAGS = ("pop_prev_dep", "pop_next_dep", "push_prev_dep", "push_next_dep")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int
+    signed: bool = False
+
+    @property
+    def minimum(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def maximum(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    def check(self, value: int, where: str = "") -> int:
+        """`value` itself if it fits this field, else a FieldRangeError naming the field."""
+        if not self.minimum <= value <= self.maximum:
+            limit = (f"{self.minimum}..{self.maximum}" if self.signed
+                     else f"at most {self.maximum}")
+            raise FieldRangeError(f"{where}field {self.name} = {value} does not fit its "
+                                  f"{self.width} bits ({limit})")
+        return value
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The fields of one instruction or micro-op format, with positions."""
+
+    name: str
+    bits: int
+    fields: tuple[Field, ...]
+
+    def __getitem__(self, name: str) -> Field:
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.fields)
+
+    def pack(self, values: dict[str, int], where: str = "") -> int:
+        """The integer word holding `values` (missing fields are zero)."""
+        word = 0
+        for field in self.fields:
+            value = field.check(int(values.get(field.name, 0)), where)
+            word |= (value & ((1 << field.width) - 1)) << field.lsb
+        return word
+
+    def unpack(self, word: int) -> dict[str, int]:
+        values = {}
+        for field in self.fields:
+            value = (word >> field.lsb) & ((1 << field.width) - 1)
+            if field.signed and value >> (field.width - 1):
+                value -= 1 << field.width
+            values[field.name] = value
+        return values
+
+    def unpack_array(self, words: np.ndarray) -> dict[str, np.ndarray]:
+        """Vectorised `unpack` of instructions given as an (N, 2) uint64 array (low, high word)
+        or of micro-ops given as a uint32 array; values are int64 arrays."""
+        values = {}
+        for field in self.fields:
+            lane = words[:, field.lsb // 64] if words.ndim == 2 else words.astype(np.uint64)
+            raw = (lane >> np.uint64(field.lsb % 64)) & np.uint64((1 << field.width) - 1)
+            value = raw.astype(np.int64)
+            if field.signed:
+                value = np.where(value >> (field.width - 1), value - (1 << field.width), value)
+            values[field.name] = value
+        return values
+
+
+def allocate(name: str, bits: int, declarations: list[tuple[str, int, bool]]) -> Layout:
+    """Apply the bit-field rule to (name, width, signed) declarations."""
+    fields, position = [], 0
+    for field_name, width, signed in declarations:
+        if position // 64 != (position + width - 1) // 64:
+            position = (position // 64 + 1) * 64
+        fields.append(Field(field_name, position, width, signed))
+        position += width
+    if position > bits:
+        raise ConfigError(f"{name} fields need {position} bits, more than {bits}")
+    return Layout(name, bits, tuple(fields))
+
+
+def _header() -> list[tuple[str, int, bool]]:
+    return [("opcode", OPCODE_BITS, False)] + [(flag, 1, False) for flag in DEP_FLAGS]
+
+
+def _loop_fields(config: Config, src_log_depth: int) -> list[tuple[str, int, bool]]:
+    acc, wgt = config.log_acc_depth, config.log_wgt_depth
+    return [
+        ("reset_reg", 1, False),
+        ("uop_bgn", config.log_uop_depth, False),
+        ("uop_end", config.log_uop_depth + 1, False),
+        ("iter_out", LOOP_ITER_BITS, False),
+        ("iter_in", LOOP_ITER_BITS, False),
+        ("dst_factor_out", acc, False),
+        ("dst_factor_in", acc, False),
+        ("src_factor_out", src_log_depth, False),
+        ("src_factor_in", src_log_depth, False),
+    ]
+
+
+@dataclass(frozen=True)
+class IsaLayouts:
+    """All layouts of one config: one per opcode plus the micro-op."""
+
+    memory: Layout
+    gemm: Layout
+    alu: Layout
+    finish: Layout
+    uop: Layout
+
+    def for_opcode(self, opcode: Opcode) -> Layout:
+        return {
+            Opcode.LOAD: self.memory, Opcode.STORE: self.memory, Opcode.GEMM: self.gemm,
+            Opcode.ALU: self.alu, Opcode.FINISH: self.finish,
+        }[Opcode(opcode)]
+
+
+@cache
+def layouts(config: Config) -> IsaLayouts:
+    """The layouts of `config`, computed by the rule of reference §3."""
+    memory = allocate("LOAD/STORE", INSN_BITS, _header() + [
+        ("memory_type", 3, False),
+        ("sram_base", MEMOP_SRAM_ADDR_BITS, False),
+        ("dram_base", MEMOP_DRAM_ADDR_BITS, False),
+        ("y_size", MEMOP_SIZE_BITS, False),
+        ("x_size", MEMOP_SIZE_BITS, False),
+        ("x_stride", MEMOP_STRIDE_BITS, False),
+        ("y_pad_0", MEMOP_PAD_BITS, False),
+        ("y_pad_1", MEMOP_PAD_BITS, False),
+        ("x_pad_0", MEMOP_PAD_BITS, False),
+        ("x_pad_1", MEMOP_PAD_BITS, False),
+    ])
+    gemm = allocate("GEMM", INSN_BITS, _header() + _loop_fields(config, config.log_inp_depth) + [
+        ("wgt_factor_out", config.log_wgt_depth, False),
+        ("wgt_factor_in", config.log_wgt_depth, False),
+    ])
+    alu = allocate("ALU", INSN_BITS, _header() + _loop_fields(config, config.log_acc_depth) + [
+        ("alu_opcode", ALU_OPCODE_BITS, False),
+        ("use_imm", 1, False),
+        ("imm", ALU_IMM_BITS, True),
+    ])
+    finish = allocate("FINISH", INSN_BITS, _header())
+    uop = allocate("micro-op", UOP_BITS, [
+        ("dst_idx", config.log_acc_depth, False),
+        ("src_idx", max(config.log_acc_depth, config.log_inp_depth), False),
+        ("wgt_idx", config.log_wgt_depth, False),
+    ])
+    return IsaLayouts(memory, gemm, alu, finish, uop)
