@@ -1,0 +1,226 @@
+"""Speed of the functional simulator on two program images built from vta.isa instructions.
+
+(a) a blocked GEMM: ROUNDS rounds of (64 × 256) · (256 × 256)ᵀ through 16 × 16 tiles, fresh
+    random data each round, double-buffered, with a >> 8 epilogue;
+(b) a 3 × 3 convolution, 56 × 56 × 64 → 64 channels, padding 1, with padded INP loads and two
+    virtual threads, epilogue >> 8 and clip to [0, 127].
+
+Each run's final DRAM image is checked against numpy. Prints simulated GOPS (2 ops per MAC)
+and wall time. Usage: python benchmarks/functional_sim.py [--rounds N] [--repeat R]
+"""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from vta.isa import (Alu, AluOp, Config, Finish, Gemm, Load, MemoryType, Store, Uop,  # noqa: E402
+                     encode_stream, encode_uops)
+from vta.simulator.functional import FunctionalSimulator  # noqa: E402
+
+
+class ImageBuilder:
+    """Lays out regions in a DRAM image, each aligned to its element size."""
+
+    def __init__(self, config: Config):
+        self.config, self.size, self.regions = config, 0, []
+
+    def place(self, data: np.ndarray, memory_type: MemoryType) -> int:
+        """Append `data` (bytes) aligned to `memory_type`; returns its dram_base."""
+        elem = max(self.config.elem_bytes(memory_type), 16)
+        self.size = -(-self.size // elem) * elem
+        offset = self.size
+        self.regions.append((offset, np.frombuffer(data.tobytes(), np.uint8)))
+        self.size += data.nbytes
+        return offset // self.config.elem_bytes(memory_type)
+
+    def image(self) -> np.ndarray:
+        dram = np.zeros(self.size, np.uint8)
+        for offset, data in self.regions:
+            dram[offset:offset + data.size] = data
+        return dram
+
+
+def nop(module_type: MemoryType, **flags) -> Load:
+    """A synchronisation NOP (x_size = 0 LOAD) on the load (INP) or compute (UOP) module."""
+    return Load(memory_type=module_type, **flags)
+
+
+def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
+    """(a): returns (dram, insn_addr, insn_count, macs, check(dram))."""
+    rows, ic, oc, block = 64, 256, 256, config.block
+    ict, oct_ = ic // block, oc // block
+    inp_tiles, wgt_tiles, acc_tiles = rows * ict, oct_ * ict, rows * oct_
+    inputs = rng.integers(-128, 128, (rounds, rows, ic), dtype=np.int8)
+    weights = rng.integers(-128, 128, (rounds, oct_, ict, block, block), dtype=np.int8)
+    builder = ImageBuilder(config)
+    inp_base = builder.place(inputs, MemoryType.INP)
+    wgt_base = builder.place(weights, MemoryType.WGT)
+    out_base = builder.place(np.zeros((rounds, rows, oc), np.int8), MemoryType.OUT)
+    kernels = []
+    for buffer in range(2):  # GEMM kernel (one micro-op per output tile column), reset, ALU
+        kernels += [Uop(buffer * acc_tiles + o, buffer * inp_tiles, buffer * wgt_tiles + o * ict)
+                    for o in range(oct_)]
+    kernels += [Uop(buffer * acc_tiles, buffer * acc_tiles, 0) for buffer in range(2)]
+    uop_base = builder.place(encode_uops(kernels, config), MemoryType.UOP)
+    gemm_uops = lambda b: (b * oct_, (b + 1) * oct_)  # noqa: E731
+    single_uop = lambda b: (2 * oct_ + b, 2 * oct_ + b + 1)  # noqa: E731
+    load, compute, store = [], [Load(memory_type=MemoryType.UOP, sram_base=0, dram_base=uop_base,
+                                     y_size=1, x_size=len(kernels), x_stride=len(kernels))], []
+    program = []
+    for r in range(rounds):
+        b = r % 2
+        load = [Load(memory_type=MemoryType.INP, sram_base=b * inp_tiles,
+                     dram_base=inp_base + r * inp_tiles, y_size=rows, x_size=ict, x_stride=ict,
+                     pop_next_dep=r >= 2),
+                Load(memory_type=MemoryType.WGT, sram_base=b * wgt_tiles,
+                     dram_base=wgt_base + r * wgt_tiles, y_size=1, x_size=wgt_tiles,
+                     x_stride=wgt_tiles, push_next_dep=True)]
+        bgn, end = single_uop(b)
+        compute += [
+            Gemm(reset_reg=True, uop_bgn=bgn, uop_end=end, iter_out=rows, iter_in=oct_,
+                 dst_factor_out=oct_, dst_factor_in=1, pop_next_dep=r >= 2),
+            Gemm(uop_bgn=gemm_uops(b)[0], uop_end=gemm_uops(b)[1], iter_out=rows, iter_in=ict,
+                 dst_factor_out=oct_, src_factor_out=ict, src_factor_in=1, wgt_factor_in=1,
+                 pop_prev_dep=True, push_prev_dep=True),
+            Alu(alu_opcode=AluOp.SHR, use_imm=True, imm=8, uop_bgn=bgn, uop_end=end,
+                iter_out=rows, iter_in=oct_, dst_factor_out=oct_, dst_factor_in=1,
+                src_factor_out=oct_, src_factor_in=1, push_next_dep=True)]
+        store = [Store(sram_base=b * acc_tiles, dram_base=out_base + r * acc_tiles, y_size=1,
+                       x_size=acc_tiles, x_stride=acc_tiles, pop_prev_dep=True, push_prev_dep=True)]
+        program += load + compute + store
+        compute = []
+    program += [nop(MemoryType.INP, pop_next_dep=True),
+                nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
+    stream = np.frombuffer(encode_stream(program, config), np.uint8)
+    insn_addr = builder.place(stream, MemoryType.OUT) * config.elem_bytes(MemoryType.OUT)
+    dram = builder.image()
+    out_offset = out_base * config.elem_bytes(MemoryType.OUT)
+
+    def check(final: np.ndarray) -> None:
+        matrix = weights.transpose(0, 1, 3, 2, 4).reshape(rounds, oc, ic).astype(np.float64)
+        acc = np.matmul(inputs.astype(np.float64), matrix.transpose(0, 2, 1)).astype(np.int64)
+        expected = ((acc >> 8) & 0xFF).astype(np.uint8).reshape(-1)
+        actual = final[out_offset:out_offset + expected.size]
+        assert np.array_equal(actual, expected), "blocked GEMM: output differs from numpy"
+
+    return dram, insn_addr, len(program), rounds * rows * ic * oc, check
+
+
+def conv3x3(config: Config, rng: np.random.Generator):
+    """(b): returns (dram, insn_addr, insn_count, macs, check(dram))."""
+    block = config.block
+    height = width = 56
+    ict = oct_ = 64 // block
+    rows_per_block, padded_w = 2, width + 2
+    in_rows = rows_per_block + 2
+    thread_tiles = 1024
+    data = rng.integers(-128, 128, (ict, height, width, block), dtype=np.int8)
+    weights = rng.integers(-128, 128, (oct_, ict, 3, 3, block, block), dtype=np.int8)
+    builder = ImageBuilder(config)
+    inp_base = builder.place(data, MemoryType.INP)
+    wgt_base = builder.place(weights, MemoryType.WGT)
+    out_base = builder.place(np.zeros((oct_, height, width, block), np.int8), MemoryType.OUT)
+    plane = in_rows * padded_w
+    kernels = []
+    for t in range(2):  # per thread: the conv kernel (kh, kw, ic, w), then one reset/ALU uop
+        kernels += [Uop(t * thread_tiles + w, t * thread_tiles + c * plane + kh * padded_w + kw + w,
+                        (c * 3 + kh) * 3 + kw)
+                    for kh in range(3) for kw in range(3) for c in range(ict) for w in range(width)]
+    conv_uops = len(kernels) // 2
+    kernels += [Uop(t * thread_tiles, t * thread_tiles, 0) for t in range(2)]
+    uop_base = builder.place(encode_uops(kernels, config), MemoryType.UOP)
+    program = [Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=len(kernels),
+                    x_stride=len(kernels)),
+               Load(memory_type=MemoryType.WGT, dram_base=wgt_base, y_size=1, x_size=oct_ * ict * 9,
+                    x_stride=oct_ * ict * 9)]
+    blocks = height // rows_per_block
+    out_tiles = rows_per_block * width
+    for blk in range(blocks):
+        t, h0 = blk % 2, blk * rows_per_block
+        top, bottom = int(h0 == 0), int(h0 + rows_per_block == height)
+        first_row = h0 - 1 + top
+        program += [Load(memory_type=MemoryType.INP, sram_base=t * thread_tiles + c * plane,
+                         dram_base=inp_base + (c * height + first_row) * width,
+                         y_size=in_rows - top - bottom, x_size=width, x_stride=width,
+                         y_pad_0=top, y_pad_1=bottom, x_pad_0=1, x_pad_1=1,
+                         pop_next_dep=blk >= 2 and c == 0, push_next_dep=c == ict - 1)
+                    for c in range(ict)]
+        single = (2 * conv_uops + t, 2 * conv_uops + t + 1)
+        loops = dict(iter_out=oct_ * rows_per_block, iter_in=width, dst_factor_out=width,
+                     dst_factor_in=1)
+        alu_loops = loops | dict(src_factor_out=width, src_factor_in=1)
+        program += [
+            Gemm(reset_reg=True, uop_bgn=single[0], uop_end=single[1], pop_next_dep=blk >= 2, **loops),
+            Gemm(uop_bgn=t * conv_uops, uop_end=(t + 1) * conv_uops, iter_out=oct_,
+                 iter_in=rows_per_block, dst_factor_out=out_tiles, dst_factor_in=width,
+                 src_factor_in=padded_w, wgt_factor_out=ict * 9, pop_prev_dep=True,
+                 push_prev_dep=True),
+            Alu(alu_opcode=AluOp.SHR, use_imm=True, imm=8, uop_bgn=single[0], uop_end=single[1],
+                **alu_loops),
+            Alu(alu_opcode=AluOp.MIN, use_imm=True, imm=127, uop_bgn=single[0],
+                uop_end=single[1], **alu_loops),
+            Alu(alu_opcode=AluOp.MAX, use_imm=True, imm=0, uop_bgn=single[0], uop_end=single[1],
+                push_next_dep=True, **alu_loops)]
+        program += [Store(sram_base=t * thread_tiles + o * out_tiles,
+                          dram_base=out_base + (o * height + h0) * width, y_size=rows_per_block,
+                          x_size=width, x_stride=width, pop_prev_dep=o == 0,
+                          push_prev_dep=o == oct_ - 1)
+                    for o in range(oct_)]
+    program += [nop(MemoryType.INP, pop_next_dep=True),
+                nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
+    stream = np.frombuffer(encode_stream(program, config), np.uint8)
+    insn_addr = builder.place(stream, MemoryType.OUT) * config.elem_bytes(MemoryType.OUT)
+    dram = builder.image()
+    out_offset = out_base * config.elem_bytes(MemoryType.OUT)
+
+    def check(final: np.ndarray) -> None:
+        padded = np.pad(data, ((0, 0), (1, 1), (1, 1), (0, 0))).astype(np.float64)
+        windows = np.stack([padded[:, kh:kh + height, kw:kw + width]
+                            for kh in range(3) for kw in range(3)], axis=1)  # (ic, 9, H, W, i)
+        columns = windows.transpose(2, 3, 0, 1, 4).reshape(height * width, -1)
+        matrix = weights.transpose(0, 4, 1, 2, 3, 5).reshape(64, -1).astype(np.float64)
+        acc = (columns @ matrix.T).astype(np.int64)                           # (H·W, 64)
+        result = np.clip(acc >> 8, 0, 127).astype(np.int8)
+        expected = result.reshape(height, width, oct_, block).transpose(2, 0, 1, 3)
+        actual = final[out_offset:out_offset + expected.size].view(np.int8)
+        assert np.array_equal(actual, expected.reshape(-1)), "conv: output differs from numpy"
+
+    macs = height * width * 64 * 64 * 9
+    return dram, insn_addr, len(program), macs, check
+
+
+def measure(name: str, build, repeat: int) -> None:
+    config = Config.preset("pynq")
+    dram, insn_addr, insn_count, macs, check = build(config)
+    simulator = FunctionalSimulator(config)
+    for attempt in range(repeat):
+        image = dram.copy()
+        start = time.perf_counter()
+        simulator.run(image, insn_addr, insn_count)
+        seconds = time.perf_counter() - start
+        check(image)
+        print(f"{name}: run {attempt + 1}: {insn_count} instructions, {macs / 1e9:.3f}·10⁹ MAC "
+              f"in {seconds:.3f} s = {2 * macs / seconds / 1e9:.1f} GOPS (output checked)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1024, help="rounds of the blocked GEMM")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each image")
+    args = parser.parse_args()
+    rng = np.random.default_rng(2024)
+    measure("(a) blocked GEMM", lambda c: blocked_gemm(c, args.rounds, rng), args.repeat)
+    measure("(b) 3x3 conv 56x56x64->64", lambda c: conv3x3(c, rng), args.repeat)
+
+
+if __name__ == "__main__":
+    main()

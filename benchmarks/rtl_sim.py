@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Simulated cycles per second of the ``rtl`` backend's two harnesses on a GEMM-bound program.
+
+    .venv/bin/python benchmarks/rtl_sim.py [--config pynq] [--gemms 4] [--cocotb-gemms 1]
+
+The program loads 16 input and 16 weight tiles and a 16-uop kernel once, then runs GEMMs of
+64 × 64 × 16 micro-op executions on them, stores the result and finishes, so compute is busy for
+nearly the whole run. The fast (C++) harness runs ``--gemms`` GEMMs, the cocotb testbench (on
+Verilator) ``--cocotb-gemms`` of them. Both results are checked against the functional
+backend. Prints build times, cycles, the compute module's busy share and cycles/s; wall-clock
+figures are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from vta.isa import (Config, Finish, Gemm, Load, MemoryType, Store, Uop, encode_stream,
+                     encode_uops)
+from vta.isa.image import ProgramImage
+from vta.runtime.backends import get_backend
+from vta.runtime.backends.rtl.backend import make_harness
+from vta.runtime.backends.rtl.verilog import core_verilog
+
+TILES, UOPS, ITERATIONS = 16, 16, 64
+
+
+def gemm_program(config: Config, gemms: int) -> ProgramImage:
+    """The benchmark image: ``gemms`` GEMMs of ITERATIONS² · UOPS executions each."""
+    inp, wgt, out = (config.elem_bytes(t) for t in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT))
+    uop_at, inp_at, wgt_at = 0, 4096, 4096 + TILES * inp
+    wgt_at = -(-wgt_at // wgt) * wgt
+    out_at = wgt_at + TILES * wgt
+    insn_at = -(-(out_at + TILES * out) // 4096) * 4096
+    program = [
+        Load(memory_type=MemoryType.UOP, dram_base=uop_at, y_size=1, x_size=UOPS, x_stride=UOPS),
+        Load(memory_type=MemoryType.INP, dram_base=inp_at // inp, y_size=1, x_size=TILES, x_stride=TILES),
+        Load(memory_type=MemoryType.WGT, dram_base=wgt_at // wgt, y_size=1, x_size=TILES,
+             x_stride=TILES, push_next_dep=True),
+        Gemm(pop_prev_dep=True, reset_reg=True, uop_bgn=0, uop_end=UOPS, iter_out=1, iter_in=1),
+    ]
+    program += [Gemm(uop_bgn=0, uop_end=UOPS, iter_out=ITERATIONS, iter_in=ITERATIONS,
+                     push_next_dep=index == gemms - 1) for index in range(gemms)]
+    program += [Store(dram_base=out_at // out, y_size=1, x_size=TILES, x_stride=TILES,
+                      pop_prev_dep=True, push_prev_dep=True),
+                Finish(pop_next_dep=True)]
+    stream = encode_stream(program, config)
+    dram = np.zeros(insn_at + len(stream), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    dram[inp_at:out_at + TILES * out] = rng.integers(0, 256, out_at + TILES * out - inp_at, dtype=np.uint8)
+    uops = encode_uops([Uop(dst_idx=i, src_idx=i, wgt_idx=i) for i in range(UOPS)], config)
+    dram[uop_at:uop_at + 4 * UOPS] = uops.view(np.uint8)
+    dram[insn_at:] = np.frombuffer(stream, dtype=np.uint8)
+    return ProgramImage(config, dram, insn_at, len(program))
+
+
+def measure(config: Config, gemms: int, harness: str) -> None:
+    image = gemm_program(config, gemms)
+    reference = image.dram.copy()
+    get_backend("functional", config).run(ProgramImage(config, reference, image.insn_addr, image.insn_count))
+    start = time.perf_counter()
+    make_harness(core_verilog(config), config, "verilator", harness).build()
+    built = time.perf_counter() - start
+    backend = get_backend("rtl", config, harness=harness)
+    start = time.perf_counter()
+    report = backend.run(image)
+    elapsed = time.perf_counter() - start
+    busy = report.modules["compute"]["busy"] / report.cycles
+    verdict = "matches" if np.array_equal(image.dram, reference) else "DIFFERS FROM"
+    print(f"{harness:>6} harness: {report.cycles:>9,} cycles in {elapsed:6.2f} s = "
+          f"{report.cycles / elapsed:>10,.0f} cycles/s; compute busy {busy:.0%}; "
+          f"build {built:.1f} s (cached/ccache if fast); image {verdict} the functional backend")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="pynq", help="config preset (default: pynq)")
+    parser.add_argument("--gemms", type=int, default=4, help="GEMMs for the fast harness")
+    parser.add_argument("--cocotb-gemms", type=int, default=1, help="GEMMs for cocotb")
+    args = parser.parse_args()
+    config = Config.preset(args.config)
+    start = time.perf_counter()
+    core_verilog(config)
+    print(f"config {args.config} ({config.config_string}); Verilog ready in "
+          f"{time.perf_counter() - start:.1f} s")
+    measure(config, args.gemms, "fast")
+    measure(config, args.cocotb_gemms, "cocotb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The integer graph IR: what a quantized model computes, in the integers VTA works with.
+
+Every activation is an int8 tensor (NCHW or NC) with a per-tensor `Quant` (real = scale ×
+(q − zero_point)); uint8 tensors of the ONNX model are shifted to int8 (q − 128, zero point − 128),
+which changes no real value. Weights are int8 with their zero point removed, biases int32 in the
+accumulator's units. Each node is one integer operator; the ones that accumulate (`Conv2d`,
+`Dense`, `Add`, `AvgPool`, `Requantize`) end in a `requantize.Requantize`, the ALU steps that
+bring their int32 accumulators back to int8. Shapes are static and checked when a node is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vta.compiler.requantize import AluStep, Requantize, wrap32
+from vta.isa import VtaError
+
+
+def window_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
+                       dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a sliding window (ONNX Conv/MaxPool/AveragePool); in ceil mode the last
+    window must start inside the input or its leading padding."""
+    span = size + pad_begin + pad_end - ((kernel - 1) * dilation + 1)
+    if span < 0:
+        raise VtaError(f"window of {kernel} (dilation {dilation}) is larger than the padded input")
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad_begin:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Per-tensor affine quantization: real = scale × (q − zero_point), q int8."""
+
+    scale: float
+    zero_point: int
+
+    def quantize(self, real: np.ndarray) -> np.ndarray:
+        """Round half to even and saturate, as ONNX QuantizeLinear does."""
+        q = np.rint(np.asarray(real, dtype=np.float32) / np.float32(self.scale)) + self.zero_point
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (np.asarray(q, dtype=np.float32) - self.zero_point) * np.float32(self.scale)
+
+
+@dataclass(frozen=True)
+class Value:
+    """An int8 tensor of the graph. `onnx_dtype` is "int8" or "uint8": the type the ONNX model
+    gave it (uint8 values are stored here minus 128)."""
+
+    name: str
+    shape: tuple[int, ...]
+    quant: Quant
+    onnx_dtype: str = "int8"
+
+    def from_onnx(self, array: np.ndarray) -> np.ndarray:
+        """Convert a tensor of the ONNX model's type to this int8 value."""
+        array = np.asarray(array)
+        if self.onnx_dtype == "uint8":
+            return (array.astype(np.int16) - 128).astype(np.int8)
+        return array.astype(np.int8)
+
+    def to_onnx(self, q: np.ndarray) -> np.ndarray:
+        if self.onnx_dtype == "uint8":
+            return (np.asarray(q, dtype=np.int16) + 128).astype(np.uint8)
+        return np.asarray(q, dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class Node:
+    """Base of all operators: `name` is the ONNX node it came from, `inputs`/`output` value names."""
+
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class Conv2d(Node):
+    """acc[n,o] = bias[o] + Σ weight[o,c,i,j] · (x − input_zero_point)[n, g·C/G + c, ...] over the
+    window (padding contributes 0, i.e. pads hold the input zero point), then `requant`.
+
+    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,); pads: (top, left, bottom, right).
+    """
+
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    dilations: tuple[int, int]
+    groups: int
+    input_zero_point: int
+    requant: Requantize = field(repr=False)
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.weight.shape[1] == 1
+
+    def folded_bias(self) -> np.ndarray:
+        """int32 bias absorbing the input zero point: acc = folded_bias + Σ weight · x, valid when
+        padding holds the input zero point (int64 sums wrapped like the accumulator)."""
+        sums = self.weight.astype(np.int64).sum(axis=(1, 2, 3))
+        return wrap32(self.bias.astype(np.int64) - self.input_zero_point * sums)
+
+
+@dataclass(frozen=True)
+class Dense(Node):
+    """acc[n,m] = bias[m] + Σ_k weight[m,k] · (x[n,k] − input_zero_point), then `requant`.
+    weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,)."""
+
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
+    input_zero_point: int
+    requant: Requantize = field(repr=False)
+
+    def folded_bias(self) -> np.ndarray:
+        sums = self.weight.astype(np.int64).sum(axis=1)
+        return wrap32(self.bias.astype(np.int64) - self.input_zero_point * sums)
+
+
+@dataclass(frozen=True)
+class Add(Node):
+    """Same-shape addition: acc = steps_a(a) + steps_b(b) (int32 ALU steps that remove each
+    zero point and bring both to a common scale), then `requant`."""
+
+    input_steps: tuple[tuple[AluStep, ...], tuple[AluStep, ...]] = field(repr=False)
+    requant: Requantize = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MaxPool(Node):
+    """Window maximum on int8 (padding never wins: it holds −128). pads: (top, left, bottom, right)."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    dilations: tuple[int, int]
+    ceil_mode: bool
+
+
+@dataclass(frozen=True)
+class AvgPool(Node):
+    """acc = Σ over the window of (x − input_zero_point) (padding contributes 0), then `requant`,
+    whose multiplier holds 1/divisor: per position (1, OH, OW) when the divisor varies."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    ceil_mode: bool
+    input_zero_point: int
+    requant: Requantize = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Requantization(Node):
+    """int8 → int8 with another scale, zero point or clamp: acc = x − input_zero_point, then
+    `requant` (a pure clamp when only the range changes)."""
+
+    input_zero_point: int
+    requant: Requantize = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Reshape(Node):
+    """Same values in row-major order, another shape (Flatten and Reshape)."""
+
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Concat(Node):
+    """Concatenation of int8 tensors that share one quantization, along `axis`."""
+
+    axis: int
+
+
+@dataclass
+class Graph:
+    """Values, nodes in execution order, graph inputs and outputs.
+
+    `onnx_names` maps every quantized tensor of the ONNX model that the graph reproduces (the
+    outputs of QuantizeLinear, QLinear* and the quantized inputs) to its value's name here.
+    """
+
+    name: str = "graph"
+    values: dict[str, Value] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    onnx_names: dict[str, str] = field(default_factory=dict)
+    #: For each graph input: the ONNX float input it quantizes.
+    float_inputs: dict[str, str] = field(default_factory=dict)
+    #: For each graph output: the ONNX float output its dequantization is.
+    float_outputs: dict[str, str] = field(default_factory=dict)
+
+    def add_value(self, value: Value) -> Value:
+        if value.name in self.values:
+            raise VtaError(f"value {value.name!r} defined twice")
+        if any(d <= 0 for d in value.shape):
+            raise VtaError(f"value {value.name!r} has an empty shape {value.shape}")
+        self.values[value.name] = value
+        return value
+
+    def add_node(self, node: Node, output: Value) -> Value:
+        for name in node.inputs:
+            if name not in self.values:
+                raise VtaError(f"node {node.name}: input {name!r} is not defined")
+        self.add_value(output)
+        self.nodes.append(node)
+        return output
+
+    def producer(self, value_name: str) -> Node | None:
+        return next((node for node in self.nodes if node.output == value_name), None)
+
+    def consumers(self, value_name: str) -> list[Node]:
+        return [node for node in self.nodes if value_name in node.inputs]
+
+    def summary(self) -> str:
+        """One line per node: operator, name, output shape and quantization."""
+        lines = []
+        for node in self.nodes:
+            out = self.values[node.output]
+            lines.append(f"{type(node).__name__:14} {node.name:40} -> {out.shape} "
+                         f"scale={out.quant.scale:.6g} zp={out.quant.zero_point}")
+        return "\n".join(lines)

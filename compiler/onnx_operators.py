@@ -1,0 +1,402 @@
+"""The importer's operator handlers: each maps one ONNX node to the meanings of its outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from vta.compiler import ir
+from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
+from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real, channel_shape
+from vta.compiler.requantize import INT8_MAX, INT8_MIN, AluStep
+from vta.isa import AluOp
+
+OPERATORS = {}
+#: Bits of the larger Add operand's multiplier (the other's is at most as large).
+ADD_MULTIPLIER_BITS = 14
+
+
+def operator(*names):
+    def register(function):
+        for name in names:
+            OPERATORS[name] = function
+        return function
+    return register
+
+
+def _optional(node: onnx.NodeProto, index: int) -> str | None:
+    return node.input[index] if len(node.input) > index and node.input[index] else None
+
+
+# -- quantize / dequantize --------------------------------------------------------------------
+@operator("QuantizeLinear")
+def quantize_linear(im, node, label):
+    attributes(node, label, {"axis": 1, "saturate": 1})
+    source = im.env.get(node.input[0])
+    zero_point_name = _optional(node, 2)
+    if isinstance(source, Const):
+        scale = np.asarray(im.const(node.input[1], label, "scale"), dtype=np.float32)
+        zero_point = (np.asarray(im.const(zero_point_name, label, "zero point")) if zero_point_name
+                      else np.zeros((), np.uint8))
+        info = np.iinfo(zero_point.dtype)
+        q = np.rint(source.array.astype(np.float32) / scale) + zero_point.astype(np.float32)
+        return [Const(np.clip(q, info.min, info.max).astype(zero_point.dtype))]
+    quant, dtype = im.quant_params(node.input[1], zero_point_name, label)
+    output_name = node.output[0]
+    graph = im.graph
+    if isinstance(source, FloatInput):
+        value = graph.add_value(im.new_value(output_name, source.shape, quant, dtype))
+        graph.inputs.append(value.name)
+        graph.float_inputs[value.name] = source.name
+    elif isinstance(source, Pending):
+        value = im.finalize(source, quant, output_name, dtype)
+    elif isinstance(source, Real):
+        value = graph.values[source.value]
+        if value.quant != quant or value.onnx_dtype != dtype:
+            value = im.requantize(value, quant, label, INT8_MIN, INT8_MAX, output_name, dtype)
+    else:
+        raise NodeError(f"node {label}: input {node.input[0]!r} is not a float tensor of the model")
+    graph.onnx_names[output_name] = value.name
+    return [Quantized(value.name)]
+
+
+@operator("DequantizeLinear")
+def dequantize_linear(im, node, label):
+    attrs = attributes(node, label, {"axis": 1})
+    source = im.env.get(node.input[0])
+    zero_point_name = _optional(node, 2)
+    if isinstance(source, Const):
+        q = source.array
+        scale = np.asarray(im.const(node.input[1], label, "scale"), dtype=np.float64)
+        zero_point = (np.asarray(im.const(zero_point_name, label, "zero point")) if zero_point_name
+                      else np.zeros(scale.shape, np.int64))
+        axis = attrs["axis"] % max(q.ndim, 1)
+        if scale.size > 1 and (q.ndim == 0 or scale.size != q.shape[axis]):
+            raise NodeError(f"node {label}: {scale.size} scales do not match axis {axis} of {q.shape}")
+        return [QConst(q.astype(np.int64), scale.ravel(), zero_point.astype(np.int64).ravel(), axis)]
+    value = im.quantized(node.input[0], label)
+    quant, dtype = im.quant_params(node.input[1], zero_point_name, label)
+    if not np.isclose(quant.scale, value.quant.scale, rtol=1e-6) \
+            or quant.zero_point != value.quant.zero_point or dtype != value.onnx_dtype:
+        raise NodeError(f"node {label}: dequantizes {node.input[0]!r} with other parameters than "
+                        "it was quantized with")
+    return [Real(value.name)]
+
+
+# -- accumulating operators -------------------------------------------------------------------
+def _weights(q: np.ndarray, zero_point: np.ndarray, axis: int, label: str) -> np.ndarray:
+    """int8 weights with the zero point (scalar or per `axis`) removed."""
+    shape = [1] * q.ndim
+    if zero_point.size > 1:
+        shape[axis] = zero_point.size
+    weight = q.astype(np.int64) - zero_point.reshape(shape if zero_point.size > 1 else ())
+    if weight.min(initial=0) < INT8_MIN or weight.max(initial=0) > INT8_MAX:
+        raise NodeError(f"node {label}: weights minus their zero point do not fit int8 (quantize "
+                        "weights symmetrically, as `vta quantize` does)")
+    return weight.astype(np.int8)
+
+
+def _bias(im, name: str | None, label: str, acc_scale: np.ndarray, channels: int,
+          factor: float = 1.0) -> np.ndarray:
+    """int64 bias in accumulator units (acc_scale per channel), from a quantized or float bias."""
+    if name is None:
+        return np.zeros(channels, np.int64)
+    meaning = im.env.get(name)
+    if isinstance(meaning, QConst) and factor == 1.0 and not meaning.zero_point.any() \
+            and meaning.q.size == channels \
+            and np.allclose(np.broadcast_to(meaning.scale, (channels,)), acc_scale, rtol=1e-6):
+        return meaning.q.ravel().astype(np.int64)
+    real = np.asarray(im.const(name, label, "bias"), dtype=np.float64) * factor
+    if real.size not in (1, channels):
+        raise NodeError(f"node {label}: bias of {real.size} values for {channels} channels")
+    return np.rint(np.broadcast_to(real.ravel(), (channels,)) / acc_scale).astype(np.int64)
+
+
+def _per_channel(values: np.ndarray, channels: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(values, dtype=np.float64).ravel(), (channels,)).copy()
+
+
+def conv_pending(im, node, label, x: ir.Value, input_zero_point: int, weight: np.ndarray,
+                 acc_scale: np.ndarray, bias: np.ndarray) -> Pending:
+    """A Conv2d accumulation of int8 `x` (NCHW) with int8 `weight` (OIHW)."""
+    attrs = attributes(node, label, {"auto_pad": "NOTSET", "dilations": None, "group": 1,
+                                     "kernel_shape": None, "pads": None, "strides": None})
+    if len(x.shape) != 4 or weight.ndim != 4:
+        raise NodeError(f"node {label}: only 2-D convolutions (NCHW) are supported")
+    out_channels, group_channels, kh, kw = weight.shape
+    groups = attrs["group"]
+    if x.shape[1] != group_channels * groups or out_channels % groups:
+        raise NodeError(f"node {label}: {x.shape[1]} input channels do not match weights "
+                        f"{weight.shape} in {groups} groups")
+    if attrs["kernel_shape"] and tuple(attrs["kernel_shape"]) != (kh, kw):
+        raise NodeError(f"node {label}: kernel_shape {attrs['kernel_shape']} does not match weights")
+    strides, pads, dilations = window_geometry(attrs, label, x.shape[2:], (kh, kw))
+    out_h = ir.window_output_size(x.shape[2], kh, strides[0], pads[0], pads[2], dilations[0])
+    out_w = ir.window_output_size(x.shape[3], kw, strides[1], pads[1], pads[3], dilations[1])
+    return Pending(label, "conv", ir.Conv2d, (x.name,), (x.shape[0], out_channels, out_h, out_w),
+                   acc_scale.reshape(channel_shape("conv", out_channels)),
+                   dict(weight=weight, strides=strides, pads=pads, dilations=dilations,
+                        groups=groups, input_zero_point=input_zero_point), bias)
+
+
+def dense_pending(label, x: ir.Value, input_zero_point: int, weight: np.ndarray,
+                  acc_scale: np.ndarray, bias: np.ndarray) -> Pending:
+    """A Dense accumulation of int8 `x` (N, K) with int8 `weight` (M, K)."""
+    if len(x.shape) != 2 or x.shape[1] != weight.shape[1]:
+        raise NodeError(f"node {label}: input {x.shape} does not match weights {weight.shape[::-1]} "
+                        "(2-D inputs only)")
+    return Pending(label, "dense", ir.Dense, (x.name,), (x.shape[0], weight.shape[0]),
+                   acc_scale.reshape(weight.shape[0]),
+                   dict(weight=weight, input_zero_point=input_zero_point), bias)
+
+
+@operator("Conv")
+def conv(im, node, label):
+    x = im.real(node.input[0], label)
+    w = im.qconst(node.input[1], label, "weight")
+    if w.scale.size > 1 and w.axis != 0:
+        raise NodeError(f"node {label}: per-channel weight scales must be along axis 0")
+    weight = _weights(w.q, w.zero_point, 0, label)
+    acc_scale = x.quant.scale * _per_channel(w.scale, weight.shape[0])
+    bias = _bias(im, _optional(node, 2), label, acc_scale, weight.shape[0])
+    return [conv_pending(im, node, label, x, x.quant.zero_point, weight, acc_scale, bias)]
+
+
+def _dense_weight(w: QConst, transposed: bool, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 weight (M, K), scale per M) from a (K, M) weight, or (M, K) when `transposed`."""
+    output_axis = 0 if transposed else 1
+    if w.q.ndim != 2 or (w.scale.size > 1 and w.axis != output_axis):
+        raise NodeError(f"node {label}: weights must be 2-D with scales per output column")
+    weight = _weights(w.q, w.zero_point, output_axis, label)
+    weight = weight if transposed else weight.T
+    return np.ascontiguousarray(weight), _per_channel(w.scale, weight.shape[0])
+
+
+@operator("Gemm")
+def gemm(im, node, label):
+    attrs = attributes(node, label, {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
+    if attrs["transA"]:
+        raise NodeError(f"node {label}: attribute transA=1 is not supported")
+    if not attrs["alpha"] > 0:
+        raise NodeError(f"node {label}: alpha={attrs['alpha']} must be positive")
+    x = im.real(node.input[0], label)
+    weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"),
+                                         bool(attrs["transB"]), label)
+    acc_scale = x.quant.scale * weight_scale * attrs["alpha"]
+    bias = _bias(im, _optional(node, 2), label, acc_scale, weight.shape[0], attrs["beta"])
+    return [dense_pending(label, x, x.quant.zero_point, weight, acc_scale, bias)]
+
+
+@operator("MatMul")
+def matmul(im, node, label):
+    attributes(node, label, {})
+    x = im.real(node.input[0], label)
+    weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"), False, label)
+    acc_scale = x.quant.scale * weight_scale
+    return [dense_pending(label, x, x.quant.zero_point, weight, acc_scale,
+                          np.zeros(weight.shape[0], np.int64))]
+
+
+def _int_weight(im, node, label, index: int, zero_index: int, axis: int):
+    """An integer weight initializer and its zero point (QLinear*/…Integer operators)."""
+    q = np.asarray(im.const(node.input[index], label, "weight"))
+    if q.dtype.kind not in "iu":
+        raise NodeError(f"node {label}: weight {node.input[index]!r} is not an integer tensor")
+    name = _optional(node, zero_index)
+    zero_point = np.asarray(im.const(name, label, "zero point")) if name else np.zeros(1, np.int64)
+    return q, zero_point.astype(np.int64).ravel(), axis
+
+
+def _input_zero_point(im, node, label, value: ir.Value, index: int) -> int:
+    """An integer operator's input zero point, in the IR's int8 domain."""
+    name = _optional(node, index)
+    zero_point = int(np.asarray(im.const(name, label, "zero point")).item()) if name else 0
+    return zero_point - (128 if value.onnx_dtype == "uint8" else 0)
+
+
+def _scale(im, name, label) -> np.ndarray:
+    return np.asarray(im.const(name, label, "scale"), dtype=np.float64).ravel()
+
+
+def _finalize_qlinear(im, node, label, pending: Pending, scale_index: int, zero_index: int):
+    quant, dtype = im.quant_params(node.input[scale_index], node.input[zero_index], label)
+    value = im.finalize(pending, quant, node.output[0], dtype)
+    im.graph.onnx_names[node.output[0]] = value.name
+    return [Quantized(value.name)]
+
+
+@operator("QLinearConv")
+def qlinear_conv(im, node, label):
+    x = im.quantized(node.input[0], label)
+    q, zero_point, _ = _int_weight(im, node, label, 3, 5, 0)
+    weight = _weights(q, zero_point, 0, label)
+    acc_scale = _scale(im, node.input[1], label)[0] * _per_channel(_scale(im, node.input[4], label),
+                                                                   weight.shape[0])
+    bias_name = _optional(node, 8)
+    bias = (np.asarray(im.const(bias_name, label, "bias")).astype(np.int64).ravel() if bias_name
+            else np.zeros(weight.shape[0], np.int64))
+    pending = conv_pending(im, node, label, x, _input_zero_point(im, node, label, x, 2), weight,
+                           acc_scale, bias)
+    return _finalize_qlinear(im, node, label, pending, 6, 7)
+
+
+@operator("QLinearMatMul")
+def qlinear_matmul(im, node, label):
+    attributes(node, label, {})
+    x = im.quantized(node.input[0], label)
+    q, zero_point, _ = _int_weight(im, node, label, 3, 5, 1)
+    if q.ndim != 2:
+        raise NodeError(f"node {label}: weights must be 2-D")
+    weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
+    acc_scale = _scale(im, node.input[1], label)[0] * _per_channel(_scale(im, node.input[4], label),
+                                                                   weight.shape[0])
+    pending = dense_pending(label, x, _input_zero_point(im, node, label, x, 2), weight, acc_scale,
+                            np.zeros(weight.shape[0], np.int64))
+    return _finalize_qlinear(im, node, label, pending, 6, 7)
+
+
+@operator("ConvInteger")
+def conv_integer(im, node, label):
+    x = im.quantized(node.input[0], label)
+    q, zero_point, _ = _int_weight(im, node, label, 1, 3, 0)
+    weight = _weights(q, zero_point, 0, label)
+    ones = np.ones(weight.shape[0])
+    return [conv_pending(im, node, label, x, _input_zero_point(im, node, label, x, 2), weight, ones,
+                         np.zeros(weight.shape[0], np.int64))]
+
+
+@operator("MatMulInteger")
+def matmul_integer(im, node, label):
+    attributes(node, label, {})
+    x = im.quantized(node.input[0], label)
+    q, zero_point, _ = _int_weight(im, node, label, 1, 3, 1)
+    if q.ndim != 2:
+        raise NodeError(f"node {label}: weights must be 2-D")
+    weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
+    return [dense_pending(label, x, _input_zero_point(im, node, label, x, 2), weight,
+                          np.ones(weight.shape[0]), np.zeros(weight.shape[0], np.int64))]
+
+
+# -- element-wise -----------------------------------------------------------------------------
+def _requant_pending(label, x: ir.Value) -> Pending:
+    """x − zero point as an accumulation (for a ReLU/Clip or a change of scale on its own)."""
+    return Pending(label, "requant", ir.Requantization, (x.name,), x.shape,
+                   np.asarray(x.quant.scale), dict(input_zero_point=x.quant.zero_point))
+
+
+def _clamped(im, node, label, lo: float, hi: float):
+    source = im.env.get(node.input[0])
+    pending = source if isinstance(source, Pending) else _requant_pending(label, im.real(node.input[0], label))
+    if pending.kind == "concat":
+        raise NodeError(f"node {label}: a clamp after Concat is not supported")
+    return [dataclasses.replace(pending, lo=max(pending.lo, lo), hi=min(pending.hi, hi))]
+
+
+@operator("Relu")
+def relu(im, node, label):
+    attributes(node, label, {})
+    return _clamped(im, node, label, 0.0, np.inf)
+
+
+@operator("Clip")
+def clip(im, node, label):
+    attrs = attributes(node, label, {"min": -np.inf, "max": np.inf})
+    lo, hi = attrs["min"], attrs["max"]
+    if _optional(node, 1):
+        lo = float(im.const(node.input[1], label, "min"))
+    if _optional(node, 2):
+        hi = float(im.const(node.input[2], label, "max"))
+    return _clamped(im, node, label, lo, hi)
+
+
+@operator("Add")
+def add(im, node, label):
+    attributes(node, label, {})
+    meanings = [im.env.get(name) for name in node.input]
+    pending = next((m for m in meanings if isinstance(m, Pending)), None)
+    constant = next((name for name in node.input if isinstance(im.env.get(name), (Const, QConst))), None)
+    if pending is not None and constant is not None and pending.kind in ("conv", "dense"):
+        channels = pending.bias.size
+        real = np.asarray(im.const(constant, label, "addend"), dtype=np.float64)
+        per_channel = _channel_vector(real, pending, label)
+        bias = pending.bias + np.rint(per_channel / pending.acc_scale.ravel()).astype(np.int64)
+        return [dataclasses.replace(pending, bias=bias.reshape(channels))]
+    a, b = (im.real(name, label) for name in node.input)
+    if a.shape != b.shape:
+        raise NodeError(f"node {label}: only same-shape Add is supported ({a.shape} + {b.shape})")
+    acc_scale, steps_a, steps_b, bound = _add_operands(im, a.quant, b.quant, label)
+    return [Pending(label, "add", ir.Add, (a.name, b.name), a.shape, np.asarray(acc_scale),
+                    dict(input_steps=(steps_a, steps_b)), input_range=bound)]
+
+
+def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarray:
+    """A constant that varies at most along the output channels, as one value per channel."""
+    channels = pending.bias.size
+    full = np.broadcast_to(real, pending.shape) if real.ndim <= len(pending.shape) else None
+    if full is None:
+        raise NodeError(f"node {label}: addend of shape {real.shape} does not fit {pending.shape}")
+    moved = np.moveaxis(full, 1, 0).reshape(channels, -1)
+    if not np.all(moved == moved[:, :1]):
+        raise NodeError(f"node {label}: only a per-channel constant can be added to {pending.label}")
+    return moved[:, 0]
+
+
+def _add_operands(im, qa: ir.Quant, qb: ir.Quant, label: str):
+    """Accumulator scale, each operand's ALU steps and a bound on |acc| for a + b."""
+    small = min(qa.scale, qb.scale)
+    shifts = [round(math.log2(q.scale / small)) for q in (qa, qb)]
+    exact = all(abs(q.scale / small / 2.0 ** s - 1) < 1e-6 for q, s in zip((qa, qb), shifts))
+    if exact and max(shifts) <= 22:
+        factors, acc_scale = [(AluOp.SHR, s) for s in shifts], small
+        bound = sum(255 << s for s in shifts)
+    elif im.alu_mul:
+        acc_scale = max(qa.scale, qb.scale) / 2 ** ADD_MULTIPLIER_BITS
+        multipliers = [round(q.scale / acc_scale) for q in (qa, qb)]
+        if min(multipliers) < 1:
+            raise NodeError(f"node {label}: input scales {qa.scale:.3g} and {qb.scale:.3g} are too "
+                            "far apart to add")
+        factors = [(AluOp.MUL, m) for m in multipliers]
+        bound = 255 * sum(multipliers)
+    else:
+        raise NodeError(f"node {label}: input scales {qa.scale:.6g} and {qb.scale:.6g} differ by "
+                        "no power of two and the config has no ALU multiply (ALU_MUL)")
+    steps = []
+    for quant, (op, operand) in zip((qa, qb), factors):
+        chain = [AluStep(AluOp.ADD, np.int64(-quant.zero_point))] if quant.zero_point else []
+        if op == AluOp.SHR:
+            left = operand
+            while left:
+                chunk = min(left, 15)
+                chain.append(AluStep(AluOp.SHR, np.int64(-chunk)))
+                left -= chunk
+        else:
+            chain.append(AluStep(op, np.int64(operand)))
+        steps.append(tuple(chain))
+    return acc_scale, steps[0], steps[1], bound
+
+
+@operator("Mul")
+def mul(im, node, label):
+    attributes(node, label, {})
+    pending = next((im.env[n] for n in node.input if isinstance(im.env.get(n), Pending)), None)
+    constant = next((n for n in node.input if isinstance(im.env.get(n), (Const, QConst))), None)
+    if pending is None or constant is None or pending.kind not in ("conv", "dense"):
+        raise NodeError(f"node {label}: Mul is only supported as the rescaling of a ConvInteger "
+                        "or MatMulInteger result by a constant")
+    factor = _channel_vector(np.asarray(im.const(constant, label, "factor"), np.float64), pending, label)
+    if np.any(factor <= 0):
+        raise NodeError(f"node {label}: rescaling factors must be positive")
+    return [dataclasses.replace(pending, acc_scale=pending.acc_scale * factor.reshape(pending.acc_scale.shape))]
+
+
+@operator("Cast")
+def cast(im, node, label):
+    attrs = attributes(node, label, {"to": 0, "saturate": 1, "round_mode": "up"})
+    source = im.env.get(node.input[0])
+    if isinstance(source, Pending) and attrs["to"] == onnx.TensorProto.FLOAT:
+        return [source]
+    raise NodeError(f"node {label}: Cast is only supported from an integer accumulation to float")

@@ -1,0 +1,104 @@
+"""What an ONNX tensor stands for while the importer walks the graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vta.compiler.requantize import INT8_MAX, INT8_MIN, wrap32
+
+
+@dataclass
+class Const:
+    """A constant: an initializer, a Constant node's output, or a folded shape computation."""
+
+    array: np.ndarray
+
+
+@dataclass
+class QConst:
+    """The dequantization of an integer constant: real = scale × (q − zero_point) along `axis`."""
+
+    q: np.ndarray
+    scale: np.ndarray
+    zero_point: np.ndarray
+    axis: int
+
+    def _along_axis(self, values: np.ndarray) -> np.ndarray:
+        if values.size == 1:
+            return values.reshape(())
+        shape = [1] * self.q.ndim
+        shape[self.axis] = values.size
+        return values.reshape(shape)
+
+    @property
+    def real(self) -> np.ndarray:
+        q = self.q.astype(np.float64) - self._along_axis(self.zero_point.astype(np.float64))
+        return (q * self._along_axis(self.scale.astype(np.float64))).astype(np.float32)
+
+
+@dataclass
+class FloatInput:
+    """A float graph input, waiting for the QuantizeLinear that makes it an IR input."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Quantized:
+    """An integer ONNX tensor: the IR value `value` (uint8 tensors shifted to int8)."""
+
+    value: str
+
+
+@dataclass
+class Real:
+    """A float ONNX tensor that is exactly the dequantization of the IR value `value`."""
+
+    value: str
+
+
+@dataclass
+class Pending:
+    """An integer accumulation whose requantization is not known yet: real = acc × acc_scale
+    (broadcast against the output), clamped to [lo, hi] by any ReLU/Clip seen since.
+
+    `kind` is conv, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
+    apart from the requantization (and the bias, kept as int64 in accumulator units).
+    """
+
+    label: str
+    kind: str
+    node_type: type
+    inputs: tuple[str, ...]
+    shape: tuple[int, ...]
+    acc_scale: np.ndarray
+    fields: dict = field(default_factory=dict)
+    bias: np.ndarray | None = None
+    lo: float = -np.inf
+    hi: float = np.inf
+    input_range: int = 255
+
+    def node_fields(self) -> dict:
+        fields = dict(self.fields)
+        if self.bias is not None:
+            fields["bias"] = wrap32(self.bias)
+        return fields
+
+    def acc_bound(self) -> np.ndarray:
+        """A bound on |acc|, broadcast like acc_scale (decides whether a pre-clamp is needed)."""
+        if self.kind in ("conv", "dense"):
+            weight = np.abs(self.fields["weight"].astype(np.int64))
+            sums = weight.reshape(weight.shape[0], -1).sum(axis=1)
+            zero_point = self.fields["input_zero_point"]
+            reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
+            bound = sums * reach + np.abs(self.bias)
+            return bound.reshape(self.acc_scale.shape) if self.acc_scale.size > 1 else bound.max()
+        return np.asarray(self.input_range, dtype=np.int64)
+
+
+def channel_shape(kind: str, channels: int) -> tuple[int, ...]:
+    """Broadcast shape of a per-output-channel array: (O, 1, 1) against NCHW, (M,) against NC."""
+    return (channels, 1, 1) if kind == "conv" else (channels,)

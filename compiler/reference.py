@@ -1,0 +1,144 @@
+"""The numpy reference executor of the integer graph: the bit-exact oracle of every VTA run.
+
+It runs the unpacked integer graph (NCHW / NC tensors) with the accumulator's int32 wrap-around
+and the requantization's ALU steps (`requantize.alu`), vectorised; it knows nothing of packing,
+scheduling or code generation. Convolutions and matrix products are computed in float64, which is
+exact here: every product of int8 (or zero-point-shifted 9-bit) operands and every partial sum
+stays far below 2^53.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from vta.compiler import ir
+from vta.compiler.requantize import run_steps, wrap32
+from vta.isa import VtaError
+
+
+def run(graph: ir.Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Execute `graph` on int8 `feeds` (one per graph input); returns every value by name."""
+    values = {}
+    for name in graph.inputs:
+        if name not in feeds:
+            raise VtaError(f"no feed for graph input {name!r}")
+        array = np.asarray(feeds[name])
+        if array.shape != graph.values[name].shape or array.dtype != np.int8:
+            raise VtaError(f"graph input {name!r} needs int8 {graph.values[name].shape}, "
+                           f"got {array.dtype} {array.shape}")
+        values[name] = array
+    for node in graph.nodes:
+        values[node.output] = run_node(node, [values[name] for name in node.inputs])
+    return values
+
+
+def run_float(graph: ir.Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Quantize float inputs (by their ONNX names), run, and dequantize the graph outputs (by
+    their ONNX names): the integer graph as a drop-in for the float model."""
+    feeds = {}
+    for name in graph.inputs:
+        feeds[name] = graph.values[name].quant.quantize(inputs[graph.float_inputs[name]])
+    values = run(graph, feeds)
+    return {graph.float_outputs[name]: graph.values[name].quant.dequantize(values[name])
+            for name in graph.outputs}
+
+
+def run_node(node: ir.Node, inputs: list[np.ndarray]) -> np.ndarray:
+    """Execute one node on its int8 inputs."""
+    return _KERNELS[type(node)](node, *inputs)
+
+
+def _padded(x: np.ndarray, pads: tuple[int, int, int, int], fill: float) -> np.ndarray:
+    top, left, bottom, right = pads
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+
+
+def _windows(x: np.ndarray, kernel, strides, dilations, out_shape) -> np.ndarray:
+    """(N, C, KH·KW, OH, OW): the input under each kernel position (x already padded)."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, strides, dilations, out_shape
+    taps = [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            for i in range(kh) for j in range(kw)]
+    return np.stack(taps, axis=2)
+
+
+def _pad_to_windows(x: np.ndarray, pads, kernel, strides, dilations, out_shape) -> tuple:
+    """Extend the end padding so that every (ceil-mode) window lies inside the array."""
+    top, left, bottom, right = pads
+    need_h = (out_shape[0] - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1
+    need_w = (out_shape[1] - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1
+    bottom = max(bottom, need_h - x.shape[2] - top)
+    right = max(right, need_w - x.shape[3] - left)
+    return top, left, bottom, right
+
+
+def _conv2d(node: ir.Conv2d, x: np.ndarray) -> np.ndarray:
+    n, c, h, w = x.shape
+    o, cg, kh, kw = node.weight.shape
+    top, left, bottom, right = node.pads
+    out_shape = (ir.window_output_size(h, kh, node.strides[0], top, bottom, node.dilations[0]),
+                 ir.window_output_size(w, kw, node.strides[1], left, right, node.dilations[1]))
+    shifted = _padded(x.astype(np.float64) - node.input_zero_point, node.pads, 0.0)
+    cols = _windows(shifted, (kh, kw), node.strides, node.dilations, out_shape)
+    g = node.groups
+    cols = cols.reshape(n, g, cg * kh * kw, out_shape[0] * out_shape[1])
+    weight = node.weight.astype(np.float64).reshape(g, o // g, cg * kh * kw)
+    acc = np.matmul(weight[None], cols).reshape(n, o, *out_shape)
+    acc = wrap32(acc.astype(np.int64) + node.bias.astype(np.int64)[:, None, None])
+    return node.requant(acc)
+
+
+def _dense(node: ir.Dense, x: np.ndarray) -> np.ndarray:
+    shifted = x.astype(np.float64) - node.input_zero_point
+    acc = shifted @ node.weight.astype(np.float64).T
+    return node.requant(wrap32(acc.astype(np.int64) + node.bias.astype(np.int64)))
+
+
+def _add(node: ir.Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    steps_a, steps_b = node.input_steps
+    total = run_steps(steps_a, a).astype(np.int64) + run_steps(steps_b, b)
+    return node.requant(wrap32(total))
+
+
+def _max_pool(node: ir.MaxPool, x: np.ndarray) -> np.ndarray:
+    out_shape = _pool_output_shape(node, x.shape)
+    pads = _pad_to_windows(x, node.pads, node.kernel, node.strides, node.dilations, out_shape)
+    cols = _windows(_padded(x, pads, -128), node.kernel, node.strides, node.dilations, out_shape)
+    return cols.max(axis=2)
+
+
+def _avg_pool(node: ir.AvgPool, x: np.ndarray) -> np.ndarray:
+    out_shape = _pool_output_shape(node, x.shape)
+    pads = _pad_to_windows(x, node.pads, node.kernel, node.strides, (1, 1), out_shape)
+    shifted = _padded(x.astype(np.int64) - node.input_zero_point, pads, 0)
+    acc = _windows(shifted, node.kernel, node.strides, (1, 1), out_shape).sum(axis=2)
+    return node.requant(wrap32(acc))
+
+
+def _pool_output_shape(node, shape) -> tuple[int, int]:
+    dilations = getattr(node, "dilations", (1, 1))
+    top, left, bottom, right = node.pads
+    return (ir.window_output_size(shape[2], node.kernel[0], node.strides[0], top, bottom,
+                                  dilations[0], node.ceil_mode),
+            ir.window_output_size(shape[3], node.kernel[1], node.strides[1], left, right,
+                                  dilations[1], node.ceil_mode))
+
+
+def _requantization(node: ir.Requantization, x: np.ndarray) -> np.ndarray:
+    return node.requant(x.astype(np.int64) - node.input_zero_point)
+
+
+def _reshape(node: ir.Reshape, x: np.ndarray) -> np.ndarray:
+    return x.reshape(node.shape)
+
+
+def _concat(node: ir.Concat, *xs: np.ndarray) -> np.ndarray:
+    return np.concatenate(xs, axis=node.axis)
+
+
+_KERNELS: dict[type, Callable] = {
+    ir.Conv2d: _conv2d, ir.Dense: _dense, ir.Add: _add, ir.MaxPool: _max_pool,
+    ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
+    ir.Concat: _concat,
+}

@@ -1,0 +1,102 @@
+"""The VTA core: fetch, load, compute and store around their queues, buffers and the memory
+system (reference §5)."""
+
+from amaranth.hdl import Module
+from amaranth.lib import fifo, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from vta.hardware.axi import AxiLiteSignature, Axi4Signature
+from vta.hardware.axi_master import ADDR_BITS, AxiMaster
+from vta.hardware.compute import Compute
+from vta.hardware.control import ControlSlave
+from vta.hardware.fetch import Fetch
+from vta.hardware.layouts import elem_bits
+from vta.hardware.load import Load
+from vta.hardware.store import Store
+from vta.hardware.token_queue import TokenQueue
+from vta.isa import Config, MemoryType, Queue
+from vta.isa.config import INSN_BITS
+from vta.isa.registers import CONTROL_ADDR_BITS
+
+#: Entries of each command queue (the original's 512 × 128-bit FIFOs).
+COMMAND_QUEUE_DEPTH = 512
+#: Tokens each dependency queue holds.
+TOKEN_QUEUE_DEPTH = 64
+#: Read clients of the AXI master, in round-robin order.
+READ_CLIENTS = ("fetch", "uop", "inp", "wgt", "acc")
+
+
+class VtaCore(wiring.Component):
+    """The whole accelerator.
+
+    Ports
+    -----
+    m_axi : ``Out(Axi4Signature(addr_width=32, data_width=config.bus_bits))``
+        The DRAM master.
+    s_axi_control : ``In(AxiLiteSignature(addr_width=CONTROL_ADDR_BITS))``
+        The control registers (`vta.isa.registers`).
+    """
+
+    def __init__(self, *, config: Config, pack_pairs: bool = True):
+        self.config, self.pack_pairs = config, pack_pairs
+        super().__init__({
+            "m_axi": Out(Axi4Signature(addr_width=ADDR_BITS, data_width=config.bus_bits)),
+            "s_axi_control": In(AxiLiteSignature(addr_width=CONTROL_ADDR_BITS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        m.submodules.control = control = ControlSlave()
+        m.submodules.fetch = fetch = Fetch(config=config)
+        m.submodules.load = load = Load(config=config)
+        m.submodules.compute = compute = Compute(config=config, pack_pairs=self.pack_pairs)
+        m.submodules.store = store = Store(config=config)
+        m.submodules.axi = axi = AxiMaster(config=config, read_clients=READ_CLIENTS)
+        wiring.connect(m, wiring.flipped(self.s_axi_control), control.s_axi)
+        wiring.connect(m, wiring.flipped(self.m_axi), axi.axi)
+
+        m.d.comb += [fetch.start.eq(control.start), fetch.insn_addr.eq(control.insn_addr),
+                     fetch.insn_count.eq(control.insn_count), control.finish.eq(compute.finish)]
+        events = {"fetch_busy": fetch.busy, "load_busy": load.busy, "load_stall": load.stall,
+                  "compute_busy": compute.busy, "compute_stall": compute.stall,
+                  "store_busy": store.busy, "store_stall": store.stall}
+        m.d.comb += [getattr(control, name).eq(value) for name, value in events.items()]
+
+        # Command queues.
+        for name, source, sink in (("load", fetch.load_cmd, load.insn),
+                                   ("compute", fetch.compute_cmd, compute.insn),
+                                   ("store", fetch.store_cmd, store.insn)):
+            queue = fifo.SyncFIFOBuffered(width=INSN_BITS, depth=COMMAND_QUEUE_DEPTH)
+            m.submodules[f"{name}_queue"] = queue
+            wiring.connect(m, source, queue.w_stream)
+            wiring.connect(m, queue.r_stream, sink)
+
+        # Dependency token queues.
+        for queue_id, producer, consumer in ((Queue.L2G, load.l2g, compute.l2g),
+                                             (Queue.G2L, compute.g2l, load.g2l),
+                                             (Queue.G2S, compute.g2s, store.g2s),
+                                             (Queue.S2G, store.s2g, compute.s2g)):
+            tokens = TokenQueue(depth=TOKEN_QUEUE_DEPTH)
+            m.submodules[f"{queue_id.name.lower()}_tokens"] = tokens
+            wiring.connect(m, producer, tokens.push)
+            wiring.connect(m, tokens.pop, consumer)
+
+        # Buffers shared between modules.
+        def buffer(memory_type, writer, reader, granularity=None):
+            mem = memory.Memory(shape=elem_bits(config, memory_type),
+                                depth=config.depth(memory_type), init=[])
+            m.submodules[f"{memory_type.name.lower()}_mem"] = mem
+            wiring.connect(m, writer, mem.write_port(granularity=granularity))
+            wiring.connect(m, reader, mem.read_port())
+
+        buffer(MemoryType.INP, load.inp_wr, compute.inp_rd, config.bus_bits)
+        buffer(MemoryType.WGT, load.wgt_wr, compute.wgt_rd, config.bus_bits)
+        buffer(MemoryType.OUT, compute.out_wr, store.out_rd)
+
+        # Memory system.
+        for name, client in (("fetch", fetch.rd), ("uop", compute.rd_uop),
+                             ("inp", load.rd_inp), ("wgt", load.rd_wgt), ("acc", compute.rd_acc)):
+            wiring.connect(m, client, getattr(axi, f"rd_{name}"))
+        wiring.connect(m, store.wr, axi.wr)
+        return m

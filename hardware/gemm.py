@@ -1,0 +1,94 @@
+"""The GEMM core: one tile product-accumulate per cycle, two pipeline stages.
+
+``result = acc + inp · wgtᵀ`` per batch row (mod 2³²), or 0 with `reset`. Stage 1 registers the
+products, stage 2 the adder trees plus the accumulator.
+
+DSP budget: with `pack_pairs` (the default), the two products of one input element with the
+weights of two neighbouring output channels come from a single multiplication
+``x · (w_hi · 2¹⁶ + w_lo)`` — an 8 × 25-bit signed product, which fits one DSP48E1 (25 × 18).
+The low product (in −16256…16384) is the signed low 16 bits of P, the high one
+``(P >> 16) + sign(low)``. A 16 × 16 core
+then needs 128 multipliers instead of 256 (the XC7Z020 has 220 DSP48E1).
+"""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from vta.hardware.layouts import acc_tile, inp_tile, wgt_tile
+from vta.isa import Config
+
+#: Bit distance between the two packed weights in one multiplier operand.
+PACK_SHIFT = 16
+
+
+def adder_tree(values: list):
+    """Balanced sum of `values`."""
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+
+
+def packed_products(m: Module, x, w_lo, w_hi):
+    """(x·w_lo, x·w_hi) from one 8 × 25-bit multiplication."""
+    product = Signal(signed(8 + 8 + PACK_SHIFT + 1))  # 8 x 25 bits
+    low = Signal(signed(PACK_SHIFT))
+    high = Signal(signed(16))
+    m.d.comb += [product.eq(x * ((w_hi << PACK_SHIFT) + w_lo)),
+                 low.eq(product[:PACK_SHIFT]),
+                 high.eq((product >> PACK_SHIFT) + low[-1])]
+    return low, high
+
+
+class GemmCore(wiring.Component):
+    """Tile multiply-accumulate datapath.
+
+    Ports
+    -----
+    valid, reset : ``In(1)``
+        Operands present this cycle (reset: the result is zero).
+    inp : ``In(inp_tile(config))``, wgt : ``In(wgt_tile(config))``, acc : ``In(acc_tile(config))``
+    result : ``Out(acc_tile(config))``, result_valid : ``Out(1)``
+        Two cycles after the operands.
+    """
+
+    def __init__(self, *, config: Config, pack_pairs: bool = True):
+        self.config, self.pack_pairs = config, pack_pairs
+        super().__init__({"valid": In(1), "reset": In(1), "inp": In(inp_tile(config)),
+                          "wgt": In(wgt_tile(config)), "acc": In(acc_tile(config)),
+                          "result": Out(acc_tile(config)), "result_valid": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        block_in, block_out = config.block_in, config.block_out
+
+        # Stage 1: products.
+        products = [[[Signal(signed(16), name=f"p_{b}_{oc}_{ic}") for ic in range(block_in)]
+                     for oc in range(block_out)] for b in range(config.batch)]
+        acc_1 = Signal(acc_tile(config))
+        valid_1, reset_1 = Signal(), Signal()
+        m.d.sync += [acc_1.eq(self.acc), valid_1.eq(self.valid), reset_1.eq(self.reset)]
+        for b in range(config.batch):
+            for ic in range(block_in):
+                x = self.inp[b][ic]
+                if self.pack_pairs:
+                    for oc in range(0, block_out, 2):
+                        low, high = packed_products(m, x, self.wgt[oc][ic], self.wgt[oc + 1][ic])
+                        m.d.sync += [products[b][oc][ic].eq(low), products[b][oc + 1][ic].eq(high)]
+                else:
+                    for oc in range(block_out):
+                        m.d.sync += products[b][oc][ic].eq(x * self.wgt[oc][ic])
+
+        # Stage 2: adder trees and accumulation (mod 2^32).
+        for b in range(config.batch):
+            for oc in range(block_out):
+                lane = b * block_out + oc
+                total = acc_1[lane] + adder_tree(products[b][oc])
+                with m.If(reset_1):
+                    m.d.sync += self.result[lane].eq(0)
+                with m.Else():
+                    m.d.sync += self.result[lane].eq(total[:config.acc_width])
+        m.d.sync += self.result_valid.eq(valid_1)
+        return m

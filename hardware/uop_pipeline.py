@@ -1,0 +1,182 @@
+"""The GEMM/ALU execution pipeline of the compute module.
+
+A loop generator walks ``iter_out × iter_in × [uop_bgn, uop_end)`` and issues one micro-op
+execution per cycle (every second cycle for ALU ops with a vector operand, which need two reads
+of the single ACC read port). Stages:
+
+====  ===========================================================================
+S0    micro-op buffer read (loop counters give the address, loop offsets registered)
+S1    index computation: ``idx = uop.idx + i·factor_out + j·factor_in``
+S2    buffer reads: ACC[dst] (and INP[src], WGT[wgt] for GEMM; a vector ALU op first
+      reads ACC[src], then ACC[dst] one cycle later)
+S3    GEMM products / ALU operation
+S4    GEMM adder trees (ALU: result held)
+S5    write ACC[dst] and OUT[dst] = low 8 bits of every lane
+====  ===========================================================================
+
+ACC is written three cycles after it is read and the read port is transparent to the write
+port, so an execution sees every write of the executions three or more before it; programs
+must not write the same ACC tile in two consecutive executions (the runtime's VerifyDep rule,
+guaranteed by the conformance corpus). The pipeline drains at the end of every instruction.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from vta.hardware.alu import TensorAlu
+from vta.hardware.gemm import GemmCore
+from vta.hardware.layouts import acc_tile, elem_bits, insn_layout, log_depth, uop_layout
+from vta.isa import Config, MemoryType, Opcode
+from vta.isa.config import UOP_BITS
+
+
+def read_signature(config: Config, memory_type: MemoryType) -> memory.ReadPort.Signature:
+    return memory.ReadPort.Signature(addr_width=log_depth(config, memory_type),
+                                     shape=elem_bits(config, memory_type))
+
+
+def write_signature(config: Config, memory_type: MemoryType) -> memory.WritePort.Signature:
+    return memory.WritePort.Signature(addr_width=log_depth(config, memory_type),
+                                      shape=elem_bits(config, memory_type))
+
+
+class UopPipeline(wiring.Component):
+    """Executes one GEMM or ALU instruction.
+
+    Ports
+    -----
+    start : ``In(1)``
+        Pulse: execute `insn` (held stable until `busy` falls).
+    insn : ``In(insn_layout(config))``
+    busy : ``Out(1)``
+    uop_rd, acc_rd, inp_rd, wgt_rd : ``In(memory.ReadPort.Signature(...))``
+        Drive the read ports of the buffers.
+    acc_wr, out_wr : ``In(memory.WritePort.Signature(...))``
+        Drive the (full-width) write ports of ACC and OUT.
+    """
+
+    def __init__(self, *, config: Config, pack_pairs: bool = True):
+        self.config, self.pack_pairs = config, pack_pairs
+        super().__init__({
+            "start": In(1), "insn": In(insn_layout(config)), "busy": Out(1),
+            "uop_rd": In(read_signature(config, MemoryType.UOP)),
+            "acc_rd": In(read_signature(config, MemoryType.ACC)),
+            "inp_rd": In(read_signature(config, MemoryType.INP)),
+            "wgt_rd": In(read_signature(config, MemoryType.WGT)),
+            "acc_wr": In(write_signature(config, MemoryType.ACC)),
+            "out_wr": In(write_signature(config, MemoryType.OUT)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        m.submodules.gemm = gemm = GemmCore(config=config, pack_pairs=self.pack_pairs)
+        m.submodules.alu = alu = TensorAlu(config=config)
+        is_gemm = self.insn.header.opcode == Opcode.GEMM
+        gemm_insn, alu_insn = self.insn.gemm, self.insn.alu
+        vector = ~is_gemm & ~alu_insn.use_imm
+        loop = gemm_insn  # loop bounds and dst factors sit at the same bits in GEMM and ALU
+        acc_bits = log_depth(config, MemoryType.ACC)
+        src_bits = max(acc_bits, log_depth(config, MemoryType.INP))
+        wgt_bits = log_depth(config, MemoryType.WGT)
+
+        # S0: loop generator.
+        issuing, phase = Signal(), Signal()
+        k = Signal.like(loop.uop_end)
+        i, j = Signal.like(loop.iter_out), Signal.like(loop.iter_in)
+        dst_row, dst_off = Signal(acc_bits), Signal(acc_bits)
+        src_row, src_off = Signal(src_bits), Signal(src_bits)
+        wgt_row, wgt_off = Signal(wgt_bits), Signal(wgt_bits)
+        src_fo = Signal(src_bits)
+        src_fi = Signal(src_bits)
+        m.d.comb += [src_fo.eq(alu_insn.src_factor_out), src_fi.eq(alu_insn.src_factor_in)]
+        with m.If(is_gemm):
+            m.d.comb += [src_fo.eq(gemm_insn.src_factor_out), src_fi.eq(gemm_insn.src_factor_in)]
+        wgt_fo = Signal(wgt_bits)
+        wgt_fi = Signal(wgt_bits)
+        m.d.comb += [wgt_fo.eq(gemm_insn.wgt_factor_out), wgt_fi.eq(gemm_insn.wgt_factor_in)]
+
+        empty = (loop.iter_out == 0) | (loop.iter_in == 0) | (loop.uop_bgn >= loop.uop_end)
+        issue = issuing & (~vector | ~phase)
+        s1_valid = Signal()
+        s1_dst, s1_src, s1_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
+        m.d.comb += [self.uop_rd.addr.eq(k), self.uop_rd.en.eq(1)]
+        m.d.sync += [s1_valid.eq(issue), s1_dst.eq(dst_off), s1_src.eq(src_off),
+                     s1_wgt.eq(wgt_off)]
+        with m.If(self.start):
+            m.d.sync += [issuing.eq(~empty), phase.eq(0), k.eq(loop.uop_bgn), i.eq(0), j.eq(0),
+                         dst_row.eq(0), dst_off.eq(0), src_row.eq(0), src_off.eq(0),
+                         wgt_row.eq(0), wgt_off.eq(0)]
+        with m.Elif(issuing):
+            m.d.sync += phase.eq(vector & ~phase)
+        with m.If(issue):
+            m.d.sync += k.eq(k + 1)
+            with m.If(k + 1 == loop.uop_end):
+                m.d.sync += [k.eq(loop.uop_bgn), j.eq(j + 1), dst_off.eq(dst_off + loop.dst_factor_in),
+                             src_off.eq(src_off + src_fi), wgt_off.eq(wgt_off + wgt_fi)]
+                with m.If(j + 1 == loop.iter_in):
+                    m.d.sync += [j.eq(0), i.eq(i + 1),
+                                 dst_row.eq(dst_row + loop.dst_factor_out),
+                                 dst_off.eq(dst_row + loop.dst_factor_out),
+                                 src_row.eq(src_row + src_fo), src_off.eq(src_row + src_fo),
+                                 wgt_row.eq(wgt_row + wgt_fo), wgt_off.eq(wgt_row + wgt_fo)]
+                    with m.If(i + 1 == loop.iter_out):
+                        m.d.sync += issuing.eq(0)
+
+        # S1: indices.
+        uop = uop_layout(config)(self.uop_rd.data)
+        s2_valid = Signal()
+        s2_dst, s2_src, s2_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
+        m.d.sync += [s2_valid.eq(s1_valid), s2_dst.eq(uop.dst_idx + s1_dst),
+                     s2_src.eq(uop.src_idx + s1_src), s2_wgt.eq(uop.wgt_idx + s1_wgt)]
+
+        # S2: buffer reads.
+        pending, pending_dst = Signal(), Signal(acc_bits)
+        read_dst, dst_addr = Signal(), Signal(acc_bits)
+        m.d.comb += [self.acc_rd.en.eq(1), self.inp_rd.en.eq(1), self.wgt_rd.en.eq(1),
+                     self.inp_rd.addr.eq(s2_src), self.wgt_rd.addr.eq(s2_wgt),
+                     dst_addr.eq(s2_dst), read_dst.eq(s2_valid & ~vector)]
+        m.d.sync += pending.eq(s2_valid & vector)
+        with m.If(s2_valid & vector):
+            m.d.comb += self.acc_rd.addr.eq(s2_src)
+            m.d.sync += pending_dst.eq(s2_dst)
+        with m.If(pending):
+            m.d.comb += [dst_addr.eq(pending_dst), read_dst.eq(1)]
+        with m.If(~(s2_valid & vector)):
+            m.d.comb += self.acc_rd.addr.eq(dst_addr)
+        operand_b = Signal(acc_tile(config))
+        with m.If(pending):
+            m.d.sync += operand_b.eq(self.acc_rd.data)
+
+        # S3: operations (the GEMM core and the ALU register their results).
+        s3_valid, s3_dst = Signal(), Signal(acc_bits)
+        m.d.sync += [s3_valid.eq(read_dst), s3_dst.eq(dst_addr)]
+        m.d.comb += [gemm.valid.eq(s3_valid), gemm.reset.eq(gemm_insn.reset_reg),
+                     gemm.inp.eq(self.inp_rd.data), gemm.wgt.eq(self.wgt_rd.data),
+                     gemm.acc.eq(self.acc_rd.data),
+                     alu.op.eq(alu_insn.alu_opcode), alu.a.eq(self.acc_rd.data),
+                     alu.b.eq(operand_b)]
+        with m.If(alu_insn.use_imm):
+            m.d.comb += [alu.b[lane].eq(alu_insn.imm) for lane in range(len(alu.b))]
+
+        # S4, S5: align the ALU result with the GEMM result, then write.
+        s4_valid, s4_dst = Signal(), Signal(acc_bits)
+        s5_valid, s5_dst = Signal(), Signal(acc_bits)
+        alu_result = Signal(acc_tile(config))
+        m.d.sync += [s4_valid.eq(s3_valid), s4_dst.eq(s3_dst), s5_valid.eq(s4_valid),
+                     s5_dst.eq(s4_dst), alu_result.eq(alu.result)]
+        result = Signal(acc_tile(config))
+        m.d.comb += result.eq(alu_result)
+        with m.If(is_gemm):
+            m.d.comb += result.eq(gemm.result)
+        m.d.comb += [self.acc_wr.addr.eq(s5_dst), self.acc_wr.data.eq(result),
+                     self.acc_wr.en.eq(s5_valid),
+                     self.out_wr.addr.eq(s5_dst),
+                     self.out_wr.data.eq(Cat(result[lane][:config.out_width]
+                                             for lane in range(len(result)))),
+                     self.out_wr.en.eq(s5_valid)]
+
+        m.d.comb += self.busy.eq(self.start | issuing | s1_valid | s2_valid | pending | s3_valid |
+                                 s4_valid | s5_valid)
+        return m

@@ -1,0 +1,124 @@
+"""The instruction queue of a command stream, with the original runtime's dependency folding
+(reference §7, ``InsnQueue``): a pending pop is absorbed by the next instruction of its module,
+a push is set on the last instruction when it belongs to the pushing module, and a NOP
+(``x_size = 0`` LOAD or STORE) carries the token otherwise."""
+
+from __future__ import annotations
+
+from vta.isa import Config, Instruction, Load, MemoryType, Module, Store, VtaError, encode
+
+
+def module_of(insn: Instruction) -> Module | None:
+    """The module an instruction counts for when folding a push (``GetPipelineStage``):
+    a NOP LOAD (``x_size = 0``) counts for none, so a push is never folded into it."""
+    if isinstance(insn, Load) and insn.x_size == 0:
+        return None
+    return insn.module
+
+
+def _as_module(value: Module | int, role: str) -> Module:
+    try:
+        return Module(value)
+    except ValueError:
+        raise VtaError(f"{role} module {value!r} is not one of {[m.value for m in Module]} "
+                       f"(load, compute, store)") from None
+
+
+def _check_edge(src: Module | int, dst: Module | int, action: str) -> tuple[Module, Module]:
+    src, dst = _as_module(src, f"{action}: source"), _as_module(dst, f"{action}: target")
+    if abs(src - dst) != 1:
+        raise VtaError(f"{action}({src.name.lower()} -> {dst.name.lower()}): tokens only flow "
+                       f"between neighbouring modules (load <-> compute <-> store)")
+    return src, dst
+
+
+def describe(insn: Instruction) -> str:
+    """A short name for messages: ``LOAD INP``, ``GEMM``, ``NOP-STORE``..."""
+    kind = type(insn).__name__.upper()
+    if isinstance(insn, (Load, Store)):
+        if insn.x_size == 0:
+            return f"NOP-{insn.module.name}"
+        return f"{kind} {insn.memory_type.name}"
+    return kind
+
+
+class InstructionQueue:
+    """An ordered list of instructions plus the pending pops of each module."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.instructions: list[Instruction] = []
+        self._pending_pop_prev = {module: False for module in Module}
+        self._pending_pop_next = {module: False for module in Module}
+
+    def __len__(self) -> int:
+        return len(self.instructions)
+
+    # -- creation -----------------------------------------------------------------------------
+    def append(self, insn: Instruction) -> int:
+        """Append `insn` with the pending pops of its module folded in; its index.
+        Every field is checked against its width here (FieldRangeError naming it)."""
+        module = insn.module
+        insn = insn.replace(pop_prev_dep=insn.pop_prev_dep or self._pending_pop_prev[module],
+                            pop_next_dep=insn.pop_next_dep or self._pending_pop_next[module])
+        self._pending_pop_prev[module] = self._pending_pop_next[module] = False
+        index = len(self.instructions)
+        encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
+        self.instructions.append(insn)
+        return index
+
+    def replace(self, index: int, **fields) -> None:
+        """Change fields of an instruction already in the queue (checked again)."""
+        insn = self.instructions[index].replace(**fields)
+        encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
+        self.instructions[index] = insn
+
+    def push_noop(self, module: Module, *, push_prev=False, push_next=False,
+                  pop_prev=False, pop_next=False) -> None:
+        """Append a NOP of `module` carrying the given flags (``PushNoop``)."""
+        flags = dict(push_prev_dep=push_prev, push_next_dep=push_next,
+                     pop_prev_dep=pop_prev, pop_next_dep=pop_next)
+        if module == Module.STORE:
+            noop = Store(memory_type=MemoryType.UOP, **flags)  # memory type 0, as the runtime
+        else:
+            noop = Load(memory_type=MemoryType.INP if module == Module.LOAD else MemoryType.UOP,
+                        **flags)
+        index = len(self.instructions)
+        encode(noop, self.config, f"instruction {index} (NOP): ")
+        self.instructions.append(noop)
+
+    # -- dependency tokens --------------------------------------------------------------------
+    def dep_pop(self, src: Module | int, dst: Module | int) -> None:
+        """The next instruction of `dst` waits for a token from `src` (``DepPop``)."""
+        src, dst = _check_edge(src, dst, "dep_pop")
+        pending = self._pending_pop_prev if src < dst else self._pending_pop_next
+        if pending[dst]:
+            self.commit_pending_pops(dst)
+        pending[dst] = True
+
+    def dep_push(self, src: Module | int, dst: Module | int) -> None:
+        """`src` sends a token to `dst` once its last instruction is done (``DepPush``)."""
+        src, dst = _check_edge(src, dst, "dep_push")
+        self.commit_pending_pops(src)
+        flag = "push_next_dep" if src < dst else "push_prev_dep"
+        if self.instructions:
+            last = self.instructions[-1]
+            if module_of(last) == src and not getattr(last, flag):
+                self.instructions[-1] = last.replace(**{flag: True})
+                return
+        if src < dst:
+            self.push_noop(src, push_next=True)
+        else:
+            self.push_noop(src, push_prev=True)
+
+    def commit_pending_pops(self, module: Module | int) -> None:
+        """Turn pending pops of `module` into a NOP now (``CommitPendingPop``)."""
+        module = Module(module)
+        if self._pending_pop_prev[module] or self._pending_pop_next[module]:
+            self.push_noop(module, pop_prev=self._pending_pop_prev[module],
+                           pop_next=self._pending_pop_next[module])
+            self._pending_pop_prev[module] = self._pending_pop_next[module] = False
+
+    @property
+    def has_pending_pops(self) -> bool:
+        return any(self._pending_pop_prev.values()) or any(self._pending_pop_next.values())

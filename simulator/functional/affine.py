@@ -1,0 +1,91 @@
+"""Affine structure of a GEMM/ALU loop nest.
+
+A micro-op table run inside two loops is a set of executions, each a vector of SRAM indices
+(dst, src, wgt). This module factors such a set into a mixed-radix affine grid — dimensions
+with an extent and a step vector — times a residual list of irregular base vectors, so that
+an engine can address the grid with strided views and only gather the residual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """`extent` points, `step` apart (one component per index: dst, src[, wgt])."""
+
+    extent: int
+    step: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The executions `bases[g] + Σ_d i_d · dims[d].step` for every g and 0 ≤ i_d < extent_d."""
+
+    dims: tuple[Dimension, ...]
+    bases: np.ndarray  # (G, components) int64
+
+    @property
+    def size(self) -> int:
+        return len(self.bases) * int(np.prod([d.extent for d in self.dims], dtype=np.int64))
+
+
+def factor_sequence(points: np.ndarray) -> Grid:
+    """Factor a sequence of index vectors (n, c), innermost dimension first.
+
+    At each level the innermost run of equal differences gives a candidate extent (or one of
+    its divisors); it is accepted if every block of that length repeats the same run. What
+    cannot be factored further remains as the residual bases."""
+    dims: list[Dimension] = []
+    points = np.asarray(points, dtype=np.int64)
+    while len(points) > 1:
+        found = _factor_level(points)
+        if found is None:
+            break
+        extent, step = found
+        dims.append(Dimension(extent, tuple(int(v) for v in step)))
+        points = points[::extent]
+    return Grid(tuple(dims), points)
+
+
+def _factor_level(points: np.ndarray) -> tuple[int, np.ndarray] | None:
+    n = len(points)
+    diffs = np.diff(points, axis=0)
+    step = diffs[0]
+    changes = np.flatnonzero(np.any(diffs != step, axis=1))
+    run = int(changes[0]) + 1 if len(changes) else n  # points in the first run of equal steps
+    ramp = np.arange(run, dtype=np.int64)[:, None] * step
+    for extent in range(run, 1, -1):
+        if n % extent or run % extent:
+            continue
+        blocks = points.reshape(n // extent, extent, -1)
+        if np.array_equal(blocks - blocks[:, :1], np.broadcast_to(ramp[:extent], blocks.shape)):
+            return extent, step
+    return None
+
+
+def loop_grid(uops: np.ndarray, loops: list[Dimension]) -> Grid:
+    """The grid of a micro-op table (n, c) run inside `loops`: the table is factored in its own
+    order and sorted (executions of a GEMM commute); the factoring with fewer residual bases
+    wins. Extent-1 dimensions are dropped."""
+    best = factor_sequence(uops)
+    if len(best.bases) > 1:
+        order = np.lexsort(uops.T[::-1])
+        sorted_grid = factor_sequence(uops[order])
+        if len(sorted_grid.bases) < len(best.bases):
+            best = sorted_grid
+    dims = tuple(d for d in best.dims + tuple(loops) if d.extent > 1)
+    return Grid(dims, best.bases)
+
+
+def expand(grid: Grid, dims: tuple[Dimension, ...], component: int) -> np.ndarray:
+    """Index `component` over (G, *dims) of `grid` (dims a subset of grid.dims, others at 0)."""
+    values = grid.bases[:, component].reshape((-1,) + (1,) * len(dims))
+    for axis, dim in enumerate(dims):
+        shape = [1] * (len(dims) + 1)
+        shape[axis + 1] = dim.extent
+        values = values + (np.arange(dim.extent, dtype=np.int64) * dim.step[component]).reshape(shape)
+    return values

@@ -1,0 +1,124 @@
+"""The vector ALU (reference §4.4 and /docs/semantics.md): MIN, MAX, ADD, SHR and, with the
+ALU_MUL extension, MUL, lane-wise on int32 accumulator tiles, wrapping mod 2^32.
+
+ALU executions do not commute (an execution may read a tile an earlier one wrote), so an
+instruction runs as a sequence of segments of consecutive executions that are independent:
+no two write the same tile and none reads a tile written earlier in its segment. Each segment
+is one gather, one vector operation and one scatter; ordinary kernels are a single segment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vta.isa import AluOp, Config, layouts
+from vta.simulator.functional.bounds import check_loop_indices
+from vta.simulator.functional.memory import Sram
+from vta.simulator.functional.program import DecodedInstruction
+
+#: Plans kept before the cache is emptied.
+PLAN_CACHE_SIZE = 4096
+
+
+def shift_amount(operand: np.ndarray | int, shift_bits: int) -> np.ndarray:
+    """The signed shift of SHR: the low `shift_bits` (LOG_ACC_WIDTH) bits of `operand`, read
+    as a two's-complement number; negative means a left shift."""
+    half = 1 << (shift_bits - 1)
+    return ((np.asarray(operand, dtype=np.int64) & (2 * half - 1)) ^ half) - half
+
+
+def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32,
+                  shift_bits: int) -> np.ndarray:
+    """op(a, b) on int32 lanes with the hardware's wrap-around; `b` broadcasts against `a`;
+    `shift_bits` is the config's LOG_ACC_WIDTH."""
+    if opcode == AluOp.MIN:
+        return np.minimum(a, b)
+    if opcode == AluOp.MAX:
+        return np.maximum(a, b)
+    if opcode == AluOp.ADD:
+        return np.add(a, b, dtype=np.int32, casting="unsafe")
+    if opcode == AluOp.SHR:
+        shift = shift_amount(b, shift_bits)
+        right = a >> np.maximum(shift, 0).astype(np.int32)
+        left = (a.view(np.uint32) << np.maximum(-shift, 0).astype(np.uint32)).view(np.int32)
+        return np.where(shift >= 0, right, left)
+    if opcode == AluOp.MUL:
+        factor = np.asarray(b).astype(np.int16).astype(np.int64)  # sext16 of the low 16 bits
+        return (a.astype(np.int64) * factor).astype(np.int32)
+    raise ValueError(f"ALU opcode {opcode} has no operation")
+
+
+class AluPlan:
+    """The executions of one ALU instruction, in order, split into independent segments."""
+
+    def __init__(self, sram: Sram, insn: DecodedInstruction, uops: dict[str, np.ndarray],
+                 shift_bits: int):
+        f = insn.fields
+        self.sram, self.shift_bits = sram, shift_bits
+        self.opcode = AluOp(f["alu_opcode"])
+        self.immediate = np.int32(f["imm"]) if f["use_imm"] else None
+        i = np.arange(f["iter_out"], dtype=np.int64)[:, None, None]
+        j = np.arange(f["iter_in"], dtype=np.int64)[None, :, None]
+        self.dst = (uops["dst_idx"][None, None, :] + i * f["dst_factor_out"]
+                    + j * f["dst_factor_in"]).reshape(-1)
+        self.src = None if f["use_imm"] else (uops["src_idx"][None, None, :] + i * f["src_factor_out"]
+                                              + j * f["src_factor_in"]).reshape(-1)
+        self.segments = self._segments()
+
+    def _segments(self) -> list[tuple[int, int]]:
+        """Cut the execution sequence before every execution that reads or writes a tile
+        written earlier in the current segment."""
+        count = len(self.dst)
+        position = np.arange(count, dtype=np.int64)
+        order = np.lexsort((position, self.dst))
+        writes = self.dst[order] * (count + 1) + position[order]  # sorted by (tile, position)
+        barrier = np.full(count, -1, dtype=np.int64)
+        repeated = np.flatnonzero(self.dst[order][1:] == self.dst[order][:-1]) + 1
+        barrier[order[repeated]] = order[repeated - 1]           # previous write of the same dst
+        if self.src is not None:
+            found = np.searchsorted(writes, self.src * (count + 1) + position) - 1
+            valid = found >= 0
+            earlier = np.where(valid, writes[np.maximum(found, 0)], -1)
+            hit = valid & (earlier // (count + 1) == self.src)
+            barrier = np.maximum(barrier, np.where(hit, earlier % (count + 1), -1))
+        segments, start = [], 0
+        for execution in np.flatnonzero(barrier >= 0).tolist():
+            if barrier[execution] >= start:
+                segments.append((start, execution))
+                start = execution
+        segments.append((start, count))
+        return segments
+
+    def run(self) -> None:
+        acc, out = self.sram.acc, self.sram.out
+        for start, end in self.segments:
+            dst = self.dst[start:end]
+            b = self.immediate if self.src is None else acc[self.src[start:end]]
+            result = alu_operation(self.opcode, acc[dst], b, self.shift_bits)
+            acc[dst] = result
+            out[dst] = result.astype(np.int8)
+
+
+class AluEngine:
+    """Plans (cached) and runs ALU instructions on one core's buffers."""
+
+    def __init__(self, config: Config, sram: Sram):
+        self.config, self.sram = config, sram
+        self.uop_layout = layouts(config).uop
+        self.shift_bits = config.LOG_ACC_WIDTH
+        self.plans: dict[tuple[bytes, bytes], AluPlan] = {}
+
+    def execute(self, insn: DecodedInstruction) -> None:
+        f = insn.fields
+        if insn.executions == 0:
+            return
+        words = self.sram.uop[f["uop_bgn"]:f["uop_end"]]
+        key = (insn.raw, words.tobytes())
+        plan = self.plans.get(key)
+        if plan is None:
+            check_loop_indices(insn, self.sram.uop, self.config)
+            plan = AluPlan(self.sram, insn, self.uop_layout.unpack_array(words), self.shift_bits)
+            if len(self.plans) >= PLAN_CACHE_SIZE:
+                self.plans.clear()
+            self.plans[key] = plan
+        plan.run()

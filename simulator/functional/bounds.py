@@ -1,0 +1,103 @@
+"""Bounds of every SRAM and DRAM access, shared by the static check and the simulator.
+
+Each function raises BoundsError naming the instruction index, the buffer and the first
+index outside it; none of them touches memory.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from vta.isa import BoundsError, Config, MemoryType, Opcode, layouts
+from vta.simulator.functional.program import DecodedInstruction
+
+
+@cache
+def depths(config: Config) -> dict[MemoryType, int]:
+    """Buffer depth per memory type (the config's, tabulated for speed)."""
+    return {memory_type: config.depth(memory_type) for memory_type in MemoryType}
+
+
+@cache
+def elem_bytes(config: Config) -> dict[MemoryType, int]:
+    """DRAM element size per memory type (the config's, tabulated for speed)."""
+    return {memory_type: config.elem_bytes(memory_type) for memory_type in MemoryType}
+
+
+def sram_rows(insn: DecodedInstruction) -> int:
+    """SRAM elements a LOAD (padding included) or STORE with x_size > 0 touches."""
+    f = insn.fields
+    if insn.opcode == Opcode.STORE:
+        return f["y_size"] * f["x_size"]
+    if f["memory_type"] == MemoryType.UOP:
+        return f["x_size"]
+    return (f["y_pad_0"] + f["y_size"] + f["y_pad_1"]) * (f["x_pad_0"] + f["x_size"] + f["x_pad_1"])
+
+
+def dram_byte_range(insn: DecodedInstruction, config: Config) -> tuple[int, int] | None:
+    """The DRAM bytes [first, end) a LOAD/STORE with x_size > 0 reads or writes, if any."""
+    f = insn.fields
+    elem = elem_bytes(config)[f["memory_type"]]
+    if f["memory_type"] == MemoryType.UOP and insn.opcode == Opcode.LOAD:
+        rows = 1
+    else:
+        rows = f["y_size"]
+    if rows == 0:
+        return None
+    first = f["dram_base"] * elem
+    return first, first + ((rows - 1) * f["x_stride"] + f["x_size"]) * elem
+
+
+def check_memory_access(insn: DecodedInstruction, config: Config, dram_size: int) -> None:
+    """Bounds of a LOAD or STORE: its SRAM block and its DRAM rows (x_size = 0 is a NOP)."""
+    f = insn.fields
+    if f["x_size"] == 0:
+        return
+    memory_type = MemoryType.OUT if insn.opcode == Opcode.STORE else MemoryType(f["memory_type"])
+    depth, count = depths(config)[memory_type], sram_rows(insn)
+    if f["sram_base"] + count > depth:
+        first_out = max(f["sram_base"], depth)
+        raise BoundsError(f"instruction {insn.index}: {insn.name}: {memory_type.name} index "
+                          f"{first_out} is outside the buffer of depth {depth} (SRAM elements "
+                          f"[{f['sram_base']}, {f['sram_base'] + count}))")
+    extent = dram_byte_range(insn, config)
+    if extent is not None and extent[1] > dram_size:
+        raise BoundsError(f"instruction {insn.index}: {insn.name}: DRAM bytes "
+                          f"[{extent[0]:#x}, {extent[1]:#x}) lie outside the DRAM image of "
+                          f"{dram_size} bytes")
+
+
+def check_loop_indices(insn: DecodedInstruction, uop_memory: np.ndarray, config: Config) -> None:
+    """Bounds of a GEMM/ALU: its micro-op range and every loop-expanded SRAM index.
+
+    Loop factors are unsigned, so the largest index of each micro-op is reached in the last
+    iteration of both loops: the affine maximum bounds the whole loop nest."""
+    f = insn.fields
+    if insn.executions == 0:
+        return
+    uop_depth = depths(config)[MemoryType.UOP]
+    if f["uop_end"] > uop_depth:
+        raise BoundsError(f"instruction {insn.index}: {insn.name}: UOP index {uop_depth} is outside "
+                          f"the buffer of depth {uop_depth} (micro-ops [{f['uop_bgn']}, "
+                          f"{f['uop_end']}))")
+    uops = layouts(config).uop.unpack_array(uop_memory[f["uop_bgn"]:f["uop_end"]])
+    if insn.opcode == Opcode.GEMM:
+        operands = [("dst", MemoryType.ACC), ("src", MemoryType.INP), ("wgt", MemoryType.WGT)]
+    elif f["use_imm"]:
+        operands = [("dst", MemoryType.ACC)]
+    else:
+        operands = [("dst", MemoryType.ACC), ("src", MemoryType.ACC)]
+    last_out, last_in = f["iter_out"] - 1, f["iter_in"] - 1
+    for operand, memory_type in operands:
+        factor_out, factor_in = f[f"{operand}_factor_out"], f[f"{operand}_factor_in"]
+        reach = uops[f"{operand}_idx"] + (last_out * factor_out + last_in * factor_in)
+        worst = int(np.argmax(reach))
+        depth = depths(config)[memory_type]
+        if reach[worst] >= depth:
+            i = last_out if factor_out else 0
+            j = last_in if factor_in else 0
+            raise BoundsError(f"instruction {insn.index}: {insn.name}: {operand} {memory_type.name} "
+                              f"index {int(reach[worst])} is outside the buffer of depth {depth} "
+                              f"(micro-op {f['uop_bgn'] + worst}, iteration ({i}, {j}))")

@@ -1,0 +1,221 @@
+"""The GEMM engine: a whole GEMM instruction as one batched BLAS product (reference §4.3).
+
+GEMM executions commute (each adds to an accumulator mod 2^32, or zeroes it), so an
+instruction is planned as a whole: the micro-op table × loop nest is factored into an affine
+grid (`affine.loop_grid`), whose dimensions are classified by which indices they move:
+
+* reduction (dst fixed): summed inside the product, the K axis;
+* row (wgt fixed) and column (src fixed): the M and N axes of the product;
+* batch (all three move): one product per point;
+* repeat (nothing moves): a multiplier;
+
+plus the residual irregular base vectors of the table, which become a gathered batch axis.
+Regular grids are read through strided views of the SRAM arrays; irregular ones through
+index arrays, with a segment sum where several products land on one accumulator.
+A float32 dot product of int8 values is exact while partial sums stay below 2^24, so
+reductions are split into chunks of at most MAX_EXACT_TERMS terms whose int32 results are
+added with wrap-around. Plans are cached per (instruction, micro-op words).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from vta.isa import Config, layouts
+from vta.simulator.functional.affine import Dimension, Grid, expand, loop_grid
+from vta.simulator.functional.bounds import check_loop_indices
+from vta.simulator.functional.memory import Sram
+from vta.simulator.functional.program import DecodedInstruction
+from vta.simulator.functional.workspace import Workspace
+
+#: 1024 products of int8 values sum to at most 2^24 in magnitude: exact in float32.
+MAX_EXACT_TERMS = 1024
+#: Plans kept before the cache is emptied.
+PLAN_CACHE_SIZE = 4096
+DST, SRC, WGT = 0, 1, 2
+
+
+def wrap_int32(value: int) -> np.int32:
+    return np.int32((value + (1 << 31)) % (1 << 32) - (1 << 31))
+
+
+def strided_tiles(buffer: np.ndarray, origin: int, axes: list[tuple[int, int]]) -> np.ndarray:
+    """A view of `buffer` starting at tile `origin`, with (extent, byte stride) axes.
+    Every element it reaches must have been bounds-checked."""
+    tile = buffer.shape[1] * buffer.shape[2]
+    return as_strided(buffer.reshape(-1)[origin * tile:], shape=tuple(e for e, _ in axes),
+                      strides=tuple(s for _, s in axes))
+
+
+class ResetPlan:
+    """GEMM with reset_reg: ACC and OUT of every destination tile become 0."""
+
+    def __init__(self, sram: Sram, destinations: np.ndarray):
+        self.sram, self.destinations = sram, destinations
+
+    def run(self) -> None:
+        self.sram.acc[self.destinations] = 0
+        self.sram.out[self.destinations] = 0
+
+
+class ProductPlan:
+    """An accumulating GEMM as products of (G·P) pairs of (M × K) and (N × K) matrices."""
+
+    def __init__(self, config: Config, sram: Sram, workspace: Workspace, grid: Grid):
+        self.sram, self.workspace = sram, workspace
+        batch, block_in, block_out = config.batch, config.block_in, config.block_out
+        repeat = [d for d in grid.dims if not any(d.step)]
+        dims = [d for d in grid.dims if any(d.step)]
+        self.multiplier = wrap_int32(math.prod(d.extent for d in repeat))
+        k_dims = tuple(d for d in dims if d.step[DST] == 0)
+        m_dims = tuple(d for d in dims if d.step[DST] and d.step[WGT] == 0)
+        n_dims = tuple(d for d in dims if d.step[DST] and d.step[WGT] and d.step[SRC] == 0)
+        p_dims = tuple(d for d in dims if d.step[DST] and d.step[WGT] and d.step[SRC])
+        extents = lambda ds: tuple(d.extent for d in ds)  # noqa: E731
+        groups = len(grid.bases)
+        self.batches = groups * math.prod(extents(p_dims))
+        self.rows = math.prod(extents(m_dims)) * batch
+        self.cols = math.prod(extents(n_dims)) * block_out
+        reduction = math.prod(extents(k_dims))
+        self.terms = reduction * block_in
+        self.chunks = math.ceil(self.terms / MAX_EXACT_TERMS)
+        chunk_tiles = math.ceil(reduction / self.chunks)
+        self.padded = self.chunks * chunk_tiles * block_in
+        lead = (groups,) + extents(p_dims)
+        self.a_shape = lead + extents(m_dims) + (batch,) + extents(k_dims) + (block_in,)
+        self.b_shape = lead + extents(n_dims) + (block_out,) + extents(k_dims) + (block_in,)
+        self.c_shape = lead + extents(m_dims) + (batch,) + extents(n_dims) + (block_out,)
+        destinations = expand(grid, p_dims + m_dims + n_dims, DST).reshape(-1)
+        injective = len(np.unique(destinations)) == len(destinations)
+        self.strided = groups == 1 and injective
+        if self.strided:
+            self._plan_views(grid.bases[0], p_dims, m_dims, n_dims, k_dims)
+        else:
+            self._plan_gather(grid, p_dims, m_dims, n_dims, k_dims, destinations, injective)
+
+    # -- planning -------------------------------------------------------------------------
+    def _plan_views(self, origin, p_dims, m_dims, n_dims, k_dims) -> None:
+        sram = self.sram
+        lane = lambda buffer: buffer.itemsize  # noqa: E731
+        tile = lambda buffer: buffer.shape[1] * buffer.shape[2] * buffer.itemsize  # noqa: E731
+
+        def axes(buffer, component, outer, inner):
+            t, step = tile(buffer), lambda d: d.step[component] * t  # noqa: E731
+            return ([(1, 0)] + [(d.extent, step(d)) for d in p_dims + outer]
+                    + [(buffer.shape[1], buffer.shape[2] * lane(buffer))]
+                    + [(d.extent, step(d)) for d in inner] + [(buffer.shape[2], lane(buffer))])
+
+        self.a_view = strided_tiles(sram.inp, origin[SRC], axes(sram.inp, SRC, m_dims, k_dims))
+        self.b_view = strided_tiles(sram.wgt, origin[WGT], axes(sram.wgt, WGT, n_dims, k_dims))
+        self.acc_view = strided_tiles(sram.acc, origin[DST], axes(sram.acc, DST, m_dims, n_dims))
+        self.out_view = strided_tiles(sram.out, origin[DST], axes(sram.out, DST, m_dims, n_dims))
+
+    def _plan_gather(self, grid, p_dims, m_dims, n_dims, k_dims, destinations, injective) -> None:
+        self.a_index = expand(grid, p_dims + m_dims + k_dims, SRC)
+        self.b_index = expand(grid, p_dims + n_dims + k_dims, WGT)
+        self.lane_axis = 1 + len(p_dims) + len(m_dims)       # the batch lane of A and C
+        self.col_lane_axis = 1 + len(p_dims) + len(n_dims)   # the block_out lane of B
+        if injective:
+            self.destinations, self.order, self.starts = destinations, None, None
+        else:
+            self.order = np.argsort(destinations, kind="stable")
+            ordered = destinations[self.order]
+            self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            self.destinations = ordered[self.starts]
+
+    # -- execution ------------------------------------------------------------------------
+    def _operand(self, role: str, rows: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """A zero-padded (batches, rows, padded) float32 matrix and its unpadded tile view."""
+        matrix = self.workspace.get(role, (self.batches, rows, self.padded), np.float32)
+        core = matrix
+        if self.padded > self.terms:
+            matrix[..., self.terms:] = 0
+            core = matrix[..., :self.terms]
+        return matrix, np.reshape(core, shape, copy=False)
+
+    def run(self) -> None:
+        a, a_tiles = self._operand("a", self.rows, self.a_shape)
+        b, b_tiles = self._operand("b", self.cols, self.b_shape)
+        if self.strided:
+            np.copyto(a_tiles, self.a_view)
+            np.copyto(b_tiles, self.b_view)
+        else:
+            np.copyto(a_tiles, np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis))
+            np.copyto(b_tiles, np.moveaxis(self.sram.wgt[self.b_index], -2, self.col_lane_axis))
+        product = self._product(a, b)
+        if self.multiplier != 1:
+            np.multiply(product, self.multiplier, out=product)
+        if self.strided:
+            np.add(self.acc_view, product.reshape(self.c_shape), out=self.acc_view)
+            np.copyto(self.out_view, self.acc_view, casting="unsafe")
+        else:
+            self._scatter(product)
+
+    def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """int32 (batches, rows, cols) = a · bᵀ, exact, summing chunks with wrap-around."""
+        ws, shape = self.workspace, (self.batches, self.rows, self.cols)
+        result = ws.get("product", shape, np.int32)
+        if self.chunks == 1:
+            partial = ws.get("partial", shape, np.float32)
+            np.matmul(a, b.transpose(0, 2, 1), out=partial)
+            np.copyto(result, partial, casting="unsafe")
+            return result
+        width = self.padded // self.chunks
+        chunked = (self.batches, self.chunks, self.rows, self.cols)
+        partial = ws.get("partial", chunked, np.float32)
+        a_chunks = a.reshape(self.batches, self.rows, self.chunks, width).transpose(0, 2, 1, 3)
+        b_chunks = b.reshape(self.batches, self.cols, self.chunks, width).transpose(0, 2, 3, 1)
+        np.matmul(a_chunks, b_chunks, out=partial)
+        exact = ws.get("partial_int", chunked, np.int32)
+        np.copyto(exact, partial, casting="unsafe")
+        np.add.reduce(exact, axis=1, dtype=np.int32, out=result)
+        return result
+
+    def _scatter(self, product: np.ndarray) -> None:
+        acc, out = self.sram.acc, self.sram.out
+        tiles = np.moveaxis(product.reshape(self.c_shape), self.lane_axis, -2)
+        tiles = tiles.reshape((-1,) + acc.shape[1:])
+        if self.order is not None:
+            tiles = np.add.reduceat(tiles[self.order], self.starts, axis=0, dtype=np.int32)
+        acc[self.destinations] += tiles
+        out[self.destinations] = acc[self.destinations].astype(np.int8)
+
+
+class GemmEngine:
+    """Plans (cached) and runs GEMM instructions on one core's buffers."""
+
+    def __init__(self, config: Config, sram: Sram, workspace: Workspace):
+        self.config, self.sram, self.workspace = config, sram, workspace
+        self.uop_layout = layouts(config).uop
+        self.plans: dict[tuple[bytes, bytes], ResetPlan | ProductPlan] = {}
+
+    def execute(self, insn: DecodedInstruction) -> None:
+        f = insn.fields
+        if insn.executions == 0:
+            return
+        words = self.sram.uop[f["uop_bgn"]:f["uop_end"]]
+        key = (insn.raw, words.tobytes())
+        plan = self.plans.get(key)
+        if plan is None:
+            check_loop_indices(insn, self.sram.uop, self.config)
+            plan = self._plan(insn, words)
+            if len(self.plans) >= PLAN_CACHE_SIZE:
+                self.plans.clear()
+            self.plans[key] = plan
+        plan.run()
+
+    def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
+        f = insn.fields
+        fields = self.uop_layout.unpack_array(words)
+        uops = np.stack([fields["dst_idx"], fields["src_idx"], fields["wgt_idx"]], axis=1)
+        loops = [Dimension(f[f"iter_{level}"], tuple(f[f"{operand}_factor_{level}"]
+                                                     for operand in ("dst", "src", "wgt")))
+                 for level in ("out", "in")]
+        grid = loop_grid(uops, loops)
+        if f["reset_reg"]:
+            moving = tuple(d for d in grid.dims if d.step[DST])
+            return ResetPlan(self.sram, np.unique(expand(grid, moving, DST)))
+        return ProductPlan(self.config, self.sram, self.workspace, grid)

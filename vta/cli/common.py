@@ -1,0 +1,83 @@
+"""What every `vta` command shares: the config options, one-line failures, atomic output."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from vta.isa import Config, VtaError
+from vta.isa.image import META_FILE, ProgramImage
+
+
+class Failure(Exception):
+    """A one-line error a command reports on stderr, with its exit status (DESIGN.md contract 4)."""
+
+    def __init__(self, message: str, exit_status: int = 1):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+@contextlib.contextmanager
+def about(subject: str | Path):
+    """Prefix the message of a VtaError raised inside with `subject` (a file or folder name),
+    keeping its exit status."""
+    try:
+        yield
+    except VtaError as error:
+        raise Failure(f"{subject}: {error}", error.exit_status) from None
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Add the mutually exclusive ``--preset NAME | --config FILE`` options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--preset", metavar="NAME",
+                       help="a named configuration: pynq (default), ultra96, zcu104, de10nano")
+    group.add_argument("--config", metavar="FILE", type=Path,
+                       help="a JSON file of VTA config keys (missing keys come from pynq)")
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """The config the ``--preset``/``--config`` options name (default: the pynq preset)."""
+    if args.config is not None:
+        try:
+            return Config.from_file(args.config)
+        except UnicodeDecodeError:
+            raise Failure(f"{args.config}: not a JSON text file") from None
+    return Config.preset(args.preset or "pynq")
+
+
+def load_image(directory: Path, base: Config) -> ProgramImage:
+    """`ProgramImage.load`, with a binary ``case.json`` reported like any bad file."""
+    try:
+        return ProgramImage.load(directory, base)
+    except UnicodeDecodeError:
+        raise Failure(f"{Path(directory) / META_FILE}: not a JSON text file") from None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename, so an
+    error never leaves a half-written file behind."""
+    path = Path(path)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    except OSError as error:
+        raise Failure(f"{path}: cannot write: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,49 @@
+"""Run a program image (a folder with dram.bin and case.json) on a backend. The ISA keys come
+from case.json, the others from --preset/--config. Exit status: 0 success, 3 deadlock,
+2 bounds error, 1 any other error."""
+
+import json
+from pathlib import Path
+
+from vta.cli.common import (about, add_config_options, config_from, load_image,
+                            write_atomically)
+from vta.isa.image import ProgramImage
+
+NAME = "exec"
+HELP = "run a program image on a backend"
+
+
+def add_arguments(parser):
+    parser.add_argument("image", metavar="IMAGE_DIR", type=Path, help="program-image folder")
+    parser.add_argument("--backend", default="functional",
+                        help="the backend to run on (default: functional; an unknown name "
+                             "lists the known ones)")
+    add_config_options(parser)
+    parser.add_argument("-o", "--output", metavar="OUT.bin", type=Path,
+                        help="write the final DRAM image to OUT.bin")
+    parser.add_argument("--json", action="store_true",
+                        help="print the run report as one JSON object")
+
+
+def run(args) -> int:
+    from vta.runtime.backends import get_backend  # imports only what the backend needs
+
+    image = load_image(args.image, config_from(args))
+    backend = get_backend(args.backend, image.config)
+    with about(args.image):
+        report = backend.run(image)
+    if args.output is not None:
+        write_atomically(args.output, image.dram.tobytes())
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(_summary(args.image, image, report))
+    return 0
+
+
+def _summary(directory: Path, image: ProgramImage, report) -> str:
+    cycles = "cycles not modelled" if report.cycles is None else f"{report.cycles} cycles"
+    counters = ", ".join(f"{name} {value}" for name, value in report.counters.items())
+    return (f"{directory}: {image.insn_count} instructions ran to FINISH on the "
+            f"{report.backend} backend ({image.config.config_string}), {cycles}\n"
+            f"counters: {counters}")

@@ -1,1 +1,0 @@
-"""vta.runtime"""
