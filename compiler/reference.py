@@ -18,19 +18,38 @@ from vta.compiler.requantize import run_steps, wrap32
 from vta.isa import VtaError
 
 
+#: Samples computed together (bounds the memory of the convolution windows).
+BATCH_CHUNK = 16
+
+
 def run(graph: ir.Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Execute `graph` on int8 `feeds` (one per graph input); returns every value by name."""
+    """Execute `graph` on int8 `feeds` (one per graph input); returns every value by name.
+
+    The feeds may hold a batch of N samples where the graph has one: every value then gets N
+    in its first dimension (each sample computed as on its own).
+    """
     values = {}
     for name in graph.inputs:
         if name not in feeds:
             raise VtaError(f"no feed for graph input {name!r}")
         array = np.asarray(feeds[name])
-        if array.shape != graph.values[name].shape or array.dtype != np.int8:
-            raise VtaError(f"graph input {name!r} needs int8 {graph.values[name].shape}, "
+        expected = graph.values[name].shape
+        if array.dtype != np.int8 or array.shape[1:] != expected[1:] or \
+                (array.shape[0] != expected[0] and expected[0] != 1):
+            raise VtaError(f"graph input {name!r} needs int8 {expected}, "
                            f"got {array.dtype} {array.shape}")
         values[name] = array
+    batch = next(iter(values.values())).shape[0] if values else 1
+    if batch > BATCH_CHUNK:
+        chunks = [run(graph, {name: array[start:start + BATCH_CHUNK] for name, array in values.items()})
+                  for start in range(0, batch, BATCH_CHUNK)]
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
     for node in graph.nodes:
-        values[node.output] = run_node(node, [values[name] for name in node.inputs])
+        inputs = [values[name] for name in node.inputs]
+        if isinstance(node, ir.Reshape) and inputs[0].shape[0] != graph.values[node.inputs[0]].shape[0]:
+            values[node.output] = inputs[0].reshape((inputs[0].shape[0],) + node.shape[1:])
+        else:
+            values[node.output] = run_node(node, inputs)
     return values
 
 
@@ -81,12 +100,23 @@ def _conv2d(node: ir.Conv2d, x: np.ndarray) -> np.ndarray:
                  ir.window_output_size(w, kw, node.strides[1], left, right, node.dilations[1]))
     shifted = _padded(x.astype(np.float64) - node.input_zero_point, node.pads, 0.0)
     cols = _windows(shifted, (kh, kw), node.strides, node.dilations, out_shape)
-    g = node.groups
-    cols = cols.reshape(n, g, cg * kh * kw, out_shape[0] * out_shape[1])
-    weight = node.weight.astype(np.float64).reshape(g, o // g, cg * kh * kw)
-    acc = np.matmul(weight[None], cols).reshape(n, o, *out_shape)
+    acc = _grouped_product(node.weight.astype(np.float64), cols.reshape(n, node.groups, -1,
+                                                                         out_shape[0] * out_shape[1]))
+    acc = acc.reshape(n, o, *out_shape)
     acc = wrap32(acc.astype(np.int64) + node.bias.astype(np.int64)[:, None, None])
     return node.requant(acc)
+
+
+def _grouped_product(weight: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(N, O, P) = per group g, weight[g·O/G:(g+1)·O/G] (O/G, K) @ cols[:, g] (K, P)."""
+    n, groups, k, p = cols.shape
+    weight = weight.reshape(groups, -1, k)
+    if groups == 1:
+        flat = cols[:, 0].transpose(1, 0, 2).reshape(k, n * p)
+        return (weight[0] @ flat).reshape(-1, n, p).transpose(1, 0, 2)
+    if weight.shape[1] == 1:                         # depthwise: one filter per group
+        return np.einsum("gk,ngkp->ngp", weight[:, 0], cols)
+    return np.concatenate([np.matmul(weight[g], cols[:, g]) for g in range(groups)], axis=1)
 
 
 def _dense(node: ir.Dense, x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ _MODULE = re.compile(r"\bmodule\s+(\\?\S+?)\s*(?:#\s*\(.*?\)\s*)?\((.*?)\)\s*;(.
                      re.S)
 _DECLARATION = re.compile(
     r"\b(input|output|inout)\b\s*(?:wire|reg|logic)?\s*(?:signed)?\s*"
-    r"(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*([A-Za-z_\\][\w$\\.]*(?:\s*,\s*[A-Za-z_\\][\w$\\.]*)*)")
+    r"(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*"
+    r"([A-Za-z_\\][\w$\\.]*(?:\s*,\s*(?!(?:input|output|inout)\b)[A-Za-z_\\][\w$\\.]*)*)")
 
 
 @dataclass(frozen=True)

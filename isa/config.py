@@ -98,6 +98,8 @@ class Config:
             keys = json.loads(Path(path).read_text())
         except OSError as error:
             raise ConfigError(f"{path}: cannot read config file: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a JSON text file") from None
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from None
         if not isinstance(keys, dict):

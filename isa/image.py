@@ -48,6 +48,8 @@ class ProgramImage:
             raise ImageError(f"{error.filename}: no such file") from None
         except NotADirectoryError:
             raise ImageError(f"{directory}: not a program-image folder") from None
+        except UnicodeDecodeError:
+            raise ImageError(f"{meta_path}: not a JSON text file") from None
         except json.JSONDecodeError as error:
             raise ImageError(f"{meta_path}: invalid JSON at line {error.lineno}: {error.msg}") from None
         if not isinstance(metadata, dict):

@@ -48,6 +48,7 @@ class InstructionQueue:
     def __init__(self, config: Config):
         self.config = config
         self.instructions: list[Instruction] = []
+        self.encoded: list[bytes] = []  # the 16 bytes of each instruction, kept in step
         self._pending_pop_prev = {module: False for module in Module}
         self._pending_pop_next = {module: False for module in Module}
 
@@ -63,15 +64,19 @@ class InstructionQueue:
                             pop_next_dep=insn.pop_next_dep or self._pending_pop_next[module])
         self._pending_pop_prev[module] = self._pending_pop_next[module] = False
         index = len(self.instructions)
-        encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
+        self.encoded.append(encode(insn, self.config, f"instruction {index} ({describe(insn)}): "))
         self.instructions.append(insn)
         return index
 
     def replace(self, index: int, **fields) -> None:
         """Change fields of an instruction already in the queue (checked again)."""
         insn = self.instructions[index].replace(**fields)
-        encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
+        self.encoded[index] = encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
         self.instructions[index] = insn
+
+    def stream_bytes(self) -> bytes:
+        """The encoded instruction stream."""
+        return b"".join(self.encoded)
 
     def push_noop(self, module: Module, *, push_prev=False, push_next=False,
                   pop_prev=False, pop_next=False) -> None:
@@ -83,8 +88,7 @@ class InstructionQueue:
         else:
             noop = Load(memory_type=MemoryType.INP if module == Module.LOAD else MemoryType.UOP,
                         **flags)
-        index = len(self.instructions)
-        encode(noop, self.config, f"instruction {index} (NOP): ")
+        self.encoded.append(encode(noop, self.config, f"instruction {len(self.instructions)} (NOP): "))
         self.instructions.append(noop)
 
     # -- dependency tokens --------------------------------------------------------------------
@@ -104,7 +108,7 @@ class InstructionQueue:
         if self.instructions:
             last = self.instructions[-1]
             if module_of(last) == src and not getattr(last, flag):
-                self.instructions[-1] = last.replace(**{flag: True})
+                self.replace(len(self.instructions) - 1, **{flag: True})
                 return
         if src < dst:
             self.push_noop(src, push_next=True)
@@ -118,7 +122,3 @@ class InstructionQueue:
             self.push_noop(module, pop_prev=self._pending_pop_prev[module],
                            pop_next=self._pending_pop_next[module])
             self._pending_pop_prev[module] = self._pending_pop_next[module] = False
-
-    @property
-    def has_pending_pops(self) -> bool:
-        return any(self._pending_pop_prev.values()) or any(self._pending_pop_next.values())

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from vta.isa import (INSN_BYTES, BoundsError, Finish, Load, MemoryType, Module, Store, VtaError,
-                     encode_stream)
+from vta.isa import INSN_BYTES, BoundsError, Finish, Load, MemoryType, Module, Store, VtaError
 from vta.isa.image import ProgramImage
 from vta.runtime.insn_queue import InstructionQueue
 from vta.runtime.kernels import KernelRecorder, UopCache, UopKernel
@@ -171,7 +170,6 @@ class CommandStream:
         self.queue.dep_pop(Module.LOAD, Module.COMPUTE)
         self.queue.commit_pending_pops(Module.COMPUTE)
         self.queue.append(Finish())
-        assert not self.queue.has_pending_pops
 
     def _staging(self, current: Buffer | None, nbytes: int) -> Buffer:
         if current is not None and current.nbytes >= nbytes:
@@ -191,7 +189,7 @@ class CommandStream:
         uop_base = self._uop_buffer.phys_addr // uop_bytes
         for index, offset in self._uop_fixups:
             self.queue.replace(index, dram_base=uop_base + offset)
-        stream = encode_stream(self.queue.instructions, self.config)
+        stream = self.queue.stream_bytes()
         self._insn_buffer = self._staging(self._insn_buffer, len(stream))
         self._insn_buffer.copy_in(np.frombuffer(stream, np.uint8))
         image = ProgramImage(self.config, self.device.dram_view(), self._insn_buffer.phys_addr,

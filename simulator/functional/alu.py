@@ -39,6 +39,10 @@ def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32,
         return np.add(a, b, dtype=np.int32, casting="unsafe")
     if opcode == AluOp.SHR:
         shift = shift_amount(b, shift_bits)
+        if shift.ndim == 0:
+            if shift >= 0:
+                return a >> np.int32(shift)
+            return (a.view(np.uint32) << np.uint32(-shift)).view(np.int32)
         right = a >> np.maximum(shift, 0).astype(np.int32)
         left = (a.view(np.uint32) << np.maximum(-shift, 0).astype(np.uint32)).view(np.int32)
         return np.where(shift >= 0, right, left)
@@ -46,6 +50,16 @@ def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32,
         factor = np.asarray(b).astype(np.int16).astype(np.int64)  # sext16 of the low 16 bits
         return (a.astype(np.int64) * factor).astype(np.int32)
     raise ValueError(f"ALU opcode {opcode} has no operation")
+
+
+def compact_index(indices: np.ndarray) -> slice | np.ndarray:
+    """A slice selecting the same elements as `indices` when they are an increasing arithmetic
+    progression (basic indexing makes views, fancy indexing copies), else `indices`."""
+    first = int(indices[0])
+    step = int(indices[1]) - first if len(indices) > 1 else 1
+    if step > 0 and np.array_equal(indices, np.arange(first, first + step * len(indices), step)):
+        return slice(first, first + step * len(indices), step)
+    return indices
 
 
 class AluPlan:
@@ -63,7 +77,9 @@ class AluPlan:
                     + j * f["dst_factor_in"]).reshape(-1)
         self.src = None if f["use_imm"] else (uops["src_idx"][None, None, :] + i * f["src_factor_out"]
                                               + j * f["src_factor_in"]).reshape(-1)
-        self.segments = self._segments()
+        self.segments = [(compact_index(self.dst[start:end]),
+                          None if self.src is None else compact_index(self.src[start:end]))
+                         for start, end in self._segments()]
 
     def _segments(self) -> list[tuple[int, int]]:
         """Cut the execution sequence before every execution that reads or writes a tile
@@ -91,12 +107,14 @@ class AluPlan:
 
     def run(self) -> None:
         acc, out = self.sram.acc, self.sram.out
-        for start, end in self.segments:
-            dst = self.dst[start:end]
-            b = self.immediate if self.src is None else acc[self.src[start:end]]
+        for dst, src in self.segments:
+            b = self.immediate if src is None else acc[src]
             result = alu_operation(self.opcode, acc[dst], b, self.shift_bits)
             acc[dst] = result
-            out[dst] = result.astype(np.int8)
+            if isinstance(dst, slice):
+                np.copyto(out[dst], result, casting="unsafe")
+            else:
+                out[dst] = result.astype(np.int8)
 
 
 class AluEngine:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from vta.isa import Config, layouts
+from vta.isa import Config, MemoryType, layouts
 from vta.simulator.functional.affine import Dimension, Grid, expand, loop_grid
+from vta.simulator.functional.alu import compact_index
 from vta.simulator.functional.bounds import check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.program import DecodedInstruction
@@ -33,8 +33,9 @@ from vta.simulator.functional.workspace import Workspace
 
 #: 1024 products of int8 values sum to at most 2^24 in magnitude: exact in float32.
 MAX_EXACT_TERMS = 1024
-#: Plans kept before the cache is emptied.
+#: Plans, and bytes of operand matrices they keep, before the plan cache is emptied.
 PLAN_CACHE_SIZE = 4096
+PLAN_CACHE_BYTES = 256 << 20
 DST, SRC, WGT = 0, 1, 2
 
 
@@ -43,18 +44,19 @@ def wrap_int32(value: int) -> np.int32:
 
 
 def strided_tiles(buffer: np.ndarray, origin: int, axes: list[tuple[int, int]]) -> np.ndarray:
-    """A view of `buffer` starting at tile `origin`, with (extent, byte stride) axes.
-    Every element it reaches must have been bounds-checked."""
-    tile = buffer.shape[1] * buffer.shape[2]
-    return as_strided(buffer.reshape(-1)[origin * tile:], shape=tuple(e for e, _ in axes),
-                      strides=tuple(s for _, s in axes))
+    """A view of `buffer` starting at tile `origin`, with (extent, byte stride) axes (numpy
+    checks that the view stays inside the buffer)."""
+    return np.ndarray(tuple(e for e, _ in axes), buffer.dtype, buffer=buffer,
+                      offset=origin * buffer[0].nbytes, strides=tuple(s for _, s in axes))
 
 
 class ResetPlan:
     """GEMM with reset_reg: ACC and OUT of every destination tile become 0."""
 
+    nbytes = 0
+
     def __init__(self, sram: Sram, destinations: np.ndarray):
-        self.sram, self.destinations = sram, destinations
+        self.sram, self.destinations = sram, compact_index(destinations)
 
     def run(self) -> None:
         self.sram.acc[self.destinations] = 0
@@ -88,6 +90,10 @@ class ProductPlan:
         self.a_shape = lead + extents(m_dims) + (batch,) + extents(k_dims) + (block_in,)
         self.b_shape = lead + extents(n_dims) + (block_out,) + extents(k_dims) + (block_in,)
         self.c_shape = lead + extents(m_dims) + (batch,) + extents(n_dims) + (block_out,)
+        self.operands = {  # zero padding beyond `terms` is never overwritten
+            MemoryType.INP: np.zeros((self.batches, self.rows, self.padded), np.float32),
+            MemoryType.WGT: np.zeros((self.batches, self.cols, self.padded), np.float32)}
+        self.generations = dict.fromkeys(self.operands, -1)
         destinations = expand(grid, p_dims + m_dims + n_dims, DST).reshape(-1)
         injective = len(np.unique(destinations)) == len(destinations)
         self.strided = groups == 1 and injective
@@ -127,25 +133,31 @@ class ProductPlan:
             self.destinations = ordered[self.starts]
 
     # -- execution ------------------------------------------------------------------------
-    def _operand(self, role: str, rows: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """A zero-padded (batches, rows, padded) float32 matrix and its unpadded tile view."""
-        matrix = self.workspace.get(role, (self.batches, rows, self.padded), np.float32)
-        core = matrix
-        if self.padded > self.terms:
-            matrix[..., self.terms:] = 0
-            core = matrix[..., :self.terms]
-        return matrix, np.reshape(core, shape, copy=False)
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the operand matrices this plan keeps."""
+        return sum(operand.nbytes for operand in self.operands.values())
+
+    def _operand(self, memory_type: MemoryType) -> np.ndarray:
+        """The (batches, rows, padded) float32 matrix of INP (A) or WGT (B), refreshed from the
+        buffer only when it changed since this plan last read it."""
+        generation, matrix = self.sram.generation[memory_type], self.operands[memory_type]
+        if self.generations[memory_type] == generation:
+            return matrix
+        core = matrix[..., :self.terms] if self.padded > self.terms else matrix
+        if memory_type == MemoryType.INP:
+            tiles = np.reshape(core, self.a_shape, copy=False)
+            np.copyto(tiles, self.a_view if self.strided else
+                      np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis))
+        else:
+            tiles = np.reshape(core, self.b_shape, copy=False)
+            np.copyto(tiles, self.b_view if self.strided else
+                      np.moveaxis(self.sram.wgt[self.b_index], -2, self.col_lane_axis))
+        self.generations[memory_type] = generation
+        return matrix
 
     def run(self) -> None:
-        a, a_tiles = self._operand("a", self.rows, self.a_shape)
-        b, b_tiles = self._operand("b", self.cols, self.b_shape)
-        if self.strided:
-            np.copyto(a_tiles, self.a_view)
-            np.copyto(b_tiles, self.b_view)
-        else:
-            np.copyto(a_tiles, np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis))
-            np.copyto(b_tiles, np.moveaxis(self.sram.wgt[self.b_index], -2, self.col_lane_axis))
-        product = self._product(a, b)
+        product = self._product(self._operand(MemoryType.INP), self._operand(MemoryType.WGT))
         if self.multiplier != 1:
             np.multiply(product, self.multiplier, out=product)
         if self.strided:
@@ -191,6 +203,7 @@ class GemmEngine:
         self.config, self.sram, self.workspace = config, sram, workspace
         self.uop_layout = layouts(config).uop
         self.plans: dict[tuple[bytes, bytes], ResetPlan | ProductPlan] = {}
+        self.plan_bytes = 0
 
     def execute(self, insn: DecodedInstruction) -> None:
         f = insn.fields
@@ -202,9 +215,11 @@ class GemmEngine:
         if plan is None:
             check_loop_indices(insn, self.sram.uop, self.config)
             plan = self._plan(insn, words)
-            if len(self.plans) >= PLAN_CACHE_SIZE:
+            if len(self.plans) >= PLAN_CACHE_SIZE or self.plan_bytes > PLAN_CACHE_BYTES:
                 self.plans.clear()
+                self.plan_bytes = 0
             self.plans[key] = plan
+            self.plan_bytes += plan.nbytes
         plan.run()
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:

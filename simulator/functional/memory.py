@@ -7,7 +7,6 @@ hand them to BLAS without another conversion; ACC is int32 and OUT int8, as in h
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from vta.isa import Config, MemoryType
 from vta.simulator.functional.bounds import check_memory_access, elem_bytes
@@ -26,14 +25,15 @@ class Sram:
         self.wgt = np.zeros((config.wgt_depth, block_out, block_in), dtype=np.float32)
         self.acc = np.zeros((config.acc_depth, batch, block_out), dtype=np.int32)
         self.out = np.zeros((config.out_depth, batch, block_out), dtype=np.int8)
-        #: Bumped by every LOAD UOP, so that readers can cache what they decoded from `uop`.
-        self.uop_generation = 0
+        #: Bumped whenever INP or WGT changes, so that readers can cache what they derive.
+        self.generation = {MemoryType.INP: 0, MemoryType.WGT: 0}
 
     def clear(self) -> None:
         """Zero every buffer in place (views other objects hold stay valid)."""
         for buffer in (self.uop, self.inp, self.wgt, self.acc, self.out):
             buffer.fill(0)
-        self.uop_generation += 1
+        for memory_type in self.generation:
+            self.generation[memory_type] += 1
 
     def buffer(self, memory_type: MemoryType) -> np.ndarray:
         return {MemoryType.INP: self.inp, MemoryType.WGT: self.wgt,
@@ -42,8 +42,9 @@ class Sram:
 
 def dram_rows(dram: np.ndarray, first_byte: int, rows: int, row_bytes: int,
               stride_bytes: int) -> np.ndarray:
-    """A (rows, row_bytes) view of DRAM rows `stride_bytes` apart (bounds checked by the caller)."""
-    return as_strided(dram[first_byte:], shape=(rows, row_bytes), strides=(stride_bytes, 1))
+    """A (rows, row_bytes) view of DRAM rows `stride_bytes` apart (numpy re-checks the bounds)."""
+    return np.ndarray((rows, row_bytes), np.uint8, buffer=dram, offset=first_byte,
+                      strides=(stride_bytes, 1))
 
 
 class DataMover:
@@ -63,8 +64,9 @@ class DataMover:
         if memory_type == MemoryType.UOP:
             first = f["dram_base"] * elem
             self.sram.uop[base:base + x_size] = dram[first:first + x_size * elem].view("<u4")
-            self.sram.uop_generation += 1
             return x_size * y_size * elem
+        if memory_type in self.sram.generation:
+            self.sram.generation[memory_type] += 1
         buffer = self.sram.buffer(memory_type)
         rows = f["y_pad_0"] + y_size + f["y_pad_1"]
         width = f["x_pad_0"] + x_size + f["x_pad_1"]

@@ -24,6 +24,24 @@ FLAG_QUEUES: dict[Module, dict[str, Queue]] = {
 }
 POP_FLAGS = ("pop_prev_dep", "pop_next_dep")
 PUSH_FLAGS = ("push_prev_dep", "push_next_dep")
+OPCODES = {int(opcode): opcode for opcode in Opcode}
+
+
+def _token_traffic() -> dict[tuple, tuple[tuple[Queue, ...], tuple[Queue, ...]]]:
+    """(module, pop_prev, pop_next, push_prev, push_next) -> (queues popped, queues pushed),
+    for every valid combination of flags."""
+    table = {}
+    for module, queues in FLAG_QUEUES.items():
+        for bits in range(16):
+            flags = dict(zip(POP_FLAGS + PUSH_FLAGS, ((bits >> k) & 1 for k in range(4))))
+            if all(flag in queues for flag, value in flags.items() if value):
+                table[(module, *flags.values())] = (
+                    tuple(queues[flag] for flag in POP_FLAGS if flags[flag]),
+                    tuple(queues[flag] for flag in PUSH_FLAGS if flags[flag]))
+    return table
+
+
+TOKEN_TRAFFIC = _token_traffic()
 
 
 class DecodedInstruction(NamedTuple):
@@ -82,19 +100,17 @@ def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
                 all_fields[row] = fields
     program = []
     for index, fields in enumerate(all_fields):
-        where = f"instruction {index}: "
-        opcode = Opcode(fields["opcode"])
-        module = _validate(opcode, fields, config, where)
-        flags = FLAG_QUEUES[module]
-        for flag in POP_FLAGS + PUSH_FLAGS:
-            if fields[flag] and flag not in flags:
-                raise DecodeError(f"{where}{_mnemonic(opcode, fields)} sets {flag}, which the "
-                                  f"{module.name.lower()} module does not have")
-        program.append(DecodedInstruction(
-            index, opcode, module,
-            tuple(flags[flag] for flag in POP_FLAGS if fields[flag]),
-            tuple(flags[flag] for flag in PUSH_FLAGS if fields[flag]),
-            fields, raw[index * INSN_BYTES:(index + 1) * INSN_BYTES]))
+        opcode = OPCODES[fields["opcode"]]
+        module = _validate(opcode, fields, config, index)
+        tokens = TOKEN_TRAFFIC.get((module, fields["pop_prev_dep"], fields["pop_next_dep"],
+                                    fields["push_prev_dep"], fields["push_next_dep"]))
+        if tokens is None:
+            flag = next(flag for flag in POP_FLAGS + PUSH_FLAGS
+                        if fields[flag] and flag not in FLAG_QUEUES[module])
+            raise DecodeError(f"instruction {index}: {_mnemonic(opcode, fields)} sets {flag}, "
+                              f"which the {module.name.lower()} module does not have")
+        program.append(DecodedInstruction(index, opcode, module, tokens[0], tokens[1], fields,
+                                          raw[index * INSN_BYTES:(index + 1) * INSN_BYTES]))
     return program
 
 
@@ -110,31 +126,31 @@ def _mnemonic(opcode: Opcode, fields: dict[str, int]) -> str:
     return opcode.name
 
 
-def _validate(opcode: Opcode, fields: dict[str, int], config: Config, where: str) -> Module:
+def _validate(opcode: Opcode, fields: dict[str, int], config: Config, index: int) -> Module:
     """Check what the decode table allows and return the module the instruction runs on."""
     if opcode == Opcode.LOAD:
         memory_type = fields["memory_type"]
         if memory_type not in LOAD_TYPES:
             name = MemoryType(memory_type).name if memory_type in MemoryType._value2member_map_ \
                 else str(memory_type)
-            raise DecodeError(f"{where}LOAD with memory type {name} is invalid "
+            raise DecodeError(f"instruction {index}: LOAD with memory type {name} is invalid "
                               f"(a LOAD takes UOP, WGT, INP or ACC)")
         return Module.LOAD if memory_type in (MemoryType.INP, MemoryType.WGT) else Module.COMPUTE
     if opcode == Opcode.STORE:
         if fields["x_size"] > 0:
             if fields["memory_type"] != MemoryType.OUT:
-                raise DecodeError(f"{where}STORE with memory type {fields['memory_type']} is "
+                raise DecodeError(f"instruction {index}: STORE with memory type {fields['memory_type']} is "
                                   f"invalid (a STORE reads OUT, memory type {int(MemoryType.OUT)})")
             pads = [name for name in ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1") if fields[name]]
             if pads:
-                raise DecodeError(f"{where}STORE with padding ({pads[0]} = {fields[pads[0]]}) "
+                raise DecodeError(f"instruction {index}: STORE with padding ({pads[0]} = {fields[pads[0]]}) "
                                   f"is invalid")
         return Module.STORE
     if opcode == Opcode.ALU:
         alu_opcode = fields["alu_opcode"]
         if alu_opcode not in AluOp._value2member_map_:
-            raise DecodeError(f"{where}invalid ALU opcode {alu_opcode}")
+            raise DecodeError(f"instruction {index}: invalid ALU opcode {alu_opcode}")
         if alu_opcode == AluOp.MUL and not config.ALU_MUL:
-            raise DecodeError(f"{where}ALU MUL needs the ALU_MUL extension, which this config "
+            raise DecodeError(f"instruction {index}: ALU MUL needs the ALU_MUL extension, which this config "
                               f"switches off")
     return Module.COMPUTE

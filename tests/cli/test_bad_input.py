@@ -86,6 +86,7 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
     (["header", "--preset", "nope", "-o", "{tmp}/out.h"], 1, ["unknown preset"]),
     (["header", "-o", "{tmp}/no/such/dir/out.h"], 1, ["out.h: cannot write"]),
     (["nope"], 1, ["invalid choice: 'nope'"]),
+    ([], 1, ["give a command: asm, config, disasm, exec, "]),
 ])
 def test_bad_arguments(argv, status, fragments, capsys, tmp_path):
     (tmp_path / "bad.json").write_text("{LOG_BLOCK: 5}")
@@ -100,7 +101,7 @@ def test_bad_arguments(argv, status, fragments, capsys, tmp_path):
     before = files(tmp_path)
     argv = [str(case(arg)) if arg == SMALL_CASE else arg.format(tmp=tmp_path) for arg in argv]
     result = run_main(capsys, *argv)
-    command = argv[0] if argv[0] in ("config", "asm", "disasm", "exec", "header") else ""
+    command = argv[0] if argv and argv[0] in ("config", "asm", "disasm", "exec", "header") else ""
     assert_one_line_error(result, command, status, *fragments)
     assert result.out == ""
     assert files(tmp_path) == before

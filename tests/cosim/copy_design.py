@@ -8,7 +8,7 @@ the cycles from the start command to done; LOAD_BUSY counts R beats, STORE_BUSY 
 """
 
 from amaranth import Array, Cat, Module, Signal
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import ClockDomain
 
 from vta.isa.registers import CONTROL_ADDR_BITS, Register
@@ -140,5 +140,6 @@ def copy_design_verilog(bus_bits: int) -> str:
     m.domains.sync = sync = ClockDomain("sync")
     clk = Signal(name="clk")
     m.d.comb += [sync.clk.eq(clk), sync.rst.eq(rst)]
-    return verilog.convert(m, name="vta_core", ports=[clk, rst, *ports.values()],
-                           emit_src=False, strip_internal_attrs=True)
+    # SystemVerilog ``always_comb``, as vta.hardware.verilog writes it (toolchain.md §3.2).
+    text = rtlil.convert(m, name="vta_core", ports=[clk, rst, *ports.values()], emit_src=False)
+    return verilog._convert_rtlil_text(text, strip_internal_attrs=True, write_verilog_opts=("-sv",))

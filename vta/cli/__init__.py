@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser(available)
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help(sys.stderr)
-            return 1
+            raise Failure(f"give a command: {', '.join(available)} (see 'vta --help')")
         return args.run(args)
     except (Failure, VtaError) as error:
         return _report(prog, str(error), error.exit_status)

@@ -42,19 +42,13 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 def config_from(args: argparse.Namespace) -> Config:
     """The config the ``--preset``/``--config`` options name (default: the pynq preset)."""
     if args.config is not None:
-        try:
-            return Config.from_file(args.config)
-        except UnicodeDecodeError:
-            raise Failure(f"{args.config}: not a JSON text file") from None
+        return Config.from_file(args.config)
     return Config.preset(args.preset or "pynq")
 
 
 def load_image(directory: Path, base: Config) -> ProgramImage:
-    """`ProgramImage.load`, with a binary ``case.json`` reported like any bad file."""
-    try:
-        return ProgramImage.load(directory, base)
-    except UnicodeDecodeError:
-        raise Failure(f"{Path(directory) / META_FILE}: not a JSON text file") from None
+    """`ProgramImage.load` (kept as the one place the CLI loads images)."""
+    return ProgramImage.load(directory, base)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
