@@ -39,8 +39,7 @@ INT8_MIN, INT8_MAX = -128, 127
 
 def wrap32(values: np.ndarray) -> np.ndarray:
     """Two's-complement wrap of integers to int32, as the 32-bit accumulator does."""
-    values = np.asarray(values, dtype=np.int64)
-    return ((values + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    return np.asarray(values, dtype=np.int64).astype(np.int32)   # integer casts wrap modulo 2^32
 
 
 def sext(values: np.ndarray, bits: int) -> np.ndarray:

@@ -73,7 +73,8 @@ class CosimSession:
 
         try:
             get_runner(self.harness.simulator).test(
-                test_module=TEST_MODULE, hdl_toplevel=TOP, build_dir=built / "sim",
+                test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+                build_dir=built / "sim",
                 test_dir=folder, results_xml=str(folder / "results.xml"),
                 log_file=folder / "sim.log", timescale=("1ns", "1ps"),
                 extra_env={"VTA_BOARD_SESSION": str(folder), "PATH": tool_env()["PATH"]})

