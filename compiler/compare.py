@@ -27,9 +27,11 @@ class LayerDifference:
 
 
 def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
-                       inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                       inputs: dict[str, np.ndarray], optimized: bool = True) -> dict[str, np.ndarray]:
     """onnxruntime's quantized tensors, by IR value name, converted to the IR's int8 domain.
-    `inputs` are the model's float inputs by ONNX name."""
+    `inputs` are the model's float inputs by ONNX name. `optimized=False` disables onnxruntime's
+    graph optimisations: every operator then runs as ONNX defines it (DequantizeLinear, the float
+    operator, QuantizeLinear) instead of onnxruntime's fused integer kernels."""
     import onnxruntime
     model = onnx.load(str(model)) if isinstance(model, (str, Path)) else model
     exposed = onnx.ModelProto()
@@ -42,6 +44,8 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
         exposed.graph.output.append(helper.make_tensor_value_info(name, element, None))
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    if not optimized:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = onnxruntime.InferenceSession(exposed.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     results = session.run(names, inputs)
@@ -49,9 +53,10 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
             for name, result in zip(names, results)}
 
 
-def layer_differences(graph: ir.Graph, model, inputs: dict[str, np.ndarray]) -> list[LayerDifference]:
+def layer_differences(graph: ir.Graph, model, inputs: dict[str, np.ndarray],
+                      optimized: bool = True) -> list[LayerDifference]:
     """Per node output the onnxruntime reproduces: max |reference − onnxruntime| in steps."""
-    theirs = onnxruntime_values(model, graph, inputs)
+    theirs = onnxruntime_values(model, graph, inputs, optimized)
     ours = reference.run(graph, {name: theirs[name] for name in graph.inputs})
     differences = []
     for node in graph.nodes:

@@ -38,8 +38,9 @@ def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True) ->
     if isinstance(model, (str, Path)):
         try:
             model = onnx.load(str(model))
-        except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, Exception) as error:
-            raise VtaError(f"{source}: not a readable ONNX model ({error})") from None
+        except Exception as error:  # noqa: BLE001 - protobuf and OS errors alike
+            reason = " ".join(str(error).split())
+            raise VtaError(f"{source}: not a readable ONNX model ({reason})") from None
     return Importer(model, source, alu_mul).run()
 
 
@@ -125,6 +126,14 @@ class Importer:
             raise NodeError(f"node {label}: constant input {name!r} is not supported here")
         raise NodeError(f"node {label}: input {name!r} is not a dequantized int8 tensor")
 
+    def tensor(self, name: str, label: str) -> tuple[ir.Value, type]:
+        """For operators that work on either: the IR value and whether the ONNX tensor is its
+        dequantization (`Real`) or the integers themselves (`Quantized`, QOperator models)."""
+        meaning = self.env.get(name)
+        if isinstance(meaning, Quantized):
+            return self.graph.values[meaning.value], Quantized
+        return self.real(name, label), Real
+
     def quantized(self, name: str, label: str) -> ir.Value:
         """The IR value an integer ONNX tensor is."""
         meaning = self.env.get(name)
@@ -195,19 +204,20 @@ class Importer:
         lo, hi = min(lo, INT8_MAX), max(hi, INT8_MIN)
         output = self.new_value(output_name, pending.shape, quant, onnx_dtype)
         if pending.kind == "concat":
-            return self._finalize_concat(pending, output, lo, hi)
+            return self._finalize_concat(pending, output)
         multiplier = pending.acc_scale / quant.scale
         requant = plan(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
                        acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=f"node {pending.label}")
         return self.emit(pending.node_type, pending.label, pending.inputs, output,
                          requant=requant, **pending.node_fields())
 
-    def _finalize_concat(self, pending: Pending, output: ir.Value, lo: int, hi: int) -> ir.Value:
+    def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
+        """Concatenate after bringing every input to the output's quantization."""
         inputs = []
         for name in pending.inputs:
             value = self.graph.values[name]
-            if value.quant != output.quant or (lo, hi) != (INT8_MIN, INT8_MAX):
-                value = self.requantize(value, output.quant, pending.label, lo, hi,
+            if value.quant != output.quant:
+                value = self.requantize(value, output.quant, pending.label, INT8_MIN, INT8_MAX,
                                         f"{name}_to_{output.name}")
             inputs.append(value.name)
         return self.emit(ir.Concat, pending.label, inputs, output, axis=pending.fields["axis"])

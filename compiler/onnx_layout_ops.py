@@ -20,10 +20,15 @@ _POOL_ATTRIBUTES = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "ke
                     "pads": None, "strides": None}
 
 
-def _same_quant(im, label, x: ir.Value, node_type, output_name: str, out_shape, **fields) -> list:
-    """Emit an operator that keeps its input's quantization; its output is again a Real."""
+def _same_quant(im, label, x: ir.Value, kind: type, node_type, output_name: str, out_shape,
+                **fields) -> list:
+    """Emit an operator that keeps its input's quantization; its output means what its input
+    meant (`Real` or `Quantized`)."""
     output = im.new_value(output_name, out_shape, x.quant, x.onnx_dtype)
-    return [Real(im.emit(node_type, label, [x.name], output, **fields).name)]
+    value = im.emit(node_type, label, [x.name], output, **fields)
+    if kind is Quantized:
+        im.graph.onnx_names[output_name] = value.name
+    return [kind(value.name)]
 
 
 def _pool_geometry(attrs, label, x: ir.Value):
@@ -42,9 +47,9 @@ def max_pool(im, node, label):
     attrs = attributes(node, label, _POOL_ATTRIBUTES | {"storage_order": 0})
     if len(node.output) > 1 and node.output[1]:
         raise NodeError(f"node {label}: the Indices output of MaxPool is not supported")
-    x = im.real(node.input[0], label)
+    x, kind = im.tensor(node.input[0], label)
     kernel, strides, pads, dilations, ceil_mode, out = _pool_geometry(attrs, label, x)
-    return _same_quant(im, label, x, ir.MaxPool, node.output[0], x.shape[:2] + out,
+    return _same_quant(im, label, x, kind, ir.MaxPool, node.output[0], x.shape[:2] + out,
                        kernel=kernel, strides=strides, pads=pads, dilations=dilations,
                        ceil_mode=ceil_mode)
 
@@ -98,16 +103,16 @@ def global_average_pool(im, node, label):
 @operator("Flatten")
 def flatten(im, node, label):
     attrs = attributes(node, label, {"axis": 1})
-    x = im.real(node.input[0], label)
+    x, kind = im.tensor(node.input[0], label)
     axis = attrs["axis"] % (len(x.shape) + 1) if attrs["axis"] < 0 else attrs["axis"]
     shape = (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
-    return _same_quant(im, label, x, ir.Reshape, node.output[0], shape, shape=shape)
+    return _same_quant(im, label, x, kind, ir.Reshape, node.output[0], shape, shape=shape)
 
 
 @operator("Reshape")
 def reshape(im, node, label):
     attrs = attributes(node, label, {"allowzero": 0})
-    x = im.real(node.input[0], label)
+    x, kind = im.tensor(node.input[0], label)
     requested = [int(d) for d in np.asarray(im.const(node.input[1], label, "shape")).ravel()]
     shape = [x.shape[i] if d == 0 and not attrs["allowzero"] else d for i, d in enumerate(requested)]
     if shape.count(-1) == 1:
@@ -115,13 +120,14 @@ def reshape(im, node, label):
         shape[shape.index(-1)] = int(np.prod(x.shape)) // max(known, 1)
     if int(np.prod(shape)) != int(np.prod(x.shape)) or min(shape, default=1) < 1:
         raise NodeError(f"node {label}: cannot reshape {x.shape} to {tuple(requested)}")
-    return _same_quant(im, label, x, ir.Reshape, node.output[0], tuple(shape), shape=tuple(shape))
+    return _same_quant(im, label, x, kind, ir.Reshape, node.output[0], tuple(shape),
+                       shape=tuple(shape))
 
 
 @operator("Squeeze", "Unsqueeze")
 def squeeze(im, node, label):
     attrs = attributes(node, label, {"axes": None})
-    x = im.real(node.input[0], label)
+    x, kind = im.tensor(node.input[0], label)
     axes = attrs["axes"] if attrs["axes"] is not None else (
         [int(a) for a in np.asarray(im.const(node.input[1], label, "axes")).ravel()]
         if len(node.input) > 1 and node.input[1] else None)
@@ -130,7 +136,7 @@ def squeeze(im, node, label):
         shape = np.squeeze(probe, axis=tuple(axes) if axes is not None else None).shape
     else:
         shape = np.expand_dims(probe, tuple(axes)).shape
-    return _same_quant(im, label, x, ir.Reshape, node.output[0], shape, shape=shape)
+    return _same_quant(im, label, x, kind, ir.Reshape, node.output[0], shape, shape=shape)
 
 
 @operator("Concat")

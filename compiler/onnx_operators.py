@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 
 from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
@@ -201,14 +200,14 @@ def matmul(im, node, label):
                           np.zeros(weight.shape[0], np.int64))]
 
 
-def _int_weight(im, node, label, index: int, zero_index: int, axis: int):
+def _int_weight(im, node, label, index: int, zero_index: int) -> tuple[np.ndarray, np.ndarray]:
     """An integer weight initializer and its zero point (QLinear*/…Integer operators)."""
     q = np.asarray(im.const(node.input[index], label, "weight"))
     if q.dtype.kind not in "iu":
         raise NodeError(f"node {label}: weight {node.input[index]!r} is not an integer tensor")
     name = _optional(node, zero_index)
     zero_point = np.asarray(im.const(name, label, "zero point")) if name else np.zeros(1, np.int64)
-    return q, zero_point.astype(np.int64).ravel(), axis
+    return q, zero_point.astype(np.int64).ravel()
 
 
 def _input_zero_point(im, node, label, value: ir.Value, index: int) -> int:
@@ -232,7 +231,7 @@ def _finalize_qlinear(im, node, label, pending: Pending, scale_index: int, zero_
 @operator("QLinearConv")
 def qlinear_conv(im, node, label):
     x = im.quantized(node.input[0], label)
-    q, zero_point, _ = _int_weight(im, node, label, 3, 5, 0)
+    q, zero_point = _int_weight(im, node, label, 3, 5)
     weight = _weights(q, zero_point, 0, label)
     acc_scale = _scale(im, node.input[1], label)[0] * _per_channel(_scale(im, node.input[4], label),
                                                                    weight.shape[0])
@@ -248,7 +247,7 @@ def qlinear_conv(im, node, label):
 def qlinear_matmul(im, node, label):
     attributes(node, label, {})
     x = im.quantized(node.input[0], label)
-    q, zero_point, _ = _int_weight(im, node, label, 3, 5, 1)
+    q, zero_point = _int_weight(im, node, label, 3, 5)
     if q.ndim != 2:
         raise NodeError(f"node {label}: weights must be 2-D")
     weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
@@ -262,7 +261,7 @@ def qlinear_matmul(im, node, label):
 @operator("ConvInteger")
 def conv_integer(im, node, label):
     x = im.quantized(node.input[0], label)
-    q, zero_point, _ = _int_weight(im, node, label, 1, 3, 0)
+    q, zero_point = _int_weight(im, node, label, 1, 3)
     weight = _weights(q, zero_point, 0, label)
     ones = np.ones(weight.shape[0])
     return [conv_pending(im, node, label, x, _input_zero_point(im, node, label, x, 2), weight, ones,
@@ -273,7 +272,7 @@ def conv_integer(im, node, label):
 def matmul_integer(im, node, label):
     attributes(node, label, {})
     x = im.quantized(node.input[0], label)
-    q, zero_point, _ = _int_weight(im, node, label, 1, 3, 1)
+    q, zero_point = _int_weight(im, node, label, 1, 3)
     if q.ndim != 2:
         raise NodeError(f"node {label}: weights must be 2-D")
     weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
@@ -325,6 +324,9 @@ def add(im, node, label):
         per_channel = _channel_vector(real, pending, label)
         bias = pending.bias + np.rint(per_channel / pending.acc_scale.ravel()).astype(np.int64)
         return [dataclasses.replace(pending, bias=bias.reshape(channels))]
+    if constant is not None:
+        raise NodeError(f"node {label}: adding a constant is only supported as the bias of a "
+                        "Conv/Gemm/MatMul result before its QuantizeLinear")
     a, b = (im.real(name, label) for name in node.input)
     if a.shape != b.shape:
         raise NodeError(f"node {label}: only same-shape Add is supported ({a.shape} + {b.shape})")

@@ -10,7 +10,9 @@ Rounding weight scales *up* never clips a weight; rounding to the nearest would.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -116,20 +118,43 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
             return next(self.feeds, None)
 
     with tempfile.TemporaryDirectory() as scratch:
-        source = model_path
+        source, target = model_path, Path(scratch) / "quantized.onnx"
         if preprocess:
             source = Path(scratch) / "preprocessed.onnx"
             quant_pre_process(str(model_path), str(source), skip_symbolic_shape=False)
-        logging.getLogger().setLevel(logging.ERROR)   # onnxruntime's pre-processing advice
-        quantize_static(str(source), str(output_path), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        with _quiet_root_logger():   # onnxruntime logs pre-processing advice as warnings
+            quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
+                            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        quantized = onnx.load(str(target))
     if power_of_two:
-        quantized = onnx.load(str(output_path))
         round_scales_to_powers_of_two(quantized)
-        onnx.save(quantized, str(output_path))
+    _write_atomically(output_path, quantized.SerializeToString())
     return output_path
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename: an error never leaves half a model."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _load(path: Path) -> onnx.ModelProto:

@@ -139,18 +139,31 @@ def _split_shift(total: np.ndarray) -> list[np.ndarray]:
     return chunks
 
 
-def _rounding_shift(shift: np.ndarray) -> list[AluStep]:
-    """Steps computing ``floor((x + 2^(s-1)) / 2^s)`` (round half up) for shifts s ≥ 0.
+def _shifts(amounts: np.ndarray) -> list[AluStep]:
+    return [AluStep(AluOp.SHR, chunk) for chunk in _split_shift(amounts)]
 
-    Truncating shifts of at most 15 come first and the last chunk b ≤ 15 adds ``2^(b-1)``, which
-    fits an immediate: ``floor((floor(x / 2^a) + 2^(b-1)) / 2^b) = floor((x + 2^(a+b-1)) / 2^(a+b))``.
+
+def _last_chunk_limit(zero_point: int) -> int:
+    """The largest b with |zero_point · 2^b| + 2^(b-1) within an immediate (7 for |zp| = 128)."""
+    b = MAX_SHIFT
+    while abs(zero_point) * (1 << b) + (1 << (b - 1)) > IMM_MAX:
+        b -= 1
+    return b
+
+
+def _rounding_shift(shift: np.ndarray, zero_point: int) -> list[AluStep]:
+    """Steps computing ``floor((x + 2^(s-1)) / 2^s) + zero_point`` (round half up), s ≥ 0.
+
+    Truncating shifts by a = s − b come first; the last chunk b adds ``2^(b-1) + zp·2^b`` (an
+    immediate), which is exact:
+    ``floor((floor(x / 2^a) + 2^(b-1) + zp·2^b) / 2^b) = floor((x + 2^(s-1)) / 2^s) + zp``.
     """
     shift = np.asarray(shift, dtype=np.int64)
-    last = np.minimum(shift, MAX_SHIFT)
-    steps = [AluStep(AluOp.SHR, chunk) for chunk in _split_shift(shift - last)]
-    rounding = np.where(last > 0, 1 << np.maximum(last - 1, 0), 0)
-    if np.any(rounding):
-        steps.append(AluStep(AluOp.ADD, rounding))
+    last = np.minimum(shift, _last_chunk_limit(zero_point))
+    steps = _shifts(shift - last)
+    constant = np.where(last > 0, 1 << np.maximum(last - 1, 0), 0) + (zero_point << last)
+    if np.any(constant):
+        steps.append(AluStep(AluOp.ADD, constant))
     if np.any(last):
         steps.append(AluStep(AluOp.SHR, last))
     return steps
@@ -182,16 +195,16 @@ def plan(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX,
     # Beyond this many output steps from the zero point every result saturates.
     window = max(hi - zero_point, zero_point - lo) + 2
     exponent = _power_of_two_exponent(multiplier)
-    if exponent is not None:
-        steps = _shift_steps(exponent, acc_bound, window)
+    if exponent is not None and np.all(exponent <= 0):
+        steps = _rounding_shift(-exponent, zero_point)
+    elif exponent is not None and (not alu_mul or np.all(exponent >= 0)):
+        steps = _left_shift_steps(exponent, acc_bound, window, zero_point)
     elif alu_mul:
-        steps = _multiply_steps(multiplier, acc_bound, window, where)
+        steps = _multiply_steps(multiplier, acc_bound, window, zero_point)
     else:
         raise VtaError(f"{where}: requantization scale {float(multiplier.ravel()[0]):.6g} is not a "
                        "power of two and the config has no ALU multiply (ALU_MUL); quantize with "
                        "`vta quantize --power-of-two`")
-    if zero_point:
-        steps.append(AluStep(AluOp.ADD, np.int64(zero_point)))
     steps += [AluStep(AluOp.MAX, np.int64(lo)), AluStep(AluOp.MIN, np.int64(hi))]
     return Requantize(multiplier, int(zero_point), lo, hi, tuple(steps))
 
@@ -200,43 +213,55 @@ def _clamp(bound: np.ndarray) -> list[AluStep]:
     return [AluStep(AluOp.MAX, -bound), AluStep(AluOp.MIN, bound)]
 
 
-def _shift_steps(exponent: np.ndarray, acc_bound: np.ndarray, window: int) -> list[AluStep]:
-    """M = 2^k: a rounding right shift where k < 0, then a left shift (after a clamp) where k > 0."""
-    steps = _rounding_shift(np.maximum(-exponent, 0))
+def _left_shift_steps(exponent: np.ndarray, acc_bound: np.ndarray, window: int,
+                      zero_point: int) -> list[AluStep]:
+    """M = 2^k with some k > 0: a rounding right shift where k < 0, then a left shift (after a
+    clamp that keeps it from overflowing) where k > 0, then the zero point."""
+    steps = _rounding_shift(np.maximum(-exponent, 0), 0)
     left = np.maximum(exponent, 0)
-    if np.any(left > 0):
-        # Left shifts must not overflow: clamp to the values that can still reach the window
-        # (right-shifted lanes beyond an immediate saturate anyway).
-        reach = np.where(left > 0, -(-window >> left), IMM_MAX)
-        if np.any(left > MAX_SHIFT) or np.any((acc_bound << left) >= 1 << 31):
-            steps += _clamp(np.minimum(reach, IMM_MAX))
-        steps += [AluStep(AluOp.SHR, -chunk) for chunk in _split_shift(left)]
+    # Clamp to the values that can still reach the window (right-shifted lanes beyond an
+    # immediate saturate anyway).
+    reach = np.where(left > 0, -(-window >> left), IMM_MAX)
+    if np.any(left > MAX_SHIFT) or np.any((acc_bound << left) >= 1 << 31):
+        steps += _clamp(np.minimum(reach, IMM_MAX))
+    steps += [AluStep(AluOp.SHR, -chunk) for chunk in _split_shift(left)]
+    if zero_point:
+        steps.append(AluStep(AluOp.ADD, np.int64(zero_point)))
     return steps
 
 
 def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, window: int,
-                    where: str) -> list[AluStep]:
-    """Pre-shift p, optional clamp to ±C, MUL m (15 bits), rounding post-shift s: m/2^(p+s) ≈ M."""
+                    zero_point: int) -> list[AluStep]:
+    """``ADD 2^(p-1)``, ``SHR p`` (a rounding pre-shift; the ADD can be folded into a bias), an
+    optional clamp to ±IMM_MAX, ``MUL m`` (15 bits), then a rounding post-shift by s that adds
+    the zero point: m / 2^(p+s) ≈ M."""
     # Total shift t giving the multiplier its full 15 bits: 2^14 <= M * 2^t < 2^15.
     total = MULTIPLIER_BITS - 1 - np.floor(np.log2(multiplier)).astype(np.int64)
     mantissa = np.round(multiplier * np.exp2(total)).astype(np.int64)
     overflow = mantissa > IMM_MAX          # rounding reached 2^15
     total = np.where(overflow, total - 1, total)
     mantissa = np.where(overflow, np.round(multiplier * np.exp2(total)).astype(np.int64), mantissa)
-    if np.any(total < 0):
-        raise VtaError(f"{where}: requantization scale {float(multiplier.max()):.6g} is too large "
-                       "for a 15-bit multiplier")
-    # Pre-shift so that every accumulator that can still reach the output window stays within an
-    # immediate (a clamp to ±IMM_MAX then leaves the 15-bit product inside 31 bits).
-    needed = np.ceil(window / multiplier).astype(np.int64)
-    pre = np.zeros_like(total)
-    while np.any(too_wide := (needed >> pre) >= IMM_MAX):
-        pre = np.where(too_wide, pre + 1, pre)
+    # The smallest pre-shift keeping every accumulator that can still reach the output window
+    # within an immediate, so that a clamp to ±IMM_MAX changes no result ...
+    pre = _smallest_shift(np.ceil(window / multiplier).astype(np.int64), IMM_MAX - 1)
+    # ... and the one that makes the clamp unnecessary (the product stays below 2^30), taken
+    # where it costs at most 1/16 of an output step (the pre-shift rounds: error ≤ 1/32).
+    unclamped = _smallest_shift(acc_bound * mantissa, (1 << 30) - 1, offset=mantissa)
+    pre = np.where(np.exp2(unclamped) * multiplier <= 1 / 16, np.maximum(pre, unclamped), pre)
     pre = np.minimum(pre, total)
     post = total - pre
-    steps = [AluStep(AluOp.SHR, chunk) for chunk in _split_shift(pre)]
-    shifted_bound = (acc_bound >> pre) + 1
-    if np.any(shifted_bound * mantissa + (1 << np.maximum(post, 1)) >= 1 << 31):
+    rounds = np.all(acc_bound < (1 << 31) - (1 << MAX_SHIFT))     # acc + 2^(p-1) cannot wrap
+    steps = _rounding_shift(pre, 0) if rounds else _shifts(pre)
+    if np.any(((acc_bound >> pre) + 1) * mantissa >= 1 << 30):
         steps += _clamp(np.int64(IMM_MAX))
     steps.append(AluStep(AluOp.MUL, mantissa))
-    return steps + _rounding_shift(post)
+    return steps + _rounding_shift(post, zero_point)
+
+
+def _smallest_shift(values: np.ndarray, limit: int, offset: np.ndarray | int = 0) -> np.ndarray:
+    """Per lane, the smallest s ≥ 0 with (values >> s) + offset ≤ limit."""
+    values = np.asarray(values, dtype=np.int64)
+    shift = np.zeros(values.shape, dtype=np.int64)
+    while np.any(too_large := (values >> shift) + offset > limit):
+        shift = np.where(too_large, shift + 1, shift)
+    return shift

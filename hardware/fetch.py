@@ -29,7 +29,7 @@ class Fetch(wiring.Component):
         Instructions for each module's command queue.
     """
 
-    def __init__(self, *, config: Config, buffer_depth: int = 16):
+    def __init__(self, *, config: Config, buffer_depth: int = 32):
         if INSN_BITS % config.bus_bits:
             raise ConfigError(f"fetch needs a bus of at most {INSN_BITS} bits, "
                               f"not {config.bus_bits}")
@@ -69,7 +69,7 @@ class Fetch(wiring.Component):
                          remaining.eq(remaining - request)]
 
         # Assembly of bus words into instructions.
-        word = Signal(range(words_per_insn))
+        word = Signal(range(max(words_per_insn, 2)))  # never zero-width
         assembled = Signal(INSN_BITS)
         m.d.comb += self.rd.data.ready.eq(1)
         arrived = Signal()

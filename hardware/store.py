@@ -89,7 +89,7 @@ class Store(wiring.Component):
             m.d.sync += [tiles_left.eq(tiles_left - 1), address.eq(address + 1)]
 
         # Serialiser: one bus word per cycle.
-        word = Signal(range(words_per_tile))
+        word = Signal(range(max(words_per_tile, 2)))  # never zero-width
         m.d.comb += [self.wr.data.payload.eq(prefetch.r_data.word_select(word, config.bus_bits)),
                      self.wr.data.valid.eq(prefetch.r_rdy)]
         with m.If(self.wr.data.valid & self.wr.data.ready):

@@ -83,7 +83,7 @@ class TensorLoad(wiring.Component):
         total_rows = Signal(range(2 * 15 + 2 ** 16))
         row = Signal.like(total_rows)
         column = Signal(range(2 * 15 + 2 ** 16))
-        word = Signal(range(words_per_tile))
+        word = Signal(range(max(words_per_tile, 2)))  # never zero-width
         address = Signal.like(self.sram.addr)
         row_width = fields.x_pad_0 + fields.x_size + fields.x_pad_1
         data_row = (row >= fields.y_pad_0) & (row < fields.y_pad_0 + fields.y_size)

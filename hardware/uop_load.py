@@ -45,7 +45,7 @@ class UopLoad(wiring.Component):
 
         running, requesting = Signal(), Signal()
         left = Signal.like(fields.x_size)
-        slot = Signal(range(per_word))
+        slot = Signal(range(max(per_word, 2)))  # never zero-width
         address = Signal.like(self.sram.addr)
         first_slot = fields.dram_base[:log_per_word] if per_word > 1 else 0
         byte_addr = fields.dram_base << exact_log2(UOP_BYTES)

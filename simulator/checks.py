@@ -6,7 +6,7 @@ import numpy as np
 
 from vta.isa import UOP_BYTES, MemoryType, Opcode
 from vta.isa.image import ProgramImage
-from vta.simulator.functional.bounds import check_loop_indices, check_memory_access
+from vta.simulator.functional.bounds import Sizes, check_loop_indices, check_memory_access
 from vta.simulator.functional.program import decode_program
 
 
@@ -19,12 +19,13 @@ def check_program(image: ProgramImage) -> None:
     rewrites its own micro-ops in DRAM is checked again at run time by the simulator).
     """
     config, dram = image.config, image.dram
+    sizes = Sizes.of(config)
     program = decode_program(config, dram, image.insn_addr, image.insn_count)
     uop_memory = np.zeros(config.uop_depth, dtype=np.uint32)
     checked: set[tuple[bytes, bytes]] = set()  # (instruction, micro-op words) already bounded
     for insn in program:
         if insn.opcode in (Opcode.LOAD, Opcode.STORE):
-            check_memory_access(insn, config, dram.size)
+            check_memory_access(insn, sizes, dram.size)
             f = insn.fields
             if insn.opcode == Opcode.LOAD and f["memory_type"] == MemoryType.UOP and f["x_size"]:
                 first = UOP_BYTES * f["dram_base"]
@@ -34,5 +35,5 @@ def check_program(image: ProgramImage) -> None:
             f = insn.fields
             key = (insn.raw, uop_memory[f["uop_bgn"]:f["uop_end"]].tobytes())
             if key not in checked:
-                check_loop_indices(insn, uop_memory, config)
+                check_loop_indices(insn, uop_memory, sizes)
                 checked.add(key)

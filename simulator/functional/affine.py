@@ -89,3 +89,13 @@ def expand(grid: Grid, dims: tuple[Dimension, ...], component: int) -> np.ndarra
         shape[axis + 1] = dim.extent
         values = values + (np.arange(dim.extent, dtype=np.int64) * dim.step[component]).reshape(shape)
     return values
+
+
+def compact_index(indices: np.ndarray) -> slice | np.ndarray:
+    """A slice selecting the same elements as `indices` when they are an increasing arithmetic
+    progression (basic indexing makes views, fancy indexing copies), else `indices`."""
+    first = int(indices[0])
+    step = int(indices[1]) - first if len(indices) > 1 else 1
+    if step > 0 and np.array_equal(indices, np.arange(first, first + step * len(indices), step)):
+        return slice(first, first + step * len(indices), step)
+    return indices

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import AluOp, Config, layouts
-from vta.simulator.functional.bounds import check_loop_indices
+from vta.isa import AluOp, Config
+from vta.simulator.functional.affine import compact_index
+from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.program import DecodedInstruction
 
@@ -27,39 +28,36 @@ def shift_amount(operand: np.ndarray | int, shift_bits: int) -> np.ndarray:
     return ((np.asarray(operand, dtype=np.int64) & (2 * half - 1)) ^ half) - half
 
 
-def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32,
-                  shift_bits: int) -> np.ndarray:
+def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32, shift_bits: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """op(a, b) on int32 lanes with the hardware's wrap-around; `b` broadcasts against `a`;
-    `shift_bits` is the config's LOG_ACC_WIDTH."""
+    `shift_bits` is the config's LOG_ACC_WIDTH. The result goes to `out` when given (it may
+    overlap the operands)."""
     if opcode == AluOp.MIN:
-        return np.minimum(a, b)
+        return np.minimum(a, b, out=out)
     if opcode == AluOp.MAX:
-        return np.maximum(a, b)
+        return np.maximum(a, b, out=out)
     if opcode == AluOp.ADD:
-        return np.add(a, b, dtype=np.int32, casting="unsafe")
+        return np.add(a, b, out=out, dtype=np.int32, casting="unsafe")
     if opcode == AluOp.SHR:
         shift = shift_amount(b, shift_bits)
+        if shift.ndim == 0 and shift >= 0:
+            return np.right_shift(a, np.int32(shift), out=out)
         if shift.ndim == 0:
-            if shift >= 0:
-                return a >> np.int32(shift)
-            return (a.view(np.uint32) << np.uint32(-shift)).view(np.int32)
+            unsigned = None if out is None else out.view(np.uint32)
+            return np.left_shift(a.view(np.uint32), np.uint32(-shift), out=unsigned).view(np.int32)
         right = a >> np.maximum(shift, 0).astype(np.int32)
         left = (a.view(np.uint32) << np.maximum(-shift, 0).astype(np.uint32)).view(np.int32)
-        return np.where(shift >= 0, right, left)
-    if opcode == AluOp.MUL:
+        result = np.where(shift >= 0, right, left)
+    elif opcode == AluOp.MUL:
         factor = np.asarray(b).astype(np.int16).astype(np.int64)  # sext16 of the low 16 bits
-        return (a.astype(np.int64) * factor).astype(np.int32)
-    raise ValueError(f"ALU opcode {opcode} has no operation")
-
-
-def compact_index(indices: np.ndarray) -> slice | np.ndarray:
-    """A slice selecting the same elements as `indices` when they are an increasing arithmetic
-    progression (basic indexing makes views, fancy indexing copies), else `indices`."""
-    first = int(indices[0])
-    step = int(indices[1]) - first if len(indices) > 1 else 1
-    if step > 0 and np.array_equal(indices, np.arange(first, first + step * len(indices), step)):
-        return slice(first, first + step * len(indices), step)
-    return indices
+        result = (a.astype(np.int64) * factor).astype(np.int32)
+    else:
+        raise ValueError(f"ALU opcode {opcode} has no operation")
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 class AluPlan:
@@ -109,11 +107,12 @@ class AluPlan:
         acc, out = self.sram.acc, self.sram.out
         for dst, src in self.segments:
             b = self.immediate if src is None else acc[src]
-            result = alu_operation(self.opcode, acc[dst], b, self.shift_bits)
-            acc[dst] = result
-            if isinstance(dst, slice):
+            if isinstance(dst, slice):  # in place, through views
+                result = alu_operation(self.opcode, acc[dst], b, self.shift_bits, out=acc[dst])
                 np.copyto(out[dst], result, casting="unsafe")
             else:
+                result = alu_operation(self.opcode, acc[dst], b, self.shift_bits)
+                acc[dst] = result
                 out[dst] = result.astype(np.int8)
 
 
@@ -122,7 +121,7 @@ class AluEngine:
 
     def __init__(self, config: Config, sram: Sram):
         self.config, self.sram = config, sram
-        self.uop_layout = layouts(config).uop
+        self.sizes = Sizes.of(config)
         self.shift_bits = config.LOG_ACC_WIDTH
         self.plans: dict[tuple[bytes, bytes], AluPlan] = {}
 
@@ -134,8 +133,8 @@ class AluEngine:
         key = (insn.raw, words.tobytes())
         plan = self.plans.get(key)
         if plan is None:
-            check_loop_indices(insn, self.sram.uop, self.config)
-            plan = AluPlan(self.sram, insn, self.uop_layout.unpack_array(words), self.shift_bits)
+            check_loop_indices(insn, self.sram.uop, self.sizes)
+            plan = AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words), self.shift_bits)
             if len(self.plans) >= PLAN_CACHE_SIZE:
                 self.plans.clear()
             self.plans[key] = plan

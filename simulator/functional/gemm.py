@@ -23,10 +23,9 @@ import math
 
 import numpy as np
 
-from vta.isa import Config, MemoryType, layouts
-from vta.simulator.functional.affine import Dimension, Grid, expand, loop_grid
-from vta.simulator.functional.alu import compact_index
-from vta.simulator.functional.bounds import check_loop_indices
+from vta.isa import Config, MemoryType
+from vta.simulator.functional.affine import Dimension, Grid, compact_index, expand, loop_grid
+from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.program import DecodedInstruction
 from vta.simulator.functional.workspace import Workspace
@@ -158,23 +157,32 @@ class ProductPlan:
 
     def run(self) -> None:
         product = self._product(self._operand(MemoryType.INP), self._operand(MemoryType.WGT))
-        if self.multiplier != 1:
+        if self.multiplier != 1 or not self.strided:
+            product = self._exact_int32(product)
             np.multiply(product, self.multiplier, out=product)
-        if self.strided:
-            np.add(self.acc_view, product.reshape(self.c_shape), out=self.acc_view)
+        if self.strided:  # float32 products hold exact integers: cast, then add with wrap-around
+            np.add(self.acc_view, product.reshape(self.c_shape), out=self.acc_view,
+                   dtype=np.int32, casting="unsafe")
             np.copyto(self.out_view, self.acc_view, casting="unsafe")
         else:
             self._scatter(product)
 
+    def _exact_int32(self, product: np.ndarray) -> np.ndarray:
+        if product.dtype == np.int32:
+            return product
+        result = self.workspace.get("product", product.shape, np.int32)
+        np.copyto(result, product, casting="unsafe")
+        return result
+
     def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """int32 (batches, rows, cols) = a · bᵀ, exact, summing chunks with wrap-around."""
+        """(batches, rows, cols) = a · bᵀ, exact: float32 holding integers when the reduction
+        fits one chunk, else int32 chunk sums with wrap-around."""
         ws, shape = self.workspace, (self.batches, self.rows, self.cols)
-        result = ws.get("product", shape, np.int32)
         if self.chunks == 1:
             partial = ws.get("partial", shape, np.float32)
             np.matmul(a, b.transpose(0, 2, 1), out=partial)
-            np.copyto(result, partial, casting="unsafe")
-            return result
+            return partial
+        result = ws.get("product", shape, np.int32)
         width = self.padded // self.chunks
         chunked = (self.batches, self.chunks, self.rows, self.cols)
         partial = ws.get("partial", chunked, np.float32)
@@ -201,7 +209,7 @@ class GemmEngine:
 
     def __init__(self, config: Config, sram: Sram, workspace: Workspace):
         self.config, self.sram, self.workspace = config, sram, workspace
-        self.uop_layout = layouts(config).uop
+        self.sizes = Sizes.of(config)
         self.plans: dict[tuple[bytes, bytes], ResetPlan | ProductPlan] = {}
         self.plan_bytes = 0
 
@@ -213,7 +221,7 @@ class GemmEngine:
         key = (insn.raw, words.tobytes())
         plan = self.plans.get(key)
         if plan is None:
-            check_loop_indices(insn, self.sram.uop, self.config)
+            check_loop_indices(insn, self.sram.uop, self.sizes)
             plan = self._plan(insn, words)
             if len(self.plans) >= PLAN_CACHE_SIZE or self.plan_bytes > PLAN_CACHE_BYTES:
                 self.plans.clear()
@@ -224,7 +232,7 @@ class GemmEngine:
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
         f = insn.fields
-        fields = self.uop_layout.unpack_array(words)
+        fields = self.sizes.uop_layout.unpack_array(words)
         uops = np.stack([fields["dst_idx"], fields["src_idx"], fields["wgt_idx"]], axis=1)
         loops = [Dimension(f[f"iter_{level}"], tuple(f[f"{operand}_factor_{level}"]
                                                      for operand in ("dst", "src", "wgt")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from vta.isa import Config, MemoryType
-from vta.simulator.functional.bounds import check_memory_access, elem_bytes
+from vta.simulator.functional.bounds import Sizes, check_memory_access
 from vta.simulator.functional.program import DecodedInstruction
 
 PADS = ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1")
@@ -51,15 +51,15 @@ class DataMover:
     """Executes LOADs and STOREs between a DRAM image and the buffers; returns bytes moved."""
 
     def __init__(self, config: Config, sram: Sram):
-        self.config, self.sram = config, sram
+        self.sram, self.sizes = sram, Sizes.of(config)
 
     def load(self, insn: DecodedInstruction, dram: np.ndarray) -> int:
         f = insn.fields
         if f["x_size"] == 0:
             return 0
-        check_memory_access(insn, self.config, dram.size)
+        check_memory_access(insn, self.sizes, dram.size)
         memory_type = MemoryType(f["memory_type"])
-        elem = elem_bytes(self.config)[memory_type]
+        elem = self.sizes.elem_bytes[memory_type]
         x_size, y_size, base = f["x_size"], f["y_size"], f["sram_base"]
         if memory_type == MemoryType.UOP:
             first = f["dram_base"] * elem
@@ -87,8 +87,8 @@ class DataMover:
         f = insn.fields
         if f["x_size"] == 0:
             return 0
-        check_memory_access(insn, self.config, dram.size)
-        elem = elem_bytes(self.config)[MemoryType.OUT]
+        check_memory_access(insn, self.sizes, dram.size)
+        elem = self.sizes.elem_bytes[MemoryType.OUT]
         x_size, y_size, stride, base = f["x_size"], f["y_size"], f["x_stride"], f["sram_base"]
         if y_size == 0:
             return 0

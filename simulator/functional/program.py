@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vta.isa import INSN_BYTES, AluOp, Config, DecodeError, MemoryType, Module, Opcode, Queue, layouts
+from vta.isa import (INSN_BYTES, AluOp, Config, DecodeError, MemoryType, Module, Opcode, Queue,
+                     layouts)
 
 #: Memory types a LOAD may name (ACC_8BIT and OUT are invalid instructions).
 LOAD_TYPES = frozenset({MemoryType.UOP, MemoryType.WGT, MemoryType.INP, MemoryType.ACC})
@@ -89,10 +90,7 @@ def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
     opcode_field = layouts(config).finish["opcode"]
     opcodes = ((words[:, 0] >> np.uint64(opcode_field.lsb))
                & np.uint64((1 << opcode_field.width) - 1)).astype(np.int64)
-    invalid = np.flatnonzero(~np.isin(opcodes, list(Opcode)))
-    if len(invalid):
-        raise DecodeError(f"instruction {invalid[0]}: invalid opcode {opcodes[invalid[0]]}")
-    all_fields: list[dict[str, int]] = [{}] * insn_count
+    all_fields: list[dict[str, int] | None] = [None] * insn_count
     for opcode in Opcode:
         rows = np.flatnonzero(opcodes == opcode)
         if len(rows):
@@ -100,6 +98,8 @@ def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
                 all_fields[row] = fields
     program = []
     for index, fields in enumerate(all_fields):
+        if fields is None:
+            raise DecodeError(f"instruction {index}: invalid opcode {opcodes[index]}")
         opcode = OPCODES[fields["opcode"]]
         module = _validate(opcode, fields, config, index)
         tokens = TOKEN_TRAFFIC.get((module, fields["pop_prev_dep"], fields["pop_next_dep"],
@@ -121,7 +121,8 @@ def _field_dicts(config: Config, opcode: Opcode, words: np.ndarray) -> list[dict
 
 
 def _mnemonic(opcode: Opcode, fields: dict[str, int]) -> str:
-    if opcode in (Opcode.LOAD, Opcode.STORE) and fields["memory_type"] in MemoryType._value2member_map_:
+    if opcode in (Opcode.LOAD, Opcode.STORE) and \
+            fields["memory_type"] in MemoryType._value2member_map_:
         return f"{opcode.name} {MemoryType(fields['memory_type']).name}"
     return opcode.name
 
@@ -139,18 +140,19 @@ def _validate(opcode: Opcode, fields: dict[str, int], config: Config, index: int
     if opcode == Opcode.STORE:
         if fields["x_size"] > 0:
             if fields["memory_type"] != MemoryType.OUT:
-                raise DecodeError(f"instruction {index}: STORE with memory type {fields['memory_type']} is "
-                                  f"invalid (a STORE reads OUT, memory type {int(MemoryType.OUT)})")
+                raise DecodeError(f"instruction {index}: STORE with memory type "
+                                  f"{fields['memory_type']} is invalid (a STORE reads OUT, "
+                                  f"memory type {int(MemoryType.OUT)})")
             pads = [name for name in ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1") if fields[name]]
             if pads:
-                raise DecodeError(f"instruction {index}: STORE with padding ({pads[0]} = {fields[pads[0]]}) "
-                                  f"is invalid")
+                raise DecodeError(f"instruction {index}: STORE with padding "
+                                  f"({pads[0]} = {fields[pads[0]]}) is invalid")
         return Module.STORE
     if opcode == Opcode.ALU:
         alu_opcode = fields["alu_opcode"]
         if alu_opcode not in AluOp._value2member_map_:
             raise DecodeError(f"instruction {index}: invalid ALU opcode {alu_opcode}")
         if alu_opcode == AluOp.MUL and not config.ALU_MUL:
-            raise DecodeError(f"instruction {index}: ALU MUL needs the ALU_MUL extension, which this config "
-                              f"switches off")
+            raise DecodeError(f"instruction {index}: ALU MUL needs the ALU_MUL extension, which "
+                              f"this config switches off")
     return Module.COMPUTE

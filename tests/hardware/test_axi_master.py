@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from hw_models import AxiMemory
+from vta.hardware.pysim import AxiMemory
 
 from vta.hardware.axi_master import AxiMaster
 from vta.isa import Config

@@ -6,7 +6,7 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.sim import Simulator
-from hw_models import AxiMemory
+from vta.hardware.pysim import AxiMemory
 
 from vta.hardware.axi_master import AxiMaster
 from vta.hardware.layouts import insn_layout

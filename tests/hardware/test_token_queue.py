@@ -1,6 +1,8 @@
 """Token queue against a counter model: random pushes and pops, full and empty."""
 
+import gc
 import random
+import warnings
 
 import pytest
 from amaranth.sim import Simulator
@@ -33,7 +35,9 @@ def test_token_queue_matches_model(depth):
     sim.run()
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_token_queue_rejects_bad_depth():
-    with pytest.raises(ValueError, match="token queue depth must be a positive integer"):
-        TokenQueue(depth=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*created but never used")
+        with pytest.raises(ValueError, match="token queue depth must be a positive integer"):
+            TokenQueue(depth=0)
+        gc.collect()

@@ -15,7 +15,7 @@ from vta.isa.image import ProgramImage
 
 from image_builder import ImageBuilder
 
-WINDOW = {MemoryType.INP: 24, MemoryType.WGT: 12, MemoryType.ACC: 24}
+WINDOW = {MemoryType.INP: 24, MemoryType.WGT: 16, MemoryType.ACC: 24}
 DRAM_TILES = 40
 
 

@@ -1,11 +1,23 @@
-"""Python models driving Amaranth simulations of the hardware: an AXI4 memory (fixed read and
-write latency, pipelined, optional back-pressure) and an AXI4-Lite host."""
+"""Amaranth (pysim) simulation of the core: an AXI4 memory model with the project's memory
+timing (fixed read and write latency, pipelined bursts, optional back-pressure), an AXI4-Lite
+host, and `run_core`, which runs a program image through the core's real ports."""
 
 from __future__ import annotations
 
 import numpy as np
+from amaranth.sim import Simulator
 
+from vta.isa import DeadlockError
 from vta.isa.registers import CONTROL_START, STATUS_DONE, Register
+
+
+class AxiProtocolError(Exception):
+    """The core broke an AXI rule it promises (burst type, size, length, 4 KiB, alignment)."""
+
+
+def _require(condition: bool, message: str):
+    if not condition:
+        raise AxiProtocolError(message)
 
 
 class AxiMemory:
@@ -15,7 +27,8 @@ class AxiMemory:
     one beat per cycle (bursts are pipelined). Writes are accepted once their address is, and
     answered `write_latency` cycles after the last beat. `stall(cycle)` (optional) returns True
     on cycles where the memory withholds ready/valid, to exercise back-pressure. Every burst is
-    checked against the AXI rules the core promises (INCR, ≤ 16 beats, no 4 KiB crossing).
+    checked against the AXI rules the core promises (INCR, ≤ 16 beats, no 4 KiB crossing);
+    a violation raises `AxiProtocolError`.
     """
 
     def __init__(self, axi, dram: np.ndarray, bus_bytes: int, read_latency: int = 32,
@@ -28,14 +41,14 @@ class AxiMemory:
 
     def _check_burst(self, addr: int, length: int, size: int, burst: int, kind: str):
         beats = length + 1
-        assert burst == 1, f"{kind} burst type {burst} is not INCR"
-        assert 1 << size == self.bus_bytes, f"{kind} size {size} is not the bus width"
-        assert beats <= 16, f"{kind} burst of {beats} beats"
-        assert addr % self.bus_bytes == 0, f"{kind} address {addr:#x} unaligned"
-        assert addr // 4096 == (addr + beats * self.bus_bytes - 1) // 4096, \
-            f"{kind} burst at {addr:#x} of {beats} beats crosses 4 KiB"
+        _require(burst == 1, f"{kind} burst type {burst} is not INCR")
+        _require(1 << size == self.bus_bytes, f"{kind} size {size} is not the bus width")
+        _require(beats <= 16, f"{kind} burst of {beats} beats")
+        _require(addr % self.bus_bytes == 0, f"{kind} address {addr:#x} unaligned")
+        _require(addr // 4096 == (addr + beats * self.bus_bytes - 1) // 4096,
+                 f"{kind} burst at {addr:#x} of {beats} beats crosses 4 KiB")
         end = addr + beats * self.bus_bytes
-        assert end <= self.dram.size, f"{kind} burst [{addr:#x}, {end:#x}) outside DRAM"
+        _require(end <= self.dram.size, f"{kind} burst [{addr:#x}, {end:#x}) outside DRAM")
         self.bursts.append((kind, addr, beats))
 
     async def run(self, ctx):
@@ -70,11 +83,11 @@ class AxiMemory:
                     if wstrb >> byte & 1:
                         self.dram[base + byte] = data[byte]
                 write_beat += 1
-                assert bool(wlast) == (write_beat == beats), "wlast on the wrong beat"
+                _require(bool(wlast) == (write_beat == beats), "wlast on the wrong beat")
                 if write_beat == beats:
                     writes.pop(0)
                     write_beat = 0
-                    responses.append(self.cycle + self.write_latency)
+                    responses.append(self.cycle + self.write_latency - 1)
             if bvalid and bready:
                 responses.pop(0)
 
@@ -120,11 +133,13 @@ async def axil_read(ctx, axi, address: int) -> int:
 
 
 def run_core(core, dram: np.ndarray, insn_addr: int, insn_count: int, *, max_cycles: int,
-             poll_interval: int = 64, **memory_options) -> dict:
-    """Runs a program on a `VtaCore` in pysim through its AXI ports; returns the registers."""
-    from amaranth.sim import Simulator
-
-    memory = AxiMemory(core.m_axi, dram, core.config.bus_bytes, **memory_options)
+             poll_interval: int = 64, stall=None) -> dict:
+    """Runs a program on a `VtaCore` in pysim through its AXI ports, with the memory timing of
+    its config; `dram` is updated in place. Returns the control registers by name (and the
+    list of bursts under ``"bursts"``); raises DeadlockError after `max_cycles`."""
+    config = core.config
+    memory = AxiMemory(core.m_axi, dram, config.bus_bytes, read_latency=config.MEM_READ_LATENCY,
+                       write_latency=config.MEM_WRITE_LATENCY, stall=stall)
     registers = {}
 
     async def host(ctx):
@@ -133,7 +148,8 @@ def run_core(core, dram: np.ndarray, insn_addr: int, insn_count: int, *, max_cyc
         await axil_write(ctx, ctl, Register.INSN_COUNT, insn_count)
         await axil_write(ctx, ctl, Register.CONTROL, CONTROL_START)
         while not await axil_read(ctx, ctl, Register.STATUS) & STATUS_DONE:
-            assert memory.cycle < max_cycles, f"no FINISH after {max_cycles} cycles"
+            if memory.cycle >= max_cycles:
+                raise DeadlockError(f"no FINISH after {max_cycles} cycles (watchdog)")
             await ctx.tick().repeat(poll_interval)
         for register in Register:
             registers[register.name] = await axil_read(ctx, ctl, register)

@@ -1,0 +1,120 @@
+"""The `.vtab` artifact (DESIGN.md contract 6): a versioned, self-describing container of a
+compiled model.
+
+Layout (all integers little-endian)::
+
+    magic    8 bytes  b"VTAB\\r\\n\\x1a\\n"
+    version  u32      FORMAT_VERSION
+    length   u64      bytes of the JSON header
+    header   JSON     config (keys and fingerprint), memory size, sections (name, address,
+                      size, fill or payload offset/length), values, inputs/outputs, steps,
+                      per-node placement, host-kernel IR
+    payload  bytes    the data sections, zlib-compressed one by one
+    digest   32 bytes SHA-256 of everything before it
+
+Loading checks, in order, the magic (not a .vtab), the length and the digest (truncated or
+corrupted), the version, then — when the caller names a config — the config fingerprint (ISA
+keys and ALU_MUL). Every failure is a one-line `ArtifactError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zlib
+from pathlib import Path
+
+from vta.compiler.build import CompiledModel, Section
+from vta.compiler.host_kernels import KERNEL_IR
+from vta.isa import Config, VtaError
+
+MAGIC = b"VTAB\r\n\x1a\n"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sIQ")
+_DIGEST_BYTES = 32
+
+
+class ArtifactError(VtaError):
+    """A .vtab that cannot be used: not one, damaged, another format version or config."""
+
+
+def to_bytes(model: CompiledModel) -> bytes:
+    payload = bytearray()
+    sections = []
+    for section in model.sections:
+        entry = {"name": section.name, "addr": section.addr, "nbytes": section.nbytes}
+        if section.data is None:
+            entry["fill"] = section.fill
+        else:
+            packed = zlib.compress(section.data, 6)
+            entry["offset"], entry["length"] = len(payload), len(packed)
+            payload += packed
+        sections.append(entry)
+    header = {
+        "format": "pyvta compiled model", "version": FORMAT_VERSION, "name": model.name,
+        "config": model.config.to_dict(), "fingerprint": model.config.fingerprint,
+        "memory_bytes": model.memory_bytes, "sections": sections, "values": model.values,
+        "inputs": model.inputs, "outputs": model.outputs, "steps": model.steps,
+        "nodes": model.nodes, "labels": model.labels, "host_kernels": KERNEL_IR,
+        "compile_seconds": model.compile_seconds,
+    }
+    text = json.dumps(header, separators=(",", ":")).encode()
+    body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text)) + text + bytes(payload)
+    return body + hashlib.sha256(body).digest()
+
+
+def save(model: CompiledModel, path: Path) -> None:
+    from vta.cli.common import write_atomically
+    write_atomically(Path(path), to_bytes(model))
+
+
+def load(path: Path, expected: Config | None = None) -> CompiledModel:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArtifactError(f"{path}: cannot read: {error.strerror}") from None
+    return from_bytes(data, expected, str(path))
+
+
+def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifact") -> CompiledModel:
+    if len(data) < _PREFIX.size or data[:len(MAGIC)] != MAGIC:
+        raise ArtifactError(f"{where}: not a .vtab file (bad magic)")
+    _, version, length = _PREFIX.unpack_from(data)
+    if len(data) < _PREFIX.size + length + _DIGEST_BYTES:
+        raise ArtifactError(f"{where}: truncated .vtab ({len(data)} bytes)")
+    body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]
+    if hashlib.sha256(body).digest() != digest:
+        raise ArtifactError(f"{where}: corrupted or truncated .vtab (checksum mismatch)")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(f"{where}: .vtab format version {version}, this pyvta reads "
+                            f"version {FORMAT_VERSION}; recompile the model")
+    try:
+        header = json.loads(body[_PREFIX.size:_PREFIX.size + length])
+        config = Config(**header["config"])
+    except (ValueError, KeyError, TypeError, VtaError) as error:
+        raise ArtifactError(f"{where}: unreadable .vtab header ({error})") from None
+    if config.fingerprint != header["fingerprint"]:
+        raise ArtifactError(f"{where}: .vtab config does not match its fingerprint")
+    if expected is not None and expected.fingerprint != config.fingerprint:
+        raise ArtifactError(f"{where}: built for config {config.config_string} "
+                            f"(ALU_MUL={config.ALU_MUL}, fingerprint {config.fingerprint}), not "
+                            f"{expected.config_string} (ALU_MUL={expected.ALU_MUL}, fingerprint "
+                            f"{expected.fingerprint}); recompile for this config")
+    if header.get("host_kernels") != KERNEL_IR:
+        raise ArtifactError(f"{where}: .vtab host kernels differ from this pyvta's")
+    payload = body[_PREFIX.size + length:]
+    sections = []
+    for entry in header["sections"]:
+        if "fill" in entry:
+            sections.append(Section(entry["name"], entry["addr"], entry["nbytes"],
+                                    fill=entry["fill"]))
+            continue
+        raw = zlib.decompress(payload[entry["offset"]:entry["offset"] + entry["length"]])
+        if len(raw) != entry["nbytes"]:
+            raise ArtifactError(f"{where}: section {entry['name']!r} has the wrong size")
+        sections.append(Section(entry["name"], entry["addr"], entry["nbytes"], data=raw))
+    return CompiledModel(header["name"], config, header["memory_bytes"], sections,
+                         header["values"], header["inputs"], header["outputs"], header["steps"],
+                         header["nodes"], header.get("labels"), header.get("compile_seconds", 0))

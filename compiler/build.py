@@ -1,0 +1,189 @@
+"""Compile an integer graph for a VTA config: partition, lay out device memory, tile and emit
+every VTA layer, and collect the result as a `CompiledModel` (what a `.vtab` holds).
+
+Device memory is planned once, at compile time, on a scratch `Device` whose allocator hands out
+addresses deterministically: one page-aligned buffer per activation (halo filled), then per
+layer its weight tiles, its constant tiles, and the micro-ops and instructions its command stream
+built. Instructions therefore carry final addresses; running a model is writing these sections
+into a fresh device and starting each layer's program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vta.compiler import ir
+from vta.compiler.codegen import Buffers, emit_layer
+from vta.compiler.layers import ConvLayer
+from vta.compiler.packing import ActLayout, channel_tiles, identity_tile
+from vta.compiler.partition import partition
+from vta.compiler.tiling import choose
+from vta.isa import Config, VtaError
+from vta.runtime.device import Device
+from vta.runtime.stream import CommandStream
+
+#: Address space of the scratch device used for planning (pages are only touched when written).
+PLAN_MEMORY_BYTES = 1 << 31
+#: Host operators with a kernel (layout moves); anything else must run on VTA.
+HOST_MOVES = (ir.Reshape, ir.Concat)
+
+
+@dataclass
+class Section:
+    """A range of device memory: `data` to copy in, or `fill` to set every byte to."""
+
+    name: str
+    addr: int
+    nbytes: int
+    data: bytes | None = None
+    fill: int = 0
+
+
+@dataclass
+class CompiledModel:
+    """Everything needed to run a model on a device of `config` (see `artifact` for the file)."""
+
+    name: str
+    config: Config
+    memory_bytes: int
+    sections: list[Section]
+    #: value name -> {"layout": {...}, "addr", "shape", "scale", "zero_point", "onnx_dtype"}
+    values: dict[str, dict]
+    #: [{"value", "onnx_name", "float"}] for graph inputs and outputs
+    inputs: list[dict]
+    outputs: list[dict]
+    #: in execution order: {"op": "vta", "layer", "insn_addr", "insn_count"} or
+    #: {"op": "move", "node", "kind": "reshape"|"concat", "inputs", "output", "axis"}
+    steps: list[dict]
+    #: per IR node: {"name", "operator", "placement", "macs", ...}
+    nodes: list[dict]
+    labels: list[str] | None = None
+    compile_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def layout_json(layout: ActLayout) -> dict:
+    return {"shape": list(layout.shape), "batch": layout.batch, "block": layout.block,
+            "halo": list(layout.halo), "fill": layout.fill}
+
+
+def layout_from_json(data: dict) -> ActLayout:
+    return ActLayout(tuple(data["shape"]), data["batch"], data["block"], tuple(data["halo"]),
+                     data["fill"])
+
+
+def node_macs(graph: ir.Graph, node: ir.Node) -> int:
+    """Multiply-accumulates of a node (convolution, dense and average pooling)."""
+    out = int(np.prod(graph.values[node.output].shape))
+    if isinstance(node, ir.Conv2d):
+        return out * int(np.prod(node.weight.shape[1:]))
+    if isinstance(node, ir.Dense):
+        return out * node.weight.shape[1]
+    if isinstance(node, ir.AvgPool):
+        return out * node.kernel[0] * node.kernel[1]
+    return 0
+
+
+class _Planner:
+    def __init__(self, config: Config):
+        self.device = Device(config, "functional", memory_bytes=PLAN_MEMORY_BYTES)
+        self.sections: list[Section] = []
+
+    def data(self, name: str, array: np.ndarray):
+        raw = np.ascontiguousarray(array).tobytes()
+        buffer = self.device.alloc(max(len(raw), 1))
+        buffer.copy_in(np.frombuffer(raw, np.uint8))
+        self.sections.append(Section(name, buffer.phys_addr, len(raw), data=raw))
+        return buffer
+
+    def fill(self, name: str, nbytes: int, value: int):
+        buffer = self.device.alloc(nbytes)
+        buffer.copy_in(np.full(nbytes, value, dtype=np.int8))
+        self.sections.append(Section(name, buffer.phys_addr, nbytes, fill=value))
+        return buffer
+
+
+def compile_graph(graph: ir.Graph, config: Config, *,
+                  progress: Callable[[str, int, int], None] | None = None) -> CompiledModel:
+    """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer."""
+    started = time.perf_counter()
+    part = partition(graph, config)
+    planner = _Planner(config)
+    identity = planner.data("identity tile", identity_tile(config.block_out))
+    buffers, values = {}, {}
+    for name, value in graph.values.items():
+        layout = part.layouts[name]
+        if name in part.alias:
+            continue
+        buffers[name] = planner.fill(f"activation {name}", layout.nbytes, layout.fill)
+    for name, value in graph.values.items():
+        owner = part.alias.get(name, name)
+        values[name] = {"layout": layout_json(part.layouts[owner]),
+                        "addr": buffers[owner].phys_addr, "shape": list(value.shape),
+                        "scale": value.quant.scale, "zero_point": value.quant.zero_point,
+                        "onnx_dtype": value.onnx_dtype}
+    steps, nodes = [], []
+    total = len(graph.nodes)
+    for index, node in enumerate(graph.nodes):
+        placement = part.placement[node.name]
+        info = {"name": node.name, "operator": type(node).__name__, "placement": placement,
+                "macs": node_macs(graph, node)}
+        if placement == "vta":
+            layer = part.layers[node.name]
+            info.update(_emit(planner, layer, node, buffers, part, identity, steps))
+        elif placement == "host":
+            if not isinstance(node, HOST_MOVES):
+                reason = part.reasons.get(node.name, "no VTA layer")
+                raise VtaError(f"node {node.name}: {type(node).__name__} cannot run on VTA "
+                               f"({reason}) and has no host kernel")
+            info["reason"] = part.reasons.get(node.name, "a layout change VTA does not do")
+            steps.append({"op": "move", "node": node.name,
+                          "kind": "reshape" if isinstance(node, ir.Reshape) else "concat",
+                          "inputs": list(node.inputs), "output": node.output,
+                          "axis": getattr(node, "axis", 0)})
+        nodes.append(info)
+        if progress is not None:
+            progress(node.name, index + 1, total)
+    allocator = planner.device.memory.allocator
+    inputs = [{"value": name, "onnx_name": graph.float_inputs.get(name, name),
+               "float": name in graph.float_inputs} for name in graph.inputs]
+    outputs = [{"value": name, "onnx_name": graph.float_outputs.get(name, name),
+                "float": name in graph.float_outputs} for name in graph.outputs]
+    return CompiledModel(graph.name, config, allocator.high_water, planner.sections, values,
+                         inputs, outputs, steps, nodes,
+                         compile_seconds=time.perf_counter() - started)
+
+
+def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, steps) -> dict:
+    config = planner.device.config
+    tiling, estimate = choose(layer, config)
+    weights = consts = None
+    if isinstance(layer, ConvLayer) and layer.mode != "identity":
+        weights = planner.data(f"{node.name} weights", layer.weights)
+    if layer.consts:
+        consts = planner.data(f"{node.name} constants",
+                              channel_tiles(layer.consts, layer.out.shape[1], config))
+    sources = [part.alias.get(name, name) for name in node.inputs]
+    stream = CommandStream(planner.device)
+    count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in sources],
+                                                      buffers[node.output], weights, consts,
+                                                      identity))
+    before = planner.device.memory.allocator.high_water
+    image = stream.build()
+    after = planner.device.memory.allocator.high_water
+    raw = planner.device.dram[before:after].tobytes()
+    planner.sections.append(Section(f"{node.name} micro-ops and instructions", before,
+                                    after - before, data=raw))
+    steps.append({"op": "vta", "layer": node.name, "insn_addr": image.insn_addr,
+                  "insn_count": image.insn_count})
+    return {"tiling": {"ocb": tiling.ocb, "rows": tiling.rows, "cols": tiling.cols,
+                       "icb": tiling.icb, "threads": tiling.threads,
+                       "resident": tiling.resident},
+            "estimated_cycles": int(estimate), "instructions": image.insn_count,
+            "compute_instructions": count, "kind": type(layer).__name__,
+            "mode": getattr(layer, "mode", None)}
+

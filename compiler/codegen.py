@@ -1,0 +1,378 @@
+"""Code generation: one VTA layer (`layers`) under a `tiling.Tiling` → instructions and
+micro-kernels through the runtime's `CommandStream`.
+
+Each tile runs: (compute) wait for its ACC slot to be stored, load the per-channel constants,
+zero the accumulators; per reduction chunk (load) wait for the INP/WGT slot, DMA the input
+window and weights, (compute) GEMM; then (compute) the ALU epilogue and (store) the DMA of the
+results. Dependency tokens follow the original runtime's virtual-thread protocol (reference §5,
+`examples/blocked_gemm.py`): slots alternate between threads, so with two threads loads of one
+tile overlap the compute of the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vta.compiler import uop_kernels as uk
+from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, window_extent
+from vta.compiler.packing import ActLayout
+from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
+from vta.compiler.uop_kernels import Dim
+from vta.isa import AluOp, MemoryType, Module, VtaError
+from vta.runtime.memory import Buffer
+from vta.runtime.stream import CommandStream
+
+LOAD, COMPUTE, STORE = Module.LOAD, Module.COMPUTE, Module.STORE
+
+
+@dataclass
+class Buffers:
+    """DRAM buffers a layer reads and writes."""
+
+    inputs: list[Buffer]
+    out: Buffer
+    weights: Buffer | None
+    consts: Buffer | None
+    identity: Buffer
+
+
+@dataclass(frozen=True)
+class Tile:
+    nb: int
+    ob0: int
+    ocb: int
+    oh0: int
+    ohc: int
+    ow0: int
+    owc: int
+
+    @property
+    def positions(self) -> int:
+        return self.ohc * self.owc
+
+
+class LayerEmitter:
+    """Emits one layer into a stream (see the module docstring for the schedule)."""
+
+    def __init__(self, stream: CommandStream, layer, tiling: Tiling, buffers: Buffers):
+        self.s, self.layer, self.t, self.buf = stream, layer, tiling, buffers
+        self.config = stream.config
+        self.max_uops = max(self.config.uop_depth // 4, 1)
+        self.inp_slot, self.wgt_slot, self.acc_slot = slot_usage(layer, tiling)
+        self.instructions = 0
+
+    # -- tiles -------------------------------------------------------------------------------
+    def tiles(self) -> list[Tile]:
+        oh, ow = self.layer.out_hw
+        out = self.layer.out
+        return [Tile(nb, ob0, ocb, oh0, ohc, ow0, owc)
+                for ob0, ocb in chunks(out.cb, self.t.ocb) for nb in range(out.nb)
+                for oh0, ohc in chunks(oh, self.t.rows) for ow0, owc in chunks(ow, self.t.cols)]
+
+    def reduction_chunks(self, tile: Tile) -> list[tuple[int, int]]:
+        layer = self.layer
+        if isinstance(layer, ConvLayer) and layer.mode == "dense":
+            return chunks(layer.inp.cb, self.t.icb)
+        return [(tile.ob0, tile.ocb)]
+
+    def emit(self) -> None:
+        threads = self.t.threads
+        tiles = self.tiles()
+        plan = [(tile, self.reduction_chunks(tile)) for tile in tiles]
+        total_steps = sum(len(steps) for _, steps in plan)
+        step = 0
+        s = self.s
+        for index, (tile, steps) in enumerate(plan):
+            acc = (index % threads) * self.acc_slot
+            if index >= threads:
+                s.dep_pop(STORE, COMPUTE)
+            self.prologue(tile, acc)
+            for chunk in steps:
+                inp = (step % threads) * self.inp_slot
+                wgt = (step % threads) * self.wgt_slot
+                if step >= threads:
+                    s.dep_pop(COMPUTE, LOAD)
+                self.loads(tile, chunk, inp, wgt, first=step == 0)
+                s.dep_push(LOAD, COMPUTE)
+                s.dep_pop(LOAD, COMPUTE)
+                self.compute(tile, chunk, inp, wgt, acc)
+                if step + threads < total_steps:
+                    s.dep_push(COMPUTE, LOAD)
+                step += 1
+            self.epilogue(tile, acc)
+            s.dep_push(COMPUTE, STORE)
+            s.dep_pop(COMPUTE, STORE)
+            self.store(tile, self.result_region(tile, acc))
+            if index + threads < len(plan):
+                s.dep_push(STORE, COMPUTE)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
+        self.instructions += uk.emit(self.s, dims, base, op, self.max_uops)
+
+    def window(self, tile: Tile) -> tuple[int, int, int, int, int]:
+        """(rows, row pitch, first DRAM row, first DRAM column, column origin in SRAM)."""
+        layer = self.layer
+        (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
+        top, left = layer.pads[0], layer.pads[1]
+        x = layer.inp
+        ih = window_extent(tile.ohc, kh, sh, dh)
+        row0 = tile.oh0 * sh + x.halo[0] - top
+        if tile.owc == layer.out_hw[1]:
+            return ih, x.wh, row0, 0, x.halo[1] - left
+        iw = window_extent(tile.owc, kw, sw, dw)
+        return ih, iw, row0, tile.ow0 * sw + x.halo[1] - left, 0
+
+    def load_blocks(self, layout: ActLayout, buffer: Buffer, nb: int, cb0: int, count: int,
+                    rows: int, row0: int, pitch: int, col0: int, sram: int) -> None:
+        """DMA `count` channel blocks × `rows` rows × `pitch` columns into INP from `sram`."""
+        offset = layout_offset(layout, nb, cb0, row0, col0)
+        if pitch == layout.wh:
+            self.s.load(buffer, MemoryType.INP, sram=sram, offset=offset, x_size=rows * pitch,
+                        y_size=count, x_stride=layout.hh * layout.wh)
+            return
+        for block in range(count):
+            self.s.load(buffer, MemoryType.INP, sram=sram + block * rows * pitch,
+                        offset=offset + block * layout.hh * layout.wh, x_size=pitch,
+                        y_size=rows, x_stride=layout.wh)
+
+    def load_consts(self, tile: Tile, acc: int) -> None:
+        consts = len(self.layer.consts)
+        if consts:
+            self.s.load(self.buf.consts, MemoryType.ACC, sram=acc, offset=tile.ob0,
+                        x_size=tile.ocb, y_size=consts, x_stride=self.layer.out.cb)
+
+    def load_identity(self) -> None:
+        self.s.load(self.buf.identity, MemoryType.WGT, sram=0, x_size=1)
+
+    def alu_steps(self, steps, region: int, tile: Tile, acc: int) -> None:
+        """Apply epilogue steps to the region [o][position] of the tile."""
+        npos, ocb = tile.positions, tile.ocb
+        for op, operand in steps:
+            if isinstance(operand, Imm):
+                self.kernel([Dim(ocb * npos, 1, 1)], (region, region, 0), uk.alu(op, operand.value))
+            else:
+                const = acc + operand.index * ocb
+                self.kernel([Dim(ocb, npos, 1), Dim(npos, 1, 0)], (region, const, 0), uk.alu(op))
+
+    def store(self, tile: Tile, region: int) -> None:
+        out = self.layer.out
+        offset = layout_offset(out, tile.nb, tile.ob0, tile.oh0 + out.halo[0],
+                               tile.ow0 + out.halo[1])
+        if tile.owc == out.wh:
+            self.s.store(self.buf.out, sram=region, offset=offset, x_size=tile.positions,
+                         y_size=tile.ocb, x_stride=out.hh * out.wh)
+            return
+        for block in range(tile.ocb):
+            self.s.store(self.buf.out, sram=region + block * tile.positions,
+                         offset=offset + block * out.hh * out.wh, x_size=tile.owc,
+                         y_size=tile.ohc, x_stride=out.wh)
+
+    # -- per kind ----------------------------------------------------------------------------
+    def prologue(self, tile: Tile, acc: int) -> None:
+        raise NotImplementedError
+
+    def loads(self, tile, chunk, inp, wgt, first) -> None:
+        raise NotImplementedError
+
+    def compute(self, tile, chunk, inp, wgt, acc) -> None:
+        raise NotImplementedError
+
+    def epilogue(self, tile, acc) -> None:
+        raise NotImplementedError
+
+    def result_region(self, tile, acc) -> int:
+        raise NotImplementedError
+
+
+def layout_offset(layout: ActLayout, nb: int, cb: int, row: int, col: int) -> int:
+    """Tile index of (row, col) — halo coordinates — of channel block cb, batch block nb."""
+    return ((nb * layout.cb + cb) * layout.hh + row) * layout.wh + col
+
+
+class ConvEmitter(LayerEmitter):
+    """GEMM over taps and input blocks; bias and requantization on the ALU."""
+
+    def copies(self, tile: Tile) -> int:
+        return 3 if tile.ocb * tile.positions < 3 else 1
+
+    def out_region(self, tile: Tile, acc: int) -> int:
+        return acc + len(self.layer.consts) * self.t.ocb
+
+    def result_region(self, tile, acc) -> int:
+        return self.out_region(tile, acc)
+
+    def prologue(self, tile, acc) -> None:
+        self.load_consts(tile, acc)
+        size = self.copies(tile) * tile.ocb * tile.positions
+        self.kernel([Dim(size, 1)], (self.out_region(tile, acc), 0, 0), uk.RESET)
+
+    def loads(self, tile, chunk, inp, wgt, first) -> None:
+        layer, cb0, count = self.layer, chunk[0], chunk[1]
+        rows, pitch, row0, col0, _ = self.window(tile)
+        if layer.mode == "identity":
+            if first:
+                self.load_identity()
+        elif self.t.resident:
+            if first:
+                self.s.load(self.buf.weights, MemoryType.WGT, sram=0,
+                            x_size=weight_tiles_total(layer))
+        else:
+            taps = layer.kernel[0] * layer.kernel[1]
+            if layer.mode == "dense":
+                cbs = layer.inp.cb
+                self.s.load(self.buf.weights, MemoryType.WGT, sram=wgt,
+                            offset=(tile.ob0 * cbs + cb0) * taps, x_size=count * taps,
+                            y_size=tile.ocb, x_stride=cbs * taps)
+            else:
+                self.s.load(self.buf.weights, MemoryType.WGT, sram=wgt, offset=tile.ob0 * taps,
+                            x_size=tile.ocb * taps)
+        self.load_blocks(layer.inp, self.buf.inputs[0], tile.nb, cb0, count, rows, row0, pitch,
+                         col0, inp)
+
+    def compute(self, tile, chunk, inp, wgt, acc) -> None:
+        layer = self.layer
+        (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
+        rows, pitch, _, _, origin = self.window(tile)
+        block = rows * pitch
+        taps = kh * kw
+        npos = tile.positions
+        outputs = [Dim(tile.ohc, tile.owc, sh * pitch, 0), Dim(tile.owc, 1, sw, 0)]
+        if layer.mode == "dense":
+            cbs = layer.inp.cb
+            row = cbs * taps if self.t.resident else chunk[1] * taps
+            wbase = (tile.ob0 * cbs + chunk[0]) * taps if self.t.resident else wgt
+            reduction = [Dim(chunk[1], 0, block, taps), Dim(kh, 0, dh * pitch, kw),
+                         Dim(kw, 0, dw, 1)]
+            outputs.insert(0, Dim(tile.ocb, npos, 0, row))
+        else:
+            identity = layer.mode == "identity"
+            wbase = 0 if identity else (tile.ob0 * taps if self.t.resident else wgt)
+            reduction = [Dim(kh, 0, dh * pitch, 0 if identity else kw),
+                         Dim(kw, 0, dw, 0 if identity else 1)]
+            outputs.insert(0, Dim(tile.ocb, npos, block, 0 if identity else taps))
+        self.accumulate(reduction, outputs, (self.out_region(tile, acc), inp + origin, wbase),
+                        self.copies(tile), tile.ocb * npos)
+
+    def accumulate(self, reduction: list[Dim], outputs: list[Dim], base, copies: int,
+                   count: int) -> None:
+        """GEMM of `reduction` × `outputs`; with `copies` > 1 the reduction is spread over that
+        many partial accumulators (dst + copy × count) so that fewer than three outputs still
+        never write one tile twice within the hazard window."""
+        merged = uk.simplify(reduction)
+        if copies == 1 or not merged:
+            self.kernel(reduction + outputs, base, uk.GEMM)
+            return
+        if len(merged) > 1:
+            raise VtaError(f"layer {self.layer.name}: a reduction over several loop levels on "
+                           f"{count} output tile(s) cannot avoid the GEMM write hazard")
+        dim = merged[0]
+        rounds, rest = divmod(dim.extent, copies)
+        if rounds:
+            self.kernel([Dim(rounds, 0, dim.src * copies, dim.wgt * copies),
+                         Dim(copies, count, dim.src, dim.wgt)] + outputs, base, uk.GEMM)
+        if rest:
+            done = rounds * copies
+            shifted = (base[0], base[1] + done * dim.src, base[2] + done * dim.wgt)
+            self.kernel([Dim(rest, count, dim.src, dim.wgt)] + outputs, shifted, uk.GEMM)
+
+    def epilogue(self, tile, acc) -> None:
+        region = self.out_region(tile, acc)
+        size = tile.ocb * tile.positions
+        for copy in range(1, self.copies(tile)):
+            self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
+        self.alu_steps(self.layer.epilogue, region, tile, acc)
+
+
+class MaxPoolEmitter(LayerEmitter):
+    """Identity GEMM of the input window into ACC, then ALU MAX over the taps."""
+
+    def regions(self, tile, acc) -> tuple[int, int]:
+        rows, pitch, *_ = self.window(tile)
+        return acc, acc + tile.ocb * rows * pitch
+
+    def result_region(self, tile, acc) -> int:
+        return self.regions(tile, acc)[1]
+
+    def prologue(self, tile, acc) -> None:
+        rows, pitch, *_ = self.window(tile)
+        size = tile.ocb * (rows * pitch + tile.positions)
+        self.kernel([Dim(size, 1)], (acc, 0, 0), uk.RESET)
+
+    def loads(self, tile, chunk, inp, wgt, first) -> None:
+        if first:
+            self.load_identity()
+        rows, pitch, row0, col0, _ = self.window(tile)
+        self.load_blocks(self.layer.inp, self.buf.inputs[0], tile.nb, tile.ob0, tile.ocb, rows,
+                         row0, pitch, col0, inp)
+
+    def compute(self, tile, chunk, inp, wgt, acc) -> None:
+        rows, pitch, *_ = self.window(tile)
+        window, _ = self.regions(tile, acc)
+        self.kernel([Dim(tile.ocb * rows * pitch, 1, 1)], (window, inp, 0), uk.GEMM)
+
+    def epilogue(self, tile, acc) -> None:
+        layer = self.layer
+        (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
+        rows, pitch, _, _, origin = self.window(tile)
+        window, out = self.regions(tile, acc)
+        outputs = [Dim(tile.ocb, tile.positions, rows * pitch),
+                   Dim(tile.ohc, tile.owc, sh * pitch), Dim(tile.owc, 1, sw)]
+        self.kernel(outputs, (out, window + origin, 0), uk.alu(AluOp.ADD))
+        taps = [Dim(kh, 0, dh * pitch), Dim(kw, 0, dw)]
+        self.kernel(taps + outputs, (out, window + origin, 0), uk.alu(AluOp.MAX))
+
+
+class AddEmitter(LayerEmitter):
+    """Both inputs into ACC by identity GEMMs, each scaled by its steps, added, requantized."""
+
+    def regions(self, tile, acc) -> tuple[int, int]:
+        first = acc + len(self.layer.consts) * self.t.ocb
+        return first, first + tile.ocb * tile.positions
+
+    def result_region(self, tile, acc) -> int:
+        return self.regions(tile, acc)[0]
+
+    def prologue(self, tile, acc) -> None:
+        self.load_consts(tile, acc)
+        self.kernel([Dim(2 * tile.ocb * tile.positions, 1)], (self.regions(tile, acc)[0], 0, 0),
+                    uk.RESET)
+
+    def loads(self, tile, chunk, inp, wgt, first) -> None:
+        if first:
+            self.load_identity()
+        layer = self.layer
+        for layout, buffer, sram in ((layer.a, self.buf.inputs[0], inp),
+                                     (layer.b, self.buf.inputs[1],
+                                      inp + tile.ocb * tile.ohc * layer.a.wh)):
+            self.load_blocks(layout, buffer, tile.nb, tile.ob0, tile.ocb, tile.ohc,
+                             tile.oh0 + layout.halo[0], layout.wh, 0, sram)
+
+    def compute(self, tile, chunk, inp, wgt, acc) -> None:
+        layer = self.layer
+        first, second = self.regions(tile, acc)
+        source = inp
+        for layout, region in ((layer.a, first), (layer.b, second)):
+            dims = [Dim(tile.ocb, tile.positions, tile.ohc * layout.wh),
+                    Dim(tile.ohc, tile.owc, layout.wh), Dim(tile.owc, 1, 1)]
+            self.kernel(dims, (region, source + layout.halo[1], 0), uk.GEMM)
+            source += tile.ocb * tile.ohc * layout.wh
+
+    def epilogue(self, tile, acc) -> None:
+        layer = self.layer
+        first, second = self.regions(tile, acc)
+        self.alu_steps(layer.steps_a, first, tile, acc)
+        self.alu_steps(layer.steps_b, second, tile, acc)
+        size = tile.ocb * tile.positions
+        self.kernel([Dim(size, 1, 1)], (first, second, 0), uk.alu(AluOp.ADD))
+        self.alu_steps(layer.epilogue, first, tile, acc)
+
+
+EMITTERS = {ConvLayer: ConvEmitter, MaxPoolLayer: MaxPoolEmitter, AddLayer: AddEmitter}
+
+
+def emit_layer(stream: CommandStream, layer, tiling: Tiling, buffers: Buffers) -> int:
+    """Emit `layer` into `stream`; returns the number of GEMM/ALU instructions."""
+    emitter = EMITTERS[type(layer)](stream, layer, tiling, buffers)
+    emitter.emit()
+    return emitter.instructions

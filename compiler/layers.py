@@ -1,0 +1,102 @@
+"""What one VTA layer computes, in the terms code generation needs (packed layouts, weight tiles,
+ALU epilogues), independent of tiling.
+
+Three kinds cover every operator VTA takes:
+
+- `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator, then an
+  ALU epilogue (bias, requantization). Convolutions (dense, depthwise and block-diagonal
+  grouped), Dense (a 1×1 convolution on a 1×1 image), average pooling and requantization (an
+  identity weight tile per tap) are all `ConvLayer`s.
+- `MaxPoolLayer`: the input window copied into the accumulator by an identity GEMM, then ALU MAX
+  over the taps.
+- `AddLayer`: both inputs copied into the accumulator by identity GEMMs, each brought to the
+  common scale by its ALU steps, added (ALU ADD between accumulator tiles), requantized.
+
+Epilogue steps are `(AluOp, operand)` with an operand ``Imm(value)`` (one immediate for every
+lane) or ``Const(index)`` (per-channel ACC tiles: `consts[index]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vta.compiler.packing import ActLayout
+from vta.isa import AluOp
+
+
+@dataclass(frozen=True)
+class Imm:
+    value: int
+
+
+@dataclass(frozen=True)
+class Const:
+    index: int
+
+
+Step = tuple[AluOp, Imm | Const]
+
+
+@dataclass
+class ConvLayer:
+    name: str
+    inp: ActLayout
+    out: ActLayout
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    #: "dense" (O/c, C/c, KH, KW, c, c) tiles, "diag" (O/c, KH, KW, c, c), "identity" (1, c, c)
+    mode: str
+    weights: np.ndarray = field(repr=False)
+    epilogue: list[Step] = field(default_factory=list)
+    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    macs: int = 0
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return self.out.shape[2], self.out.shape[3]
+
+
+@dataclass
+class MaxPoolLayer:
+    name: str
+    inp: ActLayout
+    out: ActLayout
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    macs: int = 0
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return self.out.shape[2], self.out.shape[3]
+
+
+@dataclass
+class AddLayer:
+    name: str
+    a: ActLayout
+    b: ActLayout
+    out: ActLayout
+    steps_a: list[Step]
+    steps_b: list[Step]
+    epilogue: list[Step]
+    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    macs: int = 0
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return self.out.shape[2], self.out.shape[3]
+
+
+VtaLayer = ConvLayer | MaxPoolLayer | AddLayer
+
+
+def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
+    """Input rows (or columns) under `count` output positions of a sliding window."""
+    return (count - 1) * stride + (kernel - 1) * dilation + 1

@@ -1,0 +1,165 @@
+"""VTA's blocked layouts (reference §2, §8) and the packing of tensors into them.
+
+Activations live in DRAM as ``N{b}n C{c}c H W`` tiles — a 6-D ``(N/b, C/c, H', W', b, c)`` int8
+array — where channels are padded to the block size and H', W' include a *halo*: border rows and
+columns filled once with the value a consumer's padding must hold (the input zero point for a
+convolution, −128 for a max-pool), because VTA's own load padding can only write zeros.
+Producers store into the interior; consumers read windows that reach into the halo.
+Weights are ``OIHW{c}o{c}i`` tiles; per-channel ALU operands are ACC tiles, one per channel
+block, each row of the tile (batch lane) the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vta.isa import Config, VtaError
+
+
+def blocks(count: int, size: int) -> int:
+    return -(-count // size)
+
+
+@dataclass(frozen=True)
+class ActLayout:
+    """Where an (N, C, H, W) int8 tensor lives: tiles, halo (top, left, bottom, right), fill."""
+
+    shape: tuple[int, int, int, int]
+    batch: int
+    block: int
+    halo: tuple[int, int, int, int] = (0, 0, 0, 0)
+    fill: int = 0
+
+    @property
+    def nb(self) -> int:
+        return blocks(self.shape[0], self.batch)
+
+    @property
+    def cb(self) -> int:
+        return blocks(self.shape[1], self.block)
+
+    @property
+    def hh(self) -> int:
+        return self.shape[2] + self.halo[0] + self.halo[2]
+
+    @property
+    def wh(self) -> int:
+        return self.shape[3] + self.halo[1] + self.halo[3]
+
+    @property
+    def tiles(self) -> int:
+        return self.nb * self.cb * self.hh * self.wh
+
+    @property
+    def tile_bytes(self) -> int:
+        return self.batch * self.block
+
+    @property
+    def nbytes(self) -> int:
+        return self.tiles * self.tile_bytes
+
+    def tile_index(self, nb: int, cb: int, y: int, x: int) -> int:
+        """Tile index of interior position (y, x) of channel block cb, batch block nb."""
+        return ((nb * self.cb + cb) * self.hh + y + self.halo[0]) * self.wh + x + self.halo[1]
+
+    def gather_map(self) -> np.ndarray:
+        """For each byte of the packed buffer: the flat NCHW index it holds, or −1 (halo and
+        padding)."""
+        n, c, h, w = self.shape
+        nb = np.arange(self.nb)[:, None, None, None, None, None]
+        cb = np.arange(self.cb)[None, :, None, None, None, None]
+        y = np.arange(self.hh)[None, None, :, None, None, None] - self.halo[0]
+        x = np.arange(self.wh)[None, None, None, :, None, None] - self.halo[1]
+        bi = np.arange(self.batch)[None, None, None, None, :, None]
+        ci = np.arange(self.block)[None, None, None, None, None, :]
+        sample, channel = nb * self.batch + bi, cb * self.block + ci
+        valid = (sample < n) & (channel < c) & (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        flat = ((sample * c + channel) * h + y) * w + x
+        return np.where(valid, flat, -1).astype(np.int64).ravel()
+
+    def scatter_map(self) -> np.ndarray:
+        """For each NCHW element (flat): the byte of the packed buffer holding it."""
+        source = self.gather_map()
+        positions = np.flatnonzero(source >= 0)
+        result = np.empty(int(np.prod(self.shape)), dtype=np.int64)
+        result[source[positions]] = positions
+        return result
+
+
+def as_4d(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """NCHW shape of an IR value (NC values are N×C×1×1)."""
+    if len(shape) == 4:
+        return tuple(shape)
+    if len(shape) == 2:
+        return (shape[0], shape[1], 1, 1)
+    raise VtaError(f"a value of shape {shape} has no VTA layout (NCHW or NC only)")
+
+
+def pack_array(array: np.ndarray, layout: ActLayout) -> np.ndarray:
+    """Pack an int8 NCHW (or NC) array into the layout's bytes (halo = fill)."""
+    source = layout.gather_map()
+    flat = np.asarray(array, dtype=np.int8).ravel()
+    return np.where(source >= 0, flat[np.maximum(source, 0)], np.int8(layout.fill)).astype(np.int8)
+
+
+def unpack_array(packed: np.ndarray, layout: ActLayout) -> np.ndarray:
+    return np.asarray(packed, dtype=np.int8).ravel()[layout.scatter_map()].reshape(layout.shape)
+
+
+def pad_channels(weight: np.ndarray, out_channels: int, in_channels: int) -> np.ndarray:
+    """Zero-pad (O, C, KH, KW) weights to (out_channels, in_channels, KH, KW)."""
+    o, c = weight.shape[:2]
+    return np.pad(weight, ((0, out_channels - o), (0, in_channels - c), (0, 0), (0, 0)))
+
+
+def dense_weight_tiles(weight: np.ndarray, block: int) -> np.ndarray:
+    """(O, C, KH, KW) int8 → OIHW{c}o{c}i tiles (O/c, C/c, KH, KW, c, c), zero padded."""
+    o, c, kh, kw = weight.shape
+    padded = pad_channels(weight, blocks(o, block) * block, blocks(c, block) * block)
+    tiles = padded.reshape(blocks(o, block), block, blocks(c, block), block, kh, kw)
+    return np.ascontiguousarray(tiles.transpose(0, 2, 4, 5, 1, 3)).astype(np.int8)
+
+
+def diagonal_weight_tiles(weight: np.ndarray, block: int) -> np.ndarray:
+    """The diagonal blocks of a block-diagonal (O, O, KH, KW) weight: (O/c, KH, KW, c, c)."""
+    tiles = dense_weight_tiles(weight, block)
+    count = tiles.shape[0]
+    return np.ascontiguousarray(tiles[np.arange(count), np.arange(count)])
+
+
+def expand_groups(weight: np.ndarray, groups: int, in_channels: int) -> np.ndarray:
+    """Grouped (O, C/G, KH, KW) weights as the equivalent dense (O, C, KH, KW) weights."""
+    o, cg, kh, kw = weight.shape
+    full = np.zeros((o, in_channels, kh, kw), dtype=weight.dtype)
+    per_group = o // groups
+    for g in range(groups):
+        full[g * per_group:(g + 1) * per_group, g * cg:(g + 1) * cg] = \
+            weight[g * per_group:(g + 1) * per_group]
+    return full
+
+
+def is_block_diagonal(weight: np.ndarray, block: int) -> bool:
+    """True when every nonzero weight connects channels of the same block (O == C)."""
+    o, c = weight.shape[:2]
+    if o != c:
+        return False
+    out_block = np.arange(o)[:, None] // block
+    in_block = np.arange(c)[None, :] // block
+    return not np.any(np.abs(weight).sum(axis=(2, 3))[out_block != in_block])
+
+
+def identity_tile(block: int) -> np.ndarray:
+    return np.eye(block, dtype=np.int8)[None]
+
+
+def channel_tiles(vectors: list[np.ndarray], channels: int, config: Config) -> np.ndarray:
+    """Per-channel int32 vectors → ACC tiles (len(vectors), C/c, batch, c), rows repeated."""
+    count = blocks(channels, config.block_out)
+    result = np.zeros((len(vectors), count * config.block_out), dtype=np.int32)
+    for index, vector in enumerate(vectors):
+        result[index, :channels] = vector
+    tiles = result.reshape(len(vectors), count, 1, config.block_out)
+    return np.ascontiguousarray(np.broadcast_to(tiles, (len(vectors), count, config.batch,
+                                                        config.block_out)))

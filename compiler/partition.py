@@ -1,0 +1,248 @@
+"""Partitioning: which IR nodes run on VTA (and as which `layers` kind), which on the host, and
+the packed layout (with halo) of every value.
+
+Every operator VTA can express runs there: convolutions of any group structure, Dense, average
+and max pooling, residual Add and requantization. A Reshape that flattens an image for Dense
+costs nothing: the Dense weights are permuted to read the image's packed tiles directly. Nodes
+VTA cannot take (Concat, a Reshape feeding anything but Dense, requantization operands that vary
+by position, or a padding value no producer can provide) run on the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vta.compiler import ir
+from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Step
+from vta.compiler.packing import (ActLayout, as_4d, dense_weight_tiles,
+                                  diagonal_weight_tiles, expand_groups, identity_tile,
+                                  is_block_diagonal)
+from vta.compiler.requantize import IMM_MAX, AluStep
+from vta.isa import AluOp, Config, VtaError
+
+PAD_NONE = (0, 0, 0, 0)
+
+
+@dataclass
+class Partition:
+    graph: ir.Graph
+    layouts: dict[str, ActLayout]
+    #: value -> the value whose DRAM buffer it shares (a flatten is free)
+    alias: dict[str, str]
+    #: node name -> "vta", "alias" or "host"
+    placement: dict[str, str]
+    layers: dict[str, object] = field(default_factory=dict)
+    #: node name -> why it runs on the host
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+class Unsupported(VtaError):
+    """This node cannot run on VTA; it runs on the host."""
+
+
+def channel_operand(operand: np.ndarray, shape: tuple[int, ...]) -> int | np.ndarray:
+    """A step operand as an immediate (uniform) or a per-channel vector; Unsupported if it
+    varies along other axes."""
+    operand = np.asarray(operand, dtype=np.int64)
+    if operand.ndim == 0:
+        return int(operand)
+    full = np.broadcast_to(operand, (1,) + tuple(shape[1:]) if len(shape) > 1 else shape)
+    per_channel = full.reshape(full.shape[0], full.shape[1], -1)[0]
+    if np.any(per_channel != per_channel[:, :1]):
+        raise Unsupported("requantization operand varies by position")
+    return per_channel[:, 0]
+
+
+def convert_steps(steps, shape, consts: list[np.ndarray]) -> list[Step]:
+    result = []
+    for step in steps:
+        operand = channel_operand(step.operand, shape)
+        if isinstance(operand, int):
+            result.append((step.op, Imm(operand)))
+        else:
+            consts.append(operand.astype(np.int64))
+            result.append((step.op, Const(len(consts) - 1)))
+    return result
+
+
+def bias_step(bias: np.ndarray | int, consts: list[np.ndarray]) -> list[Step]:
+    """ALU ADD of a bias: an immediate when uniform and small, else per-channel tiles."""
+    bias = np.asarray(bias, dtype=np.int64)
+    if bias.ndim == 0 or np.all(bias == bias.ravel()[0]):
+        value = int(bias.ravel()[0])
+        if value == 0:
+            return []
+        if abs(value) <= IMM_MAX:
+            return [(AluOp.ADD, Imm(value))]
+    consts.append(bias)
+    return [(AluOp.ADD, Const(len(consts) - 1))]
+
+
+def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, int]]]:
+    """value -> [(node, pads, fill)] for every VTA consumer whose window reads padding."""
+    needs: dict[str, list] = {}
+    for node in graph.nodes:
+        if placement.get(node.name) != "vta":
+            continue
+        if isinstance(node, (ir.Conv2d, ir.AvgPool)) and any(node.pads):
+            pads = node.pads if isinstance(node, ir.Conv2d) else _window_pads(node, graph)
+            needs.setdefault(node.inputs[0], []).append((node.name, pads, node.input_zero_point))
+        elif isinstance(node, ir.MaxPool):
+            pads = _window_pads(node, graph)
+            if any(pads):
+                needs.setdefault(node.inputs[0], []).append((node.name, pads, -128))
+    return needs
+
+
+def _window_pads(node, graph) -> tuple[int, int, int, int]:
+    """Pads extended at the end so every (ceil-mode) window lies inside (as the reference)."""
+    _, _, h, w = graph.values[node.inputs[0]].shape
+    oh, ow = graph.values[node.output].shape[2:]
+    dilations = getattr(node, "dilations", (1, 1))
+    top, left, bottom, right = node.pads
+    need_h = (oh - 1) * node.strides[0] + (node.kernel[0] - 1) * dilations[0] + 1
+    need_w = (ow - 1) * node.strides[1] + (node.kernel[1] - 1) * dilations[1] + 1
+    return top, left, max(bottom, need_h - h - top), max(right, need_w - w - left)
+
+
+def _initial_placement(graph: ir.Graph) -> dict[str, str]:
+    placement = {}
+    for node in graph.nodes:
+        if isinstance(node, ir.Reshape):
+            placement[node.name] = "alias" if _flatten_for_dense(graph, node) else "host"
+        elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
+                               ir.Requantization)):
+            placement[node.name] = "vta"
+        else:
+            placement[node.name] = "host"
+    return placement
+
+
+def _flatten_for_dense(graph: ir.Graph, node: ir.Reshape) -> bool:
+    source = graph.values[node.inputs[0]].shape
+    consumers = graph.consumers(node.output)
+    return (len(source) == 4 and len(node.shape) == 2 and node.shape[0] == source[0]
+            and consumers and node.output not in graph.outputs
+            and all(isinstance(c, ir.Dense) for c in consumers))
+
+
+def partition(graph: ir.Graph, config: Config) -> Partition:
+    """Place every node and give every value its packed layout."""
+    if config.block_in != config.block_out:
+        raise VtaError("the compiler needs BLOCK_IN == BLOCK_OUT")
+    placement = _initial_placement(graph)
+    reasons: dict[str, str] = {}
+    while True:
+        needs = _pad_needs(graph, placement)
+        conflict = None
+        for value, requests in needs.items():
+            fills = {fill for _, _, fill in requests}
+            if len(fills) > 1:
+                conflict = next(name for name, _, fill in requests if fill == -128) \
+                    if -128 in fills else requests[-1][0]
+                break
+        if conflict is None:
+            break
+        placement[conflict] = "host"
+        reasons[conflict] = "its input's padding must hold another value for another consumer"
+    layouts, alias = {}, {}
+    for name, value in graph.values.items():
+        requests = needs.get(name, [])
+        halo = tuple(max([pads[i] for _, pads, _ in requests], default=0) for i in range(4))
+        fill = requests[0][2] if requests else 0
+        layouts[name] = ActLayout(as_4d(value.shape), config.batch, config.block_out, halo, fill)
+    result = Partition(graph, layouts, alias, placement, reasons=reasons)
+    for node in graph.nodes:
+        if placement[node.name] == "alias":
+            alias[node.output] = alias.get(node.inputs[0], node.inputs[0])
+    for node in graph.nodes:
+        if placement[node.name] != "vta":
+            continue
+        try:
+            result.layers[node.name] = describe(node, result, config)
+        except Unsupported as error:
+            placement[node.name] = "host"
+            result.reasons[node.name] = str(error)
+    return result
+
+
+def describe(node: ir.Node, part: Partition, config: Config):
+    """The VTA layer of one node."""
+    graph, layouts = part.graph, part.layouts
+    out = layouts[node.output]
+    block = config.block_out
+    out_shape = graph.values[node.output].shape
+    consts: list[np.ndarray] = []
+    if isinstance(node, ir.Conv2d):
+        x = layouts[node.inputs[0]]
+        weight = expand_groups(node.weight, node.groups, x.shape[1]) if node.groups > 1 \
+            else node.weight
+        if node.groups > 1 and is_block_diagonal(weight, block):
+            mode, tiles = "diag", diagonal_weight_tiles(weight, block)
+        else:
+            mode, tiles = "dense", dense_weight_tiles(weight, block)
+        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        macs = int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:]))
+        return ConvLayer(node.name, x, out, node.weight.shape[2:], node.strides, node.dilations,
+                         node.pads, mode, tiles, epilogue, consts, macs)
+    if isinstance(node, ir.Dense):
+        x, weight = _dense_input(node, part, config)
+        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "dense",
+                         dense_weight_tiles(weight, block), epilogue, consts,
+                         int(np.prod(node.weight.shape)) * out_shape[0])
+    if isinstance(node, ir.AvgPool):
+        x = layouts[node.inputs[0]]
+        taps = node.kernel[0] * node.kernel[1]
+        epilogue = bias_step(-node.input_zero_point * taps, consts)
+        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        return ConvLayer(node.name, x, out, node.kernel, node.strides, (1, 1),
+                         _window_pads(node, graph), "identity", identity_tile(block), epilogue,
+                         consts, int(np.prod(out_shape)) * taps)
+    if isinstance(node, ir.Requantization):
+        x = layouts[node.inputs[0]]
+        epilogue = bias_step(-node.input_zero_point, consts)
+        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "identity",
+                         identity_tile(block), epilogue, consts, 0)
+    if isinstance(node, ir.MaxPool):
+        x = layouts[node.inputs[0]]
+        return MaxPoolLayer(node.name, x, out, node.kernel, node.strides, node.dilations,
+                            _window_pads(node, graph))
+    if isinstance(node, ir.Add):
+        a, b = (layouts[name] for name in node.inputs)
+        if a.shape != b.shape or a.shape != out.shape:
+            raise Unsupported("Add of differently shaped tensors (broadcasting)")
+        steps_a = convert_steps(node.input_steps[0], out_shape, consts)
+        steps_b = convert_steps(node.input_steps[1], out_shape, consts)
+        epilogue = convert_steps(node.requant.steps, out_shape, consts)
+        return AddLayer(node.name, a, b, out, steps_a, steps_b, epilogue, consts,
+                        int(np.prod(out_shape)))
+    raise Unsupported(f"{type(node).__name__} has no VTA layer")
+
+
+def _dense_input(node: ir.Dense, part: Partition, config: Config):
+    """(input layout as N × K' × 1 × 1, (M, K', 1, 1) weights) — K' the packed tiles of the
+    input, so a flattened image is read in place (weights permuted, halo/padding weights 0)."""
+    name = node.inputs[0]
+    source = part.alias.get(name)
+    block = config.block_out
+    m, k = node.weight.shape
+    if source is None:
+        x = part.layouts[name]
+        return x, node.weight.reshape(m, k, 1, 1)
+    image = part.layouts[source]
+    n, c, h, w = image.shape
+    if c * h * w != k:
+        raise Unsupported("Reshape to Dense does not flatten C×H×W")
+    virtual = ActLayout((n, image.cb * image.hh * image.wh * block, 1, 1), config.batch, block)
+    channel, y, xx = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
+    position = (((channel // block) * image.hh + y + image.halo[0]) * image.wh
+                + xx + image.halo[1]) * block + channel % block
+    weight = np.zeros((m, virtual.shape[1]), dtype=np.int8)
+    weight[:, position.ravel()] = node.weight
+    return virtual, weight.reshape(m, -1, 1, 1)

@@ -1,0 +1,117 @@
+"""Per-layer tiling: split a layer's output into tiles whose operands fit the SRAM buffers, with
+one or two virtual threads, chosen by the analytic cost model (`cost_model`).
+
+A tile is (batch block, output channel blocks, output rows, output columns); a ConvLayer in
+"dense" mode may also split its input channel blocks into reduction chunks accumulated in place.
+With two virtual threads every buffer holds two slots and consecutive tiles alternate between
+them, so that the loads of one tile overlap the GEMM of the other and its store the next compute.
+Weights that fit WGT whole are loaded once per layer ("resident") and shared by both threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from vta.compiler.cost_model import estimate
+from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, window_extent
+from vta.isa import Config, VtaError
+
+
+def chunks(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, count) pieces of `size` covering range(total)."""
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
+def sizes(total: int) -> list[int]:
+    """The distinct chunk sizes worth trying: ceil(total / k) for every k."""
+    return sorted({-(-total // k) for k in range(1, total + 1)}, reverse=True)
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Chunk sizes (output channel blocks, rows, columns, input channel blocks), threads, and
+    whether the whole weight tensor stays in WGT."""
+
+    ocb: int
+    rows: int
+    cols: int
+    icb: int
+    threads: int
+    resident: bool
+
+
+def weight_tiles_total(layer) -> int:
+    if isinstance(layer, ConvLayer):
+        return int(layer.weights.shape[0] * (layer.weights[0].size // layer.weights.shape[-1] ** 2))
+    return 1
+
+
+def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
+    """(INP, WGT per slot or resident total, ACC) tiles one thread's slot needs."""
+    oh, ow = layer.out_hw
+    if isinstance(layer, AddLayer):
+        inp = t.ocb * t.rows * (layer.a.wh + layer.b.wh)
+        return inp, 1, len(layer.consts) * t.ocb + 2 * t.ocb * t.rows * ow
+    kh, kw = layer.kernel
+    ih = window_extent(t.rows, kh, layer.strides[0], layer.dilations[0])
+    iw = layer.inp.wh if t.cols == ow else window_extent(t.cols, kw, layer.strides[1],
+                                                         layer.dilations[1])
+    positions = t.rows * t.cols
+    if isinstance(layer, MaxPoolLayer):
+        return t.ocb * ih * iw, 1, t.ocb * (ih * iw + positions)
+    taps = kh * kw
+    if layer.mode == "dense":
+        inp, wgt = t.icb * ih * iw, t.ocb * t.icb * taps
+    elif layer.mode == "diag":
+        inp, wgt = t.ocb * ih * iw, t.ocb * taps
+    else:
+        inp, wgt = t.ocb * ih * iw, 1
+    copies = 3 if t.ocb * positions < 3 else 1
+    return inp, wgt, len(layer.consts) * t.ocb + copies * t.ocb * positions
+
+
+def fits(layer, t: Tiling, config: Config) -> bool:
+    inp, wgt, acc = slot_usage(layer, t)
+    wgt_need = weight_tiles_total(layer) if t.resident else t.threads * wgt
+    return (t.threads * inp <= config.inp_depth and wgt_need <= config.wgt_depth
+            and t.threads * acc <= config.acc_depth)
+
+
+def candidates(layer, config: Config, split: bool):
+    """Tilings to try; without `split`, only whole rows and whole input channels (splitting
+    those never saves traffic, it only makes big layers fit)."""
+    oh, ow = layer.out_hw
+    ob = layer.out.cb
+    dense = isinstance(layer, ConvLayer) and layer.mode == "dense"
+    col_options = [ow]
+    icb_options = [layer.inp.cb if dense else 1]
+    if split:
+        if not isinstance(layer, AddLayer):
+            col_options = sorted({-(-ow // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
+        if dense:
+            icb_options = sizes(layer.inp.cb)
+    resident_options = [True, False] if isinstance(layer, ConvLayer) and layer.mode != "identity" \
+        else [True]
+    for ocb, rows, cols, icb, threads, resident in itertools.product(
+            sizes(ob), sizes(oh), col_options, icb_options, (2, 1), resident_options):
+        yield Tiling(ocb, rows, cols, icb, threads, resident)
+
+
+def choose(layer, config: Config) -> tuple[Tiling, float]:
+    """The fitting tiling with the lowest estimated cycles."""
+    best = None
+    for split in (False, True):
+        for tiling in candidates(layer, config, split):
+            if tiling.resident and weight_tiles_total(layer) > config.wgt_depth:
+                continue
+            if not fits(layer, tiling, config):
+                continue
+            cycles = estimate(layer, tiling, config)
+            if best is None or cycles < best[1]:
+                best = (tiling, cycles)
+        if best is not None:
+            break
+    if best is None:
+        raise VtaError(f"layer {layer.name}: no tiling fits the on-chip buffers")
+    return best

@@ -1,0 +1,168 @@
+"""Affine loop nests → GEMM/ALU micro-kernels, free of the pipeline's write hazard.
+
+A VTA GEMM or ALU instruction runs ``iter_out × iter_in × uops``: two loop levels with index
+factors around a list of micro-ops (reference §4.3). Code generation describes what it wants as
+a loop nest of `Dim`s (extent and the dst/src/wgt index step of each level) over a base index;
+`emit` chooses which two levels become the instruction's loops and which are unrolled into
+micro-ops, so that the micro-op list is as short as possible and no micro-op writes an ACC tile
+one of the two before it wrote (the original runtime's ``VerifyDep`` rule, checked here across
+loop boundaries too). Every order of the levels computes the same result: accumulation and the
+element-wise ALU operations we emit write each tile independently of the order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vta.isa import AluOp, VtaError
+from vta.runtime.kernels import HAZARD_WINDOW
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One loop level: `extent` iterations, each moving the dst/src/wgt indices by a step."""
+
+    extent: int
+    dst: int = 0
+    src: int = 0
+    wgt: int = 0
+
+    @property
+    def steps(self) -> tuple[int, int, int]:
+        return self.dst, self.src, self.wgt
+
+
+@dataclass(frozen=True)
+class Op:
+    """What a kernel does: ``("gemm", reset)`` or ``("alu", AluOp, imm or None)``."""
+
+    kind: str
+    reset: bool = False
+    alu: AluOp | None = None
+    imm: int | None = None
+
+
+GEMM = Op("gemm")
+RESET = Op("gemm", reset=True)
+
+
+def alu(op: AluOp, imm: int | None = None) -> Op:
+    return Op("alu", alu=AluOp(op), imm=None if imm is None else int(imm))
+
+
+def simplify(dims: list[Dim]) -> list[Dim]:
+    """Drop extent-1 levels and merge a level into its outer neighbour when they walk one
+    contiguous range (outer step = inner step × inner extent for dst, src and wgt)."""
+    merged: list[Dim] = []
+    for dim in dims:
+        if dim.extent == 1:
+            continue
+        if merged:
+            outer = merged[-1]
+            if all(o == i * dim.extent for o, i in zip(outer.steps, dim.steps)):
+                merged[-1] = Dim(outer.extent * dim.extent, *dim.steps)
+                continue
+        merged.append(dim)
+    return merged
+
+
+def _uop_table(dims: list[Dim], base: tuple[int, int, int]) -> np.ndarray:
+    """(U, 3) dst/src/wgt indices of the unrolled levels `dims` (outermost first)."""
+    table = np.array([base], dtype=np.int64)
+    for dim in dims:
+        offsets = np.arange(dim.extent, dtype=np.int64)[:, None] * np.array(dim.steps)
+        table = (table[None, :, :] + offsets[:, None, :]).reshape(-1, 3)
+    return table
+
+
+def _hazard_free(dst: np.ndarray, outer: Dim, inner: Dim) -> bool:
+    """No write within HAZARD_WINDOW micro-ops of a write to the same tile, over the whole
+    execution ``outer × inner × uops`` (probed at the start and around an outer boundary)."""
+    units = len(dst)
+    total = outer.extent * inner.extent * units
+    window = HAZARD_WINDOW + 1
+    boundary = inner.extent * units
+    probes = np.unique(np.concatenate([
+        np.arange(min(total, window * units + window)),
+        np.arange(max(boundary - window * units - window, 0),
+                  min(boundary + window * units + window, total))]))
+    step, k = np.divmod(probes, units)
+    i, j = np.divmod(step, inner.extent)
+    values = dst[k] + i * outer.dst + j * inner.dst
+    lookup = dict(zip(probes.tolist(), values.tolist()))
+    for position, value in lookup.items():
+        for distance in range(1, HAZARD_WINDOW + 1):
+            if lookup.get(position + distance) == value:
+                return False
+    return True
+
+
+@dataclass
+class Plan:
+    """Loops (outer, inner) and the micro-op table of one instruction."""
+
+    outer: Dim
+    inner: Dim
+    uops: np.ndarray
+
+
+def plan(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool = True) -> Plan | None:
+    """The hazard-free choice of two loop levels with the fewest micro-ops (None if none)."""
+    dims = simplify(dims)
+    none = Dim(1)
+    padded = dims + [none, none]
+    best = None
+    seen = set()
+    for a, b in itertools.permutations(range(len(padded)), 2):
+        if (a >= len(dims) and b >= len(dims)) and (a, b) != (len(dims), len(dims) + 1):
+            continue
+        outer, inner = padded[a], padded[b]
+        rest = [d for index, d in enumerate(dims) if index not in (a, b)]
+        size = math.prod(d.extent for d in rest)
+        key = (outer, inner, tuple(rest))
+        if key in seen or (best is not None and size >= len(best.uops)):
+            continue
+        seen.add(key)
+        uops = _uop_table(rest, base)
+        if check_hazard and not _hazard_free(uops[:, 0], outer, inner):
+            continue
+        best = Plan(outer, inner, uops)
+    return best
+
+
+def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: int) -> int:
+    """Emit the loop nest `dims` over `base` as few GEMM/ALU instructions as possible (more
+    than one when the micro-ops would pass `max_uops`); returns the instruction count."""
+    dims = simplify(dims)
+    chosen = plan(dims, base, check_hazard=True)
+    if chosen is not None and len(chosen.uops) <= max_uops:
+        _push(stream, chosen, op)
+        return 1
+    if not dims:
+        raise VtaError(f"no hazard-free micro-kernel for {op} at {base}")
+    # Split the outermost level into separate instructions (each shorter), then retry.
+    head, rest = dims[0], dims[1:]
+    count = 0
+    for index in range(head.extent):
+        shifted = tuple(b + index * s for b, s in zip(base, head.steps))
+        count += emit(stream, rest, shifted, op, max_uops)
+    return count
+
+
+def _push(stream, chosen: Plan, op: Op) -> None:
+    uops = tuple(map(tuple, chosen.uops.tolist()))
+    key = ("kernel", op, chosen.outer, chosen.inner, uops)
+    with stream.kernel(key) as k:
+        if not k.cached:
+            for loop in [d for d in (chosen.outer, chosen.inner) if d.extent > 1]:
+                k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src,
+                       wgt_factor=loop.wgt)
+            for dst, src, wgt in uops:
+                if op.kind == "gemm":
+                    k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
+                else:
+                    k.alu(op.alu, dst=dst, src=src, imm=op.imm)

@@ -1,0 +1,121 @@
+"""Synthetic one- and few-node integer graphs for the back-end tests, and a helper that compiles
+one, runs it on a backend and returns (VTA output, reference output) as int8 arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vta.compiler import ir, reference
+from vta.compiler.build import compile_graph
+from vta.compiler.executor import Executor
+from vta.compiler.requantize import AluStep, plan
+from vta.isa import AluOp, Config
+
+
+def requant(rng, channels, acc_bound, *, per_channel, alu_mul, relu=False, where="test",
+            shape_tail=(1, 1)):
+    """A requantization to int8 with a random multiplier around 1 / typical |acc|."""
+    typical = max(float(np.mean(acc_bound)) / 8, 1.0)
+    size = (channels,) + shape_tail if per_channel else ()
+    multiplier = rng.uniform(0.3, 3.0, size=size) * 64 / typical
+    if not alu_mul:
+        multiplier = np.exp2(np.round(np.log2(multiplier)))
+    zero_point = -128 if relu else int(rng.integers(-20, 20))
+    return plan(multiplier, zero_point=zero_point, lo=zero_point if relu else -128, hi=127,
+                acc_bound=np.broadcast_to(acc_bound, np.shape(multiplier)) if size else
+                int(np.max(acc_bound)), alu_mul=alu_mul, where=where)
+
+
+def value(graph, name, shape, zero_point=0):
+    return graph.add_value(ir.Value(name, tuple(shape), ir.Quant(0.05, zero_point)))
+
+
+def conv_graph(rng, *, n=1, c=8, h=6, w=6, o=8, k=3, stride=1, pad=1, groups=1, dilation=1,
+               input_zero_point=-3, per_channel=True, alu_mul=True, relu=False) -> ir.Graph:
+    graph = ir.Graph("conv")
+    value(graph, "x", (n, c, h, w), input_zero_point)
+    graph.inputs.append("x")
+    weight = rng.integers(-128, 128, size=(o, c // groups, k, k)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, size=o).astype(np.int32)
+    bound = np.abs(weight.astype(np.int64)).sum(axis=(1, 2, 3)) * 256 + 5000
+    pads = (pad, pad, pad, pad) if isinstance(pad, int) else pad
+    oh = ir.window_output_size(h, k, stride, pads[0], pads[2], dilation)
+    ow = ir.window_output_size(w, k, stride, pads[1], pads[3], dilation)
+    rq = requant(rng, o, bound[:, None, None], per_channel=per_channel, alu_mul=alu_mul, relu=relu)
+    node = ir.Conv2d("conv", ("x",), "y", weight=weight, bias=bias, strides=(stride, stride),
+                     pads=pads, dilations=(dilation, dilation), groups=groups,
+                     input_zero_point=input_zero_point, requant=rq)
+    graph.add_node(node, ir.Value("y", (n, o, oh, ow), ir.Quant(0.1, rq.zero_point)))
+    graph.outputs.append("y")
+    return graph
+
+
+def dense_graph(rng, *, n=1, k=40, m=20, input_zero_point=5, per_channel=True,
+                alu_mul=True) -> ir.Graph:
+    graph = ir.Graph("dense")
+    value(graph, "x", (n, k), input_zero_point)
+    graph.inputs.append("x")
+    weight = rng.integers(-128, 128, size=(m, k)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, size=m).astype(np.int32)
+    bound = np.abs(weight.astype(np.int64)).sum(axis=1) * 256 + 5000
+    rq = requant(rng, m, bound, per_channel=per_channel, alu_mul=alu_mul, shape_tail=())
+    node = ir.Dense("fc", ("x",), "y", weight=weight, bias=bias,
+                    input_zero_point=input_zero_point, requant=rq)
+    graph.add_node(node, ir.Value("y", (n, m), ir.Quant(0.1, rq.zero_point)))
+    graph.outputs.append("y")
+    return graph
+
+
+def pool_graph(rng, *, kind="max", n=1, c=20, h=7, w=7, k=2, stride=2, pad=0,
+               ceil_mode=False, input_zero_point=-128, alu_mul=True) -> ir.Graph:
+    graph = ir.Graph("pool")
+    value(graph, "x", (n, c, h, w), input_zero_point)
+    graph.inputs.append("x")
+    pads = (pad, pad, pad, pad)
+    oh = ir.window_output_size(h, k, stride, pad, pad, 1, ceil_mode)
+    ow = ir.window_output_size(w, k, stride, pad, pad, 1, ceil_mode)
+    if kind == "max":
+        node = ir.MaxPool("pool", ("x",), "y", kernel=(k, k), strides=(stride, stride),
+                          pads=pads, dilations=(1, 1), ceil_mode=ceil_mode)
+        zero_point = input_zero_point
+    else:
+        rq = plan(1.0 / (k * k), zero_point=-128, acc_bound=256 * k * k, alu_mul=alu_mul,
+                  where="avg")
+        node = ir.AvgPool("pool", ("x",), "y", kernel=(k, k), strides=(stride, stride),
+                          pads=pads, ceil_mode=ceil_mode, input_zero_point=input_zero_point,
+                          requant=rq)
+        zero_point = -128
+    graph.add_node(node, ir.Value("y", (n, c, oh, ow), ir.Quant(0.05, zero_point)))
+    graph.outputs.append("y")
+    return graph
+
+
+def add_graph(rng, *, n=1, c=24, h=5, w=5, alu_mul=True) -> ir.Graph:
+    graph = ir.Graph("add")
+    value(graph, "a", (n, c, h, w), 3)
+    value(graph, "b", (n, c, h, w), -7)
+    graph.inputs += ["a", "b"]
+    steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.SHR, np.int64(-4)))
+    steps_b = (AluStep(AluOp.ADD, np.int64(7)), AluStep(AluOp.SHR, np.int64(-5)))
+    rq = plan(1 / 40.0, zero_point=2, acc_bound=256 * 48, alu_mul=alu_mul, where="add")
+    node = ir.Add("add", ("a", "b"), "y", input_steps=(steps_a, steps_b), requant=rq)
+    graph.add_node(node, ir.Value("y", (n, c, h, w), ir.Quant(0.1, 2)))
+    graph.outputs.append("y")
+    return graph
+
+
+def random_feeds(rng, graph: ir.Graph) -> dict[str, np.ndarray]:
+    return {name: rng.integers(-128, 128, size=graph.values[name].shape).astype(np.int8)
+            for name in graph.inputs}
+
+
+def run_both(graph: ir.Graph, feeds, config: Config | None = None, backend="functional",
+             **options):
+    """(VTA outputs, reference outputs) by IR output name, int8, plus the compiled model."""
+    config = config or Config.preset("pynq")
+    model = compile_graph(graph, config)
+    executor = Executor(model, backend, **options)
+    result = executor.run(feeds)
+    expected = reference.run(graph, feeds)
+    return ({name: result.outputs[name] for name in graph.outputs},
+            {name: expected[name] for name in graph.outputs}, model, result)

@@ -1,0 +1,186 @@
+"""Small synthetic models, quantized by onnxruntime itself, imported and run by the reference:
+every node within one quantization step of onnxruntime given the same inputs, and the outputs
+close after the whole graph (per-channel and per-tensor, int8 and uint8)."""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from conftest import float_model, output_steps, quantize_with_onnxruntime, steps_apart
+from vta.compiler import ir
+from vta.compiler.onnx_import import import_onnx
+
+RNG = np.random.default_rng(1234)
+
+
+def weights(*shape):
+    return RNG.normal(0, 1 / np.sqrt(np.prod(shape[1:])), shape).astype(np.float32)
+
+
+def conv(name, x, *, bias=True, **attrs):
+    inputs = [x, f"{name}.w"] + ([f"{name}.b"] if bias else [])
+    return helper.make_node("Conv", inputs, [name], name=name, **attrs)
+
+
+def relu(x):
+    return helper.make_node("Relu", [x], [f"{x}.relu"], name=f"{x}.relu")
+
+
+def case_conv_relu():
+    init = {"c.w": weights(8, 3, 3, 3), "c.b": RNG.normal(size=8).astype(np.float32)}
+    nodes = [conv("c", "x", pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])]
+    return nodes, init, (1, 3, 10, 10)
+
+
+def case_strided_asymmetric_pads():
+    init = {"c.w": weights(6, 4, 3, 3), "c.b": RNG.normal(size=6).astype(np.float32)}
+    return [helper.make_node("Conv", ["x", "c.w", "c.b"], ["y"], name="c", pads=[0, 1, 2, 0],
+                             strides=[2, 2])], init, (1, 4, 11, 9)
+
+
+def case_auto_pad_same_upper():
+    init = {"c.w": weights(5, 4, 3, 3)}
+    return [helper.make_node("Conv", ["x", "c.w"], ["y"], name="c", auto_pad="SAME_UPPER",
+                             strides=[2, 2])], init, (1, 4, 10, 7)
+
+
+def case_grouped_and_dilated():
+    init = {"g.w": weights(8, 2, 3, 3), "g.b": np.zeros(8, np.float32), "d.w": weights(8, 8, 3, 3)}
+    nodes = [conv("g", "x", group=2, pads=[1, 1, 1, 1]), relu("g"),
+             helper.make_node("Conv", ["g.relu", "d.w"], ["y"], name="d", dilations=[2, 2],
+                              pads=[2, 2, 2, 2])]
+    return nodes, init, (1, 4, 9, 9)
+
+
+def case_depthwise_relu6():
+    init = {"e.w": weights(16, 4, 1, 1), "e.b": np.zeros(16, np.float32),
+            "dw.w": weights(16, 1, 3, 3), "dw.b": RNG.normal(size=16).astype(np.float32),
+            "lo": np.float32(0), "hi": np.float32(6)}
+    nodes = [conv("e", "x"), helper.make_node("Clip", ["e", "lo", "hi"], ["e6"], name="e6"),
+             conv("dw", "e6", group=16, strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["dw", "lo", "hi"], ["y"], name="dw6")]
+    return nodes, init, (1, 4, 12, 12)
+
+
+def case_residual_add():
+    init = {"a.w": weights(8, 8, 3, 3), "a.b": np.zeros(8, np.float32),
+            "b.w": weights(8, 8, 1, 1), "b.b": np.zeros(8, np.float32)}
+    nodes = [conv("a", "x", pads=[1, 1, 1, 1]), relu("a"), conv("b", "a.relu"),
+             helper.make_node("Add", ["b", "x"], ["sum"], name="add"),
+             helper.make_node("Relu", ["sum"], ["y"], name="add.relu")]
+    return nodes, init, (1, 8, 6, 6)
+
+
+def case_pools():
+    init = {"c.w": weights(4, 3, 3, 3)}
+    nodes = [helper.make_node("Conv", ["x", "c.w"], ["c"], name="c"),
+             helper.make_node("MaxPool", ["c"], ["m"], name="max", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("MaxPool", ["m"], ["m2"], name="max_ceil", kernel_shape=[2, 2],
+                              strides=[2, 2], ceil_mode=1),
+             helper.make_node("AveragePool", ["c"], ["a"], name="avg_excl", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=0),
+             helper.make_node("AveragePool", ["c"], ["a2"], name="avg_incl", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[0, 0, 1, 1], count_include_pad=1, ceil_mode=1),
+             helper.make_node("Add", ["a", "a2"], ["s"], name="sum_avg"),
+             helper.make_node("Concat", ["s", "m"], ["cat"], name="concat", axis=1),
+             helper.make_node("GlobalAveragePool", ["m2"], ["y"], name="gap")]
+    model_outputs = ["cat"]
+    return nodes, init, (1, 3, 17, 15), model_outputs
+
+
+def case_concat_of_different_scales():
+    init = {"a.w": weights(4, 3, 1, 1), "b.w": 5 * weights(6, 3, 3, 3)}
+    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="a"),
+             helper.make_node("Conv", ["x", "b.w"], ["b"], name="b", pads=[1, 1, 1, 1]),
+             helper.make_node("Concat", ["a", "b"], ["y"], name="concat", axis=1)]
+    return nodes, init, (1, 3, 8, 8)
+
+
+def case_gemm_head():
+    init = {"c.w": weights(16, 3, 3, 3), "f.w": weights(10, 16 * 4 * 4).reshape(10, 256),
+            "f.b": RNG.normal(size=10).astype(np.float32), "g.w": weights(7, 10).T.copy(),
+            "g.b": RNG.normal(size=7).astype(np.float32), "shape": np.array([1, -1], np.int64),
+            "m.w": weights(5, 7).T.copy()}
+    nodes = [helper.make_node("Conv", ["x", "c.w"], ["c"], name="c", strides=[2, 2], pads=[1, 1, 1, 1]),
+             relu("c"),
+             helper.make_node("Reshape", ["c.relu", "shape"], ["flat"], name="reshape"),
+             helper.make_node("Gemm", ["flat", "f.w", "f.b"], ["f"], name="fc_transB", transB=1),
+             relu("f"),
+             helper.make_node("Gemm", ["f.relu", "g.w", "g.b"], ["g"], name="fc_alpha_beta",
+                              alpha=0.5, beta=2.0),
+             helper.make_node("MatMul", ["g", "m.w"], ["y"], name="matmul")]
+    return nodes, init, (1, 3, 8, 8)
+
+
+def case_flatten():
+    init = {"c.w": weights(6, 2, 2, 2), "f.w": weights(3, 6 * 3 * 3).reshape(3, 54)}
+    nodes = [helper.make_node("Conv", ["x", "c.w"], ["c"], name="c", strides=[2, 2]),
+             helper.make_node("Flatten", ["c"], ["flat"], name="flatten", axis=1),
+             helper.make_node("Gemm", ["flat", "f.w"], ["y"], name="fc", transB=1)]
+    return nodes, init, (1, 2, 6, 6)
+
+
+CASES = [case_conv_relu, case_strided_asymmetric_pads, case_auto_pad_same_upper,
+         case_grouped_and_dilated, case_depthwise_relu6, case_residual_add, case_pools,
+         case_concat_of_different_scales, case_gemm_head, case_flatten]
+SETTINGS = {
+    "int8-per-channel": dict(per_channel=True),
+    "int8-per-tensor": dict(per_channel=False),
+    "uint8-activations": dict(per_channel=True, activation="uint8"),
+    "uint8-all-per-tensor": dict(per_channel=False, activation="uint8", weight="uint8"),
+}
+
+
+def build(case, settings, tmp_path):
+    nodes, init, shape, *extra = case()
+    model = float_model(nodes, init, list(shape))
+    for name in (extra[0] if extra else []):
+        model.graph.output.append(helper.make_tensor_value_info(name, 1, None))
+    samples = RNG.normal(size=(16,) + shape[1:]).astype(np.float32)
+    path = quantize_with_onnxruntime(model, tmp_path, samples, **settings)
+    return path, shape
+
+
+@pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+def test_layers_match_onnxruntime(case, settings, tmp_path):
+    path, shape = build(case, settings, tmp_path)
+    graph = import_onnx(path)
+    for trial in range(3):
+        x = RNG.normal(size=shape).astype(np.float32) * (1 + trial)
+        apart = steps_apart(graph, path, x)
+        assert apart, "no layer to compare"
+        worst = {value: isolated for value, (_, isolated) in apart.items() if isolated > 1}
+        assert not worst, f"nodes more than one step from onnxruntime: {worst}"
+        assert output_steps(graph, path, x) <= 3
+
+
+def test_uint8_values_are_stored_shifted_to_int8(tmp_path):
+    path, _ = build(case_conv_relu, SETTINGS["uint8-activations"], tmp_path)
+    graph = import_onnx(path)
+    value = graph.values[graph.inputs[0]]
+    assert value.onnx_dtype == "uint8"
+    assert np.array_equal(value.from_onnx(np.array([0, 128, 255], np.uint8)), [-128, 0, 127])
+
+
+def test_relu_after_quantize_static_is_the_saturation_at_the_zero_point(tmp_path):
+    path, _ = build(case_conv_relu, SETTINGS["int8-per-channel"], tmp_path)
+    graph = import_onnx(path)
+    conv_node = next(node for node in graph.nodes if isinstance(node, ir.Conv2d))
+    assert graph.values[conv_node.output].quant.zero_point == -128
+
+
+def test_power_of_two_model_needs_no_multiply(tmp_path):
+    from vta.compiler.quantize import round_scales_to_powers_of_two
+    import onnx
+    path, shape = build(case_residual_add, SETTINGS["int8-per-channel"], tmp_path)
+    model = onnx.load(path)
+    round_scales_to_powers_of_two(model)
+    onnx.save(model, tmp_path / "pow2.onnx")
+    graph = import_onnx(tmp_path / "pow2.onnx", alu_mul=False)
+    steps = [s for node in graph.nodes if hasattr(node, "requant") for s in node.requant.steps]
+    assert steps and all(s.op.name != "MUL" for s in steps)
+    x = RNG.normal(size=shape).astype(np.float32)
+    apart = steps_apart(graph, tmp_path / "pow2.onnx", x)
+    assert max(isolated for _, isolated in apart.values()) <= 1

@@ -1,0 +1,107 @@
+"""`vta quantize`: onnxruntime's static quantizer with VTA's settings, from the command line."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+from conftest import float_model, steps_apart
+from vta.cli import main
+from vta.compiler.onnx_import import import_onnx
+
+RNG = np.random.default_rng(5)
+
+
+@pytest.fixture
+def float_path(tmp_path):
+    init = {"a.w": RNG.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32),
+            "a.b": RNG.normal(0, 0.1, 8).astype(np.float32),
+            "b.w": RNG.normal(0, 0.3, (8, 8, 3, 3)).astype(np.float32),
+            "f.w": RNG.normal(0, 0.1, (4, 8)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "a.w", "a.b"], ["a"], name="a", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["ar"], name="a_relu"),
+             helper.make_node("Conv", ["ar", "b.w"], ["b"], name="b", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["b", "ar"], ["s"], name="add"),
+             helper.make_node("GlobalAveragePool", ["s"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "f.w"], ["y"], name="fc", transB=1)]
+    path = tmp_path / "float.onnx"
+    onnx.save(float_model(nodes, init, [1, 3, 16, 16]), path)
+    return path
+
+
+def initializers(path):
+    return {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
+
+
+def dequantizers(path):
+    return [n for n in onnx.load(path).graph.node if n.op_type == "DequantizeLinear"]
+
+
+def test_quantize_writes_symmetric_per_channel_int8_qdq(float_path, tmp_path, capsys):
+    samples = tmp_path / "samples.npy"
+    np.save(samples, RNG.normal(size=(20, 3, 16, 16)).astype(np.float32))
+    output = tmp_path / "int8.onnx"
+    assert main(["quantize", str(float_path), "--calibrate", str(samples), "-o", str(output)]) == 0
+    assert "calibrated on 20 samples" in capsys.readouterr().out
+    arrays = initializers(output)
+    weights = [n for n in dequantizers(output) if n.input[0] in ("a.w_quantized", "b.w_quantized")]
+    assert len(weights) == 2
+    for node in weights:
+        assert arrays[node.input[0]].dtype == np.int8
+        assert arrays[node.input[1]].shape == (8,)                 # per output channel
+        assert not arrays[node.input[2]].any()                     # symmetric
+    activation_zero_points = [arrays[n.input[2]] for n in dequantizers(output)
+                              if n.input[0] not in arrays]
+    assert activation_zero_points and all(z.dtype == np.int8 for z in activation_zero_points)
+    graph = import_onnx(output)
+    apart = steps_apart(graph, output, RNG.normal(size=(1, 3, 16, 16)).astype(np.float32))
+    assert max(isolated for _, isolated in apart.values()) <= 1
+
+
+def test_power_of_two_scales_need_only_shifts(float_path, tmp_path):
+    samples = tmp_path / "samples.npy"
+    np.save(samples, RNG.normal(size=(20, 3, 16, 16)).astype(np.float32))
+    output = tmp_path / "pow2.onnx"
+    assert main(["quantize", str(float_path), "--calibrate", str(samples), "-o", str(output),
+                 "--power-of-two"]) == 0
+    arrays = initializers(output)
+    for node in dequantizers(output):
+        scale = arrays[node.input[1]].astype(np.float64)
+        assert np.array_equal(scale, np.exp2(np.round(np.log2(scale))))
+    original = initializers(float_path)["a.w"]
+    restored = next(n for n in dequantizers(output) if n.input[0] == "a.w_quantized")
+    scale = arrays[restored.input[1]].reshape(8, 1, 1, 1)
+    real = arrays["a.w_quantized"] * scale
+    # Two roundings (onnxruntime's, then to the coarser scale) but never a clipped weight.
+    assert np.all(np.abs(real - original) <= scale * 1.0001)
+    graph = import_onnx(output, alu_mul=False)
+    assert all(step.op.name != "MUL" for node in graph.nodes if hasattr(node, "requant")
+               for step in node.requant.steps)
+
+
+def test_calibrate_from_a_folder_of_images(float_path, tmp_path):
+    from skimage import data, io
+    folder = tmp_path / "images"
+    folder.mkdir()
+    io.imsave(folder / "chelsea.png", data.chelsea())
+    io.imsave(folder / "coffee.png", data.coffee())
+    np.save(folder / "extra.npy", RNG.normal(size=(3, 16, 16)).astype(np.float32))
+    output = tmp_path / "int8.onnx"
+    assert main(["quantize", str(float_path), "--calibrate", str(folder), "-o", str(output),
+                 "--mean", "0.5", "--std", "0.25"]) == 0
+    assert import_onnx(output).nodes
+
+
+def test_calibration_errors_are_one_line(float_path, tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    assert main(["quantize", str(float_path), "--calibrate", str(missing), "-o",
+                 str(tmp_path / "o.onnx")]) == 1
+    assert capsys.readouterr().err.strip() == f"vta quantize: {missing}: calibration data not found"
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((2, 3, 8, 8), np.float32))
+    assert main(["quantize", str(float_path), "--calibrate", str(wrong), "-o",
+                 str(tmp_path / "o.onnx")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "does not match the model input (1, 3, 16, 16)" in error
+    assert not (tmp_path / "o.onnx").exists()

@@ -1,0 +1,150 @@
+"""ALU semantics: every opcode on edge values, the SHR shift rule, MUL, wrap-around, OUT."""
+
+import numpy as np
+import pytest
+
+from vta.isa import (Alu, AluOp, Config, DecodeError, Finish, Load, MemoryType, Store, Uop)
+from vta.simulator import check_program
+from vta.simulator.functional import FunctionalSimulator
+
+from image_builder import ImageBuilder
+
+PYNQ = Config.preset("pynq")
+EDGES = [-(1 << 31), -(1 << 31) + 1, -65537, -65536, -32769, -32768, -257, -129, -128, -17, -16,
+         -1, 0, 1, 2, 15, 16, 17, 31, 32, 127, 128, 255, 256, 32767, 32768, 65535, 65536,
+         0x12345678, (1 << 31) - 1]
+
+
+def wrap(value: int) -> int:
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def expected_lane(opcode: AluOp, a: int, b: int) -> int:
+    """The decided semantics (docs/semantics.md), with Python integers."""
+    if opcode == AluOp.MIN:
+        return min(a, b)
+    if opcode == AluOp.MAX:
+        return max(a, b)
+    if opcode == AluOp.ADD:
+        return wrap(a + b)
+    if opcode == AluOp.SHR:
+        shift = signed(b, 5)
+        return a >> shift if shift >= 0 else wrap(a << -shift)
+    return wrap(a * signed(b, 16))
+
+
+def run_alu(opcode: AluOp, a_values, b_values=None, imm: int | None = None,
+            config: Config = PYNQ):
+    """Run one ALU instruction over tiles holding `a_values` (each value fills a tile), with
+    tiles of `b_values` as the vector operand or `imm`; returns (ACC tiles, stored bytes)."""
+    lanes = config.batch * config.block_out
+    count = len(a_values)
+    a = np.repeat(np.array(a_values, np.int64), lanes).astype("<i4")
+    b = np.repeat(np.array(b_values if b_values is not None else a_values, np.int64), lanes).astype("<i4")
+    builder = ImageBuilder(config)
+    acc_base = builder.place(np.concatenate([a, b]), MemoryType.ACC)
+    uop_base = builder.uops([Uop(dst_idx=0, src_idx=count)])
+    out_base = builder.reserve(count * config.elem_bytes(MemoryType.OUT), MemoryType.OUT)
+    program = [
+        Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=1, x_stride=1),
+        Load(memory_type=MemoryType.ACC, dram_base=acc_base, y_size=1, x_size=2 * count,
+             x_stride=2 * count),
+        Alu(alu_opcode=opcode, use_imm=imm is not None, imm=imm or 0, uop_bgn=0, uop_end=1,
+            iter_out=1, iter_in=count, dst_factor_in=1, src_factor_in=1, push_next_dep=True),
+        Store(dram_base=out_base, y_size=1, x_size=count, x_stride=count, pop_prev_dep=True,
+              push_prev_dep=True),
+        Load(memory_type=MemoryType.UOP, pop_next_dep=True), Finish()]
+    image = builder.image(program)
+    check_program(image)
+    simulator = FunctionalSimulator(config)
+    counters = simulator.run(image.dram, image.insn_addr, image.insn_count)
+    assert counters["alu_counter"] == count
+    start = out_base * config.elem_bytes(MemoryType.OUT)
+    stored = image.dram[start:start + count * lanes].view(np.int8).reshape(count, lanes)
+    return simulator.sram.acc[:count].reshape(count, lanes).astype(np.int64), stored
+
+
+def check(opcode, acc, stored, expected):
+    expected = np.array(expected, np.int64)[:, None]
+    assert (acc == expected).all(), f"{opcode.name}: {acc[:, 0]} != {expected[:, 0]}"
+    assert (stored == ((expected + 128) % 256) - 128).all(), "OUT is not the low byte of ACC"
+
+
+@pytest.mark.parametrize("opcode", [AluOp.MIN, AluOp.MAX, AluOp.ADD, AluOp.SHR, AluOp.MUL])
+def test_vector_operation_on_edge_values(opcode):
+    a_values = [a for a in EDGES for _ in EDGES]
+    b_values = [b for _ in EDGES for b in EDGES]
+    acc, stored = run_alu(opcode, a_values, b_values)
+    check(opcode, acc, stored, [expected_lane(opcode, a, b) for a, b in zip(a_values, b_values)])
+
+
+@pytest.mark.parametrize("opcode", [AluOp.MIN, AluOp.MAX, AluOp.ADD, AluOp.SHR, AluOp.MUL])
+@pytest.mark.parametrize("imm", [-(1 << 15), -32, -17, -16, -15, -1, 0, 1, 8, 15, 16, 31, 32,
+                                 (1 << 15) - 1])
+def test_immediate_operation_on_edge_values(opcode, imm):
+    acc, stored = run_alu(opcode, EDGES, imm=imm)
+    check(opcode, acc, stored, [expected_lane(opcode, a, imm) for a in EDGES])
+
+
+def test_shift_amount_is_the_low_five_bits_signed():
+    value = 0x00010003
+    cases = {0: value, 3: value >> 3, 15: value >> 15, 16: wrap(value << 16), -16: wrap(value << 16),
+             -1: wrap(value << 1), 31: wrap(value << 1), 32: value, 47: value >> 15}
+    for imm, expected in cases.items():
+        acc, _ = run_alu(AluOp.SHR, [value], imm=imm)
+        assert acc[0, 0] == expected, f"SHR imm {imm}"
+    acc, _ = run_alu(AluOp.SHR, [-(1 << 31)], imm=31)  # left by one: the sign bit falls off
+    assert acc[0, 0] == 0
+    acc, _ = run_alu(AluOp.SHR, [-256], imm=4)  # arithmetic right shift
+    assert acc[0, 0] == -16
+    acc, _ = run_alu(AluOp.SHR, [value], [0x12345678])  # vector: low 5 bits 24 = -8 -> left 8
+    assert acc[0, 0] == wrap(value << 8)
+
+
+def test_multiply_uses_the_low_sixteen_bits_of_the_source_sign_extended():
+    acc, _ = run_alu(AluOp.MUL, [1000, 1000, -7, 0x40000000], [0x0001FFFF, 0x00008000, 3, 4])
+    assert acc[:, 0].tolist() == [-1000, -32768000, -21, 0]
+    acc, _ = run_alu(AluOp.MUL, [123456789], imm=-32768)
+    assert acc[0, 0] == wrap(123456789 * -32768)
+
+
+def test_add_wraps_around():
+    acc, stored = run_alu(AluOp.ADD, [(1 << 31) - 1, -(1 << 31)], [1, -1])
+    assert acc[:, 0].tolist() == [-(1 << 31), (1 << 31) - 1]
+    assert stored[:, 0].tolist() == [0, -1]
+
+
+def test_multiply_is_invalid_without_the_extension():
+    with pytest.raises(DecodeError, match=r"^instruction 2: ALU MUL needs the ALU_MUL extension"):
+        run_alu(AluOp.MUL, [1], imm=2, config=PYNQ.replace(ALU_MUL=False))
+
+
+@pytest.mark.parametrize("config", [PYNQ.replace(LOG_BATCH=1), PYNQ.replace(LOG_BLOCK=5)],
+                         ids=["2x16", "1x32"])
+def test_other_tile_shapes(config):
+    acc, stored = run_alu(AluOp.ADD, [5, -9, 1 << 30], [7, 1, 1 << 30], config=config)
+    check(AluOp.ADD, acc, stored, [12, -8, -(1 << 31)])
+
+
+def test_a_later_execution_reads_what_an_earlier_one_wrote():
+    """ADD with dst i+1 and src i over a loop: a running sum, executed in order."""
+    config = PYNQ
+    lanes = config.block_out
+    builder = ImageBuilder(config)
+    acc_base = builder.place(np.repeat(np.arange(1, 9, dtype="<i4"), lanes), MemoryType.ACC)
+    uop_base = builder.uops([Uop(dst_idx=1, src_idx=0)])
+    program = [
+        Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=1, x_stride=1),
+        Load(memory_type=MemoryType.ACC, dram_base=acc_base, y_size=1, x_size=8, x_stride=8),
+        Alu(alu_opcode=AluOp.ADD, uop_bgn=0, uop_end=1, iter_out=1, iter_in=7, dst_factor_in=1,
+            src_factor_in=1),
+        Finish()]
+    image = builder.image(program)
+    simulator = FunctionalSimulator(config)
+    simulator.run(image.dram, image.insn_addr, image.insn_count)
+    assert simulator.sram.acc[:8, 0, 0].tolist() == np.cumsum(np.arange(1, 9)).tolist()
