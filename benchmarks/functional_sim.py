@@ -3,10 +3,12 @@
 (a) a blocked GEMM: ROUNDS rounds of (64 × 256) · (256 × 256)ᵀ through 16 × 16 tiles, fresh
     random data each round, double-buffered, with a >> 8 epilogue;
 (b) a 3 × 3 convolution, 56 × 56 × 64 → 64 channels, padding 1, with padded INP loads and two
-    virtual threads, epilogue >> 8 and clip to [0, 127].
+    virtual threads (INP double-buffered per GEMM stage, ACC/OUT per block of 4 output rows),
+    epilogue >> 8 and clip to [0, 127].
 
 Each run's final DRAM image is checked against numpy. Prints simulated GOPS (2 ops per MAC)
-and wall time. Usage: python benchmarks/functional_sim.py [--rounds N] [--repeat R]
+from wall time, and from the process's CPU time (the better figure on a loaded machine).
+Usage: python benchmarks/functional_sim.py [--rounds N] [--repeat R]
 """
 
 import os
@@ -18,8 +20,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from vta.isa import (Alu, AluOp, Config, Finish, Gemm, Load, MemoryType, Store, Uop,  # noqa: E402
-                     encode_stream, encode_uops)
+from vta.isa import (INSN_BYTES, Alu, AluOp, Config, Finish, Gemm, Load, MemoryType,  # noqa: E402
+                     Store, Uop, encode_stream, encode_uops)
 from vta.simulator.functional import FunctionalSimulator  # noqa: E402
 
 
@@ -29,14 +31,22 @@ class ImageBuilder:
     def __init__(self, config: Config):
         self.config, self.size, self.regions = config, 0, []
 
-    def place(self, data: np.ndarray, memory_type: MemoryType) -> int:
-        """Append `data` (bytes) aligned to `memory_type`; returns its dram_base."""
-        elem = max(self.config.elem_bytes(memory_type), 16)
-        self.size = -(-self.size // elem) * elem
+    def append(self, data: bytes, alignment: int) -> int:
+        """Append `data` at the next multiple of `alignment`; returns its byte address."""
+        self.size = -(-self.size // alignment) * alignment
         offset = self.size
-        self.regions.append((offset, np.frombuffer(data.tobytes(), np.uint8)))
-        self.size += data.nbytes
-        return offset // self.config.elem_bytes(memory_type)
+        self.regions.append((offset, np.frombuffer(data, np.uint8)))
+        self.size += len(data)
+        return offset
+
+    def place(self, data: np.ndarray, memory_type: MemoryType) -> int:
+        """Append an array's bytes aligned to `memory_type`; returns its dram_base."""
+        elem = self.config.elem_bytes(memory_type)
+        return self.append(data.tobytes(), elem) // elem
+
+    def instructions(self, program: list) -> int:
+        """Append the encoded stream; returns insn_addr."""
+        return self.append(encode_stream(program, self.config), INSN_BYTES)
 
     def image(self) -> np.ndarray:
         dram = np.zeros(self.size, np.uint8)
@@ -69,9 +79,8 @@ def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
     uop_base = builder.place(encode_uops(kernels, config), MemoryType.UOP)
     gemm_uops = lambda b: (b * oct_, (b + 1) * oct_)  # noqa: E731
     single_uop = lambda b: (2 * oct_ + b, 2 * oct_ + b + 1)  # noqa: E731
-    load, compute, store = [], [Load(memory_type=MemoryType.UOP, sram_base=0, dram_base=uop_base,
-                                     y_size=1, x_size=len(kernels), x_stride=len(kernels))], []
-    program = []
+    program = [Load(memory_type=MemoryType.UOP, sram_base=0, dram_base=uop_base, y_size=1,
+                    x_size=len(kernels), x_stride=len(kernels))]
     for r in range(rounds):
         b = r % 2
         load = [Load(memory_type=MemoryType.INP, sram_base=b * inp_tiles,
@@ -81,7 +90,7 @@ def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
                      dram_base=wgt_base + r * wgt_tiles, y_size=1, x_size=wgt_tiles,
                      x_stride=wgt_tiles, push_next_dep=True)]
         bgn, end = single_uop(b)
-        compute += [
+        compute = [
             Gemm(reset_reg=True, uop_bgn=bgn, uop_end=end, iter_out=rows, iter_in=oct_,
                  dst_factor_out=oct_, dst_factor_in=1, pop_next_dep=r >= 2),
             Gemm(uop_bgn=gemm_uops(b)[0], uop_end=gemm_uops(b)[1], iter_out=rows, iter_in=ict,
@@ -93,13 +102,11 @@ def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
         store = [Store(sram_base=b * acc_tiles, dram_base=out_base + r * acc_tiles, y_size=1,
                        x_size=acc_tiles, x_stride=acc_tiles, pop_prev_dep=True, push_prev_dep=True)]
         program += load + compute + store
-        compute = []
     program += [nop(MemoryType.INP, pop_next_dep=True),
                 nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
                 nop(MemoryType.UOP, pop_next_dep=True),
                 nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
-    stream = np.frombuffer(encode_stream(program, config), np.uint8)
-    insn_addr = builder.place(stream, MemoryType.OUT) * config.elem_bytes(MemoryType.OUT)
+    insn_addr = builder.instructions(program)
     dram = builder.image()
     out_offset = out_base * config.elem_bytes(MemoryType.OUT)
 
@@ -114,54 +121,59 @@ def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
 
 
 def conv3x3(config: Config, rng: np.random.Generator):
-    """(b): returns (dram, insn_addr, insn_count, macs, check(dram))."""
+    """(b): returns (dram, insn_addr, insn_count, macs, check(dram)).
+
+    Output blocks of 4 rows; input channels in two halves, each one GEMM stage whose INP tiles
+    are double-buffered (virtual thread = stage parity); ACC/OUT double-buffered per block."""
     block = config.block
     height = width = 56
     ict = oct_ = 64 // block
-    rows_per_block, padded_w = 2, width + 2
+    half = ict // 2
+    rows_per_block, padded_w = 4, width + 2
     in_rows = rows_per_block + 2
-    thread_tiles = 1024
+    plane, thread_tiles = in_rows * padded_w, 1024
     data = rng.integers(-128, 128, (ict, height, width, block), dtype=np.int8)
     weights = rng.integers(-128, 128, (oct_, ict, 3, 3, block, block), dtype=np.int8)
     builder = ImageBuilder(config)
     inp_base = builder.place(data, MemoryType.INP)
     wgt_base = builder.place(weights, MemoryType.WGT)
     out_base = builder.place(np.zeros((oct_, height, width, block), np.int8), MemoryType.OUT)
-    plane = in_rows * padded_w
     kernels = []
-    for t in range(2):  # per thread: the conv kernel (kh, kw, ic, w), then one reset/ALU uop
-        kernels += [Uop(t * thread_tiles + w, t * thread_tiles + c * plane + kh * padded_w + kw + w,
-                        (c * 3 + kh) * 3 + kw)
-                    for kh in range(3) for kw in range(3) for c in range(ict) for w in range(width)]
-    conv_uops = len(kernels) // 2
+    for t in range(2):  # ACC buffer t; stage h reads INP buffer h and input channels of half h
+        for h in range(2):
+            kernels += [Uop(t * thread_tiles + w, h * thread_tiles + c * plane + kh * padded_w + kw + w,
+                            ((h * half + c) * 3 + kh) * 3 + kw)
+                        for kh in range(3) for kw in range(3) for c in range(half) for w in range(width)]
+    conv_uops = len(kernels) // 4
     kernels += [Uop(t * thread_tiles, t * thread_tiles, 0) for t in range(2)]
     uop_base = builder.place(encode_uops(kernels, config), MemoryType.UOP)
     program = [Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=len(kernels),
                     x_stride=len(kernels)),
                Load(memory_type=MemoryType.WGT, dram_base=wgt_base, y_size=1, x_size=oct_ * ict * 9,
                     x_stride=oct_ * ict * 9)]
-    blocks = height // rows_per_block
     out_tiles = rows_per_block * width
-    for blk in range(blocks):
+    for blk in range(height // rows_per_block):
         t, h0 = blk % 2, blk * rows_per_block
         top, bottom = int(h0 == 0), int(h0 + rows_per_block == height)
-        first_row = h0 - 1 + top
-        program += [Load(memory_type=MemoryType.INP, sram_base=t * thread_tiles + c * plane,
-                         dram_base=inp_base + (c * height + first_row) * width,
-                         y_size=in_rows - top - bottom, x_size=width, x_stride=width,
-                         y_pad_0=top, y_pad_1=bottom, x_pad_0=1, x_pad_1=1,
-                         pop_next_dep=blk >= 2 and c == 0, push_next_dep=c == ict - 1)
-                    for c in range(ict)]
-        single = (2 * conv_uops + t, 2 * conv_uops + t + 1)
+        for h in range(2):
+            program += [Load(memory_type=MemoryType.INP, sram_base=h * thread_tiles + c * plane,
+                             dram_base=inp_base + ((h * half + c) * height + h0 - 1 + top) * width,
+                             y_size=in_rows - top - bottom, x_size=width, x_stride=width,
+                             y_pad_0=top, y_pad_1=bottom, x_pad_0=1, x_pad_1=1,
+                             pop_next_dep=blk >= 1 and c == 0, push_next_dep=c == half - 1)
+                        for c in range(half)]
+        single = (4 * conv_uops + t, 4 * conv_uops + t + 1)
         loops = dict(iter_out=oct_ * rows_per_block, iter_in=width, dst_factor_out=width,
                      dst_factor_in=1)
         alu_loops = loops | dict(src_factor_out=width, src_factor_in=1)
+        program.append(Gemm(reset_reg=True, uop_bgn=single[0], uop_end=single[1],
+                            pop_next_dep=blk >= 2, **loops))
+        program += [Gemm(uop_bgn=(2 * t + h) * conv_uops, uop_end=(2 * t + h + 1) * conv_uops,
+                         iter_out=oct_, iter_in=rows_per_block, dst_factor_out=out_tiles,
+                         dst_factor_in=width, src_factor_in=padded_w, wgt_factor_out=ict * 9,
+                         pop_prev_dep=True, push_prev_dep=True)
+                    for h in range(2)]
         program += [
-            Gemm(reset_reg=True, uop_bgn=single[0], uop_end=single[1], pop_next_dep=blk >= 2, **loops),
-            Gemm(uop_bgn=t * conv_uops, uop_end=(t + 1) * conv_uops, iter_out=oct_,
-                 iter_in=rows_per_block, dst_factor_out=out_tiles, dst_factor_in=width,
-                 src_factor_in=padded_w, wgt_factor_out=ict * 9, pop_prev_dep=True,
-                 push_prev_dep=True),
             Alu(alu_opcode=AluOp.SHR, use_imm=True, imm=8, uop_bgn=single[0], uop_end=single[1],
                 **alu_loops),
             Alu(alu_opcode=AluOp.MIN, use_imm=True, imm=127, uop_bgn=single[0],
@@ -177,8 +189,7 @@ def conv3x3(config: Config, rng: np.random.Generator):
                 nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
                 nop(MemoryType.UOP, pop_next_dep=True),
                 nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
-    stream = np.frombuffer(encode_stream(program, config), np.uint8)
-    insn_addr = builder.place(stream, MemoryType.OUT) * config.elem_bytes(MemoryType.OUT)
+    insn_addr = builder.instructions(program)
     dram = builder.image()
     out_offset = out_base * config.elem_bytes(MemoryType.OUT)
 

@@ -18,7 +18,7 @@ from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, w
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
 from vta.compiler.uop_kernels import Dim
-from vta.isa import AluOp, MemoryType, Module, VtaError
+from vta.isa import AluOp, MemoryType, Module
 from vta.runtime.memory import Buffer
 from vta.runtime.stream import CommandStream
 
@@ -263,9 +263,12 @@ class ConvEmitter(LayerEmitter):
         if copies == 1 or not merged:
             self.kernel(reduction + outputs, base, uk.GEMM)
             return
-        if len(merged) > 1:
-            raise VtaError(f"layer {self.layer.name}: a reduction over several loop levels on "
-                           f"{count} output tile(s) cannot avoid the GEMM write hazard")
+        if len(merged) > 1:               # one instruction per index of the outer levels
+            head = merged[0]
+            for index in range(head.extent):
+                shifted = tuple(b + index * step for b, step in zip(base, head.steps))
+                self.accumulate(merged[1:], outputs, shifted, copies, count)
+            return
         dim = merged[0]
         rounds, rest = divmod(dim.extent, copies)
         if rounds:

@@ -84,7 +84,8 @@ class Conv2d(Node):
     """acc[n,o] = bias[o] + Σ weight[o,c,i,j] · (x − input_zero_point)[n, g·C/G + c, ...] over the
     window (padding contributes 0, i.e. pads hold the input zero point), then `requant`.
 
-    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,); pads: (top, left, bottom, right).
+    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,) (holding the rounding offset of the
+    requantization's pre-shift too); pads: (top, left, bottom, right).
     """
 
     weight: np.ndarray = field(repr=False)

@@ -12,6 +12,7 @@ itself: saturation at the output zero point is the ReLU).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real
 from vta.compiler.requantize import INT8_MAX, INT8_MIN, plan
-from vta.isa import VtaError
+from vta.isa import AluOp, VtaError
 
 #: Operators whose presence marks a quantized model.
 QUANTIZED_OPERATORS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
@@ -66,12 +67,19 @@ class Importer:
             if node.domain not in ("", "ai.onnx"):
                 raise NodeError(f"node {label}: operator {node.domain}.{node.op_type} is not supported")
             handler = OPERATORS.get(node.op_type)
-            if all(isinstance(self.env.get(name), Const) for name in node.input if name) \
+            if node.input and all(isinstance(self.env.get(n), Const) for n in node.input if n) \
                     and node.op_type not in ("DequantizeLinear", "QuantizeLinear"):
                 handler = OPERATORS["constant folding"]
             if handler is None:
                 raise NodeError(f"node {label}: operator {node.op_type} is not supported")
-            results = handler(self, node, label)
+            try:
+                results = handler(self, node, label)
+            except VtaError as error:
+                if str(error).startswith("node "):
+                    raise
+                raise NodeError(f"node {label}: {error}") from None
+            except (IndexError, KeyError, ValueError) as error:     # a malformed node
+                raise NodeError(f"node {label}: malformed ({type(error).__name__}: {error})") from None
             for name, result in zip(node.output, results):
                 if name:
                     self.env[name] = result
@@ -205,9 +213,15 @@ class Importer:
         output = self.new_value(output_name, pending.shape, quant, onnx_dtype)
         if pending.kind == "concat":
             return self._finalize_concat(pending, output)
+        pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
         multiplier = pending.acc_scale / quant.scale
         requant = plan(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
                        acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=f"node {pending.label}")
+        if pending.bias is not None and requant.steps[0].op == AluOp.ADD:
+            # A leading ADD (the pre-shift's rounding) costs nothing inside the bias.
+            offset = np.broadcast_to(requant.steps[0].operand, pending.acc_scale.shape).ravel()
+            pending = dataclasses.replace(pending, bias=pending.bias + offset)
+            requant = dataclasses.replace(requant, steps=requant.steps[1:])
         return self.emit(pending.node_type, pending.label, pending.inputs, output,
                          requant=requant, **pending.node_fields())
 

@@ -63,7 +63,10 @@ def _divisors(size, kernel, stride, pad_begin, pad_end, out, include_pad) -> np.
     return np.minimum(end, size) - np.maximum(start, 0)
 
 
-def _avg_pending(label, x: ir.Value, kernel, strides, pads, ceil_mode, divisors) -> Pending:
+def _avg_pending(im, label, x: ir.Value, kernel, strides, pads, ceil_mode, divisors) -> Pending:
+    if not im.alu_mul and np.any(divisors & (divisors - 1)):
+        raise NodeError(f"node {label}: averaging over {int(divisors.max())} elements is no "
+                        "power-of-two division and the config has no ALU multiply (ALU_MUL)")
     acc_scale = x.quant.scale / divisors.astype(np.float64)
     if np.all(divisors == divisors.flat[0]):
         acc_scale = np.asarray(acc_scale.flat[0])
@@ -85,7 +88,7 @@ def average_pool(im, node, label):
     include = bool(attrs["count_include_pad"])
     rows = _divisors(x.shape[2], kernel[0], strides[0], pads[0], pads[2], out[0], include)
     cols = _divisors(x.shape[3], kernel[1], strides[1], pads[1], pads[3], out[1], include)
-    return [_avg_pending(label, x, kernel, strides, pads, ceil_mode, np.outer(rows, cols))]
+    return [_avg_pending(im, label, x, kernel, strides, pads, ceil_mode, np.outer(rows, cols))]
 
 
 @operator("GlobalAveragePool")
@@ -95,7 +98,7 @@ def global_average_pool(im, node, label):
     if len(x.shape) != 4:
         raise NodeError(f"node {label}: only NCHW inputs are supported")
     kernel = x.shape[2:]
-    return [_avg_pending(label, x, kernel, (1, 1), (0, 0, 0, 0), False,
+    return [_avg_pending(im, label, x, kernel, (1, 1), (0, 0, 0, 0), False,
                          np.full((1, 1), kernel[0] * kernel[1]))]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,16 +88,54 @@ class Pending:
             fields["bias"] = wrap32(self.bias)
         return fields
 
+    def _weight_reach(self) -> np.ndarray:
+        """Per output channel, the largest |Σ w · (x − zx)| any int8 input can give."""
+        weight = np.abs(self.fields["weight"].astype(np.int64))
+        zero_point = self.fields["input_zero_point"]
+        reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
+        return weight.reshape(weight.shape[0], -1).sum(axis=1) * reach
+
     def acc_bound(self) -> np.ndarray:
         """A bound on |acc|, broadcast like acc_scale (decides whether a pre-clamp is needed)."""
         if self.kind in ("conv", "dense"):
-            weight = np.abs(self.fields["weight"].astype(np.int64))
-            sums = weight.reshape(weight.shape[0], -1).sum(axis=1)
-            zero_point = self.fields["input_zero_point"]
-            reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
-            bound = sums * reach + np.abs(self.bias)
+            bound = self._weight_reach() + np.abs(self.bias)
             return bound.reshape(self.acc_scale.shape) if self.acc_scale.size > 1 else bound.max()
         return np.asarray(self.input_range, dtype=np.int64)
+
+    def settle_constant_channels(self, output_scale: float, zero_point: int, lo: int, hi: int
+                                 ) -> Pending:
+        """This accumulation with every output channel whose output is one constant for every
+        input (including saturation at lo or hi) rewritten as zero weights, the layer's typical
+        multiplier and a bias giving that constant.
+
+        Such channels come from weights quantized with tiny scales next to a bias that
+        onnxruntime clipped to the int32 range; left alone, their huge bias and tiny multiplier
+        would lengthen the whole layer's requantization. No output changes.
+        """
+        if self.kind not in ("conv", "dense") or self.acc_scale.size < 2:
+            return self
+        multiplier = self.acc_scale.ravel() / output_scale
+        reach = self._weight_reach()
+        highest = np.clip((self.bias + reach) * multiplier + zero_point, lo - 1, hi + 1)
+        lowest = np.clip((self.bias - reach) * multiplier + zero_point, lo - 1, hi + 1)
+        value = np.clip(np.floor(lowest + 0.5), lo, hi)
+        margin = CONSTANT_MARGIN
+        constant = (np.clip(np.floor(lowest + 0.5 - margin), lo, hi) == value) & \
+                   (np.clip(np.floor(highest + 0.5 + margin), lo, hi) == value)
+        if not constant.any() or constant.all():
+            return self
+        typical = float(np.median(multiplier[~constant]))
+        bias = np.where(constant, np.rint((value - zero_point) / typical).astype(np.int64), self.bias)
+        weight = self.fields["weight"].copy()
+        weight[constant] = 0
+        acc_scale = np.where(constant, typical, multiplier) * output_scale
+        return dataclasses.replace(self, bias=bias, acc_scale=acc_scale.reshape(self.acc_scale.shape),
+                                   fields=self.fields | {"weight": weight})
+
+
+#: How far (in output steps) a channel's extreme results must stay from a rounding boundary for
+#: the channel to count as constant (covers the requantization's approximations).
+CONSTANT_MARGIN = 0.03
 
 
 def channel_shape(kind: str, channels: int) -> tuple[int, ...]:

@@ -86,9 +86,11 @@ def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, i
     for node in graph.nodes:
         if placement.get(node.name) != "vta":
             continue
-        if isinstance(node, (ir.Conv2d, ir.AvgPool)) and any(node.pads):
+        if isinstance(node, (ir.Conv2d, ir.AvgPool)):
             pads = node.pads if isinstance(node, ir.Conv2d) else _window_pads(node, graph)
-            needs.setdefault(node.inputs[0], []).append((node.name, pads, node.input_zero_point))
+            if any(pads):
+                needs.setdefault(node.inputs[0], []).append((node.name, pads,
+                                                             node.input_zero_point))
         elif isinstance(node, ir.MaxPool):
             pads = _window_pads(node, graph)
             if any(pads):

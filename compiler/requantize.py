@@ -33,6 +33,9 @@ MULTIPLIER_BITS = 15
 MAX_SHIFT = 15
 #: Largest magnitude of an ALU immediate (signed 16 bits).
 IMM_MAX = (1 << 15) - 1
+#: The largest rounding error (in output steps) a pre-shift may add to spare the two clamp
+#: operations that otherwise keep the multiplication inside 32 bits.
+PRE_SHIFT_TOLERANCE = 1 / 32
 #: Output range of every requantization: the int8 values a STORE keeps.
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -245,9 +248,10 @@ def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, window: int,
     # within an immediate, so that a clamp to ±IMM_MAX changes no result ...
     pre = _smallest_shift(np.ceil(window / multiplier).astype(np.int64), IMM_MAX - 1)
     # ... and the one that makes the clamp unnecessary (the product stays below 2^30), taken
-    # where it costs at most 1/16 of an output step (the pre-shift rounds: error ≤ 1/32).
+    # where its rounding error is small enough.
     unclamped = _smallest_shift(acc_bound * mantissa, (1 << 30) - 1, offset=mantissa)
-    pre = np.where(np.exp2(unclamped) * multiplier <= 1 / 16, np.maximum(pre, unclamped), pre)
+    affordable = np.exp2(unclamped - 1) * multiplier <= PRE_SHIFT_TOLERANCE
+    pre = np.where(affordable, np.maximum(pre, unclamped), pre)
     pre = np.minimum(pre, total)
     post = total - pre
     rounds = np.all(acc_bound < (1 << 31) - (1 << MAX_SHIFT))     # acc + 2^(p-1) cannot wrap

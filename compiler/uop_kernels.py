@@ -12,6 +12,7 @@ element-wise ALU operations we emit write each tile independently of the order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -81,22 +82,34 @@ def _uop_table(dims: list[Dim], base: tuple[int, int, int]) -> np.ndarray:
 
 def _hazard_free(dst: np.ndarray, outer: Dim, inner: Dim) -> bool:
     """No write within HAZARD_WINDOW micro-ops of a write to the same tile, over the whole
-    execution ``outer × inner × uops`` (probed at the start and around an outer boundary)."""
+    execution ``outer × inner × uops``: inside the micro-op list, and across every kind of loop
+    boundary (all of one kind are alike, since indices are affine)."""
     units = len(dst)
-    total = outer.extent * inner.extent * units
-    window = HAZARD_WINDOW + 1
-    boundary = inner.extent * units
-    probes = np.unique(np.concatenate([
-        np.arange(min(total, window * units + window)),
-        np.arange(max(boundary - window * units - window, 0),
-                  min(boundary + window * units + window, total))]))
-    step, k = np.divmod(probes, units)
-    i, j = np.divmod(step, inner.extent)
-    values = dst[k] + i * outer.dst + j * inner.dst
-    lookup = dict(zip(probes.tolist(), values.tolist()))
-    for position, value in lookup.items():
-        for distance in range(1, HAZARD_WINDOW + 1):
-            if lookup.get(position + distance) == value:
+    for distance in range(1, HAZARD_WINDOW + 1):
+        if units > distance and np.any(dst[distance:] == dst[:-distance]):
+            return False
+    iterations = outer.extent * inner.extent
+    edge = min(units, HAZARD_WINDOW)
+    span = -(-(HAZARD_WINDOW + 1) // units)            # iterations a hazard window can cover
+    starts = set(range(min(iterations, span + 1)))
+    boundary = inner.extent
+    starts |= set(range(max(boundary - span, 0), min(boundary + 1, iterations)))
+    head, tail = dst[:edge].tolist(), dst[-edge:].tolist()
+    for start in sorted(starts):
+        window = range(start, min(start + span + 1, iterations))
+        sequence = []
+        for index, t in enumerate(window):
+            i, j = divmod(t, inner.extent)
+            shift = i * outer.dst + j * inner.dst
+            if units <= 2 * edge:
+                sequence += [d + shift for d in dst.tolist()]
+                continue
+            if index > 0:
+                sequence += [d + shift for d in head]
+            if index < len(window) - 1:
+                sequence += [d + shift for d in tail]
+        for position, value in enumerate(sequence):
+            if value in sequence[position + 1:position + 1 + HAZARD_WINDOW]:
                 return False
     return True
 
@@ -110,28 +123,35 @@ class Plan:
     uops: np.ndarray
 
 
+@functools.lru_cache(maxsize=4096)
+def _choose(dims: tuple[Dim, ...], check_hazard: bool) -> tuple[int, int] | None:
+    """Indices (into dims + two unit levels) of the outer and inner loop: hazard-free, fewest
+    micro-ops. Independent of the base index (hazards are translation invariant)."""
+    none = Dim(1)
+    padded = list(dims) + [none, none]
+    options = []
+    for a, b in itertools.permutations(range(len(padded)), 2):
+        if a >= len(dims) and b >= len(dims) and (a, b) != (len(dims), len(dims) + 1):
+            continue
+        size = math.prod(d.extent for index, d in enumerate(dims) if index not in (a, b))
+        options.append((size, a, b))
+    for size, a, b in sorted(options):
+        rest = [d for index, d in enumerate(dims) if index not in (a, b)]
+        if not check_hazard or _hazard_free(_uop_table(rest, (0, 0, 0))[:, 0], padded[a],
+                                            padded[b]):
+            return a, b
+    return None
+
+
 def plan(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool = True) -> Plan | None:
     """The hazard-free choice of two loop levels with the fewest micro-ops (None if none)."""
-    dims = simplify(dims)
-    none = Dim(1)
-    padded = dims + [none, none]
-    best = None
-    seen = set()
-    for a, b in itertools.permutations(range(len(padded)), 2):
-        if (a >= len(dims) and b >= len(dims)) and (a, b) != (len(dims), len(dims) + 1):
-            continue
-        outer, inner = padded[a], padded[b]
-        rest = [d for index, d in enumerate(dims) if index not in (a, b)]
-        size = math.prod(d.extent for d in rest)
-        key = (outer, inner, tuple(rest))
-        if key in seen or (best is not None and size >= len(best.uops)):
-            continue
-        seen.add(key)
-        uops = _uop_table(rest, base)
-        if check_hazard and not _hazard_free(uops[:, 0], outer, inner):
-            continue
-        best = Plan(outer, inner, uops)
-    return best
+    dims = tuple(simplify(dims))
+    chosen = _choose(dims, check_hazard)
+    if chosen is None:
+        return None
+    padded = list(dims) + [Dim(1), Dim(1)]
+    rest = [d for index, d in enumerate(dims) if index not in chosen]
+    return Plan(padded[chosen[0]], padded[chosen[1]], _uop_table(rest, base))
 
 
 def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: int) -> int:

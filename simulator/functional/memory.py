@@ -1,7 +1,7 @@
 """On-chip buffers and the LOAD/STORE data movers (reference §4.1, §4.2).
 
-INP and WGT tiles are kept as float32 (converted once, at LOAD) so that the GEMM engine can
-hand them to BLAS without another conversion; ACC is int32 and OUT int8, as in hardware.
+Buffers hold tiles in their hardware types: INP, WGT and OUT int8, ACC int32 (the GEMM engine
+converts INP and WGT to float32 while it gathers them into its operand matrices).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ class Sram:
     def __init__(self, config: Config):
         batch, block_in, block_out = config.batch, config.block_in, config.block_out
         self.uop = np.zeros(config.uop_depth, dtype=np.uint32)
-        self.inp = np.zeros((config.inp_depth, batch, block_in), dtype=np.float32)
-        self.wgt = np.zeros((config.wgt_depth, block_out, block_in), dtype=np.float32)
+        self.inp = np.zeros((config.inp_depth, batch, block_in), dtype=np.int8)
+        self.wgt = np.zeros((config.wgt_depth, block_out, block_in), dtype=np.int8)
         self.acc = np.zeros((config.acc_depth, batch, block_out), dtype=np.int32)
         self.out = np.zeros((config.out_depth, batch, block_out), dtype=np.int8)
         #: Bumped whenever INP or WGT changes, so that readers can cache what they derive.

@@ -99,3 +99,33 @@ def test_shift_only_config_refuses_other_scales(tmp_path):
 def test_unreadable_file(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     expect_error(tmp_path / "junk.onnx", r"junk\.onnx: not a readable ONNX model")
+
+
+def test_impossible_window_names_the_node(tmp_path):
+    path = quantized(conv_model([helper.make_node("MaxPool", ["c"], ["y"], name="pool",
+                                                  kernel_shape=[2, 2])], output="y"), tmp_path)
+    model = onnx.load(path)
+    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
+    del pool.attribute[:]
+    pool.attribute.append(helper.make_attribute("kernel_shape", [9, 9]))
+    expect_error(model, r"^node pool \(MaxPool\): window of 9 \(dilation 1\) is larger than the "
+                        r"padded input$")
+
+
+def test_missing_input_names_the_node(tmp_path):
+    path = quantized(conv_model([]), tmp_path)
+    model = onnx.load(path)
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    del conv.input[1:]
+    expect_error(model, r"^node conv \(Conv\): malformed \(IndexError")
+
+
+def test_shift_only_config_refuses_averages_over_other_counts(tmp_path):
+    path = quantized(conv_model([helper.make_node("GlobalAveragePool", ["c"], ["y"], name="gap")],
+                                output="y"), tmp_path)
+    from vta.compiler.quantize import round_scales_to_powers_of_two
+    model = onnx.load(path)
+    round_scales_to_powers_of_two(model)
+    with pytest.raises(VtaError, match=r"^node gap \(GlobalAveragePool\): averaging over 36 "
+                                       r"elements is no power-of-two division"):
+        import_onnx(model, alu_mul=False)

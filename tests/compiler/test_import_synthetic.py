@@ -184,3 +184,25 @@ def test_power_of_two_model_needs_no_multiply(tmp_path):
     x = RNG.normal(size=shape).astype(np.float32)
     apart = steps_apart(graph, tmp_path / "pow2.onnx", x)
     assert max(isolated for _, isolated in apart.values()) <= 1
+
+
+def test_constant_channels_get_zero_weights_and_keep_their_outputs(tmp_path):
+    """A channel with tiny weights and a large bias (onnxruntime clips its int32 bias) outputs one
+    value for every input; the importer rewrites it so it cannot lengthen the requantization."""
+    w = weights(6, 3, 3, 3)
+    w[2] *= 1e-6                                             # dead channel, saturating low
+    w[4] *= 1e-6                                             # dead channel, constant inside
+    bias = np.zeros(6, np.float32)
+    bias[2], bias[4] = -50.0, 0.3
+    nodes = [helper.make_node("Conv", ["x", "c.w", "c.b"], ["y"], name="c", pads=[1, 1, 1, 1])]
+    model = float_model(nodes, {"c.w": w, "c.b": bias}, [1, 3, 8, 8])
+    samples = RNG.normal(size=(16, 3, 8, 8)).astype(np.float32)
+    path = quantize_with_onnxruntime(model, tmp_path, samples)
+    graph = import_onnx(path)
+    conv_node = graph.nodes[0]
+    assert not conv_node.weight[2].any() and not conv_node.weight[4].any()
+    assert conv_node.weight[[0, 1, 3, 5]].any(axis=(1, 2, 3)).all()
+    assert max(abs(step.operand).max() for step in conv_node.requant.steps if step.op.name == "SHR") <= 15
+    for _ in range(3):
+        apart = steps_apart(graph, path, RNG.normal(size=(1, 3, 8, 8)).astype(np.float32) * 3)
+        assert max(isolated for _, isolated in apart.values()) <= 1

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from vta.isa import INSN_BYTES, Config, Finish, Load, MemoryType, Store, encode_stream, encode_uops
+from vta.isa import INSN_BYTES, Config, MemoryType, encode_stream, encode_uops
 from vta.isa.image import ProgramImage
 
 
@@ -27,19 +27,11 @@ class ImageBuilder:
     def reserve(self, nbytes: int, memory_type: MemoryType, fill: int = 0xA5) -> int:
         return self.place(np.full(nbytes, fill, np.uint8), memory_type)
 
-    def image(self, program, tail_bytes: int = 0) -> ProgramImage:
-        """The image with `program` (instructions) appended, then `tail_bytes` of padding."""
+    def image(self, program) -> ProgramImage:
+        """The image with `program` (instructions) appended."""
         self.dram += bytes(-len(self.dram) % INSN_BYTES)
         insn_addr = len(self.dram)
-        self.dram += encode_stream(list(program), self.config) + bytes(tail_bytes)
+        self.dram += encode_stream(list(program), self.config)
         dram = np.frombuffer(bytes(self.dram), np.uint8).copy()
         return ProgramImage(self.config, dram, insn_addr, len(program))
 
-
-def sync_tail() -> list:
-    """The runtime's end of a program after a STORE that pushed s2g: a compute NOP pops it, FINISH."""
-    return [Load(memory_type=MemoryType.UOP, pop_next_dep=True), Finish()]
-
-
-def store_nop(**flags) -> Store:
-    return Store(x_size=0, **flags)

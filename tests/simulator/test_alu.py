@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vta.isa import (Alu, AluOp, Config, DecodeError, Finish, Load, MemoryType, Store, Uop)
+from vta.isa import Alu, AluOp, Config, DecodeError, Finish, Load, MemoryType, Store, Uop, VtaError
 from vta.simulator import check_program
 from vta.simulator.functional import FunctionalSimulator
+from vta.simulator.functional.alu import independent_segments
 
 from image_builder import ImageBuilder
 
@@ -148,3 +151,31 @@ def test_a_later_execution_reads_what_an_earlier_one_wrote():
     simulator = FunctionalSimulator(config)
     simulator.run(image.dram, image.insn_addr, image.insn_count)
     assert simulator.sram.acc[:8, 0, 0].tolist() == np.cumsum(np.arange(1, 9)).tolist()
+
+
+def test_an_alu_loop_too_large_to_expand_is_refused_with_a_message():
+    builder = ImageBuilder(PYNQ)
+    uop_base = builder.uops([Uop(dst_idx=k) for k in range(3)])
+    image = builder.image([
+        Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=3, x_stride=3),
+        Alu(alu_opcode=AluOp.ADD, use_imm=True, imm=1, uop_bgn=0, uop_end=3, iter_out=16383,
+            iter_in=16383),
+        Finish()])
+    with pytest.raises(VtaError, match=r"^instruction 1: ALU ADD: 805208067 executions are more"):
+        FunctionalSimulator(PYNQ).run(image.dram, image.insn_addr, image.insn_count)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dst=st.lists(st.integers(0, 6), min_size=1, max_size=40), data=st.data())
+def test_segments_are_independent_and_cut_only_where_needed(dst, data):
+    src = data.draw(st.none() | st.lists(st.integers(0, 6), min_size=len(dst), max_size=len(dst)))
+    segments = independent_segments(np.array(dst), None if src is None else np.array(src))
+    assert segments[0][0] == 0 and segments[-1][1] == len(dst)
+    for (start, end), (following, _) in zip(segments, segments[1:] + [(len(dst), None)]):
+        assert end == following and start < end
+        written = set()
+        for k in range(start, end):
+            assert dst[k] not in written and (src is None or src[k] not in written)
+            written.add(dst[k])
+        if end < len(dst):  # the cut was needed: the next execution depends on this segment
+            assert dst[end] in written or (src is not None and src[end] in written)

@@ -24,7 +24,8 @@ class BoardBackend(Backend):
     Options: ``binding`` — ``"pynq"`` (the board; the default unless the environment variable
     ``VTA_BOARD_BINDING`` names another) or ``"cosim"`` (the RTL co-simulation);
     ``bitstream`` — with ``pynq``, an overlay to load first (``vta.bit`` with ``vta.hwh``
-    beside it); ``simulator`` — with ``cosim``, ``"verilator"`` (default) or ``"icarus"``.
+    beside it; default: the environment variable ``VTA_BOARD_BITSTREAM``, else none — the
+    overlay is already loaded); ``simulator`` — with ``cosim``, ``"verilator"`` (default) or ``"icarus"``.
     After a run, `mmio_log` holds the driver's register accesses.
     """
 
@@ -51,7 +52,8 @@ class BoardBackend(Backend):
         if self.address_map is None:
             raise VtaError(f"board backend: TARGET {self.config.TARGET!r} is not a Zynq board "
                            f"(known: {', '.join(TARGET_FAMILIES)})")
-        if bitstream is not None:
+        bitstream = bitstream or os.environ.get("VTA_BOARD_BITSTREAM")
+        if bitstream:
             load_overlay(bitstream, self.address_map)
         self.bus, self.memory = PynqBus(self.address_map), PynqMemory()
 

@@ -1,0 +1,123 @@
+"""Code generation, one layer at a time: synthetic integer layers of hypothesis-chosen small
+shapes compiled for VTA, run on the backends under test, bit-exact with the numpy reference
+executor (`vta.compiler.reference`, which shares nothing with the code generator)."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend_graphs import (add_graph, conv_graph, dense_graph, pool_graph, random_feeds,
+                            run_both)
+from vta.compiler import ir
+from vta.compiler.requantize import plan
+from vta.isa import Config
+
+PYNQ = Config.preset("pynq")
+#: Small SRAMs (64 INP / 32 WGT / 128 ACC tiles): forces reduction chunks, column tiles and
+#: per-tile weight loads.
+TINY = PYNQ.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13, LOG_ACC_BUFF_SIZE=13)
+SETTINGS = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def check(graph, config=PYNQ, seed=0):
+    rng = np.random.default_rng(seed)
+    got, expected, model, _ = run_both(graph, random_feeds(rng, graph), config)
+    for name in graph.outputs:
+        assert got[name].dtype == np.int8
+        np.testing.assert_array_equal(got[name], expected[name])
+    assert all(node["placement"] in ("vta", "alias") for node in model.nodes)
+    return model
+
+
+@SETTINGS
+@given(st.data())
+def test_conv_matches_reference(data):
+    draw = data.draw
+    groups_kind = draw(st.sampled_from(["dense", "depthwise", "grouped"]))
+    c = draw(st.integers(1, 40))
+    if groups_kind == "depthwise":
+        o, groups = c, c
+    elif groups_kind == "grouped":
+        groups = draw(st.sampled_from([2, 4]))
+        c, o = groups * draw(st.integers(1, 6)), groups * draw(st.integers(1, 6))
+    else:
+        o, groups = draw(st.integers(1, 40)), 1
+    k = draw(st.sampled_from([1, 2, 3, 5]))
+    stride = draw(st.integers(1, 2))
+    dilation = draw(st.sampled_from([1, 1, 2]))
+    reach = (k - 1) * dilation + 1
+    h, w = draw(st.integers(reach, 9)), draw(st.integers(reach, 9))
+    pad = tuple(draw(st.integers(0, k // 2)) for _ in range(4))
+    graph = conv_graph(np.random.default_rng(draw(st.integers(0, 99))), c=c, o=o, h=h, w=w, k=k,
+                       stride=stride, pad=pad, groups=groups, dilation=dilation,
+                       input_zero_point=draw(st.integers(-128, 127)),
+                       per_channel=draw(st.booleans()), relu=draw(st.booleans()))
+    # TINY's 64 INP tiles hold the window of one output position only for small kernels.
+    check(graph, draw(st.sampled_from([PYNQ, TINY] if reach <= 5 else [PYNQ])))
+
+
+@SETTINGS
+@given(k=st.integers(1, 300), m=st.integers(1, 70), zero_point=st.integers(-128, 127),
+       per_channel=st.booleans(), seed=st.integers(0, 99))
+def test_dense_matches_reference(k, m, zero_point, per_channel, seed):
+    graph = dense_graph(np.random.default_rng(seed), k=k, m=m, input_zero_point=zero_point,
+                        per_channel=per_channel)
+    check(graph)
+
+
+@pytest.mark.parametrize("kind, k, stride, pad, ceil_mode, size", [
+    ("max", 2, 2, 0, False, 7), ("max", 3, 2, 1, True, 8), ("max", 3, 1, 1, False, 5),
+    ("avg", 7, 1, 0, False, 7), ("avg", 3, 1, 1, False, 6), ("avg", 2, 2, 0, True, 5)])
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+def test_pooling_matches_reference(kind, k, stride, pad, ceil_mode, size, config):
+    graph = pool_graph(np.random.default_rng(k), kind=kind, c=20, h=size, w=size, k=k,
+                       stride=stride, pad=pad, ceil_mode=ceil_mode, input_zero_point=-128)
+    check(graph, config)
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+def test_residual_add_matches_reference(config):
+    check(add_graph(np.random.default_rng(1), c=24, h=5, w=6), config)
+
+
+def test_requantization_node_matches_reference():
+    graph = ir.Graph("requant")
+    graph.add_value(ir.Value("x", (1, 20, 3, 4), ir.Quant(0.1, 9)))
+    graph.inputs.append("x")
+    rq = plan(0.37, zero_point=-5, acc_bound=256, alu_mul=True, where="rq")
+    graph.add_node(ir.Requantization("rq", ("x",), "y", input_zero_point=9, requant=rq),
+                   ir.Value("y", (1, 20, 3, 4), ir.Quant(0.27, -5)))
+    graph.outputs.append("y")
+    check(graph)
+
+
+def test_shift_only_requantization_without_alu_mul():
+    config = PYNQ.replace(ALU_MUL=False)
+    model = check(conv_graph(np.random.default_rng(2), alu_mul=False), config)
+    assert model.config.ALU_MUL is False
+
+
+def test_batch_of_two_config():
+    """LOG_BATCH = 1: two samples per tile; an odd batch is padded."""
+    check(conv_graph(np.random.default_rng(4), n=3, c=5, o=18), PYNQ.replace(LOG_BATCH=1))
+
+
+def test_chained_layers_share_halo_buffers():
+    """conv → maxpool → conv: the second conv's padding comes from the halo the maxpool's
+    output buffer was allocated with (filled with the zero point)."""
+    rng = np.random.default_rng(5)
+    first = conv_graph(rng, c=3, o=20, h=8, w=8, relu=True)
+    graph = first
+    pool = ir.MaxPool("pool", ("y",), "p", kernel=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
+                      dilations=(1, 1), ceil_mode=False)
+    graph.add_node(pool, ir.Value("p", (1, 20, 4, 4), graph.values["y"].quant))
+    second = conv_graph(rng, c=20, o=17, h=4, w=4)
+    node = second.nodes[0]
+    conv = ir.Conv2d("conv2", ("p",), "z", weight=node.weight, bias=node.bias, strides=(1, 1),
+                     pads=(1, 1, 1, 1), dilations=(1, 1), groups=1,
+                     input_zero_point=graph.values["y"].quant.zero_point, requant=node.requant)
+    graph.add_node(conv, ir.Value("z", (1, 17, 4, 4), ir.Quant(0.1, node.requant.zero_point)))
+    graph.outputs[:] = ["z"]
+    check(graph)

@@ -1,0 +1,76 @@
+"""Run a compiled model (.vtab) on a backend: X.npy holds the model's input tensor as the ONNX
+graph declares it; OUT.npy receives the first output in the dtype the graph declares. Prints
+the cycles and the time at the config's clock where the backend models them."""
+
+from pathlib import Path
+
+from vta.cli.common import Failure, about, config_from, write_atomically
+
+NAME = "run"
+HELP = "run a compiled model (.vtab) on a backend"
+
+
+def add_arguments(parser):
+    parser.add_argument("model", metavar="MODEL.vtab", type=Path, help="compiled model")
+    parser.add_argument("--input", required=True, metavar="X.npy", type=Path,
+                        help="the model's input tensor (shape and dtype as the ONNX graph)")
+    parser.add_argument("--backend", default="functional",
+                        help="functional (default), cycle or rtl (an unknown name lists them)")
+    parser.add_argument("-o", "--output", metavar="OUT.npy", type=Path,
+                        help="write the first output here")
+    parser.add_argument("--top", type=int, metavar="K",
+                        help="print the K highest-scoring classes of the first output")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--preset", metavar="NAME",
+                       help="refuse the model unless it was built for this preset's ISA")
+    group.add_argument("--config", metavar="FILE", type=Path,
+                       help="refuse the model unless it was built for this config's ISA")
+
+
+def _load_input(path: Path):
+    import numpy as np
+    try:
+        return np.load(path, allow_pickle=False)
+    except OSError as error:
+        raise Failure(f"{path}: cannot read: {error.strerror or error}") from None
+    except ValueError as error:
+        raise Failure(f"{path}: not a .npy array ({str(error).splitlines()[0]})") from None
+
+
+def run(args) -> int:
+    import io
+
+    import numpy as np
+
+    from vta.compiler import artifact
+    from vta.compiler.executor import Executor
+    from vta.compiler.report import top_classes
+
+    expected = config_from(args) if (args.preset or args.config) else None
+    model = artifact.load(args.model, expected)   # its errors name the file
+    array = _load_input(args.input)
+    if len(model.inputs) != 1:
+        raise Failure(f"{args.model}: the model has {len(model.inputs)} inputs; vta run feeds one")
+    with about(args.model):
+        executor = Executor(model, args.backend)
+        result = executor.run({model.inputs[0]["onnx_name"]: array})
+    name = model.outputs[0]["onnx_name"]
+    output = result.outputs[name]
+    if args.output is not None:
+        buffer = io.BytesIO()
+        np.save(buffer, output)
+        write_atomically(args.output, buffer.getvalue())
+    layers = len(result.reports)
+    cycles = result.cycles
+    if cycles is None:
+        print(f"{args.model}: {layers} VTA layer runs on the {args.backend} backend "
+              f"(cycles not modelled); output {name!r} {output.dtype} {tuple(output.shape)}")
+    else:
+        seconds = cycles / (model.config.CLOCK_MHZ * 1e6)
+        print(f"{args.model}: {layers} VTA layer runs on the {args.backend} backend, "
+              f"{cycles} cycles = {seconds * 1e3:.3f} ms at {model.config.CLOCK_MHZ:g} MHz; "
+              f"output {name!r} {output.dtype} {tuple(output.shape)}")
+    if args.top:
+        for index, score, label in top_classes(output, args.top, model.labels):
+            print(f"  {index:5d}  {score:10.4f}  {label}".rstrip())
+    return 0
