@@ -107,6 +107,14 @@ class Executor:
             outputs[entry["onnx_name"]] = flat.reshape(info["shape"])
         return Result(outputs, reports)
 
+    def read(self, value: str) -> np.ndarray:
+        """The int8 NCHW (or NC) contents of an IR value in device memory, after a run."""
+        positions = self.positions(value)
+        flat = np.empty(len(positions), dtype=np.int8)
+        self.kernels.move(flat, np.arange(len(positions), dtype=np.int64),
+                          self.device.dram.view(np.int8), positions)
+        return flat.reshape(self.model.values[value]["shape"])
+
     def _move_in(self, dram, value: str, info: dict, array: np.ndarray) -> None:
         expected = np.uint8 if info["onnx_dtype"] == "uint8" else np.int8
         if array.dtype != expected:

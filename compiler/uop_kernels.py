@@ -76,7 +76,7 @@ def _uop_table(dims: list[Dim], base: tuple[int, int, int]) -> np.ndarray:
     table = np.array([base], dtype=np.int64)
     for dim in dims:
         offsets = np.arange(dim.extent, dtype=np.int64)[:, None] * np.array(dim.steps)
-        table = (table[None, :, :] + offsets[:, None, :]).reshape(-1, 3)
+        table = (table[:, None, :] + offsets[None, :, :]).reshape(-1, 3)
     return table
 
 

@@ -243,12 +243,13 @@ def project_files(board: Board, config: Config, verilog: str) -> dict[str, str]:
 def write_project(board: Board, config: Config, directory: str | Path,
                   verilog: str | None = None) -> list[Path]:
     """Write the project folder; `verilog` defaults to what `vta verilog` writes for `config`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    board.check_config(config)
     if verilog is None:
         from vta.hardware.verilog import generate_verilog
         verilog = generate_verilog(config)
     files = project_files(board, config, verilog)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files.items():
         (directory / name).write_text(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vta.cli.common import Failure, about, add_config_options
+from vta.cli.common import Failure, add_config_options
 
 NAME = "fpga"
 HELP = "FPGA flows: resource estimates, Vivado projects, timing estimates"
@@ -59,8 +59,7 @@ def _board_config(args):
 
     target = board(args.board)
     if args.config is not None:
-        with about(args.config):
-            return target, Config.from_file(args.config, base=target.default_config())
+        return target, Config.from_file(args.config, base=target.default_config())
     if args.preset is not None:
         return target, Config.preset(args.preset)
     return target, target.default_config()

@@ -63,7 +63,7 @@ class CosimSession:
             raise
         finally:
             listener.close()
-        self.reader = self.link.makefile("r")
+        self.received = b""
         return self
 
     def _simulate(self, built: Path, folder: Path) -> None:
@@ -101,16 +101,18 @@ class CosimSession:
     def request(self, line: str) -> list[str]:
         """Send one request line; the reply's words. Errors of the simulation are raised."""
         self.link.sendall((line + "\n").encode())
-        while True:
+        while b"\n" not in self.received:
             try:
-                reply = self.reader.readline()
-                break
-            except TimeoutError:
+                chunk = self.link.recv(4096)
+            except TimeoutError:  # the simulation is still working: check it is alive
                 if not self._thread.is_alive():
                     raise VtaError(f"the co-simulation stopped: {self._log_tail()}") from None
-        if not reply:
-            raise VtaError(f"the co-simulation closed the connection: {self._log_tail()}")
-        words = reply.split(maxsplit=1)
+                continue
+            if not chunk:
+                raise VtaError(f"the co-simulation closed the connection: {self._log_tail()}")
+            self.received += chunk
+        reply, self.received = self.received.split(b"\n", 1)
+        words = reply.decode().split(maxsplit=1)
         if words[0] == "E":
             message = words[1].strip()
             raise BoundsError(message) if "outside the DRAM image" in message else VtaError(message)

@@ -1,0 +1,35 @@
+"""Real models end to end on VTA (slow; `scripts/model_accuracy.py` prints the figures):
+EfficientNet-Lite0 on chelsea is a cat with every value bit-exact and its depthwise convolutions
+and residual adds on VTA; ResNet-18 runs entirely on VTA, bit-exact."""
+
+import numpy as np
+import pytest
+
+from vta.compiler.evaluate import prepare, run_one
+from vta.isa import Config
+
+PYNQ = Config.preset("pynq")
+pytestmark = pytest.mark.slow
+
+
+def test_efficientnet_lite0_chelsea_is_a_cat():
+    from conftest import require_module
+    require_module("torch", "pip install torch==2.13.0")
+    from vta.compiler.models import build_efficientnet_lite0, efficientnet_images
+    from vta.compiler.models.efficientnet import CAT_CLASSES
+    evaluation = prepare(build_efficientnet_lite0()[1], PYNQ)
+    nodes = evaluation.model.nodes
+    assert all(n["placement"] == "vta" for n in nodes if n["operator"] in ("Conv2d", "Add",
+                                                                           "AvgPool", "Dense"))
+    assert sum(n.get("mode") == "diag" for n in nodes) == 16          # depthwise convolutions
+    out = run_one(evaluation, efficientnet_images()["chelsea"])
+    assert int(np.argmax(out)) in CAT_CLASSES
+    assert evaluation.mismatched_values == []
+
+
+def test_resnet18_whole_network_on_vta():
+    from vta.compiler.models import build_resnet18
+    evaluation = prepare(build_resnet18()[1], PYNQ)
+    assert {n["placement"] for n in evaluation.model.nodes} <= {"vta", "alias"}
+    run_one(evaluation, np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32))
+    assert evaluation.mismatched_values == []
