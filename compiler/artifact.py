@@ -19,9 +19,12 @@ keys and ALU_MUL). Every failure is a one-line `ArtifactError`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -65,8 +68,17 @@ def to_bytes(model: CompiledModel) -> bytes:
 
 
 def save(model: CompiledModel, path: Path) -> None:
-    from vta.cli.common import write_atomically
-    write_atomically(Path(path), to_bytes(model))
+    """Write the .vtab through a temporary file and a rename (never a half-written file)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(to_bytes(model))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def load(path: Path, expected: Config | None = None) -> CompiledModel:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vta.compiler import uop_kernels as uk
-from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, window_extent
+from vta.compiler.layers import AddLayer, ConvLayer, Imm, MaxPoolLayer, window_extent
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
 from vta.compiler.uop_kernels import Dim

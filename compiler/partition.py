@@ -19,7 +19,7 @@ from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, S
 from vta.compiler.packing import (ActLayout, as_4d, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
-from vta.compiler.requantize import IMM_MAX, AluStep
+from vta.compiler.requantize import IMM_MAX
 from vta.isa import AluOp, Config, VtaError
 
 PAD_NONE = (0, 0, 0, 0)

@@ -26,9 +26,10 @@ def shares(nodes: list[dict]) -> dict:
 
 def share_summary(nodes: list[dict]) -> str:
     s = shares(nodes)
-    lines = [f"on VTA: {s['vta_operators']} of {s['operators']} operators "
-             f"({s['folded_operators']} more folded away, {s['host_operators']} on the host), "
-             f"{100 * s['vta_mac_share']:.2f} % of {s['macs'] / 1e6:.1f} M MACs"]
+    lines = [f"{s['vta_operators']} of {s['operators']} operators on VTA, "
+             f"{s['folded_operators']} folded into a VTA layer (flatten), "
+             f"{s['host_operators']} on the host; {100 * s['vta_mac_share']:.2f} % of "
+             f"{s['macs'] / 1e6:.1f} M MACs on VTA"]
     lines += [f"  host: {entry}" for entry in s["host"]]
     return "\n".join(lines)
 

@@ -18,8 +18,6 @@ from amaranth.lib.wiring import In, Out
 from vta.hardware.layouts import acc_tile, inp_tile, wgt_tile
 from vta.isa import Config
 
-#: Bit distance between the two packed weights in one multiplier operand.
-PACK_SHIFT = 16
 
 
 def adder_tree(values: list):
@@ -31,13 +29,15 @@ def adder_tree(values: list):
 
 
 def packed_products(m: Module, x, w_lo, w_hi):
-    """(x·w_lo, x·w_hi) from one 8 × 25-bit multiplication."""
-    product = Signal(signed(8 + 8 + PACK_SHIFT + 1))  # 8 x 25 bits
-    low = Signal(signed(PACK_SHIFT))
-    high = Signal(signed(16))
-    m.d.comb += [product.eq(x * ((w_hi << PACK_SHIFT) + w_lo)),
-                 low.eq(product[:PACK_SHIFT]),
-                 high.eq((product >> PACK_SHIFT) + low[-1])]
+    """(x·w_lo, x·w_hi) from one multiplication by ``w_hi · 2^shift + w_lo``, where `shift` is
+    the width of one product (16 for int8: an 8 × 25-bit multiplication)."""
+    shift = len(x) + len(w_lo)
+    product = Signal(signed(len(x) + len(w_hi) + shift + 1))
+    low = Signal(signed(shift))
+    high = Signal(signed(shift))
+    m.d.comb += [product.eq(x * ((w_hi << shift) + w_lo)),
+                 low.eq(product[:shift]),
+                 high.eq((product >> shift) + low[-1])]
     return low, high
 
 
@@ -65,7 +65,9 @@ class GemmCore(wiring.Component):
         block_in, block_out = config.block_in, config.block_out
 
         # Stage 1: products.
-        products = [[[Signal(signed(16), name=f"p_{b}_{oc}_{ic}") for ic in range(block_in)]
+        product_bits = config.inp_width + config.wgt_width
+        products = [[[Signal(signed(product_bits), name=f"p_{b}_{oc}_{ic}")
+                      for ic in range(block_in)]
                      for oc in range(block_out)] for b in range(config.batch)]
         acc_1 = Signal(acc_tile(config))
         valid_1, reset_1 = Signal(), Signal()

@@ -12,53 +12,65 @@ from vta.isa import Config
 
 
 class InstructionCycle:
-    """Builds the FETCH → TOKENS → EXECUTE → PUSH state machine into `m`.
+    """Builds the ISSUE → EXECUTE (→ PUSH) state machine into `m`.
 
-    `pops` and `pushes` map an instruction flag name (``pop_prev_dep``...) to a token stream
-    (consumer side for pops, producer side for pushes). After construction, ``insn`` is the
-    current instruction, ``start`` pulses when execution may begin, and the caller drives
-    ``done`` high (for at least one cycle) when execution has finished; ``stall`` is high while
-    the instruction waits for tokens and ``executing`` while it executes (pushes included).
+    ISSUE: the head of the command queue issues in the cycle all the tokens it pops are
+    available; the instruction and its tokens are consumed and ``start`` pulses. EXECUTE lasts
+    until the caller raises ``done``; in that cycle the pushed tokens are offered, and if every
+    one is accepted the module is back in ISSUE on the next cycle (otherwise it waits in PUSH).
+    So an instruction costs one cycle plus its execution.
+
+    `pops` and `pushes` map an instruction flag name (``pop_prev_dep``...) to a token interface
+    (consumer side for pops, producer side for pushes). ``insn`` is the queue head in the
+    ``start`` cycle and the issued instruction afterwards; ``stall`` is high while an
+    instruction waits for tokens, ``executing`` while one executes (pushes included).
     """
 
     def __init__(self, m: Module, config: Config, queue: stream.Interface,
                  pops: dict, pushes: dict):
-        self.insn = Signal(insn_layout(config))
+        layout = insn_layout(config)
+        self.insn = Signal(layout)
         self.start, self.done = Signal(), Signal()
         self.stall, self.executing = Signal(), Signal()
-        header = self.insn.header
+        issued = Signal(layout)
+        head = layout(queue.payload)
         pending = {name: Signal(name=f"pending_{name}") for name in pushes}
+        m.d.comb += self.insn.eq(issued)
 
         with m.FSM(name="insn_cycle"):
-            with m.State("FETCH"):
-                m.d.comb += queue.ready.eq(1)
-                with m.If(queue.valid):
-                    m.d.sync += self.insn.eq(queue.payload)
-                    m.next = "TOKENS"
-            with m.State("TOKENS"):
-                available = 1
+            with m.State("ISSUE"):
+                m.d.comb += self.insn.eq(queue.payload)
+                available = queue.valid
                 for name, token in pops.items():
-                    available = available & (~getattr(header, name) | token.valid)
+                    available = available & (~getattr(head.header, name) | token.valid)
                 with m.If(available):
-                    for name, token in pops.items():
-                        m.d.comb += token.ready.eq(getattr(header, name))
-                    m.d.comb += self.start.eq(1)
+                    m.d.comb += [queue.ready.eq(1), self.start.eq(1)]
+                    m.d.comb += [token.ready.eq(getattr(head.header, name))
+                                 for name, token in pops.items()]
+                    m.d.sync += issued.eq(queue.payload)
                     m.next = "EXECUTE"
-                with m.Else():
+                with m.Elif(queue.valid):
                     m.d.comb += self.stall.eq(1)
             with m.State("EXECUTE"):
                 m.d.comb += self.executing.eq(1)
                 with m.If(self.done):
-                    m.d.sync += [pending[name].eq(getattr(header, name)) for name in pushes]
-                    m.next = "PUSH"
+                    blocked = 0
+                    for name, token in pushes.items():
+                        wanted = getattr(issued.header, name)
+                        m.d.comb += token.valid.eq(wanted)
+                        m.d.sync += pending[name].eq(wanted & ~token.ready)
+                        blocked = blocked | (wanted & ~token.ready)
+                    with m.If(blocked):
+                        m.next = "PUSH"
+                    with m.Else():
+                        m.next = "ISSUE"
             with m.State("PUSH"):
                 m.d.comb += self.executing.eq(1)
+                blocked = 0
                 for name, token in pushes.items():
                     m.d.comb += token.valid.eq(pending[name])
                     with m.If(token.ready):
                         m.d.sync += pending[name].eq(0)
-                blocked = 0
-                for name, token in pushes.items():
                     blocked = blocked | (pending[name] & ~token.ready)
                 with m.If(~blocked):
-                    m.next = "FETCH"
+                    m.next = "ISSUE"

@@ -27,8 +27,13 @@ from amaranth.lib.wiring import In, Out
 from vta.hardware.alu import TensorAlu
 from vta.hardware.gemm import GemmCore
 from vta.hardware.layouts import acc_tile, elem_bits, insn_layout, log_depth, uop_layout
-from vta.isa import Config, MemoryType, Opcode
+from vta.isa import Config, ConfigError, MemoryType, Opcode, layouts
 from vta.isa.config import UOP_BITS
+
+
+#: Loop fields the pipeline reads through the GEMM view for both GEMM and ALU instructions.
+SHARED_LOOP_FIELDS = ("reset_reg", "uop_bgn", "uop_end", "iter_out", "iter_in", "dst_factor_out",
+                      "dst_factor_in")
 
 
 def read_signature(config: Config, memory_type: MemoryType) -> memory.ReadPort.Signature:
@@ -57,6 +62,10 @@ class UopPipeline(wiring.Component):
     """
 
     def __init__(self, *, config: Config, pack_pairs: bool = True):
+        isa = layouts(config)
+        for name in SHARED_LOOP_FIELDS:
+            if isa.gemm[name] != isa.alu[name]:
+                raise ConfigError(f"GEMM and ALU field {name} differ in position for this config")
         self.config, self.pack_pairs = config, pack_pairs
         super().__init__({
             "start": In(1), "insn": In(insn_layout(config)), "busy": Out(1),
@@ -76,7 +85,7 @@ class UopPipeline(wiring.Component):
         is_gemm = self.insn.header.opcode == Opcode.GEMM
         gemm_insn, alu_insn = self.insn.gemm, self.insn.alu
         vector = ~is_gemm & ~alu_insn.use_imm
-        loop = gemm_insn  # loop bounds and dst factors sit at the same bits in GEMM and ALU
+        loop = gemm_insn  # SHARED_LOOP_FIELDS: the same bits in GEMM and ALU (checked above)
         acc_bits = log_depth(config, MemoryType.ACC)
         src_bits = max(acc_bits, log_depth(config, MemoryType.INP))
         wgt_bits = log_depth(config, MemoryType.WGT)

@@ -104,6 +104,22 @@ def add_graph(rng, *, n=1, c=24, h=5, w=5, alu_mul=True) -> ir.Graph:
     return graph
 
 
+def chained_graph(rng) -> ir.Graph:
+    """conv (ReLU) → maxpool → conv with padding: the second conv's padding comes from the halo
+    the maxpool's output buffer was allocated with (filled with the zero point)."""
+    graph = conv_graph(rng, c=3, o=20, h=8, w=8, relu=True)
+    pool = ir.MaxPool("pool", ("y",), "p", kernel=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
+                      dilations=(1, 1), ceil_mode=False)
+    graph.add_node(pool, ir.Value("p", (1, 20, 4, 4), graph.values["y"].quant))
+    node = conv_graph(rng, c=20, o=17, h=4, w=4).nodes[0]
+    conv = ir.Conv2d("conv2", ("p",), "z", weight=node.weight, bias=node.bias, strides=(1, 1),
+                     pads=(1, 1, 1, 1), dilations=(1, 1), groups=1,
+                     input_zero_point=graph.values["y"].quant.zero_point, requant=node.requant)
+    graph.add_node(conv, ir.Value("z", (1, 17, 4, 4), ir.Quant(0.1, node.requant.zero_point)))
+    graph.outputs[:] = ["z"]
+    return graph
+
+
 def random_feeds(rng, graph: ir.Graph) -> dict[str, np.ndarray]:
     return {name: rng.integers(-128, 128, size=graph.values[name].shape).astype(np.int8)
             for name in graph.inputs}

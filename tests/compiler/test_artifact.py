@@ -109,3 +109,42 @@ def _config_file(tmp_path):
     path = tmp_path / "nomul.json"
     path.write_text('{"ALU_MUL": false}')
     return path
+
+
+def test_cli_unsupported_operator_is_one_line(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node("Sin", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "sin.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    status, _, err = run_cli(capsys, "compile", path, "-o", tmp_path / "sin.vtab", "--quiet")
+    assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "sin.vtab").exists()
+
+
+def test_uint8_input_and_output_keep_their_onnx_type():
+    """Graph tensors the ONNX model declares uint8 are shifted by 128 on the way in and out."""
+    from vta.compiler import ir
+    graph = conv_graph(np.random.default_rng(9), c=4, o=6, h=4, w=4)
+    for name in ("x", "y"):
+        v = graph.values[name]
+        graph.values[name] = ir.Value(v.name, v.shape, v.quant, onnx_dtype="uint8")
+    x = np.random.default_rng(10).integers(0, 256, size=(1, 4, 4, 4)).astype(np.uint8)
+    got = Executor(compile_graph(graph, PYNQ)).run({"x": x}).outputs["y"]
+    expected = graph.values["y"].to_onnx(reference.run(graph, {"x": graph.values["x"].from_onnx(x)})["y"])
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_labels_travel_in_the_artifact(compiled, tmp_path, capsys):
+    graph, model = compiled
+    model.labels = [f"class {i}" for i in range(20)]
+    path = tmp_path / "labelled.vtab"
+    artifact.save(model, path)
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 5, 6, 5), np.int8))
+    status, out, _ = run_cli(capsys, "run", path, "--input", x, "--top", "2")
+    model.labels = None
+    assert status == 0 and "class " in out.splitlines()[1]

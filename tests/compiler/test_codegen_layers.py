@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend_graphs import (add_graph, conv_graph, dense_graph, pool_graph, random_feeds,
-                            run_both)
+from backend_graphs import (add_graph, chained_graph, conv_graph, dense_graph, pool_graph,
+                            random_feeds, run_both)
 from vta.compiler import ir
 from vta.compiler.requantize import plan
 from vta.isa import Config
@@ -17,6 +17,8 @@ PYNQ = Config.preset("pynq")
 #: Small SRAMs (64 INP / 32 WGT / 128 ACC tiles): forces reduction chunks, column tiles and
 #: per-tile weight loads.
 TINY = PYNQ.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13, LOG_ACC_BUFF_SIZE=13)
+#: The corpus's 1x32 config (LOG_BLOCK = 5).
+BLOCK32 = PYNQ.replace(LOG_BLOCK=5)
 SETTINGS = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -55,7 +57,7 @@ def test_conv_matches_reference(data):
                        input_zero_point=draw(st.integers(-128, 127)),
                        per_channel=draw(st.booleans()), relu=draw(st.booleans()))
     # TINY's 64 INP tiles hold the window of one output position only for small kernels.
-    check(graph, draw(st.sampled_from([PYNQ, TINY] if reach <= 5 else [PYNQ])))
+    check(graph, draw(st.sampled_from([PYNQ, BLOCK32, TINY] if reach <= 5 else [PYNQ, BLOCK32])))
 
 
 @SETTINGS
@@ -70,14 +72,14 @@ def test_dense_matches_reference(k, m, zero_point, per_channel, seed):
 @pytest.mark.parametrize("kind, k, stride, pad, ceil_mode, size", [
     ("max", 2, 2, 0, False, 7), ("max", 3, 2, 1, True, 8), ("max", 3, 1, 1, False, 5),
     ("avg", 7, 1, 0, False, 7), ("avg", 3, 1, 1, False, 6), ("avg", 2, 2, 0, True, 5)])
-@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+@pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
 def test_pooling_matches_reference(kind, k, stride, pad, ceil_mode, size, config):
     graph = pool_graph(np.random.default_rng(k), kind=kind, c=20, h=size, w=size, k=k,
                        stride=stride, pad=pad, ceil_mode=ceil_mode, input_zero_point=-128)
     check(graph, config)
 
 
-@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+@pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
 def test_residual_add_matches_reference(config):
     check(add_graph(np.random.default_rng(1), c=24, h=5, w=6), config)
 
@@ -105,19 +107,18 @@ def test_batch_of_two_config():
 
 
 def test_chained_layers_share_halo_buffers():
-    """conv → maxpool → conv: the second conv's padding comes from the halo the maxpool's
-    output buffer was allocated with (filled with the zero point)."""
-    rng = np.random.default_rng(5)
-    first = conv_graph(rng, c=3, o=20, h=8, w=8, relu=True)
-    graph = first
-    pool = ir.MaxPool("pool", ("y",), "p", kernel=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
-                      dilations=(1, 1), ceil_mode=False)
-    graph.add_node(pool, ir.Value("p", (1, 20, 4, 4), graph.values["y"].quant))
-    second = conv_graph(rng, c=20, o=17, h=4, w=4)
-    node = second.nodes[0]
-    conv = ir.Conv2d("conv2", ("p",), "z", weight=node.weight, bias=node.bias, strides=(1, 1),
-                     pads=(1, 1, 1, 1), dilations=(1, 1), groups=1,
-                     input_zero_point=graph.values["y"].quant.zero_point, requant=node.requant)
-    graph.add_node(conv, ir.Value("z", (1, 17, 4, 4), ir.Quant(0.1, node.requant.zero_point)))
-    graph.outputs[:] = ["z"]
-    check(graph)
+    check(chained_graph(np.random.default_rng(5)))
+
+
+def test_concat_runs_on_the_host_with_a_layout_move():
+    graph = ir.Graph("concat")
+    for name in ("a", "b"):
+        graph.add_value(ir.Value(name, (1, 8, 3, 3), ir.Quant(0.1, 4)))
+        graph.inputs.append(name)
+    graph.add_node(ir.Concat("cat", ("a", "b"), "y", axis=1),
+                   ir.Value("y", (1, 16, 3, 3), ir.Quant(0.1, 4)))
+    graph.outputs.append("y")
+    rng = np.random.default_rng(6)
+    got, expected, model, _ = run_both(graph, random_feeds(rng, graph))
+    np.testing.assert_array_equal(got["y"], expected["y"])
+    assert [node["placement"] for node in model.nodes] == ["host"]

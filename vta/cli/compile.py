@@ -4,7 +4,9 @@ host kernels. Prints where each operator runs and the share of MACs on VTA."""
 
 from pathlib import Path
 
-from vta.cli.common import about, add_config_options, config_from
+import contextlib
+
+from vta.cli.common import Failure, add_config_options, config_from, write_atomically
 
 NAME = "compile"
 HELP = "compile a quantized ONNX model to a .vtab"
@@ -28,7 +30,7 @@ def run(args) -> int:
     from vta.compiler.report import share_summary
 
     config = config_from(args)
-    with about(args.model):
+    with _about(args.model):
         graph = import_onnx(args.model, alu_mul=config.ALU_MUL)
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} nodes"), TimeElapsedColumn(),
@@ -40,9 +42,22 @@ def run(args) -> int:
 
             model = compile_graph(graph, config, progress=advance)
         model.labels = model_labels(args.model)
-    artifact.save(model, args.output)
+    write_atomically(args.output, artifact.to_bytes(model))
     if not args.quiet:
         print(f"{args.output}: {len(graph.nodes)} operators for {config.model_string} "
               f"(fingerprint {config.fingerprint}) compiled in {model.compile_seconds:.1f} s")
         print(share_summary(model.nodes))
     return 0
+
+
+@contextlib.contextmanager
+def _about(path: Path):
+    """Name the model in an error (once: the importer's messages may name it already)."""
+    from vta.isa import VtaError
+    try:
+        yield
+    except VtaError as error:
+        message = str(error)
+        if not message.startswith(str(path)):
+            message = f"{path}: {message}"
+        raise Failure(message, error.exit_status) from None

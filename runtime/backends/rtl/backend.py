@@ -63,7 +63,8 @@ class RtlBackend(Backend):
         super().__init__(config, **options)
         if max_cycles is not None and max_cycles < 1:
             raise VtaError(f"rtl backend: max_cycles must be positive, not {max_cycles}")
-        self.harness = make_harness(core_verilog(config), config, simulator, harness)
+        verilog = core_verilog(config, sv=simulator != "icarus")
+        self.harness = make_harness(verilog, config, simulator, harness)
         self.max_cycles = max_cycles
 
     def execute(self, image: ProgramImage) -> RunReport:

@@ -107,8 +107,12 @@ class CocotbHarness:
     def _build(self, folder: Path) -> None:
         source = folder / f"{TOP}.v"
         source.write_text(self.verilog)
-        # Icarus keeps the runner's -g2012: vta.hardware writes always_comb (toolchain.md §3.2).
-        build_args = [] if self.simulator == "icarus" else [*VERILATOR_WARNINGS, "-O3"]
+        if self.simulator == "verilator":
+            build_args = [*VERILATOR_WARNINGS, "-O3"]
+        else:
+            # Plain Verilog needs -g2005 on Icarus 11, SystemVerilog the runner's -g2012
+            # (toolchain.md §3.2).
+            build_args = [] if "always_comb" in self.verilog else ["-g2005"]
         log = folder / "build.log"
         try:
             with _environment(tool_env()):

@@ -26,15 +26,19 @@ def _sources_digest(*packages: str) -> str:
 
 
 @cache
-def core_verilog(config: Config) -> str:
-    """`vta.hardware.verilog.generate_verilog(config)`, through the on-disk cache."""
-    key = build_key(_sources_digest("hardware", "isa"), repr(sorted(config.to_dict().items())))
+def core_verilog(config: Config, *, sv: bool = True) -> str:
+    """`vta.hardware.verilog.generate_verilog(config, sv=sv)`, through the on-disk cache.
+
+    `sv` writes combinational logic as ``always_comb``; Icarus 11 runs that text of the core
+    thousands of times slower than plain Verilog-2005 (``sv=False``), which it needs instead."""
+    key = build_key(_sources_digest("hardware", "isa"), repr(sorted(config.to_dict().items())),
+                    str(sv))
     path = cache_root() / "verilog" / f"vta_core-{key}.v"
     if path.exists():
         return path.read_text()
     from vta.hardware.verilog import generate_verilog
 
-    text = generate_verilog(config)
+    text = generate_verilog(config, sv=sv)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(text)

@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""The compiler's analytic cost model against measured cycles: compile a model, run one input
+on a backend that counts cycles (default rtl), print per layer the tiling, the estimate and the
+measurement.
+
+    python benchmarks/compiler_cost_model.py [digits|efficientnet|resnet18] [--backend rtl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from vta.compiler.evaluate import prepare
+from vta.isa import Config
+
+
+def model_and_input(name: str):
+    from vta.compiler import models
+    if name == "digits":
+        inputs, _ = models.digits_dataset()
+        return models.build_digits()[1], inputs[:1]
+    if name == "efficientnet":
+        return models.build_efficientnet_lite0()[1], models.efficientnet_images()["chelsea"]
+    rng = np.random.default_rng(0)
+    return models.build_resnet18()[1], rng.normal(size=(1, 3, 224, 224)).astype(np.float32)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", nargs="?", default="digits",
+                        choices=["digits", "efficientnet", "resnet18"])
+    parser.add_argument("--backend", default="rtl")
+    parser.add_argument("--preset", default="pynq")
+    args = parser.parse_args()
+    path, x = model_and_input(args.model)
+    evaluation = prepare(path, Config.preset(args.preset), args.backend)
+    graph = evaluation.graph
+    result = evaluation.executor.run({graph.float_inputs[graph.inputs[0]]: x})
+    measured = dict((name, report.cycles) for name, report in result.reports)
+    total_estimate = total_measured = 0
+    print(f"{'layer':44} {'tiling (ocb,rows,cols,icb,threads,resident)':44} "
+          f"{'estimate':>10} {'measured':>10} {'ratio':>6}")
+    for node in evaluation.model.nodes:
+        if node["placement"] != "vta":
+            continue
+        t = node["tiling"]
+        tiling = f"{t['ocb']},{t['rows']},{t['cols']},{t['icb']},{t['threads']},{t['resident']}"
+        estimate, cycles = node["estimated_cycles"], measured[node["name"]]
+        total_estimate += estimate
+        total_measured += cycles or 0
+        ratio = f"{cycles / estimate:6.2f}" if cycles else "     -"
+        print(f"{node['name'][-44:]:44} {tiling:44} {estimate:10d} {cycles or 0:10d} {ratio}")
+    print(f"{'total':89} {total_estimate:10d} {total_measured:10d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
