@@ -60,6 +60,7 @@ class LayerEmitter:
         self.max_uops = max(self.config.uop_depth // 4, 1)
         self.inp_slot, self.wgt_slot, self.acc_slot = slot_usage(layer, tiling)
         self.instructions = 0
+        self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
 
     # -- tiles -------------------------------------------------------------------------------
     def tiles(self) -> list[Tile]:
@@ -217,7 +218,9 @@ class ConvEmitter(LayerEmitter):
             if first:
                 self.s.load(self.buf.weights, MemoryType.WGT, sram=0,
                             x_size=weight_tiles_total(layer))
-        else:
+        elif self.slot_weights.get(wgt) != (tile.ob0, tile.ocb, cb0, count):
+            # A slot keeps its weights while consecutive tiles use the same chunk.
+            self.slot_weights[wgt] = (tile.ob0, tile.ocb, cb0, count)
             taps = layer.kernel[0] * layer.kernel[1]
             if layer.mode == "dense":
                 cbs = layer.inp.cb

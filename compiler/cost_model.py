@@ -52,7 +52,11 @@ def estimate(layer, t, config: Config) -> float:
             load = _dma(config, in_blocks * ih * iw * inp_bytes, in_blocks * ih, read)
             if not t.resident:
                 per_tile = t.ocb * (layer.inp.cb if layer.mode == "dense" else 1) * taps
-                load += _dma(config, per_tile * wgt_bytes, t.ocb, read)
+                weights = _dma(config, per_tile * wgt_bytes, t.ocb * chunks, read)
+                if chunks == 1:   # each slot reloads only when the output channel chunk changes
+                    weight_loads = min(tiles, t.threads * -(-ob // t.ocb))
+                    weights *= weight_loads / tiles
+                load += weights
             compute = positions * (in_blocks * taps if layer.mode == "dense" else taps)
             compute += positions * (len(layer.epilogue) + 1)
             compute += _dma(config, len(layer.consts) * t.ocb * acc_bytes, len(layer.consts), read)

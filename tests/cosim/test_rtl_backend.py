@@ -2,8 +2,7 @@
 
 The default run keeps the co-simulation small: one fast-harness build per config and a handful of
 cases each, one cocotb/Verilator build (1x16) that must agree with the fast harness cycle for
-cycle. (Icarus smoke tests run the copy design, test_harnesses.py: Icarus 11 does not run
-this core correctly, see docs/cosim.md.) The whole corpus is the `slow` test at the end (and
+cycle, and one Icarus smoke case. The whole corpus is the `slow` test at the end (and
 scripts/rtl_conformance.py).
 """
 
@@ -39,7 +38,7 @@ def check_conforms(case, **options):
     meta = json.loads((case / "case.json").read_text())
     if meta["expect"] != "ok":
         expected_error = {"deadlock": DeadlockError, "bounds": BoundsError}[meta["expect"]]
-        with pytest.raises(expected_error):
+        with pytest.raises(expected_error, match=r"^instruction \d+"):
             run_rtl(case, **options)
         return None
     image, report = run_rtl(case, **options)
@@ -74,7 +73,29 @@ def test_cocotb_and_fast_harness_agree(corpus, name):
     assert cocotb.modules == fast.modules
 
 
+def test_icarus_smoke(corpus):
+    case = corpus / "vta-1x16" / "p_save_load_out"
+    _, fast = check_conforms(case)
+    _, icarus = check_conforms(case, simulator="icarus")
+    assert icarus.cycles == fast.cycles
+    assert icarus.modules == fast.modules
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", corpus_cases(), ids=case_id)
 def test_whole_corpus_on_the_fast_harness(case):
     check_conforms(case)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"simulator": "xcelium"}, "unknown simulator 'xcelium'"),
+    ({"harness": "turbo"}, "unknown harness 'turbo'"),
+    ({"simulator": "icarus", "harness": "fast"}, "the fast harness needs simulator='verilator'"),
+    ({"max_cycles": 0}, "max_cycles must be positive"),
+    ({"waves": True}, "has no option 'waves'"),
+])
+def test_bad_options_are_rejected(options, message):
+    from vta.isa import Config, VtaError
+
+    with pytest.raises(VtaError, match=message):
+        get_backend("rtl", Config.preset(), **options)

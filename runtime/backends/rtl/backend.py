@@ -18,17 +18,23 @@ SIMULATORS = ("verilator", "icarus")
 HARNESSES = ("fast", "cocotb")
 
 
-def make_harness(verilog: str, config: Config, simulator: str, harness: str | None):
-    """The harness for (simulator, harness); `harness` None picks ``fast`` on Verilator and
-    ``cocotb`` on Icarus (the fast harness is a Verilator C++ program)."""
+def choose_harness(simulator: str, harness: str | None) -> str:
+    """Validate the options; `harness` None picks ``fast`` on Verilator and ``cocotb`` on
+    Icarus (the fast harness is a Verilator C++ program)."""
     if simulator not in SIMULATORS:
-        raise VtaError(f"rtl backend: unknown simulator {simulator!r} (known: {', '.join(SIMULATORS)})")
+        raise VtaError(f"rtl backend: unknown simulator {simulator!r} "
+                       f"(known: {', '.join(SIMULATORS)})")
     harness = harness or ("fast" if simulator == "verilator" else "cocotb")
     if harness not in HARNESSES:
         raise VtaError(f"rtl backend: unknown harness {harness!r} (known: {', '.join(HARNESSES)})")
-    if harness == "fast":
-        if simulator != "verilator":
-            raise VtaError("rtl backend: the fast harness needs simulator='verilator'")
+    if harness == "fast" and simulator != "verilator":
+        raise VtaError("rtl backend: the fast harness needs simulator='verilator'")
+    return harness
+
+
+def make_harness(verilog: str, config: Config, simulator: str, harness: str | None):
+    """The harness object for (simulator, harness) running `verilog`."""
+    if choose_harness(simulator, harness) == "fast":
         return FastHarness(verilog, config.bus_bytes)
     return CocotbHarness(verilog, simulator)
 
@@ -63,6 +69,7 @@ class RtlBackend(Backend):
         super().__init__(config, **options)
         if max_cycles is not None and max_cycles < 1:
             raise VtaError(f"rtl backend: max_cycles must be positive, not {max_cycles}")
+        harness = choose_harness(simulator, harness)
         verilog = core_verilog(config, sv=simulator != "icarus")
         self.harness = make_harness(verilog, config, simulator, harness)
         self.max_cycles = max_cycles
@@ -72,8 +79,7 @@ class RtlBackend(Backend):
         result, dram = run_in_harness(self.harness, image.dram, image.insn_addr, image.insn_count,
                                       self.config, budget)
         if result["status"] == "deadlock":
-            raise DeadlockError(f"{result['message']} (FINISH never retired; "
-                                f"{image.insn_count} instructions)")
+            raise DeadlockError(_diagnose_hang(image, result["message"]))
         if result["status"] != "ok":
             raise BoundsError(result["message"]) if "outside the DRAM image" in result["message"] \
                 else VtaError(result["message"])
@@ -82,3 +88,15 @@ class RtlBackend(Backend):
         modules = {module: {kind: registers[register.name] for kind, register in counters.items()}
                    for module, counters in MODULE_COUNTERS.items()}
         return RunReport(self.name, registers["CYCLES"], static_counters(image), modules)
+
+
+def _diagnose_hang(image: ProgramImage, watchdog: str) -> str:
+    """Name the waiting instruction, as the functional simulator does, after a watchdog."""
+    from vta.simulator.functional import FunctionalSimulator
+
+    try:
+        FunctionalSimulator(image.config).run(image.dram.copy(), image.insn_addr, image.insn_count)
+    except DeadlockError as error:
+        return f"{error} (RTL {watchdog})"
+    return (f"RTL {watchdog}, though the functional simulator completes the program "
+            "(a hang in the hardware)")

@@ -92,7 +92,7 @@ async def run_program_image(dut):
     driver = ControlDriver(run["insn_addr"], run["insn_count"])
     deadline = RESET_EDGES + run["max_cycles"]
     _initialise(dut)
-    Clock(dut.clk, 10, unit="ns").start(start_high=False)
+    Clock(dut.clk, 10, unit="ns").start(start_high=True)
     outputs = _Outputs(dut, memory, driver)
     axi, lite = AxiSample(), LiteSample()
     status, message, edge = "ok", "", 0

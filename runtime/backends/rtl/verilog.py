@@ -29,8 +29,8 @@ def _sources_digest(*packages: str) -> str:
 def core_verilog(config: Config, *, sv: bool = True) -> str:
     """`vta.hardware.verilog.generate_verilog(config, sv=sv)`, through the on-disk cache.
 
-    `sv` writes combinational logic as ``always_comb``; Icarus 11 runs that text of the core
-    thousands of times slower than plain Verilog-2005 (``sv=False``), which it needs instead."""
+    `sv` writes combinational logic as ``always_comb``. Icarus 11 runs that text of the core
+    thousands of times slower than plain Verilog-2005, so it needs ``sv=False``."""
     key = build_key(_sources_digest("hardware", "isa"), repr(sorted(config.to_dict().items())),
                     str(sv))
     path = cache_root() / "verilog" / f"vta_core-{key}.v"
