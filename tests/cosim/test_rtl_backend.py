@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import case_id, corpus_cases
 
-from vta.isa import BoundsError, DeadlockError
+from vta.isa import BoundsError, Config, DeadlockError, VtaError
 from vta.isa.image import ProgramImage
 from vta.isa.registers import MODULE_COUNTERS
 from vta.runtime.backends import get_backend
@@ -95,7 +95,5 @@ def test_whole_corpus_on_the_fast_harness(case):
     ({"waves": True}, "has no option 'waves'"),
 ])
 def test_bad_options_are_rejected(options, message):
-    from vta.isa import Config, VtaError
-
     with pytest.raises(VtaError, match=message):
         get_backend("rtl", Config.preset(), **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from vta.isa import Alu, Gemm, Load, MemoryType, Store
 from vta.isa.image import ProgramImage
+from vta.runtime.backends import COUNTER_NAMES
 
 LOAD_COUNTERS = {MemoryType.INP: "inp_load_nbytes", MemoryType.WGT: "wgt_load_nbytes",
                  MemoryType.ACC: "acc_load_nbytes", MemoryType.UOP: "uop_load_nbytes"}
@@ -13,8 +14,7 @@ LOAD_COUNTERS = {MemoryType.INP: "inp_load_nbytes", MemoryType.WGT: "wgt_load_nb
 def static_counters(image: ProgramImage) -> dict[str, int]:
     """The seven counters, from the instruction stream alone (they depend on nothing else)."""
     config = image.config
-    counters = dict.fromkeys((*LOAD_COUNTERS.values(), "out_store_nbytes", "gemm_counter",
-                              "alu_counter"), 0)
+    counters = dict.fromkeys(COUNTER_NAMES, 0)
     for insn in image.instructions():
         if isinstance(insn, Load) and insn.x_size and insn.memory_type in LOAD_COUNTERS:
             counters[LOAD_COUNTERS[insn.memory_type]] += (
