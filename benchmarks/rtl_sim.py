@@ -72,7 +72,7 @@ def measure(config: Config, gemms: int, harness: str) -> None:
     verdict = "matches" if np.array_equal(image.dram, reference) else "DIFFERS FROM"
     print(f"{harness:>6} harness: {report.cycles:>9,} cycles in {elapsed:6.2f} s = "
           f"{report.cycles / elapsed:>10,.0f} cycles/s; compute busy {busy:.0%}; "
-          f"build {built:.1f} s (cached/ccache if fast); image {verdict} the functional backend")
+          f"build {built:.1f} s; image {verdict} the functional backend")
 
 
 def main() -> None:

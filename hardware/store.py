@@ -1,5 +1,9 @@
 """The store module: STORE OUT tiles to DRAM (2-D strided, reference §4.2).
 
+A STORE that pushes a token retires only when every write issued so far has been acknowledged
+(B channel), so the token also orders DRAM (a load may read back what was stored); a STORE
+without a push retires as soon as its data has been sent.
+
 The OUT tiles of one STORE are consecutive in SRAM (``sram_base + y·x_size + x``), so a reader
 streams them through a small prefetch FIFO into a serialiser that emits one bus word per cycle,
 while one write command per row goes to the AXI master.
@@ -98,8 +102,11 @@ class Store(wiring.Component):
                 m.d.sync += word.eq(0)
                 m.d.comb += prefetch.r_en.eq(1)
 
+        # A STORE that pushes a token retires once all writes so far are acknowledged, so the
+        # token also orders DRAM; one that pushes none retires when its data has been sent.
         draining = requesting | (tiles_left != 0) | read_issued | prefetch.r_rdy
-        m.d.comb += [cycle.done.eq(~go & ~draining & self.wr.idle),
+        settled = self.wr.idle | ~cycle.insn.header.push_prev_dep
+        m.d.comb += [cycle.done.eq(~go & ~draining & settled),
                      self.busy.eq(cycle.executing),
                      self.stall.eq(cycle.stall | (prefetch.r_rdy & ~self.wr.data.ready))]
         return m

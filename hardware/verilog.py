@@ -41,11 +41,13 @@ class VtaCoreTop(Elaboratable):
         return m
 
 
-def generate_verilog(config: Config, *, pack_pairs: bool = True, sv: bool = True) -> str:
+def generate_verilog(config: Config, *, pack_pairs: bool = True, sv: bool = False) -> str:
     """Synthesisable, deterministic Verilog of the core for `config`.
 
-    With `sv` (default) combinational processes are written as ``always_comb``, which Icarus
-    (``-g2012``) evaluates at time 0; without it, plain Verilog-2005 ``always @*``.
+    By default plain Verilog-2005 (``always @*``; simulate with Icarus ``-g2005``). With `sv`,
+    combinational processes are written as SystemVerilog ``always_comb``, which Icarus
+    ``-g2012`` evaluates at time 0 — but Icarus 11 includes every bit of a vector in an
+    ``always_*`` sensitivity list, and on the full-size core that makes it hang (docs/hardware.md).
     """
     top = VtaCoreTop(config=config, pack_pairs=pack_pairs)
     text = rtlil.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False)

@@ -81,10 +81,17 @@ def test_verilator_lint(small_verilog):
     lint(small_verilog)
 
 
-def test_icarus_builds(small_verilog, tmp_path):
+@pytest.mark.parametrize("sv,standard", [(False, "-g2005"), (True, "-g2012")],
+                         ids=["verilog2005", "systemverilog"])
+def test_icarus_builds(small_verilog, tmp_path, sv, standard):
     assert shutil.which("iverilog"), "no iverilog: apt-get install iverilog"
-    result = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "core.vvp"),
-                             str(small_verilog)], capture_output=True, text=True, timeout=300)
+    path = small_verilog
+    if sv:
+        path = tmp_path / "vta_core_sv.v"
+        path.write_text(generate_verilog(SMALL, sv=True))
+        assert "always_comb" in path.read_text()
+    result = subprocess.run(["iverilog", standard, "-o", str(tmp_path / "core.vvp"), str(path)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 
 

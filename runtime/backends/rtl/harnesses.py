@@ -55,7 +55,12 @@ class FastHarness:
         self.verilog, self.bus_bytes = verilog, bus_bytes
         self.source = (HERE / "harness.cpp").read_text()
         self.constants = harness_constants()
-        self.key = build_key("fast", verilog, self.source, self.constants, str(bus_bytes),
+        self.command = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3",
+                        "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+                        *VERILATOR_WARNINGS, "--top-module", TOP, "-Mdir", "obj", "-o", "harness",
+                        "-MAKEFLAGS", "OPT_FAST=-O2", "-CFLAGS", f"-O2 -DVTA_BUS_BYTES={bus_bytes}",
+                        f"{TOP}.v", "harness.cpp"]
+        self.key = build_key("fast", verilog, self.source, self.constants, *self.command,
                              simulator_identity("verilator"))
 
     def build(self) -> Path:
@@ -65,14 +70,9 @@ class FastHarness:
         (folder / f"{TOP}.v").write_text(self.verilog)
         (folder / "harness.cpp").write_text(self.source)
         (folder / "harness_constants.h").write_text(self.constants)
-        command = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "--x-assign", "fast",
-                   "--x-initial", "fast", "--noassert", *VERILATOR_WARNINGS, "--top-module", TOP,
-                   "-Mdir", "obj", "-o", "harness", "-MAKEFLAGS", "OPT_FAST=-O2",
-                   "-CFLAGS", f"-O2 -DVTA_BUS_BYTES={self.bus_bytes} -I{folder}",
-                   f"{TOP}.v", "harness.cpp"]
         log = folder / "build.log"
         with open(log, "w") as out:
-            done = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
+            done = subprocess.run(self.command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
                                   env=tool_env())
         if done.returncode:
             raise VtaError(f"Verilator build of the fast harness failed (see {log}):\n{_tail(log)}")
@@ -95,7 +95,14 @@ class CocotbHarness:
         self.verilog, self.simulator = verilog, simulator
         testbench = "".join((HERE / name).read_text() for name in
                             ("testbench.py", "memory_model.py", "rundir.py"))
-        self.key = build_key("cocotb", simulator, verilog, testbench, simulator_identity(simulator))
+        if simulator == "verilator":
+            self.build_args = [*VERILATOR_WARNINGS, "-O3"]
+        else:
+            # Plain Verilog needs -g2005 on Icarus 11, SystemVerilog the runner's -g2012
+            # (toolchain.md §3.2).
+            self.build_args = [] if "always_comb" in verilog else ["-g2005"]
+        self.key = build_key("cocotb", simulator, verilog, testbench, *self.build_args,
+                             simulator_identity(simulator))
 
     def _runner(self):
         from cocotb_tools.runner import get_runner
@@ -107,17 +114,11 @@ class CocotbHarness:
     def _build(self, folder: Path) -> None:
         source = folder / f"{TOP}.v"
         source.write_text(self.verilog)
-        if self.simulator == "verilator":
-            build_args = [*VERILATOR_WARNINGS, "-O3"]
-        else:
-            # Plain Verilog needs -g2005 on Icarus 11, SystemVerilog the runner's -g2012
-            # (toolchain.md §3.2).
-            build_args = [] if "always_comb" in self.verilog else ["-g2005"]
         log = folder / "build.log"
         try:
             with _environment(tool_env()):
                 self._runner().build(sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim",
-                                     build_args=build_args, timescale=("1ns", "1ps"), log_file=log)
+                                     build_args=self.build_args, timescale=("1ns", "1ps"), log_file=log)
         except (SystemExit, Exception) as error:
             raise VtaError(f"{self.simulator} build for cocotb failed ({error}; see {log}):\n"
                            f"{_tail(log)}") from None
