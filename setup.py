@@ -10,4 +10,5 @@ for layer in LAYERS:
     package_dir[f"vta.{layer}"] = layer
     packages += [f"vta.{layer}"] + [f"vta.{layer}.{name}" for name in find_packages(layer)]
 
-setup(packages=packages, package_dir=package_dir, include_package_data=True)
+setup(packages=packages, package_dir=package_dir,
+      package_data={"vta.runtime.backends.rtl": ["*.cpp"]})

@@ -56,6 +56,12 @@ def load_program(memory_type: MemoryType, tiles: int, config: Config) -> list:
     return [load, Load(memory_type=MemoryType.UOP, pop_prev_dep=True)]
 
 
+def acc_program(tiles: int, config: Config) -> list:
+    return [Load(memory_type=MemoryType.ACC, sram_base=0,
+                 dram_base=DATA_BASE // config.elem_bytes(MemoryType.ACC), y_size=1,
+                 x_size=tiles, x_stride=tiles)]
+
+
 def store_program(tiles: int, config: Config) -> list:
     store = Store(sram_base=0, dram_base=DATA_BASE // config.elem_bytes(MemoryType.OUT),
                   y_size=1, x_size=tiles, x_stride=tiles, push_prev_dep=True)
@@ -87,6 +93,9 @@ def main():
                                "LOAD_BUSY")
         print(f"load {memory_type.name:7s} {per_tile / words:5.2f} cycles per bus word "
               f"({per_tile:.1f} per tile)")
+    words = config.elem_bytes(MemoryType.ACC) // config.bus_bytes
+    per_tile, _ = marginal(config, lambda n: acc_program(n, config), 4, 36, "COMPUTE_BUSY")
+    print(f"load ACC     {per_tile / words:5.2f} cycles per bus word ({per_tile:.1f} per tile)")
     words = config.elem_bytes(MemoryType.OUT) // config.bus_bytes
     per_tile, _ = marginal(config, lambda n: store_program(n, config), 4, 132, "STORE_BUSY")
     print(f"store OUT    {per_tile / words:5.2f} cycles per bus word ({per_tile:.1f} per tile)")

@@ -3,6 +3,7 @@ Tcl interpreter that runs a Vivado script with every Vivado command recorded, no
 
 from __future__ import annotations
 
+import inspect
 import tkinter
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +35,12 @@ proc glob {args} { return [list /stub/project/gen/sources_1/bd/vta/hw_handoff/vt
 
 
 def core_verilog(config: Config) -> str:
-    """`vta.hardware.verilog.generate_verilog(config)`, cached on disk across test runs."""
+    """`vta.hardware.verilog.generate_verilog(config)` with its default options (what
+    `vta fpga` synthesizes), cached on disk across test runs."""
+    from vta.hardware.verilog import generate_verilog
     from vta.runtime.backends.rtl.verilog import core_verilog as cached
 
-    return cached(config)
+    return cached(config, sv=inspect.signature(generate_verilog).parameters["sv"].default)
 
 
 @dataclass

@@ -30,6 +30,28 @@ def about(subject: str | Path):
         raise Failure(f"{subject}: {error}", error.exit_status) from None
 
 
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--backend NAME`` and the options of the backends that take some (RTL, board)."""
+    parser.add_argument("--backend", default="functional",
+                        help="the backend to run on (default: functional; an unknown name "
+                             "lists the known ones)")
+    group = parser.add_argument_group("RTL co-simulation options (--backend rtl or board)")
+    group.add_argument("--simulator", choices=("verilator", "icarus"),
+                       help="HDL simulator (default: verilator)")
+    group.add_argument("--harness", choices=("fast", "cocotb"),
+                       help="fast C++ harness or the cocotb testbench (default: fast on "
+                            "Verilator, cocotb on Icarus)")
+    group.add_argument("--max-cycles", type=int, metavar="N",
+                       help="watchdog: report a deadlock after N cycles (default: derived "
+                            "from the program)")
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    """The backend options given on the command line (a backend refuses those it lacks)."""
+    options = {"simulator": args.simulator, "harness": args.harness, "max_cycles": args.max_cycles}
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """Add the mutually exclusive ``--preset NAME | --config FILE`` options."""
     group = parser.add_mutually_exclusive_group()

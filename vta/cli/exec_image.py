@@ -5,8 +5,8 @@ from case.json, the others from --preset/--config. Exit status: 0 success, 3 dea
 import json
 from pathlib import Path
 
-from vta.cli.common import (about, add_config_options, config_from, load_image,
-                            write_atomically)
+from vta.cli.common import (about, add_backend_options, add_config_options, backend_options,
+                            config_from, load_image, write_atomically)
 from vta.isa.image import ProgramImage
 
 NAME = "exec"
@@ -15,9 +15,7 @@ HELP = "run a program image on a backend"
 
 def add_arguments(parser):
     parser.add_argument("image", metavar="IMAGE_DIR", type=Path, help="program-image folder")
-    parser.add_argument("--backend", default="functional",
-                        help="the backend to run on (default: functional; an unknown name "
-                             "lists the known ones)")
+    add_backend_options(parser)
     add_config_options(parser)
     parser.add_argument("-o", "--output", metavar="OUT.bin", type=Path,
                         help="write the final DRAM image to OUT.bin")
@@ -29,7 +27,7 @@ def run(args) -> int:
     from vta.runtime.backends import get_backend  # imports only what the backend needs
 
     image = load_image(args.image, config_from(args))
-    backend = get_backend(args.backend, image.config)
+    backend = get_backend(args.backend, image.config, **backend_options(args))
     with about(args.image):
         report = backend.run(image)
     if args.output is not None:

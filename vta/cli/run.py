@@ -4,7 +4,8 @@ the cycles and the time at the config's clock where the backend models them."""
 
 from pathlib import Path
 
-from vta.cli.common import Failure, about, config_from, write_atomically
+from vta.cli.common import (Failure, about, add_backend_options, backend_options, config_from,
+                            write_atomically)
 
 NAME = "run"
 HELP = "run a compiled model (.vtab) on a backend"
@@ -14,8 +15,7 @@ def add_arguments(parser):
     parser.add_argument("model", metavar="MODEL.vtab", type=Path, help="compiled model")
     parser.add_argument("--input", required=True, metavar="X.npy", type=Path,
                         help="the model's input tensor (shape and dtype as the ONNX graph)")
-    parser.add_argument("--backend", default="functional",
-                        help="functional (default), cycle or rtl (an unknown name lists them)")
+    add_backend_options(parser)
     parser.add_argument("-o", "--output", metavar="OUT.npy", type=Path,
                         help="write the first output here")
     parser.add_argument("--top", type=int, metavar="K",
@@ -52,7 +52,7 @@ def run(args) -> int:
     if len(model.inputs) != 1:
         raise Failure(f"{args.model}: the model has {len(model.inputs)} inputs; vta run feeds one")
     with about(args.model):
-        executor = Executor(model, args.backend)
+        executor = Executor(model, args.backend, **backend_options(args))
         result = executor.run({model.inputs[0]["onnx_name"]: array})
     name = model.outputs[0]["onnx_name"]
     output = result.outputs[name]

@@ -38,7 +38,8 @@ class CosimSession:
 
         self.config = config
         self.dram_bytes = -(-dram_bytes // PAGE_BYTES) * PAGE_BYTES
-        self.harness = CocotbHarness(core_verilog(config), simulator)
+        # Icarus 11 needs plain Verilog-2005 (as for the rtl backend, docs/cosim.md).
+        self.harness = CocotbHarness(core_verilog(config, sv=simulator != "icarus"), simulator)
         self.error: BaseException | None = None
 
     def __enter__(self) -> CosimSession:
