@@ -63,6 +63,7 @@ class TimingEstimate:
     device: Ecp5Device
     fmax_mhz: float
     cells: dict[str, int]   # ECP5 primitive use of the placed design
+    critical_path: dict     # {"from": cell, "to": cell, "logic_levels": n} of the worst path
 
     @property
     def meets_target(self) -> bool:
@@ -75,7 +76,7 @@ class TimingEstimate:
                 "target_config": self.target.config_string,
                 "shrunk": self.placed != self.target,
                 "fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target.CLOCK_MHZ,
-                "cells": dict(sorted(self.cells.items()))}
+                "critical_path": self.critical_path, "cells": dict(sorted(self.cells.items()))}
 
     def summary(self) -> str:
         lines = [f"fmax estimate: {self.fmax_mhz:.1f} MHz for config {self.placed.config_string} "
@@ -85,6 +86,9 @@ class TimingEstimate:
                          f"multipliers, more than the {self.device.part}'s "
                          f"{self.device.multipliers}: a {self.placed.block}x{self.placed.block} "
                          f"GEMM block with the same buffer depths was placed instead)")
+        path = self.critical_path
+        lines.append(f"  critical path: {path['logic_levels']} logic levels from {path['from']} "
+                     f"to {path['to']}")
         lines.append(f"  target clock {self.target.CLOCK_MHZ:g} MHz. This is an estimate on "
                      f"another FPGA family; only Vivado's routed timing is authoritative for "
                      f"the Zynq.")
@@ -93,9 +97,9 @@ class TimingEstimate:
 
 def place_and_route(verilog: str, *, top: str, clock_mhz: float, device: Ecp5Device = ECP5_85K,
                     workdir: Path | None = None, timeout: float | None = None,
-                    seed: int = 1) -> tuple[float, dict[str, int]]:
-    """Synthesize for ECP5 and place and route; the achieved fmax (MHz) of the clock and the
-    primitive counts."""
+                    seed: int = 1) -> tuple[float, dict[str, int], dict]:
+    """Synthesize for ECP5 and place and route; the achieved fmax (MHz) of the clock, the
+    primitive counts and the critical path (its end cells and logic levels)."""
     with tempfile.TemporaryDirectory(prefix="vta-pnr-") as scratch:
         folder = Path(workdir or scratch)
         folder.mkdir(parents=True, exist_ok=True)
@@ -117,7 +121,17 @@ def place_and_route(verilog: str, *, top: str, clock_mhz: float, device: Ecp5Dev
     if not clocks:
         raise ToolError("nextpnr reported no clock (is the design clocked?)")
     fmax = min(clock["achieved"] for clock in clocks.values())
-    return fmax, dict(cells)
+    return fmax, dict(cells), _critical_path(report)
+
+
+def _critical_path(report: dict) -> dict:
+    """The longest of nextpnr's reported critical paths: first and last cell, logic levels."""
+    paths = [path["path"] for path in report.get("critical_paths", []) if path["path"]]
+    if not paths:
+        return {"from": None, "to": None, "logic_levels": 0}
+    worst = max(paths, key=lambda steps: sum(step["delay"] for step in steps))
+    return {"from": worst[0]["from"]["cell"], "to": worst[-1]["to"]["cell"],
+            "logic_levels": sum(step["type"] == "logic" for step in worst)}
 
 
 def estimate_fmax(config: Config, *, device: Ecp5Device = ECP5_85K, workdir: Path | None = None,
@@ -126,7 +140,7 @@ def estimate_fmax(config: Config, *, device: Ecp5Device = ECP5_85K, workdir: Pat
     from vta.hardware.verilog import generate_verilog
 
     placed = ecp5_config(config, device)
-    fmax, cells = place_and_route(generate_verilog(placed), top="vta_core",
-                                  clock_mhz=config.CLOCK_MHZ, device=device, workdir=workdir,
-                                  timeout=timeout)
-    return TimingEstimate(config, placed, device, fmax, cells)
+    fmax, cells, path = place_and_route(generate_verilog(placed), top="vta_core",
+                                        clock_mhz=config.CLOCK_MHZ, device=device,
+                                        workdir=workdir, timeout=timeout)
+    return TimingEstimate(config, placed, device, fmax, cells, path)

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import CORPUS
+from corpus import CORPUS
 
 from vta.cli import main
 

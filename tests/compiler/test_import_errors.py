@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import float_model, quantize_with_onnxruntime
+from qdq_models import float_model, quantize_with_onnxruntime
 from vta.compiler.onnx_import import import_onnx
 from vta.isa import VtaError
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from conftest import float_model, output_steps, quantize_with_onnxruntime, steps_apart
+from qdq_models import float_model, output_steps, quantize_with_onnxruntime, steps_apart
 from vta.compiler import ir
 from vta.compiler.onnx_import import import_onnx
 

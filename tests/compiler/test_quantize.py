@@ -5,7 +5,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from conftest import float_model, steps_apart
+from qdq_models import float_model, steps_apart
 from vta.cli import main
 from vta.compiler.onnx_import import import_onnx
 

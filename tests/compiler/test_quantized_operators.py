@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import float_model, quantize_with_onnxruntime, steps_apart
+from qdq_models import float_model, quantize_with_onnxruntime, steps_apart
 from vta.compiler import ir
 from vta.compiler.onnx_import import import_onnx
 

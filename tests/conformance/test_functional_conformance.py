@@ -13,7 +13,7 @@ from vta.isa.image import ProgramImage
 from vta.simulator import check_program
 from vta.simulator.functional import FunctionalSimulator
 
-from conftest import case_id, corpus_cases
+from corpus import case_id, corpus_cases
 
 CASES = corpus_cases()
 SIMULATORS: dict[Config, FunctionalSimulator] = {}

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import case_id, corpus_cases
+from corpus import case_id, corpus_cases
 
 from vta.isa import BoundsError, Config, DeadlockError, VtaError
 from vta.isa.image import ProgramImage

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import case_id, corpus_cases
+from corpus import case_id, corpus_cases
 
 from vta.isa.image import ProgramImage
 from vta.runtime.backends.rtl.workload import static_counters

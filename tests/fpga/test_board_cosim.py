@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, case_id, corpus_cases
+from corpus import CORPUS, case_id, corpus_cases
 
 from vta.cli import main
 from vta.isa import BoundsError, DeadlockError
@@ -96,7 +96,7 @@ def test_mmio_log_follows_the_register_map():
 
 
 def test_deadlock_is_stopped_by_the_watchdog():
-    run_case(CORPUS / "vta-1x16/n_deadlock_l2g")
+    run_case(CORPUS / "vta-1x16/n_deadlock_l2g", max_cycles=20_000)
 
 
 def test_vta_exec_backend_board(monkeypatch, capsys):

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CORPUS
+from corpus import CORPUS
 
 from vta.isa import DeadlockError, Load, MemoryType, Store, VtaError
 from vta.isa.address_map import address_map

@@ -6,7 +6,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import CORPUS
+from corpus import CORPUS
 
 from vta.isa import VtaError
 from vta.isa.image import ProgramImage

@@ -6,6 +6,7 @@ import pytest
 from vta.hardware.pysim import run_core
 
 from vta.hardware.core import VtaCore
+from vta.isa import Config
 from vta.isa.image import ProgramImage
 from vta.isa.registers import MODULE_COUNTERS
 
@@ -19,9 +20,16 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_conformance_case(corpus, case):
-    image = ProgramImage.load(corpus / case)
+#: Cases also run with the 128-bit bus of the ultra96 preset (one INP/OUT tile per bus word,
+#: four micro-ops per word).
+WIDE_BUS_CASES = ["vta-1x16/e_uop_unaligned_overlap", "vta-1x16/p_alu_add_vv",
+                  "vta-1x32/p_gemm_default"]
+
+
+@pytest.mark.parametrize("case,preset", [(case, "pynq") for case in CASES] +
+                         [(case, "ultra96") for case in WIDE_BUS_CASES])
+def test_conformance_case(corpus, case, preset):
+    image = ProgramImage.load(corpus / case, Config.preset(preset))
     expected = np.fromfile(corpus / case / "expected.bin", dtype=np.uint8)
     dram = image.dram.copy()
     registers = run_core(VtaCore(config=image.config), dram, image.insn_addr, image.insn_count,

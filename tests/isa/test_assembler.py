@@ -2,7 +2,7 @@
 the line and the field."""
 
 import pytest
-from conftest import case_id, corpus_cases
+from corpus import case_id, corpus_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from isa_strategies import configs, instructions

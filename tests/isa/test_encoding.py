@@ -2,7 +2,7 @@
 configs, and the bit-exact decode -> encode round trip of every instruction in the corpus."""
 
 import pytest
-from conftest import case_id, corpus_cases
+from corpus import case_id, corpus_cases
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from isa_strategies import configs, instructions, uops

@@ -25,15 +25,20 @@ class BoardBackend(Backend):
     ``VTA_BOARD_BINDING`` names another) or ``"cosim"`` (the RTL co-simulation);
     ``bitstream`` — with ``pynq``, an overlay to load first (``vta.bit`` with ``vta.hwh``
     beside it; default: the environment variable ``VTA_BOARD_BITSTREAM``, else none — the
-    overlay is already loaded); ``simulator`` — with ``cosim``, ``"verilator"`` (default) or ``"icarus"``.
+    overlay is already loaded); ``simulator`` — with ``cosim``, ``"verilator"`` (default) or
+    ``"icarus"``; ``max_cycles`` — the watchdog, in cycles at CLOCK_MHZ of waiting (default:
+    derived from the program, as for the rtl backend).
     After a run, `mmio_log` holds the driver's register accesses.
     """
 
     name = "board"
 
     def __init__(self, config: Config, *, binding: str | None = None, bitstream: str | None = None,
-                 simulator: str = "verilator", **options):
+                 simulator: str = "verilator", max_cycles: int | None = None, **options):
         super().__init__(config, **options)
+        if max_cycles is not None and max_cycles < 1:
+            raise VtaError(f"board backend: max_cycles must be positive, not {max_cycles}")
+        self.max_cycles = max_cycles
         self.binding = binding or os.environ.get("VTA_BOARD_BINDING", "pynq")
         if self.binding not in BINDINGS:
             raise VtaError(f"board backend: unknown binding {self.binding!r} "
@@ -58,7 +63,7 @@ class BoardBackend(Backend):
         self.bus, self.memory = PynqBus(self.address_map), PynqMemory()
 
     def execute(self, image: ProgramImage) -> RunReport:
-        watchdog_us = watchdog_cycles(image) / self.config.CLOCK_MHZ
+        watchdog_us = (self.max_cycles or watchdog_cycles(image)) / self.config.CLOCK_MHZ
         if self.binding == "cosim":
             result = self._run_cosim(image, watchdog_us)
         else:
