@@ -14,7 +14,7 @@ import numpy as np
 
 from vta.hardware.core import VtaCore
 from vta.hardware.pysim import run_core
-from vta.isa import (INSN_BYTES, UOP_BYTES, Alu, AluOp, Config, Finish, Gemm, Load, MemoryType,
+from vta.isa import (UOP_BYTES, Alu, AluOp, Config, Finish, Gemm, Load, MemoryType,
                      Store, Uop, encode_stream, encode_uops)
 
 DRAM_BYTES = 1 << 20

@@ -11,7 +11,7 @@ The *write client* sends commands ``{addr, words}`` and then the words themselve
 high when every accepted command has been written and acknowledged (B channel).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2

@@ -4,23 +4,25 @@ It owns the micro-op and ACC buffers; it reads INP/WGT (written by the load modu
 OUT (read by the store module) through ports the core connects.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi_master import ReadClientSignature
+from vta.hardware.layouts import elem_bits
 from vta.hardware.module_control import InstructionCycle
 from vta.hardware.tensor_load import TensorLoad
 from vta.hardware.token_queue import TokenSignature
 from vta.hardware.uop_load import UopLoad
 from vta.hardware.uop_pipeline import UopPipeline, read_signature, write_signature
-from vta.hardware.layouts import elem_bits
 from vta.isa import Config, MemoryType, Opcode
 from vta.isa.config import INSN_BITS, UOP_BITS
 
 
 class Compute(wiring.Component):
-    """Ports
+    """The compute module.
+
+    Ports
     -----
     insn : ``In(stream.Signature(128))``
         The compute command queue.

@@ -13,7 +13,9 @@ from vta.isa.config import INSN_BITS
 
 
 class Load(wiring.Component):
-    """Ports
+    """The load module.
+
+    Ports
     -----
     insn : ``In(stream.Signature(128))``
         The load command queue.

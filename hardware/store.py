@@ -26,7 +26,9 @@ PREFETCH_TILES = 4
 
 
 class Store(wiring.Component):
-    """Ports
+    """The store module.
+
+    Ports
     -----
     insn : ``In(stream.Signature(128))``
         The store command queue.

