@@ -38,6 +38,7 @@ class VtaCore(wiring.Component):
     """
 
     def __init__(self, *, config: Config, pack_pairs: bool = True):
+        Fetch.check_bus(config)
         self.config, self.pack_pairs = config, pack_pairs
         super().__init__({
             "m_axi": Out(Axi4Signature(addr_width=ADDR_BITS, data_width=config.bus_bits)),

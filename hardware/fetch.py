@@ -29,10 +29,15 @@ class Fetch(wiring.Component):
         Instructions for each module's command queue.
     """
 
-    def __init__(self, *, config: Config, buffer_depth: int = 32):
+    @staticmethod
+    def check_bus(config: Config) -> None:
+        """Fetch splits instructions into whole bus words: the bus is at most 128 bits wide."""
         if INSN_BITS % config.bus_bits:
-            raise ConfigError(f"fetch needs a bus of at most {INSN_BITS} bits, "
-                              f"not {config.bus_bits}")
+            raise ConfigError(f"the core needs a bus of at most {INSN_BITS} bits, "
+                              f"not {config.bus_bits} (LOG_BUS_WIDTH {config.LOG_BUS_WIDTH})")
+
+    def __init__(self, *, config: Config, buffer_depth: int = 32):
+        self.check_bus(config)
         self.config, self.buffer_depth = config, buffer_depth
         super().__init__({
             "start": In(1), "insn_addr": In(32), "insn_count": In(32), "busy": Out(1),

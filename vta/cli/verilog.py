@@ -1,0 +1,25 @@
+"""Write the synthesizable Verilog of the VTA core (module vta_core, AXI4 master m_axi_*,
+AXI4-Lite control slave s_axi_control_*) for a configuration. The output is deterministic."""
+
+from pathlib import Path
+
+from vta.cli.common import add_config_options, config_from, write_atomically
+
+NAME = "verilog"
+HELP = "generate the core's Verilog for a configuration"
+
+
+def add_arguments(parser):
+    add_config_options(parser)
+    parser.add_argument("-o", "--output", metavar="FILE", type=Path, required=True,
+                        help="write the Verilog to FILE (e.g. vta.v)")
+    parser.add_argument("--sv", action="store_true",
+                        help="SystemVerilog always_comb form (default: plain Verilog-2005)")
+
+
+def run(args) -> int:
+    from vta.hardware.verilog import generate_verilog
+
+    config = config_from(args)
+    write_atomically(args.output, generate_verilog(config, sv=args.sv).encode())
+    return 0
