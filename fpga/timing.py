@@ -84,8 +84,8 @@ class TimingEstimate:
         if self.placed != self.target:
             lines.append(f"  (config {self.target.config_string} needs {multipliers(self.target)} "
                          f"multipliers, more than the {self.device.part}'s "
-                         f"{self.device.multipliers}: a {self.placed.block}x{self.placed.block} "
-                         f"GEMM block with the same buffer depths was placed instead)")
+                         f"{self.device.multipliers}: a GEMM block of {self.placed.block}x"
+                         f"{self.placed.block} with the same buffer depths was placed instead)")
         path = self.critical_path
         lines.append(f"  critical path: {path['logic_levels']} logic levels from {path['from']} "
                      f"to {path['to']}")

@@ -40,3 +40,4 @@ def test_fmax_estimate_for_the_pynq_preset(capsys):
     assert estimate["target_mhz"] == 100.0
     assert 10 < estimate["fmax_mhz"] < 500
     assert estimate["cells"]["MULT18X18D"] <= 156
+    assert estimate["critical_path"]["logic_levels"] > 0
