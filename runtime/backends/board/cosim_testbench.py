@@ -30,7 +30,7 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from vta.runtime.backends.rtl.memory_model import (RESET_EDGES, AxiMemoryModel, AxiSample,
                                                    LiteSample, MemoryModelError)
-from vta.runtime.backends.rtl.testbench import _initialise, _Outputs, _sample_axi, _sample_lite
+from vta.runtime.backends.rtl.testbench import initialise, Outputs, sample_axi, sample_lite
 
 #: A control-register access that takes longer than this many cycles is an error.
 TRANSACTION_CYCLES = 1000
@@ -106,17 +106,17 @@ async def serve_host(dut):
                             session["write_latency"])
     master = MmioMaster()
     link = HostLink(session["socket"])
-    _initialise(dut)
+    initialise(dut)
     Clock(dut.clk, 10, unit="ns").start(start_high=False)
-    outputs = _Outputs(dut, memory, master)
+    outputs = Outputs(dut, memory, master)
     axi, lite = AxiSample(), LiteSample()
     edge, pause, busy_since, reply = 0, 0, 0, None
     while True:
         edge += 1
         await FallingEdge(dut.clk)
         if edge > RESET_EDGES:
-            _sample_axi(dut, memory, axi)
-            _sample_lite(dut, master, lite)
+            sample_axi(dut, memory, axi)
+            sample_lite(dut, master, lite)
             try:
                 memory.step(edge, axi)
             except MemoryModelError as error:

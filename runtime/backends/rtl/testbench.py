@@ -21,7 +21,7 @@ from vta.runtime.backends.rtl.memory_model import (RESET_EDGES, AxiMemoryModel, 
                                                    ControlDriver, LiteSample, MemoryModelError)
 
 
-def _sample_axi(dut, memory: AxiMemoryModel, s: AxiSample) -> None:
+def sample_axi(dut, memory: AxiMemoryModel, s: AxiSample) -> None:
     s.arvalid = int(dut.m_axi_arvalid.value)
     if s.arvalid:
         s.araddr, s.arlen = int(dut.m_axi_araddr.value), int(dut.m_axi_arlen.value)
@@ -38,7 +38,7 @@ def _sample_axi(dut, memory: AxiMemoryModel, s: AxiSample) -> None:
     s.bready = int(dut.m_axi_bready.value) if memory.bvalid else 0
 
 
-def _sample_lite(dut, driver: ControlDriver, s: LiteSample) -> None:
+def sample_lite(dut, driver: ControlDriver, s: LiteSample) -> None:
     s.awready = int(dut.s_axi_control_awready.value) if driver.awvalid else 0
     s.wready = int(dut.s_axi_control_wready.value) if driver.wvalid else 0
     s.bvalid = int(dut.s_axi_control_bvalid.value) if driver.bready else 0
@@ -48,7 +48,7 @@ def _sample_lite(dut, driver: ControlDriver, s: LiteSample) -> None:
         s.rdata = int(dut.s_axi_control_rdata.value)
 
 
-class _Outputs:
+class Outputs:
     """Drives the testbench's outputs, writing only the signals whose value changed."""
 
     def __init__(self, dut, memory: AxiMemoryModel, driver: ControlDriver):
@@ -70,7 +70,7 @@ class _Outputs:
                 self.last[index] = value
 
 
-def _initialise(dut) -> None:
+def initialise(dut) -> None:
     """Every input of the core gets a value before the clock starts."""
     dut.rst.value = 1
     for name in ("arready", "awready", "wready"):
@@ -91,9 +91,9 @@ async def run_program_image(dut):
     memory = AxiMemoryModel(dram, run["bus_bytes"], run["read_latency"], run["write_latency"])
     driver = ControlDriver(run["insn_addr"], run["insn_count"])
     deadline = RESET_EDGES + run["max_cycles"]
-    _initialise(dut)
+    initialise(dut)
     Clock(dut.clk, 10, unit="ns").start(start_high=True)
-    outputs = _Outputs(dut, memory, driver)
+    outputs = Outputs(dut, memory, driver)
     axi, lite = AxiSample(), LiteSample()
     status, message, edge = "ok", "", 0
     while not driver.finished:
@@ -103,8 +103,8 @@ async def run_program_image(dut):
             if driver.polling and edge > deadline:
                 status, message = "deadlock", f"watchdog: the core was not done after {run['max_cycles']} cycles"
                 break
-            _sample_axi(dut, memory, axi)
-            _sample_lite(dut, driver, lite)
+            sample_axi(dut, memory, axi)
+            sample_lite(dut, driver, lite)
             try:
                 memory.step(edge, axi)
             except MemoryModelError as error:
