@@ -13,7 +13,7 @@ from amaranth.utils import exact_log2
 
 from vta.hardware.axi_master import ReadClientSignature
 from vta.hardware.layouts import elem_bits, insn_layout, log_depth
-from vta.isa import Config, ConfigError, MemoryType
+from vta.isa import Config, ConfigError, MemoryType, layouts
 
 
 def sram_write_signature(config: Config, memory_type: MemoryType) -> memory.WritePort.Signature:
@@ -80,9 +80,12 @@ class TensorLoad(wiring.Component):
 
         # Tile writer: walks the dense padded block.
         writing = Signal()
-        total_rows = Signal(range(2 * 15 + 2 ** 16))
+        # A padded block is at most 2·(largest pad) + (largest size) rows or columns.
+        memory_fields = layouts(self.config).memory
+        block_span = 2 * memory_fields["y_pad_0"].maximum + memory_fields["y_size"].maximum + 1
+        total_rows = Signal(range(block_span))
         row = Signal.like(total_rows)
-        column = Signal(range(2 * 15 + 2 ** 16))
+        column = Signal(range(block_span))
         word = Signal(range(max(words_per_tile, 2)))  # never zero-width
         address = Signal.like(self.sram.addr)
         row_width = fields.x_pad_0 + fields.x_size + fields.x_pad_1

@@ -33,7 +33,7 @@ def _token_traffic() -> dict[tuple, tuple[tuple[Queue, ...], tuple[Queue, ...]]]
     for every valid combination of flags."""
     table = {}
     for module, queues in FLAG_QUEUES.items():
-        for bits in range(16):
+        for bits in range(1 << len(POP_FLAGS + PUSH_FLAGS)):
             flags = dict(zip(POP_FLAGS + PUSH_FLAGS, ((bits >> k) & 1 for k in range(4))))
             if all(flag in queues for flag, value in flags.items() if value):
                 table[(module, *flags.values())] = (
