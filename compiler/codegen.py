@@ -11,6 +11,7 @@ tile overlap the compute of the other.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from vta.compiler import uop_kernels as uk
@@ -51,7 +52,7 @@ class Tile:
         return self.ohc * self.owc
 
 
-class LayerEmitter:
+class LayerEmitter(ABC):
     """Emits one layer into a stream (see the module docstring for the schedule)."""
 
     def __init__(self, stream: CommandStream, layer, tiling: Tiling, buffers: Buffers):
@@ -170,20 +171,25 @@ class LayerEmitter:
                          y_size=tile.ohc, x_stride=out.wh)
 
     # -- per kind ----------------------------------------------------------------------------
+    @abstractmethod
     def prologue(self, tile: Tile, acc: int) -> None:
-        raise NotImplementedError
+        """Set up the accumulators of `tile` (bias or reset)."""
 
+    @abstractmethod
     def loads(self, tile, chunk, inp, wgt, first) -> None:
-        raise NotImplementedError
+        """Load the inputs and weights of one reduction chunk of `tile`."""
 
+    @abstractmethod
     def compute(self, tile, chunk, inp, wgt, acc) -> None:
-        raise NotImplementedError
+        """The GEMM/ALU work of one chunk."""
 
+    @abstractmethod
     def epilogue(self, tile, acc) -> None:
-        raise NotImplementedError
+        """The ALU steps after the last chunk (requantization)."""
 
+    @abstractmethod
     def result_region(self, tile, acc) -> int:
-        raise NotImplementedError
+        """The OUT index where the int8 result of `tile` lies, for the store."""
 
 
 def layout_offset(layout: ActLayout, nb: int, cb: int, row: int, col: int) -> int:

@@ -9,6 +9,7 @@ dependencies (Amaranth, cocotb, a board connection) are only imported when it is
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from vta.isa import Config, VtaError
@@ -46,7 +47,7 @@ class RunReport:
                 "counters": dict(self.counters), "modules": dict(self.modules)}
 
 
-class Backend:
+class Backend(ABC):
     """Base of every backend: `run` checks the image statically, then calls `execute`."""
 
     name: str = ""
@@ -65,15 +66,17 @@ class Backend:
         check_program(image)
         return self.execute(image)
 
+    @abstractmethod
     def execute(self, image: ProgramImage) -> RunReport:
         """Run a checked image in place on ``image.dram``."""
-        raise NotImplementedError
 
 
 _REGISTRY: dict[str, str] = {
     "functional": "vta.runtime.backends.functional:FunctionalBackend",
     # RTL co-simulation of vta_core; options simulator=, harness=, max_cycles= (docs/cosim.md)
     "rtl": "vta.runtime.backends.rtl.backend:RtlBackend",
+    # The cycle model of the RTL core: functional data, RTL cycle counts (docs/cycle-model.md)
+    "cycle": "vta.runtime.backends.cycle:CycleBackend",
     # The board driver on PYNQ, or on the RTL co-simulation with binding="cosim" or
     # VTA_BOARD_BINDING=cosim; options binding=, bitstream=, simulator= (docs/fpga.md)
     "board": "vta.runtime.backends.board:BoardBackend",

@@ -1,0 +1,39 @@
+"""The cycle backend: data from the functional simulator, time from the cycle model of the RTL
+core (`vta.simulator.cycle`, docs/cycle-model.md) with the config's memory parameters."""
+
+from __future__ import annotations
+
+from vta.isa import Config
+from vta.isa.image import ProgramImage
+from vta.runtime.backends import Backend, RunReport
+
+
+class CycleBackend(Backend):
+    """Runs images functionally and reports the cycles and per-module busy/stall cycles that
+    the RTL core (fast Verilator harness, docs/memory-model.md) would count.
+
+    Option ``trace``: a path to write a Perfetto (Chrome trace-event) JSON timeline to.
+    """
+
+    name = "cycle"
+
+    def __init__(self, config: Config, *, trace: str | None = None, **options):
+        super().__init__(config, **options)
+        self.trace = trace
+        self._simulator = None
+
+    def execute(self, image: ProgramImage) -> RunReport:
+        from vta.simulator.cycle import CycleModel
+        from vta.simulator.functional import FunctionalSimulator
+
+        if self._simulator is None:
+            self._simulator = FunctionalSimulator(self.config)
+        instructions = image.instructions()
+        counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count)
+        timing = CycleModel(self.config).run(instructions, image.insn_addr)
+        if self.trace:
+            from vta.simulator.cycle.trace import write_trace
+
+            write_trace(timing, self.trace)
+        modules = {name: dict(figures) for name, figures in timing.modules.items()}
+        return RunReport(self.name, timing.cycles, counters, modules)

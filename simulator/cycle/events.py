@@ -1,0 +1,74 @@
+"""A small discrete-event kernel: processes are generators that wait for times or events.
+
+Time is counted in clock cycles. A process yields an ``int`` (resume at that cycle) or an
+`Event` (resume when it has fired, at its time). Callbacks at the same cycle run in priority
+order, so an arbiter can run after every process that may post a request in that cycle.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+#: Priorities: processes first, arbitration last within a cycle.
+PROCESS, ARBITER = 0, 1
+
+
+class Event:
+    """Fires once at a cycle; processes waiting on it resume at that cycle."""
+
+    __slots__ = ("time", "_waiters")
+
+    def __init__(self):
+        self.time: int | None = None
+        self._waiters: list = []
+
+    def fire(self, kernel: Kernel, time: int) -> None:
+        self.time = time
+        for process in self._waiters:
+            kernel.resume(process, time)
+        self._waiters.clear()
+
+
+class Kernel:
+    """The event queue and the processes."""
+
+    def __init__(self):
+        self.now = 0
+        self._queue: list = []
+        self._order = itertools.count()
+
+    def at(self, time: int, callback, priority: int = PROCESS) -> None:
+        heapq.heappush(self._queue, (max(time, self.now), priority, next(self._order), callback))
+
+    def quiet_until(self, time: int) -> bool:
+        """True when no callback is due at or before `time`."""
+        return not self._queue or self._queue[0][0] > time
+
+    def spawn(self, process, time: int = 0) -> None:
+        self.resume(process, time)
+
+    def resume(self, process, time: int) -> None:
+        self.at(time, lambda: self._step(process))
+
+    def _step(self, process) -> None:
+        """Run `process` until it waits for a later cycle or an event that has not fired."""
+        while True:
+            try:
+                wait = next(process)
+            except StopIteration:
+                return
+            if isinstance(wait, Event):
+                if wait.time is None:
+                    wait._waiters.append(process)
+                    return
+                wait = wait.time
+            if wait > self.now:
+                self.resume(process, wait)
+                return
+
+    def run(self) -> None:
+        queue = self._queue
+        while queue:
+            self.now, _, _, callback = heapq.heappop(queue)
+            callback()

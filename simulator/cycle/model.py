@@ -1,0 +1,265 @@
+"""The cycle model of `vta.hardware.VtaCore`: fetch, the three modules, their command and token
+queues and the memory port, timed per instruction and per burst (see docs/cycle-model.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
+
+from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
+from vta.simulator.cycle.events import Event, Kernel
+from vta.simulator.cycle.read_port import ReadCommand, ReadPort
+from vta.simulator.cycle.write_port import WritePort
+
+#: Read clients of the AXI master in round-robin order (`vta.hardware.core.READ_CLIENTS`).
+FETCH, UOP, INP, WGT, ACC = range(5)
+FETCH_BUFFER = 32
+FETCH_CHUNK = 16
+COMMAND_QUEUE_DEPTH = 512
+#: Cycles from an instruction's last bus word to the head of its (empty) command queue.
+ARRIVAL_TO_HEAD = 4
+#: Cycles from an instruction's last bus word to its routing into a command queue.
+ARRIVAL_TO_ROUTE = 1
+#: Cycles from routing an instruction to fetch counting its buffer slot as free.
+ROUTE_TO_ROOM = 2
+#: Cycles from the start command to fetch's first read request.
+START_TO_FETCH = 1
+#: CYCLES = FINISH issue cycle + this.
+FINISH_TO_END = 1
+#: Cycles between the last uop execution issued and the pipeline being empty.
+PIPELINE_DRAIN = 6
+
+
+@dataclass
+class CycleReport:
+    """Total cycles (the RTL's CYCLES), per-module busy/stall cycles (its counters), bus beats,
+    and per instruction ``(module, index in its queue, opcode, waited from, issue, done)``."""
+
+    cycles: int
+    modules: dict
+    bus: dict = field(default_factory=dict)
+    timeline: list = field(default_factory=list)
+
+
+class _Queue:
+    """A command queue: when each entry becomes the head, when it issues."""
+
+    def __init__(self, count: int):
+        self.visible = [Event() for _ in range(count)]
+        self.issued = [Event() for _ in range(count)]
+
+
+class _Tokens:
+    def __init__(self, count: int):
+        self.available = [Event() for _ in range(count)]
+        self.pushed = 0
+        self.popped = 0
+
+
+def _route(insn) -> str:
+    if insn.opcode == Opcode.STORE:
+        return "store"
+    if insn.opcode == Opcode.LOAD and insn.memory_type in (MemoryType.INP, MemoryType.WGT):
+        return "load"
+    return "compute"
+
+
+class CycleModel:
+    """Times decoded programs for one config."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def run(self, instructions: list, insn_addr: int) -> CycleReport:
+        return _Run(self.config, instructions, insn_addr).report()
+
+
+class _Run:
+    """One timed run: the processes of fetch and the three modules on a shared kernel; cycle 0
+    is the start command's cycle."""
+
+    def __init__(self, config: Config, instructions: list, insn_addr: int):
+        self.config = config
+        self.kernel = kernel = Kernel()
+        self.port = ReadPort(kernel, config, 5)
+        self.writes = WritePort(config)
+        bus = config.bus_bytes
+        self.fetch = FetchClient(kernel, len(instructions), bus)
+        self.tensor = {kind: TensorLoadClient(config.elem_bytes(kind) // bus)
+                       for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)}
+        self.uops = UopLoadClient(bus)
+        self.elem_bytes = {kind: config.elem_bytes(kind) for kind in self.tensor}
+        routes = [_route(insn) for insn in instructions]
+        self.streams = {name: [i for i, r in zip(instructions, routes) if r == name]
+                        for name in ("load", "compute", "store")}
+        self.queues = {name: _Queue(len(items)) for name, items in self.streams.items()}
+        pushes = {queue: 0 for queue in Queue}
+        for insn in instructions:
+            for queue, flag in self._pushes(insn):
+                pushes[queue] += flag
+        self.tokens = {queue: _Tokens(count) for queue, count in pushes.items()}
+        self.routed = [Event() for _ in instructions]
+        self.busy = {name: 0 for name in ("fetch", "load", "compute", "store")}
+        self.stall = {name: 0 for name in ("load", "compute", "store")}
+        self.end = None
+        self.timeline = []
+        kernel.spawn(self._fetch_requests(len(instructions), insn_addr))
+        kernel.spawn(self._router(routes))
+        for name in ("load", "compute", "store"):
+            kernel.spawn(self._module(name))
+        kernel.run()
+
+    # -- fetch ------------------------------------------------------------------------------
+    def _fetch_requests(self, count: int, addr: int):
+        words_per_insn = INSN_BYTES // self.config.bus_bytes
+        post, requested = START_TO_FETCH, 0
+        while requested < count:
+            request = min(FETCH_CHUNK, count - requested)
+            needed = requested - (FETCH_BUFFER - request) - 1
+            if needed >= 0:
+                yield self.routed[needed]
+                post = max(post, self.routed[needed].time + ROUTE_TO_ROOM)
+            command = ReadCommand(self.fetch, [(addr, request * words_per_insn)], post)
+            self.port.post(FETCH, command)
+            yield command.granted
+            post = command.granted.time + 1
+            requested += request
+            addr += request * INSN_BYTES
+
+    def _router(self, routes: list):
+        time, blocked = -1, False
+        to_route = ARRIVAL_TO_ROUTE
+        index = {name: 0 for name in self.queues}
+        for j, name in enumerate(routes):
+            arrival = self.fetch.arrivals[j]
+            yield arrival
+            time = max(time + 1, arrival.time + to_route)
+            queue, k = self.queues[name], index[name]
+            index[name] += 1
+            blocked = False
+            if k >= COMMAND_QUEUE_DEPTH:
+                freed = queue.issued[k - COMMAND_QUEUE_DEPTH]
+                yield freed
+                blocked = freed.time >= time
+                time = max(time, freed.time)
+            self.routed[j].fire(self.kernel, time)
+            queue.visible[k].fire(self.kernel, time + ARRIVAL_TO_HEAD - to_route)
+        # Measured on the RTL: one more busy cycle when the last routing waited for room or
+        # an instruction is a single bus word.
+        self.busy["fetch"] = time + (blocked or self.fetch.words_per_insn == 1)
+
+    # -- modules ----------------------------------------------------------------------------
+    @staticmethod
+    def _pops(name: str, insn):
+        if name == "load":
+            return [(Queue.G2L, insn.pop_next_dep)]
+        if name == "store":
+            return [(Queue.G2S, insn.pop_prev_dep)]
+        return [(Queue.L2G, insn.pop_prev_dep), (Queue.S2G, insn.pop_next_dep)]
+
+    @staticmethod
+    def _pushes(insn):
+        name = _route(insn)
+        if name == "load":
+            return [(Queue.L2G, insn.push_next_dep)]
+        if name == "store":
+            return [(Queue.S2G, insn.push_prev_dep)]
+        return [(Queue.G2L, insn.push_prev_dep), (Queue.G2S, insn.push_next_dep)]
+
+    def _module(self, name: str):
+        queue, free = self.queues[name], 0
+        for k, insn in enumerate(self.streams[name]):
+            yield queue.visible[k]
+            head = max(free, queue.visible[k].time)
+            start = head
+            pops = [token_queue for token_queue, flag in self._pops(name, insn) if flag]
+            for token_queue in pops:
+                tokens = self.tokens[token_queue]
+                if tokens.popped >= len(tokens.available):
+                    raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
+                event = tokens.available[tokens.popped]
+                tokens.popped += 1
+                yield event
+                start = max(start, event.time)
+            self.stall[name] += start - head
+            queue.issued[k].fire(self.kernel, start)
+            done = yield from self._execute(insn, start)
+            if insn.opcode is Opcode.FINISH:
+                self.end = start + FINISH_TO_END
+            self.busy[name] += done - start
+            self.timeline.append((name, k, insn.opcode.name, head, start, done))
+            for token_queue, flag in self._pushes(insn):
+                if flag:
+                    tokens = self.tokens[token_queue]
+                    tokens.available[tokens.pushed].fire(self.kernel, done + 1)
+                    tokens.pushed += 1
+            free = done + 1
+            if self.end is not None and name == "compute":
+                return
+
+    def _execute(self, insn, start: int):
+        """Times the execution of `insn` issued at `start`: returns its done cycle."""
+        opcode = insn.opcode
+        if opcode is Opcode.GEMM or opcode is Opcode.ALU:
+            return self._loop(insn, start)
+        if opcode == Opcode.STORE:
+            done = self.writes.store(insn, start) if insn.x_size and insn.y_size else start + 1
+            if insn.push_prev_dep:
+                done = max(done, self.writes.idle_at())
+            return done
+        if opcode == Opcode.LOAD and insn.x_size:
+            if insn.memory_type == MemoryType.UOP:
+                done = yield from self._uop_load(insn, start)
+            else:
+                done = yield from self._tensor_load(insn, start)
+            return done
+        return start + 1
+        yield  # a generator in every branch
+
+    def _loop(self, insn, start: int) -> int:
+        count = insn.iter_out * insn.iter_in * max(0, insn.uop_end - insn.uop_bgn)
+        if count == 0:
+            return start + 1
+        vector = insn.opcode == Opcode.ALU and not insn.use_imm
+        interval = 2 if vector else 1
+        last_issue = start + 1 + (count - 1) * interval
+        return last_issue + PIPELINE_DRAIN + vector
+
+    def _tensor_load(self, insn, start: int):
+        client = self.tensor[insn.memory_type]
+        client.start(insn, start)
+        index = {MemoryType.INP: INP, MemoryType.WGT: WGT, MemoryType.ACC: ACC}[insn.memory_type]
+        elem_bytes = self.elem_bytes[insn.memory_type]
+        if not insn.y_size:
+            return max(client.finished(), start + 2)
+        words = insn.x_size * client.words_per_tile
+        rows = [((insn.dram_base + row * insn.x_stride) * elem_bytes, words)
+                for row in range(insn.y_size)]
+        command = ReadCommand(client, rows, start + 2)
+        self.port.post(index, command)
+        yield command.done
+        return max(client.finished(), command.granted.time + 1, start + 2)
+
+    def _uop_load(self, insn, start: int):
+        client = self.uops
+        client.start(insn, start)
+        addr = insn.dram_base * 4 // self.config.bus_bytes * self.config.bus_bytes
+        command = ReadCommand(client, [(addr, client.words(insn))], start + 1)
+        self.port.post(UOP, command)
+        yield command.done
+        return client.finished()
+
+    def report(self) -> CycleReport:
+        if self.end is None:
+            raise DeadlockError("the program never reaches FINISH")
+        stall = dict(self.stall)
+        stall["load"] += self.tensor[MemoryType.INP].mem_wait + self.tensor[MemoryType.WGT].mem_wait
+        stall["compute"] += self.tensor[MemoryType.ACC].mem_wait + self.uops.mem_wait
+        stall["store"] += self.writes.stall
+        modules = {"fetch": {"busy": self.busy["fetch"]}}
+        modules |= {name: {"busy": self.busy[name], "stall": stall[name]}
+                    for name in ("load", "compute", "store")}
+        return CycleReport(self.end, modules,
+                           {"read_beats": self.port.beats, "write_beats": self.writes.beats},
+                           self.timeline)

@@ -1,0 +1,63 @@
+"""The store module's write path, computed per burst: the AXI master's write side (one row
+command at a time, AW per burst with at most `WRITE_BURST_FIFO` bursts awaiting data) and the
+memory model's write channel (W one beat per cycle, B `MEM_WRITE_LATENCY` after a burst
+completes, in order, one per cycle). Reads never delay writes, so no arbitration is needed."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from vta.isa import Config, MemoryType
+
+from vta.simulator.cycle.read_port import burst_sizes
+
+WRITE_BURST_FIFO = 4
+#: Cycles from a burst's AW to its first W beat (the burst FIFO in between).
+AW_TO_W = 2
+#: Cycles from a STORE's issue to its first word leaving the OUT prefetch FIFO.
+ISSUE_TO_DATA = 3
+
+
+class WritePort:
+    """Write timing, kept across STOREs (the B responses of earlier STOREs)."""
+
+    def __init__(self, config: Config):
+        self.latency, self.bus_bytes = config.MEM_WRITE_LATENCY, config.bus_bytes
+        self.words_per_tile = config.elem_bytes(MemoryType.OUT) // config.bus_bytes
+        self.elem_bytes = config.elem_bytes(MemoryType.OUT)
+        self.cmd_free = 0
+        self.w_last = -1
+        self.b_last = -1
+        self.burst_w_ends: deque = deque(maxlen=WRITE_BURST_FIFO)
+        self.stall = 0
+        self.beats = 0
+
+    def idle_at(self) -> int:
+        """First cycle in which every write issued so far is acknowledged."""
+        return max(self.b_last + 1, self.cmd_free)
+
+    def store(self, insn, start: int) -> int:
+        """Times a STORE issued at `start`; returns its done cycle (before the push wait)."""
+        post = start + 1
+        data_ready = start + ISSUE_TO_DATA
+        row_words = insn.x_size * self.words_per_tile
+        w = max(self.w_last, data_ready - 1)
+        ends = self.burst_w_ends
+        for row in range(insn.y_size):
+            grant = max(post, self.cmd_free)
+            aw = grant
+            addr = (insn.dram_base + row * insn.x_stride) * self.elem_bytes
+            for beats in burst_sizes(addr, row_words, self.bus_bytes):
+                aw += 1
+                if len(ends) == WRITE_BURST_FIFO:
+                    aw = max(aw, ends[0] + 1)
+                first = max(w + 1, aw + AW_TO_W, data_ready)
+                self.stall += first - max(w + 1, data_ready)
+                w = first + beats - 1
+                ends.append(w)
+                self.b_last = max(max(aw, w) + self.latency, self.b_last + 1)
+                self.beats += beats
+            self.cmd_free = aw + 1
+            post = grant + 1
+        self.w_last = w
+        return max(w + 1, self.cmd_free, start + 1)

@@ -1,0 +1,139 @@
+"""The cycle model against the RTL co-simulation (the ground truth it predicts).
+
+A handful of conformance cases of both configs, at the default and at a short memory latency,
+plus random programs: the total cycle count must equal the RTL's CYCLES register and every
+module busy/stall counter must be within 5 % (scripts/cycle_vs_rtl.py runs the whole corpus)."""
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus import case_id
+from vta.isa import Config
+from vta.isa.image import ProgramImage
+from vta.runtime.backends import get_backend
+from vta.simulator.cycle import CycleModel
+from vta.simulator.cycle.read_port import burst_sizes
+
+from program_strategies import programs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from cycle_vs_rtl import MODULE_TOLERANCE, module_error  # noqa: E402
+
+CASES = ["vta-1x16/p_blocked_gemm_32_128_32_comp_vt2", "vta-1x16/e_long_stream_2k",
+         "vta-1x16/e_acc_pad15_all", "vta-1x16/r_multiphase_029", "vta-1x16/p_alu_max_vv",
+         "vta-1x32/p_blocked_gemm_64_128_64_comp_vt2", "vta-1x32/e_inp_pad15_all",
+         "vta-1x32/r_multiphase_005"]
+LATENCIES = [(32, 16), (8, 4)]
+_RTL = {}
+
+
+def rtl_backend(config: Config):
+    key = (config.config_string, config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY)
+    if key not in _RTL:
+        _RTL[key] = get_backend("rtl", config)
+    return _RTL[key]
+
+
+def assert_agrees(image: ProgramImage) -> None:
+    rtl = rtl_backend(image.config).run(dataclasses.replace(image, dram=image.dram.copy()))
+    model = CycleModel(image.config).run(image.instructions(), image.insn_addr)
+    assert model.cycles == rtl.cycles
+    for name, counters in rtl.modules.items():
+        for kind, value in counters.items():
+            error = module_error(model.modules[name][kind], value, rtl.cycles)
+            assert error <= MODULE_TOLERANCE, f"{name}.{kind}: model {model.modules[name][kind]}, rtl {value}"
+
+
+@pytest.mark.parametrize("latency", LATENCIES, ids=lambda pair: f"{pair[0]}-{pair[1]}")
+@pytest.mark.parametrize("name", CASES)
+def test_corpus_case_agrees_with_rtl(corpus, name, latency):
+    image = ProgramImage.load(corpus / name)
+    config = image.config.replace(MEM_READ_LATENCY=latency[0], MEM_WRITE_LATENCY=latency[1])
+    assert_agrees(dataclasses.replace(image, config=config))
+
+
+PYNQ = Config.preset("pynq")
+
+
+@pytest.mark.parametrize("config", [PYNQ, PYNQ.replace(LOG_BLOCK=5, MEM_READ_LATENCY=8,
+                                                       MEM_WRITE_LATENCY=4)], ids=["1x16", "1x32"])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_program_agrees_with_rtl(config, data):
+    assert_agrees(data.draw(programs(config)))
+
+
+def test_cycle_backend_gives_data_counters_and_time(corpus):
+    case = corpus / "vta-1x16/p_blocked_gemm_32_128_32_comp_vt2"
+    meta = json.loads((case / "case.json").read_text())
+    image = ProgramImage.load(case)
+    report = get_backend("cycle", image.config).run(image)
+    assert (image.dram == np.fromfile(case / "expected.bin", dtype=np.uint8)).all()
+    assert report.counters == meta["counters"]
+    rtl = rtl_backend(image.config).run(ProgramImage.load(case))
+    assert report.to_json()["cycles"] == rtl.cycles
+    assert set(report.modules) == set(rtl.modules), case_id(case)
+
+
+def test_bursts_never_cross_4k_and_have_at_most_16_beats():
+    # 8-byte bus: 4 words before the 4 KiB boundary at 0x1000, then 16-beat bursts.
+    assert list(burst_sizes(0x1000 - 32, 40, 8)) == [4, 16, 16, 4]
+    assert list(burst_sizes(0, 16, 16)) == [16]
+    assert list(burst_sizes(0x1000 - 16, 3, 16)) == [1, 2]
+
+
+def test_trace_has_every_instruction_once_on_its_module_track(corpus, tmp_path):
+    image = ProgramImage.load(corpus / "vta-1x16/r_multiphase_029")
+    path = tmp_path / "trace.json"
+    get_backend("cycle", image.config, trace=str(path)).run(image)
+    events = json.loads(path.read_text())["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M"}
+    slices = [e for e in events if e["ph"] == "X" and e["name"] not in ("wait", "fetch")]
+    expected = sorted((insn.module.name.lower(), insn.opcode.name) for insn in image.instructions())
+    assert sorted((names[e["tid"]], e["name"]) for e in slices) == expected
+    for tid in names:
+        track = sorted((e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == tid)
+        assert all(end <= start for (_, end), (start, _) in zip(track, track[1:]))
+
+
+def test_roofline_counts_the_program_traffic_and_macs(corpus):
+    from vta.simulator.cycle.roofline import format_report, roofline
+    from vta.simulator.functional import FunctionalSimulator
+
+    image = ProgramImage.load(corpus / "vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2")
+    config = image.config
+    report = CycleModel(config).run(image.instructions(), image.insn_addr)
+    counters = FunctionalSimulator(config).run(image.dram, image.insn_addr, image.insn_count)
+    loaded = sum(counters[f"{kind}_load_nbytes"] for kind in ("inp", "wgt", "acc", "uop"))
+    assert report.bus["read_beats"] * config.bus_bytes == loaded + image.insn_count * 16
+    assert report.bus["write_beats"] * config.bus_bytes == counters["out_store_nbytes"]
+    figures = roofline(config, counters, report)
+    expected = json.loads((corpus / "vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2/case.json"
+                           ).read_text())["counters"]["gemm_counter"]
+    assert figures["macs"] == expected * 16 * 16  # a 1x16x16 tile product per execution
+    assert figures["bound"] == "memory"
+    assert "memory-bound" in format_report(figures)
+
+
+def test_cycle_backend_reports_a_deadlock_with_exit_status_3(corpus):
+    from vta.isa import DeadlockError
+
+    image = ProgramImage.load(corpus / "vta-1x16/n_deadlock_circular")
+    with pytest.raises(DeadlockError) as error:
+        get_backend("cycle", image.config).run(image)
+    assert error.value.exit_status == 3
+
+
+def test_model_alone_detects_a_program_that_never_finishes(corpus):
+    from vta.isa import DeadlockError
+
+    image = ProgramImage.load(corpus / "vta-1x16/n_deadlock_g2l")
+    with pytest.raises(DeadlockError):
+        CycleModel(image.config).run(image.instructions(), image.insn_addr)
