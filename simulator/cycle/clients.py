@@ -48,9 +48,11 @@ class TensorLoadClient(ReadClient):
             self.writer = start + 2 + (insn.y_pad_0 + insn.y_pad_1) * self.row_width
 
     def accept(self, beats: int, earliest: int) -> tuple[int, int]:
-        first = max(earliest, self.writer)
-        self.mem_wait += first - self.writer
-        last = first + beats - 1
+        writer = self.writer
+        if earliest > writer:
+            self.mem_wait += earliest - writer
+            writer = earliest
+        last = writer + beats - 1
         self.writer = last + 1
         self.words_left -= beats
         if self.words_left == 0:
@@ -59,7 +61,7 @@ class TensorLoadClient(ReadClient):
             insn = self.insn
             self.writer += insn.x_pad_1
             self.writer += insn.x_pad_0 if self.rows_left else insn.y_pad_1 * self.row_width
-        return first, last
+        return writer, last
 
     def finished(self) -> int:
         """First cycle after the last tile is written (valid once every burst is accepted)."""

@@ -105,14 +105,16 @@ class ReadPort:
         self.beats += words
         ar = last = now
         while words:
-            beats = min(words, MAX_BURST_BEATS,
-                        (BURST_BOUNDARY_BYTES - addr % BURST_BOUNDARY_BYTES) // bus)
+            room = (BURST_BOUNDARY_BYTES - addr % BURST_BOUNDARY_BYTES) // bus
+            beats = words if words <= MAX_BURST_BEATS and words <= room else \
+                min(words, MAX_BURST_BEATS, room)
             addr += beats * bus
             words -= beats
             ar += 1
             if len(ends) == MAX_OUTSTANDING and ends[0] >= ar:
                 ar = ends[0] + 1
-            first, last = accept(beats, max(ar + latency, channel_free))
+            earliest = ar + latency
+            first, last = accept(beats, earliest if earliest > channel_free else channel_free)
             channel_free = last + 1
             ends.append(last)
         self.channel_free = channel_free
