@@ -1,7 +1,7 @@
 // The fast harness: runs one program image on the Verilated vta_core with no Python per cycle.
 //
 // Usage: harness RUN_DIR. Reads RUN_DIR/dram.bin and RUN_DIR/run.txt, writes RUN_DIR/dram_out.bin
-// and RUN_DIR/result.json (format: vta/runtime/backends/rtl/rundir.py). The memory model and the
+// and RUN_DIR/result.json (format: runtime/backends/rtl/rundir.py). The memory model and the
 // control driver are those of memory_model.py, line for line (docs/memory-model.md); the
 // register offsets and constants come from harness_constants.h, generated from vta.isa.
 
