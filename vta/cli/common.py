@@ -44,11 +44,15 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-cycles", type=int, metavar="N",
                        help="watchdog: report a deadlock after N cycles (default: derived "
                             "from the program)")
+    parser.add_argument_group("cycle-level simulator options (--backend cycle)").add_argument(
+        "--trace", metavar="TRACE.json",
+        help="write a Perfetto/Chrome trace of the run (open it in ui.perfetto.dev)")
 
 
 def backend_options(args: argparse.Namespace) -> dict:
     """The backend options given on the command line (a backend refuses those it lacks)."""
-    options = {"simulator": args.simulator, "harness": args.harness, "max_cycles": args.max_cycles}
+    options = {"simulator": args.simulator, "harness": args.harness,
+               "max_cycles": args.max_cycles, "trace": args.trace}
     return {name: value for name, value in options.items() if value is not None}
 
 
