@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The compiler's analytic cost model against measured cycles: compile a model, run one input
-on a backend that counts cycles (default rtl), print per layer the tiling, the estimate and the
-measurement.
+on a backend that counts cycles (default rtl), print per layer the tiling, the estimate, the
+measurement and the MAC utilization (MACs per cycle against the GEMM core's peak).
 
     python benchmarks/compiler_cost_model.py [digits|efficientnet|resnet18] [--backend rtl]
 """
@@ -36,13 +36,15 @@ def main() -> int:
     parser.add_argument("--preset", default="pynq")
     args = parser.parse_args()
     path, x = model_and_input(args.model)
-    evaluation = prepare(path, Config.preset(args.preset), args.backend)
+    config = Config.preset(args.preset)
+    peak_macs = config.derived()["macs_per_cycle"]
+    evaluation = prepare(path, config, args.backend)
     graph = evaluation.graph
     result = evaluation.executor.run({graph.float_inputs[graph.inputs[0]]: x})
     measured = dict((name, report.cycles) for name, report in result.reports)
-    total_estimate = total_measured = 0
+    total_estimate = total_measured = total_macs = 0
     print(f"{'layer':44} {'tiling (ocb,rows,cols,icb,threads,resident)':44} "
-          f"{'estimate':>10} {'measured':>10} {'ratio':>6}")
+          f"{'estimate':>10} {'measured':>10} {'ratio':>6} {'MAC util':>8}")
     for node in evaluation.model.nodes:
         if node["placement"] != "vta":
             continue
@@ -51,9 +53,13 @@ def main() -> int:
         estimate, cycles = node["estimated_cycles"], measured[node["name"]]
         total_estimate += estimate
         total_measured += cycles or 0
+        total_macs += node["macs"]
         ratio = f"{cycles / estimate:6.2f}" if cycles else "     -"
-        print(f"{node['name'][-44:]:44} {tiling:44} {estimate:10d} {cycles or 0:10d} {ratio}")
-    print(f"{'total':89} {total_estimate:10d} {total_measured:10d}")
+        utilization = f"{node['macs'] / (cycles * peak_macs):8.1%}" if cycles else "       -"
+        print(f"{node['name'][-44:]:44} {tiling:44} {estimate:10d} {cycles or 0:10d} {ratio} "
+              f"{utilization}")
+    overall = f"{total_macs / (total_measured * peak_macs):8.1%}" if total_measured else ""
+    print(f"{'total':89} {total_estimate:10d} {total_measured:10d} {'':6} {overall}")
     return 0
 
 
