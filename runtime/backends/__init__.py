@@ -51,6 +51,8 @@ class Backend(ABC):
     """Base of every backend: `run` checks the image statically, then calls `execute`."""
 
     name: str = ""
+    #: Whether its reports give `cycles` (and per-module busy/stall figures).
+    counts_cycles: bool = True
 
     def __init__(self, config: Config, **options):
         if options:

@@ -11,6 +11,7 @@ class FunctionalBackend(Backend):
     """Runs images on `vta.simulator.functional.FunctionalSimulator`; `cycles` is None."""
 
     name = "functional"
+    counts_cycles = False
 
     def __init__(self, config: Config, **options):
         super().__init__(config, **options)

@@ -104,7 +104,8 @@ def test_trace_has_every_instruction_once_on_its_module_track(corpus, tmp_path):
 
 
 def test_roofline_counts_the_program_traffic_and_macs(corpus):
-    from vta.simulator.cycle.roofline import format_report, roofline
+    from vta.runtime.backends import RunReport
+    from vta.runtime.roofline import format_report, roofline
     from vta.simulator.functional import FunctionalSimulator
 
     image = ProgramImage.load(corpus / "vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2")
@@ -114,10 +115,11 @@ def test_roofline_counts_the_program_traffic_and_macs(corpus):
     loaded = sum(counters[f"{kind}_load_nbytes"] for kind in ("inp", "wgt", "acc", "uop"))
     assert report.bus["read_beats"] * config.bus_bytes == loaded + image.insn_count * 16
     assert report.bus["write_beats"] * config.bus_bytes == counters["out_store_nbytes"]
-    figures = roofline(config, counters, report)
+    figures = roofline(config, RunReport("cycle", report.cycles, counters, report.modules))
     expected = json.loads((corpus / "vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2/case.json"
                            ).read_text())["counters"]["gemm_counter"]
     assert figures["macs"] == expected * 16 * 16  # a 1x16x16 tile product per execution
+    assert figures["dram_bytes"] == loaded + counters["out_store_nbytes"]
     assert figures["bound"] == "memory"
     assert "memory-bound" in format_report(figures)
 

@@ -5,7 +5,7 @@ from case.json, the others from --preset/--config. Exit status: 0 success, 3 dea
 import json
 from pathlib import Path
 
-from vta.cli.common import (about, add_backend_options, add_config_options, backend_options,
+from vta.cli.common import (Failure, about, add_backend_options, add_config_options, backend_options,
                             config_from, load_image, write_atomically)
 from vta.isa.image import ProgramImage
 
@@ -21,6 +21,9 @@ def add_arguments(parser):
                         help="write the final DRAM image to OUT.bin")
     parser.add_argument("--json", action="store_true",
                         help="print the run report as one JSON object")
+    parser.add_argument("--report", action="store_true",
+                        help="print busy/stall shares, GEMM utilization, DRAM traffic and "
+                             "bandwidth (backends that count cycles: cycle, rtl, board)")
 
 
 def run(args) -> int:
@@ -28,6 +31,8 @@ def run(args) -> int:
 
     image = load_image(args.image, config_from(args))
     backend = get_backend(args.backend, image.config, **backend_options(args))
+    if args.report and not backend.counts_cycles:
+        raise Failure(f"--report needs a backend that counts cycles, not {args.backend}")
     with about(args.image):
         report = backend.run(image)
     if args.output is not None:
@@ -36,6 +41,9 @@ def run(args) -> int:
         print(json.dumps(report.to_json()))
     else:
         print(_summary(args.image, image, report))
+    if args.report:
+        from vta.runtime.roofline import format_report, roofline
+        print(format_report(roofline(image.config, report)))
     return 0
 
 

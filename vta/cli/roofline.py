@@ -1,0 +1,71 @@
+"""Plot program images, or the layers of a compiled model, against the roofline of the config:
+its GEMM peak (MACs per cycle) and its DRAM bus (bytes per cycle). Runs each on a backend that
+counts cycles (default: cycle). The output's suffix picks the format: .png, .svg or .pdf."""
+
+from pathlib import Path
+
+from vta.cli.common import (Failure, about, add_backend_options, add_config_options,
+                            backend_options, config_from, load_image, write_atomically)
+
+NAME = "roofline"
+HELP = "plot programs or a model's layers against the config's compute and bandwidth ceilings"
+
+
+def add_arguments(parser):
+    parser.add_argument("targets", nargs="+", metavar="IMAGE_DIR | MODEL.vtab", type=Path,
+                        help="program-image folders, or one compiled model (with --input)")
+    parser.add_argument("--input", metavar="X.npy", type=Path,
+                        help="the input a compiled model runs on (its layers are plotted)")
+    parser.add_argument("-o", "--output", metavar="PLOT.png", type=Path, required=True)
+    add_backend_options(parser)
+    parser.set_defaults(backend="cycle")
+    add_config_options(parser)
+
+
+def run(args) -> int:
+    from vta.runtime.roofline import format_report, plot_roofline
+
+    if args.output.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise Failure(f"{args.output}: the plot is written as .png, .svg or .pdf")
+    if args.targets[0].suffix == ".vtab":
+        config, points = _model_layers(args)
+    else:
+        config, points = _images(args)
+    for label, figures in points:
+        print(f"{label}: {format_report(figures).splitlines()[1]}")
+    write_atomically(args.output, plot_roofline(config, points, args.output.suffix.lower()[1:]))
+    return 0
+
+
+def _images(args):
+    from vta.runtime.backends import get_backend
+    from vta.runtime.roofline import roofline
+
+    points, config = [], None
+    for directory in args.targets:
+        image = load_image(directory, config_from(args))
+        config = config or image.config
+        with about(directory):
+            backend = get_backend(args.backend, image.config, **backend_options(args))
+            if not backend.counts_cycles:
+                raise Failure(f"the roofline needs a backend that counts cycles, not {args.backend}")
+            points.append((directory.name, roofline(image.config, backend.run(image))))
+    return config, points
+
+
+def _model_layers(args):
+    import numpy as np
+
+    from vta.compiler import artifact
+    from vta.compiler.executor import Executor
+    from vta.runtime.roofline import roofline
+
+    if len(args.targets) != 1 or args.input is None:
+        raise Failure("a compiled model is plotted alone, with --input X.npy")
+    model = artifact.load(args.targets[0])
+    with about(args.targets[0]):
+        result = Executor(model, args.backend, **backend_options(args)).run(
+            {model.inputs[0]["onnx_name"]: np.load(args.input, allow_pickle=False)})
+    if result.cycles is None:
+        raise Failure(f"the roofline needs a backend that counts cycles, not {args.backend}")
+    return model.config, [(name, roofline(model.config, report)) for name, report in result.reports]
