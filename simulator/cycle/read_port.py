@@ -10,6 +10,7 @@ can take data (`ReadClient.accept`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 
 from vta.isa import Config
@@ -21,13 +22,13 @@ BURST_BOUNDARY_BYTES = 4096
 MAX_OUTSTANDING = 8
 
 
-class ReadClient:
+class ReadClient(ABC):
     """A client's side of the data stream: when it accepts the beats of its bursts."""
 
+    @abstractmethod
     def accept(self, beats: int, earliest: int) -> tuple[int, int]:
         """Cycles of the first and last accepted beat of a burst whose first beat can arrive
         at `earliest`; beats follow back to back unless the client holds them."""
-        raise NotImplementedError
 
 
 class ReadCommand:
