@@ -15,7 +15,8 @@ import numpy as np
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="rtl",
-                        help="backend to run on: rtl (default; reports cycles), functional, ...")
+                        help="rtl (default: the Verilated core), cycle (the same cycles, faster) "
+                             "or functional (no timing)")
     parser.add_argument("--preset", default="pynq", help="VTA config preset (default pynq)")
     args = parser.parse_args(argv)
 
