@@ -15,10 +15,9 @@ from vta.isa import AluOp, Config, VtaError
 from vta.simulator.functional.affine import compact_index
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
+from vta.simulator.functional.plan_cache import PlanCache
 from vta.simulator.functional.program import DecodedInstruction
 
-#: Plans kept before the cache is emptied.
-PLAN_CACHE_SIZE = 4096
 #: Executions of one ALU instruction the simulator expands (index arrays of this many entries).
 MAX_EXECUTIONS = 1 << 26
 
@@ -127,23 +126,16 @@ class AluEngine:
         self.config, self.sram = config, sram
         self.sizes = Sizes.of(config)
         self.shift_bits = config.LOG_ACC_WIDTH
-        self.plans: dict[tuple[bytes, bytes], AluPlan] = {}
+        self.plans = PlanCache()
 
     def execute(self, insn: DecodedInstruction) -> None:
-        f = insn.fields
-        if insn.executions == 0:
-            return
-        words = self.sram.uop[f["uop_bgn"]:f["uop_end"]]
-        key = (insn.raw, words.tobytes())
-        plan = self.plans.get(key)
-        if plan is None:
-            check_loop_indices(insn, self.sram.uop, self.sizes)
-            if insn.executions > MAX_EXECUTIONS:
-                raise VtaError(f"instruction {insn.index}: {insn.name}: {insn.executions} "
-                               f"executions are more than the functional simulator expands "
-                               f"({MAX_EXECUTIONS})")
-            plan = AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words), self.shift_bits)
-            if len(self.plans) >= PLAN_CACHE_SIZE:
-                self.plans.clear()
-            self.plans[key] = plan
-        plan.run()
+        if insn.executions:
+            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
+
+    def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> AluPlan:
+        check_loop_indices(insn, self.sram.uop, self.sizes)
+        if insn.executions > MAX_EXECUTIONS:
+            raise VtaError(f"instruction {insn.index}: {insn.name}: {insn.executions} "
+                           f"executions are more than the functional simulator expands "
+                           f"({MAX_EXECUTIONS})")
+        return AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words), self.shift_bits)

@@ -28,14 +28,12 @@ from vta.isa import Config, MemoryType
 from vta.simulator.functional.affine import Dimension, Grid, compact_index, expand, loop_grid
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
+from vta.simulator.functional.plan_cache import PlanCache
 from vta.simulator.functional.program import DecodedInstruction
 from vta.simulator.functional.workspace import Workspace
 
 #: 1024 products of int8 values sum to at most 2^24 in magnitude: exact in float32.
 MAX_EXACT_TERMS = 1024
-#: Plans, and bytes of operand matrices they keep, before the plan cache is emptied.
-PLAN_CACHE_SIZE = 4096
-PLAN_CACHE_BYTES = 256 << 20
 DST, SRC, WGT = 0, 1, 2
 
 
@@ -212,27 +210,14 @@ class GemmEngine:
     def __init__(self, config: Config, sram: Sram, workspace: Workspace):
         self.config, self.sram, self.workspace = config, sram, workspace
         self.sizes = Sizes.of(config)
-        self.plans: dict[tuple[bytes, bytes], ResetPlan | ProductPlan] = {}
-        self.plan_bytes = 0
+        self.plans = PlanCache()
 
     def execute(self, insn: DecodedInstruction) -> None:
-        f = insn.fields
-        if insn.executions == 0:
-            return
-        words = self.sram.uop[f["uop_bgn"]:f["uop_end"]]
-        key = (insn.raw, words.tobytes())
-        plan = self.plans.get(key)
-        if plan is None:
-            check_loop_indices(insn, self.sram.uop, self.sizes)
-            plan = self._plan(insn, words)
-            if len(self.plans) >= PLAN_CACHE_SIZE or self.plan_bytes > PLAN_CACHE_BYTES:
-                self.plans.clear()
-                self.plan_bytes = 0
-            self.plans[key] = plan
-            self.plan_bytes += plan.nbytes
-        plan.run()
+        if insn.executions:
+            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
+        check_loop_indices(insn, self.sram.uop, self.sizes)
         f = insn.fields
         fields = self.sizes.uop_layout.unpack_array(words)
         uops = np.stack([fields["dst_idx"], fields["src_idx"], fields["wgt_idx"]], axis=1)
