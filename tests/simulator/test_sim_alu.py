@@ -11,34 +11,13 @@ from vta.simulator.functional import FunctionalSimulator
 from vta.simulator.functional.alu import independent_segments
 
 from image_builder import ImageBuilder
+from reference_interpreter import alu_lane as expected_lane
+from reference_interpreter import wrap32 as wrap
 
 PYNQ = Config.preset("pynq")
 EDGES = [-(1 << 31), -(1 << 31) + 1, -65537, -65536, -32769, -32768, -257, -129, -128, -17, -16,
          -1, 0, 1, 2, 15, 16, 17, 31, 32, 127, 128, 255, 256, 32767, 32768, 65535, 65536,
          0x12345678, (1 << 31) - 1]
-
-
-def wrap(value: int) -> int:
-    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
-
-
-def signed(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
-def expected_lane(opcode: AluOp, a: int, b: int) -> int:
-    """The decided semantics (docs/semantics.md), with Python integers."""
-    if opcode == AluOp.MIN:
-        return min(a, b)
-    if opcode == AluOp.MAX:
-        return max(a, b)
-    if opcode == AluOp.ADD:
-        return wrap(a + b)
-    if opcode == AluOp.SHR:
-        shift = signed(b, 5)
-        return a >> shift if shift >= 0 else wrap(a << -shift)
-    return wrap(a * signed(b, 16))
 
 
 def run_alu(opcode: AluOp, a_values, b_values=None, imm: int | None = None,
