@@ -21,7 +21,7 @@ from vta.compiler.codegen import Buffers, emit_layer
 from vta.compiler.layers import ConvLayer
 from vta.compiler.packing import ActLayout, channel_tiles, identity_tile
 from vta.compiler.partition import partition
-from vta.compiler.tiling import choose
+from vta.compiler.schedule import CycleCost, choose
 from vta.isa import Config, VtaError
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
@@ -57,7 +57,9 @@ class CompiledModel:
     inputs: list[dict]
     outputs: list[dict]
     #: in execution order: {"op": "vta", "layer", "insn_addr", "insn_count"} or
-    #: {"op": "move", "node", "kind": "reshape"|"concat", "inputs", "output", "axis"}
+    #: {"op": "move", "node", "kind": "reshape"|"concat", "inputs", "output", "axis"} or
+    #: {"op": "move", "node", "kind": "im2col", "inputs", "output", "kernel", "strides",
+    #: "dilations", "pads"}
     steps: list[dict]
     #: per IR node: {"name", "operator", "placement", "macs", ...}
     nodes: list[dict]
@@ -108,11 +110,14 @@ class _Planner:
 
 
 def compile_graph(graph: ir.Graph, config: Config, *,
-                  progress: Callable[[str, int, int], None] | None = None) -> CompiledModel:
-    """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer."""
+                  progress: Callable[[str, int, int], None] | None = None,
+                  im2col: bool = True) -> CompiledModel:
+    """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer;
+    `im2col` allows lowering graph inputs' convolutions (`partition`)."""
     started = time.perf_counter()
-    part = partition(graph, config)
+    part = partition(graph, config, im2col=im2col)
     planner = _Planner(config)
+    cost = CycleCost(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
     buffers, values = {}, {}
     for name, value in graph.values.items():
@@ -126,6 +131,13 @@ def compile_graph(graph: ir.Graph, config: Config, *,
                         "addr": buffers[owner].phys_addr, "shape": list(value.shape),
                         "scale": value.quant.scale, "zero_point": value.quant.zero_point,
                         "onnx_dtype": value.onnx_dtype}
+    for node in graph.nodes:
+        if node.name in part.im2col:
+            name = part.im2col[node.name]
+            layout = part.layouts[name]
+            buffers[name] = planner.fill(f"activation {name}", layout.nbytes, 0)
+            values[name] = dict(values[node.inputs[0]], layout=layout_json(layout),
+                                addr=buffers[name].phys_addr, shape=list(layout.shape))
     steps, nodes = [], []
     total = len(graph.nodes)
     for index, node in enumerate(graph.nodes):
@@ -134,7 +146,10 @@ def compile_graph(graph: ir.Graph, config: Config, *,
                 "macs": node_macs(graph, node)}
         if placement == "vta":
             layer = part.layers[node.name]
-            info.update(_emit(planner, layer, node, buffers, part, identity, steps))
+            if node.name in part.im2col:
+                steps.append(_im2col_step(node, part.im2col[node.name]))
+                info["lowering"] = "im2col"
+            info.update(_emit(planner, layer, node, buffers, part, identity, steps, cost))
         elif placement == "host":
             if not isinstance(node, HOST_MOVES):
                 reason = part.reasons.get(node.name, "no VTA layer")
@@ -158,16 +173,24 @@ def compile_graph(graph: ir.Graph, config: Config, *,
                          compile_seconds=time.perf_counter() - started)
 
 
-def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, steps) -> dict:
+def _im2col_step(node: ir.Conv2d, output: str) -> dict:
+    return {"op": "move", "node": node.name, "kind": "im2col", "inputs": list(node.inputs[:1]),
+            "output": output, "kernel": list(node.weight.shape[2:]),
+            "strides": list(node.strides), "dilations": list(node.dilations),
+            "pads": list(node.pads)}
+
+
+def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, steps,
+          cost: CycleCost) -> dict:
     config = planner.device.config
-    tiling, estimate = choose(layer, config)
+    tiling, estimate = choose(layer, config, cost)
     weights = consts = None
     if isinstance(layer, ConvLayer) and layer.mode != "identity":
         weights = planner.data(f"{node.name} weights", layer.weights)
     if layer.consts:
         consts = planner.data(f"{node.name} constants",
                               channel_tiles(layer.consts, layer.out.shape[1], config))
-    sources = [part.alias.get(name, name) for name in node.inputs]
+    sources = [part.im2col.get(node.name, part.alias.get(name, name)) for name in node.inputs]
     stream = CommandStream(planner.device)
     count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in sources],
                                                       buffers[node.output], weights, consts,

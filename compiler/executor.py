@@ -55,6 +55,7 @@ class Executor:
                 dram[section.addr:end] = np.uint8(section.fill & 0xFF)
         self.kernels = Kernels()
         self._maps: dict[str, np.ndarray] = {}
+        self._windows: dict[str, np.ndarray] = {}
 
     def positions(self, value: str) -> np.ndarray:
         """Absolute DRAM byte of every element (flat NCHW order) of a value."""
@@ -63,6 +64,17 @@ class Executor:
             layout = layout_from_json(info["layout"])
             self._maps[value] = layout.scatter_map() + info["addr"]
         return self._maps[value]
+
+    def windows(self, step: dict) -> np.ndarray:
+        """Absolute DRAM byte read for every element of an im2col step's output."""
+        output = step["output"]
+        if output not in self._windows:
+            info = self.model.values[step["inputs"][0]]
+            _, _, oh, ow = self.model.values[output]["shape"]
+            self._windows[output] = layout_from_json(info["layout"]).window_map(
+                step["kernel"], step["strides"], step["dilations"], step["pads"], (oh, ow)) \
+                + info["addr"]
+        return self._windows[output]
 
     def run(self, feeds: dict[str, np.ndarray]) -> Result:
         """One inference; `feeds` by ONNX input name, as the ONNX graph declares them."""
@@ -126,9 +138,12 @@ class Executor:
                           0x80 if expected == np.uint8 else 0)
 
     def _host_move(self, dram, step: dict) -> None:
-        """Reshape (same elements, row-major) or Concat, as one gather over device memory."""
+        """Reshape (same elements, row-major), Concat or im2col, as one gather over device
+        memory."""
         if step["kind"] == "reshape":
             sources = self.positions(step["inputs"][0])
+        elif step["kind"] == "im2col":
+            sources = self.windows(step)
         else:
             pieces = [self.positions(name).reshape(self.model.values[name]["shape"])
                       for name in step["inputs"]]

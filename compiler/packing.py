@@ -79,6 +79,24 @@ class ActLayout:
         flat = ((sample * c + channel) * h + y) * w + x
         return np.where(valid, flat, -1).astype(np.int64).ravel()
 
+    def window_map(self, kernel, strides, dilations, pads, out_hw) -> np.ndarray:
+        """The im2col of this tensor's convolution windows: for each element of the (N, C·KH·KW,
+        OH, OW) tensor (flat; channel index c·KH·KW + ky·KW + kx, as the flattened OIHW weight)
+        the byte of the packed buffer it copies — padding positions read the halo."""
+        n, c = self.shape[:2]
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, strides, dilations, out_hw
+        sample = np.arange(n)[:, None, None, None, None, None]
+        channel = np.arange(c)[None, :, None, None, None, None]
+        ky = np.arange(kh)[None, None, :, None, None, None]
+        kx = np.arange(kw)[None, None, None, :, None, None]
+        y = (np.arange(oh) * sh)[None, None, None, None, :, None] + ky * dh - pads[0] + self.halo[0]
+        x = (np.arange(ow) * sw)[None, None, None, None, None, :] + kx * dw - pads[1] + self.halo[1]
+        if y.min() < 0 or x.min() < 0 or y.max() >= self.hh or x.max() >= self.wh:
+            raise VtaError("convolution windows reach beyond the tensor's halo")
+        tile = (((sample // self.batch) * self.cb + channel // self.block) * self.hh + y) * self.wh + x
+        byte = (tile * self.batch + sample % self.batch) * self.block + channel % self.block
+        return byte.astype(np.int64).ravel()
+
     def scatter_map(self) -> np.ndarray:
         """For each NCHW element (flat): the byte of the packed buffer holding it."""
         source = self.gather_map()

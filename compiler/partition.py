@@ -6,6 +6,11 @@ and max pooling, residual Add and requantization. A Reshape that flattens an ima
 costs nothing: the Dense weights are permuted to read the image's packed tiles directly. Nodes
 VTA cannot take (Concat, a Reshape feeding anything but Dense, requantization operands that vary
 by position, or a padding value no producer can provide) run on the host.
+
+A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
+array on channel padding: 3 of 16 lanes per tap. When lowering cuts its GEMM work at least
+`IM2COL_GAIN` times, it reads the im2col of its windows instead — (N, C·KH·KW, OH, OW), gathered
+by the host right after it packs the input — as a 1×1 convolution over C·KH·KW channels.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from vta.compiler.requantize import IMM_MAX
 from vta.isa import AluOp, Config, VtaError
 
 PAD_NONE = (0, 0, 0, 0)
+#: Least factor by which lowering a graph input's convolution to im2col must cut its GEMM work.
+IM2COL_GAIN = 2
 
 
 @dataclass
@@ -36,6 +43,8 @@ class Partition:
     layers: dict[str, object] = field(default_factory=dict)
     #: node name -> why it runs on the host
     reasons: dict[str, str] = field(default_factory=dict)
+    #: convolution node name -> the value holding the im2col of its input (see the docstring)
+    im2col: dict[str, str] = field(default_factory=dict)
 
 
 class Unsupported(VtaError):
@@ -130,8 +139,17 @@ def _flatten_for_dense(graph: ir.Graph, node: ir.Reshape) -> bool:
             and all(isinstance(c, ir.Dense) for c in consumers))
 
 
-def partition(graph: ir.Graph, config: Config) -> Partition:
-    """Place every node and give every value its packed layout."""
+def _lowers_to_im2col(graph: ir.Graph, node: ir.Node, block: int) -> bool:
+    if not isinstance(node, ir.Conv2d) or node.groups != 1 or node.inputs[0] not in graph.inputs:
+        return False
+    channels, taps = node.weight.shape[1], node.weight.shape[2] * node.weight.shape[3]
+    direct = taps * -(-channels // block)
+    return direct >= IM2COL_GAIN * -(-channels * taps // block)
+
+
+def partition(graph: ir.Graph, config: Config, *, im2col: bool = True) -> Partition:
+    """Place every node and give every value its packed layout; `im2col` allows lowering graph
+    inputs' convolutions (see the module docstring)."""
     if config.block_in != config.block_out:
         raise VtaError("the compiler needs BLOCK_IN == BLOCK_OUT")
     placement = _initial_placement(graph)
@@ -159,6 +177,14 @@ def partition(graph: ir.Graph, config: Config) -> Partition:
     for node in graph.nodes:
         if placement[node.name] == "alias":
             alias[node.output] = alias.get(node.inputs[0], node.inputs[0])
+        elif placement[node.name] == "vta" and im2col and _lowers_to_im2col(graph, node,
+                                                                           config.block_in):
+            name = f"{node.name}/im2col"
+            n, c, _, _ = layouts[node.inputs[0]].shape
+            _, _, oh, ow = graph.values[node.output].shape
+            layouts[name] = ActLayout((n, c * node.weight.shape[2] * node.weight.shape[3], oh, ow),
+                                      config.batch, config.block_out)
+            result.im2col[node.name] = name
     for node in graph.nodes:
         if placement[node.name] != "vta":
             continue
@@ -177,6 +203,13 @@ def describe(node: ir.Node, part: Partition, config: Config):
     block = config.block_out
     out_shape = graph.values[node.output].shape
     consts: list[np.ndarray] = []
+    if isinstance(node, ir.Conv2d) and node.name in part.im2col:
+        weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
+        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        return ConvLayer(node.name, layouts[part.im2col[node.name]], out, (1, 1), (1, 1), (1, 1),
+                         PAD_NONE, "dense", dense_weight_tiles(weight, block), epilogue, consts,
+                         int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
     if isinstance(node, ir.Conv2d):
         x = layouts[node.inputs[0]]
         weight = expand_groups(node.weight, node.groups, x.shape[1]) if node.groups > 1 \

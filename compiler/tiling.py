@@ -1,5 +1,5 @@
 """Per-layer tiling: split a layer's output into tiles whose operands fit the SRAM buffers, with
-one or two virtual threads, chosen by the analytic cost model (`cost_model`).
+one or two virtual threads; `schedule` chooses among them.
 
 A tile is (batch block, output channel blocks, output rows, output columns); a ConvLayer in
 "dense" mode may also split its input channel blocks into reduction chunks accumulated in place.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vta.compiler.cost_model import estimate
 from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, window_extent
-from vta.isa import Config, VtaError
+from vta.isa import Config
 
 
 def chunks(total: int, size: int) -> list[tuple[int, int]]:
@@ -78,40 +78,24 @@ def fits(layer, t: Tiling, config: Config) -> bool:
             and t.threads * acc <= config.acc_depth)
 
 
-def candidates(layer, config: Config, split: bool):
-    """Tilings to try; without `split`, only whole rows and whole input channels (splitting
-    those never saves traffic, it only makes big layers fit)."""
+def candidates(layer):
+    """Every tiling worth considering: chunk sizes of output channel blocks, rows, columns
+    (a few divisions) and reduction (dense convolutions), one or two threads, resident or
+    streamed weights."""
     oh, ow = layer.out_hw
-    ob = layer.out.cb
     dense = isinstance(layer, ConvLayer) and layer.mode == "dense"
-    col_options = [ow]
-    icb_options = [layer.inp.cb if dense else 1]
-    if split:
-        if not isinstance(layer, AddLayer):
-            col_options = sorted({-(-ow // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
-        if dense:
-            icb_options = sizes(layer.inp.cb)
+    col_options = [ow] if isinstance(layer, AddLayer) else \
+        sorted({-(-ow // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
+    icb_options = sizes(layer.inp.cb) if dense else [1]
     resident_options = [True, False] if isinstance(layer, ConvLayer) and layer.mode != "identity" \
         else [True]
     for ocb, rows, cols, icb, threads, resident in itertools.product(
-            sizes(ob), sizes(oh), col_options, icb_options, (2, 1), resident_options):
+            sizes(layer.out.cb), sizes(oh), col_options, icb_options, (2, 1), resident_options):
         yield Tiling(ocb, rows, cols, icb, threads, resident)
 
 
-def choose(layer, config: Config) -> tuple[Tiling, float]:
-    """The fitting tiling with the lowest estimated cycles."""
-    best = None
-    for split in (False, True):
-        for tiling in candidates(layer, config, split):
-            if tiling.resident and weight_tiles_total(layer) > config.wgt_depth:
-                continue
-            if not fits(layer, tiling, config):
-                continue
-            cycles = estimate(layer, tiling, config)
-            if best is None or cycles < best[1]:
-                best = (tiling, cycles)
-        if best is not None:
-            break
-    if best is None:
-        raise VtaError(f"layer {layer.name}: no tiling fits the on-chip buffers")
-    return best
+def fitting(layer, config: Config) -> list[tuple[Tiling, float]]:
+    """The tilings that fit the SRAMs with their analytic estimates, best first."""
+    result = [(tiling, estimate(layer, tiling, config)) for tiling in candidates(layer)
+              if fits(layer, tiling, config)]
+    return sorted(result, key=lambda item: item[1])
