@@ -5,7 +5,7 @@ would straddle a 64-bit boundary starts at that boundary instead."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -69,12 +69,19 @@ class Layout:
     def names(self) -> tuple[str, ...]:
         return tuple(field.name for field in self.fields)
 
+    @cached_property
+    def _packing(self) -> tuple:
+        return tuple((f.name, f.lsb, (1 << f.width) - 1, f.minimum, f.maximum, f)
+                     for f in self.fields)
+
     def pack(self, values: dict[str, int], where: str = "") -> int:
         """The integer word holding `values` (missing fields are zero)."""
         word = 0
-        for field in self.fields:
-            value = field.check(int(values.get(field.name, 0)), where)
-            word |= (value & ((1 << field.width) - 1)) << field.lsb
+        for name, lsb, mask, low, high, field in self._packing:
+            value = int(values.get(name, 0))
+            if not low <= value <= high:
+                field.check(value, where)
+            word |= (value & mask) << lsb
         return word
 
     def unpack(self, word: int) -> dict[str, int]:

@@ -5,7 +5,8 @@ a push is set on the last instruction when it belongs to the pushing module, and
 
 from __future__ import annotations
 
-from vta.isa import Config, Instruction, Load, MemoryType, Module, Store, VtaError, encode
+from vta.isa import (Config, FieldRangeError, Instruction, Load, MemoryType, Module, Store,
+                     VtaError, encode)
 
 
 def module_of(insn: Instruction) -> Module | None:
@@ -64,15 +65,21 @@ class InstructionQueue:
                             pop_next_dep=insn.pop_next_dep or self._pending_pop_next[module])
         self._pending_pop_prev[module] = self._pending_pop_next[module] = False
         index = len(self.instructions)
-        self.encoded.append(encode(insn, self.config, f"instruction {index} ({describe(insn)}): "))
+        self.encoded.append(self._encode(insn, index))
         self.instructions.append(insn)
         return index
 
     def replace(self, index: int, **fields) -> None:
         """Change fields of an instruction already in the queue (checked again)."""
         insn = self.instructions[index].replace(**fields)
-        self.encoded[index] = encode(insn, self.config, f"instruction {index} ({describe(insn)}): ")
+        self.encoded[index] = self._encode(insn, index)
         self.instructions[index] = insn
+
+    def _encode(self, insn: Instruction, index: int) -> bytes:
+        try:
+            return encode(insn, self.config)
+        except FieldRangeError as error:
+            raise FieldRangeError(f"instruction {index} ({describe(insn)}): {error}") from None
 
     def stream_bytes(self) -> bytes:
         """The encoded instruction stream."""
