@@ -1,4 +1,5 @@
-"""The analytic cost model that ranks tilings (there is no cycle-level simulator to ask yet).
+"""The analytic cost model that ranks tilings, so that the cycle model (`schedule`) times only
+the most promising few.
 
 Per tile it counts what each module does: the load module's DRAM bytes (at the config's bus
 width, plus the read latency per DMA row), the compute module's GEMM and ALU micro-op
