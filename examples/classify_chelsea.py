@@ -2,12 +2,14 @@
 simulated VTA.
 
 Builds the quantized model once (cached under ~/.cache/pyvta/models or $VTA_CACHE_DIR),
-compiles it to a .vtab (cached per config fingerprint), then runs it with `vta run --top 5`,
+compiles it to a .vtab (cached per config fingerprint, rebuilt when the model or the compiler
+changed), then runs it with `vta run --top 5`,
 which prints the five best ImageNet classes and the cycles where the backend models them.
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +24,7 @@ def main(argv=None) -> int:
 
     from skimage import data
 
+    from vta import compiler
     from vta.cli import main as vta
     from vta.compiler.models.cache import cache_dir
     from vta.compiler.models.efficientnet import CAT_CLASSES, build_efficientnet_lite0, preprocess
@@ -31,7 +34,9 @@ def main(argv=None) -> int:
     _, model = build_efficientnet_lite0()
     fingerprint = Config.preset(args.preset).fingerprint
     vtab = cache_dir() / f"efficientnet_lite0_{fingerprint}.vtab"
-    if not vtab.exists() or vtab.stat().st_mtime < model.stat().st_mtime:
+    compiler_sources = Path(compiler.__file__).parent.rglob("*.py")
+    newest_input = max(path.stat().st_mtime for path in [model, *compiler_sources])
+    if not vtab.exists() or vtab.stat().st_mtime < newest_input:
         status = vta(["compile", str(model), "-o", str(vtab), "--preset", args.preset])
         if status:
             return status
