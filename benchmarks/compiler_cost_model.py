@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""The compiler's analytic cost model against measured cycles: compile a model, run one input
-on a backend that counts cycles (default rtl), print per layer the tiling, the estimate, the
-measurement and the MAC utilization (MACs per cycle against the GEMM core's peak).
+"""The compiler's recorded cycles against measured ones: compile a model, run one input on a
+backend that counts cycles (default rtl), print per layer the tiling, the cycles the compiler
+recorded (its cycle-model timing), the measurement and the MAC utilization (MACs per cycle
+against the GEMM core's peak); then totals by operator and without the stem.
 
     python benchmarks/compiler_cost_model.py [digits|efficientnet|resnet18] [--backend rtl]
 """
@@ -15,6 +16,10 @@ import numpy as np
 
 from vta.compiler.evaluate import prepare
 from vta.isa import Config
+
+
+#: The input stem (torchvision's conv1 + maxpool), which the original VTA ran on the CPU.
+STEMS = {"resnet18": ("conv1", "maxpool")}
 
 
 def model_and_input(name: str):
@@ -60,6 +65,19 @@ def main() -> int:
               f"{utilization}")
     overall = f"{total_macs / (total_measured * peak_macs):8.1%}" if total_measured else ""
     print(f"{'total':89} {total_estimate:10d} {total_measured:10d} {'':6} {overall}")
+    by_operator: dict[str, list[int]] = {}
+    for node in evaluation.model.nodes:
+        if node["placement"] == "vta":
+            entry = by_operator.setdefault(node["operator"], [0, 0])
+            entry[0] += measured[node["name"]] or 0
+            entry[1] += node["macs"]
+    print("by operator: " + ", ".join(
+        f"{name} {cycles / 1e6:.2f} M cycles ({macs / peak_macs / 1e6:.2f} M at peak)"
+        for name, (cycles, macs) in by_operator.items()))
+    stem = STEMS.get(args.model, ())
+    if stem and total_measured:
+        rest = total_measured - sum(measured[name] or 0 for name in stem)
+        print(f"without the stem ({', '.join(stem)}): {rest} cycles")
     return 0
 
 

@@ -84,8 +84,9 @@ class Conv2d(Node):
     """acc[n,o] = bias[o] + Σ weight[o,c,i,j] · (x − input_zero_point)[n, g·C/G + c, ...] over the
     window (padding contributes 0, i.e. pads hold the input zero point), then `requant`.
 
-    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,) (holding the rounding offset of the
-    requantization's pre-shift too); pads: (top, left, bottom, right).
+    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,) (holding the requantization's offset
+    too: its rounding and output zero point, see `Requantize.offset`); pads: (top, left, bottom,
+    right).
     """
 
     weight: np.ndarray = field(repr=False)
@@ -111,7 +112,8 @@ class Conv2d(Node):
 @dataclass(frozen=True)
 class Dense(Node):
     """acc[n,m] = bias[m] + Σ_k weight[m,k] · (x[n,k] − input_zero_point), then `requant`.
-    weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,)."""
+    weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,) (holding the
+    requantization's offset, as `Conv2d.bias`)."""
 
     weight: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
@@ -125,8 +127,9 @@ class Dense(Node):
 
 @dataclass(frozen=True)
 class Add(Node):
-    """Same-shape addition: acc = steps_a(a) + steps_b(b) (int32 ALU steps that remove each
-    zero point and bring both to a common scale), then `requant`."""
+    """Same-shape addition: acc = steps_a(a) + steps_b(b), then `requant`. The int32 ALU steps
+    bring both operands to a common unit and may add part of the constant (zero points, rounding)
+    that `requant` adds otherwise (`requantize.plan_add`)."""
 
     input_steps: tuple[tuple[AluStep, ...], tuple[AluStep, ...]] = field(repr=False)
     requant: Requantize = field(repr=False)
@@ -159,7 +162,8 @@ class AvgPool(Node):
 @dataclass(frozen=True)
 class Requantization(Node):
     """int8 → int8 with another scale, zero point or clamp: acc = x − input_zero_point, then
-    `requant` (a pure clamp when only the range changes)."""
+    `requant` (a pure clamp when only the range changes). `input_zero_point` is the input's zero
+    point minus the requantization's offset (`Requantize.offset`)."""
 
     input_zero_point: int
     requant: Requantize = field(repr=False)

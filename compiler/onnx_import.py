@@ -23,8 +23,8 @@ from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real
-from vta.compiler.requantize import INT8_MAX, INT8_MIN, plan
-from vta.isa import AluOp, VtaError
+from vta.compiler.requantize import INT8_MAX, INT8_MIN, plan, plan_add, wrap32
+from vta.isa import VtaError
 
 #: Operators whose presence marks a quantized model.
 QUANTIZED_OPERATORS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
@@ -213,17 +213,30 @@ class Importer:
         output = self.new_value(output_name, pending.shape, quant, onnx_dtype)
         if pending.kind == "concat":
             return self._finalize_concat(pending, output)
+        where = f"node {pending.label}"
+        if pending.kind == "add":
+            a, b = (self.graph.values[name].quant for name in pending.inputs)
+            steps_a, steps_b, requant = plan_add(
+                (a.scale, b.scale), (a.zero_point, b.zero_point), scale=quant.scale,
+                zero_point=quant.zero_point, lo=lo, hi=hi, alu_mul=self.alu_mul, where=where)
+            return self.emit(ir.Add, pending.label, pending.inputs, output,
+                             input_steps=(steps_a, steps_b), requant=requant)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
         multiplier = pending.acc_scale / quant.scale
         requant = plan(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
-                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=f"node {pending.label}")
-        if pending.bias is not None and requant.steps[0].op == AluOp.ADD:
-            # A leading ADD (the pre-shift's rounding) costs nothing inside the bias.
-            offset = np.broadcast_to(requant.steps[0].operand, pending.acc_scale.shape).ravel()
-            pending = dataclasses.replace(pending, bias=pending.bias + offset)
-            requant = dataclasses.replace(requant, steps=requant.steps[1:])
+                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where,
+                       absorb=pending.kind in ("conv", "dense", "requant"))
+        fields = pending.node_fields()
+        if np.any(requant.offset):
+            # The plan's leading constant costs nothing inside the bias or the zero point.
+            offset = np.broadcast_to(requant.offset, pending.acc_scale.shape).ravel()
+            if pending.kind == "requant":
+                fields["input_zero_point"] -= int(offset[0])
+            else:
+                fields["bias"] = wrap32(pending.bias + offset)
+            requant = dataclasses.replace(requant, offset=0)
         return self.emit(pending.node_type, pending.label, pending.inputs, output,
-                         requant=requant, **pending.node_fields())
+                         requant=requant, **fields)
 
     def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
         """Concatenate after bringing every input to the output's quantization."""
@@ -247,6 +260,7 @@ class Importer:
             input_zero_point, zero_point = value.quant.zero_point, quant.zero_point
         multiplier = 1.0 if same_scale else value.quant.scale / quant.scale
         requant = plan(multiplier, zero_point=zero_point, lo=lo, hi=hi, acc_bound=255,
-                       alu_mul=self.alu_mul, where=f"node {label}")
+                       alu_mul=self.alu_mul, where=f"node {label}", absorb=True)
         return self.emit(ir.Requantization, label, [value.name], output,
-                         input_zero_point=input_zero_point, requant=requant)
+                         input_zero_point=input_zero_point - int(requant.offset),
+                         requant=dataclasses.replace(requant, offset=0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import onnx
@@ -11,12 +10,9 @@ import onnx
 from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
 from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real, channel_shape
-from vta.compiler.requantize import INT8_MAX, INT8_MIN, AluStep
-from vta.isa import AluOp
+from vta.compiler.requantize import INT8_MAX, INT8_MIN
 
 OPERATORS = {}
-#: Bits of the larger Add operand's multiplier (the other's is at most as large).
-ADD_MULTIPLIER_BITS = 14
 
 
 def operator(*names):
@@ -330,9 +326,7 @@ def add(im, node, label):
     a, b = (im.real(name, label) for name in node.input)
     if a.shape != b.shape:
         raise NodeError(f"node {label}: only same-shape Add is supported ({a.shape} + {b.shape})")
-    acc_scale, steps_a, steps_b, bound = _add_operands(im, a.quant, b.quant, label)
-    return [Pending(label, "add", ir.Add, (a.name, b.name), a.shape, np.asarray(acc_scale),
-                    dict(input_steps=(steps_a, steps_b)), input_range=bound)]
+    return [Pending(label, "add", ir.Add, (a.name, b.name), a.shape, None)]
 
 
 def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarray:
@@ -345,40 +339,6 @@ def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarra
     if not np.all(moved == moved[:, :1]):
         raise NodeError(f"node {label}: only a per-channel constant can be added to {pending.label}")
     return moved[:, 0]
-
-
-def _add_operands(im, qa: ir.Quant, qb: ir.Quant, label: str):
-    """Accumulator scale, each operand's ALU steps and a bound on |acc| for a + b."""
-    small = min(qa.scale, qb.scale)
-    shifts = [round(math.log2(q.scale / small)) for q in (qa, qb)]
-    exact = all(abs(q.scale / small / 2.0 ** s - 1) < 1e-6 for q, s in zip((qa, qb), shifts))
-    if exact and max(shifts) <= 22:
-        factors, acc_scale = [(AluOp.SHR, s) for s in shifts], small
-        bound = sum(255 << s for s in shifts)
-    elif im.alu_mul:
-        acc_scale = max(qa.scale, qb.scale) / 2 ** ADD_MULTIPLIER_BITS
-        multipliers = [round(q.scale / acc_scale) for q in (qa, qb)]
-        if min(multipliers) < 1:
-            raise NodeError(f"node {label}: input scales {qa.scale:.3g} and {qb.scale:.3g} are too "
-                            "far apart to add")
-        factors = [(AluOp.MUL, m) for m in multipliers]
-        bound = 255 * sum(multipliers)
-    else:
-        raise NodeError(f"node {label}: input scales {qa.scale:.6g} and {qb.scale:.6g} differ by "
-                        "no power of two and the config has no ALU multiply (ALU_MUL)")
-    steps = []
-    for quant, (op, operand) in zip((qa, qb), factors):
-        chain = [AluStep(AluOp.ADD, np.int64(-quant.zero_point))] if quant.zero_point else []
-        if op == AluOp.SHR:
-            left = operand
-            while left:
-                chunk = min(left, 15)
-                chain.append(AluStep(AluOp.SHR, np.int64(-chunk)))
-                left -= chunk
-        else:
-            chain.append(AluStep(op, np.int64(operand)))
-        steps.append(tuple(chain))
-    return acc_scale, steps[0], steps[1], bound
 
 
 @operator("Mul")

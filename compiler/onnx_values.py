@@ -64,7 +64,8 @@ class Real:
 @dataclass
 class Pending:
     """An integer accumulation whose requantization is not known yet: real = acc × acc_scale
-    (broadcast against the output), clamped to [lo, hi] by any ReLU/Clip seen since.
+    (broadcast against the output; None for an Add, whose accumulator's unit depends on the output
+    scale), clamped to [lo, hi] by any ReLU/Clip seen since.
 
     `kind` is conv, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
     apart from the requantization (and the bias, kept as int64 in accumulator units).
@@ -75,7 +76,7 @@ class Pending:
     node_type: type
     inputs: tuple[str, ...]
     shape: tuple[int, ...]
-    acc_scale: np.ndarray
+    acc_scale: np.ndarray | None
     fields: dict = field(default_factory=dict)
     bias: np.ndarray | None = None
     lo: float = -np.inf

@@ -5,10 +5,14 @@ for a real multiplier ``M`` (per tensor or per output channel). VTA has no float
 is done as a short sequence of ALU operations (`AluStep`), each exactly what one ALU instruction
 computes on every lane (reference §4.4, DESIGN.md contract 1):
 
-- with the ALU multiply (``ALU_MUL``): a truncating pre-shift, a clamp that keeps the product
-  inside 32 bits, ``MUL`` by a 15-bit multiplier, a rounding post-shift (``ADD 2^(s-1)`` then
-  ``SHR s``), ``ADD zero_point``, and the final ``MAX lo`` / ``MIN hi``;
+- with the ALU multiply (``ALU_MUL``): an offset (the rounding and the zero point, which a bias
+  absorbs), a truncating pre-shift, a clamp where the product could leave 32 bits, ``MUL`` by a
+  15-bit multiplier, a truncating post-shift, and the final ``MAX lo`` / ``MIN hi``; `plan`
+  chooses, among such plans accurate to a small fraction of an output step, the one costing the
+  fewest ALU cycles (`alu_cycles`);
 - without it (the original VTA's scheme), ``M`` must be a power of two and the multiply is a shift.
+
+`plan_add` plans a residual Add as ``clamp((ka·a + kb·b + C) >> s, lo, hi)``.
 
 Every step operand is an integer array broadcast against the tensor (a 0-d array when it is the
 same for every lane, per-channel otherwise), and every operand value fits a signed 16-bit
@@ -19,6 +23,7 @@ executes the very same steps through `alu`, so it is bit-exact with the hardware
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,9 +38,11 @@ MULTIPLIER_BITS = 15
 MAX_SHIFT = 15
 #: Largest magnitude of an ALU immediate (signed 16 bits).
 IMM_MAX = (1 << 15) - 1
-#: The largest rounding error (in output steps) a pre-shift may add to spare the two clamp
-#: operations that otherwise keep the multiplication inside 32 bits.
-PRE_SHIFT_TOLERANCE = 1 / 32
+#: The largest rounding error (in output steps) a plan's pre-shift, folded rounding or Add
+#: multipliers may add to save ALU cycles.
+ROUNDING_TOLERANCE = 1 / 32
+#: Smallest multiplier: a relative error ≤ 2^-14, at most 1/64 step over the int8 range.
+MIN_MULTIPLIER = 1 << 13
 #: Output range of every requantization: the int8 values a STORE keeps.
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -113,12 +120,20 @@ def run_steps(steps: tuple[AluStep, ...], acc: np.ndarray) -> np.ndarray:
     return acc
 
 
+def alu_cycles(steps) -> int:
+    """ALU cycles per output vector: 1 for an immediate operand, 2 for a per-channel one (an ACC
+    tile)."""
+    return sum(1 if step.uniform else 2 for step in steps)
+
+
 @dataclass(frozen=True)
 class Requantize:
     """int32 accumulators → int8: the ALU steps and what they stand for.
 
     `multiplier` is the real factor M (float64, broadcast against the tensor), `zero_point`, `lo`
     and `hi` the int8 output zero point and clamp (the clamp holds any fused ReLU/Clip).
+    `offset` (int64, broadcast like M) is added to the accumulator before the steps: a plan made
+    with ``absorb=True`` leaves its leading constant there for the caller to fold into a bias.
     """
 
     multiplier: np.ndarray
@@ -126,9 +141,10 @@ class Requantize:
     lo: int
     hi: int
     steps: tuple[AluStep, ...] = field(repr=False)
+    offset: np.ndarray | int = field(default=0, repr=False)
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
-        return run_steps(self.steps, acc).astype(np.int8)
+        return run_steps(self.steps, np.asarray(acc, dtype=np.int64) + self.offset).astype(np.int8)
 
 
 def _split_shift(total: np.ndarray) -> list[np.ndarray]:
@@ -164,7 +180,7 @@ def _rounding_shift(shift: np.ndarray, zero_point: int) -> list[AluStep]:
     shift = np.asarray(shift, dtype=np.int64)
     last = np.minimum(shift, _last_chunk_limit(zero_point))
     steps = _shifts(shift - last)
-    constant = np.where(last > 0, 1 << np.maximum(last - 1, 0), 0) + (zero_point << last)
+    constant = _half(last) + (zero_point << last)
     if np.any(constant):
         steps.append(AluStep(AluOp.ADD, constant))
     if np.any(last):
@@ -181,35 +197,70 @@ def _power_of_two_exponent(multiplier: np.ndarray) -> np.ndarray | None:
 
 
 def plan(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX,
-         acc_bound, alu_mul: bool, where: str) -> Requantize:
+         acc_bound, alu_mul: bool, where: str, absorb: bool = False) -> Requantize:
     """Choose the ALU steps of ``clamp(round(acc * M) + zero_point, lo, hi)``.
 
     `multiplier` M > 0 (scalar or per-channel, broadcast against the accumulator tensor);
     `acc_bound` bounds |acc| (same broadcast shape) and decides whether a pre-clamp is needed;
     `alu_mul` says whether the config has the ALU multiply; `where` names the node in errors.
+    With `absorb`, the caller adds the plan's leading constant (`Requantize.offset`, any int32
+    below 2^31 − acc_bound) to the accumulator itself, in a bias; otherwise it is a leading ADD.
     """
     multiplier = np.asarray(multiplier, dtype=np.float64)
     acc_bound = np.broadcast_to(np.asarray(acc_bound, dtype=np.int64), multiplier.shape)
-    lo, hi = max(int(lo), INT8_MIN), min(int(hi), INT8_MAX)
-    if not INT8_MIN <= zero_point <= INT8_MAX or lo > hi:
-        raise VtaError(f"{where}: output zero point {zero_point} or clamp [{lo}, {hi}] is not int8")
+    lo, hi = _output_range(zero_point, lo, hi, where)
     if not np.all(np.isfinite(multiplier)) or np.any(multiplier <= 0):
         raise VtaError(f"{where}: requantization scale must be positive and finite")
-    # Beyond this many output steps from the zero point every result saturates.
-    window = max(hi - zero_point, zero_point - lo) + 2
     exponent = _power_of_two_exponent(multiplier)
     if exponent is not None and np.all(exponent <= 0):
-        steps = _rounding_shift(-exponent, zero_point)
+        offset, steps = _right_shift(-exponent, zero_point, acc_bound, absorb)
     elif exponent is not None and (not alu_mul or np.all(exponent >= 0)):
-        steps = _left_shift_steps(exponent, acc_bound, window, zero_point)
+        # Beyond this many output steps from the zero point every result saturates.
+        window = max(hi - zero_point, zero_point - lo) + 2
+        offset, steps = 0, _left_shift_steps(exponent, acc_bound, window, zero_point)
     elif alu_mul:
-        steps = _multiply_steps(multiplier, acc_bound, window, zero_point)
+        offset, steps = _multiply_steps(multiplier, acc_bound, zero_point, lo, hi, absorb)
     else:
         raise VtaError(f"{where}: requantization scale {float(multiplier.ravel()[0]):.6g} is not a "
                        "power of two and the config has no ALU multiply (ALU_MUL); quantize with "
                        "`vta quantize --power-of-two`")
-    steps += [AluStep(AluOp.MAX, np.int64(lo)), AluStep(AluOp.MIN, np.int64(hi))]
-    return Requantize(multiplier, int(zero_point), lo, hi, tuple(steps))
+    return Requantize(multiplier, int(zero_point), lo, hi, tuple(steps + _saturate(lo, hi)), offset)
+
+
+def _output_range(zero_point: int, lo: int, hi: int, where: str) -> tuple[int, int]:
+    lo, hi = max(int(lo), INT8_MIN), min(int(hi), INT8_MAX)
+    if not INT8_MIN <= zero_point <= INT8_MAX or lo > hi:
+        raise VtaError(f"{where}: output zero point {zero_point} or clamp [{lo}, {hi}] is not int8")
+    return lo, hi
+
+
+def _saturate(lo: int, hi: int) -> list[AluStep]:
+    return [AluStep(AluOp.MAX, np.int64(lo)), AluStep(AluOp.MIN, np.int64(hi))]
+
+
+def _half(shift: np.ndarray) -> np.ndarray:
+    """2^(shift−1), 0 for shift 0: the rounding offset of a right shift."""
+    return np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
+
+
+def _place(offset: np.ndarray, steps: list[AluStep], acc_bound: np.ndarray, absorb: bool):
+    """(offset, steps) with a leading constant left to the caller (`absorb`) or as a leading
+    ADD; None where it does not fit an immediate or could wrap the accumulator."""
+    offset = np.asarray(offset, dtype=np.int64)
+    if not offset.any():
+        return 0, steps
+    wraps = np.any(acc_bound + np.abs(offset) >= 1 << 31)
+    if wraps or (not absorb and np.abs(offset).max() > IMM_MAX):
+        return None
+    return (offset, steps) if absorb else (0, [AluStep(AluOp.ADD, offset)] + steps)
+
+
+def _right_shift(shift: np.ndarray, zero_point: int, acc_bound: np.ndarray, absorb: bool):
+    """M = 2^−s: the offset ``2^(s-1) + zp·2^s`` then truncating shifts (exact), or
+    `_rounding_shift` where that offset cannot be placed."""
+    offset = _half(shift) + np.left_shift(zero_point, shift)
+    placed = _place(offset, _shifts(shift), acc_bound, absorb)
+    return placed or (0, _rounding_shift(shift, zero_point))
 
 
 def _clamp(bound: np.ndarray) -> list[AluStep]:
@@ -233,39 +284,236 @@ def _left_shift_steps(exponent: np.ndarray, acc_bound: np.ndarray, window: int,
     return steps
 
 
-def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, window: int,
-                    zero_point: int) -> list[AluStep]:
-    """``ADD 2^(p-1)``, ``SHR p`` (a rounding pre-shift; the ADD can be folded into a bias), an
-    optional clamp to ±IMM_MAX, ``MUL m`` (15 bits), then a rounding post-shift by s that adds
-    the zero point: m / 2^(p+s) ≈ M."""
-    # Total shift t giving the multiplier its full 15 bits: 2^14 <= M * 2^t < 2^15.
-    total = MULTIPLIER_BITS - 1 - np.floor(np.log2(multiplier)).astype(np.int64)
-    mantissa = np.round(multiplier * np.exp2(total)).astype(np.int64)
-    overflow = mantissa > IMM_MAX          # rounding reached 2^15
-    total = np.where(overflow, total - 1, total)
-    mantissa = np.where(overflow, np.round(multiplier * np.exp2(total)).astype(np.int64), mantissa)
-    # The smallest pre-shift keeping every accumulator that can still reach the output window
-    # within an immediate, so that a clamp to ±IMM_MAX changes no result ...
-    pre = _smallest_shift(np.ceil(window / multiplier).astype(np.int64), IMM_MAX - 1)
-    # ... and the one that makes the clamp unnecessary (the product stays below 2^30), taken
-    # where its rounding error is small enough.
-    unclamped = _smallest_shift(acc_bound * mantissa, (1 << 30) - 1, offset=mantissa)
-    affordable = np.exp2(unclamped - 1) * multiplier <= PRE_SHIFT_TOLERANCE
-    pre = np.where(affordable, np.maximum(pre, unclamped), pre)
-    pre = np.minimum(pre, total)
+# -- with the ALU multiply --------------------------------------------------------------------
+#: Where a multiply plan puts the rounding and the zero point, with y(v) the result of the steps
+#: after the pre-shift (v the pre-shifted accumulator, m the multiplier, s the post-shift):
+#: "split": the offset holds the pre-shift's rounding 2^(p−1) only; `_rounding_shift` adds the
+#: zero point between two post-shifts (always possible);
+#: "fold": the offset holds all, y = (v·m) >> s (error ±2^(p−1)·M, as a rounding pre-shift);
+#: "exact": the offset holds the rounding and zp·2^s / m rounded, an ADD after the MUL the
+#: remainder r, y = (v·m + r) >> s (error 0 when p = 0).
+MODES = ("split", "fold", "exact")
+
+
+@dataclass
+class _Lanes:
+    """One multiply plan's constants and properties per lane (arrays broadcast like M)."""
+
+    offset: np.ndarray      # added before the pre-shift
+    residual: np.ndarray    # "exact": added after the MUL
+    fits: np.ndarray        # no product can leave 32 bits without the clamp
+    clamp_safe: np.ndarray  # a clamp of v to ±IMM_MAX changes no output
+    error: np.ndarray       # bound on the rounding error of the pre-shift, in output steps
+
+
+def _lanes(mode: str, total, mantissa, pre, zero_point, lo, hi, acc_bound, rounds) -> _Lanes:
     post = total - pre
-    rounds = np.all(acc_bound < (1 << 31) - (1 << MAX_SHIFT))     # acc + 2^(p-1) cannot wrap
-    steps = _rounding_shift(pre, 0) if rounds else _shifts(pre)
-    if np.any(((acc_bound >> pre) + 1) * mantissa >= 1 << 30):
-        steps += _clamp(np.int64(IMM_MAX))
-    steps.append(AluStep(AluOp.MUL, mantissa))
-    return steps + _rounding_shift(post, zero_point)
+    scale = mantissa * np.exp2(-total.astype(np.float64))
+    residual = np.zeros_like(mantissa)
+    if mode == "fold":
+        offset = np.rint((zero_point + 0.5) / scale + (np.exp2(pre) - 1) / 2).astype(np.int64)
+        error = np.exp2(pre - 1.0) * scale
+    elif mode == "exact":
+        constant = _half(post) + np.left_shift(zero_point, post)
+        carry = np.rint(constant / mantissa).astype(np.int64)
+        residual = constant - carry * mantissa
+        offset = _half(pre) + np.left_shift(carry, pre)
+        error = np.where(pre > 0, np.exp2(pre - 1.0), 0) * scale
+    else:
+        offset = _half(pre)
+        error = np.where(pre > 0, np.exp2(pre - (1.0 if rounds else 0.0)), 0) * scale
+
+    def result(v):
+        if mode == "split":
+            return ((v * mantissa + _half(post)) >> post) + zero_point
+        return (v * mantissa + residual) >> post
+
+    reach = ((acc_bound + np.abs(offset)) >> pre) + 1
+    limit = (1 << 30) if mode == "split" else (1 << 31)
+    fits = reach * mantissa + np.abs(residual) < limit
+    clamp_safe = (result(IMM_MAX) >= hi) & (result(-IMM_MAX) <= lo)
+    return _Lanes(offset, residual, fits, clamp_safe, error)
 
 
-def _smallest_shift(values: np.ndarray, limit: int, offset: np.ndarray | int = 0) -> np.ndarray:
-    """Per lane, the smallest s ≥ 0 with (values >> s) + offset ≤ limit."""
-    values = np.asarray(values, dtype=np.int64)
-    shift = np.zeros(values.shape, dtype=np.int64)
-    while np.any(too_large := (values >> shift) + offset > limit):
-        shift = np.where(too_large, shift + 1, shift)
-    return shift
+def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int, lo: int,
+                    hi: int, absorb: bool):
+    """The (offset, steps) costing the fewest ALU cycles, then with the smallest error bound.
+
+    Each plan is: offset, ``SHR p``, an optional clamp of v to ±IMM_MAX, ``MUL m``, a post-shift
+    by s (m / 2^(p+s) ≈ M, MIN_MULTIPLIER ≤ m ≤ IMM_MAX), rounding and zero point as `MODES`
+    says. Candidates vary p + s (per lane, or one for all lanes: then only m varies), the mode,
+    the clamp, and p (the least each lane needs, or one p or one s for all lanes, or raised so
+    that s fits one SHR); all but the first (per-lane, "split", clamped: the always-possible plan)
+    must keep the pre-shift error within ROUNDING_TOLERANCE.
+    """
+    rounds = bool(np.all(acc_bound < (1 << 31) - (1 << MAX_SHIFT)))   # acc + 2^(p-1) cannot wrap
+    # Relative multiplier error counts over the output range.
+    window = max(hi - zero_point, zero_point - lo) + 1
+    best = None
+    for total in _totals(multiplier):
+        mantissa = np.round(multiplier * np.exp2(total)).astype(np.int64)
+        if mantissa.max() > IMM_MAX or mantissa.min() < MIN_MULTIPLIER:
+            continue
+        precision = window * np.abs(mantissa * np.exp2(-total.astype(np.float64)) / multiplier - 1)
+        for mode in MODES:
+            least = {clamp: total + 1 for clamp in (False, True)}
+            for p in range(int(total.max()) + 1):
+                lanes = _lanes(mode, total, mantissa, np.minimum(p, total), zero_point, lo, hi,
+                               acc_bound, rounds)
+                for clamp, ok in ((False, lanes.fits), (True, lanes.clamp_safe)):
+                    least[clamp] = np.where((least[clamp] > total) & ok, np.minimum(p, total),
+                                            least[clamp])
+                if all(np.all(found <= total) for found in least.values()):
+                    break
+            for clamp in (True, False):
+                for pre in _pre_shifts(least[clamp], total):
+                    found = _multiply_candidate(mode, clamp, total, mantissa, pre, zero_point, lo,
+                                                hi, acc_bound, absorb, rounds, forced=best is None)
+                    if found is not None:
+                        cycles, error, offset, steps = found
+                        key = (cycles, float(np.max(error + precision)))
+                        if best is None or key < best[0]:
+                            best = (key, offset, steps)
+    return best[1], best[2]
+
+
+def _totals(multiplier: np.ndarray) -> list[np.ndarray]:
+    """Total shifts p + s to try: per lane, giving m its full 15 bits (2^14 ≤ m < 2^15) or 14;
+    and one for all lanes, giving the largest M's m 15 bits or 14."""
+    total = MULTIPLIER_BITS - 1 - np.floor(np.log2(multiplier)).astype(np.int64)
+    total = np.where(np.round(multiplier * np.exp2(total)) > IMM_MAX, total - 1, total)
+    shared = np.full_like(total, total.min())
+    return _distinct([total, total - 1, shared, shared - 1])
+
+
+def _pre_shifts(least: np.ndarray, total: np.ndarray) -> list[np.ndarray]:
+    """Pre-shifts to try from the least each lane needs: as is, one p for all lanes, one s for
+    all lanes; each also raised so that s fits one SHR."""
+    shapes = [least, np.full_like(least, least.max()), total - (total - least).min()]
+    return _distinct(shapes + [np.maximum(p, total - MAX_SHIFT) for p in shapes])
+
+
+def _distinct(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    return list({array.tobytes(): array for array in arrays}.values())
+
+
+def _multiply_candidate(mode, clamp, total, mantissa, pre, zero_point, lo, hi, acc_bound, absorb,
+                        rounds, forced):
+    """(cycles, error bound per lane, offset, steps) of one plan, or None if it is not valid."""
+    post = total - pre
+    if np.any(pre < 0) or np.any(post < 0):
+        return None
+    lanes = _lanes(mode, total, mantissa, pre, zero_point, lo, hi, acc_bound, rounds)
+    if not np.all(lanes.clamp_safe if clamp else lanes.fits):
+        return None
+    if not forced and np.max(lanes.error) > ROUNDING_TOLERANCE:
+        return None
+    middle = (_clamp(np.int64(IMM_MAX)) if clamp else []) + [AluStep(AluOp.MUL, mantissa)]
+    if mode == "split":
+        lead = _rounding_shift(pre, 0) if rounds else _shifts(pre)
+        placed = 0, lead
+        if absorb and lead and lead[0].op == AluOp.ADD:
+            placed = lead[0].operand, lead[1:]
+        post_steps = _rounding_shift(post, zero_point)
+    else:
+        placed = _place(lanes.offset, _shifts(pre), acc_bound, absorb)
+        if placed is None:
+            return None
+        post_steps = ([AluStep(AluOp.ADD, lanes.residual)] if lanes.residual.any() else []) \
+            + _shifts(post)
+    offset, steps = placed
+    steps = steps + middle + post_steps
+    return alu_cycles(steps), lanes.error, offset, steps
+
+
+# -- residual Add -----------------------------------------------------------------------------
+#: Bits of the larger multiplier where an Add brings its operands to a common scale first.
+ADD_MULTIPLIER_BITS = 14
+
+
+def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale: float,
+             zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX, alu_mul: bool, where: str
+             ) -> tuple[tuple[AluStep, ...], tuple[AluStep, ...], Requantize]:
+    """The ALU steps of ``y = clamp(round((sa·(a − za) + sb·(b − zb)) / sy) + zy, lo, hi)`` for
+    int8 a, b: (steps of a, steps of b, requantization of their sum).
+
+    With the ALU multiply, ``y = clamp((ka·a + kb·b + C) >> s, lo, hi)`` where ki = round(si/sy ·
+    2^s) for the largest s ≤ MAX_SHIFT that keeps both immediates and
+    C = 2^(s−1) + zy·2^s − ka·za − kb·zb, as long as the multipliers' rounding costs at most
+    ROUNDING_TOLERANCE. C is added by the fewest immediate ADDs, after the sum or partly as
+    ``ADD c`` in one operand's steps before its MUL (ki·c is most of C). Nothing can leave 32
+    bits: |ka·(a + c)| ≤ 32767 · (128 + 32767) < 2^31 − 2^24, |kb·b| < 2^22, |C| < 2^24.
+    Otherwise each operand is brought to a common scale (by a shift where the scales differ by a
+    power of two) and the sum requantized by `plan`.
+    """
+    lo, hi = _output_range(zero_point, lo, hi, where)
+    if alu_mul:
+        ratios = [s / scale for s in scales]
+        shift = MAX_SHIFT
+        while shift > 0 and round(max(ratios) * 2 ** shift) > IMM_MAX:
+            shift -= 1
+        factors = [round(r * 2 ** shift) for r in ratios]
+        spans = [max(INT8_MAX - z, z - INT8_MIN) for z in zero_points]
+        error = sum(span * abs(k / 2 ** shift - r) for span, k, r in zip(spans, factors, ratios))
+        if min(factors) >= 1 and max(factors) <= IMM_MAX and error <= ROUNDING_TOLERANCE:
+            constant = (1 << shift >> 1) + (zero_point << shift) \
+                - sum(k * z for k, z in zip(factors, zero_points))
+            carries = _carries(constant, factors)
+            rest = constant - sum(c * k for c, k in zip(carries, factors))
+            steps = [tuple(([AluStep(AluOp.ADD, np.int64(c))] if c else [])
+                           + [AluStep(AluOp.MUL, np.int64(k))]) for c, k in zip(carries, factors)]
+            epilogue = _additions(rest) + _shifts(np.int64(shift)) + _saturate(lo, hi)
+            requant = Requantize(np.asarray(2.0 ** -shift), int(zero_point), lo, hi, tuple(epilogue))
+            return steps[0], steps[1], requant
+    acc_scale, factors, bound = _common_scale(scales, alu_mul, where)
+    steps = []
+    for zero, (op, operand) in zip(zero_points, factors):
+        chain = [AluStep(AluOp.ADD, np.int64(-zero))] if zero else []
+        if op == AluOp.SHR:
+            chain += [AluStep(AluOp.SHR, -chunk) for chunk in _split_shift(np.int64(operand))]
+        else:
+            chain.append(AluStep(op, np.int64(operand)))
+        steps.append(tuple(chain))
+    requant = plan(acc_scale / scale, zero_point=zero_point, lo=lo, hi=hi, acc_bound=bound,
+                   alu_mul=alu_mul, where=where)
+    return steps[0], steps[1], requant
+
+
+def _carries(constant: int, factors: list[int]) -> tuple[int, int]:
+    """What each operand adds before its MUL (at most one nonzero): the choice leaving the
+    fewest ADDs for the rest of `constant` after the sum."""
+    options = [(0, 0)]
+    for index, k in enumerate(factors):
+        carry = max(-IMM_MAX, min(IMM_MAX, round(constant / k)))
+        options.append((carry, 0) if index == 0 else (0, carry))
+    return min(options, key=lambda c: sum(map(bool, c)) + len(_additions(
+        constant - c[0] * factors[0] - c[1] * factors[1])))
+
+
+def _additions(constant: int) -> list[AluStep]:
+    """The fewest immediate ADDs adding `constant`."""
+    steps = []
+    while constant:
+        chunk = max(-IMM_MAX, min(IMM_MAX, constant))
+        steps.append(AluStep(AluOp.ADD, np.int64(chunk)))
+        constant -= chunk
+    return steps
+
+
+def _common_scale(scales, alu_mul: bool, where: str):
+    """(accumulator scale, per operand (SHR, k) for a left shift by k or (MUL, m), bound on
+    |acc|)."""
+    small = min(scales)
+    shifts = [round(math.log2(s / small)) for s in scales]
+    exact = all(abs(s / small / 2.0 ** k - 1) < 1e-6 for s, k in zip(scales, shifts))
+    if exact and max(shifts) <= 22:
+        return small, [(AluOp.SHR, k) for k in shifts], sum(255 << k for k in shifts)
+    if not alu_mul:
+        raise VtaError(f"{where}: input scales {scales[0]:.6g} and {scales[1]:.6g} differ by no "
+                       "power of two and the config has no ALU multiply (ALU_MUL)")
+    acc_scale = max(scales) / 2 ** ADD_MULTIPLIER_BITS
+    multipliers = [round(s / acc_scale) for s in scales]
+    if min(multipliers) < 1:
+        raise VtaError(f"{where}: input scales {scales[0]:.3g} and {scales[1]:.3g} are too far "
+                       "apart to add")
+    return acc_scale, [(AluOp.MUL, m) for m in multipliers], 255 * sum(multipliers)

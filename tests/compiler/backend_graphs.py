@@ -126,10 +126,10 @@ def random_feeds(rng, graph: ir.Graph) -> dict[str, np.ndarray]:
 
 
 def run_both(graph: ir.Graph, feeds, config: Config | None = None, backend="functional",
-             **options):
+             im2col=True, **options):
     """(VTA outputs, reference outputs) by IR output name, int8, plus the compiled model."""
     config = config or Config.preset("pynq")
-    model = compile_graph(graph, config)
+    model = compile_graph(graph, config, im2col=im2col)
     executor = Executor(model, backend, **options)
     result = executor.run(feeds)
     expected = reference.run(graph, feeds)

@@ -23,9 +23,9 @@ SETTINGS = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def check(graph, config=PYNQ, seed=0):
+def check(graph, config=PYNQ, seed=0, im2col=True):
     rng = np.random.default_rng(seed)
-    got, expected, model, _ = run_both(graph, random_feeds(rng, graph), config)
+    got, expected, model, _ = run_both(graph, random_feeds(rng, graph), config, im2col=im2col)
     for name in graph.outputs:
         assert got[name].dtype == np.int8
         np.testing.assert_array_equal(got[name], expected[name])
@@ -57,7 +57,25 @@ def test_conv_matches_reference(data):
                        input_zero_point=draw(st.integers(-128, 127)),
                        per_channel=draw(st.booleans()), relu=draw(st.booleans()))
     # TINY's 64 INP tiles hold the window of one output position only for small kernels.
-    check(graph, draw(st.sampled_from([PYNQ, BLOCK32, TINY] if reach <= 5 else [PYNQ, BLOCK32])))
+    check(graph, draw(st.sampled_from([PYNQ, BLOCK32, TINY] if reach <= 5 else [PYNQ, BLOCK32])),
+          im2col=draw(st.booleans()))
+
+
+@pytest.mark.parametrize("im2col", [True, False])
+def test_stem_conv_lowered_to_im2col(im2col):
+    """ResNet's stem shape (3 channels, 7×7, stride 2, padding 3, input zero point −128):
+    bit-exact either way; lowered, it is one 1×1 convolution over 147 channels (10 blocks)
+    that the cycle model times at well under half the direct convolution's 49 taps."""
+    graph = conv_graph(np.random.default_rng(7), c=3, o=32, h=30, w=30, k=7, stride=2, pad=3,
+                       input_zero_point=-128)
+    feeds = random_feeds(np.random.default_rng(8), graph)
+    got, expected, model, result = run_both(graph, feeds, im2col=im2col, backend="cycle")
+    np.testing.assert_array_equal(got[graph.outputs[0]], expected[graph.outputs[0]])
+    (conv,) = [node for node in model.nodes if node["placement"] == "vta"]
+    assert conv.get("lowering") == ("im2col" if im2col else None)
+    if im2col:
+        _, _, _, direct = run_both(graph, feeds, im2col=False, backend="cycle")
+        assert result.cycles * 2 < direct.cycles
 
 
 @SETTINGS
