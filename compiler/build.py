@@ -120,15 +120,17 @@ def compile_graph(graph: ir.Graph, config: Config, *,
     cost = CycleCost(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
     buffers, values = {}, {}
+    unstored = {conv.output for conv in part.fused.values()}
     for name, value in graph.values.items():
         layout = part.layouts[name]
-        if name in part.alias:
+        if name in part.alias or name in unstored:
             continue
         buffers[name] = planner.fill(f"activation {name}", layout.nbytes, layout.fill)
     for name, value in graph.values.items():
         owner = part.alias.get(name, name)
         values[name] = {"layout": layout_json(part.layouts[owner]),
-                        "addr": buffers[owner].phys_addr, "shape": list(value.shape),
+                        "addr": buffers[owner].phys_addr if owner in buffers else None,
+                        "shape": list(value.shape),
                         "scale": value.quant.scale, "zero_point": value.quant.zero_point,
                         "onnx_dtype": value.onnx_dtype}
     for node in graph.nodes:
@@ -138,18 +140,22 @@ def compile_graph(graph: ir.Graph, config: Config, *,
             buffers[name] = planner.fill(f"activation {name}", layout.nbytes, 0)
             values[name] = dict(values[node.inputs[0]], layout=layout_json(layout),
                                 addr=buffers[name].phys_addr, shape=list(layout.shape))
-    steps, nodes = [], []
+    steps, nodes, deferred = [], [], {}
+    residuals = {conv.name for conv in part.fused.values()}
     total = len(graph.nodes)
     for index, node in enumerate(graph.nodes):
         placement = part.placement[node.name]
         info = {"name": node.name, "operator": type(node).__name__, "placement": placement,
                 "macs": node_macs(graph, node)}
-        if placement == "vta":
-            layer = part.layers[node.name]
-            if node.name in part.im2col:
-                steps.append(_im2col_step(node, part.im2col[node.name]))
-                info["lowering"] = "im2col"
-            info.update(_emit(planner, layer, node, buffers, part, identity, steps, cost))
+        if placement == "vta" and node.name in residuals:
+            deferred[node.name] = info             # runs where its fused Add stands
+        elif placement == "vta":
+            info.update(_emit(planner, node, node.output, buffers, part, identity, steps, cost))
+        elif placement == "fused":
+            conv = part.fused[node.name]
+            info["into"] = conv.name
+            deferred[conv.name].update(_emit(planner, conv, node.output, buffers, part, identity,
+                                             steps, cost))
         elif placement == "host":
             if not isinstance(node, HOST_MOVES):
                 reason = part.reasons.get(node.name, "no VTA layer")
@@ -180,9 +186,17 @@ def _im2col_step(node: ir.Conv2d, output: str) -> dict:
             "pads": list(node.pads)}
 
 
-def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, steps,
+def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, identity, steps,
           cost: CycleCost) -> dict:
+    """Tile and emit the layer of `node`, storing into `output`; its node information."""
     config = planner.device.config
+    layer = part.layers[node.name]
+    info = {}
+    if node.name in part.im2col:
+        steps.append(_im2col_step(node, part.im2col[node.name]))
+        info["lowering"] = "im2col"
+    if isinstance(layer, ConvLayer) and layer.residual is not None:
+        info["fused"] = "residual add"
     tiling, estimate = choose(layer, config, cost)
     weights = consts = None
     if isinstance(layer, ConvLayer) and layer.mode != "identity":
@@ -190,11 +204,9 @@ def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, step
     if layer.consts:
         consts = planner.data(f"{node.name} constants",
                               channel_tiles(layer.consts, layer.out.shape[1], config))
-    sources = [part.im2col.get(node.name, part.alias.get(name, name)) for name in node.inputs]
     stream = CommandStream(planner.device)
-    count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in sources],
-                                                      buffers[node.output], weights, consts,
-                                                      identity))
+    count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in part.sources(node)],
+                                                      buffers[output], weights, consts, identity))
     before = planner.device.memory.allocator.high_water
     image = stream.build()
     after = planner.device.memory.allocator.high_water
@@ -203,10 +215,10 @@ def _emit(planner: _Planner, layer, node: ir.Node, buffers, part, identity, step
                                     after - before, data=raw))
     steps.append({"op": "vta", "layer": node.name, "insn_addr": image.insn_addr,
                   "insn_count": image.insn_count})
-    return {"tiling": {"ocb": tiling.ocb, "rows": tiling.rows, "cols": tiling.cols,
-                       "icb": tiling.icb, "threads": tiling.threads,
-                       "resident": tiling.resident},
-            "estimated_cycles": int(estimate), "instructions": image.insn_count,
-            "compute_instructions": count, "kind": type(layer).__name__,
-            "mode": getattr(layer, "mode", None)}
+    return info | {"tiling": {"ocb": tiling.ocb, "rows": tiling.rows, "cols": tiling.cols,
+                              "icb": tiling.icb, "threads": tiling.threads,
+                              "resident": tiling.resident},
+                   "estimated_cycles": int(estimate), "instructions": image.insn_count,
+                   "compute_instructions": count, "kind": type(layer).__name__,
+                   "mode": getattr(layer, "mode", None)}
 

@@ -15,7 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from vta.compiler import uop_kernels as uk
-from vta.compiler.layers import AddLayer, ConvLayer, Imm, MaxPoolLayer, window_extent
+from vta.compiler.layers import (AddLayer, ConvLayer, Imm, MaxPoolLayer, residual_window_tiles,
+                                 window_extent)
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
 from vta.compiler.uop_kernels import Dim
@@ -144,8 +145,8 @@ class LayerEmitter(ABC):
             self.s.load(self.buf.consts, MemoryType.ACC, sram=acc, offset=tile.ob0,
                         x_size=tile.ocb, y_size=consts, x_stride=self.layer.out.cb)
 
-    def load_identity(self) -> None:
-        self.s.load(self.buf.identity, MemoryType.WGT, sram=0, x_size=1)
+    def load_identity(self, sram: int = 0) -> None:
+        self.s.load(self.buf.identity, MemoryType.WGT, sram=sram, x_size=1)
 
     def alu_steps(self, steps, region: int, tile: Tile, acc: int) -> None:
         """Apply epilogue steps to the region [o][position] of the tile."""
@@ -198,7 +199,9 @@ def layout_offset(layout: ActLayout, nb: int, cb: int, row: int, col: int) -> in
 
 
 class ConvEmitter(LayerEmitter):
-    """GEMM over taps and input blocks; bias and requantization on the ALU."""
+    """GEMM over taps and input blocks; bias and requantization on the ALU; then, with a fused
+    residual Add, the other operand copied into a second ACC region by an identity GEMM (with
+    the tile's first reduction chunk), both scaled, added and requantized."""
 
     def copies(self, tile: Tile) -> int:
         return 3 if tile.ocb * tile.positions < 3 else 1
@@ -206,17 +209,50 @@ class ConvEmitter(LayerEmitter):
     def out_region(self, tile: Tile, acc: int) -> int:
         return acc + len(self.layer.consts) * self.t.ocb
 
+    def residual_region(self, tile: Tile, acc: int) -> int:
+        return self.out_region(tile, acc) + self.copies(tile) * tile.ocb * tile.positions
+
     def result_region(self, tile, acc) -> int:
         return self.out_region(tile, acc)
+
+    def identity_index(self) -> int:
+        """The WGT tile holding the identity, after the weights."""
+        if self.t.resident:
+            return weight_tiles_total(self.layer)
+        return self.t.threads * self.wgt_slot
+
+    def residual_window(self, tile: Tile) -> tuple[int, int, int, int]:
+        """(row pitch, first DRAM row, first DRAM column, column origin in SRAM) of the other
+        operand's window."""
+        other = self.layer.residual.other
+        row0 = tile.oh0 + other.halo[0]
+        if tile.owc == self.layer.out_hw[1]:
+            return other.wh, row0, 0, other.halo[1]
+        return tile.owc, row0, tile.ow0 + other.halo[1], 0
+
+    def residual_sram(self, inp: int) -> int:
+        """Where the other operand's window lies in an INP slot: after the input window."""
+        t = self.t
+        return inp + self.inp_slot - residual_window_tiles(self.layer, t.ocb, t.rows, t.cols)
 
     def prologue(self, tile, acc) -> None:
         self.load_consts(tile, acc)
         size = self.copies(tile) * tile.ocb * tile.positions
+        if self.layer.residual is not None:
+            size += tile.ocb * tile.positions
         self.kernel([Dim(size, 1)], (self.out_region(tile, acc), 0, 0), uk.RESET)
 
     def loads(self, tile, chunk, inp, wgt, first) -> None:
         layer, cb0, count = self.layer, chunk[0], chunk[1]
         rows, pitch, row0, col0, _ = self.window(tile)
+        if layer.residual is not None:
+            if first:
+                self.load_identity(self.identity_index())
+            if chunk == self.reduction_chunks(tile)[0]:
+                other_pitch, other_row0, other_col0, _ = self.residual_window(tile)
+                self.load_blocks(layer.residual.other, self.buf.inputs[1], tile.nb, tile.ob0,
+                                 tile.ocb, tile.ohc, other_row0, other_pitch, other_col0,
+                                 self.residual_sram(inp))
         if layer.mode == "identity":
             if first:
                 self.load_identity()
@@ -262,6 +298,12 @@ class ConvEmitter(LayerEmitter):
             outputs.insert(0, Dim(tile.ocb, npos, block, 0 if identity else taps))
         self.accumulate(reduction, outputs, (self.out_region(tile, acc), inp + origin, wbase),
                         self.copies(tile), tile.ocb * npos)
+        if layer.residual is not None and chunk == self.reduction_chunks(tile)[0]:
+            pitch, _, _, origin = self.residual_window(tile)
+            dims = [Dim(tile.ocb, npos, tile.ohc * pitch), Dim(tile.ohc, tile.owc, pitch),
+                    Dim(tile.owc, 1, 1)]
+            self.kernel(dims, (self.residual_region(tile, acc), self.residual_sram(inp) + origin,
+                               self.identity_index()), uk.GEMM)
 
     def accumulate(self, reduction: list[Dim], outputs: list[Dim], base, copies: int,
                    count: int) -> None:
@@ -294,6 +336,13 @@ class ConvEmitter(LayerEmitter):
         for copy in range(1, self.copies(tile)):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
         self.alu_steps(self.layer.epilogue, region, tile, acc)
+        residual = self.layer.residual
+        if residual is not None:
+            other = self.residual_region(tile, acc)
+            self.alu_steps(residual.steps_conv, region, tile, acc)
+            self.alu_steps(residual.steps_other, other, tile, acc)
+            self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
+            self.alu_steps(residual.epilogue, region, tile, acc)
 
 
 class MaxPoolEmitter(LayerEmitter):

@@ -10,7 +10,8 @@ about its busiest module plus one tile of the others (filling the pipeline).
 
 from __future__ import annotations
 
-from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, window_extent
+from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
+                                 window_extent)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -62,6 +63,12 @@ def estimate(layer, t, config: Config) -> float:
             compute += positions * (len(layer.epilogue) + 1)
             compute += _dma(config, len(layer.consts) * t.ocb * acc_bytes, len(layer.consts), read)
             load += chunks * INSTRUCTION_OVERHEAD
+            if layer.residual is not None:
+                r = layer.residual
+                load += _dma(config, residual_window_tiles(layer, t.ocb, t.rows, t.cols)
+                             * inp_bytes, t.ocb * t.rows, read)
+                compute += positions * (4 + len(r.steps_conv) + len(r.steps_other)
+                                        + len(r.epilogue))
     store = _dma(config, positions * out_bytes, t.ocb * t.rows, write)
     compute += 6 * INSTRUCTION_OVERHEAD
     total = tiles * (load + compute + store)

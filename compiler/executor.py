@@ -61,6 +61,9 @@ class Executor:
         """Absolute DRAM byte of every element (flat NCHW order) of a value."""
         if value not in self._maps:
             info = self.model.values[value]
+            if info["addr"] is None:
+                raise VtaError(f"value {value!r} is not stored: it stays in the accumulator of "
+                               f"a fused layer")
             layout = layout_from_json(info["layout"])
             self._maps[value] = layout.scatter_map() + info["addr"]
         return self._maps[value]

@@ -4,7 +4,8 @@ ALU epilogues), independent of tiling.
 Three kinds cover every operator VTA takes:
 
 - `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator, then an
-  ALU epilogue (bias, requantization). Convolutions (dense, depthwise and block-diagonal
+  ALU epilogue (bias, requantization), optionally followed by a fused residual Add
+  (`Residual`). Convolutions (dense, depthwise and block-diagonal
   grouped), Dense (a 1×1 convolution on a 1×1 image), average pooling and requantization (an
   identity weight tile per tap) are all `ConvLayer`s.
 - `MaxPoolLayer`: the input window copied into the accumulator by an identity GEMM, then ALU MAX
@@ -40,6 +41,19 @@ Step = tuple[AluOp, Imm | Const]
 
 
 @dataclass
+class Residual:
+    """A residual Add fused into the convolution that produces one of its operands: the other
+    operand `other` is copied into ACC by an identity GEMM; both are brought to the Add's scale
+    (`steps_conv` on the convolution's requantized result, `steps_other`), added, and
+    requantized by `epilogue`."""
+
+    other: ActLayout
+    steps_conv: list[Step]
+    steps_other: list[Step]
+    epilogue: list[Step]
+
+
+@dataclass
 class ConvLayer:
     name: str
     inp: ActLayout
@@ -54,6 +68,7 @@ class ConvLayer:
     epilogue: list[Step] = field(default_factory=list)
     consts: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
+    residual: Residual | None = None
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -100,3 +115,10 @@ VtaLayer = ConvLayer | MaxPoolLayer | AddLayer
 def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
     """Input rows (or columns) under `count` output positions of a sliding window."""
     return (count - 1) * stride + (kernel - 1) * dilation + 1
+
+
+def residual_window_tiles(layer: ConvLayer, ocb: int, rows: int, cols: int) -> int:
+    """INP tiles of a fused residual operand's window for a tile: whole halo'd rows when the
+    tile spans the width, else just its columns."""
+    pitch = layer.residual.other.wh if cols == layer.out_hw[1] else cols
+    return ocb * rows * pitch

@@ -7,6 +7,11 @@ costs nothing: the Dense weights are permuted to read the image's packed tiles d
 VTA cannot take (Concat, a Reshape feeding anything but Dense, requantization operands that vary
 by position, or a padding value no producer can provide) run on the host.
 
+A residual Add whose operand is produced by a convolution used nowhere else is fused into that
+convolution: the sum is formed in ACC right after the convolution's requantization, so the
+convolution's int8 result is never stored. The Add's placement is "fused"; the convolution's
+layer runs where the Add stood, once both operands exist.
+
 A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
 array on channel padding: 3 of 16 lanes per tap. When lowering cuts its GEMM work at least
 `IM2COL_GAIN` times, it reads the im2col of its windows instead — (N, C·KH·KW, OH, OW), gathered
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vta.compiler import ir
-from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Step
+from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Residual, Step
 from vta.compiler.packing import (ActLayout, as_4d, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
@@ -45,6 +50,19 @@ class Partition:
     reasons: dict[str, str] = field(default_factory=dict)
     #: convolution node name -> the value holding the im2col of its input (see the docstring)
     im2col: dict[str, str] = field(default_factory=dict)
+    #: Add node name -> the convolution node whose layer it is fused into (see the docstring)
+    fused: dict[str, ir.Node] = field(default_factory=dict)
+    #: convolution node name -> the other operand of the Add fused into it
+    residual_inputs: dict[str, str] = field(default_factory=dict)
+
+    def sources(self, node: ir.Node) -> list[str]:
+        """The values (DRAM buffers) a VTA node's layer reads."""
+        reads = [self.im2col[node.name]] if node.name in self.im2col else \
+            [self.alias.get(name, name) for name in node.inputs]
+        if node.name in self.residual_inputs:
+            other = self.residual_inputs[node.name]
+            reads.append(self.alias.get(other, other))
+        return reads
 
 
 class Unsupported(VtaError):
@@ -193,7 +211,39 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True) -> Partit
         except Unsupported as error:
             placement[node.name] = "host"
             result.reasons[node.name] = str(error)
+    for node in graph.nodes:
+        conv = _fusable_conv(graph, node, result)
+        if conv is not None:
+            _fuse(conv, node, result)
     return result
+
+
+def _fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
+    """The convolution producing an operand of Add `node` that can be fused with it."""
+    if not isinstance(node, ir.Add) or part.placement[node.name] != "vta" \
+            or node.inputs[0] == node.inputs[1]:
+        return None
+    for name in node.inputs:
+        producer = graph.producer(name)
+        if (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == "vta"
+                and name not in graph.outputs and len(graph.consumers(name)) == 1):
+            return producer
+    return None
+
+
+def _fuse(conv: ir.Node, add: ir.Add, part: Partition) -> None:
+    layer, add_layer = part.layers[conv.name], part.layers.pop(add.name)
+    first = 0 if add.inputs[0] == conv.output else 1
+    steps = (add.input_steps[first], add.input_steps[1 - first])
+    out_shape = part.graph.values[add.output].shape
+    layer.residual = Residual(add_layer.b if first == 0 else add_layer.a,
+                              convert_steps(steps[0], out_shape, layer.consts),
+                              convert_steps(steps[1], out_shape, layer.consts),
+                              convert_steps(add.requant.steps, out_shape, layer.consts))
+    layer.out = part.layouts[add.output]
+    part.placement[add.name] = "fused"
+    part.fused[add.name] = conv
+    part.residual_inputs[conv.name] = add.inputs[1 - first]
 
 
 def describe(node: ir.Node, part: Partition, config: Config):

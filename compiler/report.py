@@ -12,11 +12,12 @@ LABEL_KEYS = ("labels", "classes", "class_names")
 
 
 def shares(nodes: list[dict]) -> dict:
-    """Counts and MAC shares by placement ("vta", "host", "alias" = folded into a VTA layer)."""
+    """Counts and MAC shares by placement ("vta", "host"; "alias" and "fused" = folded into a
+    VTA layer)."""
     total_macs = sum(node["macs"] for node in nodes) or 1
     vta = [n for n in nodes if n["placement"] == "vta"]
     host = [n for n in nodes if n["placement"] == "host"]
-    folded = [n for n in nodes if n["placement"] == "alias"]
+    folded = [n for n in nodes if n["placement"] in ("alias", "fused")]
     return {"operators": len(nodes), "vta_operators": len(vta), "host_operators": len(host),
             "folded_operators": len(folded),
             "vta_mac_share": sum(n["macs"] for n in vta) / total_macs,
@@ -27,7 +28,7 @@ def shares(nodes: list[dict]) -> dict:
 def share_summary(nodes: list[dict]) -> str:
     s = shares(nodes)
     lines = [f"{s['vta_operators']} of {s['operators']} operators on VTA, "
-             f"{s['folded_operators']} folded into a VTA layer (flatten), "
+             f"{s['folded_operators']} folded into a VTA layer (flatten, residual add), "
              f"{s['host_operators']} on the host; {100 * s['vta_mac_share']:.2f} % of "
              f"{s['macs'] / 1e6:.1f} M MACs on VTA"]
     lines += [f"  host: {entry}" for entry in s["host"]]

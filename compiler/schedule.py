@@ -32,19 +32,19 @@ SCRATCH_MEMORY_BYTES = 1 << 31
 
 def timing_key(layer) -> tuple:
     """What the timing of a layer depends on: everything but its name and its data."""
-    key = [type(layer).__name__]
-    for item in dataclasses.fields(layer):
-        value = getattr(layer, item.name)
-        if item.name == "name":
-            continue
-        if isinstance(value, np.ndarray):
-            value = value.shape
-        elif isinstance(value, list) and value and isinstance(value[0], np.ndarray):
-            value = tuple(array.shape for array in value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        key.append(value)
-    return tuple(key)
+    return (type(layer).__name__,) + tuple(
+        _shape_of(getattr(layer, item.name)) for item in dataclasses.fields(layer)
+        if item.name != "name")
+
+
+def _shape_of(value):
+    if isinstance(value, np.ndarray):
+        return value.shape
+    if isinstance(value, list):
+        return tuple(_shape_of(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, ActLayout):
+        return timing_key(value)
+    return value
 
 
 class CycleCost:
@@ -64,6 +64,8 @@ class CycleCost:
     def _time(self, layer, tiling: Tiling) -> int:
         device = Device(self.config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
         inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.inp]
+        if isinstance(layer, ConvLayer) and layer.residual is not None:
+            inputs.append(layer.residual.other)
         weights = consts = None
         if isinstance(layer, ConvLayer) and layer.mode != "identity":
             weights = device.alloc(layer.weights.nbytes)

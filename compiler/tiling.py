@@ -14,7 +14,8 @@ import itertools
 from dataclasses import dataclass
 
 from vta.compiler.cost_model import estimate
-from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, window_extent
+from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
+                                 window_extent)
 from vta.isa import Config
 
 
@@ -68,12 +69,19 @@ def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
     else:
         inp, wgt = t.ocb * ih * iw, 1
     copies = 3 if t.ocb * positions < 3 else 1
-    return inp, wgt, len(layer.consts) * t.ocb + copies * t.ocb * positions
+    acc = len(layer.consts) * t.ocb + copies * t.ocb * positions
+    if layer.residual is not None:
+        inp += residual_window_tiles(layer, t.ocb, t.rows, t.cols)
+        acc += t.ocb * positions
+    return inp, wgt, acc
 
 
 def fits(layer, t: Tiling, config: Config) -> bool:
     inp, wgt, acc = slot_usage(layer, t)
     wgt_need = weight_tiles_total(layer) if t.resident else t.threads * wgt
+    if isinstance(layer, ConvLayer) and layer.residual is not None:
+        wgt_need += 1                       # the identity tile, after the weights
+
     return (t.threads * inp <= config.inp_depth and wgt_need <= config.wgt_depth
             and t.threads * acc <= config.acc_depth)
 

@@ -104,6 +104,21 @@ def add_graph(rng, *, n=1, c=24, h=5, w=5, alu_mul=True) -> ir.Graph:
     return graph
 
 
+def residual_graph(rng, *, c=20, h=6, w=6, conv_first=True, relu=False) -> ir.Graph:
+    """x → conv (3×3, padding 1) → y; z = y + x (or x + y): the Add fuses into the conv."""
+    graph = conv_graph(rng, c=c, o=c, h=h, w=w, relu=relu)
+    graph.outputs.clear()
+    steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.MUL, np.int64(9000)))
+    steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.MUL, np.int64(16384)))
+    rq = plan(1 / 40.0 / 2 ** 12, zero_point=-128, acc_bound=2 ** 23, alu_mul=True,
+              where="add")
+    inputs = ("y", "x") if conv_first else ("x", "y")
+    node = ir.Add("add", inputs, "z", input_steps=(steps_a, steps_b), requant=rq)
+    graph.add_node(node, ir.Value("z", (1, c, h, w), ir.Quant(0.1, -128)))
+    graph.outputs.append("z")
+    return graph
+
+
 def chained_graph(rng) -> ir.Graph:
     """conv (ReLU) → maxpool → conv with padding: the second conv's padding comes from the halo
     the maxpool's output buffer was allocated with (filled with the zero point)."""

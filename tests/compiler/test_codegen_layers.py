@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend_graphs import (add_graph, chained_graph, conv_graph, dense_graph, pool_graph,
-                            random_feeds, run_both)
+                            random_feeds, residual_graph, run_both)
 from vta.compiler import ir
 from vta.compiler.requantize import plan
 from vta.isa import Config
@@ -29,7 +29,7 @@ def check(graph, config=PYNQ, seed=0, im2col=True):
     for name in graph.outputs:
         assert got[name].dtype == np.int8
         np.testing.assert_array_equal(got[name], expected[name])
-    assert all(node["placement"] in ("vta", "alias") for node in model.nodes)
+    assert all(node["placement"] in ("vta", "alias", "fused") for node in model.nodes)
     return model
 
 
@@ -95,6 +95,19 @@ def test_pooling_matches_reference(kind, k, stride, pad, ceil_mode, size, config
     graph = pool_graph(np.random.default_rng(k), kind=kind, c=20, h=size, w=size, k=k,
                        stride=stride, pad=pad, ceil_mode=ceil_mode, input_zero_point=-128)
     check(graph, config)
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
+@pytest.mark.parametrize("conv_first", [True, False])
+@pytest.mark.parametrize("c, size", [(20, 6), (40, 9), (3, 4)])
+def test_residual_add_fused_into_its_conv(config, conv_first, c, size):
+    """conv → Add with the conv's input: one layer, the conv's result never stored; TINY forces
+    column tiles and reduction chunks, c = 3 also the im2col lowering."""
+    graph = residual_graph(np.random.default_rng(c), c=c, h=size, w=size, conv_first=conv_first)
+    model = check(graph, config)
+    assert [(node["placement"], node.get("fused")) for node in model.nodes] == \
+        [("vta", "residual add"), ("fused", None)]
+    assert model.values["y"]["addr"] is None
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])

@@ -18,8 +18,9 @@ def test_efficientnet_lite0_chelsea_is_a_cat():
     from vta.compiler.models.efficientnet import CAT_CLASSES
     evaluation = prepare(build_efficientnet_lite0()[1], PYNQ)
     nodes = evaluation.model.nodes
-    assert all(n["placement"] == "vta" for n in nodes if n["operator"] in ("Conv2d", "Add",
-                                                                           "AvgPool", "Dense"))
+    assert all(n["placement"] == "vta" for n in nodes if n["operator"] in ("Conv2d", "AvgPool",
+                                                                           "Dense"))
+    assert all(n["placement"] in ("vta", "fused") for n in nodes if n["operator"] == "Add")
     assert sum(n.get("mode") == "diag" for n in nodes) == 16          # depthwise convolutions
     out = run_one(evaluation, efficientnet_images()["chelsea"])
     assert int(np.argmax(out)) in CAT_CLASSES
@@ -29,6 +30,6 @@ def test_efficientnet_lite0_chelsea_is_a_cat():
 def test_resnet18_whole_network_on_vta():
     from vta.compiler.models import build_resnet18
     evaluation = prepare(build_resnet18()[1], PYNQ)
-    assert {n["placement"] for n in evaluation.model.nodes} <= {"vta", "alias"}
+    assert {n["placement"] for n in evaluation.model.nodes} <= {"vta", "alias", "fused"}
     run_one(evaluation, np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32))
     assert evaluation.mismatched_values == []
