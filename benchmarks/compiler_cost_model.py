@@ -5,6 +5,7 @@ recorded (its cycle-model timing), the measurement and the MAC utilization (MACs
 against the GEMM core's peak); then totals by operator and without the stem.
 
     python benchmarks/compiler_cost_model.py [digits|efficientnet|resnet18] [--backend rtl]
+        [--per-tensor] [--power-of-two]     (ResNet-18's quantization; both: the original's)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from vta.isa import Config
 STEMS = {"resnet18": ("conv1", "maxpool")}
 
 
-def model_and_input(name: str):
+def model_and_input(name: str, **quantization):
     from vta.compiler import models
     if name == "digits":
         inputs, _ = models.digits_dataset()
@@ -30,7 +31,8 @@ def model_and_input(name: str):
     if name == "efficientnet":
         return models.build_efficientnet_lite0()[1], models.efficientnet_images()["chelsea"]
     rng = np.random.default_rng(0)
-    return models.build_resnet18()[1], rng.normal(size=(1, 3, 224, 224)).astype(np.float32)
+    return (models.build_resnet18(**quantization)[1],
+            rng.normal(size=(1, 3, 224, 224)).astype(np.float32))
 
 
 def main() -> int:
@@ -39,8 +41,15 @@ def main() -> int:
                         choices=["digits", "efficientnet", "resnet18"])
     parser.add_argument("--backend", default="rtl")
     parser.add_argument("--preset", default="pynq")
+    parser.add_argument("--per-tensor", action="store_true",
+                        help="ResNet-18 with per-tensor weight scales")
+    parser.add_argument("--power-of-two", action="store_true",
+                        help="ResNet-18 with power-of-two scales")
     args = parser.parse_args()
-    path, x = model_and_input(args.model)
+    if args.model != "resnet18" and (args.per_tensor or args.power_of_two):
+        parser.error("--per-tensor and --power-of-two choose ResNet-18's quantization")
+    path, x = model_and_input(args.model, per_channel=not args.per_tensor,
+                              power_of_two=args.power_of_two)
     config = Config.preset(args.preset)
     peak_macs = config.derived()["macs_per_cycle"]
     evaluation = prepare(path, config, args.backend)

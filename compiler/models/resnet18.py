@@ -89,10 +89,16 @@ def calibration_images() -> np.ndarray:
     return ((rgb / 255.0 - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]).astype(np.float32)
 
 
-def build_resnet18(seed: int = 0, rebuild: bool = False) -> tuple[Path, Path]:
-    """(float ONNX, int8 QDQ ONNX) of the seeded ResNet-18, built once and cached."""
+def build_resnet18(seed: int = 0, rebuild: bool = False, *, per_channel: bool = True,
+                   power_of_two: bool = False) -> tuple[Path, Path]:
+    """(float ONNX, int8 QDQ ONNX) of the seeded ResNet-18, built once and cached; by default
+    quantized as `vta quantize` does (per-channel weights), else per tensor and/or with
+    power-of-two scales (the original VTA's scheme is both)."""
     from vta.compiler.quantize import quantize
     float_path = cached(f"resnet18_seed{seed}_float.onnx",
                         lambda path: onnx.save(resnet18_model(seed), str(path)), rebuild)
-    return float_path, cached(f"resnet18_seed{seed}_int8.onnx",
-                              lambda path: quantize(float_path, calibration_images(), path), rebuild)
+    variant = ("" if per_channel else "_per_tensor") + ("_pow2" if power_of_two else "")
+    return float_path, cached(
+        f"resnet18_seed{seed}{variant}_int8.onnx",
+        lambda path: quantize(float_path, calibration_images(), path, per_channel=per_channel,
+                              power_of_two=power_of_two), rebuild)
