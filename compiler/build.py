@@ -19,7 +19,7 @@ import numpy as np
 from vta.compiler import ir
 from vta.compiler.codegen import Buffers, emit_layer
 from vta.compiler.layers import ConvLayer
-from vta.compiler.packing import ActLayout, channel_tiles, identity_tile
+from vta.compiler.packing import ActLayout, bias_input_tile, channel_tiles, identity_tile
 from vta.compiler.partition import partition
 from vta.compiler.schedule import CycleCost, choose
 from vta.isa import Config, VtaError
@@ -119,6 +119,7 @@ def compile_graph(graph: ir.Graph, config: Config, *,
     planner = _Planner(config)
     cost = CycleCost(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
+    bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in))
     buffers, values = {}, {}
     unstored = {conv.output for conv in part.fused.values()}
     for name, value in graph.values.items():
@@ -150,12 +151,12 @@ def compile_graph(graph: ir.Graph, config: Config, *,
         if placement == "vta" and node.name in residuals:
             deferred[node.name] = info             # runs where its fused Add stands
         elif placement == "vta":
-            info.update(_emit(planner, node, node.output, buffers, part, identity, steps, cost))
+            info.update(_emit(planner, node, node.output, buffers, part, (identity, bias_input), steps, cost))
         elif placement == "fused":
             conv = part.fused[node.name]
             info["into"] = conv.name
-            deferred[conv.name].update(_emit(planner, conv, node.output, buffers, part, identity,
-                                             steps, cost))
+            deferred[conv.name].update(_emit(planner, conv, node.output, buffers, part,
+                                             (identity, bias_input), steps, cost))
         elif placement == "host":
             if not isinstance(node, HOST_MOVES):
                 reason = part.reasons.get(node.name, "no VTA layer")
@@ -186,7 +187,7 @@ def _im2col_step(node: ir.Conv2d, output: str) -> dict:
             "pads": list(node.pads)}
 
 
-def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, identity, steps,
+def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, steps,
           cost: CycleCost) -> dict:
     """Tile and emit the layer of `node`, storing into `output`; its node information."""
     config = planner.device.config
@@ -198,15 +199,19 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, identity
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         info["fused"] = "residual add"
     tiling, estimate = choose(layer, config, cost)
-    weights = consts = None
+    weights = consts = bias_weights = None
     if isinstance(layer, ConvLayer) and layer.mode != "identity":
         weights = planner.data(f"{node.name} weights", layer.weights)
+    if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
+        bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles)
     if layer.consts:
         consts = planner.data(f"{node.name} constants",
                               channel_tiles(layer.consts, layer.out.shape[1], config))
     stream = CommandStream(planner.device)
+    identity, bias_input = shared
     count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in part.sources(node)],
-                                                      buffers[output], weights, consts, identity))
+                                                      buffers[output], weights, consts, identity,
+                                                      bias_weights, bias_input))
     before = planner.device.memory.allocator.high_water
     image = stream.build()
     after = planner.device.memory.allocator.high_water

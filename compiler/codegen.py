@@ -36,6 +36,8 @@ class Buffers:
     weights: Buffer | None
     consts: Buffer | None
     identity: Buffer
+    bias_weights: Buffer | None = None
+    bias_input: Buffer | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,8 @@ def layout_offset(layout: ActLayout, nb: int, cb: int, row: int, col: int) -> in
 
 
 class ConvEmitter(LayerEmitter):
-    """GEMM over taps and input blocks; bias and requantization on the ALU; then, with a fused
+    """GEMM over taps and input blocks (after a bias GEMM reading the bias input tile, the last
+    of INP, where the layer has bias tiles); requantization on the ALU; then, with a fused
     residual Add, the other operand copied into a second ACC region by an identity GEMM (with
     the tile's first reduction chunk), both scaled, added and requantized."""
 
@@ -220,6 +223,10 @@ class ConvEmitter(LayerEmitter):
         if self.t.resident:
             return weight_tiles_total(self.layer)
         return self.t.threads * self.wgt_slot
+
+    def bias_index(self) -> int:
+        """The first of the bias tiles (one per output block) in WGT, after the identity."""
+        return self.identity_index() + (self.layer.residual is not None)
 
     def residual_window(self, tile: Tile) -> tuple[int, int, int, int]:
         """(row pitch, first DRAM row, first DRAM column, column origin in SRAM) of the other
@@ -245,6 +252,11 @@ class ConvEmitter(LayerEmitter):
     def loads(self, tile, chunk, inp, wgt, first) -> None:
         layer, cb0, count = self.layer, chunk[0], chunk[1]
         rows, pitch, row0, col0, _ = self.window(tile)
+        if first and layer.bias_tiles is not None:
+            self.s.load(self.buf.bias_input, MemoryType.INP, sram=self.config.inp_depth - 1,
+                        x_size=1)
+            self.s.load(self.buf.bias_weights, MemoryType.WGT, sram=self.bias_index(),
+                        x_size=len(layer.bias_tiles))
         if layer.residual is not None:
             if first:
                 self.load_identity(self.identity_index())
@@ -282,6 +294,10 @@ class ConvEmitter(LayerEmitter):
         block = rows * pitch
         taps = kh * kw
         npos = tile.positions
+        if layer.bias_tiles is not None and chunk == self.reduction_chunks(tile)[0]:
+            self.kernel([Dim(tile.ocb, npos, 0, 1), Dim(npos, 1, 0, 0)],
+                        (self.out_region(tile, acc), self.config.inp_depth - 1,
+                         self.bias_index() + tile.ob0), uk.GEMM)
         outputs = [Dim(tile.ohc, tile.owc, sh * pitch, 0), Dim(tile.owc, 1, sw, 0)]
         if layer.mode == "dense":
             cbs = layer.inp.cb

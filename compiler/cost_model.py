@@ -60,7 +60,7 @@ def estimate(layer, t, config: Config) -> float:
                     weights *= weight_loads / tiles
                 load += weights
             compute = positions * (in_blocks * taps if layer.mode == "dense" else taps)
-            compute += positions * (len(layer.epilogue) + 1)
+            compute += positions * (len(layer.epilogue) + 1 + (layer.bias_tiles is not None))
             compute += _dma(config, len(layer.consts) * t.ocb * acc_bytes, len(layer.consts), read)
             load += chunks * INSTRUCTION_OVERHEAD
             if layer.residual is not None:

@@ -3,9 +3,9 @@ ALU epilogues), independent of tiling.
 
 Three kinds cover every operator VTA takes:
 
-- `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator, then an
-  ALU epilogue (bias, requantization), optionally followed by a fused residual Add
-  (`Residual`). Convolutions (dense, depthwise and block-diagonal
+- `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator (plus
+  one GEMM adding a per-channel bias), then an ALU epilogue (requantization), optionally
+  followed by a fused residual Add (`Residual`). Convolutions (dense, depthwise and block-diagonal
   grouped), Dense (a 1×1 convolution on a 1×1 image), average pooling and requantization (an
   identity weight tile per tap) are all `ConvLayer`s.
 - `MaxPoolLayer`: the input window copied into the accumulator by an identity GEMM, then ALU MAX
@@ -69,6 +69,9 @@ class ConvLayer:
     consts: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
     residual: Residual | None = None
+    #: per-output-block WGT tiles that add the bias by one GEMM (`packing.bias_weight_tiles`),
+    #: instead of a per-channel ALU ADD in the epilogue
+    bias_tiles: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def out_hw(self) -> tuple[int, int]:

@@ -181,3 +181,29 @@ def channel_tiles(vectors: list[np.ndarray], channels: int, config: Config) -> n
     tiles = result.reshape(len(vectors), count, 1, config.block_out)
     return np.ascontiguousarray(np.broadcast_to(tiles, (len(vectors), count, config.batch,
                                                         config.block_out)))
+
+
+def bias_input_tile(batch: int, block: int) -> np.ndarray:
+    """The INP tile a bias GEMM reads: lane 0 holds 1, the others −128 (every batch row)."""
+    lanes = np.full(block, -128, dtype=np.int8)
+    lanes[0] = 1
+    return np.ascontiguousarray(np.broadcast_to(lanes, (1, batch, block)))
+
+
+def bias_weight_tiles(bias: np.ndarray, block: int) -> np.ndarray | None:
+    """WGT tiles (O/c, c, c) whose GEMM with `bias_input_tile` adds `bias` (int, per output
+    channel) to the accumulators: bias = w0 − 128 · (w1 + … + w_{c−1}) with w0 ≡ bias (mod 128)
+    in −64…63 and the rest spread evenly; None when some |bias| is beyond their reach
+    (about 128² · (c − 1))."""
+    bias = np.asarray(bias, dtype=np.int64)
+    low = (bias + 64) % 128 - 64
+    high = (low - bias) // 128
+    lanes = block - 1
+    if lanes < 1 or high.min() < -128 * lanes or high.max() > 127 * lanes:
+        return None
+    base, extra = np.divmod(high, lanes)
+    count = blocks(len(bias), block) * block
+    tiles = np.zeros((count, block), dtype=np.int8)
+    tiles[:len(bias), 0] = low
+    tiles[:len(bias), 1:] = base[:, None] + (np.arange(lanes)[None, :] < extra[:, None])
+    return np.ascontiguousarray(tiles.reshape(-1, block, block))

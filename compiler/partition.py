@@ -26,7 +26,7 @@ import numpy as np
 
 from vta.compiler import ir
 from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Residual, Step
-from vta.compiler.packing import (ActLayout, as_4d, dense_weight_tiles,
+from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
 from vta.compiler.requantize import IMM_MAX
@@ -105,6 +105,19 @@ def bias_step(bias: np.ndarray | int, consts: list[np.ndarray]) -> list[Step]:
             return [(AluOp.ADD, Imm(value))]
     consts.append(bias)
     return [(AluOp.ADD, Const(len(consts) - 1))]
+
+
+def bias_by_gemm(bias: np.ndarray, consts: list[np.ndarray], block: int):
+    """(epilogue steps, bias tiles): a per-channel bias is added by one GEMM (1 cycle per
+    output tile) where its tiles reach it, else by the ALU (`bias_step`, 2 cycles)."""
+    steps = bias_step(bias, consts)
+    if not steps or isinstance(steps[0][1], Imm):
+        return steps, None
+    tiles = bias_weight_tiles(np.asarray(bias), block)
+    if tiles is None:
+        return steps, None
+    consts.pop()
+    return [], tiles
 
 
 def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, int]]]:
@@ -255,11 +268,12 @@ def describe(node: ir.Node, part: Partition, config: Config):
     consts: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
         weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
-        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
         epilogue += convert_steps(node.requant.steps, out_shape, consts)
         return ConvLayer(node.name, layouts[part.im2col[node.name]], out, (1, 1), (1, 1), (1, 1),
                          PAD_NONE, "dense", dense_weight_tiles(weight, block), epilogue, consts,
-                         int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
+                         int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])),
+                         bias_tiles=bias_tiles)
     if isinstance(node, ir.Conv2d):
         x = layouts[node.inputs[0]]
         weight = expand_groups(node.weight, node.groups, x.shape[1]) if node.groups > 1 \
@@ -268,18 +282,18 @@ def describe(node: ir.Node, part: Partition, config: Config):
             mode, tiles = "diag", diagonal_weight_tiles(weight, block)
         else:
             mode, tiles = "dense", dense_weight_tiles(weight, block)
-        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
         epilogue += convert_steps(node.requant.steps, out_shape, consts)
         macs = int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:]))
         return ConvLayer(node.name, x, out, node.weight.shape[2:], node.strides, node.dilations,
-                         node.pads, mode, tiles, epilogue, consts, macs)
+                         node.pads, mode, tiles, epilogue, consts, macs, bias_tiles=bias_tiles)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
-        epilogue = bias_step(node.folded_bias(), consts)
+        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
         epilogue += convert_steps(node.requant.steps, out_shape, consts)
         return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "dense",
                          dense_weight_tiles(weight, block), epilogue, consts,
-                         int(np.prod(node.weight.shape)) * out_shape[0])
+                         int(np.prod(node.weight.shape)) * out_shape[0], bias_tiles=bias_tiles)
     if isinstance(node, ir.AvgPool):
         x = layouts[node.inputs[0]]
         taps = node.kernel[0] * node.kernel[1]

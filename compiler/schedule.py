@@ -72,9 +72,13 @@ class CycleCost:
         if layer.consts:
             consts = device.alloc(len(layer.consts) * layer.out.cb
                                   * self.config.elem_bytes(MemoryType.ACC))
+        bias_weights = None
+        if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
+            bias_weights = device.alloc(layer.bias_tiles.nbytes)
         buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
                           device.alloc(_nbytes(layer.out)), weights, consts,
-                          device.alloc(self.config.elem_bytes(MemoryType.WGT)))
+                          device.alloc(self.config.elem_bytes(MemoryType.WGT)), bias_weights,
+                          device.alloc(self.config.elem_bytes(MemoryType.INP)))
         stream = CommandStream(device)
         emit_layer(stream, layer, tiling, buffers)
         image = stream.build()

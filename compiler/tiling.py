@@ -48,6 +48,10 @@ def weight_tiles_total(layer) -> int:
     return 1
 
 
+def bias_tiles_total(layer: ConvLayer) -> int:
+    return 0 if layer.bias_tiles is None else len(layer.bias_tiles)
+
+
 def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
     """(INP, WGT per slot or resident total, ACC) tiles one thread's slot needs."""
     oh, ow = layer.out_hw
@@ -79,10 +83,11 @@ def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
 def fits(layer, t: Tiling, config: Config) -> bool:
     inp, wgt, acc = slot_usage(layer, t)
     wgt_need = weight_tiles_total(layer) if t.resident else t.threads * wgt
-    if isinstance(layer, ConvLayer) and layer.residual is not None:
-        wgt_need += 1                       # the identity tile, after the weights
-
-    return (t.threads * inp <= config.inp_depth and wgt_need <= config.wgt_depth
+    extra_inp = 0
+    if isinstance(layer, ConvLayer):     # identity and bias tiles after the weights
+        wgt_need += (layer.residual is not None) + bias_tiles_total(layer)
+        extra_inp = int(layer.bias_tiles is not None)     # the bias GEMM's input tile, last
+    return (t.threads * inp + extra_inp <= config.inp_depth and wgt_need <= config.wgt_depth
             and t.threads * acc <= config.acc_depth)
 
 
