@@ -85,7 +85,7 @@ def main() -> int:
         for name, (cycles, macs) in by_operator.items()))
     stem = STEMS.get(args.model, ())
     if stem and total_measured:
-        rest = total_measured - sum(measured[name] or 0 for name in stem)
+        rest = total_measured - sum(measured.get(name) or 0 for name in stem)
         print(f"without the stem ({', '.join(stem)}): {rest} cycles")
     return 0
 

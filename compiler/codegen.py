@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from vta.compiler import uop_kernels as uk
-from vta.compiler.layers import (AddLayer, ConvLayer, Imm, MaxPoolLayer, residual_window_tiles,
-                                 window_extent)
+from vta.compiler.layers import (AddLayer, ConvLayer, Imm, MaxPoolLayer, pooled_conv_rows,
+                                 residual_window_tiles, window_extent)
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
 from vta.compiler.uop_kernels import Dim
@@ -42,6 +42,9 @@ class Buffers:
 
 @dataclass(frozen=True)
 class Tile:
+    """Batch block, output channel blocks, output rows and columns (and, with a fused pool, the
+    pooled rows the output rows serve)."""
+
     nb: int
     ob0: int
     ocb: int
@@ -49,6 +52,8 @@ class Tile:
     ohc: int
     ow0: int
     owc: int
+    ph0: int = 0
+    phc: int = 0
 
     @property
     def positions(self) -> int:
@@ -161,7 +166,9 @@ class LayerEmitter(ABC):
                 self.kernel([Dim(ocb, npos, 1), Dim(npos, 1, 0)], (region, const, 0), uk.alu(op))
 
     def store(self, tile: Tile, region: int) -> None:
-        out = self.layer.out
+        self.store_tile(self.layer.out, tile, region)
+
+    def store_tile(self, out: ActLayout, tile: Tile, region: int) -> None:
         offset = layout_offset(out, tile.nb, tile.ob0, tile.oh0 + out.halo[0],
                                tile.ow0 + out.halo[1])
         if tile.owc == out.wh:
@@ -213,10 +220,32 @@ class ConvEmitter(LayerEmitter):
         return acc + len(self.layer.consts) * self.t.ocb
 
     def residual_region(self, tile: Tile, acc: int) -> int:
+        """The second ACC region: the residual operand's, or the pooled results."""
         return self.out_region(tile, acc) + self.copies(tile) * tile.ocb * tile.positions
 
     def result_region(self, tile, acc) -> int:
+        if self.layer.pool is not None:
+            return self.residual_region(tile, acc)
         return self.out_region(tile, acc)
+
+    def tiles(self) -> list[Tile]:
+        layer = self.layer
+        if layer.pool is None:
+            return super().tiles()
+        ow = layer.out_hw[1]
+        return [Tile(nb, ob0, ocb, *pooled_conv_rows(layer, ph0, phc), 0, ow, ph0, phc)
+                for ob0, ocb in chunks(layer.out.cb, self.t.ocb) for nb in range(layer.out.nb)
+                for ph0, phc in chunks(layer.tiled_hw[0], self.t.rows)]
+
+    def pooled(self, tile: Tile) -> Tile:
+        """The pooled rows of `tile` as a tile of the pool's output."""
+        return Tile(tile.nb, tile.ob0, tile.ocb, tile.ph0, tile.phc, 0, self.layer.tiled_hw[1])
+
+    def store(self, tile: Tile, region: int) -> None:
+        if self.layer.pool is None:
+            super().store(tile, region)
+        else:
+            self.store_tile(self.layer.pool.out, self.pooled(tile), region)
 
     def identity_index(self) -> int:
         """The WGT tile holding the identity, after the weights."""
@@ -247,6 +276,8 @@ class ConvEmitter(LayerEmitter):
         size = self.copies(tile) * tile.ocb * tile.positions
         if self.layer.residual is not None:
             size += tile.ocb * tile.positions
+        if self.layer.pool is not None:
+            size += tile.ocb * self.pooled(tile).positions
         self.kernel([Dim(size, 1)], (self.out_region(tile, acc), 0, 0), uk.RESET)
 
     def loads(self, tile, chunk, inp, wgt, first) -> None:
@@ -351,6 +382,11 @@ class ConvEmitter(LayerEmitter):
         size = tile.ocb * tile.positions
         for copy in range(1, self.copies(tile)):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
+        if self.layer.pool is not None:
+            self.pool(tile, acc)
+            self.alu_steps(self.layer.epilogue, self.result_region(tile, acc), self.pooled(tile),
+                           acc)
+            return
         self.alu_steps(self.layer.epilogue, region, tile, acc)
         residual = self.layer.residual
         if residual is not None:
@@ -359,6 +395,30 @@ class ConvEmitter(LayerEmitter):
             self.alu_steps(residual.steps_other, other, tile, acc)
             self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
             self.alu_steps(residual.epilogue, region, tile, acc)
+
+
+    def pool(self, tile: Tile, acc: int) -> None:
+        """Max over the pooling windows of the accumulators into the (zeroed) pooled region:
+        start every lane at the int32 minimum, then one ALU MAX per tap over the pooled
+        positions whose tap lies inside the convolution output (padding never wins)."""
+        layer, pool = self.layer, self.layer.pool
+        (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
+        oh, ow = layer.out_hw
+        pooled = self.pooled(tile)
+        target, source = self.result_region(tile, acc), self.out_region(tile, acc)
+        self.alu_steps([(AluOp.ADD, Imm(-(1 << 15))), (AluOp.SHR, Imm(-16))], target, pooled,
+                       acc)
+        for ky in range(kh):
+            rows = [r for r in range(tile.ph0, tile.ph0 + tile.phc) if 0 <= r * sh - top + ky < oh]
+            for kx in range(kw):
+                cols = [c for c in range(pooled.owc) if 0 <= c * sw - left + kx < ow]
+                if not rows or not cols:
+                    continue
+                y, x = rows[0] * sh - top + ky, cols[0] * sw - left + kx
+                dims = [Dim(tile.ocb, pooled.positions, tile.positions),
+                        Dim(len(rows), pooled.owc, sh * ow), Dim(len(cols), 1, sw)]
+                self.kernel(dims, (target + (rows[0] - tile.ph0) * pooled.owc + cols[0],
+                                   source + (y - tile.oh0) * ow + x, 0), uk.alu(AluOp.MAX))
 
 
 class MaxPoolEmitter(LayerEmitter):

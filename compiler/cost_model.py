@@ -11,7 +11,7 @@ about its busiest module plus one tile of the others (filling the pipeline).
 from __future__ import annotations
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
-                                 window_extent)
+                                 tile_conv_rows, window_extent)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -31,8 +31,12 @@ def estimate(layer, t, config: Config) -> float:
     acc_bytes = config.elem_bytes(MemoryType.ACC)
     out_bytes = config.elem_bytes(MemoryType.OUT)
     read, write = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
+    rows = tile_conv_rows(layer, t.rows)
+    if isinstance(layer, ConvLayer):
+        oh = layer.tiled_hw[0]
     tiles = nb * -(-ob // t.ocb) * -(-oh // t.rows) * -(-ow // t.cols)
-    positions = t.ocb * t.rows * t.cols
+    positions = t.ocb * rows * t.cols
+    stored = positions
     load = compute = 0.0
     if isinstance(layer, AddLayer):
         inp_tiles = t.ocb * t.rows * (layer.a.wh + layer.b.wh)
@@ -41,7 +45,7 @@ def estimate(layer, t, config: Config) -> float:
                                                + len(layer.epilogue) + 1)
     else:
         kh, kw = layer.kernel
-        ih = window_extent(t.rows, kh, layer.strides[0], layer.dilations[0])
+        ih = window_extent(rows, kh, layer.strides[0], layer.dilations[0])
         iw = layer.inp.wh if t.cols == ow else window_extent(t.cols, kw, layer.strides[1],
                                                              layer.dilations[1])
         if isinstance(layer, MaxPoolLayer):
@@ -60,7 +64,11 @@ def estimate(layer, t, config: Config) -> float:
                     weights *= weight_loads / tiles
                 load += weights
             compute = positions * (in_blocks * taps if layer.mode == "dense" else taps)
-            compute += positions * (len(layer.epilogue) + 1 + (layer.bias_tiles is not None))
+            compute += positions * (1 + (layer.bias_tiles is not None))
+            if layer.pool is not None:
+                stored = t.ocb * t.rows * layer.tiled_hw[1]
+                compute += stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+            compute += stored * len(layer.epilogue)
             compute += _dma(config, len(layer.consts) * t.ocb * acc_bytes, len(layer.consts), read)
             load += chunks * INSTRUCTION_OVERHEAD
             if layer.residual is not None:
@@ -69,7 +77,7 @@ def estimate(layer, t, config: Config) -> float:
                              * inp_bytes, t.ocb * t.rows, read)
                 compute += positions * (4 + len(r.steps_conv) + len(r.steps_other)
                                         + len(r.epilogue))
-    store = _dma(config, positions * out_bytes, t.ocb * t.rows, write)
+    store = _dma(config, stored * out_bytes, t.ocb * t.rows, write)
     compute += 6 * INSTRUCTION_OVERHEAD
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:

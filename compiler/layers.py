@@ -5,7 +5,7 @@ Three kinds cover every operator VTA takes:
 
 - `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator (plus
   one GEMM adding a per-channel bias), then an ALU epilogue (requantization), optionally
-  followed by a fused residual Add (`Residual`). Convolutions (dense, depthwise and block-diagonal
+  preceded by a fused max pooling (`Pool`) or followed by a fused residual Add (`Residual`). Convolutions (dense, depthwise and block-diagonal
   grouped), Dense (a 1×1 convolution on a 1×1 image), average pooling and requantization (an
   identity weight tile per tap) are all `ConvLayer`s.
 - `MaxPoolLayer`: the input window copied into the accumulator by an identity GEMM, then ALU MAX
@@ -54,6 +54,19 @@ class Residual:
 
 
 @dataclass
+class Pool:
+    """A max pooling fused into the convolution that feeds it: taken over the raw accumulators,
+    before the requantization (which is monotone, so the two commute; `partition` checks it),
+    so that only the pooled tiles are requantized and stored (into `out`). `pads` include the
+    ceil-mode extension; padding positions never win a maximum."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    out: ActLayout
+
+
+@dataclass
 class ConvLayer:
     name: str
     inp: ActLayout
@@ -69,6 +82,7 @@ class ConvLayer:
     consts: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
     residual: Residual | None = None
+    pool: Pool | None = None
     #: per-output-block WGT tiles that add the bias by one GEMM (`packing.bias_weight_tiles`),
     #: instead of a per-channel ALU ADD in the epilogue
     bias_tiles: np.ndarray | None = field(default=None, repr=False)
@@ -76,6 +90,11 @@ class ConvLayer:
     @property
     def out_hw(self) -> tuple[int, int]:
         return self.out.shape[2], self.out.shape[3]
+
+    @property
+    def tiled_hw(self) -> tuple[int, int]:
+        """The output a tile's rows and columns count: the pooled one where a pool is fused."""
+        return self.out_hw if self.pool is None else self.pool.out.shape[2:]
 
 
 @dataclass
@@ -125,3 +144,20 @@ def residual_window_tiles(layer: ConvLayer, ocb: int, rows: int, cols: int) -> i
     tile spans the width, else just its columns."""
     pitch = layer.residual.other.wh if cols == layer.out_hw[1] else cols
     return ocb * rows * pitch
+
+
+def pooled_conv_rows(layer: ConvLayer, ph0: int, phc: int) -> tuple[int, int]:
+    """(first row, rows) of the convolution output under pooled rows [ph0, ph0 + phc)."""
+    (kh, _), (sh, _), top = layer.pool.kernel, layer.pool.strides, layer.pool.pads[0]
+    first = max(0, ph0 * sh - top)
+    end = min(layer.out_hw[0], (ph0 + phc - 1) * sh - top + kh)
+    return first, end - first
+
+
+def tile_conv_rows(layer, rows: int) -> int:
+    """Most convolution output rows a tile of `rows` output rows computes (with a fused pool:
+    the rows under `rows` pooled rows)."""
+    if not isinstance(layer, ConvLayer) or layer.pool is None:
+        return rows
+    (kh, _), (sh, _) = layer.pool.kernel, layer.pool.strides
+    return min(layer.out_hw[0], window_extent(rows, kh, sh, 1))

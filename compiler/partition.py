@@ -10,7 +10,10 @@ by position, or a padding value no producer can provide) run on the host.
 A residual Add whose operand is produced by a convolution used nowhere else is fused into that
 convolution: the sum is formed in ACC right after the convolution's requantization, so the
 convolution's int8 result is never stored. The Add's placement is "fused"; the convolution's
-layer runs where the Add stood, once both operands exist.
+layer runs where the Add stood, once both operands exist. A MaxPool fed by a convolution used
+nowhere else is fused the same way: it pools the accumulators before the requantization, which
+commutes with it when every step is monotone and never wraps over the accumulators' reach
+(`requantize.monotone`), so only the pooled tiles are requantized.
 
 A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
 array on channel padding: 3 of 16 lanes per tap. When lowering cuts its GEMM work at least
@@ -25,11 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vta.compiler import ir
-from vta.compiler.layers import AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Residual, Step
+from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Pool, Residual,
+                                 Step)
 from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
-from vta.compiler.requantize import IMM_MAX
+from vta.compiler.requantize import IMM_MAX, monotone
+from vta.compiler.tiling import feasible
 from vta.isa import AluOp, Config, VtaError
 
 PAD_NONE = (0, 0, 0, 0)
@@ -227,8 +232,43 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True) -> Partit
     for node in graph.nodes:
         conv = _fusable_conv(graph, node, result)
         if conv is not None:
-            _fuse(conv, node, result)
+            _fuse(conv, node, result, config)
+        conv = _poolable_conv(graph, node, result)
+        if conv is not None:
+            _fuse_pool(conv, node, result, config)
     return result
+
+
+def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
+    """The convolution feeding MaxPool `node` whose requantization commutes with the pooling."""
+    if not isinstance(node, ir.MaxPool) or part.placement[node.name] != "vta" \
+            or tuple(node.dilations) != (1, 1):
+        return None
+    producer = graph.producer(node.inputs[0])
+    if not (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == "vta"
+            and producer.output not in graph.outputs
+            and len(graph.consumers(producer.output)) == 1):
+        return None
+    layer = part.layers[producer.name]
+    reach = 128 * np.abs(producer.weight.astype(np.int64)).sum(axis=(1, 2, 3))
+    offset = 0
+    if layer.bias_tiles is not None:
+        offset = producer.folded_bias().astype(np.int64)
+    steps = [(op, np.int64(operand.value) if isinstance(operand, Imm) else layer.consts[operand.index])
+             for op, operand in layer.epilogue]
+    return producer if monotone(steps, offset - reach, offset + reach) else None
+
+
+def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config) -> None:
+    layer, pool_layer = part.layers[conv.name], part.layers[pool.name]
+    layer.pool = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
+                      part.layouts[pool.output])
+    if not feasible(layer, config):      # whole rows of windows need more SRAM than tiles do
+        layer.pool = None
+        return
+    del part.layers[pool.name]
+    part.placement[pool.name] = "fused"
+    part.fused[pool.name] = conv
 
 
 def _fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
@@ -244,16 +284,23 @@ def _fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | 
     return None
 
 
-def _fuse(conv: ir.Node, add: ir.Add, part: Partition) -> None:
-    layer, add_layer = part.layers[conv.name], part.layers.pop(add.name)
+def _fuse(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> None:
+    layer, add_layer = part.layers[conv.name], part.layers[add.name]
     first = 0 if add.inputs[0] == conv.output else 1
     steps = (add.input_steps[first], add.input_steps[1 - first])
     out_shape = part.graph.values[add.output].shape
+    own = (layer.consts, layer.out)
+    layer.consts = list(layer.consts)
     layer.residual = Residual(add_layer.b if first == 0 else add_layer.a,
                               convert_steps(steps[0], out_shape, layer.consts),
                               convert_steps(steps[1], out_shape, layer.consts),
                               convert_steps(add.requant.steps, out_shape, layer.consts))
     layer.out = part.layouts[add.output]
+    if not feasible(layer, config):      # the other operand's window needs more SRAM
+        layer.consts, layer.out = own
+        layer.residual = None
+        return
+    del part.layers[add.name]
     part.placement[add.name] = "fused"
     part.fused[add.name] = conv
     part.residual_inputs[conv.name] = add.inputs[1 - first]

@@ -120,6 +120,34 @@ def run_steps(steps: tuple[AluStep, ...], acc: np.ndarray) -> np.ndarray:
     return acc
 
 
+def monotone(steps: list[tuple[AluOp, np.ndarray]], low: np.ndarray, high: np.ndarray) -> bool:
+    """True when `steps` (op, operand broadcast per lane) map every accumulator in [low, high]
+    through a non-decreasing function without wrapping: each operation is monotone (MUL by a
+    non-negative factor) and neither end of the interval leaves int32 on the way. Then the
+    maximum of the results is the result of the maximum (max pooling commutes with them)."""
+    low, high = np.asarray(low, dtype=np.int64), np.asarray(high, dtype=np.int64)
+    limit = 1 << (ACC_BITS - 1)
+    for op, operand in steps:
+        operand = np.asarray(operand, dtype=np.int64)
+        if op == AluOp.MUL and np.any(sext(operand, 16) < 0):
+            return False
+        low, high = (alu(op, bound, operand).astype(np.int64) if op in (AluOp.MIN, AluOp.MAX)
+                     else _exact(op, bound, operand) for bound in (low, high))
+        if np.any(low < -limit) or np.any(high >= limit):
+            return False
+    return True
+
+
+def _exact(op: AluOp, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """An ALU operation in int64 without the wrap to int32."""
+    if op == AluOp.ADD:
+        return a + b
+    if op == AluOp.MUL:
+        return a * sext(b, 16)
+    amount = sext(b, 5)
+    return np.where(amount >= 0, a >> np.maximum(amount, 0), a << np.maximum(-amount, 0))
+
+
 def alu_cycles(steps) -> int:
     """ALU cycles per output vector: 1 for an immediate operand, 2 for a per-channel one (an ACC
     tile)."""
@@ -170,15 +198,16 @@ def _last_chunk_limit(zero_point: int) -> int:
     return b
 
 
-def _rounding_shift(shift: np.ndarray, zero_point: int) -> list[AluStep]:
+def _rounding_shift(shift: np.ndarray, zero_point: int, last=None) -> list[AluStep]:
     """Steps computing ``floor((x + 2^(s-1)) / 2^s) + zero_point`` (round half up), s ≥ 0.
 
-    Truncating shifts by a = s − b come first; the last chunk b adds ``2^(b-1) + zp·2^b`` (an
-    immediate), which is exact:
+    Truncating shifts by a = s − b come first (b = `last`, by default as large as the immediate
+    allows); the last chunk b adds ``2^(b-1) + zp·2^b`` (an immediate), which is exact:
     ``floor((floor(x / 2^a) + 2^(b-1) + zp·2^b) / 2^b) = floor((x + 2^(s-1)) / 2^s) + zp``.
     """
     shift = np.asarray(shift, dtype=np.int64)
-    last = np.minimum(shift, _last_chunk_limit(zero_point))
+    if last is None:
+        last = np.minimum(shift, _last_chunk_limit(zero_point))
     steps = _shifts(shift - last)
     constant = _half(last) + (zero_point << last)
     if np.any(constant):
@@ -260,7 +289,19 @@ def _right_shift(shift: np.ndarray, zero_point: int, acc_bound: np.ndarray, abso
     `_rounding_shift` where that offset cannot be placed."""
     offset = _half(shift) + np.left_shift(zero_point, shift)
     placed = _place(offset, _shifts(shift), acc_bound, absorb)
-    return placed or (0, _rounding_shift(shift, zero_point))
+    if placed:
+        return placed
+    limit = _last_chunk_limit(zero_point)
+    if np.any(acc_bound + IMM_MAX >= 1 << 31) and np.any(shift <= limit):
+        # The ADD would come first and could wrap an extreme accumulator: clamp (s ≤ 7: every
+        # |x| ≥ 2^15 − 1 saturates the output anyway), or shift by 1 first (s ≥ 2).
+        if np.all(shift <= 7):
+            return 0, _clamp(np.int64(IMM_MAX)) + _rounding_shift(shift, zero_point)
+        if np.all(shift >= 2):
+            return 0, _rounding_shift(shift, zero_point, np.minimum(shift - 1, limit))
+        raise VtaError("requantization: power-of-two multipliers 2^0…2^-1 next to 2^-8 or "
+                       "smaller with accumulators reaching 2^31 have no exact plan")
+    return 0, _rounding_shift(shift, zero_point)
 
 
 def _clamp(bound: np.ndarray) -> list[AluStep]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vta.compiler.cost_model import estimate
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
-                                 window_extent)
+                                 tile_conv_rows, window_extent)
 from vta.isa import Config
 
 
@@ -59,10 +59,11 @@ def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
         inp = t.ocb * t.rows * (layer.a.wh + layer.b.wh)
         return inp, 1, len(layer.consts) * t.ocb + 2 * t.ocb * t.rows * ow
     kh, kw = layer.kernel
-    ih = window_extent(t.rows, kh, layer.strides[0], layer.dilations[0])
+    rows = tile_conv_rows(layer, t.rows)
+    ih = window_extent(rows, kh, layer.strides[0], layer.dilations[0])
     iw = layer.inp.wh if t.cols == ow else window_extent(t.cols, kw, layer.strides[1],
                                                          layer.dilations[1])
-    positions = t.rows * t.cols
+    positions = rows * t.cols
     if isinstance(layer, MaxPoolLayer):
         return t.ocb * ih * iw, 1, t.ocb * (ih * iw + positions)
     taps = kh * kw
@@ -77,6 +78,8 @@ def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
     if layer.residual is not None:
         inp += residual_window_tiles(layer, t.ocb, t.rows, t.cols)
         acc += t.ocb * positions
+    if layer.pool is not None:
+        acc += t.ocb * t.rows * layer.tiled_hw[1]
     return inp, wgt, acc
 
 
@@ -97,14 +100,23 @@ def candidates(layer):
     streamed weights."""
     oh, ow = layer.out_hw
     dense = isinstance(layer, ConvLayer) and layer.mode == "dense"
-    col_options = [ow] if isinstance(layer, AddLayer) else \
+    whole_rows = isinstance(layer, AddLayer) or (isinstance(layer, ConvLayer)
+                                                  and layer.pool is not None)
+    col_options = [ow] if whole_rows else \
         sorted({-(-ow // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
+    if isinstance(layer, ConvLayer):
+        oh = layer.tiled_hw[0]
     icb_options = sizes(layer.inp.cb) if dense else [1]
     resident_options = [True, False] if isinstance(layer, ConvLayer) and layer.mode != "identity" \
         else [True]
     for ocb, rows, cols, icb, threads, resident in itertools.product(
             sizes(layer.out.cb), sizes(oh), col_options, icb_options, (2, 1), resident_options):
         yield Tiling(ocb, rows, cols, icb, threads, resident)
+
+
+def feasible(layer, config: Config) -> bool:
+    """True when some tiling of `layer` fits the SRAMs."""
+    return any(fits(layer, tiling, config) for tiling in candidates(layer))
 
 
 def fitting(layer, config: Config) -> list[tuple[Tiling, float]]:

@@ -90,6 +90,22 @@ def pool_graph(rng, *, kind="max", n=1, c=20, h=7, w=7, k=2, stride=2, pad=0,
     return graph
 
 
+def conv_pool_graph(rng, *, c=8, o=20, h=9, w=9, k=3, stride=1, pad=1, pool=3, pool_stride=2,
+                    pool_pad=1, ceil_mode=False, relu=True, per_channel=True) -> ir.Graph:
+    """x → conv → y → MaxPool → p: the pool fuses into the conv."""
+    graph = conv_graph(rng, c=c, o=o, h=h, w=w, k=k, stride=stride, pad=pad, relu=relu,
+                       per_channel=per_channel)
+    graph.outputs.clear()
+    _, _, ch, cw = graph.values["y"].shape
+    ph = ir.window_output_size(ch, pool, pool_stride, pool_pad, pool_pad, 1, ceil_mode)
+    pw = ir.window_output_size(cw, pool, pool_stride, pool_pad, pool_pad, 1, ceil_mode)
+    node = ir.MaxPool("pool", ("y",), "p", kernel=(pool, pool), strides=(pool_stride,) * 2,
+                      pads=(pool_pad,) * 4, dilations=(1, 1), ceil_mode=ceil_mode)
+    graph.add_node(node, ir.Value("p", (1, o, ph, pw), graph.values["y"].quant))
+    graph.outputs.append("p")
+    return graph
+
+
 def add_graph(rng, *, n=1, c=24, h=5, w=5, alu_mul=True) -> ir.Graph:
     graph = ir.Graph("add")
     value(graph, "a", (n, c, h, w), 3)

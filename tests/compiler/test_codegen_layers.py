@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend_graphs import (add_graph, chained_graph, conv_graph, dense_graph, pool_graph,
-                            random_feeds, residual_graph, run_both)
+from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph, dense_graph,
+                            pool_graph, random_feeds, residual_graph, run_both)
 from vta.compiler import ir
 from vta.compiler.requantize import plan
 from vta.isa import Config
@@ -108,6 +108,27 @@ def test_residual_add_fused_into_its_conv(config, conv_first, c, size):
     assert [(node["placement"], node.get("fused")) for node in model.nodes] == \
         [("vta", "residual add"), ("fused", None)]
     assert model.values["y"]["addr"] is None
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
+@pytest.mark.parametrize("shape", [
+    dict(), dict(c=3, k=7, stride=2, pad=3, h=20, w=18),
+    dict(pool=2, pool_stride=2, pool_pad=0, h=8, w=8),
+    dict(pool=3, pool_stride=2, pool_pad=0, ceil_mode=True, h=10, w=10),
+    dict(c=40, o=40, relu=False, h=7, w=11), dict(pool=3, pool_stride=1, per_channel=False)],
+    ids=["3x3-s2", "stem", "2x2", "ceil", "wide", "s1"])
+def test_max_pool_fused_into_its_conv(config, shape):
+    """conv → MaxPool: pooled on the accumulators before the requantization, bit-exact with
+    the reference (which requantizes first); where whole rows of windows do not fit (the wide
+    case on TINY) the two stay separate layers."""
+    graph = conv_pool_graph(np.random.default_rng(len(shape)), **shape)
+    model = check(graph, config)
+    placements = [node["placement"] for node in model.nodes]
+    assert placements in (["vta", "fused"], ["vta", "vta"])
+    if placements == ["vta", "fused"]:
+        assert model.values["y"]["addr"] is None
+    else:
+        assert config is TINY
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])

@@ -21,8 +21,11 @@ def evaluation(digits_models):
 
 
 def test_everything_runs_on_vta(evaluation):
-    placements = {node["operator"]: node["placement"] for node in evaluation.model.nodes}
-    assert placements == {"Conv2d": "vta", "MaxPool": "vta", "Reshape": "alias", "Dense": "vta"}
+    placements = {}
+    for node in evaluation.model.nodes:
+        placements.setdefault(node["operator"], set()).add(node["placement"])
+    assert placements == {"Conv2d": {"vta"}, "MaxPool": {"fused"}, "Reshape": {"alias"},
+                          "Dense": {"vta"}}
     assert evaluation.shares["vta_mac_share"] == 1.0
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vta.compiler.requantize import IMM_MAX, alu, alu_cycles, plan, plan_add, run_steps
+from vta.compiler.requantize import (IMM_MAX, AluStep, alu, alu_cycles, monotone, plan, plan_add,
+                                     run_steps)
 from vta.isa import AluOp, VtaError
 
 int32 = st.integers(-2**31, 2**31 - 1)
@@ -236,3 +237,34 @@ def test_add_without_multiply_shifts_power_of_two_scales_exactly():
 def test_add_without_multiply_rejects_other_scales_naming_the_node():
     with pytest.raises(VtaError, match=r"^node add3: .*differ by no power of two.*ALU_MUL"):
         plan_add((0.3, 0.5), (0, 0), scale=1.0, zero_point=0, alu_mul=False, where="node add3")
+
+
+@pytest.mark.parametrize("exponent, zero_point", [(0, 1), (-3, 5), (-10, 3), (-10, -128)])
+def test_power_of_two_plans_never_wrap_at_the_int32_extremes(exponent, zero_point):
+    """M = 2^e with accumulators up to ±(2^31 − 1): the zero point's ADD must not wrap them
+    (a clamp first where it cannot change the output, else a shift first)."""
+    accs = np.array([2**31 - 1, -(2**31 - 1), 2**31 - 2**14, 5000, -77777, 0, 1, -1])
+    requant = plan(np.array([2.0**exponent]), zero_point=zero_point, acc_bound=2**31 - 1,
+                   alu_mul=True, where="t")
+    exact = [min(max((Fraction(int(a)) * Fraction(2) ** exponent + Fraction(1, 2)) // 1
+                     + zero_point, -128), 127) for a in accs]
+    np.testing.assert_array_equal(requant(accs[:, None]).ravel(), exact)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([AluOp.ADD, AluOp.SHR, AluOp.MUL, AluOp.MIN,
+                                           AluOp.MAX]), st.integers(-2**15, 2**15 - 1)),
+                min_size=1, max_size=6),
+       st.integers(0, 2**31 - 1))
+def test_monotone_verdict_holds_on_the_whole_interval(program, reach):
+    """Where `monotone` says so, running the steps (with the ALU's wrap-around) over
+    accumulators spread across [−reach, reach] gives a non-decreasing result; a negative
+    multiplier is never monotone."""
+    steps = [(op, np.int64(operand)) for op, operand in program]
+    accs = np.unique(np.r_[np.linspace(-reach, reach, 4001).astype(np.int64), -reach, reach])
+    verdict = monotone(steps, np.int64(-reach), np.int64(reach))
+    if verdict:
+        out = run_steps(tuple(AluStep(op, operand) for op, operand in steps), accs)
+        assert np.all(np.diff(out.astype(np.int64)) >= 0)
+    if any(op == AluOp.MUL and operand < 0 for op, operand in program):
+        assert not verdict
