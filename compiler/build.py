@@ -115,9 +115,9 @@ def compile_graph(graph: ir.Graph, config: Config, *,
     """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer;
     `im2col` allows lowering graph inputs' convolutions (`partition`)."""
     started = time.perf_counter()
-    part = partition(graph, config, im2col=im2col)
-    planner = _Planner(config)
     cost = CycleCost(config)
+    part = partition(graph, config, im2col=im2col, cost=cost)
+    planner = _Planner(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
     bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in))
     buffers, values = {}, {}

@@ -13,7 +13,8 @@ convolution's int8 result is never stored. The Add's placement is "fused"; the c
 layer runs where the Add stood, once both operands exist. A MaxPool fed by a convolution used
 nowhere else is fused the same way: it pools the accumulators before the requantization, which
 commutes with it when every step is monotone and never wraps over the accumulators' reach
-(`requantize.monotone`), so only the pooled tiles are requantized.
+(`requantize.monotone`), so only the pooled tiles are requantized; given the cycle model, only
+where that is faster than the two layers.
 
 A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
 array on channel padding: 3 of 16 lanes per tap. When lowering cuts its GEMM work at least
@@ -34,6 +35,7 @@ from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_wei
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
 from vta.compiler.requantize import IMM_MAX, monotone
+from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.tiling import feasible
 from vta.isa import AluOp, Config, VtaError
 
@@ -183,9 +185,11 @@ def _lowers_to_im2col(graph: ir.Graph, node: ir.Node, block: int) -> bool:
     return direct >= IM2COL_GAIN * -(-channels * taps // block)
 
 
-def partition(graph: ir.Graph, config: Config, *, im2col: bool = True) -> Partition:
+def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
+              cost: CycleCost | None = None) -> Partition:
     """Place every node and give every value its packed layout; `im2col` allows lowering graph
-    inputs' convolutions (see the module docstring)."""
+    inputs' convolutions; with `cost`, a max pooling is fused only where the cycle model times
+    the fused layer faster than the two (see the module docstring)."""
     if config.block_in != config.block_out:
         raise VtaError("the compiler needs BLOCK_IN == BLOCK_OUT")
     placement = _initial_placement(graph)
@@ -235,7 +239,7 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True) -> Partit
             _fuse(conv, node, result, config)
         conv = _poolable_conv(graph, node, result)
         if conv is not None:
-            _fuse_pool(conv, node, result, config)
+            _fuse_pool(conv, node, result, config, cost)
     return result
 
 
@@ -259,11 +263,18 @@ def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node |
     return producer if monotone(steps, offset - reach, offset + reach) else None
 
 
-def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config) -> None:
+def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
+               cost: CycleCost | None) -> None:
     layer, pool_layer = part.layers[conv.name], part.layers[pool.name]
+    separate = None if cost is None else choose(layer, config, cost)[1] \
+        + choose(pool_layer, config, cost)[1]
     layer.pool = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
                       part.layouts[pool.output])
-    if not feasible(layer, config):      # whole rows of windows need more SRAM than tiles do
+    # Whole rows of windows may need more SRAM than tiles do; and the rows under a tile's
+    # windows are recomputed by the next tile, which can cost more than the requantization of
+    # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
+    if not feasible(layer, config) or (cost is not None
+                                       and choose(layer, config, cost)[1] >= separate):
         layer.pool = None
         return
     del part.layers[pool.name]

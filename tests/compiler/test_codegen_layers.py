@@ -119,16 +119,16 @@ def test_residual_add_fused_into_its_conv(config, conv_first, c, size):
     ids=["3x3-s2", "stem", "2x2", "ceil", "wide", "s1"])
 def test_max_pool_fused_into_its_conv(config, shape):
     """conv → MaxPool: pooled on the accumulators before the requantization, bit-exact with
-    the reference (which requantizes first); where whole rows of windows do not fit (the wide
-    case on TINY) the two stay separate layers."""
+    the reference (which requantizes first). Where whole rows of windows do not fit (the wide
+    case on TINY) or the fused layer is slower, the two stay separate layers; on pynq the
+    3×3/2 pool after a 3×3 convolution is fused."""
     graph = conv_pool_graph(np.random.default_rng(len(shape)), **shape)
     model = check(graph, config)
     placements = [node["placement"] for node in model.nodes]
     assert placements in (["vta", "fused"], ["vta", "vta"])
-    if placements == ["vta", "fused"]:
-        assert model.values["y"]["addr"] is None
-    else:
-        assert config is TINY
+    assert (model.values["y"]["addr"] is None) == (placements[1] == "fused")
+    if config is PYNQ and not shape:
+        assert placements == ["vta", "fused"]
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
