@@ -28,8 +28,8 @@ def shares(nodes: list[dict]) -> dict:
 def share_summary(nodes: list[dict]) -> str:
     s = shares(nodes)
     lines = [f"{s['vta_operators']} of {s['operators']} operators on VTA, "
-             f"{s['folded_operators']} folded into a VTA layer (flatten, residual add), "
-             f"{s['host_operators']} on the host; {100 * s['vta_mac_share']:.2f} % of "
+             f"{s['folded_operators']} folded into a VTA layer (flatten, fused Add or "
+             f"MaxPool), {s['host_operators']} on the host; {100 * s['vta_mac_share']:.2f} % of "
              f"{s['macs'] / 1e6:.1f} M MACs on VTA"]
     lines += [f"  host: {entry}" for entry in s["host"]]
     return "\n".join(lines)
