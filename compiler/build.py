@@ -151,7 +151,8 @@ def compile_graph(graph: ir.Graph, config: Config, *,
         if placement == "vta" and node.name in residuals:
             deferred[node.name] = info             # runs where its fused Add stands
         elif placement == "vta":
-            info.update(_emit(planner, node, node.output, buffers, part, (identity, bias_input), steps, cost))
+            info.update(_emit(planner, node, node.output, buffers, part, (identity, bias_input),
+                              steps, cost))
         elif placement == "fused":
             conv = part.fused[node.name]
             info["into"] = conv.name

@@ -5,9 +5,10 @@ Three kinds cover every operator VTA takes:
 
 - `ConvLayer`: a GEMM over kernel taps and input channel blocks into the accumulator (plus
   one GEMM adding a per-channel bias), then an ALU epilogue (requantization), optionally
-  preceded by a fused max pooling (`Pool`) or followed by a fused residual Add (`Residual`). Convolutions (dense, depthwise and block-diagonal
-  grouped), Dense (a 1×1 convolution on a 1×1 image), average pooling and requantization (an
-  identity weight tile per tap) are all `ConvLayer`s.
+  preceded by a fused max pooling (`Pool`) or followed by a fused residual Add (`Residual`).
+  Convolutions (dense, depthwise and block-diagonal grouped), Dense (a 1×1 convolution on a
+  1×1 image), average pooling and requantization (an identity weight tile per tap) are all
+  `ConvLayer`s.
 - `MaxPoolLayer`: the input window copied into the accumulator by an identity GEMM, then ALU MAX
   over the taps.
 - `AddLayer`: both inputs copied into the accumulator by identity GEMMs, each brought to the

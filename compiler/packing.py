@@ -93,7 +93,8 @@ class ActLayout:
         x = (np.arange(ow) * sw)[None, None, None, None, None, :] + kx * dw - pads[1] + self.halo[1]
         if y.min() < 0 or x.min() < 0 or y.max() >= self.hh or x.max() >= self.wh:
             raise VtaError("convolution windows reach beyond the tensor's halo")
-        tile = (((sample // self.batch) * self.cb + channel // self.block) * self.hh + y) * self.wh + x
+        tile = ((sample // self.batch) * self.cb + channel // self.block) * self.hh + y
+        tile = tile * self.wh + x
         byte = (tile * self.batch + sample % self.batch) * self.block + channel % self.block
         return byte.astype(np.int64).ravel()
 

@@ -258,8 +258,8 @@ def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node |
     offset = 0
     if layer.bias_tiles is not None:
         offset = producer.folded_bias().astype(np.int64)
-    steps = [(op, np.int64(operand.value) if isinstance(operand, Imm) else layer.consts[operand.index])
-             for op, operand in layer.epilogue]
+    steps = [(op, np.int64(operand.value) if isinstance(operand, Imm)
+              else layer.consts[operand.index]) for op, operand in layer.epilogue]
     return producer if monotone(steps, offset - reach, offset + reach) else None
 
 
