@@ -115,7 +115,12 @@ def compile_graph(graph: ir.Graph, config: Config, *,
     """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer;
     `im2col` allows lowering graph inputs' convolutions (`partition`)."""
     started = time.perf_counter()
-    cost = CycleCost(config)
+    with CycleCost(config) as cost:
+        return _compile(graph, config, progress, im2col, cost, started)
+
+
+def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: CycleCost,
+             started: float) -> CompiledModel:
     part = partition(graph, config, im2col=im2col, cost=cost)
     planner = _Planner(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))

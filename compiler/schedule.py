@@ -12,12 +12,16 @@ blocks) are timed once.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from vta.compiler.codegen import Buffers, emit_layer
 from vta.compiler.layers import AddLayer, ConvLayer
 from vta.compiler.packing import ActLayout
+from vta.compiler.cost_model import estimate
 from vta.compiler.tiling import Tiling, fitting
 from vta.isa import Config, MemoryType, VtaError
 from vta.runtime.device import Device
@@ -26,6 +30,9 @@ from vta.simulator.cycle import CycleModel
 
 #: Tilings the cycle model times per layer (the analytic model's best ones).
 SHORTLIST = 8
+#: Estimated cycles from which a layer's candidates are timed in parallel (smaller layers time
+#: faster than a process pool starts).
+PARALLEL_CYCLES = 100_000
 #: Address space of the scratch device a candidate is emitted on (pages are touched lazily).
 SCRATCH_MEMORY_BYTES = 1 << 31
 
@@ -48,41 +55,67 @@ def _shape_of(value):
 
 
 class CycleCost:
-    """Times layers under tilings on the cycle model; remembers every result."""
+    """Times layers under tilings on the cycle model; remembers every result. Big layers'
+    candidates are timed in parallel, one process per core (`close` ends them)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, workers: int | None = None):
         self.config = config
-        self.model = CycleModel(config)
+        self.workers = workers or os.cpu_count() or 1
         self.cycles: dict[tuple, int] = {}
+        self._pool: ProcessPoolExecutor | None = None
 
     def __call__(self, layer, tiling: Tiling) -> int:
-        key = (timing_key(layer), tiling)
-        if key not in self.cycles:
-            self.cycles[key] = self._time(layer, tiling)
-        return self.cycles[key]
+        return self.times(layer, [tiling])[0]
 
-    def _time(self, layer, tiling: Tiling) -> int:
-        device = Device(self.config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
-        inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.inp]
-        if isinstance(layer, ConvLayer) and layer.residual is not None:
-            inputs.append(layer.residual.other)
-        weights = consts = None
-        if isinstance(layer, ConvLayer) and layer.mode != "identity":
-            weights = device.alloc(layer.weights.nbytes)
-        if layer.consts:
-            consts = device.alloc(len(layer.consts) * layer.out.cb
-                                  * self.config.elem_bytes(MemoryType.ACC))
-        bias_weights = None
-        if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
-            bias_weights = device.alloc(layer.bias_tiles.nbytes)
-        buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
-                          device.alloc(_nbytes(layer.out)), weights, consts,
-                          device.alloc(self.config.elem_bytes(MemoryType.WGT)), bias_weights,
-                          device.alloc(self.config.elem_bytes(MemoryType.INP)))
-        stream = CommandStream(device)
-        emit_layer(stream, layer, tiling, buffers)
-        image = stream.build()
-        return self.model.run(image.instructions(), image.insn_addr).cycles
+    def times(self, layer, tilings: list[Tiling]) -> list[int]:
+        """The cycles of `layer` under each of `tilings`."""
+        layer_key = timing_key(layer)
+        missing = list(dict.fromkeys(t for t in tilings if (layer_key, t) not in self.cycles))
+        if len(missing) > 1 and self.workers > 1 and min(
+                estimate(layer, t, self.config) for t in missing) >= PARALLEL_CYCLES:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            results = self._pool.map(time_tiling, [self.config] * len(missing),
+                                     [layer] * len(missing), missing)
+        else:
+            results = [time_tiling(self.config, layer, tiling) for tiling in missing]
+        for tiling, cycles in zip(missing, results):
+            self.cycles[(layer_key, tiling)] = cycles
+        return [self.cycles[(layer_key, tiling)] for tiling in tilings]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> CycleCost:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def time_tiling(config: Config, layer, tiling: Tiling) -> int:
+    """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
+    device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
+    inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.inp]
+    if isinstance(layer, ConvLayer) and layer.residual is not None:
+        inputs.append(layer.residual.other)
+    weights = consts = bias_weights = None
+    if isinstance(layer, ConvLayer) and layer.mode != "identity":
+        weights = device.alloc(layer.weights.nbytes)
+    if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
+        bias_weights = device.alloc(layer.bias_tiles.nbytes)
+    if layer.consts:
+        consts = device.alloc(len(layer.consts) * layer.out.cb * config.elem_bytes(MemoryType.ACC))
+    buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs], device.alloc(_nbytes(layer.out)),
+                      weights, consts, device.alloc(config.elem_bytes(MemoryType.WGT)),
+                      bias_weights, device.alloc(config.elem_bytes(MemoryType.INP)))
+    stream = CommandStream(device)
+    emit_layer(stream, layer, tiling, buffers)
+    image = stream.build()
+    return CycleModel(config).run(image.instructions(), image.insn_addr).cycles
 
 
 def _nbytes(layout: ActLayout) -> int:
@@ -98,7 +131,7 @@ def choose(layer, config: Config, cost: CycleCost | None = None) -> tuple[Tiling
     if cost is None:
         tiling, estimate = ranked[0]
         return tiling, int(estimate)
-    timed = [(cost(layer, tiling), index, tiling)
-             for index, (tiling, _) in enumerate(ranked[:SHORTLIST])]
+    shortlist = [tiling for tiling, _ in ranked[:SHORTLIST]]
+    timed = zip(cost.times(layer, shortlist), range(len(shortlist)), shortlist)
     cycles, _, tiling = min(timed)
     return tiling, cycles
