@@ -15,6 +15,7 @@ import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -71,18 +72,29 @@ class CycleCost:
         """The cycles of `layer` under each of `tilings`."""
         layer_key = timing_key(layer)
         missing = list(dict.fromkeys(t for t in tilings if (layer_key, t) not in self.cycles))
+        results = None
         if len(missing) > 1 and self.workers > 1 and min(
                 estimate(layer, t, self.config) for t in missing) >= PARALLEL_CYCLES:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"))
-            results = self._pool.map(time_tiling, [self.config] * len(missing),
-                                     [layer] * len(missing), missing)
-        else:
+            results = self._parallel(layer, missing)
+        if results is None:
             results = [time_tiling(self.config, layer, tiling) for tiling in missing]
         for tiling, cycles in zip(missing, results):
             self.cycles[(layer_key, tiling)] = cycles
         return [self.cycles[(layer_key, tiling)] for tiling in tilings]
+
+    def _parallel(self, layer, tilings: list[Tiling]) -> list[int] | None:
+        """Times from the process pool, or None (and serial from now on) where processes
+        cannot be started here."""
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            return list(self._pool.map(time_tiling, [self.config] * len(tilings),
+                                       [layer] * len(tilings), tilings))
+        except (OSError, BrokenProcessPool):
+            self.close()
+            self.workers = 1
+            return None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -4,7 +4,7 @@ backend, and the RTL agrees with the cycle backend (docs/cycle-model.md)."""
 
 import numpy as np
 
-from backend_graphs import chained_graph, random_feeds, run_both
+from backend_graphs import chained_graph, conv_graph, random_feeds, run_both
 
 
 def test_recorded_cycles_are_the_cycle_backends():
@@ -17,3 +17,20 @@ def test_recorded_cycles_are_the_cycle_backends():
                 if node["placement"] == "vta"}
     assert recorded == {name: report.cycles for name, report in result.reports}
 
+
+
+def test_parallel_timing_equals_serial_timing():
+    """A layer big enough to be timed by the process pool gets the same cycles as timed here."""
+    from vta.compiler.partition import partition
+    from vta.compiler.schedule import PARALLEL_CYCLES, CycleCost, time_tiling
+    from vta.compiler.tiling import fitting
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    graph = conv_graph(np.random.default_rng(0), c=64, o=64, h=40, w=40, k=3, pad=1)
+    (layer,) = partition(graph, config).layers.values()
+    tilings = [tiling for tiling, estimate in fitting(layer, config)[:3]]
+    assert min(e for _, e in fitting(layer, config)[:3]) >= PARALLEL_CYCLES
+    with CycleCost(config, workers=2) as cost:
+        parallel = cost.times(layer, tilings)
+        assert cost._pool is not None
+    assert parallel == [time_tiling(config, layer, tiling) for tiling in tilings]
