@@ -33,7 +33,8 @@ from vta.compiler.host_kernels import KERNEL_IR
 from vta.isa import Config, VtaError
 
 MAGIC = b"VTAB\r\n\x1a\n"
-FORMAT_VERSION = 1
+#: 2: im2col host steps and values not stored in DRAM (fused layers).
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sIQ")
 _DIGEST_BYTES = 32
 
