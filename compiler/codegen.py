@@ -209,9 +209,11 @@ def layout_offset(layout: ActLayout, nb: int, cb: int, row: int, col: int) -> in
 
 class ConvEmitter(LayerEmitter):
     """GEMM over taps and input blocks (after a bias GEMM reading the bias input tile, the last
-    of INP, where the layer has bias tiles); requantization on the ALU; then, with a fused
-    residual Add, the other operand copied into a second ACC region by an identity GEMM (with
-    the tile's first reduction chunk), both scaled, added and requantized."""
+    of INP, where the layer has bias tiles); requantization on the ALU. With a fused residual
+    Add, the other operand is copied into a second ACC region by an identity GEMM (with the
+    tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
+    tiles span the convolution rows under whole pooled rows, the maximum goes into the second
+    region, and only that is requantized and stored."""
 
     def copies(self, tile: Tile) -> int:
         return 3 if tile.ocb * tile.positions < 3 else 1

@@ -57,7 +57,7 @@ class Partition:
     reasons: dict[str, str] = field(default_factory=dict)
     #: convolution node name -> the value holding the im2col of its input (see the docstring)
     im2col: dict[str, str] = field(default_factory=dict)
-    #: Add node name -> the convolution node whose layer it is fused into (see the docstring)
+    #: Add or MaxPool node name -> the convolution node whose layer it is fused into
     fused: dict[str, ir.Node] = field(default_factory=dict)
     #: convolution node name -> the other operand of the Add fused into it
     residual_inputs: dict[str, str] = field(default_factory=dict)
@@ -326,8 +326,7 @@ def describe(node: ir.Node, part: Partition, config: Config):
     consts: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
         weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
-        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
-        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
         return ConvLayer(node.name, layouts[part.im2col[node.name]], out, (1, 1), (1, 1), (1, 1),
                          PAD_NONE, "dense", dense_weight_tiles(weight, block), epilogue, consts,
                          int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])),
@@ -340,15 +339,13 @@ def describe(node: ir.Node, part: Partition, config: Config):
             mode, tiles = "diag", diagonal_weight_tiles(weight, block)
         else:
             mode, tiles = "dense", dense_weight_tiles(weight, block)
-        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
-        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
         macs = int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:]))
         return ConvLayer(node.name, x, out, node.weight.shape[2:], node.strides, node.dilations,
                          node.pads, mode, tiles, epilogue, consts, macs, bias_tiles=bias_tiles)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
-        epilogue, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
-        epilogue += convert_steps(node.requant.steps, out_shape, consts)
+        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
         return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "dense",
                          dense_weight_tiles(weight, block), epilogue, consts,
                          int(np.prod(node.weight.shape)) * out_shape[0], bias_tiles=bias_tiles)
@@ -380,6 +377,13 @@ def describe(node: ir.Node, part: Partition, config: Config):
         return AddLayer(node.name, a, b, out, steps_a, steps_b, epilogue, consts,
                         int(np.prod(out_shape)))
     raise Unsupported(f"{type(node).__name__} has no VTA layer")
+
+
+def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, consts: list[np.ndarray], block: int):
+    """(ALU steps, bias tiles) of a convolution or Dense: its bias (`bias_by_gemm`), then its
+    requantization."""
+    steps, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
+    return steps + convert_steps(node.requant.steps, out_shape, consts), bias_tiles
 
 
 def _dense_input(node: ir.Dense, part: Partition, config: Config):
