@@ -5,6 +5,7 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alu_lanes import alu_lane as gold
 from vta.hardware.alu import TensorAlu
 from vta.isa import AluOp, Config
 
@@ -12,28 +13,6 @@ CONFIG = Config.preset("pynq").replace(LOG_BLOCK=2, LOG_UOP_BUFF_SIZE=10, LOG_IN
                                        LOG_WGT_BUFF_SIZE=10, LOG_ACC_BUFF_SIZE=10)
 LANES = CONFIG.batch * CONFIG.block_out
 INT32 = st.integers(-2**31, 2**31 - 1)
-
-
-def wrap32(value: int) -> int:
-    return (value + 2**31) % 2**32 - 2**31
-
-
-def gold(op: int, a: int, b: int) -> int:
-    """Reference §4.4 and DESIGN.md contract 1, written from the text."""
-    if op == AluOp.MIN:
-        return min(a, b)
-    if op == AluOp.MAX:
-        return max(a, b)
-    if op == AluOp.ADD:
-        return wrap32(a + b)
-    if op == AluOp.SHR:
-        amount = b & 0x1F
-        amount = amount - 32 if amount >= 16 else amount
-        return a >> amount if amount >= 0 else wrap32(a << -amount)
-    if op == AluOp.MUL:
-        low = b & 0xFFFF
-        return wrap32(a * (low - 0x10000 if low >= 0x8000 else low))
-    raise AssertionError(op)
 
 
 def run_alu(vectors, config=CONFIG):

@@ -10,9 +10,9 @@ from vta.simulator import check_program
 from vta.simulator.functional import FunctionalSimulator
 from vta.simulator.functional.alu import independent_segments
 
+from alu_lanes import alu_lane as expected_lane
+from alu_lanes import wrap32 as wrap
 from image_builder import ImageBuilder
-from reference_interpreter import alu_lane as expected_lane
-from reference_interpreter import wrap32 as wrap
 
 PYNQ = Config.preset("pynq")
 EDGES = [-(1 << 31), -(1 << 31) + 1, -65537, -65536, -32769, -32768, -257, -129, -128, -17, -16,
