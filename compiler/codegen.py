@@ -21,6 +21,7 @@ from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import Tiling, chunks, slot_usage, weight_tiles_total
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType, Module
+from vta.isa.layout import ALU_IMM_BITS
 from vta.runtime.memory import Buffer
 from vta.runtime.stream import CommandStream
 
@@ -221,13 +222,14 @@ class ConvEmitter(LayerEmitter):
     def out_region(self, tile: Tile, acc: int) -> int:
         return acc + len(self.layer.consts) * self.t.ocb
 
-    def residual_region(self, tile: Tile, acc: int) -> int:
-        """The second ACC region: the residual operand's, or the pooled results."""
+    def second_region(self, tile: Tile, acc: int) -> int:
+        """The ACC region after the accumulators: the residual operand's, or the pooled
+        results."""
         return self.out_region(tile, acc) + self.copies(tile) * tile.ocb * tile.positions
 
     def result_region(self, tile, acc) -> int:
         if self.layer.pool is not None:
-            return self.residual_region(tile, acc)
+            return self.second_region(tile, acc)
         return self.out_region(tile, acc)
 
     def tiles(self) -> list[Tile]:
@@ -248,6 +250,10 @@ class ConvEmitter(LayerEmitter):
             super().store(tile, region)
         else:
             self.store_tile(self.layer.pool.out, self.pooled(tile), region)
+
+    def opens(self, tile: Tile, chunk) -> bool:
+        """True for the first reduction chunk of `tile` (which loads and copies its extras)."""
+        return chunk == self.reduction_chunks(tile)[0]
 
     def identity_index(self) -> int:
         """The WGT tile holding the identity, after the weights."""
@@ -293,7 +299,7 @@ class ConvEmitter(LayerEmitter):
         if layer.residual is not None:
             if first:
                 self.load_identity(self.identity_index())
-            if chunk == self.reduction_chunks(tile)[0]:
+            if self.opens(tile, chunk):
                 other_pitch, other_row0, other_col0, _ = self.residual_window(tile)
                 self.load_blocks(layer.residual.other, self.buf.inputs[1], tile.nb, tile.ob0,
                                  tile.ocb, tile.ohc, other_row0, other_pitch, other_col0,
@@ -327,7 +333,7 @@ class ConvEmitter(LayerEmitter):
         block = rows * pitch
         taps = kh * kw
         npos = tile.positions
-        if layer.bias_tiles is not None and chunk == self.reduction_chunks(tile)[0]:
+        if layer.bias_tiles is not None and self.opens(tile, chunk):
             self.kernel([Dim(tile.ocb, npos, 0, 1), Dim(npos, 1, 0, 0)],
                         (self.out_region(tile, acc), self.config.inp_depth - 1,
                          self.bias_index() + tile.ob0), uk.GEMM)
@@ -347,11 +353,11 @@ class ConvEmitter(LayerEmitter):
             outputs.insert(0, Dim(tile.ocb, npos, block, 0 if identity else taps))
         self.accumulate(reduction, outputs, (self.out_region(tile, acc), inp + origin, wbase),
                         self.copies(tile), tile.ocb * npos)
-        if layer.residual is not None and chunk == self.reduction_chunks(tile)[0]:
+        if layer.residual is not None and self.opens(tile, chunk):
             pitch, _, _, origin = self.residual_window(tile)
             dims = [Dim(tile.ocb, npos, tile.ohc * pitch), Dim(tile.ohc, tile.owc, pitch),
                     Dim(tile.owc, 1, 1)]
-            self.kernel(dims, (self.residual_region(tile, acc), self.residual_sram(inp) + origin,
+            self.kernel(dims, (self.second_region(tile, acc), self.residual_sram(inp) + origin,
                                self.identity_index()), uk.GEMM)
 
     def accumulate(self, reduction: list[Dim], outputs: list[Dim], base, copies: int,
@@ -392,7 +398,7 @@ class ConvEmitter(LayerEmitter):
         self.alu_steps(self.layer.epilogue, region, tile, acc)
         residual = self.layer.residual
         if residual is not None:
-            other = self.residual_region(tile, acc)
+            other = self.second_region(tile, acc)
             self.alu_steps(residual.steps_conv, region, tile, acc)
             self.alu_steps(residual.steps_other, other, tile, acc)
             self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
@@ -408,7 +414,9 @@ class ConvEmitter(LayerEmitter):
         oh, ow = layer.out_hw
         pooled = self.pooled(tile)
         target, source = self.result_region(tile, acc), self.out_region(tile, acc)
-        self.alu_steps([(AluOp.ADD, Imm(-(1 << 15))), (AluOp.SHR, Imm(-16))], target, pooled,
+        lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
+        self.alu_steps([(AluOp.ADD, Imm(lowest_imm)),
+                        (AluOp.SHR, Imm(ALU_IMM_BITS - self.config.acc_width))], target, pooled,
                        acc)
         for ky in range(kh):
             rows = [r for r in range(tile.ph0, tile.ph0 + tile.phc) if 0 <= r * sh - top + ky < oh]

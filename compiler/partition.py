@@ -24,7 +24,7 @@ by the host right after it packs the input — as a 1×1 convolution over C·KH�
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -266,17 +266,18 @@ def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node |
 def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
                cost: CycleCost | None) -> None:
     layer, pool_layer = part.layers[conv.name], part.layers[pool.name]
-    separate = None if cost is None else choose(layer, config, cost)[1] \
-        + choose(pool_layer, config, cost)[1]
-    layer.pool = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
-                      part.layouts[pool.output])
+    pool_spec = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
+                     part.layouts[pool.output])
+    fused = replace(layer, pool=pool_spec)
     # Whole rows of windows may need more SRAM than tiles do; and the rows under a tile's
     # windows are recomputed by the next tile, which can cost more than the requantization of
     # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
-    if not feasible(layer, config) or (cost is not None
-                                       and choose(layer, config, cost)[1] >= separate):
-        layer.pool = None
+    if not feasible(fused, config):
         return
+    if cost is not None and choose(fused, config, cost)[1] >= (
+            choose(layer, config, cost)[1] + choose(pool_layer, config, cost)[1]):
+        return
+    layer.pool = pool_spec
     del part.layers[pool.name]
     part.placement[pool.name] = "fused"
     part.fused[pool.name] = conv

@@ -66,22 +66,25 @@ def alu(op: AluOp, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     sign-extended, or the ACC source lanes); SHR uses its low 5 bits as a signed amount and MUL
     its low 16 bits sign-extended.
     """
+    return wrap32(_unwrapped(op, a, b))
+
+
+def _unwrapped(op: AluOp, a, b) -> np.ndarray:
+    """`alu` in int64, before the wrap to int32."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     if op == AluOp.MIN:
-        result = np.minimum(a, b)
-    elif op == AluOp.MAX:
-        result = np.maximum(a, b)
-    elif op == AluOp.ADD:
-        result = a + b
-    elif op == AluOp.SHR:
+        return np.minimum(a, b)
+    if op == AluOp.MAX:
+        return np.maximum(a, b)
+    if op == AluOp.ADD:
+        return a + b
+    if op == AluOp.SHR:
         amount = sext(b, 5)
-        result = np.where(amount >= 0, a >> np.maximum(amount, 0), a << np.maximum(-amount, 0))
-    elif op == AluOp.MUL:
-        result = a * sext(b, 16)
-    else:
-        raise VtaError(f"ALU operation {op!r} does not exist")
-    return wrap32(result)
+        return np.where(amount >= 0, a >> np.maximum(amount, 0), a << np.maximum(-amount, 0))
+    if op == AluOp.MUL:
+        return a * sext(b, 16)
+    raise VtaError(f"ALU operation {op!r} does not exist")
 
 
 @dataclass(frozen=True)
@@ -131,21 +134,10 @@ def monotone(steps: list[tuple[AluOp, np.ndarray]], low: np.ndarray, high: np.nd
         operand = np.asarray(operand, dtype=np.int64)
         if op == AluOp.MUL and np.any(sext(operand, 16) < 0):
             return False
-        low, high = (alu(op, bound, operand).astype(np.int64) if op in (AluOp.MIN, AluOp.MAX)
-                     else _exact(op, bound, operand) for bound in (low, high))
+        low, high = _unwrapped(op, low, operand), _unwrapped(op, high, operand)
         if np.any(low < -limit) or np.any(high >= limit):
             return False
     return True
-
-
-def _exact(op: AluOp, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """An ALU operation in int64 without the wrap to int32."""
-    if op == AluOp.ADD:
-        return a + b
-    if op == AluOp.MUL:
-        return a * sext(b, 16)
-    amount = sext(b, 5)
-    return np.where(amount >= 0, a >> np.maximum(amount, 0), a << np.maximum(-amount, 0))
 
 
 def alu_cycles(steps) -> int:

@@ -65,9 +65,6 @@ class CycleCost:
         self.cycles: dict[tuple, int] = {}
         self._pool: ProcessPoolExecutor | None = None
 
-    def __call__(self, layer, tiling: Tiling) -> int:
-        return self.times(layer, [tiling])[0]
-
     def times(self, layer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""
         layer_key = timing_key(layer)
