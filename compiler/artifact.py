@@ -13,8 +13,9 @@ Layout (all integers little-endian)::
     digest   32 bytes SHA-256 of everything before it
 
 Loading checks, in order, the magic (not a .vtab), the length and the digest (truncated or
-corrupted), the version, then — when the caller names a config — the config fingerprint (ISA
-keys and ALU_MUL). Every failure is a one-line `ArtifactError`.
+corrupted), the version, then everything in the header and the sections
+(`vta.compiler.artifact_schema`), then — when the caller names a config — the config
+fingerprint (ISA keys and ALU_MUL). Every failure is a one-line `ArtifactError`.
 """
 
 from __future__ import annotations
@@ -28,19 +29,16 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from vta.compiler.artifact_schema import ArtifactError, inflate, validated_header
 from vta.compiler.build import CompiledModel, Section
 from vta.compiler.host_kernels import KERNEL_IR
-from vta.isa import Config, VtaError
+from vta.isa import Config
 
 MAGIC = b"VTAB\r\n\x1a\n"
 #: 2: im2col host steps and values not stored in DRAM (fused layers).
 FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sIQ")
 _DIGEST_BYTES = 32
-
-
-class ArtifactError(VtaError):
-    """A .vtab that cannot be used: not one, damaged, another format version or config."""
 
 
 def to_bytes(model: CompiledModel) -> bytes:
@@ -103,31 +101,17 @@ def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifa
     if version != FORMAT_VERSION:
         raise ArtifactError(f"{where}: .vtab format version {version}, this pyvta reads "
                             f"version {FORMAT_VERSION}; recompile the model")
-    try:
-        header = json.loads(body[_PREFIX.size:_PREFIX.size + length])
-        config = Config(**header["config"])
-    except (ValueError, KeyError, TypeError, VtaError) as error:
-        raise ArtifactError(f"{where}: unreadable .vtab header ({error})") from None
-    if config.fingerprint != header["fingerprint"]:
-        raise ArtifactError(f"{where}: .vtab config does not match its fingerprint")
+    payload = body[_PREFIX.size + length:]
+    header, config = validated_header(body[_PREFIX.size:_PREFIX.size + length], len(payload), where)
     if expected is not None and expected.fingerprint != config.fingerprint:
         raise ArtifactError(f"{where}: built for config {config.config_string} "
                             f"(ALU_MUL={config.ALU_MUL}, fingerprint {config.fingerprint}), not "
                             f"{expected.config_string} (ALU_MUL={expected.ALU_MUL}, fingerprint "
                             f"{expected.fingerprint}); recompile for this config")
-    if header.get("host_kernels") != KERNEL_IR:
-        raise ArtifactError(f"{where}: .vtab host kernels differ from this pyvta's")
-    payload = body[_PREFIX.size + length:]
-    sections = []
-    for entry in header["sections"]:
-        if "fill" in entry:
-            sections.append(Section(entry["name"], entry["addr"], entry["nbytes"],
-                                    fill=entry["fill"]))
-            continue
-        raw = zlib.decompress(payload[entry["offset"]:entry["offset"] + entry["length"]])
-        if len(raw) != entry["nbytes"]:
-            raise ArtifactError(f"{where}: section {entry['name']!r} has the wrong size")
-        sections.append(Section(entry["name"], entry["addr"], entry["nbytes"], data=raw))
+    sections = [Section(entry["name"], entry["addr"], entry["nbytes"], fill=entry["fill"])
+                if "fill" in entry else
+                Section(entry["name"], entry["addr"], entry["nbytes"], data=inflate(entry, payload, where))
+                for entry in header["sections"]]
     return CompiledModel(header["name"], config, header["memory_bytes"], sections,
                          header["values"], header["inputs"], header["outputs"], header["steps"],
                          header["nodes"], header.get("labels"), header.get("compile_seconds", 0))

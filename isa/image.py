@@ -8,12 +8,27 @@ from pathlib import Path
 
 import numpy as np
 
+from vta.isa import schema
 from vta.isa.config import ISA_KEYS, Config
 from vta.isa.errors import ConfigError, ImageError
 from vta.isa.instructions import INSN_BYTES, Instruction, decode
 
 DRAM_FILE = "dram.bin"
 META_FILE = "case.json"
+#: Largest DRAM image a program-image folder may hold (the 32-bit physical address space).
+MAX_DRAM_BYTES = 1 << 32
+
+#: What ``case.json`` holds (`vta.isa.schema`): the ISA keys (checked by `Config`), where the
+#: instruction stream is, and optional corpus metadata; other keys are free-form notes.
+CASE_SCHEMA = schema.record(
+    {"insn_addr": schema.integer(0, MAX_DRAM_BYTES - INSN_BYTES) | {"multipleOf": INSN_BYTES},
+     "insn_count": schema.integer(0, MAX_DRAM_BYTES // INSN_BYTES)},
+    {"config": {"type": "object", "maxProperties": 64},
+     "expect": schema.one_of("ok", "bounds", "deadlock", "error"),
+     "counters": {"anyOf": [{"type": "null"},
+                            {"type": "object", "additionalProperties": schema.integer()}]},
+     "description": schema.text()},
+    extra=True)
 
 
 @dataclass
@@ -42,27 +57,26 @@ class ProgramImage:
         directory = Path(directory)
         meta_path, dram_path = directory / META_FILE, directory / DRAM_FILE
         try:
-            metadata = json.loads(meta_path.read_text())
+            text = meta_path.read_bytes()
+            if dram_path.stat().st_size > MAX_DRAM_BYTES:
+                raise ImageError(f"{dram_path}: larger than the {MAX_DRAM_BYTES >> 30} GiB "
+                                 f"address space")
             dram = np.fromfile(dram_path, dtype=np.uint8)
         except FileNotFoundError as error:
             raise ImageError(f"{error.filename}: no such file") from None
         except NotADirectoryError:
             raise ImageError(f"{directory}: not a program-image folder") from None
-        except UnicodeDecodeError:
-            raise ImageError(f"{meta_path}: not a JSON text file") from None
-        except json.JSONDecodeError as error:
-            raise ImageError(f"{meta_path}: invalid JSON at line {error.lineno}: {error.msg}") from None
-        if not isinstance(metadata, dict):
-            raise ImageError(f"{meta_path}: expected one JSON object")
+        except IsADirectoryError as error:
+            raise ImageError(f"{error.filename}: a folder, not a file") from None
+        except OSError as error:
+            raise ImageError(f"{error.filename or directory}: cannot read: {error.strerror}") from None
+        metadata = schema.parse_json(text, str(meta_path), ImageError)
+        schema.validate(metadata, CASE_SCHEMA, str(meta_path), ImageError)
         try:
             config = (base or Config.preset()).replace(**metadata.get("config", {}))
-            insn_addr, insn_count = int(metadata["insn_addr"]), int(metadata["insn_count"])
-        except KeyError as error:
-            raise ImageError(f"{meta_path}: missing key {error.args[0]}") from None
-        except (TypeError, ValueError) as error:
-            raise ImageError(f"{meta_path}: {error}") from None
         except ConfigError as error:
             raise ImageError(f"{meta_path}: {error}") from None
+        insn_addr, insn_count = metadata["insn_addr"], metadata["insn_count"]
         try:
             return cls(config, dram, insn_addr, insn_count, metadata)
         except ImageError as error:

@@ -19,6 +19,7 @@ class CycleBackend(Backend):
 
     def __init__(self, config: Config, *, trace: str | None = None, **options):
         super().__init__(config, **options)
+        config.check_bus()
         self.trace = trace
         self._simulator = None
 

@@ -66,9 +66,10 @@ def _route(insn) -> str:
 
 
 class CycleModel:
-    """Times decoded programs for one config."""
+    """Times decoded programs for one config (one the core can be built for: `Config.check_bus`)."""
 
     def __init__(self, config: Config):
+        config.check_bus()
         self.config = config
 
     def run(self, instructions: list, insn_addr: int) -> CycleReport:

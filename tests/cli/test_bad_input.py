@@ -62,7 +62,7 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
     (["config", "--config", "{tmp}/missing.json"], 1, ["missing.json: cannot read config file"]),
     (["config", "--config", "{tmp}/bad.json"], 1, ["bad.json: invalid JSON at line 1"]),
     (["config", "--config", "{tmp}/unknown.json"], 1, ["unknown.json: unknown config key LOG_BLOK"]),
-    (["config", "--config", "{tmp}/invalid.json"], 1, ["invalid.json: config keys need 0 <= LOG_BATCH <= 4 and 1 <= LOG_BLOCK <= 6"]),
+    (["config", "--config", "{tmp}/invalid.json"], 1, ["invalid.json: config key LOG_BLOCK = 9 is outside 1..6"]),
     (["config", "--preset", "pynq", "--config", "{tmp}/bad.json"], 1, ["not allowed with argument"]),
     (["config", "--config", "{tmp}/binary.json"], 1, ["binary.json: not a JSON text file"]),
     (["asm", "{tmp}/binary.json", "-o", "{tmp}/out.bin"], 1, ["binary.json: not a text file"]),
@@ -116,3 +116,58 @@ def test_errors_through_python_m_vta(tmp_path):
     assert_one_line_error(result, "asm", 1, "line 3: field sram_base = 70000 does not fit its 16 bits")
     assert files(tmp_path) == [folder.name, "range.s"]
     assert run_module("--help").status == 0
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ('{"CLOCK_MHZ": NaN}', ["NaN is not a JSON number"]),
+    ('{"CLOCK_MHZ": Infinity}', ["Infinity is not a JSON number"]),
+    ('{"CLOCK_MHZ": 1e300}', ["CLOCK_MHZ = 1e+300 is outside 0.001..1000"]),
+    ('{"CLOCK_MHZ": 1e999}', ["1e999 is not a finite number"]),
+    ('{"CLOCK_MHZ": 0}', ["CLOCK_MHZ = 0 is outside"]),
+    ('{"MEM_READ_LATENCY": 1099511627776}', ["MEM_READ_LATENCY = 1099511627776 is outside 1..4096"]),
+    ('{"MEM_WRITE_LATENCY": 0}', ["MEM_WRITE_LATENCY = 0 is outside 1..4096"]),
+    ('{"LOG_BUS_WIDTH": 8}', ["LOG_BUS_WIDTH = 8 is outside 5..7"]),
+    ('{"LOG_BATCH": ' + "9" * 5000 + "}", ["an integer of 5000 digits"]),
+    ("[" * 10000 + "]" * 10000, ["nested deeper than"]),
+    ('{"LOG_BATCH": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+     ["nested deeper than"]),
+    ('{"TARGET": "' + "x" * 100 + '"}', ["TARGET", "printable name of at most 64"]),
+    ('{"LOG_BATCH": 1.5}', ["LOG_BATCH = 1.5 is not of type int"]),
+])
+def test_config_values_are_range_checked(text, fragments, capsys, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    result = run_main(capsys, "config", "--config", path)
+    assert_one_line_error(result, "config", 1, f"{path}: ", *fragments)
+    assert len(result.err) < 400
+
+
+@pytest.mark.parametrize("change, fragments", [
+    ({"insn_count": 12.7}, ["case.json: insn_count: 12.7 is not an integer"]),
+    ({"insn_count": True}, ["insn_count: true is not an integer"]),
+    ({"insn_count": -1}, ["insn_count: -1 is below the minimum 0"]),
+    ({"insn_addr": 8}, ["insn_addr: 8 is not a multiple of 16"]),
+    ({"insn_addr": "0x40"}, ['insn_addr: "0x40" is not an integer']),
+    ({"config": [1, 2]}, ["case.json: config: [1, 2] is not an object"]),
+    ({"config": {"LOG_BATCH": "1"}}, ["LOG_BATCH = \"1\" is not of type int"]),
+    ({"expect": "maybe"}, ['expect: "maybe" is not one of']),
+    ({"counters": [3]}, ["counters: [3] matches none of the allowed forms"]),
+])
+def test_case_json_is_validated(change, fragments, capsys, tmp_path):
+    folder = copy_case(SMALL_CASE, tmp_path)
+    meta = json.loads((folder / "case.json").read_text()) | change
+    (folder / "case.json").write_text(json.dumps(meta))
+    result = run_main(capsys, "exec", folder)
+    assert_one_line_error(result, "exec", 1, str(folder), *fragments)
+
+
+def test_a_bus_the_core_cannot_have_is_refused_by_the_cycle_backend():
+    """A 1x8 config has 64-bit INP tiles: a 128-bit bus cannot move them as whole words, so
+    the cycle backend refuses it, as the hardware does; the functional one needs no bus."""
+    from vta.isa import Config, ConfigError
+    from vta.runtime.backends import get_backend
+    config = Config.preset().replace(LOG_BLOCK=3, LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=16,
+                                     LOG_ACC_BUFF_SIZE=16, LOG_BUS_WIDTH=7)
+    get_backend("functional", config)
+    with pytest.raises(ConfigError, match="INP tiles of 64 bits are not a whole number of 128-bit"):
+        get_backend("cycle", config)

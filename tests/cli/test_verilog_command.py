@@ -7,7 +7,7 @@ from cli_helpers import assert_one_line_error, run_main
 @pytest.mark.parametrize("config_text, fragments", [
     (None, ["unknown preset 'nope'"]),
     ('{"LOG_BLOCK": 9}', ["LOG_BLOCK"]),
-    ('{"LOG_BUS_WIDTH": 8}', ["bus of at most 128 bits, not 256"]),
+    ('{"LOG_BUS_WIDTH": 8}', ["LOG_BUS_WIDTH = 8 is outside 5..7"]),
     ('{"LOG_BLOK": 4}', ["unknown config key LOG_BLOK"]),
     ("{not json", ["invalid JSON"]),
 ])

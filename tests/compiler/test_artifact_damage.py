@@ -1,0 +1,72 @@
+"""The .vtab loader fuzzed structurally: damaged files whose checksum is recomputed, so only
+the validation past the checksum (`vta.compiler.artifact_schema`) stands between them and the
+executor. Each is a one-line error (exit status 1, 2 or 3) or a run, never a traceback, and a
+compression bomb never inflates past its section's declared size."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from vtab_damage import BOMB_BYTES, compression_bomb, damaged, join, split
+
+from backend_graphs import conv_graph
+from vta.cli import main
+from vta.compiler import artifact
+from vta.compiler.build import compile_graph
+from vta.isa import Config
+
+FILES_PER_SEED = 130
+SEEDS = range(4)          # 520 damaged files in all
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vtab")
+    graph = conv_graph(np.random.default_rng(7), c=5, o=20, h=6, w=5)
+    path = folder / "model.vtab"
+    artifact.save(compile_graph(graph, Config.preset("pynq")), path)
+    x = folder / "x.npy"
+    np.save(x, np.random.default_rng(8).integers(-128, 128, (1, 5, 6, 5)).astype(np.int8))
+    return path.read_bytes(), x
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_damaged_vtab_is_an_error_or_a_run(seed, original, tmp_path, capsys):
+    data, x = original
+    rng = np.random.default_rng(seed)
+    outcomes = {}
+    for index in range(FILES_PER_SEED):
+        how, bad = damaged(data, rng)
+        path = tmp_path / f"damaged_{index}.vtab"
+        path.write_bytes(bad)
+        capsys.readouterr()
+        status = main(["run", str(path), "--input", str(x), "-o", str(tmp_path / "y.npy")])
+        err = capsys.readouterr().err
+        lines = err.splitlines()
+        if status == 0:
+            assert err == "", (how, err)
+        else:
+            assert status in (1, 2, 3) and len(lines) == 1, (how, status, err)
+            assert lines[0].startswith(f"vta run: {path}: "), (how, err)
+        outcomes[status == 0] = outcomes.get(status == 0, 0) + 1
+        path.unlink()
+    assert outcomes.get(False, 0) > FILES_PER_SEED // 2     # most damage is caught
+
+
+def test_compression_bomb_is_not_inflated(original):
+    """A section whose deflated data inflates to 64 MiB is refused having inflated at most
+    its declared size (the allocation peak stays far below the bomb)."""
+    version, header, payload = split(original[0])
+    section = next(s for s in header["sections"] if "offset" in s)
+    bomb = compression_bomb()
+    section["offset"], section["length"] = len(payload), len(bomb)
+    import json
+    data = join(version, json.dumps(header).encode(), payload + bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(artifact.ArtifactError, match="does not inflate to its declared"):
+            artifact.from_bytes(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < BOMB_BYTES // 16, peak
