@@ -2,12 +2,12 @@
 """Every model of the zoo (benchmarks/zoo, docs/zoo.md) compiled for VTA and run on the
 functional and cycle backends, one line per model: whether it compiles (or why not), its
 distance from onnxruntime in output quantization steps, onnxruntime's own spread between
-ORT_DISABLE_ALL and ORT_ENABLE_ALL, top-1 agreement (classifiers), functional == cycle, VTA
-cycles of one inference, the share of MACs on VTA, compile seconds, and PASS/FAIL by issue 11's
-acceptance: within max(2 steps, the spread), top-1 agrees, backends agree, MAC share at least
-98 % (convolutional models) or 90 % (transformers, GRUs).
+ORT_DISABLE_ALL and ORT_ENABLE_ALL, top-1 agreement (classifiers), functional == cycle (and
+rtl == functional with --rtl), VTA cycles of one inference, the share of MACs on VTA, compile
+seconds, and PASS/FAIL by issue 11's acceptance: within max(2 steps, the spread), top-1 agrees,
+backends agree, MAC share at least 98 % (convolutional models) or 90 % (transformers, GRUs).
 
-    python scripts/zoo.py [MODEL ...] [--large] [--samples N] [--preset pynq] [--json]
+    python scripts/zoo.py [MODEL ...] [--large] [--samples N] [--rtl] [--preset pynq] [--json]
 
 Models are built on first use and cached (`~/.cache/pyvta/models`); --large adds ResNet-18 and
 EfficientNet-Lite0 at 224×224. Exit status 1 when any model fails. Compile seconds are
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import zoo                                                          # noqa: E402
 from zoo.evaluate import Evaluation, evaluate                       # noqa: E402
 
-COLUMNS = ("model", "steps", "spread", "top-1", "f=c", "cycles", "VTA MACs", "compile s",
-           "result")
+COLUMNS = ("model", "steps", "spread", "top-1", "f=c", "rtl=f", "cycles", "VTA MACs",
+           "compile s", "result")
 
 
 def row(result: Evaluation) -> str:
@@ -38,6 +38,7 @@ def row(result: Evaluation) -> str:
              figure(result.spread, f"{result.spread:.0f}" if result.spread is not None else ""),
              figure(result.top1, f"{result.top1[0]}/{result.top1[1]}" if result.top1 else ""),
              figure(result.backends_agree, "yes" if result.backends_agree else "NO"),
+             figure(result.rtl_agrees, "yes" if result.rtl_agrees else "NO"),
              figure(result.cycles, f"{result.cycles}"),
              figure(result.vta_mac_share, f"{100 * result.vta_mac_share:.1f} %"
                     if result.vta_mac_share is not None else ""),
@@ -57,6 +58,8 @@ def main() -> int:
     parser.add_argument("--large", action="store_true", help="add the 224×224 models")
     parser.add_argument("--samples", type=int, default=None,
                         help="reference inputs to run (default: all 8)")
+    parser.add_argument("--rtl", action="store_true",
+                        help="also run the first input on the RTL backend (Verilator; slow)")
     parser.add_argument("--preset", default="pynq", help="VTA config preset (default pynq)")
     parser.add_argument("--seed", type=int, default=0, help="the zoo's seed (default 0)")
     parser.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -76,7 +79,7 @@ def main() -> int:
     results = []
     for spec in specs:
         built = zoo.build(spec.name, args.seed)
-        result = evaluate(built, config, samples=args.samples)
+        result = evaluate(built, config, samples=args.samples, rtl=args.rtl)
         results.append(result)
         print(json.dumps(result.to_json()) if args.json else row(result), flush=True)
     passed = sum(r.passed for r in results)

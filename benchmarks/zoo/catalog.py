@@ -53,6 +53,9 @@ MODELS: tuple[ZooModel, ...] = (
              opset=13, description="HardSwish as HardSigmoid·Mul (opset 13), 48×48"),
     ZooModel("unet", "U-Net", _image(64), False, CONVOLUTIONAL, "unet.UNet", opset=13,
              description="ConvTranspose 2×2/2 up-sampling, skip Concat, 3 levels"),
+    ZooModel("unet_k3", "U-Net", _image(32), False, CONVOLUTIONAL, "unet.UNet",
+             {"widths": (8, 16, 32, 64), "kernel": 3, "classes": 4}, opset=13,
+             description="4 levels, ConvTranspose 3×3/2 with output padding, 32×32"),
     ZooModel("unet_bilinear", "U-Net", _image(50, channels=1), False, CONVOLUTIONAL, "unet.UNet",
              {"channels": 1, "classes": 3, "bilinear": True}, opset=17,
              description="bilinear align_corners Resize, odd sizes padded before Concat, grey "
@@ -60,6 +63,9 @@ MODELS: tuple[ZooModel, ...] = (
     ZooModel("yolo_tiny", "YOLO", _image(64), False, CONVOLUTIONAL, "yolo.TinyYolo", opset=13,
              description="LeakyRelu, pad + stride-1 MaxPool, nearest Resize, Concat, 3-D "
                          "Reshape, Sigmoid, YOLOv5 box decoding"),
+    ZooModel("yolov5n", "YOLO", _image(64), False, CONVOLUTIONAL, "yolo.YoloV5", opset=17,
+             description="6×6/2 stem, stride-2 convolutions, C3 blocks, SPPF (5×5 stride-1 "
+                         "MaxPool ×3), SiLU as Sigmoid·Mul, nearest Resize, two Detect heads"),
     ZooModel("vit_tiny", "ViT", _image(32), True, SEQUENCE, "vit.VisionTransformer", opset=17,
              description="patch 4 (65 tokens), fused QKV, scale by Mul, LayerNormalization, "
                          "Linears as Reshape/Gemm (pre-processing's fusion)"),
@@ -81,6 +87,11 @@ MODELS: tuple[ZooModel, ...] = (
                                             {"vocabulary": 500}),),
              True, SEQUENCE, "gru.GRUClassifier", opset=14,
              description="Embedding + torch.nn.GRU(batch_first) = the ONNX GRU operator"),
+    ZooModel("gru_bidirectional", "GRU", (InputSpec("features", (1, 20, 16), "sequence"),),
+             True, SEQUENCE, "gru.GRUClassifier",
+             {"vocabulary": None, "embedding": 16, "hidden": 24, "classes": 4, "layers": 2,
+              "bidirectional": True}, opset=13,
+             description="two stacked bidirectional GRU operators on 20 steps of 16 features"),
     ZooModel("dcgan", "DCGAN", (InputSpec("latent", (1, 32, 1, 1), "latent"),), False,
              CONVOLUTIONAL, "dcgan.Generator", {"width": 8}, opset=13,
              description="ConvTranspose 4×4 (stride 1, then stride 2), BN, ReLU, Tanh, 32×32"),

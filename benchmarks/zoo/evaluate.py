@@ -30,6 +30,7 @@ class Evaluation:
     top1: tuple[int, int] | None = None    # (agreeing samples, samples), classifiers only
     backends_agree: bool | None = None     # functional == cycle, every output of every sample
     cycles: int | None = None          # VTA cycles of the first sample (cycle backend)
+    rtl_agrees: bool | None = None     # rtl == functional on the first sample (when asked)
     vta_mac_share: float | None = None
     min_vta_mac_share: float = 0.0
     compile_seconds: float | None = None
@@ -43,9 +44,11 @@ class Evaluation:
         return dict(asdict(self), passed=self.passed)
 
 
-def evaluate(built: BuiltModel, config, *, samples: int | None = None) -> Evaluation:
+def evaluate(built: BuiltModel, config, *, samples: int | None = None,
+             rtl: bool = False) -> Evaluation:
     """Compile `built`'s int8 model for `config`, run the reference inputs (the first `samples`)
-    on the functional and cycle backends and compare with onnxruntime."""
+    on the functional and cycle backends (and the first on the RTL backend, with `rtl`) and
+    compare with onnxruntime."""
     spec, reference = built.spec, built.reference
     result = Evaluation(spec.name, min_vta_mac_share=spec.min_vta_mac_share)
     feeds = reference.inputs[:samples]
@@ -64,6 +67,10 @@ def evaluate(built: BuiltModel, config, *, samples: int | None = None) -> Evalua
     try:
         functional = run(compiled, "functional", feeds)
         cycle = run(compiled, "cycle", feeds)
+        if rtl:
+            (outputs, _), = run(compiled, "rtl", feeds[:1])
+            result.rtl_agrees = all(np.array_equal(outputs[n], functional[0][0][n])
+                                    for n in outputs)
     except Exception as error:                      # noqa: BLE001
         result.error = "run: " + one_line(error)
         return result
@@ -87,6 +94,8 @@ def evaluate(built: BuiltModel, config, *, samples: int | None = None) -> Evalua
         result.failures.append(f"top-1 agrees on {result.top1[0]}/{result.top1[1]}")
     if not result.backends_agree:
         result.failures.append("functional and cycle outputs differ")
+    if result.rtl_agrees is False:
+        result.failures.append("rtl and functional outputs differ")
     if result.vta_mac_share < spec.min_vta_mac_share:
         result.failures.append(f"{100 * result.vta_mac_share:.1f} % of MACs on VTA "
                                f"(< {100 * spec.min_vta_mac_share:g} %)")

@@ -1,7 +1,8 @@
 """GRU sequence classifiers, in the two forms real exports take: `GRUCellClassifier` unrolls a
 hand-written cell (PyTorch's GRUCell equations) over the time steps — per step Gather of the
-input, Gemm, Split of the gates, Sigmoid, Tanh, Sub, Mul, Add; `GRUClassifier` embeds token ids
-and runs `torch.nn.GRU` (batch first), which exports as the ONNX GRU operator."""
+input, Gemm, Slice of the gates, Sigmoid, Tanh, Sub, Mul, Add; `GRUClassifier` runs
+`torch.nn.GRU` (batch first, on embedded token ids or on features; stacked, bidirectional),
+which exports as ONNX GRU operators."""
 
 from __future__ import annotations
 
@@ -43,15 +44,18 @@ class GRUCellClassifier(nn.Module):
 
 
 class GRUClassifier(nn.Module):
-    """Token ids (batch, steps) → Embedding → nn.GRU (batch first) → last step → Linear."""
+    """Token ids (batch, steps) → Embedding → nn.GRU (batch first) → last step → Linear; or,
+    without a vocabulary, float features (batch, steps, features) straight into the GRU.
+    `layers` stacked GRU operators, each `bidirectional` or not."""
 
-    def __init__(self, vocabulary: int = 500, embedding: int = 32, hidden: int = 48,
-                 classes: int = 3):
+    def __init__(self, vocabulary: int | None = 500, embedding: int = 32, hidden: int = 48,
+                 classes: int = 3, layers: int = 1, bidirectional: bool = False):
         super().__init__()
-        self.embed = nn.Embedding(vocabulary, embedding)
-        self.gru = nn.GRU(embedding, hidden, batch_first=True)
-        self.head = nn.Linear(hidden, classes)
+        self.embed = nn.Embedding(vocabulary, embedding) if vocabulary else nn.Identity()
+        self.gru = nn.GRU(embedding, hidden, layers, batch_first=True,
+                          bidirectional=bidirectional)
+        self.head = nn.Linear(hidden * (2 if bidirectional else 1), classes)
 
-    def forward(self, ids):
-        out, _ = self.gru(self.embed(ids))
+    def forward(self, x):
+        out, _ = self.gru(self.embed(x))
         return self.head(out[:, -1])

@@ -1,7 +1,8 @@
 """U-Net (Ronneberger et al.; the structure of the widely used PyTorch-UNet, small): double 3×3
-convolutions, max-pooling encoder, a decoder that up-samples — by 2×2 stride-2 transposed
-convolutions or by bilinear Resize — pads to the skip connection's size and concatenates the two
-branches of different scales along the channels; a 1×1 convolution gives per-pixel logits."""
+convolutions, max-pooling encoder, a decoder that up-samples — by stride-2 transposed
+convolutions (2×2; 3×3 with output padding; 4×4) or by bilinear Resize —, pads to the skip
+connection's size and concatenates the two branches of different scales along the channels; a
+1×1 convolution gives per-pixel logits."""
 
 from __future__ import annotations
 
@@ -18,14 +19,19 @@ class DoubleConv(nn.Sequential):
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+#: (padding, output padding) of a stride-2 transposed convolution that doubles the size, by kernel
+DOUBLING = {2: (0, 0), 3: (1, 1), 4: (1, 0)}
+
+
 class Up(nn.Module):
-    def __init__(self, cin: int, cout: int, bilinear: bool):
+    def __init__(self, cin: int, cout: int, bilinear: bool, kernel: int):
         super().__init__()
         if bilinear:
             self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
             self.conv = DoubleConv(cin, cout, cin // 2)
         else:
-            self.up = nn.ConvTranspose2d(cin, cin // 2, kernel_size=2, stride=2)
+            padding, output_padding = DOUBLING[kernel]
+            self.up = nn.ConvTranspose2d(cin, cin // 2, kernel, 2, padding, output_padding)
             self.conv = DoubleConv(cin, cout)
 
     def forward(self, low, skip):
@@ -37,10 +43,11 @@ class Up(nn.Module):
 
 class UNet(nn.Module):
     """`widths`: channels per level, top first; `bilinear` up-samples by Resize instead of
-    ConvTranspose (and halves the bottom level's width, as PyTorch-UNet does)."""
+    ConvTranspose (and halves the bottom level's width, as PyTorch-UNet does); `kernel`: the
+    transposed convolutions' kernel (2, or 3 with output padding, or 4)."""
 
     def __init__(self, channels: int = 3, classes: int = 2, widths=(16, 32, 64),
-                 bilinear: bool = False):
+                 bilinear: bool = False, kernel: int = 2):
         super().__init__()
         factor = 2 if bilinear else 1
         self.inc = DoubleConv(channels, widths[0])
@@ -51,7 +58,7 @@ class UNet(nn.Module):
         ups = []
         for level in range(len(widths) - 1, 0, -1):
             cout = widths[level - 1] // (factor if level > 1 else 1)
-            ups.append(Up(widths[level], cout, bilinear))
+            ups.append(Up(widths[level], cout, bilinear, kernel))
         self.ups = nn.ModuleList(ups)
         self.outc = nn.Conv2d(widths[0], classes, 1)
 

@@ -63,3 +63,71 @@ class TinyYolo(nn.Module):
         neck = self.neck(self.deep(self.down(route)))
         fine = self.fine(torch.cat([self.lateral(neck), route], 1))
         return torch.cat([self.coarse_head(neck), self.fine_head(fine)], 1)
+
+
+def conv_silu(cin: int, cout: int, kernel: int = 1, stride: int = 1,
+              padding: int | None = None) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride,
+                                   kernel // 2 if padding is None else padding, bias=False),
+                         nn.BatchNorm2d(cout), nn.SiLU())
+
+
+class C3(nn.Module):
+    """YOLOv5's CSP block: two 1×1 branches, one through residual bottlenecks, concatenated."""
+
+    def __init__(self, cin: int, cout: int, shortcut: bool = True):
+        super().__init__()
+        hidden = cout // 2
+        self.cv1, self.cv2 = conv_silu(cin, hidden), conv_silu(cin, hidden)
+        self.m1, self.m2 = conv_silu(hidden, hidden), conv_silu(hidden, hidden, 3)
+        self.shortcut = shortcut
+        self.cv3 = conv_silu(2 * hidden, cout)
+
+    def forward(self, x):
+        y = self.cv1(x)
+        y = y + self.m2(self.m1(y)) if self.shortcut else self.m2(self.m1(y))
+        return self.cv3(torch.cat((y, self.cv2(x)), 1))
+
+
+class SPPF(nn.Module):
+    """Spatial pyramid pooling, fast: three chained 5×5 stride-1 max poolings, concatenated."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.cv1, self.cv2 = conv_silu(cin, cin // 2), conv_silu(cin * 2, cout)
+        self.pool = nn.MaxPool2d(5, 1, 2)
+
+    def forward(self, x):
+        x = self.cv1(x)
+        y1 = self.pool(x)
+        y2 = self.pool(y1)
+        return self.cv2(torch.cat((x, y1, y2, self.pool(y2)), 1))
+
+
+class YoloV5(nn.Module):
+    """YOLOv5 (v6.0 layout, cut down): 6×6 stride-2 stem, stride-2 3×3 convolutions, C3 blocks,
+    SPPF, SiLU (Sigmoid·Mul), a nearest ×2 upsample concatenated with the stride-8 features, and
+    two Detect heads."""
+
+    def __init__(self, size: int = 64, widths=(16, 32, 64), classes: int = 4,
+                 anchors=(((10, 13), (16, 30), (33, 23)), ((30, 61), (62, 45), (59, 119)))):
+        super().__init__()
+        a, b, c = widths
+        self.stem = conv_silu(3, a, 6, 2, 2)
+        self.stage2 = nn.Sequential(conv_silu(a, b, 3, 2), C3(b, b))
+        self.stage3 = nn.Sequential(conv_silu(b, c, 3, 2), C3(c, c))
+        self.stage4 = nn.Sequential(conv_silu(c, c, 3, 2), C3(c, c), SPPF(c, c))
+        self.lateral = conv_silu(c, b)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.fuse = C3(b + c, c, shortcut=False)
+        self.down = conv_silu(c, b, 3, 2)
+        self.deep = C3(2 * b, c, shortcut=False)
+        self.fine_head = Detect(c, anchors[0], classes, 8, size // 8)
+        self.coarse_head = Detect(c, anchors[1], classes, 16, size // 16)
+
+    def forward(self, x):
+        p3 = self.stage3(self.stage2(self.stem(x)))
+        lateral = self.lateral(self.stage4(p3))
+        fine = self.fuse(torch.cat((self.up(lateral), p3), 1))
+        coarse = self.deep(torch.cat((self.down(fine), lateral), 1))
+        return torch.cat([self.fine_head(fine), self.coarse_head(coarse)], 1)
