@@ -129,12 +129,13 @@ class _Run:
             addr += request * INSN_BYTES
 
     def _router(self, routes: list):
-        time, blocked = -1, False
+        time, blocked, overlap = -1, False, False
         to_route = ARRIVAL_TO_ROUTE
         index = {name: 0 for name in self.queues}
         for j, name in enumerate(routes):
             arrival = self.fetch.arrivals[j]
             yield arrival
+            overlap = j > 0 and time >= arrival.time     # the previous one still waits
             time = max(time + 1, arrival.time + to_route)
             queue, k = self.queues[name], index[name]
             index[name] += 1
@@ -146,9 +147,10 @@ class _Run:
                 time = max(time, freed.time)
             self.routed[j].fire(self.kernel, time)
             queue.visible[k].fire(self.kernel, time + ARRIVAL_TO_HEAD - to_route)
-        # Measured on the RTL: one more busy cycle when the last routing waited for room or
-        # an instruction is a single bus word.
-        self.busy["fetch"] = time + (blocked or self.fetch.words_per_insn == 1)
+        # One more busy cycle when the last routing waited for room, or when an instruction is
+        # a single bus word and the previous one still waited in the buffer as the last one
+        # arrived: the buffer's output register then covers the cycle its write takes.
+        self.busy["fetch"] = time + (blocked or (self.fetch.words_per_insn == 1 and overlap))
 
     # -- modules ----------------------------------------------------------------------------
     @staticmethod

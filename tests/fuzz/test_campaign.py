@@ -1,0 +1,69 @@
+"""The seeded CI slice of the differential fuzzer: a few programs per config on the functional
+and cycle backends (through Dask, as `vta fuzz` runs them), a few on the RTL fast path, and
+every saved regression case replayed on every backend."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vta.cli import main
+from vta.fuzz.campaign import Batch, run_batch
+from vta.fuzz.compare import compare, run
+from vta.fuzz.configs import CONFIGS
+from vta.isa.image import ProgramImage
+
+CASES = Path(__file__).resolve().parent / "cases"
+
+
+def run_main(capsys, *argv):
+    capsys.readouterr()
+    status = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_vta_fuzz_on_a_local_dask_cluster(capsys, tmp_path):
+    status, out, err = run_main(capsys, "fuzz", "--programs", "6", "--configs", "pynq,1x8,tiny",
+                                "--seed", "11", "--workers", "2", "--batch-size", "3",
+                                "--invalid-every", "3", "--save", tmp_path, "--json")
+    assert status == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["findings"] == 0
+    assert {name: entry["programs"] for name, entry in summary["configs"].items()} == \
+        {"pynq": 6, "1x8": 6, "tiny": 6}
+    assert all(sum(entry["invalid"].values()) == 2 for entry in summary["configs"].values())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["pynq", "2x16"])
+def test_rtl_fast_path_slice(name):
+    batch = Batch(name, CONFIGS[name].to_dict(), ("functional", "cycle", "rtl"), seed=12,
+                  start=0, count=5, invalid_every=5)
+    result = run_batch(batch)
+    assert result.programs == 5 and result.invalid
+    assert result.findings == [], [f.divergences for f in result.findings]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backends", "functional"], "--backends needs two or more"),
+    (["--backends", "functional,gpu"], "--backends needs two or more"),
+    (["--configs", "pynq,nope"], "unknown fuzz config 'nope'"),
+    (["--programs", "0"], "--programs must be positive"),
+])
+def test_bad_options_are_one_line(argv, message, capsys):
+    status, _, err = run_main(capsys, "fuzz", *argv)
+    assert status == 1 and message in err and len(err.splitlines()) == 1
+
+
+def _cases():
+    return sorted(p for p in CASES.iterdir() if (p / "case.json").exists()) if CASES.is_dir() else []
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda p: p.name)
+def test_regression_case_agrees_on_every_backend(case):
+    """A shrunk divergence found by a campaign, replayed after its fix."""
+    image = ProgramImage.load(case)
+    outcomes = [run(image, backend) for backend in ("functional", "cycle", "rtl")]
+    assert compare(outcomes) == []
+    assert outcomes[0].status == 0
