@@ -20,12 +20,9 @@ fingerprint (ISA keys and ALU_MUL). Every failure is a one-line `ArtifactError`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -33,6 +30,7 @@ from vta.compiler.artifact_schema import ArtifactError, inflate, validated_heade
 from vta.compiler.build import CompiledModel, Section
 from vta.compiler.host_kernels import KERNEL_IR
 from vta.isa import Config
+from vta.isa.files import write_atomically
 
 MAGIC = b"VTAB\r\n\x1a\n"
 #: 2: im2col host steps and values not stored in DRAM (fused layers).
@@ -68,16 +66,7 @@ def to_bytes(model: CompiledModel) -> bytes:
 
 def save(model: CompiledModel, path: Path) -> None:
     """Write the .vtab through a temporary file and a rename (never a half-written file)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(to_bytes(model))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, to_bytes(model))
 
 
 def load(path: Path, expected: Config | None = None) -> CompiledModel:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from vta.isa import VtaError
+from vta.isa.files import read_arrays, write_atomically
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -60,13 +60,13 @@ def _load_one(path: Path, shape, mean, std) -> np.ndarray:
     sample_shape = tuple(shape[1:])
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return _image_sample(path, sample_shape, mean, std)[None]
+    arrays = read_arrays(path)
+    if not arrays:
+        raise VtaError(f"{path}: an empty .npz archive")
     try:
-        data = np.load(path)
-    except (OSError, ValueError) as error:
-        raise VtaError(f"{path}: cannot read calibration data ({error})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        data = np.concatenate([data[key] for key in data.files])
-    data = np.asarray(data, dtype=np.float32)
+        data = np.concatenate(arrays).astype(np.float32)
+    except (ValueError, TypeError) as error:
+        raise VtaError(f"{path}: calibration arrays that do not stack ({error})") from None
     if data.shape == sample_shape:
         return data[None]
     if data.shape[1:] == sample_shape:
@@ -130,20 +130,8 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
         quantized = onnx.load(str(target))
     if power_of_two:
         round_scales_to_powers_of_two(quantized)
-    _write_atomically(output_path, quantized.SerializeToString())
+    write_atomically(output_path, quantized.SerializeToString())
     return output_path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename: an error never leaves half a model."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
 
 
 @contextlib.contextmanager

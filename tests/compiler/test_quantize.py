@@ -105,3 +105,32 @@ def test_calibration_errors_are_one_line(float_path, tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "does not match the model input (1, 3, 16, 16)" in error
     assert not (tmp_path / "o.onnx").exists()
+
+
+@pytest.mark.parametrize("write, fragment", [
+    (lambda p: np.savez(p, a=np.array([{"x": 1}], dtype=object)), "holds Python objects"),
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("1 2 3\n"), "not a .npy file"),
+])
+def test_bad_calibration_files_are_one_line(write, fragment, float_path, tmp_path, capsys):
+    data = tmp_path / "calibration.npz"
+    write(data)
+    status = main(["quantize", str(float_path), "--calibrate", str(data), "-o",
+                   str(tmp_path / "o.onnx")])
+    error = capsys.readouterr().err
+    assert status == 1 and error.count("\n") == 1 and "Traceback" not in error
+    assert fragment in error and str(data) in error
+
+
+def test_quantized_model_gets_the_umask_mode(float_path, tmp_path):
+    import os
+    samples = tmp_path / "x.npy"
+    np.save(samples, RNG.normal(size=(2, 3, 16, 16)).astype(np.float32))
+    output = tmp_path / "q.onnx"
+    old = os.umask(0o022)
+    try:
+        assert main(["quantize", str(float_path), "--calibrate", str(samples), "-o",
+                     str(output), "--no-preprocess"]) == 0
+    finally:
+        os.umask(old)
+    assert output.stat().st_mode & 0o777 == 0o644

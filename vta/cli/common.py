@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from vta.isa import Config, VtaError
+from vta.isa.files import write_atomically  # noqa: F401 - the one way commands write files
 from vta.isa.image import META_FILE, ProgramImage
 
 
@@ -75,29 +74,3 @@ def config_from(args: argparse.Namespace) -> Config:
 def load_image(directory: Path, base: Config) -> ProgramImage:
     """`ProgramImage.load` (kept as the one place the CLI loads images)."""
     return ProgramImage.load(directory, base)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename, so an
-    error never leaves a half-written file behind."""
-    path = Path(path)
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    except OSError as error:
-        raise Failure(f"{path}: cannot write: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -54,18 +54,18 @@ def _images(args):
 
 
 def _model_layers(args):
-    import numpy as np
-
     from vta.compiler import artifact
     from vta.compiler.executor import Executor
+    from vta.isa.files import read_array
     from vta.runtime.roofline import roofline
 
     if len(args.targets) != 1 or args.input is None:
         raise Failure("a compiled model is plotted alone, with --input X.npy")
     model = artifact.load(args.targets[0])
+    array = read_array(args.input)
     with about(args.targets[0]):
         result = Executor(model, args.backend, **backend_options(args)).run(
-            {model.inputs[0]["onnx_name"]: np.load(args.input, allow_pickle=False)})
+            {model.inputs[0]["onnx_name"]: array})
     if result.cycles is None:
         raise Failure(f"the roofline needs a backend that counts cycles, not {args.backend}")
     return model.config, [(name, roofline(model.config, report)) for name, report in result.reports]

@@ -27,16 +27,6 @@ def add_arguments(parser):
                        help="refuse the model unless it was built for this config's ISA")
 
 
-def _load_input(path: Path):
-    import numpy as np
-    try:
-        return np.load(path, allow_pickle=False)
-    except OSError as error:
-        raise Failure(f"{path}: cannot read: {error.strerror or error}") from None
-    except ValueError as error:
-        raise Failure(f"{path}: not a .npy array ({str(error).splitlines()[0]})") from None
-
-
 def run(args) -> int:
     import io
 
@@ -45,10 +35,13 @@ def run(args) -> int:
     from vta.compiler import artifact
     from vta.compiler.executor import Executor
     from vta.compiler.report import top_classes
+    from vta.isa.files import read_array
 
+    if args.top is not None and args.top < 1:
+        raise Failure(f"--top must be a positive number of classes, not {args.top}")
     expected = config_from(args) if (args.preset or args.config) else None
     model = artifact.load(args.model, expected)   # its errors name the file
-    array = _load_input(args.input)
+    array = read_array(args.input)
     if len(model.inputs) != 1:
         raise Failure(f"{args.model}: the model has {len(model.inputs)} inputs; vta run feeds one")
     with about(args.model):
@@ -70,7 +63,7 @@ def run(args) -> int:
         print(f"{args.model}: {layers} VTA layer runs on the {args.backend} backend, "
               f"{cycles} cycles = {seconds * 1e3:.3f} ms at {model.config.CLOCK_MHZ:g} MHz; "
               f"output {name!r} {output.dtype} {tuple(output.shape)}")
-    if args.top:
+    if args.top is not None:
         for index, score, label in top_classes(output, args.top, model.labels):
             print(f"  {index:5d}  {score:10.4f}  {label}".rstrip())
     return 0
