@@ -19,7 +19,9 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 from types import ModuleType
 
 from vta.cli.common import Failure
@@ -54,11 +56,29 @@ def build_parser(available: dict[str, ModuleType] | None = None) -> argparse.Arg
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) arrived: unwind like Ctrl-C, so that temporary folders, child
+    processes and worker clusters are cleaned up on the way out."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.exit_status = 128 + signal_number
+
+
+def _terminate(signal_number, frame):
+    raise Terminated(signal_number)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit status. Errors are one line on stderr, never a
-    traceback (a genuine bug still shows one)."""
+    traceback (a genuine bug still shows one). SIGTERM and SIGHUP unwind the command as
+    SIGINT does (exit status 128 + the signal's number)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = "vta"
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            previous[number] = signal.signal(number, _terminate)
     try:
         available = commands()
         if argv and argv[0] in available:
@@ -81,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return _report(prog, f"an input file is not UTF-8 text (byte {error.start})", 1)
     except KeyboardInterrupt:
         return _report(prog, "interrupted", 130)
+    except Terminated as terminated:
+        return _report(prog, "terminated", terminated.exit_status)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _report(prog: str, message: str, status: int) -> int:
