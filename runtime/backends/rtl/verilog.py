@@ -13,7 +13,7 @@ from pathlib import Path
 
 import vta.isa
 from vta.isa import Config
-from vta.runtime.backends.rtl.cache import build_key, cache_root
+from vta.runtime.backends.rtl.cache import build_key, owned, safe_root
 
 
 def _sources_digest(*packages: str) -> str:
@@ -33,14 +33,15 @@ def core_verilog(config: Config, *, sv: bool = True) -> str:
     thousands of times slower than plain Verilog-2005, so it needs ``sv=False``."""
     key = build_key(_sources_digest("hardware", "isa"), repr(sorted(config.to_dict().items())),
                     str(sv))
-    path = cache_root() / "verilog" / f"vta_core-{key}.v"
-    if path.exists():
+    path = safe_root() / "verilog" / f"vta_core-{key}.v"
+    if path.exists() and owned(path) and owned(path.parent):
         return path.read_text()
     from vta.hardware.verilog import generate_verilog
 
     text = generate_verilog(config, sv=sv)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(text)
+    partial.chmod(0o644)
     partial.replace(path)
     return text
