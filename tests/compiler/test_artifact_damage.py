@@ -70,3 +70,17 @@ def test_compression_bomb_is_not_inflated(original):
     finally:
         tracemalloc.stop()
     assert peak < BOMB_BYTES // 16, peak
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("scale", 0, "scale: 0 is below the minimum 1e-30"),
+    ("scale", -0.5, "scale: -0.5 is below the minimum"),
+    ("zero_point", 300, "zero_point: 300 is above the maximum 127"),
+    ("addr", 2**40, "addr: 1099511627776 is above the maximum 2147483648"),
+])
+def test_a_value_out_of_range_is_named(field, value, message, original):
+    import json
+    version, header, payload = split(original[0])
+    header["values"]["x"][field] = value
+    with pytest.raises(artifact.ArtifactError, match=f"values.x.{message}"):
+        artifact.from_bytes(join(version, json.dumps(header).encode(), payload))
