@@ -36,6 +36,21 @@ def test_vta_fuzz_on_a_local_dask_cluster(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_vta_fuzz_on_a_running_scheduler(capsys):
+    """--scheduler ADDRESS sends the batches to an existing cluster (here a local one)."""
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
+        status, out, err = run_main(capsys, "fuzz", "--programs", "4", "--configs", "tiny",
+                                    "--scheduler", cluster.scheduler_address, "--json")
+        assert "run_batch" in cluster.scheduler.task_prefixes      # the work went there
+    assert status == 0, err
+    assert json.loads(out.splitlines()[-1])["configs"]["tiny"]["programs"] == 4
+
+
 @pytest.mark.parametrize("name", ["pynq", "2x16"])
 def test_rtl_fast_path_slice(name):
     batch = Batch(name, CONFIGS[name].to_dict(), ("functional", "cycle", "rtl"), seed=12,

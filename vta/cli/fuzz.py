@@ -6,6 +6,7 @@ Batches run on a local cluster of worker processes, or on the Dask scheduler at 
 Exit status 0 when every backend agreed, 1 otherwise."""
 
 import json
+import sys
 from pathlib import Path
 
 from vta.cli.common import Failure
@@ -80,6 +81,8 @@ def run(args) -> int:
     findings = []
 
     def progress(result):
+        print(f"{result.name}: {result.programs} programs in {result.seconds:.1f} s, "
+              f"{len(result.findings)} divergences", file=sys.stderr, flush=True)
         for finding in result.findings:
             where = save_finding(finding, args.save) if args.save else None
             findings.append(finding)
