@@ -92,11 +92,20 @@ def check(program: FuzzProgram, defect: str | None, backends, options: dict) -> 
     found = compare(results)
     expected = VERDICTS.get(defect, 0)
     for outcome in results:
-        if outcome.status != expected:
+        if outcome.status != expected or not documented_message(defect, outcome.message):
             found.append(Divergence("verdict", outcome.backend, defect or "valid",
                                     f"{outcome.backend} status {outcome.status} "
                                     f"({outcome.message[:160]}), documented {expected}"))
     return found
+
+
+def documented_message(defect: str | None, message: str) -> bool:
+    """Whether an error message has the documented form (docs/semantics.md): one line naming
+    the instruction, saying 'deadlock' for a deadlock and 'outside' for a bounds error."""
+    if defect is None:
+        return message == ""
+    words = {"deadlock": "deadlock", "bounds": "outside", "decode": ""}[defect]
+    return message.startswith("instruction ") and words in message and "\n" not in message
 
 
 def run_batch(batch: Batch) -> BatchResult:

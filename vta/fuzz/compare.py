@@ -68,7 +68,7 @@ def run(image: ProgramImage, name: str, **options) -> Outcome:
     try:
         report = backend(name, image.config, **options).run(copy)
     except VtaError as error:
-        return Outcome(name, error.exit_status, " ".join(str(error).split()))
+        return Outcome(name, error.exit_status, str(error))
     except Exception as error:                 # a crash of the backend: a finding too
         return Outcome(name, CRASH, f"crash: {type(error).__name__}: {' '.join(str(error).split())}")
     modules = tuple(sorted((module, tuple(sorted(figures.items())))
