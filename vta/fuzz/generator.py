@@ -204,7 +204,7 @@ class _Drawer:
             if self.rng.random() < 0.05:
                 insn = insn.replace(uop_bgn=min(start + len(uops), self._limit("uop_bgn")),
                                     uop_end=start)                  # an empty range
-            if hazard_free(insn, uops, start):
+            if hazard_free(insn, uops):
                 load = Load(memory_type=MemoryType.UOP, sram_base=start, dram_base=self._uops(uops),
                             y_size=1, x_size=len(uops), x_stride=len(uops))
                 return [load, insn]

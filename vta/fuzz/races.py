@@ -51,7 +51,7 @@ def executions(insn: LoopInstruction, uops: list[Uop]) -> dict[str, np.ndarray]:
     return result
 
 
-def hazard_free(insn: LoopInstruction, uops: list[Uop], start: int | None = None) -> bool:
+def hazard_free(insn: LoopInstruction, uops: list[Uop]) -> bool:
     """No execution touches an ACC tile one of the previous two executions wrote."""
     if insn.uop_end <= insn.uop_bgn or not insn.iter_out or not insn.iter_in:
         return True
