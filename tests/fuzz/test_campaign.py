@@ -82,3 +82,15 @@ def test_regression_case_agrees_on_every_backend(case):
     outcomes = [run(image, backend) for backend in ("functional", "cycle", "rtl")]
     assert compare(outcomes) == []
     assert outcomes[0].status == 0
+
+
+def test_verify_config_reuses_an_open_campaign():
+    """The design-space exploration's entry point: one cluster for several design points."""
+    from vta.fuzz.campaign import Campaign, verify_config
+
+    with Campaign(workers=1) as campaign:
+        first = verify_config(CONFIGS["tiny"], 3, seed=4, campaign=campaign)
+        client = campaign._session.client
+        second = verify_config(CONFIGS["no-mul"], 3, seed=4, campaign=campaign)
+        assert campaign._session.client is client
+    assert first == [] and second == []

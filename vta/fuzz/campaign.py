@@ -149,10 +149,25 @@ def batches(configs: dict[str, Config], programs: int, seed: int, backends: tupl
 
 
 class Campaign:
-    """Runs batches on a Dask cluster and collects results; `progress(result)` after each."""
+    """Runs batches on a Dask cluster and collects results; `progress(result)` after each.
+
+    Used as a context manager, it keeps its cluster (and the workers' built RTL backends)
+    across several `run` calls, as a design-space exploration verifying point after point
+    does; otherwise each `run` starts and closes a cluster of its own.
+    """
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None):
         self.scheduler, self.workers = scheduler, workers
+        self._session = None
+
+    def __enter__(self) -> Campaign:
+        self._session = _client(self.scheduler, self.workers)
+        self._session.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        session, self._session = self._session, None
+        session.__exit__(*exc)
 
     def run(self, work: list[Batch],
             progress: Callable[[BatchResult], None] | None = None) -> list[BatchResult]:
@@ -164,15 +179,19 @@ class Campaign:
         return results
 
     def results(self, work: list[Batch]) -> Iterator[BatchResult]:
+        if self._session is None:
+            with self:
+                yield from self.results(work)
+            return
         from dask.distributed import as_completed
 
-        with _client(self.scheduler, self.workers) as client:
-            futures = client.map(run_batch, work, pure=False)
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                client.cancel(futures)
+        client = self._session.client
+        futures = client.map(run_batch, work, pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel(futures)
 
 
 class _client:
@@ -219,10 +238,11 @@ def save_finding(finding: Finding, folder: Path) -> Path:
 
 def verify_config(config: Config, programs: int, seed: int = 0,
                   backends: tuple[str, ...] = ("functional", "cycle"),
-                  scheduler: str | None = None) -> list[Finding]:
-    """Fuzz one config (one design point): the findings, empty when every backend agrees."""
+                  campaign: Campaign | None = None) -> list[Finding]:
+    """Fuzz one config (one design point): the findings, empty when every backend agrees.
+    Pass an open `Campaign` to reuse its cluster from one point to the next."""
     work = batches({config.config_string: config}, programs, seed, backends)
-    return [f for result in Campaign(scheduler).run(work) for f in result.findings]
+    return [f for result in (campaign or Campaign()).run(work) for f in result.findings]
 
 
 def summary(results: list[BatchResult]) -> dict:
