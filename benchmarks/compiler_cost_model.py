@@ -57,13 +57,14 @@ def main() -> int:
     result = evaluation.executor.run({graph.float_inputs[graph.inputs[0]]: x})
     measured = dict((name, report.cycles) for name, report in result.reports)
     total_estimate = total_measured = total_macs = 0
-    print(f"{'layer':44} {'tiling (ocb,rows,cols,icb,threads,resident)':44} "
+    print(f"{'layer':44} {'tiling (blocks,rows,cols,in,threads,resident)':44} "
           f"{'estimate':>10} {'measured':>10} {'ratio':>6} {'MAC util':>8}")
     for node in evaluation.model.nodes:
         if node["placement"] != "vta":
             continue
         t = node["tiling"]
-        tiling = f"{t['ocb']},{t['rows']},{t['cols']},{t['icb']},{t['threads']},{t['resident']}"
+        tiling = ",".join(str(t[key]) for key in ("out_blocks", "rows", "cols", "in_blocks",
+                                                  "threads", "weights_resident"))
         estimate, cycles = node["estimated_cycles"], measured[node["name"]]
         total_estimate += estimate
         total_measured += cycles or 0

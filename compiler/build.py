@@ -10,6 +10,7 @@ into a fresh device and starting each layer's program.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ import numpy as np
 
 from vta.compiler import ir
 from vta.compiler.codegen import Buffers, emit_layer
-from vta.compiler.layers import ConvLayer
+from vta.compiler.layers import ConvLayer, WeightMode
 from vta.compiler.packing import ActLayout, bias_input_tile, channel_tiles, identity_tile
-from vta.compiler.partition import partition
+from vta.compiler.partition import Placement, partition
 from vta.compiler.schedule import CycleCost, choose
 from vta.isa import Config, VtaError
 from vta.runtime.device import Device
@@ -153,17 +154,17 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
         placement = part.placement[node.name]
         info = {"name": node.name, "operator": type(node).__name__, "placement": placement,
                 "macs": node_macs(graph, node)}
-        if placement == "vta" and node.name in residuals:
+        if placement == Placement.VTA and node.name in residuals:
             deferred[node.name] = info             # runs where its fused Add stands
-        elif placement == "vta":
+        elif placement == Placement.VTA:
             info.update(_emit(planner, node, node.output, buffers, part, (identity, bias_input),
                               steps, cost))
-        elif placement == "fused":
+        elif placement == Placement.FUSED:
             conv = part.fused[node.name]
             info["into"] = conv.name
             deferred[conv.name].update(_emit(planner, conv, node.output, buffers, part,
                                              (identity, bias_input), steps, cost))
-        elif placement == "host":
+        elif placement == Placement.HOST:
             if not isinstance(node, HOST_MOVES):
                 reason = part.reasons.get(node.name, "no VTA layer")
                 raise VtaError(f"node {node.name}: {type(node).__name__} cannot run on VTA "
@@ -204,20 +205,20 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
         info["lowering"] = "im2col"
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         info["fused"] = "residual add"
-    tiling, estimate = choose(layer, config, cost)
-    weights = consts = bias_weights = None
-    if isinstance(layer, ConvLayer) and layer.mode != "identity":
+    plan, estimate = choose(layer, config, cost)
+    weights = constants = bias_weights = None
+    if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
         weights = planner.data(f"{node.name} weights", layer.weights)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
         bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles)
-    if layer.consts:
-        consts = planner.data(f"{node.name} constants",
-                              channel_tiles(layer.consts, layer.out.shape[1], config))
+    if layer.constants:
+        constants = planner.data(f"{node.name} constants",
+                                 channel_tiles(layer.constants, layer.output.shape[1], config))
     stream = CommandStream(planner.device)
     identity, bias_input = shared
-    count = emit_layer(stream, layer, tiling, Buffers([buffers[s] for s in part.sources(node)],
-                                                      buffers[output], weights, consts, identity,
-                                                      bias_weights, bias_input))
+    count = emit_layer(stream, plan, Buffers([buffers[s] for s in part.sources(node)],
+                                             buffers[output], weights, constants, identity,
+                                             bias_weights, bias_input))
     before = planner.device.memory.allocator.high_water
     image = stream.build()
     after = planner.device.memory.allocator.high_water
@@ -226,9 +227,7 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
                                     after - before, data=raw))
     steps.append({"op": "vta", "layer": node.name, "insn_addr": image.insn_addr,
                   "insn_count": image.insn_count})
-    return info | {"tiling": {"ocb": tiling.ocb, "rows": tiling.rows, "cols": tiling.cols,
-                              "icb": tiling.icb, "threads": tiling.threads,
-                              "resident": tiling.resident},
+    return info | {"tiling": dataclasses.asdict(plan.tiling),
                    "estimated_cycles": int(estimate), "instructions": image.insn_count,
                    "compute_instructions": count, "kind": type(layer).__name__,
                    "mode": getattr(layer, "mode", None)}

@@ -1,88 +1,115 @@
 """The analytic cost model that ranks tilings, so that the cycle model (`schedule`) times only
 the most promising few.
 
-Per tile it counts what each module does: the load module's DRAM bytes (at the config's bus
-width, plus the read latency per DMA row), the compute module's GEMM and ALU micro-op
-executions (one per cycle) and its ACC constant loads, the store module's bytes. With one
-virtual thread the modules run one after the other; with two they overlap, so a layer costs
-about its busiest module plus one tile of the others (filling the pipeline).
+Per tile it counts what each module does with the regions of the layer's `tiling.SramPlan`: the
+load module's DRAM bytes (at the config's bus width, plus the read latency per DMA row), the
+compute module's GEMM and ALU micro-op executions (one per cycle) and its ACC constant loads,
+the store module's bytes. With one virtual thread the modules run one after the other; with two
+they overlap, so a layer costs about its busiest module plus one tile of the others (filling the
+pipeline).
 """
 
 from __future__ import annotations
 
-from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
-                                 tile_conv_rows, window_extent)
+
+from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, WeightMode
+from vta.compiler.tiling import Part, SramPlan, Tile, input_window, largest_tile
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
 INSTRUCTION_OVERHEAD = 8
 
 
-def _dma(config: Config, nbytes: int, rows: int, latency: int) -> float:
-    return nbytes / config.bus_bytes + rows * latency
+class _Dma:
+    """DRAM transfer times under one config: bytes at the bus width plus a latency per row
+    (one per config: `_dma`)."""
+
+    def __init__(self, config: Config):
+        self.bus_bytes = config.bus_bytes
+        self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
+        self.tile_bytes = {memory: config.elem_bytes(memory) for memory in MemoryType}
+
+    def read(self, memory: MemoryType, tiles: int, rows: int) -> float:
+        return tiles * self.tile_bytes[memory] / self.bus_bytes + rows * self.read_latency
+
+    def write(self, tiles: int, rows: int) -> float:
+        return tiles * self.tile_bytes[MemoryType.OUT] / self.bus_bytes + rows * self.write_latency
 
 
-def estimate(layer, t, config: Config) -> float:
-    """Estimated cycles of `layer` under tiling `t`."""
-    oh, ow = layer.out_hw
-    ob, nb = layer.out.cb, layer.out.nb
-    inp_bytes = config.elem_bytes(MemoryType.INP)
-    wgt_bytes = config.elem_bytes(MemoryType.WGT)
-    acc_bytes = config.elem_bytes(MemoryType.ACC)
-    out_bytes = config.elem_bytes(MemoryType.OUT)
-    read, write = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
-    rows = tile_conv_rows(layer, t.rows)
-    if isinstance(layer, ConvLayer):
-        oh = layer.tiled_hw[0]
-    tiles = nb * -(-ob // t.ocb) * -(-oh // t.rows) * -(-ow // t.cols)
-    positions = t.ocb * rows * t.cols
+def _dma(config: Config) -> _Dma:
+    """The `_Dma` of `config` (the last one made is kept: configs hash slowly)."""
+    global _last_dma
+    if _last_dma is None or _last_dma[0] is not config:
+        _last_dma = (config, _Dma(config))
+    return _last_dma[1]
+
+
+_last_dma: tuple[Config, _Dma] | None = None
+
+
+def estimate(plan: SramPlan, config: Config) -> float:
+    """Estimated cycles of the plan's layer under its tiling."""
+    layer, t = plan.layer, plan.tiling
+    dma = _dma(config)
+    tile = largest_tile(layer, t)
+    regions = plan.full_tile
+    tiles = layer.output.batch_blocks * -(-layer.output.channel_blocks // t.out_blocks) \
+        * -(-layer.tiled_size[0] // t.rows) * -(-layer.output_size[1] // t.cols)
+    positions = tile.blocks * tile.positions
     stored = positions
-    load = compute = 0.0
     if isinstance(layer, AddLayer):
-        inp_tiles = t.ocb * t.rows * (layer.a.wh + layer.b.wh)
-        load = _dma(config, inp_tiles * inp_bytes, 2 * t.ocb, read)
+        load = dma.read(MemoryType.INP, regions[Part.INPUT].size + regions[Part.OTHER].size,
+                        2 * t.out_blocks)
         compute = 4 * positions + positions * (len(layer.steps_a) + len(layer.steps_b)
                                                + len(layer.epilogue) + 1)
+    elif isinstance(layer, MaxPoolLayer):
+        window_rows = input_window(layer, tile).rows
+        load = dma.read(MemoryType.INP, regions[Part.INPUT].size, t.out_blocks * window_rows)
+        compute = 2 * regions[Part.WINDOW].size \
+            + positions * (1 + layer.kernel[0] * layer.kernel[1])
     else:
-        kh, kw = layer.kernel
-        ih = window_extent(rows, kh, layer.strides[0], layer.dilations[0])
-        iw = layer.inp.wh if t.cols == ow else window_extent(t.cols, kw, layer.strides[1],
-                                                             layer.dilations[1])
-        if isinstance(layer, MaxPoolLayer):
-            load = _dma(config, t.ocb * ih * iw * inp_bytes, t.ocb * ih, read)
-            compute = 2 * t.ocb * ih * iw + positions * (1 + kh * kw)
-        else:
-            taps = kh * kw
-            chunks = -(-layer.inp.cb // t.icb) if layer.mode == "dense" else 1
-            in_blocks = t.icb * chunks if layer.mode == "dense" else t.ocb
-            load = _dma(config, in_blocks * ih * iw * inp_bytes, in_blocks * ih, read)
-            if not t.resident:
-                per_tile = t.ocb * (layer.inp.cb if layer.mode == "dense" else 1) * taps
-                weights = _dma(config, per_tile * wgt_bytes, t.ocb * chunks, read)
-                if chunks == 1:   # each slot reloads only when the output channel chunk changes
-                    weight_loads = min(tiles, t.threads * -(-ob // t.ocb))
-                    weights *= weight_loads / tiles
-                load += weights
-            compute = positions * (in_blocks * taps if layer.mode == "dense" else taps)
-            compute += positions * (1 + (layer.bias_tiles is not None))
-            if layer.pool is not None:
-                stored = t.ocb * t.rows * layer.tiled_hw[1]
-                compute += stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-            compute += stored * len(layer.epilogue)
-            compute += _dma(config, len(layer.consts) * t.ocb * acc_bytes, len(layer.consts), read)
-            load += chunks * INSTRUCTION_OVERHEAD
-            if layer.residual is not None:
-                r = layer.residual
-                load += _dma(config, residual_window_tiles(layer, t.ocb, t.rows, t.cols)
-                             * inp_bytes, t.ocb * t.rows, read)
-                compute += positions * (4 + len(r.steps_conv) + len(r.steps_other)
-                                        + len(r.epilogue))
-    store = _dma(config, stored * out_bytes, t.ocb * t.rows, write)
+        load, compute, stored = _conv(plan, tile, dma, tiles)
+    store = dma.write(stored, t.out_blocks * t.rows)
     compute += 6 * INSTRUCTION_OVERHEAD
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:
         busiest = max(load, compute, store)
         total = tiles * busiest + (load + compute + store - busiest)
-    if t.resident and isinstance(layer, ConvLayer):
-        total += _dma(config, int(layer.weights.size) // config.block_out ** 2 * wgt_bytes, 1, read)
+    if t.weights_resident and isinstance(layer, ConvLayer):
+        total += dma.read(MemoryType.WGT, layer.weight_tiles, 1)
     return total
+
+
+def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, float, int]:
+    """(load, compute, stored tiles) of the full tile of a convolution."""
+    layer, t, regions = plan.layer, plan.tiling, plan.full_tile
+    positions = tile.blocks * tile.positions
+    taps = layer.kernel[0] * layer.kernel[1]
+    dense = layer.mode == WeightMode.DENSE
+    reduction_chunks = -(-layer.input.channel_blocks // t.in_blocks) if dense else 1
+    in_blocks = t.in_blocks * reduction_chunks if dense else t.out_blocks
+    window_rows = input_window(layer, tile).rows
+    load = dma.read(MemoryType.INP, reduction_chunks * regions[Part.INPUT].size,
+                    in_blocks * window_rows)
+    if not t.weights_resident:
+        per_tile = t.out_blocks * (layer.input.channel_blocks if dense else 1) * taps
+        weights = dma.read(MemoryType.WGT, per_tile, t.out_blocks * reduction_chunks)
+        if reduction_chunks == 1:  # a slot reloads only when the output channel chunk changes
+            weight_loads = min(tiles, t.threads * -(-layer.output.channel_blocks // t.out_blocks))
+            weights *= weight_loads / tiles
+        load += weights
+    compute = positions * (in_blocks * taps if dense else taps)
+    compute += positions * (1 + (layer.bias_tiles is not None))
+    stored = positions
+    if layer.pool is not None:
+        stored = regions[Part.POOLED].size
+        compute += stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+    compute += stored * len(layer.epilogue)
+    compute += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
+    load += reduction_chunks * INSTRUCTION_OVERHEAD
+    if layer.residual is not None:
+        residual = layer.residual
+        load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
+        compute += positions * (4 + len(residual.steps_conv) + len(residual.steps_other)
+                                + len(residual.epilogue))
+    return load, compute, stored

@@ -15,11 +15,12 @@ Three kinds cover every operator VTA takes:
   common scale by its ALU steps, added (ALU ADD between accumulator tiles), requantized.
 
 Epilogue steps are `(AluOp, operand)` with an operand ``Imm(value)`` (one immediate for every
-lane) or ``Const(index)`` (per-channel ACC tiles: `consts[index]`).
+lane) or ``Const(index)`` (per-channel ACC tiles: `constants[index]`).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,18 @@ class Const:
 Step = tuple[AluOp, Imm | Const]
 
 
+class WeightMode(enum.StrEnum):
+    """How a `ConvLayer`'s weights are laid out in WGT and which input block each output block
+    reads."""
+
+    #: (O/c, C/c, KH, KW, c, c) tiles: every output block reads every input block
+    DENSE = "dense"
+    #: (O/c, KH, KW, c, c): output block o reads input block o (depthwise, block-diagonal groups)
+    DIAGONAL = "diag"
+    #: one (1, c, c) identity tile for every tap: a copy of the input (pooling, requantization)
+    IDENTITY = "identity"
+
+
 @dataclass
 class Residual:
     """A residual Add fused into the convolution that produces one of its operands: the other
@@ -58,29 +71,30 @@ class Residual:
 class Pool:
     """A max pooling fused into the convolution that feeds it: taken over the raw accumulators,
     before the requantization (which is monotone, so the two commute; `partition` checks it),
-    so that only the pooled tiles are requantized and stored (into `out`). `pads` include the
+    so that only the pooled tiles are requantized and stored (into `output`). `pads` include the
     ceil-mode extension; padding positions never win a maximum."""
 
     kernel: tuple[int, int]
     strides: tuple[int, int]
     pads: tuple[int, int, int, int]
-    out: ActLayout
+    output: ActLayout
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ConvLayer:
     name: str
-    inp: ActLayout
-    out: ActLayout
-    kernel: tuple[int, int]
-    strides: tuple[int, int]
-    dilations: tuple[int, int]
-    pads: tuple[int, int, int, int]
-    #: "dense" (O/c, C/c, KH, KW, c, c) tiles, "diag" (O/c, KH, KW, c, c), "identity" (1, c, c)
-    mode: str
+    input: ActLayout
+    output: ActLayout
+    kernel: tuple[int, int] = (1, 1)
+    strides: tuple[int, int] = (1, 1)
+    dilations: tuple[int, int] = (1, 1)
+    #: (top, left, bottom, right)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    mode: WeightMode
+    #: weight tiles in the layout `mode` names
     weights: np.ndarray = field(repr=False)
     epilogue: list[Step] = field(default_factory=list)
-    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    constants: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
     residual: Residual | None = None
     pool: Pool | None = None
@@ -89,47 +103,57 @@ class ConvLayer:
     bias_tiles: np.ndarray | None = field(default=None, repr=False)
 
     @property
-    def out_hw(self) -> tuple[int, int]:
-        return self.out.shape[2], self.out.shape[3]
+    def output_size(self) -> tuple[int, int]:
+        """(rows, columns) of the output image."""
+        return self.output.shape[2], self.output.shape[3]
 
     @property
-    def tiled_hw(self) -> tuple[int, int]:
+    def tiled_size(self) -> tuple[int, int]:
         """The output a tile's rows and columns count: the pooled one where a pool is fused."""
-        return self.out_hw if self.pool is None else self.pool.out.shape[2:]
+        return self.output_size if self.pool is None else self.pool.output.shape[2:]
+
+    @property
+    def weight_tiles(self) -> int:
+        """WGT tiles of the whole weight tensor."""
+        return int(self.weights.size) // (self.weights.shape[-1] * self.weights.shape[-2])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MaxPoolLayer:
     name: str
-    inp: ActLayout
-    out: ActLayout
+    input: ActLayout
+    output: ActLayout
     kernel: tuple[int, int]
     strides: tuple[int, int]
     dilations: tuple[int, int]
     pads: tuple[int, int, int, int]
-    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    constants: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
 
     @property
-    def out_hw(self) -> tuple[int, int]:
-        return self.out.shape[2], self.out.shape[3]
+    def output_size(self) -> tuple[int, int]:
+        return self.output.shape[2], self.output.shape[3]
+
+    tiled_size = output_size
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AddLayer:
     name: str
     a: ActLayout
     b: ActLayout
-    out: ActLayout
+    output: ActLayout
     steps_a: list[Step]
     steps_b: list[Step]
     epilogue: list[Step]
-    consts: list[np.ndarray] = field(default_factory=list, repr=False)
+    constants: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
 
     @property
-    def out_hw(self) -> tuple[int, int]:
-        return self.out.shape[2], self.out.shape[3]
+    def output_size(self) -> tuple[int, int]:
+        return self.output.shape[2], self.output.shape[3]
+
+    tiled_size = output_size
 
 
 VtaLayer = ConvLayer | MaxPoolLayer | AddLayer
@@ -140,25 +164,20 @@ def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
     return (count - 1) * stride + (kernel - 1) * dilation + 1
 
 
-def residual_window_tiles(layer: ConvLayer, ocb: int, rows: int, cols: int) -> int:
-    """INP tiles of a fused residual operand's window for a tile: whole halo'd rows when the
-    tile spans the width, else just its columns."""
-    pitch = layer.residual.other.wh if cols == layer.out_hw[1] else cols
-    return ocb * rows * pitch
-
-
-def pooled_conv_rows(layer: ConvLayer, ph0: int, phc: int) -> tuple[int, int]:
-    """(first row, rows) of the convolution output under pooled rows [ph0, ph0 + phc)."""
+def pooled_conv_rows(layer: ConvLayer, first_pooled_row: int, pooled_rows: int
+                     ) -> tuple[int, int]:
+    """(first row, rows) of the convolution output under the pooled rows
+    [first_pooled_row, first_pooled_row + pooled_rows)."""
     (kh, _), (sh, _), top = layer.pool.kernel, layer.pool.strides, layer.pool.pads[0]
-    first = max(0, ph0 * sh - top)
-    end = min(layer.out_hw[0], (ph0 + phc - 1) * sh - top + kh)
+    first = max(0, first_pooled_row * sh - top)
+    end = min(layer.output_size[0], (first_pooled_row + pooled_rows - 1) * sh - top + kh)
     return first, end - first
 
 
-def tile_conv_rows(layer, rows: int) -> int:
+def tile_conv_rows(layer: VtaLayer, rows: int) -> int:
     """Most convolution output rows a tile of `rows` output rows computes (with a fused pool:
     the rows under `rows` pooled rows)."""
     if not isinstance(layer, ConvLayer) or layer.pool is None:
         return rows
     (kh, _), (sh, _) = layer.pool.kernel, layer.pool.strides
-    return min(layer.out_hw[0], window_extent(rows, kh, sh, 1))
+    return min(layer.output_size[0], window_extent(rows, kh, sh, 1))

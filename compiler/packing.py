@@ -33,24 +33,24 @@ class ActLayout:
     fill: int = 0
 
     @property
-    def nb(self) -> int:
+    def batch_blocks(self) -> int:
         return blocks(self.shape[0], self.batch)
 
     @property
-    def cb(self) -> int:
+    def channel_blocks(self) -> int:
         return blocks(self.shape[1], self.block)
 
     @property
-    def hh(self) -> int:
+    def height_with_halo(self) -> int:
         return self.shape[2] + self.halo[0] + self.halo[2]
 
     @property
-    def wh(self) -> int:
+    def width_with_halo(self) -> int:
         return self.shape[3] + self.halo[1] + self.halo[3]
 
     @property
     def tiles(self) -> int:
-        return self.nb * self.cb * self.hh * self.wh
+        return self.batch_blocks * self.channel_blocks * self.channel_block_tiles
 
     @property
     def tile_bytes(self) -> int:
@@ -60,21 +60,29 @@ class ActLayout:
     def nbytes(self) -> int:
         return self.tiles * self.tile_bytes
 
-    def tile_index(self, nb: int, cb: int, y: int, x: int) -> int:
-        """Tile index of interior position (y, x) of channel block cb, batch block nb."""
-        return ((nb * self.cb + cb) * self.hh + y + self.halo[0]) * self.wh + x + self.halo[1]
+    @property
+    def channel_block_tiles(self) -> int:
+        """Tiles of one channel block of one batch block: its halo'd image."""
+        return self.height_with_halo * self.width_with_halo
+
+    def tile_offset(self, batch_block: int, channel_block: int, row: int, column: int) -> int:
+        """Tile index of (row, column) — counted from the halo's top left — of a channel block
+        of a batch block."""
+        return (((batch_block * self.channel_blocks + channel_block) * self.height_with_halo + row)
+                * self.width_with_halo + column)
 
     def gather_map(self) -> np.ndarray:
         """For each byte of the packed buffer: the flat NCHW index it holds, or −1 (halo and
         padding)."""
         n, c, h, w = self.shape
-        nb = np.arange(self.nb)[:, None, None, None, None, None]
-        cb = np.arange(self.cb)[None, :, None, None, None, None]
-        y = np.arange(self.hh)[None, None, :, None, None, None] - self.halo[0]
-        x = np.arange(self.wh)[None, None, None, :, None, None] - self.halo[1]
-        bi = np.arange(self.batch)[None, None, None, None, :, None]
-        ci = np.arange(self.block)[None, None, None, None, None, :]
-        sample, channel = nb * self.batch + bi, cb * self.block + ci
+        batch_block = np.arange(self.batch_blocks)[:, None, None, None, None, None]
+        channel_block = np.arange(self.channel_blocks)[None, :, None, None, None, None]
+        y = np.arange(self.height_with_halo)[None, None, :, None, None, None] - self.halo[0]
+        x = np.arange(self.width_with_halo)[None, None, None, :, None, None] - self.halo[1]
+        lane_batch = np.arange(self.batch)[None, None, None, None, :, None]
+        lane_channel = np.arange(self.block)[None, None, None, None, None, :]
+        sample = batch_block * self.batch + lane_batch
+        channel = channel_block * self.block + lane_channel
         valid = (sample < n) & (channel < c) & (y >= 0) & (y < h) & (x >= 0) & (x < w)
         flat = ((sample * c + channel) * h + y) * w + x
         return np.where(valid, flat, -1).astype(np.int64).ravel()
@@ -91,10 +99,10 @@ class ActLayout:
         kx = np.arange(kw)[None, None, None, :, None, None]
         y = (np.arange(oh) * sh)[None, None, None, None, :, None] + ky * dh - pads[0] + self.halo[0]
         x = (np.arange(ow) * sw)[None, None, None, None, None, :] + kx * dw - pads[1] + self.halo[1]
-        if y.min() < 0 or x.min() < 0 or y.max() >= self.hh or x.max() >= self.wh:
+        if y.min() < 0 or x.min() < 0 or y.max() >= self.height_with_halo \
+                or x.max() >= self.width_with_halo:
             raise VtaError("convolution windows reach beyond the tensor's halo")
-        tile = ((sample // self.batch) * self.cb + channel // self.block) * self.hh + y
-        tile = tile * self.wh + x
+        tile = self.tile_offset(sample // self.batch, channel // self.block, y, x)
         byte = (tile * self.batch + sample % self.batch) * self.block + channel % self.block
         return byte.astype(np.int64).ravel()
 

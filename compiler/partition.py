@@ -9,7 +9,7 @@ by position, or a padding value no producer can provide) run on the host.
 
 A residual Add whose operand is produced by a convolution used nowhere else is fused into that
 convolution: the sum is formed in ACC right after the convolution's requantization, so the
-convolution's int8 result is never stored. The Add's placement is "fused"; the convolution's
+convolution's int8 result is never stored. The Add's placement is FUSED; the convolution's
 layer runs where the Add stood, once both operands exist. A MaxPool fed by a convolution used
 nowhere else is fused the same way: it pools the accumulators before the requantization, which
 commutes with it when every step is monotone and never wraps over the accumulators' reach
@@ -24,13 +24,14 @@ by the host right after it packs the input — as a 1×1 convolution over C·KH�
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vta.compiler import ir
 from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Pool, Residual,
-                                 Step)
+                                 Step, VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
@@ -39,9 +40,21 @@ from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.tiling import feasible
 from vta.isa import AluOp, Config, VtaError
 
-PAD_NONE = (0, 0, 0, 0)
 #: Least factor by which lowering a graph input's convolution to im2col must cut its GEMM work.
 IM2COL_GAIN = 2
+
+
+class Placement(enum.StrEnum):
+    """Where a node runs."""
+
+    #: a VTA layer of its own
+    VTA = "vta"
+    #: nowhere: its output shares its input's DRAM buffer (a flatten read in place by Dense)
+    ALIAS = "alias"
+    #: inside the VTA layer of the convolution producing its input (`Partition.fused`)
+    FUSED = "fused"
+    #: on the host
+    HOST = "host"
 
 
 @dataclass
@@ -50,9 +63,8 @@ class Partition:
     layouts: dict[str, ActLayout]
     #: value -> the value whose DRAM buffer it shares (a flatten is free)
     alias: dict[str, str]
-    #: node name -> "vta", "alias" or "host"
-    placement: dict[str, str]
-    layers: dict[str, object] = field(default_factory=dict)
+    placement: dict[str, Placement]
+    layers: dict[str, VtaLayer] = field(default_factory=dict)
     #: node name -> why it runs on the host
     reasons: dict[str, str] = field(default_factory=dict)
     #: convolution node name -> the value holding the im2col of its input (see the docstring)
@@ -89,19 +101,19 @@ def channel_operand(operand: np.ndarray, shape: tuple[int, ...]) -> int | np.nda
     return per_channel[:, 0]
 
 
-def convert_steps(steps, shape, consts: list[np.ndarray]) -> list[Step]:
+def convert_steps(steps, shape, constants: list[np.ndarray]) -> list[Step]:
     result = []
     for step in steps:
         operand = channel_operand(step.operand, shape)
         if isinstance(operand, int):
             result.append((step.op, Imm(operand)))
         else:
-            consts.append(operand.astype(np.int64))
-            result.append((step.op, Const(len(consts) - 1)))
+            constants.append(operand.astype(np.int64))
+            result.append((step.op, Const(len(constants) - 1)))
     return result
 
 
-def bias_step(bias: np.ndarray | int, consts: list[np.ndarray]) -> list[Step]:
+def bias_step(bias: np.ndarray | int, constants: list[np.ndarray]) -> list[Step]:
     """ALU ADD of a bias: an immediate when uniform and small, else per-channel tiles."""
     bias = np.asarray(bias, dtype=np.int64)
     if bias.ndim == 0 or np.all(bias == bias.ravel()[0]):
@@ -110,20 +122,20 @@ def bias_step(bias: np.ndarray | int, consts: list[np.ndarray]) -> list[Step]:
             return []
         if abs(value) <= IMM_MAX:
             return [(AluOp.ADD, Imm(value))]
-    consts.append(bias)
-    return [(AluOp.ADD, Const(len(consts) - 1))]
+    constants.append(bias)
+    return [(AluOp.ADD, Const(len(constants) - 1))]
 
 
-def bias_by_gemm(bias: np.ndarray, consts: list[np.ndarray], block: int):
+def bias_by_gemm(bias: np.ndarray, constants: list[np.ndarray], block: int):
     """(epilogue steps, bias tiles): a per-channel bias is added by one GEMM (1 cycle per
     output tile) where its tiles reach it, else by the ALU (`bias_step`, 2 cycles)."""
-    steps = bias_step(bias, consts)
+    steps = bias_step(bias, constants)
     if not steps or isinstance(steps[0][1], Imm):
         return steps, None
     tiles = bias_weight_tiles(np.asarray(bias), block)
     if tiles is None:
         return steps, None
-    consts.pop()
+    constants.pop()
     return [], tiles
 
 
@@ -131,7 +143,7 @@ def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, i
     """value -> [(node, pads, fill)] for every VTA consumer whose window reads padding."""
     needs: dict[str, list] = {}
     for node in graph.nodes:
-        if placement.get(node.name) != "vta":
+        if placement.get(node.name) != Placement.VTA:
             continue
         if isinstance(node, (ir.Conv2d, ir.AvgPool)):
             pads = node.pads if isinstance(node, ir.Conv2d) else _window_pads(node, graph)
@@ -160,12 +172,13 @@ def _initial_placement(graph: ir.Graph) -> dict[str, str]:
     placement = {}
     for node in graph.nodes:
         if isinstance(node, ir.Reshape):
-            placement[node.name] = "alias" if _flatten_for_dense(graph, node) else "host"
+            placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
+                else Placement.HOST
         elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
                                ir.Requantization)):
-            placement[node.name] = "vta"
+            placement[node.name] = Placement.VTA
         else:
-            placement[node.name] = "host"
+            placement[node.name] = Placement.HOST
     return placement
 
 
@@ -205,7 +218,7 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
                 break
         if conflict is None:
             break
-        placement[conflict] = "host"
+        placement[conflict] = Placement.HOST
         reasons[conflict] = "its input's padding must hold another value for another consumer"
     layouts, alias = {}, {}
     for name, value in graph.values.items():
@@ -215,9 +228,9 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         layouts[name] = ActLayout(as_4d(value.shape), config.batch, config.block_out, halo, fill)
     result = Partition(graph, layouts, alias, placement, reasons=reasons)
     for node in graph.nodes:
-        if placement[node.name] == "alias":
+        if placement[node.name] == Placement.ALIAS:
             alias[node.output] = alias.get(node.inputs[0], node.inputs[0])
-        elif placement[node.name] == "vta" and im2col and _lowers_to_im2col(graph, node,
+        elif placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(graph, node,
                                                                            config.block_in):
             name = f"{node.name}/im2col"
             n, c, _, _ = layouts[node.inputs[0]].shape
@@ -226,12 +239,12 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
                                       config.batch, config.block_out)
             result.im2col[node.name] = name
     for node in graph.nodes:
-        if placement[node.name] != "vta":
+        if placement[node.name] != Placement.VTA:
             continue
         try:
             result.layers[node.name] = describe(node, result, config)
         except Unsupported as error:
-            placement[node.name] = "host"
+            placement[node.name] = Placement.HOST
             result.reasons[node.name] = str(error)
     for node in graph.nodes:
         conv = _fusable_conv(graph, node, result)
@@ -245,11 +258,11 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
 
 def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
     """The convolution feeding MaxPool `node` whose requantization commutes with the pooling."""
-    if not isinstance(node, ir.MaxPool) or part.placement[node.name] != "vta" \
+    if not isinstance(node, ir.MaxPool) or part.placement[node.name] != Placement.VTA \
             or tuple(node.dilations) != (1, 1):
         return None
     producer = graph.producer(node.inputs[0])
-    if not (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == "vta"
+    if not (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == Placement.VTA
             and producer.output not in graph.outputs
             and len(graph.consumers(producer.output)) == 1):
         return None
@@ -259,7 +272,7 @@ def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node |
     if layer.bias_tiles is not None:
         offset = producer.folded_bias().astype(np.int64)
     steps = [(op, np.int64(operand.value) if isinstance(operand, Imm)
-              else layer.consts[operand.index]) for op, operand in layer.epilogue]
+              else layer.constants[operand.index]) for op, operand in layer.epilogue]
     return producer if monotone(steps, offset - reach, offset + reach) else None
 
 
@@ -277,20 +290,20 @@ def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
     if cost is not None and choose(fused, config, cost)[1] >= (
             choose(layer, config, cost)[1] + choose(pool_layer, config, cost)[1]):
         return
-    layer.pool = pool_spec
+    part.layers[conv.name] = fused
     del part.layers[pool.name]
-    part.placement[pool.name] = "fused"
+    part.placement[pool.name] = Placement.FUSED
     part.fused[pool.name] = conv
 
 
 def _fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
     """The convolution producing an operand of Add `node` that can be fused with it."""
-    if not isinstance(node, ir.Add) or part.placement[node.name] != "vta" \
+    if not isinstance(node, ir.Add) or part.placement[node.name] != Placement.VTA \
             or node.inputs[0] == node.inputs[1]:
         return None
     for name in node.inputs:
         producer = graph.producer(name)
-        if (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == "vta"
+        if (isinstance(producer, ir.Conv2d) and part.placement[producer.name] == Placement.VTA
                 and name not in graph.outputs and len(graph.consumers(name)) == 1):
             return producer
     return None
@@ -301,90 +314,94 @@ def _fuse(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> None:
     first = 0 if add.inputs[0] == conv.output else 1
     steps = (add.input_steps[first], add.input_steps[1 - first])
     out_shape = part.graph.values[add.output].shape
-    own = (layer.consts, layer.out)
-    layer.consts = list(layer.consts)
-    layer.residual = Residual(add_layer.b if first == 0 else add_layer.a,
-                              convert_steps(steps[0], out_shape, layer.consts),
-                              convert_steps(steps[1], out_shape, layer.consts),
-                              convert_steps(add.requant.steps, out_shape, layer.consts))
-    layer.out = part.layouts[add.output]
-    if not feasible(layer, config):      # the other operand's window needs more SRAM
-        layer.consts, layer.out = own
-        layer.residual = None
+    constants = list(layer.constants)
+    residual = Residual(add_layer.b if first == 0 else add_layer.a,
+                        convert_steps(steps[0], out_shape, constants),
+                        convert_steps(steps[1], out_shape, constants),
+                        convert_steps(add.requant.steps, out_shape, constants))
+    fused = replace(layer, constants=constants, residual=residual,
+                    output=part.layouts[add.output])
+    if not feasible(fused, config):      # the other operand's window needs more SRAM
         return
+    part.layers[conv.name] = fused
     del part.layers[add.name]
-    part.placement[add.name] = "fused"
+    part.placement[add.name] = Placement.FUSED
     part.fused[add.name] = conv
     part.residual_inputs[conv.name] = add.inputs[1 - first]
 
 
-def describe(node: ir.Node, part: Partition, config: Config):
+def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     """The VTA layer of one node."""
     graph, layouts = part.graph, part.layouts
-    out = layouts[node.output]
+    output = layouts[node.output]
     block = config.block_out
     out_shape = graph.values[node.output].shape
-    consts: list[np.ndarray] = []
+    constants: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
         weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
-        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
-        return ConvLayer(node.name, layouts[part.im2col[node.name]], out, (1, 1), (1, 1), (1, 1),
-                         PAD_NONE, "dense", dense_weight_tiles(weight, block), epilogue, consts,
-                         int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])),
-                         bias_tiles=bias_tiles)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        return ConvLayer(name=node.name, input=layouts[part.im2col[node.name]], output=output,
+                         mode=WeightMode.DENSE, weights=dense_weight_tiles(weight, block),
+                         epilogue=epilogue, constants=constants, bias_tiles=bias_tiles,
+                         macs=int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
     if isinstance(node, ir.Conv2d):
         x = layouts[node.inputs[0]]
         weight = expand_groups(node.weight, node.groups, x.shape[1]) if node.groups > 1 \
             else node.weight
         if node.groups > 1 and is_block_diagonal(weight, block):
-            mode, tiles = "diag", diagonal_weight_tiles(weight, block)
+            mode, tiles = WeightMode.DIAGONAL, diagonal_weight_tiles(weight, block)
         else:
-            mode, tiles = "dense", dense_weight_tiles(weight, block)
-        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
-        macs = int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:]))
-        return ConvLayer(node.name, x, out, node.weight.shape[2:], node.strides, node.dilations,
-                         node.pads, mode, tiles, epilogue, consts, macs, bias_tiles=bias_tiles)
+            mode, tiles = WeightMode.DENSE, dense_weight_tiles(weight, block)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        return ConvLayer(name=node.name, input=x, output=output, kernel=node.weight.shape[2:],
+                         strides=node.strides, dilations=node.dilations, pads=node.pads,
+                         mode=mode, weights=tiles, epilogue=epilogue, constants=constants,
+                         bias_tiles=bias_tiles,
+                         macs=int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
-        epilogue, bias_tiles = _epilogue(node, out_shape, consts, block)
-        return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "dense",
-                         dense_weight_tiles(weight, block), epilogue, consts,
-                         int(np.prod(node.weight.shape)) * out_shape[0], bias_tiles=bias_tiles)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        return ConvLayer(name=node.name, input=x, output=output, mode=WeightMode.DENSE,
+                         weights=dense_weight_tiles(weight, block), epilogue=epilogue,
+                         constants=constants, bias_tiles=bias_tiles,
+                         macs=int(np.prod(node.weight.shape)) * out_shape[0])
     if isinstance(node, ir.AvgPool):
-        x = layouts[node.inputs[0]]
         taps = node.kernel[0] * node.kernel[1]
-        epilogue = bias_step(-node.input_zero_point * taps, consts)
-        epilogue += convert_steps(node.requant.steps, out_shape, consts)
-        return ConvLayer(node.name, x, out, node.kernel, node.strides, (1, 1),
-                         _window_pads(node, graph), "identity", identity_tile(block), epilogue,
-                         consts, int(np.prod(out_shape)) * taps)
+        epilogue = bias_step(-node.input_zero_point * taps, constants)
+        epilogue += convert_steps(node.requant.steps, out_shape, constants)
+        return ConvLayer(name=node.name, input=layouts[node.inputs[0]], output=output,
+                         kernel=node.kernel, strides=node.strides,
+                         pads=_window_pads(node, graph), mode=WeightMode.IDENTITY,
+                         weights=identity_tile(block), epilogue=epilogue, constants=constants,
+                         macs=int(np.prod(out_shape)) * taps)
     if isinstance(node, ir.Requantization):
-        x = layouts[node.inputs[0]]
-        epilogue = bias_step(-node.input_zero_point, consts)
-        epilogue += convert_steps(node.requant.steps, out_shape, consts)
-        return ConvLayer(node.name, x, out, (1, 1), (1, 1), (1, 1), PAD_NONE, "identity",
-                         identity_tile(block), epilogue, consts, 0)
+        epilogue = bias_step(-node.input_zero_point, constants)
+        epilogue += convert_steps(node.requant.steps, out_shape, constants)
+        return ConvLayer(name=node.name, input=layouts[node.inputs[0]], output=output,
+                         mode=WeightMode.IDENTITY, weights=identity_tile(block),
+                         epilogue=epilogue, constants=constants)
     if isinstance(node, ir.MaxPool):
-        x = layouts[node.inputs[0]]
-        return MaxPoolLayer(node.name, x, out, node.kernel, node.strides, node.dilations,
-                            _window_pads(node, graph))
+        return MaxPoolLayer(name=node.name, input=layouts[node.inputs[0]], output=output,
+                            kernel=node.kernel, strides=node.strides, dilations=node.dilations,
+                            pads=_window_pads(node, graph))
     if isinstance(node, ir.Add):
         a, b = (layouts[name] for name in node.inputs)
-        if a.shape != b.shape or a.shape != out.shape:
+        if a.shape != b.shape or a.shape != output.shape:
             raise Unsupported("Add of differently shaped tensors (broadcasting)")
-        steps_a = convert_steps(node.input_steps[0], out_shape, consts)
-        steps_b = convert_steps(node.input_steps[1], out_shape, consts)
-        epilogue = convert_steps(node.requant.steps, out_shape, consts)
-        return AddLayer(node.name, a, b, out, steps_a, steps_b, epilogue, consts,
-                        int(np.prod(out_shape)))
+        steps_a = convert_steps(node.input_steps[0], out_shape, constants)
+        steps_b = convert_steps(node.input_steps[1], out_shape, constants)
+        epilogue = convert_steps(node.requant.steps, out_shape, constants)
+        return AddLayer(name=node.name, a=a, b=b, output=output, steps_a=steps_a,
+                        steps_b=steps_b, epilogue=epilogue, constants=constants,
+                        macs=int(np.prod(out_shape)))
     raise Unsupported(f"{type(node).__name__} has no VTA layer")
 
 
-def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, consts: list[np.ndarray], block: int):
+def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray], block: int):
     """(ALU steps, bias tiles) of a convolution or Dense: its bias (`bias_by_gemm`), then its
     requantization."""
-    steps, bias_tiles = bias_by_gemm(node.folded_bias(), consts, block)
-    return steps + convert_steps(node.requant.steps, out_shape, consts), bias_tiles
+    steps, bias_tiles = bias_by_gemm(node.folded_bias(), constants, block)
+    return steps + convert_steps(node.requant.steps, out_shape, constants), bias_tiles
 
 
 def _dense_input(node: ir.Dense, part: Partition, config: Config):
@@ -401,10 +418,11 @@ def _dense_input(node: ir.Dense, part: Partition, config: Config):
     n, c, h, w = image.shape
     if c * h * w != k:
         raise Unsupported("Reshape to Dense does not flatten C×H×W")
-    virtual = ActLayout((n, image.cb * image.hh * image.wh * block, 1, 1), config.batch, block)
+    virtual = ActLayout((n, image.channel_blocks * image.channel_block_tiles * block, 1, 1),
+                        config.batch, block)
     channel, y, xx = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
-    position = (((channel // block) * image.hh + y + image.halo[0]) * image.wh
-                + xx + image.halo[1]) * block + channel % block
+    position = image.tile_offset(0, channel // block, y + image.halo[0], xx + image.halo[1]) \
+        * block + channel % block
     weight = np.zeros((m, virtual.shape[1]), dtype=np.int8)
     weight[:, position.ravel()] = node.weight
     return virtual, weight.reshape(m, -1, 1, 1)

@@ -1,5 +1,5 @@
-"""Choice of a layer's tiling: the analytic model (`cost_model.estimate`) ranks every tiling
-that fits the SRAMs, the cycle-level model of the core (`vta.simulator.cycle`) times the
+"""Choice of a layer's tiling: the analytic model (`cost_model.estimate`) ranks the SRAM plans of
+every tiling that fits the buffers (`tiling.fitting_plans`), the cycle-level model of the core (`vta.simulator.cycle`) times the
 `SHORTLIST` best of them as code generation emits them, and the fastest wins.
 
 The analytic model alone is off by up to 1.5× per layer and often ranks the best tiling tenth
@@ -20,10 +20,10 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from vta.compiler.codegen import Buffers, emit_layer
-from vta.compiler.layers import AddLayer, ConvLayer
-from vta.compiler.packing import ActLayout
 from vta.compiler.cost_model import estimate
-from vta.compiler.tiling import Tiling, fitting
+from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
+from vta.compiler.packing import ActLayout
+from vta.compiler.tiling import SramPlan, Tiling, fitting_plans, plan_sram
 from vta.isa import Config, MemoryType, VtaError
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
@@ -65,13 +65,14 @@ class CycleCost:
         self.cycles: dict[tuple, int] = {}
         self._pool: ProcessPoolExecutor | None = None
 
-    def times(self, layer, tilings: list[Tiling]) -> list[int]:
+    def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""
         layer_key = timing_key(layer)
         missing = list(dict.fromkeys(t for t in tilings if (layer_key, t) not in self.cycles))
         results = None
         if len(missing) > 1 and self.workers > 1 and min(
-                estimate(layer, t, self.config) for t in missing) >= PARALLEL_CYCLES:
+                estimate(plan_sram(layer, t, self.config), self.config)
+                for t in missing) >= PARALLEL_CYCLES:
             results = self._parallel(layer, missing)
         if results is None:
             results = [time_tiling(self.config, layer, tiling) for tiling in missing]
@@ -105,24 +106,26 @@ class CycleCost:
         self.close()
 
 
-def time_tiling(config: Config, layer, tiling: Tiling) -> int:
+def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
-    inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.inp]
+    inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         inputs.append(layer.residual.other)
-    weights = consts = bias_weights = None
-    if isinstance(layer, ConvLayer) and layer.mode != "identity":
+    weights = constants = bias_weights = None
+    if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
         weights = device.alloc(layer.weights.nbytes)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
         bias_weights = device.alloc(layer.bias_tiles.nbytes)
-    if layer.consts:
-        consts = device.alloc(len(layer.consts) * layer.out.cb * config.elem_bytes(MemoryType.ACC))
-    buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs], device.alloc(_nbytes(layer.out)),
-                      weights, consts, device.alloc(config.elem_bytes(MemoryType.WGT)),
-                      bias_weights, device.alloc(config.elem_bytes(MemoryType.INP)))
+    if layer.constants:
+        constants = device.alloc(len(layer.constants) * layer.output.channel_blocks
+                                 * config.elem_bytes(MemoryType.ACC))
+    buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
+                      device.alloc(_nbytes(layer.output)), weights, constants,
+                      device.alloc(config.elem_bytes(MemoryType.WGT)), bias_weights,
+                      device.alloc(config.elem_bytes(MemoryType.INP)))
     stream = CommandStream(device)
-    emit_layer(stream, layer, tiling, buffers)
+    emit_layer(stream, plan_sram(layer, tiling, config), buffers)
     image = stream.build()
     return CycleModel(config).run(image.instructions(), image.insn_addr).cycles
 
@@ -131,16 +134,24 @@ def _nbytes(layout: ActLayout) -> int:
     return max(layout.nbytes, 1)
 
 
-def choose(layer, config: Config, cost: CycleCost | None = None) -> tuple[Tiling, int]:
-    """The tiling of `layer` and its cycles: timed by `cost` among the analytic model's
-    shortlist, or the analytic model's best and its estimate when `cost` is None."""
-    ranked = fitting(layer, config)
-    if not ranked:
+def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
+    """The SRAM plans of the tilings that fit, with their analytic estimates, best first."""
+    estimated = [(plan, estimate(plan, config)) for plan in fitting_plans(layer, config)]
+    return sorted(estimated, key=lambda item: item[1])
+
+
+def choose(layer: VtaLayer, config: Config, cost: CycleCost | None = None
+           ) -> tuple[SramPlan, int]:
+    """The SRAM plan (tiling) of `layer` and its cycles: timed by `cost` among the analytic
+    model's shortlist, or the analytic model's best and its estimate when `cost` is None."""
+    plans = ranked(layer, config)
+    if not plans:
         raise VtaError(f"layer {layer.name}: no tiling fits the on-chip buffers")
     if cost is None:
-        tiling, estimate = ranked[0]
-        return tiling, int(estimate)
-    shortlist = [tiling for tiling, _ in ranked[:SHORTLIST]]
-    timed = zip(cost.times(layer, shortlist), range(len(shortlist)), shortlist)
-    cycles, _, tiling = min(timed)
-    return tiling, cycles
+        plan, estimated = plans[0]
+        return plan, int(estimated)
+    shortlist = [plan for plan, _ in plans[:SHORTLIST]]
+    timed = zip(cost.times(layer, [plan.tiling for plan in shortlist]), range(len(shortlist)),
+                shortlist)
+    cycles, _, plan = min(timed)
+    return plan, cycles

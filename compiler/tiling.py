@@ -1,22 +1,37 @@
-"""Per-layer tiling: split a layer's output into tiles whose operands fit the SRAM buffers, with
-one or two virtual threads; `schedule` chooses among them.
+"""Per-layer tiling, and the plan of the on-chip buffers it implies.
 
 A tile is (batch block, output channel blocks, output rows, output columns); a ConvLayer in
-"dense" mode may also split its input channel blocks into reduction chunks accumulated in place.
-With two virtual threads every buffer holds two slots and consecutive tiles alternate between
-them, so that the loads of one tile overlap the GEMM of the other and its store the next compute.
-Weights that fit WGT whole are loaded once per layer ("resident") and shared by both threads.
+`WeightMode.DENSE` may also split its input channel blocks into reduction chunks accumulated in
+place. With two virtual threads every buffer holds two slots and consecutive tiles alternate
+between them, so that the loads of one tile overlap the GEMM of the other and its store the next
+compute. Weights that fit WGT whole are loaded once per layer ("resident") and shared by both
+threads.
+
+`SramPlan` is the one statement of what lies where in INP, WGT, ACC and UOP: named regions
+(`Part`) with their offsets and sizes, per slot (a tile's operands) or shared by the threads
+(resident weights, identity and bias tiles). `fits` checks it against the config's buffers, the
+cost model reads its sizes and code generation its offsets. The schedule (`schedule`) chooses
+among the tilings that fit.
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from vta.compiler.cost_model import estimate
-from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, residual_window_tiles,
-                                 tile_conv_rows, window_extent)
-from vta.isa import Config
+from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, VtaLayer, WeightMode,
+                                 pooled_conv_rows, tile_conv_rows, window_extent)
+from vta.isa import Config, MemoryType
+from vta.runtime.kernels import HAZARD_WINDOW
+
+#: Partial accumulators a reduction onto fewer output tiles is spread over, so that no
+#: micro-op writes a tile one of the HAZARD_WINDOW before it wrote (an ALU ADD sums them).
+PARTIAL_ACCUMULATORS = HAZARD_WINDOW + 1
+#: Share of the micro-op buffer one GEMM/ALU instruction's kernel may take (longer kernels are
+#: split into several instructions), so the runtime's micro-op cache holds several at once.
+KERNEL_UOP_SHARE = 4
 
 
 def chunks(total: int, size: int) -> list[tuple[int, int]]:
@@ -31,96 +46,362 @@ def sizes(total: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Tiling:
-    """Chunk sizes (output channel blocks, rows, columns, input channel blocks), threads, and
-    whether the whole weight tensor stays in WGT."""
+    """Chunk sizes — output channel blocks, output rows and columns (pooled ones where a pool is
+    fused), input channel blocks of a reduction chunk —, virtual threads, and whether the whole
+    weight tensor stays in WGT."""
 
-    ocb: int
+    out_blocks: int
     rows: int
     cols: int
-    icb: int
+    in_blocks: int
     threads: int
-    resident: bool
+    weights_resident: bool
 
 
-def weight_tiles_total(layer) -> int:
-    if isinstance(layer, ConvLayer):
-        return int(layer.weights.shape[0] * (layer.weights[0].size // layer.weights.shape[-1] ** 2))
-    return 1
+@dataclass(frozen=True)
+class Tile:
+    """One tile: a batch block, output channel blocks from `first_block`, output rows and
+    columns; with a fused pool also the pooled rows that the rows serve."""
+
+    batch_block: int
+    first_block: int
+    blocks: int
+    first_row: int
+    rows: int
+    first_col: int
+    cols: int
+    first_pooled_row: int = 0
+    pooled_rows: int = 0
+
+    @property
+    def positions(self) -> int:
+        return self.rows * self.cols
 
 
-def bias_tiles_total(layer: ConvLayer) -> int:
-    return 0 if layer.bias_tiles is None else len(layer.bias_tiles)
+@dataclass(frozen=True)
+class Window:
+    """The input a tile reads: `rows` rows of `pitch` columns from DRAM row `first_row`, column
+    `first_col` (counted from the halo's top left), and the SRAM column `origin` at which the
+    first output position's window starts. A tile spanning the whole width loads whole halo'd
+    rows; a narrower one only the columns under it."""
+
+    rows: int
+    pitch: int
+    first_row: int
+    first_col: int
+    origin: int
+
+    @property
+    def tiles(self) -> int:
+        return self.rows * self.pitch
 
 
-def slot_usage(layer, t: Tiling) -> tuple[int, int, int]:
-    """(INP, WGT per slot or resident total, ACC) tiles one thread's slot needs."""
-    oh, ow = layer.out_hw
-    if isinstance(layer, AddLayer):
-        inp = t.ocb * t.rows * (layer.a.wh + layer.b.wh)
-        return inp, 1, len(layer.consts) * t.ocb + 2 * t.ocb * t.rows * ow
-    kh, kw = layer.kernel
-    rows = tile_conv_rows(layer, t.rows)
-    ih = window_extent(rows, kh, layer.strides[0], layer.dilations[0])
-    iw = layer.inp.wh if t.cols == ow else window_extent(t.cols, kw, layer.strides[1],
-                                                         layer.dilations[1])
-    positions = rows * t.cols
-    if isinstance(layer, MaxPoolLayer):
-        return t.ocb * ih * iw, 1, t.ocb * (ih * iw + positions)
-    taps = kh * kw
-    if layer.mode == "dense":
-        inp, wgt = t.icb * ih * iw, t.ocb * t.icb * taps
-    elif layer.mode == "diag":
-        inp, wgt = t.ocb * ih * iw, t.ocb * taps
+class Part(enum.StrEnum):
+    """The named regions of the on-chip buffers."""
+
+    #: INP: the input window (an Add's first operand)
+    INPUT = "input window"
+    #: INP: the window of a second operand (an Add's, or a fused residual Add's other operand)
+    OTHER = "other operand window"
+    #: INP (last entry): the constant input tile of the bias GEMM
+    BIAS_INPUT = "bias input tile"
+    #: WGT: weight tiles (a slot's chunk, or the whole tensor when resident)
+    WEIGHTS = "weights"
+    #: WGT: the identity tile of the copies into ACC
+    IDENTITY = "identity tile"
+    #: WGT: one tile per output block that adds the bias by one GEMM
+    BIAS_WEIGHTS = "bias weight tiles"
+    #: ACC: per-channel ALU operands, one tile per output block and constant
+    CONSTANTS = "constants"
+    #: ACC: the accumulators the result is formed in (a MaxPool's maxima)
+    ACCUMULATORS = "accumulators"
+    #: ACC: the copy of a second operand (an Add's, a fused residual Add's other operand)
+    OPERAND = "second operand"
+    #: ACC: a fused max pool's pooled results
+    POOLED = "pooled results"
+    #: ACC: a MaxPool's copy of its input window
+    WINDOW = "window copy"
+
+
+class Region(NamedTuple):
+    """A range of one on-chip buffer, in entries (tiles)."""
+
+    memory: MemoryType
+    offset: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+
+def input_window(layer: ConvLayer | MaxPoolLayer, tile: Tile) -> Window:
+    """The input window of a tile of a convolution or max pooling."""
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
+    top, left = layer.pads[0], layer.pads[1]
+    x = layer.input
+    rows = window_extent(tile.rows, kh, sh, dh)
+    first_row = tile.first_row * sh + x.halo[0] - top
+    if tile.cols == layer.output_size[1]:
+        return Window(rows, x.width_with_halo, first_row, 0, x.halo[1] - left)
+    return Window(rows, window_extent(tile.cols, kw, sw, dw), first_row,
+                  tile.first_col * sw + x.halo[1] - left, 0)
+
+
+def operand_window(layer: ConvLayer | AddLayer, tile: Tile) -> Window:
+    """The window under a tile of a fused residual Add's other operand, or of an Add's second
+    operand."""
+    return same_shape_window(layer.residual.other if isinstance(layer, ConvLayer) else layer.b,
+                             layer.output_size[1], tile)
+
+
+def same_shape_window(layout, width: int, tile: Tile) -> Window:
+    """The window of a tensor of the output's shape under a tile: whole halo'd rows when the
+    tile spans the output's `width`, else just its columns."""
+    first_row = tile.first_row + layout.halo[0]
+    if tile.cols == width:
+        return Window(tile.rows, layout.width_with_halo, first_row, 0, layout.halo[1])
+    return Window(tile.rows, tile.cols, first_row, tile.first_col + layout.halo[1], 0)
+
+
+def tiles(layer: VtaLayer, tiling: Tiling) -> list[Tile]:
+    """The tiles of a layer in the order they run: output channel chunks outermost, then batch
+    blocks, rows and columns (with a fused pool: pooled rows, each tile computing the
+    convolution rows under them)."""
+    output = layer.output
+    block_chunks = chunks(output.channel_blocks, tiling.out_blocks)
+    if isinstance(layer, ConvLayer) and layer.pool is not None:
+        width = layer.output_size[1]
+        return [Tile(batch_block, first_block, blocks,
+                     *pooled_conv_rows(layer, first_pooled, pooled_rows), 0, width,
+                     first_pooled, pooled_rows)
+                for first_block, blocks in block_chunks
+                for batch_block in range(output.batch_blocks)
+                for first_pooled, pooled_rows in chunks(layer.tiled_size[0], tiling.rows)]
+    height, width = layer.output_size
+    return [Tile(batch_block, first_block, blocks, first_row, rows, first_col, cols)
+            for first_block, blocks in block_chunks for batch_block in range(output.batch_blocks)
+            for first_row, rows in chunks(height, tiling.rows)
+            for first_col, cols in chunks(width, tiling.cols)]
+
+
+def pooled_tile(layer: ConvLayer, tile: Tile) -> Tile:
+    """The pooled rows of a tile of a convolution with a fused pool, as a tile of the pool's
+    output."""
+    return Tile(tile.batch_block, tile.first_block, tile.blocks, tile.first_pooled_row,
+                tile.pooled_rows, 0, layer.tiled_size[1])
+
+
+def reduction_chunks(layer: VtaLayer, tiling: Tiling, tile: Tile) -> list[tuple[int, int]]:
+    """(first input block, blocks) of each reduction chunk of a tile: a dense convolution's
+    input blocks in chunks of `tiling.in_blocks`; otherwise the tile's own blocks, once."""
+    if isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE:
+        return chunks(layer.input.channel_blocks, tiling.in_blocks)
+    return [(tile.first_block, tile.blocks)]
+
+
+def largest_tile(layer: VtaLayer, tiling: Tiling) -> Tile:
+    """A tile of the tiling's full extents (the one its slots are sized for)."""
+    rows = tile_conv_rows(layer, tiling.rows)
+    return Tile(0, 0, tiling.out_blocks, 0, rows, 0, tiling.cols, 0, tiling.rows)
+
+
+def partial_accumulators(tile: Tile) -> int:
+    """Copies of the accumulators a tile's GEMM spreads its reduction over: PARTIAL_ACCUMULATORS
+    when it has fewer output tiles than that, else 1."""
+    outputs = tile.blocks * tile.positions
+    return PARTIAL_ACCUMULATORS if outputs < PARTIAL_ACCUMULATORS else 1
+
+
+#: The buffers the compiler divides into slots and regions (UOP is the runtime's cache).
+PLANNED = (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What a config's buffers hold: entries of INP, WGT and ACC, the micro-ops one
+    instruction's kernel may take."""
+
+    depths: dict[MemoryType, int]
+    kernel_uops: int
+
+    @classmethod
+    def of(cls, config: Config) -> Capacity:
+        return cls({memory: config.depth(memory) for memory in PLANNED},
+                   max(config.uop_depth // KERNEL_UOP_SHARE, 1))
+
+
+@dataclass(frozen=True)
+class SramPlan:
+    """What lies where in the on-chip buffers while one layer runs under one tiling.
+
+    Each of INP, WGT and ACC holds `tiling.threads` slots of `slots[memory]` entries from its
+    start (thread t's slot at t × size), then the `shared` regions; INP's shared bias input tile
+    is its last entry. `regions(tile)` places one tile's operands inside its slots; the slots
+    are sized for `full_tile`, the regions of a tile of the tiling's full extents. UOP is the
+    runtime's micro-op cache: each instruction's kernel takes at most `capacity.kernel_uops`
+    micro-ops.
+    """
+
+    layer: VtaLayer
+    tiling: Tiling
+    slots: dict[MemoryType, int]
+    shared: dict[Part, Region]
+    full_tile: dict[Part, Region]
+    capacity: Capacity
+
+    @property
+    def kernel_uops(self) -> int:
+        return self.capacity.kernel_uops
+
+    def slot(self, memory: MemoryType, index: int) -> int:
+        """First entry of the slot of `memory` that tile (or reduction step) `index` uses."""
+        return (index % self.tiling.threads) * self.slots[memory]
+
+    def regions(self, tile: Tile) -> dict[Part, Region]:
+        """The regions of one tile's operands, as offsets inside its slots."""
+        return _REGIONS[type(self.layer)](self.layer, self.tiling, tile)
+
+    @property
+    def fits(self) -> bool:
+        """True when the slots of every thread and the shared regions fit the buffers."""
+        ends = {memory: self.tiling.threads * self.slots[memory] for memory in PLANNED}
+        for region in self.shared.values():
+            if region.offset < ends[region.memory]:
+                return False
+            ends[region.memory] = max(ends[region.memory], region.end)
+        depths = self.capacity.depths
+        return all(ends[memory] <= depths[memory] for memory in PLANNED)
+
+
+def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
+    """The SRAM plan of `layer` under `tiling`."""
+    return _plan(layer, tiling, Capacity.of(config))
+
+
+def _plan(layer: VtaLayer, tiling: Tiling, capacity: Capacity,
+          full_tile: dict[Part, Region] | None = None) -> SramPlan:
+    """`plan_sram`, given the buffers' capacity (and the regions of the full tile, where another
+    tiling of the same chunk sizes already has them)."""
+    if full_tile is None:
+        full_tile = _REGIONS[type(layer)](layer, tiling, largest_tile(layer, tiling))
+    slots = dict.fromkeys(PLANNED, 0)
+    for region in full_tile.values():
+        slots[region.memory] = max(slots[region.memory], region.end)
+    shared = {}
+    wgt = MemoryType.WGT
+    if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
+        if tiling.weights_resident:
+            after = shared[Part.WEIGHTS] = Region(wgt, 0, layer.weight_tiles)
+            slots[wgt] = 0
+        else:
+            after = Region(wgt, tiling.threads * slots[wgt], 0)
+        if layer.residual is not None:
+            after = shared[Part.IDENTITY] = Region(wgt, after.end, 1)
+        if layer.bias_tiles is not None:
+            shared[Part.BIAS_WEIGHTS] = Region(wgt, after.end, len(layer.bias_tiles))
+            shared[Part.BIAS_INPUT] = Region(MemoryType.INP,
+                                             capacity.depths[MemoryType.INP] - 1, 1)
     else:
-        inp, wgt = t.ocb * ih * iw, 1
-    copies = 3 if t.ocb * positions < 3 else 1
-    acc = len(layer.consts) * t.ocb + copies * t.ocb * positions
+        shared[Part.IDENTITY] = Region(wgt, 0, 1)
+    return SramPlan(layer, tiling, slots, shared, full_tile, capacity)
+
+
+def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+    """INP: the input window of a reduction chunk, then (at a fixed offset: after the full
+    tile's window) a fused residual operand's window. WGT: a streamed weight chunk. ACC: the
+    constants (for the tiling's output blocks), the accumulators (times `partial_accumulators`),
+    then the residual operand's copy or the pooled results."""
+    inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
+    taps = layer.kernel[0] * layer.kernel[1]
+    dense = layer.mode == WeightMode.DENSE
+    window = input_window(layer, tile).tiles
+    if dense:
+        regions = {Part.INPUT: Region(inp, 0, tiling.in_blocks * window),
+                   Part.WEIGHTS: Region(wgt, 0, tile.blocks * tiling.in_blocks * taps)}
+    else:
+        diagonal = layer.mode == WeightMode.DIAGONAL
+        regions = {Part.INPUT: Region(inp, 0, tile.blocks * window),
+                   Part.WEIGHTS: Region(wgt, 0, tile.blocks * taps if diagonal else 0)}
     if layer.residual is not None:
-        inp += residual_window_tiles(layer, t.ocb, t.rows, t.cols)
-        acc += t.ocb * positions
+        full_window = input_window(layer, largest_tile(layer, tiling)).tiles
+        start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
+        regions[Part.OTHER] = Region(inp, start,
+                                     tile.blocks * operand_window(layer, tile).tiles)
+    outputs = tile.blocks * tile.positions
+    constants = len(layer.constants) * tiling.out_blocks
+    regions[Part.CONSTANTS] = Region(acc, 0, constants)
+    accumulators = regions[Part.ACCUMULATORS] = Region(
+        acc, constants, partial_accumulators(tile) * outputs)
+    if layer.residual is not None:
+        regions[Part.OPERAND] = Region(acc, accumulators.end, outputs)
     if layer.pool is not None:
-        acc += t.ocb * t.rows * layer.tiled_hw[1]
-    return inp, wgt, acc
+        regions[Part.POOLED] = Region(acc, accumulators.end,
+                                      tile.blocks * pooled_tile(layer, tile).positions)
+    return regions
 
 
-def fits(layer, t: Tiling, config: Config) -> bool:
-    inp, wgt, acc = slot_usage(layer, t)
-    wgt_need = weight_tiles_total(layer) if t.resident else t.threads * wgt
-    extra_inp = 0
-    if isinstance(layer, ConvLayer):     # identity and bias tiles after the weights
-        wgt_need += (layer.residual is not None) + bias_tiles_total(layer)
-        extra_inp = int(layer.bias_tiles is not None)     # the bias GEMM's input tile, last
-    return (t.threads * inp + extra_inp <= config.inp_depth and wgt_need <= config.wgt_depth
-            and t.threads * acc <= config.acc_depth)
+def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+    """INP: the input window. ACC: its copy, then the maxima."""
+    window = tile.blocks * input_window(layer, tile).tiles
+    return {Part.INPUT: Region(MemoryType.INP, 0, window),
+            Part.WINDOW: Region(MemoryType.ACC, 0, window),
+            Part.ACCUMULATORS: Region(MemoryType.ACC, window, tile.blocks * tile.positions)}
 
 
-def candidates(layer):
+def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+    """INP: the two operands' windows (whole halo'd rows). ACC: the constants (for the tiling's
+    output blocks), the first operand's copy (where the sum is formed), the second's."""
+    inp, acc = MemoryType.INP, MemoryType.ACC
+    width = layer.output_size[1]
+    first = tile.blocks * same_shape_window(layer.a, width, tile).tiles
+    second = tile.blocks * same_shape_window(layer.b, width, tile).tiles
+    outputs = tile.blocks * tile.positions
+    constants = len(layer.constants) * tiling.out_blocks
+    return {Part.INPUT: Region(inp, 0, first), Part.OTHER: Region(inp, first, second),
+            Part.CONSTANTS: Region(acc, 0, constants),
+            Part.ACCUMULATORS: Region(acc, constants, outputs),
+            Part.OPERAND: Region(acc, constants + outputs, outputs)}
+
+
+_REGIONS = {ConvLayer: _conv_regions, MaxPoolLayer: _max_pool_regions, AddLayer: _add_regions}
+
+
+def candidates(layer: VtaLayer):
     """Every tiling worth considering: chunk sizes of output channel blocks, rows, columns
     (a few divisions) and reduction (dense convolutions), one or two threads, resident or
     streamed weights."""
-    oh, ow = layer.out_hw
-    dense = isinstance(layer, ConvLayer) and layer.mode == "dense"
+    height, width = layer.tiled_size[0], layer.output_size[1]
+    dense = isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
     whole_rows = isinstance(layer, AddLayer) or (isinstance(layer, ConvLayer)
                                                   and layer.pool is not None)
-    col_options = [ow] if whole_rows else \
-        sorted({-(-ow // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
-    if isinstance(layer, ConvLayer):
-        oh = layer.tiled_hw[0]
-    icb_options = sizes(layer.inp.cb) if dense else [1]
-    resident_options = [True, False] if isinstance(layer, ConvLayer) and layer.mode != "identity" \
-        else [True]
-    for ocb, rows, cols, icb, threads, resident in itertools.product(
-            sizes(layer.out.cb), sizes(oh), col_options, icb_options, (2, 1), resident_options):
-        yield Tiling(ocb, rows, cols, icb, threads, resident)
+    col_options = [width] if whole_rows else \
+        sorted({-(-width // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
+    in_block_options = sizes(layer.input.channel_blocks) if dense else [1]
+    resident_options = [True, False] if isinstance(layer, ConvLayer) \
+        and layer.mode != WeightMode.IDENTITY else [True]
+    for out_blocks, rows, cols, in_blocks, threads, resident in itertools.product(
+            sizes(layer.output.channel_blocks), sizes(height), col_options, in_block_options,
+            (2, 1), resident_options):
+        yield Tiling(out_blocks, rows, cols, in_blocks, threads, resident)
 
 
-def feasible(layer, config: Config) -> bool:
+def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
+    """The SRAM plans of every tiling of `layer` that fits the buffers."""
+    capacity = Capacity.of(config)
+    plans = []
+    full_tiles: dict[tuple, dict[Part, Region]] = {}
+    for tiling in candidates(layer):
+        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks)
+        if extents not in full_tiles:
+            full_tiles[extents] = _REGIONS[type(layer)](layer, tiling, largest_tile(layer, tiling))
+        plan = _plan(layer, tiling, capacity, full_tiles[extents])
+        if plan.fits:
+            plans.append(plan)
+    return plans
+
+
+def feasible(layer: VtaLayer, config: Config) -> bool:
     """True when some tiling of `layer` fits the SRAMs."""
-    return any(fits(layer, tiling, config) for tiling in candidates(layer))
-
-
-def fitting(layer, config: Config) -> list[tuple[Tiling, float]]:
-    """The tilings that fit the SRAMs with their analytic estimates, best first."""
-    result = [(tiling, estimate(layer, tiling, config)) for tiling in candidates(layer)
-              if fits(layer, tiling, config)]
-    return sorted(result, key=lambda item: item[1])
+    capacity = Capacity.of(config)
+    return any(_plan(layer, tiling, capacity).fits for tiling in candidates(layer))

@@ -12,6 +12,7 @@ element-wise ALU operations we emit write each tile independently of the order.
 
 from __future__ import annotations
 
+import enum
 import functools
 import itertools
 import math
@@ -37,22 +38,30 @@ class Dim:
         return self.dst, self.src, self.wgt
 
 
+class Unit(enum.Enum):
+    """The compute module's unit an instruction runs on."""
+
+    GEMM = "gemm"
+    ALU = "alu"
+
+
 @dataclass(frozen=True)
 class Op:
-    """What a kernel does: ``("gemm", reset)`` or ``("alu", AluOp, imm or None)``."""
+    """What a kernel does: a GEMM (that resets its outputs with `reset`) or an ALU operation
+    (with an immediate, or None for an ACC source)."""
 
-    kind: str
+    unit: Unit
     reset: bool = False
     alu: AluOp | None = None
     imm: int | None = None
 
 
-GEMM = Op("gemm")
-RESET = Op("gemm", reset=True)
+GEMM = Op(Unit.GEMM)
+RESET = Op(Unit.GEMM, reset=True)
 
 
 def alu(op: AluOp, imm: int | None = None) -> Op:
-    return Op("alu", alu=AluOp(op), imm=None if imm is None else int(imm))
+    return Op(Unit.ALU, alu=AluOp(op), imm=None if imm is None else int(imm))
 
 
 def simplify(dims: list[Dim]) -> list[Dim]:
@@ -115,7 +124,7 @@ def _hazard_free(dst: np.ndarray, outer: Dim, inner: Dim) -> bool:
 
 
 @dataclass
-class Plan:
+class LoopChoice:
     """Loops (outer, inner) and the micro-op table of one instruction."""
 
     outer: Dim
@@ -143,7 +152,8 @@ def _choose(dims: tuple[Dim, ...], check_hazard: bool) -> tuple[int, int] | None
     return None
 
 
-def plan(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool = True) -> Plan | None:
+def choose_loops(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool = True
+                 ) -> LoopChoice | None:
     """The hazard-free choice of two loop levels with the fewest micro-ops (None if none)."""
     dims = tuple(simplify(dims))
     chosen = _choose(dims, check_hazard)
@@ -151,14 +161,14 @@ def plan(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool = True)
         return None
     padded = list(dims) + [Dim(1), Dim(1)]
     rest = [d for index, d in enumerate(dims) if index not in chosen]
-    return Plan(padded[chosen[0]], padded[chosen[1]], _uop_table(rest, base))
+    return LoopChoice(padded[chosen[0]], padded[chosen[1]], _uop_table(rest, base))
 
 
 def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: int) -> int:
     """Emit the loop nest `dims` over `base` as few GEMM/ALU instructions as possible (more
     than one when the micro-ops would pass `max_uops`); returns the instruction count."""
     dims = simplify(dims)
-    chosen = plan(dims, base, check_hazard=True)
+    chosen = choose_loops(dims, base, check_hazard=True)
     if chosen is not None and len(chosen.uops) <= max_uops:
         _push(stream, chosen, op)
         return 1
@@ -173,7 +183,7 @@ def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: 
     return count
 
 
-def _push(stream, chosen: Plan, op: Op) -> None:
+def _push(stream, chosen: LoopChoice, op: Op) -> None:
     uops = tuple(map(tuple, chosen.uops.tolist()))
     key = ("kernel", op, chosen.outer, chosen.inner, uops)
     with stream.kernel(key) as k:
@@ -182,7 +192,7 @@ def _push(stream, chosen: Plan, op: Op) -> None:
                 k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src,
                        wgt_factor=loop.wgt)
             for dst, src, wgt in uops:
-                if op.kind == "gemm":
+                if op.unit == Unit.GEMM:
                     k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
                 else:
                     k.alu(op.alu, dst=dst, src=src, imm=op.imm)

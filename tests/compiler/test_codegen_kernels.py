@@ -1,4 +1,4 @@
-"""Micro-kernel planning: the chosen loops and micro-ops enumerate exactly the requested loop
+"""Micro-kernel loop choice: the chosen loops and micro-ops enumerate exactly the requested loop
 nest, and the hazard check agrees with a brute-force expansion."""
 
 import itertools
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vta.compiler.uop_kernels import Dim, _hazard_free, plan
+from vta.compiler.uop_kernels import Dim, _hazard_free, choose_loops
 
 dims_strategy = st.lists(st.builds(Dim, st.integers(1, 5), st.integers(0, 7), st.integers(0, 9),
                                    st.integers(0, 3)), min_size=0, max_size=5)
@@ -21,7 +21,7 @@ def expand(dims, base):
             for index in itertools.product(*ranges)]
 
 
-def expand_plan(p):
+def expand_choice(p):
     out = []
     for i in range(p.outer.extent):
         for j in range(p.inner.extent):
@@ -39,14 +39,14 @@ def brute_hazard_free(sequence):
 
 @settings(max_examples=300, deadline=None)
 @given(dims_strategy, st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)))
-def test_plan_covers_the_nest_without_hazards(dims, base):
-    chosen = plan(dims, base, check_hazard=True)
+def test_chosen_loops_cover_the_nest_without_hazards(dims, base):
+    chosen = choose_loops(dims, base, check_hazard=True)
     wanted = Counter(expand(dims, base))
     if chosen is None:
         # no order is hazard-free: then not even the requested order is
         assert not brute_hazard_free(expand(dims, base)) or not dims
         return
-    executed = expand_plan(chosen)
+    executed = expand_choice(chosen)
     assert Counter(executed) == wanted
     assert brute_hazard_free(executed)
 

@@ -22,14 +22,14 @@ def test_recorded_cycles_are_the_cycle_backends():
 def test_parallel_timing_equals_serial_timing():
     """A layer big enough to be timed by the process pool gets the same cycles as timed here."""
     from vta.compiler.partition import partition
-    from vta.compiler.schedule import PARALLEL_CYCLES, CycleCost, time_tiling
-    from vta.compiler.tiling import fitting
+    from vta.compiler.schedule import PARALLEL_CYCLES, CycleCost, ranked, time_tiling
     from vta.isa import Config
     config = Config.preset("pynq")
     graph = conv_graph(np.random.default_rng(0), c=64, o=64, h=40, w=40, k=3, pad=1)
     (layer,) = partition(graph, config).layers.values()
-    tilings = [tiling for tiling, estimate in fitting(layer, config)[:3]]
-    assert min(e for _, e in fitting(layer, config)[:3]) >= PARALLEL_CYCLES
+    best = ranked(layer, config)[:3]
+    tilings = [plan.tiling for plan, _ in best]
+    assert min(estimate for _, estimate in best) >= PARALLEL_CYCLES
     with CycleCost(config, workers=2) as cost:
         parallel = cost.times(layer, tilings)
         assert cost._pool is not None
