@@ -129,7 +129,8 @@ class LayerEmitter(ABC):
         if count:
             tile = placed.tile
             self.stream.load(self.buffers.constants, MemoryType.ACC,
-                             sram=placed.at(Part.CONSTANTS), offset=tile.first_block, x_size=tile.blocks, y_size=count,
+                             sram=placed.at(Part.CONSTANTS), offset=tile.first_block,
+                             x_size=tile.blocks, y_size=count,
                              x_stride=self.layer.output.channel_blocks)
 
     def load_identity(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, WeightMode
-from vta.compiler.tiling import Part, SramPlan, Tile, input_window, largest_tile
+from vta.compiler.tiling import Part, SramPlan, Tile, input_window
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -51,8 +51,7 @@ def estimate(plan: SramPlan, config: Config) -> float:
     """Estimated cycles of the plan's layer under its tiling."""
     layer, t = plan.layer, plan.tiling
     dma = _dma(config)
-    tile = largest_tile(layer, t)
-    regions = plan.full_tile
+    tile, regions = plan.full_tile, plan.full_regions
     tiles = layer.output.batch_blocks * -(-layer.output.channel_blocks // t.out_blocks) \
         * -(-layer.tiled_size[0] // t.rows) * -(-layer.output_size[1] // t.cols)
     positions = tile.blocks * tile.positions
@@ -82,7 +81,7 @@ def estimate(plan: SramPlan, config: Config) -> float:
 
 def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, float, int]:
     """(load, compute, stored tiles) of the full tile of a convolution."""
-    layer, t, regions = plan.layer, plan.tiling, plan.full_tile
+    layer, t, regions = plan.layer, plan.tiling, plan.full_regions
     positions = tile.blocks * tile.positions
     taps = layer.kernel[0] * layer.kernel[1]
     dense = layer.mode == WeightMode.DENSE

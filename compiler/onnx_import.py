@@ -23,7 +23,8 @@ from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real
-from vta.compiler.requantize import INT8_MAX, INT8_MIN, plan, plan_add, wrap32
+from vta.compiler.requantize import (INT8_MAX, INT8_MIN, plan_add, plan_requantization,
+                                     wrap32)
 from vta.isa import VtaError
 
 #: Operators whose presence marks a quantized model.
@@ -223,9 +224,10 @@ class Importer:
                              input_steps=(steps_a, steps_b), requant=requant)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
         multiplier = pending.acc_scale / quant.scale
-        requant = plan(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
-                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where,
-                       absorb=pending.kind in ("conv", "dense", "requant"))
+        requant = plan_requantization(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
+                                      acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
+                                      where=where,
+                                      absorb=pending.kind in ("conv", "dense", "requant"))
         fields = pending.node_fields()
         if np.any(requant.offset):
             # The plan's leading constant costs nothing inside the bias or the zero point.
@@ -259,8 +261,9 @@ class Importer:
         else:
             input_zero_point, zero_point = value.quant.zero_point, quant.zero_point
         multiplier = 1.0 if same_scale else value.quant.scale / quant.scale
-        requant = plan(multiplier, zero_point=zero_point, lo=lo, hi=hi, acc_bound=255,
-                       alu_mul=self.alu_mul, where=f"node {label}", absorb=True)
+        requant = plan_requantization(multiplier, zero_point=zero_point, lo=lo, hi=hi,
+                                      acc_bound=255, alu_mul=self.alu_mul, where=f"node {label}",
+                                      absorb=True)
         return self.emit(ir.Requantization, label, [value.name], output,
                          input_zero_point=input_zero_point - int(requant.offset),
                          requant=dataclasses.replace(requant, offset=0))

@@ -7,9 +7,9 @@ computes on every lane (reference §4.4, DESIGN.md contract 1):
 
 - with the ALU multiply (``ALU_MUL``): an offset (the rounding and the zero point, which a bias
   absorbs), a truncating pre-shift, a clamp where the product could leave 32 bits, ``MUL`` by a
-  15-bit multiplier, a truncating post-shift, and the final ``MAX lo`` / ``MIN hi``; `plan`
-  chooses, among such plans accurate to a small fraction of an output step, the one costing the
-  fewest ALU cycles (`alu_cycles`);
+  15-bit multiplier, a truncating post-shift, and the final ``MAX lo`` / ``MIN hi``;
+  `plan_requantization` chooses, among such plans accurate to a small fraction of an output
+  step, the one costing the fewest ALU cycles (`alu_cycles`);
 - without it (the original VTA's scheme), ``M`` must be a power of two and the multiply is a shift.
 
 `plan_add` plans a residual Add as ``clamp((ka·a + kb·b + C) >> s, lo, hi)``.
@@ -23,6 +23,7 @@ executes the very same steps through `alu`, so it is bit-exact with the hardware
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 
@@ -217,7 +218,7 @@ def _power_of_two_exponent(multiplier: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def plan(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX,
+def plan_requantization(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX,
          acc_bound, alu_mul: bool, where: str, absorb: bool = False) -> Requantize:
     """Choose the ALU steps of ``clamp(round(acc * M) + zero_point, lo, hi)``.
 
@@ -318,14 +319,33 @@ def _left_shift_steps(exponent: np.ndarray, acc_bound: np.ndarray, window: int,
 
 
 # -- with the ALU multiply --------------------------------------------------------------------
-#: Where a multiply plan puts the rounding and the zero point, with y(v) the result of the steps
-#: after the pre-shift (v the pre-shifted accumulator, m the multiplier, s the post-shift):
-#: "split": the offset holds the pre-shift's rounding 2^(p−1) only; `_rounding_shift` adds the
-#: zero point between two post-shifts (always possible);
-#: "fold": the offset holds all, y = (v·m) >> s (error ±2^(p−1)·M, as a rounding pre-shift);
-#: "exact": the offset holds the rounding and zp·2^s / m rounded, an ADD after the MUL the
-#: remainder r, y = (v·m + r) >> s (error 0 when p = 0).
-MODES = ("split", "fold", "exact")
+class Rounding(enum.Enum):
+    """Where a multiply plan puts the rounding and the zero point, with y(v) the result of the
+    steps after the pre-shift (v the pre-shifted accumulator, m the multiplier, s the
+    post-shift)."""
+
+    #: the offset holds the pre-shift's rounding 2^(p−1) only; `_rounding_shift` adds the zero
+    #: point between two post-shifts (always possible)
+    SPLIT = "split"
+    #: the offset holds all, y = (v·m) >> s (error ±2^(p−1)·M, as a rounding pre-shift)
+    FOLD = "fold"
+    #: the offset holds the rounding and zp·2^s / m rounded, an ADD after the MUL the remainder
+    #: r, y = (v·m + r) >> s (error 0 when p = 0)
+    EXACT = "exact"
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a multiply plan must compute: the output's zero point and clamp, the bound on |acc|
+    (broadcast like M), whether the caller absorbs the leading constant (`plan_requantization`'s
+    `absorb`), and whether a rounding offset 2^(p−1) can be added without wrapping."""
+
+    zero_point: int
+    lo: int
+    hi: int
+    acc_bound: np.ndarray
+    absorb: bool
+    rounds: bool
 
 
 @dataclass
@@ -333,20 +353,32 @@ class _Lanes:
     """One multiply plan's constants and properties per lane (arrays broadcast like M)."""
 
     offset: np.ndarray      # added before the pre-shift
-    residual: np.ndarray    # "exact": added after the MUL
+    residual: np.ndarray    # EXACT: added after the MUL
     fits: np.ndarray        # no product can leave 32 bits without the clamp
     clamp_safe: np.ndarray  # a clamp of v to ±IMM_MAX changes no output
     error: np.ndarray       # bound on the rounding error of the pre-shift, in output steps
 
 
-def _lanes(mode: str, total, mantissa, pre, zero_point, lo, hi, acc_bound, rounds) -> _Lanes:
+@dataclass(frozen=True)
+class _Shape:
+    """A multiply plan's shifts and multiplier per lane: total shift p + s, mantissa m and
+    pre-shift p."""
+
+    total: np.ndarray
+    mantissa: np.ndarray
+    pre: np.ndarray
+
+
+def _lanes(rounding: Rounding, target: _Target, shape: _Shape) -> _Lanes:
+    total, mantissa, pre = shape.total, shape.mantissa, shape.pre
+    zero_point = target.zero_point
     post = total - pre
     scale = mantissa * np.exp2(-total.astype(np.float64))
     residual = np.zeros_like(mantissa)
-    if mode == "fold":
+    if rounding == Rounding.FOLD:
         offset = np.rint((zero_point + 0.5) / scale + (np.exp2(pre) - 1) / 2).astype(np.int64)
         error = np.exp2(pre - 1.0) * scale
-    elif mode == "exact":
+    elif rounding == Rounding.EXACT:
         constant = _half(post) + np.left_shift(zero_point, post)
         carry = np.rint(constant / mantissa).astype(np.int64)
         residual = constant - carry * mantissa
@@ -354,17 +386,17 @@ def _lanes(mode: str, total, mantissa, pre, zero_point, lo, hi, acc_bound, round
         error = np.where(pre > 0, np.exp2(pre - 1.0), 0) * scale
     else:
         offset = _half(pre)
-        error = np.where(pre > 0, np.exp2(pre - (1.0 if rounds else 0.0)), 0) * scale
+        error = np.where(pre > 0, np.exp2(pre - (1.0 if target.rounds else 0.0)), 0) * scale
 
     def result(v):
-        if mode == "split":
+        if rounding == Rounding.SPLIT:
             return ((v * mantissa + _half(post)) >> post) + zero_point
         return (v * mantissa + residual) >> post
 
-    reach = ((acc_bound + np.abs(offset)) >> pre) + 1
-    limit = (1 << 30) if mode == "split" else (1 << 31)
+    reach = ((target.acc_bound + np.abs(offset)) >> pre) + 1
+    limit = (1 << 30) if rounding == Rounding.SPLIT else (1 << 31)
     fits = reach * mantissa + np.abs(residual) < limit
-    clamp_safe = (result(IMM_MAX) >= hi) & (result(-IMM_MAX) <= lo)
+    clamp_safe = (result(IMM_MAX) >= target.hi) & (result(-IMM_MAX) <= target.lo)
     return _Lanes(offset, residual, fits, clamp_safe, error)
 
 
@@ -373,13 +405,14 @@ def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: i
     """The (offset, steps) costing the fewest ALU cycles, then with the smallest error bound.
 
     Each plan is: offset, ``SHR p``, an optional clamp of v to ±IMM_MAX, ``MUL m``, a post-shift
-    by s (m / 2^(p+s) ≈ M, MIN_MULTIPLIER ≤ m ≤ IMM_MAX), rounding and zero point as `MODES`
-    says. Candidates vary p + s (per lane, or one for all lanes: then only m varies), the mode,
-    the clamp, and p (the least each lane needs, or one p or one s for all lanes, or raised so
-    that s fits one SHR); all but the first (per-lane, "split", clamped: the always-possible plan)
-    must keep the pre-shift error within ROUNDING_TOLERANCE.
+    by s (m / 2^(p+s) ≈ M, MIN_MULTIPLIER ≤ m ≤ IMM_MAX), rounding and zero point as `Rounding`
+    says. Candidates vary p + s (per lane, or one for all lanes: then only m varies), the
+    rounding, the clamp, and p (the least each lane needs, or one p or one s for all lanes, or
+    raised so that s fits one SHR); all but the first (per-lane, SPLIT, clamped: the
+    always-possible plan) must keep the pre-shift error within ROUNDING_TOLERANCE.
     """
     rounds = bool(np.all(acc_bound < (1 << 31) - (1 << MAX_SHIFT)))   # acc + 2^(p-1) cannot wrap
+    target = _Target(zero_point, lo, hi, acc_bound, absorb, rounds)
     # Relative multiplier error counts over the output range.
     window = max(hi - zero_point, zero_point - lo) + 1
     best = None
@@ -388,11 +421,10 @@ def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: i
         if mantissa.max() > IMM_MAX or mantissa.min() < MIN_MULTIPLIER:
             continue
         precision = window * np.abs(mantissa * np.exp2(-total.astype(np.float64)) / multiplier - 1)
-        for mode in MODES:
+        for rounding in Rounding:
             least = {clamp: total + 1 for clamp in (False, True)}
             for p in range(int(total.max()) + 1):
-                lanes = _lanes(mode, total, mantissa, np.minimum(p, total), zero_point, lo, hi,
-                               acc_bound, rounds)
+                lanes = _lanes(rounding, target, _Shape(total, mantissa, np.minimum(p, total)))
                 for clamp, ok in ((False, lanes.fits), (True, lanes.clamp_safe)):
                     least[clamp] = np.where((least[clamp] > total) & ok, np.minimum(p, total),
                                             least[clamp])
@@ -400,8 +432,8 @@ def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: i
                     break
             for clamp in (True, False):
                 for pre in _pre_shifts(least[clamp], total):
-                    found = _multiply_candidate(mode, clamp, total, mantissa, pre, zero_point, lo,
-                                                hi, acc_bound, absorb, rounds, forced=best is None)
+                    found = _multiply_candidate(rounding, target, _Shape(total, mantissa, pre),
+                                                clamp=clamp, forced=best is None)
                     if found is not None:
                         cycles, error, offset, steps = found
                         key = (cycles, float(np.max(error + precision)))
@@ -430,26 +462,28 @@ def _distinct(arrays: list[np.ndarray]) -> list[np.ndarray]:
     return list({array.tobytes(): array for array in arrays}.values())
 
 
-def _multiply_candidate(mode, clamp, total, mantissa, pre, zero_point, lo, hi, acc_bound, absorb,
-                        rounds, forced):
-    """(cycles, error bound per lane, offset, steps) of one plan, or None if it is not valid."""
-    post = total - pre
+def _multiply_candidate(rounding: Rounding, target: _Target, shape: _Shape, *, clamp: bool,
+                        forced: bool):
+    """(cycles, error bound per lane, offset, steps) of one plan, or None if it is not valid
+    (`forced`: even when its pre-shift error exceeds ROUNDING_TOLERANCE)."""
+    pre = shape.pre
+    post = shape.total - pre
     if np.any(pre < 0) or np.any(post < 0):
         return None
-    lanes = _lanes(mode, total, mantissa, pre, zero_point, lo, hi, acc_bound, rounds)
+    lanes = _lanes(rounding, target, shape)
     if not np.all(lanes.clamp_safe if clamp else lanes.fits):
         return None
     if not forced and np.max(lanes.error) > ROUNDING_TOLERANCE:
         return None
-    middle = (_clamp(np.int64(IMM_MAX)) if clamp else []) + [AluStep(AluOp.MUL, mantissa)]
-    if mode == "split":
-        lead = _rounding_shift(pre, 0) if rounds else _shifts(pre)
+    middle = (_clamp(np.int64(IMM_MAX)) if clamp else []) + [AluStep(AluOp.MUL, shape.mantissa)]
+    if rounding == Rounding.SPLIT:
+        lead = _rounding_shift(pre, 0) if target.rounds else _shifts(pre)
         placed = 0, lead
-        if absorb and lead and lead[0].op == AluOp.ADD:
+        if target.absorb and lead and lead[0].op == AluOp.ADD:
             placed = lead[0].operand, lead[1:]
-        post_steps = _rounding_shift(post, zero_point)
+        post_steps = _rounding_shift(post, target.zero_point)
     else:
-        placed = _place(lanes.offset, _shifts(pre), acc_bound, absorb)
+        placed = _place(lanes.offset, _shifts(pre), target.acc_bound, target.absorb)
         if placed is None:
             return None
         post_steps = ([AluStep(AluOp.ADD, lanes.residual)] if lanes.residual.any() else []) \
@@ -477,7 +511,7 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
     ``ADD c`` in one operand's steps before its MUL (ki·c is most of C). Nothing can leave 32
     bits: |ka·(a + c)| ≤ 32767 · (128 + 32767) < 2^31 − 2^24, |kb·b| < 2^22, |C| < 2^24.
     Otherwise each operand is brought to a common scale (by a shift where the scales differ by a
-    power of two) and the sum requantized by `plan`.
+    power of two) and the sum requantized by `plan_requantization`.
     """
     lo, hi = _output_range(zero_point, lo, hi, where)
     if alu_mul:
@@ -507,8 +541,8 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
         else:
             chain.append(AluStep(op, np.int64(operand)))
         steps.append(tuple(chain))
-    requant = plan(acc_scale / scale, zero_point=zero_point, lo=lo, hi=hi, acc_bound=bound,
-                   alu_mul=alu_mul, where=where)
+    requant = plan_requantization(acc_scale / scale, zero_point=zero_point, lo=lo, hi=hi,
+                                  acc_bound=bound, alu_mul=alu_mul, where=where)
     return steps[0], steps[1], requant
 
 

@@ -1,6 +1,7 @@
 """Choice of a layer's tiling: the analytic model (`cost_model.estimate`) ranks the SRAM plans of
-every tiling that fits the buffers (`tiling.fitting_plans`), the cycle-level model of the core (`vta.simulator.cycle`) times the
-`SHORTLIST` best of them as code generation emits them, and the fastest wins.
+every tiling that fits the buffers (`tiling.fitting_plans`), the cycle-level model of the core
+(`vta.simulator.cycle`) times the `SHORTLIST` best of them as code generation emits them, and
+the fastest wins.
 
 The analytic model alone is off by up to 1.5× per layer and often ranks the best tiling tenth
 or twentieth; eight timed candidates find within 0.6 % of the best of forty on ResNet-18

@@ -58,8 +58,7 @@ class Tiling:
     weights_resident: bool
 
 
-@dataclass(frozen=True)
-class Tile:
+class Tile(NamedTuple):
     """One tile: a batch block, output channel blocks from `first_block`, output rows and
     columns; with a fused pool also the pooled rows that the rows serve."""
 
@@ -78,8 +77,7 @@ class Tile:
         return self.rows * self.cols
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """The input a tile reads: `rows` rows of `pitch` columns from DRAM row `first_row`, column
     `first_col` (counted from the halo's top left), and the SRAM column `origin` at which the
     first output position's window starts. A tile spanning the whole width loads whole halo'd
@@ -238,16 +236,17 @@ class SramPlan:
     Each of INP, WGT and ACC holds `tiling.threads` slots of `slots[memory]` entries from its
     start (thread t's slot at t × size), then the `shared` regions; INP's shared bias input tile
     is its last entry. `regions(tile)` places one tile's operands inside its slots; the slots
-    are sized for `full_tile`, the regions of a tile of the tiling's full extents. UOP is the
-    runtime's micro-op cache: each instruction's kernel takes at most `capacity.kernel_uops`
-    micro-ops.
+    are sized for `full_tile`, a tile of the tiling's full extents, whose regions are
+    `full_regions`. UOP is the runtime's micro-op cache: each instruction's kernel takes at
+    most `capacity.kernel_uops` micro-ops.
     """
 
     layer: VtaLayer
     tiling: Tiling
     slots: dict[MemoryType, int]
     shared: dict[Part, Region]
-    full_tile: dict[Part, Region]
+    full_tile: Tile
+    full_regions: dict[Part, Region]
     capacity: Capacity
 
     @property
@@ -265,64 +264,74 @@ class SramPlan:
     @property
     def fits(self) -> bool:
         """True when the slots of every thread and the shared regions fit the buffers."""
-        ends = {memory: self.tiling.threads * self.slots[memory] for memory in PLANNED}
-        for region in self.shared.values():
-            if region.offset < ends[region.memory]:
-                return False
-            ends[region.memory] = max(ends[region.memory], region.end)
-        depths = self.capacity.depths
-        return all(ends[memory] <= depths[memory] for memory in PLANNED)
+        return _fits(self.tiling.threads, self.slots, self.shared, self.capacity)
+
+
+def _fits(threads: int, slots: dict[MemoryType, int], shared: dict[Part, Region],
+          capacity: Capacity) -> bool:
+    """`SramPlan.fits` (shared regions lie after every thread's slot)."""
+    ends = {memory: threads * size for memory, size in slots.items()}
+    for region in shared.values():
+        end = ends[region.memory]
+        if region.offset < end:
+            return False
+        if region.end > end:
+            ends[region.memory] = region.end
+    depths = capacity.depths
+    return all(ends[memory] <= depths[memory] for memory in PLANNED)
 
 
 def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
     """The SRAM plan of `layer` under `tiling`."""
-    return _plan(layer, tiling, Capacity.of(config))
+    capacity = Capacity.of(config)
+    full_tile, full_regions, slots = _slots(layer, tiling)
+    return SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, capacity), full_tile,
+                    full_regions, capacity)
 
 
-def _plan(layer: VtaLayer, tiling: Tiling, capacity: Capacity,
-          full_tile: dict[Part, Region] | None = None) -> SramPlan:
-    """`plan_sram`, given the buffers' capacity (and the regions of the full tile, where another
-    tiling of the same chunk sizes already has them)."""
-    if full_tile is None:
-        full_tile = _REGIONS[type(layer)](layer, tiling, largest_tile(layer, tiling))
+def _slots(layer: VtaLayer, tiling: Tiling):
+    """(full tile, its regions, slot sizes) of `layer` under `tiling`."""
+    full_tile = largest_tile(layer, tiling)
+    full_regions = _REGIONS[type(layer)](layer, tiling, full_tile)
     slots = dict.fromkeys(PLANNED, 0)
-    for region in full_tile.values():
+    for region in full_regions.values():
         slots[region.memory] = max(slots[region.memory], region.end)
-    shared = {}
+    return full_tile, full_regions, slots
+
+
+def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
+            capacity: Capacity) -> dict[Part, Region]:
+    """The regions both threads share: WGT's resident weights, identity and bias tiles after the
+    slots, INP's bias input tile in its last entry."""
     wgt = MemoryType.WGT
-    if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
-        if tiling.weights_resident:
-            after = shared[Part.WEIGHTS] = Region(wgt, 0, layer.weight_tiles)
-            slots[wgt] = 0
-        else:
-            after = Region(wgt, tiling.threads * slots[wgt], 0)
-        if layer.residual is not None:
-            after = shared[Part.IDENTITY] = Region(wgt, after.end, 1)
-        if layer.bias_tiles is not None:
-            shared[Part.BIAS_WEIGHTS] = Region(wgt, after.end, len(layer.bias_tiles))
-            shared[Part.BIAS_INPUT] = Region(MemoryType.INP,
-                                             capacity.depths[MemoryType.INP] - 1, 1)
+    if not isinstance(layer, ConvLayer) or layer.mode == WeightMode.IDENTITY:
+        return {Part.IDENTITY: Region(wgt, 0, 1)}
+    shared = {}
+    if tiling.weights_resident:
+        after = shared[Part.WEIGHTS] = Region(wgt, 0, layer.weight_tiles)
     else:
-        shared[Part.IDENTITY] = Region(wgt, 0, 1)
-    return SramPlan(layer, tiling, slots, shared, full_tile, capacity)
+        after = Region(wgt, tiling.threads * slots[wgt], 0)
+    if layer.residual is not None:
+        after = shared[Part.IDENTITY] = Region(wgt, after.end, 1)
+    if layer.bias_tiles is not None:
+        shared[Part.BIAS_WEIGHTS] = Region(wgt, after.end, len(layer.bias_tiles))
+        shared[Part.BIAS_INPUT] = Region(MemoryType.INP, capacity.depths[MemoryType.INP] - 1, 1)
+    return shared
 
 
 def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
     """INP: the input window of a reduction chunk, then (at a fixed offset: after the full
-    tile's window) a fused residual operand's window. WGT: a streamed weight chunk. ACC: the
-    constants (for the tiling's output blocks), the accumulators (times `partial_accumulators`),
-    then the residual operand's copy or the pooled results."""
+    tile's window) a fused residual operand's window. WGT: the weight chunk, when weights are
+    streamed. ACC: the constants (for the tiling's output blocks), the accumulators (times
+    `partial_accumulators`), then the residual operand's copy or the pooled results."""
     inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
     taps = layer.kernel[0] * layer.kernel[1]
     dense = layer.mode == WeightMode.DENSE
     window = input_window(layer, tile).tiles
-    if dense:
-        regions = {Part.INPUT: Region(inp, 0, tiling.in_blocks * window),
-                   Part.WEIGHTS: Region(wgt, 0, tile.blocks * tiling.in_blocks * taps)}
-    else:
-        diagonal = layer.mode == WeightMode.DIAGONAL
-        regions = {Part.INPUT: Region(inp, 0, tile.blocks * window),
-                   Part.WEIGHTS: Region(wgt, 0, tile.blocks * taps if diagonal else 0)}
+    regions = {Part.INPUT: Region(inp, 0, (tiling.in_blocks if dense else tile.blocks) * window)}
+    if not tiling.weights_resident and layer.mode != WeightMode.IDENTITY:
+        regions[Part.WEIGHTS] = Region(wgt, 0, tile.blocks * taps
+                                       * (tiling.in_blocks if dense else 1))
     if layer.residual is not None:
         full_window = input_window(layer, largest_tile(layer, tiling)).tiles
         start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
@@ -390,18 +399,20 @@ def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
     """The SRAM plans of every tiling of `layer` that fits the buffers."""
     capacity = Capacity.of(config)
     plans = []
-    full_tiles: dict[tuple, dict[Part, Region]] = {}
+    known: dict[tuple, tuple] = {}      # the slots of tilings that differ only in threads
     for tiling in candidates(layer):
-        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks)
-        if extents not in full_tiles:
-            full_tiles[extents] = _REGIONS[type(layer)](layer, tiling, largest_tile(layer, tiling))
-        plan = _plan(layer, tiling, capacity, full_tiles[extents])
-        if plan.fits:
-            plans.append(plan)
+        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks,
+                   tiling.weights_resident)
+        if extents not in known:
+            known[extents] = _slots(layer, tiling)
+        full_tile, full_regions, slots = known[extents]
+        shared = _shared(layer, tiling, slots, capacity)
+        if _fits(tiling.threads, slots, shared, capacity):
+            plans.append(SramPlan(layer, tiling, slots, shared, full_tile, full_regions,
+                                  capacity))
     return plans
 
 
 def feasible(layer: VtaLayer, config: Config) -> bool:
     """True when some tiling of `layer` fits the SRAMs."""
-    capacity = Capacity.of(config)
-    return any(_plan(layer, tiling, capacity).fits for tiling in candidates(layer))
+    return any(plan_sram(layer, tiling, config).fits for tiling in candidates(layer))

@@ -8,7 +8,7 @@ import numpy as np
 from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
 from vta.compiler.executor import Executor
-from vta.compiler.requantize import AluStep, plan
+from vta.compiler.requantize import AluStep, plan_requantization
 from vta.isa import AluOp, Config
 
 
@@ -21,9 +21,10 @@ def requant(rng, channels, acc_bound, *, per_channel, alu_mul, relu=False, where
     if not alu_mul:
         multiplier = np.exp2(np.round(np.log2(multiplier)))
     zero_point = -128 if relu else int(rng.integers(-20, 20))
-    return plan(multiplier, zero_point=zero_point, lo=zero_point if relu else -128, hi=127,
-                acc_bound=np.broadcast_to(acc_bound, np.shape(multiplier)) if size else
-                int(np.max(acc_bound)), alu_mul=alu_mul, where=where)
+    bound = np.broadcast_to(acc_bound, np.shape(multiplier)) if size else int(np.max(acc_bound))
+    return plan_requantization(multiplier, zero_point=zero_point,
+                               lo=zero_point if relu else -128, hi=127, acc_bound=bound,
+                               alu_mul=alu_mul, where=where)
 
 
 def value(graph, name, shape, zero_point=0):
@@ -79,8 +80,8 @@ def pool_graph(rng, *, kind="max", n=1, c=20, h=7, w=7, k=2, stride=2, pad=0,
                           pads=pads, dilations=(1, 1), ceil_mode=ceil_mode)
         zero_point = input_zero_point
     else:
-        rq = plan(1.0 / (k * k), zero_point=-128, acc_bound=256 * k * k, alu_mul=alu_mul,
-                  where="avg")
+        rq = plan_requantization(1.0 / (k * k), zero_point=-128, acc_bound=256 * k * k,
+                                 alu_mul=alu_mul, where="avg")
         node = ir.AvgPool("pool", ("x",), "y", kernel=(k, k), strides=(stride, stride),
                           pads=pads, ceil_mode=ceil_mode, input_zero_point=input_zero_point,
                           requant=rq)
@@ -113,7 +114,8 @@ def add_graph(rng, *, n=1, c=24, h=5, w=5, alu_mul=True) -> ir.Graph:
     graph.inputs += ["a", "b"]
     steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.SHR, np.int64(-4)))
     steps_b = (AluStep(AluOp.ADD, np.int64(7)), AluStep(AluOp.SHR, np.int64(-5)))
-    rq = plan(1 / 40.0, zero_point=2, acc_bound=256 * 48, alu_mul=alu_mul, where="add")
+    rq = plan_requantization(1 / 40.0, zero_point=2, acc_bound=256 * 48, alu_mul=alu_mul,
+                             where="add")
     node = ir.Add("add", ("a", "b"), "y", input_steps=(steps_a, steps_b), requant=rq)
     graph.add_node(node, ir.Value("y", (n, c, h, w), ir.Quant(0.1, 2)))
     graph.outputs.append("y")
@@ -126,8 +128,8 @@ def residual_graph(rng, *, c=20, h=6, w=6, conv_first=True, relu=False) -> ir.Gr
     graph.outputs.clear()
     steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.MUL, np.int64(9000)))
     steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.MUL, np.int64(16384)))
-    rq = plan(1 / 40.0 / 2 ** 12, zero_point=-128, acc_bound=2 ** 23, alu_mul=True,
-              where="add")
+    rq = plan_requantization(1 / 40.0 / 2 ** 12, zero_point=-128, acc_bound=2 ** 23,
+                             alu_mul=True, where="add")
     inputs = ("y", "x") if conv_first else ("x", "y")
     node = ir.Add("add", inputs, "z", input_steps=(steps_a, steps_b), requant=rq)
     graph.add_node(node, ir.Value("z", (1, c, h, w), ir.Quant(0.1, -128)))

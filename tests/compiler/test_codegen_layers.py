@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph, dense_graph,
                             pool_graph, random_feeds, residual_graph, run_both)
 from vta.compiler import ir
-from vta.compiler.requantize import plan
+from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
 
 PYNQ = Config.preset("pynq")
@@ -140,7 +140,7 @@ def test_requantization_node_matches_reference():
     graph = ir.Graph("requant")
     graph.add_value(ir.Value("x", (1, 20, 3, 4), ir.Quant(0.1, 9)))
     graph.inputs.append("x")
-    rq = plan(0.37, zero_point=-5, acc_bound=256, alu_mul=True, where="rq")
+    rq = plan_requantization(0.37, zero_point=-5, acc_bound=256, alu_mul=True, where="rq")
     graph.add_node(ir.Requantization("rq", ("x",), "y", input_zero_point=9, requant=rq),
                    ir.Value("y", (1, 20, 3, 4), ir.Quant(0.27, -5)))
     graph.outputs.append("y")

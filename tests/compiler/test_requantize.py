@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alu_lanes import alu_lane
-from vta.compiler.requantize import (IMM_MAX, AluStep, alu, alu_cycles, monotone, plan, plan_add,
-                                     run_steps)
+from vta.compiler.requantize import (IMM_MAX, AluStep, alu, alu_cycles, monotone, plan_add,
+                                     plan_requantization, run_steps)
 from vta.isa import AluOp, VtaError
 
 int32 = st.integers(-2**31, 2**31 - 1)
@@ -60,8 +60,8 @@ def test_multiply_requantization_is_within_budget_and_never_overflows(
     centers = np.clip(np.round((target - zero_point) / multiplier), -bound, bound).astype(np.int64)
     accs = np.clip(np.r_[-1000:1000][:, None] + centers, -bound, bound)
     accs = np.vstack([accs, np.full((2, multiplier.size), [[-bound], [bound]])])
-    requant = plan(multiplier, zero_point=zero_point, lo=lo, acc_bound=bound, alu_mul=True,
-                   where="t", absorb=absorb)
+    requant = plan_requantization(multiplier, zero_point=zero_point, lo=lo, acc_bound=bound,
+                                  alu_mul=True, where="t", absorb=absorb)
     got = requant(accs)
     check_operands(requant.steps)
     assert absorb or not np.any(requant.offset)
@@ -76,8 +76,8 @@ def test_typical_layer_needs_no_add_when_a_bias_absorbs_the_offset():
     ADD remains, and at most a clamp, MUL, two SHR and the saturation are left."""
     multiplier = 0.0123456
     accs = np.arange(-2**20, 2**20, 3)
-    requant = plan(multiplier, zero_point=-128, acc_bound=2**20, alu_mul=True, where="t",
-                   absorb=True)
+    requant = plan_requantization(multiplier, zero_point=-128, acc_bound=2**20, alu_mul=True,
+                                  where="t", absorb=True)
     assert requant.offset != 0 and all(step.op != AluOp.ADD for step in requant.steps)
     assert alu_cycles(requant.steps) <= 7
     low, high = admissible(accs, multiplier, -128, -128, 127)
@@ -87,8 +87,8 @@ def test_typical_layer_needs_no_add_when_a_bias_absorbs_the_offset():
 def test_close_per_channel_multipliers_share_their_shifts():
     """Multipliers within a factor 2 keep m ≥ 2^13 under one total shift: only MUL varies."""
     multipliers = np.array([1.0e-3, 1.3e-3, 1.6e-3, 1.9e-3])
-    requant = plan(multipliers.reshape(4, 1, 1), zero_point=-128, acc_bound=2**20, alu_mul=True,
-                   where="t", absorb=True)
+    requant = plan_requantization(multipliers.reshape(4, 1, 1), zero_point=-128, acc_bound=2**20,
+                                  alu_mul=True, where="t", absorb=True)
     assert [step.op for step in requant.steps if not step.uniform] == [AluOp.MUL]
     centers = np.round(np.array([-1, 100]) / multipliers[:, None]).astype(np.int64)   # (4, 2)
     for channel, m in enumerate(multipliers):
@@ -104,7 +104,8 @@ def test_multiply_requantization_is_exact_away_from_ties():
     """The steps round half up like floor(acc × M + 1/2), but for ties and 15-bit rounding."""
     multiplier = 0.0123456
     accs = np.arange(-20000, 20000, 7)
-    requant = plan(multiplier, zero_point=3, acc_bound=20000, alu_mul=True, where="t")
+    requant = plan_requantization(multiplier, zero_point=3, acc_bound=20000, alu_mul=True,
+                                  where="t")
     got = run_steps(requant.steps, accs)
     want = np.clip(np.floor(accs * multiplier + 0.5) + 3, -128, 127)
     assert np.mean(got == want) > 0.999
@@ -113,8 +114,8 @@ def test_multiply_requantization_is_exact_away_from_ties():
 
 def test_per_channel_multipliers_get_per_channel_operands():
     multipliers = np.array([0.5, 0.001, 0.02, 3e-5]).reshape(4, 1, 1)
-    requant = plan(multipliers, zero_point=-128, acc_bound=np.full((4, 1, 1), 10**6), alu_mul=True,
-                   where="t")
+    requant = plan_requantization(multipliers, zero_point=-128, acc_bound=np.full((4, 1, 1), 10**6),
+                                  alu_mul=True, where="t")
     accs = np.random.default_rng(0).integers(-10**6, 10**6, (2, 4, 5, 5))
     got = requant(accs)
     want = np.clip(np.floor(accs * multipliers + 0.5) - 128, -128, 127)
@@ -123,14 +124,16 @@ def test_per_channel_multipliers_get_per_channel_operands():
 
 
 def test_clamp_holds_relu6():
-    requant = plan(0.01, zero_point=-128, lo=-128, hi=-28, acc_bound=10**5, alu_mul=True, where="t")
+    requant = plan_requantization(0.01, zero_point=-128, lo=-128, hi=-28, acc_bound=10**5,
+                                  alu_mul=True, where="t")
     got = requant(np.array([-5000, 0, 5000, 20000]))
     assert got.tolist() == [-128, -128, -78, -28]
 
 
 def test_power_of_two_multiplier_uses_shifts_only():
     for alu_mul in (True, False):
-        requant = plan(2.0**-9, zero_point=5, acc_bound=2**20, alu_mul=alu_mul, where="t")
+        requant = plan_requantization(2.0**-9, zero_point=5, acc_bound=2**20, alu_mul=alu_mul,
+                                      where="t")
         assert all(step.op != AluOp.MUL for step in requant.steps)
         accs = np.arange(-2**17, 2**17, 97)
         want = np.clip(np.floor(accs / 512 + 0.5) + 5, -128, 127)
@@ -138,21 +141,22 @@ def test_power_of_two_multiplier_uses_shifts_only():
 
 
 def test_power_of_two_multiplier_with_a_bias_is_one_shift():
-    requant = plan(2.0**-9, zero_point=5, acc_bound=2**20, alu_mul=True, where="t", absorb=True)
+    requant = plan_requantization(2.0**-9, zero_point=5, acc_bound=2**20, alu_mul=True, where="t",
+                                  absorb=True)
     assert [step.op for step in requant.steps] == [AluOp.SHR, AluOp.MAX, AluOp.MIN]
     accs = np.arange(-2**17, 2**17, 97)
     assert np.array_equal(requant(accs), np.clip(np.floor(accs / 512 + 0.5) + 5, -128, 127))
 
 
 def test_left_shift_power_of_two_is_clamped_not_wrapped():
-    requant = plan(4.0, zero_point=0, acc_bound=2**31 - 1, alu_mul=False, where="t")
+    requant = plan_requantization(4.0, zero_point=0, acc_bound=2**31 - 1, alu_mul=False, where="t")
     accs = np.array([-2**31, -40, -3, 0, 31, 32, 2**30, 2**31 - 1])
     assert requant(accs).tolist() == [-128, -128, -12, 0, 124, 127, 127, 127]
 
 
 def test_shift_only_config_rejects_other_scales_naming_the_node():
     with pytest.raises(VtaError, match=r"^node conv7: .*not a power of two.*ALU_MUL"):
-        plan(0.0123, zero_point=0, acc_bound=1000, alu_mul=False, where="node conv7")
+        plan_requantization(0.0123, zero_point=0, acc_bound=1000, alu_mul=False, where="node conv7")
 
 
 def add_bounds(a, b, scales, zero_points, scale, zero_point, lo, slack_64ths=2):
@@ -226,8 +230,8 @@ def test_power_of_two_plans_never_wrap_at_the_int32_extremes(exponent, zero_poin
     """M = 2^e with accumulators up to ±(2^31 − 1): the zero point's ADD must not wrap them
     (a clamp first where it cannot change the output, else a shift first)."""
     accs = np.array([2**31 - 1, -(2**31 - 1), 2**31 - 2**14, 5000, -77777, 0, 1, -1])
-    requant = plan(np.array([2.0**exponent]), zero_point=zero_point, acc_bound=2**31 - 1,
-                   alu_mul=True, where="t")
+    requant = plan_requantization(np.array([2.0**exponent]), zero_point=zero_point,
+                                  acc_bound=2**31 - 1, alu_mul=True, where="t")
     exact = [min(max((Fraction(int(a)) * Fraction(2) ** exponent + Fraction(1, 2)) // 1
                      + zero_point, -128), 127) for a in accs]
     np.testing.assert_array_equal(requant(accs[:, None]).ravel(), exact)
