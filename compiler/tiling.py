@@ -290,13 +290,48 @@ def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
 
 
 def _slots(layer: VtaLayer, tiling: Tiling):
-    """(full tile, its regions, slot sizes) of `layer` under `tiling`."""
+    """(full tile, its regions, slot sizes) of `layer` under `tiling`: the slots hold the full
+    tile's regions and those of smaller edge tiles whose few outputs take partial accumulators
+    (`partial_accumulators`) where the full tile's do not."""
     full_tile = largest_tile(layer, tiling)
     full_regions = _REGIONS[type(layer)](layer, tiling, full_tile)
     slots = dict.fromkeys(PLANNED, 0)
-    for region in full_regions.values():
+    regions = list(full_regions.values())
+    if isinstance(layer, ConvLayer) and partial_accumulators(full_tile) == 1 \
+            and _last_chunk(layer.output.channel_blocks, tiling.out_blocks) \
+            * _last_chunk(layer.output_size[1], tiling.cols) * (
+                _last_chunk(layer.tiled_size[0], tiling.rows) if layer.pool is None else 1) \
+            < PARTIAL_ACCUMULATORS:
+        for tile in _edge_tiles(layer, tiling):
+            if partial_accumulators(tile) > 1:
+                regions += _REGIONS[type(layer)](layer, tiling, tile).values()
+    for region in regions:
         slots[region.memory] = max(slots[region.memory], region.end)
     return full_tile, full_regions, slots
+
+
+def _last_chunk(total: int, size: int) -> int:
+    """The size of the last of the chunks of `size` covering `total`."""
+    return total - (-(-total // size) - 1) * size
+
+
+def _edge_tiles(layer: ConvLayer, tiling: Tiling) -> list[Tile]:
+    """Tiles of every combination of the chunk sizes along the output blocks, rows and columns
+    (the full ones and the last, smaller ones; with a fused pool, the convolution rows under
+    the first, a full and the last chunk of pooled rows)."""
+    def last_chunk(total: int, size: int) -> set[int]:
+        return {min(size, total), _last_chunk(total, size)}
+
+    height, width = layer.tiled_size[0], layer.output_size[1]
+    if layer.pool is None:
+        rows = {(count, 0) for count in last_chunk(height, tiling.rows)}
+    else:
+        rows = {(pooled_conv_rows(layer, first, count)[1], count) for first, count in
+                (chunks(height, tiling.rows)[0], chunks(height, tiling.rows)[-1])}
+        rows.add((tile_conv_rows(layer, tiling.rows), tiling.rows))
+    return [Tile(0, 0, blocks, 0, conv_rows, 0, cols, 0, pooled_rows)
+            for blocks in last_chunk(layer.output.channel_blocks, tiling.out_blocks)
+            for conv_rows, pooled_rows in rows for cols in last_chunk(width, tiling.cols)]
 
 
 def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],

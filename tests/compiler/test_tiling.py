@@ -1,0 +1,55 @@
+"""SRAM plans: every tile of every tiling that fits keeps its regions inside its own slot (so the
+two virtual threads never touch each other's data), regions of one slot do not overlap, and the
+shared regions lie beyond all slots and inside the buffers."""
+
+import numpy as np
+import pytest
+
+from backend_graphs import (add_graph, conv_graph, conv_pool_graph, dense_graph, pool_graph,
+                            residual_graph)
+from vta.compiler.partition import partition
+from vta.compiler.tiling import PLANNED, fitting_plans, tiles
+from vta.isa import Config
+
+PYNQ = Config.preset("pynq")
+TINY = PYNQ.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13, LOG_ACC_BUFF_SIZE=13)
+
+LAYERS = {
+    "dense-80": lambda rng: dense_graph(rng, k=20, m=80),
+    "dense-128": lambda rng: dense_graph(rng, k=40, m=128),
+    "conv-narrow": lambda rng: conv_graph(rng, c=20, o=40, h=5, w=5, k=3, pad=1),
+    "depthwise": lambda rng: conv_graph(rng, c=40, o=40, groups=40, k=3, h=7, w=5, pad=1),
+    "maxpool": lambda rng: pool_graph(rng, k=3, stride=2, pad=1, h=9, w=9),
+    "avgpool": lambda rng: pool_graph(rng, kind="avg", k=3, stride=1, pad=1, h=5, w=5),
+    "add": lambda rng: add_graph(rng, c=40, h=3, w=5),
+    "residual": lambda rng: residual_graph(rng, c=40, h=5, w=5),
+    "conv+pool": lambda rng: conv_pool_graph(rng, h=9, w=9),
+}
+
+
+def check_plan(plan):
+    depths = plan.capacity.depths
+    for memory in PLANNED:
+        shared = sorted((r.offset, r.end) for r in plan.shared.values() if r.memory == memory)
+        slots_end = plan.tiling.threads * plan.slots[memory]
+        assert all(start >= slots_end and end <= depths[memory] for start, end in shared)
+        assert all(a[1] <= b[0] for a, b in zip(shared, shared[1:]))
+    for tile in tiles(plan.layer, plan.tiling):
+        regions = plan.regions(tile)
+        for memory in PLANNED:
+            spans = sorted((r.offset, r.end) for r in regions.values()
+                           if r.memory == memory and r.size)
+            assert all(0 <= start and end <= plan.slots[memory] for start, end in spans), \
+                (plan.tiling, tile, memory, spans, plan.slots[memory])
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+@pytest.mark.parametrize("kind", LAYERS)
+def test_every_tile_stays_inside_its_slots(kind, config):
+    graph = LAYERS[kind](np.random.default_rng(1))
+    for layer in partition(graph, config).layers.values():
+        plans = fitting_plans(layer, config)
+        assert plans
+        for plan in plans[::max(1, len(plans) // 200)]:
+            check_plan(plan)
