@@ -88,6 +88,9 @@ def node_macs(graph: ir.Graph, node: ir.Node) -> int:
         return out * node.weight.shape[1]
     if isinstance(node, ir.AvgPool):
         return out * node.kernel[0] * node.kernel[1]
+    if isinstance(node, ir.ConvTranspose2d):
+        n, channels, height, width = graph.values[node.inputs[0]].shape
+        return n * channels * height * width * int(np.prod(node.weight.shape[1:]))
     return 0
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layers import AddLayer, ConvLayer, Imm, MaxPoolLayer, Step, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import (Part, Region, SramPlan, Tile, Window, input_window,
-                                 operand_window, partial_accumulators, pooled_tile,
+                                 operand_window, output_tile, partial_accumulators, pooled_tile,
                                  reduction_chunks, same_shape_window, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType, Module
@@ -189,6 +190,21 @@ class LayerEmitter(ABC):
         """The ALU steps after the last chunk (requantization)."""
 
 
+class _TapGroup(NamedTuple):
+    """One GEMM of a convolution tile over the input window: its kernel, strides and dilations;
+    the window entry its first tap reads, its first weight tap, and where in the accumulators
+    its first output lies and how far apart its outputs' rows and columns are."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    first_input: int
+    first_tap: int
+    first_output: int
+    row_step: int
+    col_step: int
+
+
 class ConvEmitter(LayerEmitter):
     """GEMM over taps and input blocks (after a bias GEMM reading the bias input tile, the last
     of INP, where the layer has bias tiles); requantization on the ALU. With a fused residual
@@ -204,7 +220,8 @@ class ConvEmitter(LayerEmitter):
 
     def store(self, placed: Placed) -> None:
         if self.layer.pool is None:
-            super().store(placed)
+            self.store_tile(self.layer.output, output_tile(self.layer, placed.tile),
+                            self.result_region(placed))
         else:
             self.store_tile(self.layer.pool.output, pooled_tile(self.layer, placed.tile),
                             self.result_region(placed))
@@ -247,7 +264,7 @@ class ConvEmitter(LayerEmitter):
                                                    count):
             # A slot keeps its weights while consecutive tiles use the same chunk.
             self.slot_weights[placed.wgt] = (tile.first_block, tile.blocks, first_block, count)
-            taps = layer.kernel[0] * layer.kernel[1]
+            taps = layer.taps
             sram = placed.at(Part.WEIGHTS)
             if layer.mode == WeightMode.DENSE:
                 in_blocks = layer.input.channel_blocks
@@ -263,17 +280,15 @@ class ConvEmitter(LayerEmitter):
 
     def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
         layer, tile, tiling = self.layer, placed.tile, self.tiling
-        (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
         window = input_window(layer, tile)
-        pitch = window.pitch
-        taps = kh * kw
-        positions = tile.positions
+        taps = layer.taps
         accumulators = placed.at(Part.ACCUMULATORS)
         if layer.bias_tiles is not None and self.opens(tile, chunk):
+            positions = output_tile(layer, tile).positions
             self.kernel([Dim(tile.blocks, positions, 0, 1), Dim(positions, 1, 0, 0)],
                         (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
                          self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block), uk.GEMM)
-        outputs = [Dim(tile.rows, tile.cols, sh * pitch, 0), Dim(tile.cols, 1, sw, 0)]
+        identity = layer.mode == WeightMode.IDENTITY
         if layer.mode == WeightMode.DENSE:
             in_blocks = layer.input.channel_blocks
             if tiling.weights_resident:
@@ -282,29 +297,50 @@ class ConvEmitter(LayerEmitter):
                     + (tile.first_block * in_blocks + chunk[0]) * taps
             else:
                 row, weights = chunk[1] * taps, placed.at(Part.WEIGHTS)
-            reduction = [Dim(chunk[1], 0, window.tiles, taps), Dim(kh, 0, dh * pitch, kw),
-                         Dim(kw, 0, dw, 1)]
-            outputs.insert(0, Dim(tile.blocks, positions, 0, row))
+            blocks = [Dim(chunk[1], 0, window.tiles, taps)]
+            out_blocks = Dim(tile.blocks, output_tile(layer, tile).positions, 0, row)
         else:
-            identity = layer.mode == WeightMode.IDENTITY
             if identity:
                 weights = self.plan.shared[Part.IDENTITY].offset
             elif tiling.weights_resident:
                 weights = self.plan.shared[Part.WEIGHTS].offset + tile.first_block * taps
             else:
                 weights = placed.at(Part.WEIGHTS)
-            reduction = [Dim(kh, 0, dh * pitch, 0 if identity else kw),
-                         Dim(kw, 0, dw, 0 if identity else 1)]
-            outputs.insert(0, Dim(tile.blocks, positions, window.tiles, 0 if identity else taps))
-        self.accumulate(reduction, outputs,
-                        (accumulators, placed.at(Part.INPUT) + window.origin, weights),
-                        partial_accumulators(tile), tile.blocks * positions)
+            blocks = []
+            out_blocks = Dim(tile.blocks, tile.positions, window.tiles, 0 if identity else taps)
+        source = placed.at(Part.INPUT) + window.origin
+        count = tile.blocks * output_tile(layer, tile).positions
+        for group in self.tap_groups(tile, window.pitch):
+            (kh, kw), (sh, sw), (dh, dw) = group.kernel, group.strides, group.dilations
+            reduction = blocks + [Dim(kh, 0, dh * window.pitch, 0 if identity else kw),
+                                  Dim(kw, 0, dw, 0 if identity else 1)]
+            outputs = [out_blocks, Dim(tile.rows, group.row_step, sh * window.pitch, 0),
+                       Dim(tile.cols, group.col_step, sw, 0)]
+            self.accumulate(reduction, outputs,
+                            (accumulators + group.first_output, source + group.first_input,
+                             weights + group.first_tap), partial_accumulators(tile), count)
         if layer.residual is not None and self.opens(tile, chunk):
             other = operand_window(layer, tile)
+            positions = tile.positions
             dims = [Dim(tile.blocks, positions, tile.rows * other.pitch),
                     Dim(tile.rows, tile.cols, other.pitch), Dim(tile.cols, 1, 1)]
             self.kernel(dims, (placed.at(Part.OPERAND), placed.at(Part.OTHER) + other.origin,
                                self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
+
+    def tap_groups(self, tile: Tile, pitch: int) -> list[_TapGroup]:
+        """The GEMMs of a tile over the input window (row pitch `pitch`): one over the layer's
+        kernel, or one per phase of a transposed convolution, each writing every upsample-th
+        output row and column from its phase's position."""
+        layer = self.layer
+        if not layer.phases:
+            return [_TapGroup(layer.kernel, layer.strides, layer.dilations, 0, 0, 0, tile.cols,
+                              1)]
+        up_rows, up_cols = layer.upsample
+        width = up_cols * tile.cols
+        return [_TapGroup(phase.kernel, (1, 1), (1, 1), phase.window[0] * pitch + phase.window[1],
+                          phase.first_tap, phase.row * width + phase.col, up_rows * width,
+                          up_cols)
+                for phase in layer.phases if phase.kernel[0] * phase.kernel[1]]
 
     def accumulate(self, reduction: list[Dim], outputs: list[Dim], base, copies: int,
                    count: int) -> None:
@@ -332,17 +368,19 @@ class ConvEmitter(LayerEmitter):
             self.kernel([Dim(rest, count, dim.src, dim.wgt)] + outputs, shifted, uk.GEMM)
 
     def epilogue(self, placed: Placed) -> None:
-        tile = placed.tile
+        layer, tile = self.layer, placed.tile
         region = placed.at(Part.ACCUMULATORS)
-        size = tile.blocks * tile.positions
+        outputs = output_tile(layer, tile)
+        size = tile.blocks * outputs.positions
         for copy in range(1, partial_accumulators(tile)):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
-        if self.layer.pool is not None:
+        if layer.pool is not None:
             self.pool(placed)
-            self.alu_steps(self.layer.epilogue, self.result_region(placed),
-                           pooled_tile(self.layer, tile), placed)
+            self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(layer, tile),
+                           placed)
             return
-        self.alu_steps(self.layer.epilogue, region, tile, placed)
+        self.phase_biases(placed)
+        self.alu_steps(layer.epilogue, region, outputs, placed)
         residual = self.layer.residual
         if residual is not None:
             other = placed.at(Part.OPERAND)
@@ -350,6 +388,20 @@ class ConvEmitter(LayerEmitter):
             self.alu_steps(residual.steps_other, other, tile, placed)
             self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
             self.alu_steps(residual.epilogue, region, tile, placed)
+
+    def phase_biases(self, placed: Placed) -> None:
+        """Add each phase's bias (per channel) to its outputs (every upsample-th row and column
+        of the tile's output)."""
+        tile, (up_rows, up_cols) = placed.tile, self.layer.upsample
+        width = up_cols * tile.cols
+        constants = placed.at(Part.CONSTANTS)
+        for phase in self.layer.phases:
+            if phase.bias is None:
+                continue
+            dims = [Dim(tile.blocks, up_rows * width * tile.rows, 1),
+                    Dim(tile.rows, up_rows * width, 0), Dim(tile.cols, up_cols, 0)]
+            self.kernel(dims, (placed.at(Part.ACCUMULATORS) + phase.row * width + phase.col,
+                               constants + phase.bias.index * tile.blocks, 0), uk.alu(AluOp.ADD))
 
     def pool(self, placed: Placed) -> None:
         """Max over the pooling windows of the accumulators into the (zeroed) pooled region:

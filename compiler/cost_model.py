@@ -53,7 +53,7 @@ def estimate(plan: SramPlan, config: Config) -> float:
     dma = _dma(config)
     tile, regions = plan.full_tile, plan.full_regions
     tiles = layer.output.batch_blocks * -(-layer.output.channel_blocks // t.out_blocks) \
-        * -(-layer.tiled_size[0] // t.rows) * -(-layer.output_size[1] // t.cols)
+        * -(-layer.tiled_size[0] // t.rows) * -(-layer.grid_size[1] // t.cols)
     positions = tile.blocks * tile.positions
     stored = positions
     if isinstance(layer, AddLayer):
@@ -68,7 +68,7 @@ def estimate(plan: SramPlan, config: Config) -> float:
             + positions * (1 + layer.kernel[0] * layer.kernel[1])
     else:
         load, compute, stored = _conv(plan, tile, dma, tiles)
-    store = dma.write(stored, t.out_blocks * t.rows)
+    store = dma.write(stored, t.out_blocks * t.rows * _upsample(layer)[0])
     compute += 6 * INSTRUCTION_OVERHEAD
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:
@@ -79,11 +79,15 @@ def estimate(plan: SramPlan, config: Config) -> float:
     return total
 
 
+def _upsample(layer) -> tuple[int, int]:
+    return layer.upsample if isinstance(layer, ConvLayer) else (1, 1)
+
+
 def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, float, int]:
     """(load, compute, stored tiles) of the full tile of a convolution."""
     layer, t, regions = plan.layer, plan.tiling, plan.full_regions
     positions = tile.blocks * tile.positions
-    taps = layer.kernel[0] * layer.kernel[1]
+    taps = layer.taps
     dense = layer.mode == WeightMode.DENSE
     reduction_chunks = -(-layer.input.channel_blocks // t.in_blocks) if dense else 1
     in_blocks = t.in_blocks * reduction_chunks if dense else t.out_blocks
@@ -98,8 +102,10 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, flo
             weights *= weight_loads / tiles
         load += weights
     compute = positions * (in_blocks * taps if dense else taps)
-    compute += positions * (1 + (layer.bias_tiles is not None))
-    stored = positions
+    stored = positions * layer.upsample[0] * layer.upsample[1]
+    compute += stored * (1 + (layer.bias_tiles is not None))
+    if layer.phases:      # a per-channel ALU ADD (2 cycles) over each biased phase's outputs
+        compute += 2 * positions * sum(phase.bias is not None for phase in layer.phases)
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
         compute += stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])

@@ -183,6 +183,38 @@ class Concat(Node):
     axis: int
 
 
+@dataclass(frozen=True)
+class ConvTranspose2d(Node):
+    """ONNX ConvTranspose: acc[n,o,y,x] = bias[o] + Σ weight[c,o',ky,kx] · (x − input_zero_point)
+    [n,c,iy,ix] over every input position (iy, ix) and tap with y = iy·stride − pad_top +
+    ky·dilation (x likewise), c in o's group and o' = o mod O/groups; then `requant`. Only input
+    positions contribute (there is no padding of the input).
+
+    weight: int8 (C, O/groups, KH, KW), as ONNX orders it; bias: int32 (O,) (holding the
+    requantization's offset, as `Conv2d.bias`); pads: (top, left, bottom, right), the output
+    positions cropped at each border; output_padding: (rows, columns) added at the bottom and
+    right.
+    """
+
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    dilations: tuple[int, int]
+    output_padding: tuple[int, int]
+    groups: int
+    input_zero_point: int
+    requant: Requantize = field(repr=False)
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(rows, columns) of the output for an input of `height` × `width`."""
+        kh, kw = self.weight.shape[2:]
+        return tuple(int((size - 1) * stride + (kernel - 1) * dilation + 1 - begin - end + extra)
+                     for size, kernel, stride, dilation, begin, end, extra in zip(
+                         (height, width), (kh, kw), self.strides, self.dilations,
+                         self.pads[:2], self.pads[2:], self.output_padding))
+
+
 @dataclass
 class Graph:
     """Values, nodes in execution order, graph inputs and outputs.

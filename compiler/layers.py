@@ -80,6 +80,23 @@ class Pool:
     output: ActLayout
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One output phase of a transposed convolution (`ConvLayer.upsample` > 1): the outputs at
+    rows upsample·m + `row` and columns upsample·m' + `col` form a stride-1 convolution of the
+    input with a sub-kernel of `kernel` taps, whose tap (0, 0) reads the layer's input window at
+    `window` (row, column) and whose weights are the layer's taps from `first_tap` on (row-major);
+    `bias` is the per-channel constant its outputs add (the input zero point folded over its
+    taps), or None."""
+
+    row: int
+    col: int
+    kernel: tuple[int, int]
+    window: tuple[int, int]
+    first_tap: int
+    bias: Const | None = None
+
+
 @dataclass(kw_only=True)
 class ConvLayer:
     name: str
@@ -101,6 +118,10 @@ class ConvLayer:
     #: per-output-block WGT tiles that add the bias by one GEMM (`packing.bias_weight_tiles`),
     #: instead of a per-channel ALU ADD in the epilogue
     bias_tiles: np.ndarray | None = field(default=None, repr=False)
+    #: a transposed convolution's output rows and columns per input position (its strides):
+    #: `kernel` is then the input window under one position, and `phases` compute the outputs
+    upsample: tuple[int, int] = (1, 1)
+    phases: tuple[Phase, ...] = ()
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -108,9 +129,23 @@ class ConvLayer:
         return self.output.shape[2], self.output.shape[3]
 
     @property
+    def grid_size(self) -> tuple[int, int]:
+        """(rows, columns) of the positions each GEMM computes: the output's, or a transposed
+        convolution's output divided by `upsample`."""
+        (height, width), (up_rows, up_cols) = self.output_size, self.upsample
+        return height // up_rows, width // up_cols
+
+    @property
     def tiled_size(self) -> tuple[int, int]:
         """The output a tile's rows and columns count: the pooled one where a pool is fused."""
-        return self.output_size if self.pool is None else self.pool.output.shape[2:]
+        return self.grid_size if self.pool is None else self.pool.output.shape[2:]
+
+    @property
+    def taps(self) -> int:
+        """Weight taps per pair of channel blocks (a transposed convolution's phases' together)."""
+        if self.phases:
+            return sum(phase.kernel[0] * phase.kernel[1] for phase in self.phases)
+        return self.kernel[0] * self.kernel[1]
 
     @property
     def weight_tiles(self) -> int:
@@ -134,7 +169,7 @@ class MaxPoolLayer:
     def output_size(self) -> tuple[int, int]:
         return self.output.shape[2], self.output.shape[3]
 
-    tiled_size = output_size
+    grid_size = tiled_size = output_size
 
 
 @dataclass(kw_only=True)
@@ -153,7 +188,7 @@ class AddLayer:
     def output_size(self) -> tuple[int, int]:
         return self.output.shape[2], self.output.shape[3]
 
-    tiled_size = output_size
+    grid_size = tiled_size = output_size
 
 
 VtaLayer = ConvLayer | MaxPoolLayer | AddLayer

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vta.compiler import ir
-from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Pool, Residual,
-                                 Step, VtaLayer, WeightMode)
+from vta.compiler import conv_transpose, ir
+from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Phase, Pool,
+                                 Residual, Step, VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
@@ -154,6 +154,15 @@ def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, i
             pads = _window_pads(node, graph)
             if any(pads):
                 needs.setdefault(node.inputs[0], []).append((node.name, pads, -128))
+        elif isinstance(node, ir.ConvTranspose2d):
+            try:
+                lowering = _lower_transposed(node, graph)
+            except Unsupported:
+                continue
+            pads = tuple(max(pad, 0) for pad in lowering.pads)
+            if any(pads):
+                needs.setdefault(node.inputs[0], []).append((node.name, pads,
+                                                             node.input_zero_point))
     return needs
 
 
@@ -175,7 +184,7 @@ def _initial_placement(graph: ir.Graph) -> dict[str, str]:
             placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
                 else Placement.HOST
         elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
-                               ir.Requantization)):
+                               ir.Requantization, ir.ConvTranspose2d)):
             placement[node.name] = Placement.VTA
         else:
             placement[node.name] = Placement.HOST
@@ -358,6 +367,8 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                          mode=mode, weights=tiles, epilogue=epilogue, constants=constants,
                          bias_tiles=bias_tiles,
                          macs=int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
+    if isinstance(node, ir.ConvTranspose2d):
+        return _transposed_layer(node, part, config)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
         epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
@@ -395,6 +406,48 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                         steps_b=steps_b, epilogue=epilogue, constants=constants,
                         macs=int(np.prod(out_shape)))
     raise Unsupported(f"{type(node).__name__} has no VTA layer")
+
+
+def _lower_transposed(node: ir.ConvTranspose2d, graph: ir.Graph) -> conv_transpose.Lowering:
+    try:
+        return conv_transpose.lower(node, graph.values[node.inputs[0]].shape,
+                                    graph.values[node.output].shape)
+    except conv_transpose.NotLowerable as error:
+        raise Unsupported(str(error)) from None
+
+
+def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config) -> ConvLayer:
+    """A transposed convolution as one stride-1 convolution per output phase
+    (`conv_transpose`): one bias for all phases where theirs agree (added as a convolution's),
+    else a per-channel ALU ADD per phase."""
+    graph, block = part.graph, config.block_out
+    lowering = _lower_transposed(node, graph)
+    out_shape = graph.values[node.output].shape
+    constants: list[np.ndarray] = []
+    shared = all(np.array_equal(bias, lowering.biases[0]) for bias in lowering.biases)
+    bias_tiles, epilogue = None, []
+    if shared:
+        epilogue, bias_tiles = bias_by_gemm(lowering.biases[0], constants, block)
+    phases, first_tap = [], 0
+    biases = iter(lowering.biases)
+    for row in lowering.rows:
+        for col in lowering.cols:
+            bias = next(biases)
+            if not shared:
+                constants.append(bias.astype(np.int64))
+            kernel = (len(row.kernel_indices), len(col.kernel_indices))
+            phases.append(Phase(row.phase, col.phase, kernel, (row.first_row, col.first_row),
+                                first_tap, None if shared else Const(len(constants) - 1)))
+            first_tap += kernel[0] * kernel[1]
+    epilogue += convert_steps(node.requant.steps, out_shape, constants)
+    n, channels, height, width = graph.values[node.inputs[0]].shape
+    return ConvLayer(name=node.name, input=part.layouts[node.inputs[0]],
+                     output=part.layouts[node.output], kernel=lowering.kernel,
+                     pads=lowering.pads, mode=WeightMode.DENSE,
+                     weights=dense_weight_tiles(lowering.weights, block), epilogue=epilogue,
+                     constants=constants, bias_tiles=bias_tiles, upsample=tuple(node.strides),
+                     phases=tuple(phases),
+                     macs=n * height * width * channels * int(np.prod(node.weight.shape[1:])))
 
 
 def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray], block: int):

@@ -167,8 +167,30 @@ def _concat(node: ir.Concat, *xs: np.ndarray) -> np.ndarray:
     return np.concatenate(xs, axis=node.axis)
 
 
+def _conv_transpose2d(node: ir.ConvTranspose2d, x: np.ndarray) -> np.ndarray:
+    """Each input position scatters its weighted taps onto a canvas of every position a tap
+    reaches, which is then cropped by the pads (and extended by the output padding)."""
+    n, c, h, w = x.shape
+    _, out_per_group, kh, kw = node.weight.shape
+    groups = node.groups
+    (sh, sw), (dh, dw) = node.strides, node.dilations
+    top, left = node.pads[:2]
+    oh, ow = node.output_size(h, w)
+    canvas = np.zeros((n, groups * out_per_group, max((h - 1) * sh + (kh - 1) * dh + 1, top + oh),
+                       max((w - 1) * sw + (kw - 1) * dw + 1, left + ow)))
+    shifted = (x.astype(np.float64) - node.input_zero_point).reshape(n, groups, c // groups, h, w)
+    weight = node.weight.astype(np.float64).reshape(groups, c // groups, out_per_group, kh, kw)
+    for ky in range(kh):
+        for kx in range(kw):
+            taps = np.einsum("ngchw,gco->ngohw", shifted, weight[..., ky, kx])
+            canvas[:, :, ky * dh:ky * dh + (h - 1) * sh + 1:sh,
+                   kx * dw:kx * dw + (w - 1) * sw + 1:sw] += taps.reshape(n, -1, h, w)
+    acc = canvas[:, :, top:top + oh, left:left + ow].astype(np.int64)
+    return node.requant(wrap32(acc + node.bias.astype(np.int64)[:, None, None]))
+
+
 _KERNELS: dict[type, Callable] = {
     ir.Conv2d: _conv2d, ir.Dense: _dense, ir.Add: _add, ir.MaxPool: _max_pool,
     ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
-    ir.Concat: _concat,
+    ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d,
 }

@@ -140,7 +140,7 @@ def input_window(layer: ConvLayer | MaxPoolLayer, tile: Tile) -> Window:
     x = layer.input
     rows = window_extent(tile.rows, kh, sh, dh)
     first_row = tile.first_row * sh + x.halo[0] - top
-    if tile.cols == layer.output_size[1]:
+    if tile.cols == layer.grid_size[1]:
         return Window(rows, x.width_with_halo, first_row, 0, x.halo[1] - left)
     return Window(rows, window_extent(tile.cols, kw, sw, dw), first_row,
                   tile.first_col * sw + x.halo[1] - left, 0)
@@ -169,18 +169,28 @@ def tiles(layer: VtaLayer, tiling: Tiling) -> list[Tile]:
     output = layer.output
     block_chunks = chunks(output.channel_blocks, tiling.out_blocks)
     if isinstance(layer, ConvLayer) and layer.pool is not None:
-        width = layer.output_size[1]
+        width = layer.grid_size[1]
         return [Tile(batch_block, first_block, blocks,
                      *pooled_conv_rows(layer, first_pooled, pooled_rows), 0, width,
                      first_pooled, pooled_rows)
                 for first_block, blocks in block_chunks
                 for batch_block in range(output.batch_blocks)
                 for first_pooled, pooled_rows in chunks(layer.tiled_size[0], tiling.rows)]
-    height, width = layer.output_size
+    height, width = layer.grid_size
     return [Tile(batch_block, first_block, blocks, first_row, rows, first_col, cols)
             for first_block, blocks in block_chunks for batch_block in range(output.batch_blocks)
             for first_row, rows in chunks(height, tiling.rows)
             for first_col, cols in chunks(width, tiling.cols)]
+
+
+def output_tile(layer: VtaLayer, tile: Tile) -> Tile:
+    """The outputs of a tile: itself, or a transposed convolution's tile of the output (its grid
+    positions times `upsample`)."""
+    if not isinstance(layer, ConvLayer) or layer.upsample == (1, 1):
+        return tile
+    rows, cols = layer.upsample
+    return tile._replace(first_row=tile.first_row * rows, rows=tile.rows * rows,
+                         first_col=tile.first_col * cols, cols=tile.cols * cols)
 
 
 def pooled_tile(layer: ConvLayer, tile: Tile) -> Tile:
@@ -299,7 +309,7 @@ def _slots(layer: VtaLayer, tiling: Tiling):
     regions = list(full_regions.values())
     if isinstance(layer, ConvLayer) and partial_accumulators(full_tile) == 1 \
             and _last_chunk(layer.output.channel_blocks, tiling.out_blocks) \
-            * _last_chunk(layer.output_size[1], tiling.cols) * (
+            * _last_chunk(layer.grid_size[1], tiling.cols) * (
                 _last_chunk(layer.tiled_size[0], tiling.rows) if layer.pool is None else 1) \
             < PARTIAL_ACCUMULATORS:
         for tile in _edge_tiles(layer, tiling):
@@ -322,7 +332,7 @@ def _edge_tiles(layer: ConvLayer, tiling: Tiling) -> list[Tile]:
     def last_chunk(total: int, size: int) -> set[int]:
         return {min(size, total), _last_chunk(total, size)}
 
-    height, width = layer.tiled_size[0], layer.output_size[1]
+    height, width = layer.tiled_size[0], layer.grid_size[1]
     if layer.pool is None:
         rows = {(count, 0) for count in last_chunk(height, tiling.rows)}
     else:
@@ -360,7 +370,7 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
     streamed. ACC: the constants (for the tiling's output blocks), the accumulators (times
     `partial_accumulators`), then the residual operand's copy or the pooled results."""
     inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
-    taps = layer.kernel[0] * layer.kernel[1]
+    taps = layer.taps
     dense = layer.mode == WeightMode.DENSE
     window = input_window(layer, tile).tiles
     regions = {Part.INPUT: Region(inp, 0, (tiling.in_blocks if dense else tile.blocks) * window)}
@@ -376,7 +386,8 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
     constants = len(layer.constants) * tiling.out_blocks
     regions[Part.CONSTANTS] = Region(acc, 0, constants)
     accumulators = regions[Part.ACCUMULATORS] = Region(
-        acc, constants, partial_accumulators(tile) * outputs)
+        acc, constants, partial_accumulators(tile) * outputs * layer.upsample[0]
+        * layer.upsample[1])
     if layer.residual is not None:
         regions[Part.OPERAND] = Region(acc, accumulators.end, outputs)
     if layer.pool is not None:
@@ -415,7 +426,7 @@ def candidates(layer: VtaLayer):
     """Every tiling worth considering: chunk sizes of output channel blocks, rows, columns
     (a few divisions) and reduction (dense convolutions), one or two threads, resident or
     streamed weights."""
-    height, width = layer.tiled_size[0], layer.output_size[1]
+    height, width = layer.tiled_size[0], layer.grid_size[1]
     dense = isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
     whole_rows = isinstance(layer, AddLayer) or (isinstance(layer, ConvLayer)
                                                   and layer.pool is not None)

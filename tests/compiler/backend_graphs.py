@@ -51,6 +51,28 @@ def conv_graph(rng, *, n=1, c=8, h=6, w=6, o=8, k=3, stride=1, pad=1, groups=1, 
     return graph
 
 
+def conv_transpose_graph(rng, *, n=1, c=8, h=5, w=5, o=8, k=2, stride=2, pad=0,
+                         output_padding=0, input_zero_point=-3, per_channel=True,
+                         relu=False) -> ir.Graph:
+    """x → ConvTranspose (weights (C, O, k, k), as ONNX orders them) → y."""
+    graph = ir.Graph("conv_transpose")
+    value(graph, "x", (n, c, h, w), input_zero_point)
+    graph.inputs.append("x")
+    weight = rng.integers(-128, 128, size=(c, o, k, k)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, size=o).astype(np.int32)
+    bound = np.abs(weight.astype(np.int64)).sum(axis=(0, 2, 3)) * 256 + 5000
+    pads = (pad, pad, pad, pad) if isinstance(pad, int) else pad
+    rq = requant(rng, o, bound[:, None, None], per_channel=per_channel, alu_mul=True, relu=relu)
+    node = ir.ConvTranspose2d("up", ("x",), "y", weight=weight, bias=bias,
+                              strides=(stride, stride), pads=pads, dilations=(1, 1),
+                              output_padding=(output_padding, output_padding), groups=1,
+                              input_zero_point=input_zero_point, requant=rq)
+    oh, ow = node.output_size(h, w)
+    graph.add_node(node, ir.Value("y", (n, o, oh, ow), ir.Quant(0.1, rq.zero_point)))
+    graph.outputs.append("y")
+    return graph
+
+
 def dense_graph(rng, *, n=1, k=40, m=20, input_zero_point=5, per_channel=True,
                 alu_mul=True) -> ir.Graph:
     graph = ir.Graph("dense")

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph, dense_graph,
-                            pool_graph, random_feeds, residual_graph, run_both)
+from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph,
+                            conv_transpose_graph, dense_graph, pool_graph, random_feeds,
+                            residual_graph, run_both)
 from vta.compiler import ir
 from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
@@ -76,6 +77,26 @@ def test_stem_conv_lowered_to_im2col(im2col):
     if im2col:
         _, _, _, direct = run_both(graph, feeds, im2col=False, backend="cycle")
         assert result.cycles * 2 < direct.cycles
+
+
+@SETTINGS
+@given(st.data())
+def test_conv_transpose_matches_reference(data):
+    """Transposed convolutions (the up-sampling of U-Net and DCGAN generators: stride 2 with
+    kernel 2, 3 or 4, and others) as one stride-1 GEMM per output phase."""
+    draw = data.draw
+    stride = draw(st.integers(1, 3))
+    k = draw(st.integers(1, 5))
+    pad = draw(st.integers(0, (k - 1) // 2))
+    output_padding = (2 * pad - k) % stride        # an output of whole strides
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    graph = conv_transpose_graph(np.random.default_rng(draw(st.integers(0, 99))),
+                                 c=draw(st.integers(1, 40)), o=draw(st.integers(1, 40)), h=h, w=w,
+                                 k=k, stride=stride, pad=pad, output_padding=output_padding,
+                                 input_zero_point=draw(st.integers(-128, 127)),
+                                 per_channel=draw(st.booleans()), relu=draw(st.booleans()))
+    model = check(graph, draw(st.sampled_from([PYNQ, BLOCK32, TINY, PYNQ.replace(LOG_BATCH=1)])))
+    assert [node["placement"] for node in model.nodes] == ["vta"]
 
 
 @SETTINGS

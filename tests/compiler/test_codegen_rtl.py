@@ -5,8 +5,9 @@ and reports cycles. (The first run builds the Verilator harness, cached afterwar
 import numpy as np
 import pytest
 
-from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph, dense_graph,
-                            pool_graph, random_feeds, residual_graph, run_both)
+from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph,
+                            conv_transpose_graph, dense_graph, pool_graph, random_feeds,
+                            residual_graph, run_both)
 
 GRAPHS = {
     "conv3x3": lambda rng: conv_graph(rng, c=16, o=16, h=4, w=4, k=3, pad=1),
@@ -18,6 +19,8 @@ GRAPHS = {
     "conv+residual": lambda rng: residual_graph(rng, c=20, h=5, w=5),
     "conv+maxpool": lambda rng: conv_pool_graph(rng, c=3, o=20, k=7, stride=2, pad=3, h=12,
                                                 w=12),
+    "conv-transpose": lambda rng: conv_transpose_graph(rng, c=20, o=16, h=3, w=4, k=4, stride=2,
+                                                       pad=1),
 }
 
 
@@ -40,3 +43,4 @@ def test_layer_on_rtl_is_bit_exact(kind):
         np.testing.assert_array_equal(got[name], expected[name])
     assert result.cycles and result.cycles > 0
     assert [node["placement"] for node in model.nodes if node["placement"] != "fused"] == ["vta"]
+    assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
