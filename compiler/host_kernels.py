@@ -107,7 +107,8 @@ _SIGNATURES = {
 _ENGINES: dict[str, tuple] = {}
 
 
-def _compile(ir_text: str):
+def jit(ir_text: str):
+    """The MCJIT engine of an LLVM IR text, compiled once per process (cached by the text)."""
     import llvmlite.binding as llvm
     key = hashlib.sha256(ir_text.encode()).hexdigest()
     if key not in _ENGINES:
@@ -135,7 +136,7 @@ class Kernels:
     """The compiled host kernels of an IR text (default: this module's)."""
 
     def __init__(self, ir_text: str = KERNEL_IR):
-        engine = _compile(ir_text)
+        engine = jit(ir_text)
         self._functions = {}
         for name, arguments in _SIGNATURES.items():
             address = engine.get_function_address(name)
