@@ -23,7 +23,7 @@ def _single_node_cases():
 def _numpy_types_only(arrays) -> bool:
     """Tensors of numpy's types only: cases of sequences, optionals, or types numpy cannot
     compute with (float8, bfloat16, int4) are onnx.reference's."""
-    return all(isinstance(a, np.ndarray) and numpy_type(a.dtype) for a in arrays)
+    return all(isinstance(a, (np.ndarray, np.generic)) and numpy_type(a.dtype) for a in arrays)
 
 
 OPERATORS = sorted(_single_node_cases())
