@@ -38,10 +38,10 @@ def main() -> None:
         import onnxruntime
         from vta.compiler import reference
         image = calibration_images()[:1]
-        ours = reference.run_float(graph, {"image": image})["logits"][0]
+        ours = reference.run(graph, {"image": image})["logits"][0]
         session = onnxruntime.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
         theirs = session.run(None, {"image": image})[0][0]
-        step = graph.values[graph.outputs[0]].quant.scale
+        step = graph.producer(graph.outputs[0]).quant.scale
         print(f"top-1 reference {ours.argmax()}, onnxruntime {theirs.argmax()}; max logit "
               f"difference {np.abs(ours - theirs).max() / step:.0f} steps")
 

@@ -54,7 +54,7 @@ def main() -> int:
     peak_macs = config.derived()["macs_per_cycle"]
     evaluation = prepare(path, config, args.backend)
     graph = evaluation.graph
-    result = evaluation.executor.run({graph.float_inputs[graph.inputs[0]]: x})
+    result = evaluation.executor.run({graph.inputs[0]: x})
     measured = dict((name, report.cycles) for name, report in result.reports)
     total_estimate = total_measured = total_macs = 0
     print(f"{'layer':44} {'tiling (blocks,rows,cols,in,threads,resident)':44} "

@@ -60,7 +60,7 @@ def main() -> None:
     graph = import_onnx(digits)
     print("\ndigits CNN, 10 digits, reference vs onnxruntime per layer:")
     print_layers(graph, digits, [{"image": x[i:i + 1]} for i in range(0, 1797, 180)])
-    logits, seconds = timed(reference.run_float, graph, {"image": x})
+    logits, seconds = timed(reference.run, graph, {"image": x})
     ours = logits["logits"].argmax(axis=1)
     theirs = onnxruntime_logits(digits, x).argmax(axis=1)
     print(f"accuracy over {len(labels)} digits: reference {np.mean(ours == labels):.2%}, "
@@ -72,10 +72,10 @@ def main() -> None:
     print("\nEfficientNet-Lite0 on chelsea, reference vs onnxruntime per layer:")
     print_layers(graph, efficientnet, [{"image": images["chelsea"]}])
     for name, image in images.items():
-        logits, seconds = timed(reference.run_float, graph, {"image": image})
+        logits, seconds = timed(reference.run, graph, {"image": image})
         ours = logits["logits"][0]
         theirs = onnxruntime_logits(efficientnet, image)[0]
-        step = graph.values[graph.outputs[0]].quant.scale
+        step = graph.producer(graph.outputs[0]).quant.scale
         print(f"{name:10} top-1 reference {ours.argmax():4} onnxruntime {theirs.argmax():4}; "
               f"max logit difference {np.abs(ours - theirs).max() / step:.0f} steps; "
               f"reference {seconds:.2f} s")

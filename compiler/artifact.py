@@ -7,9 +7,10 @@ Layout (all integers little-endian)::
     version  u32      FORMAT_VERSION
     length   u64      bytes of the JSON header
     header   JSON     config (keys and fingerprint), memory size, sections (name, address,
-                      size, fill or payload offset/length), values, inputs/outputs, steps,
-                      per-node placement, host-kernel IR
-    payload  bytes    the data sections, zlib-compressed one by one
+                      size, fill or payload offset/length), host constants (name, dtype,
+                      shape, payload offset/length), values, inputs/outputs, steps (VTA
+                      programs, device moves, host nodes), per-node placement, host-kernel IR
+    payload  bytes    the data sections and host constants, zlib-compressed one by one
     digest   32 bytes SHA-256 of everything before it
 
 Loading checks, in order, the magic (not a .vtab), the length and the digest (truncated or
@@ -26,15 +27,20 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
+
+from vta.compiler import host_steps
 from vta.compiler.artifact_schema import ArtifactError, inflate, validated_header
-from vta.compiler.build import CompiledModel, Section
 from vta.compiler.host_kernels import KERNEL_IR
-from vta.isa import Config
+from vta.compiler.model import CompiledModel, Section
+from vta.isa import Config, VtaError
 from vta.isa.files import write_atomically
 
 MAGIC = b"VTAB\r\n\x1a\n"
 #: 2: im2col host steps and values not stored in DRAM (fused layers).
-FORMAT_VERSION = 2
+#: 3: host nodes (ONNX operators, quantization crossings, integer nodes VTA does not run), host
+#:    constant tensors, values the host holds (no layout), inputs/outputs as the ONNX tensors.
+FORMAT_VERSION = 3
 _PREFIX = struct.Struct("<8sIQ")
 _DIGEST_BYTES = 32
 
@@ -51,10 +57,18 @@ def to_bytes(model: CompiledModel) -> bytes:
             entry["offset"], entry["length"] = len(payload), len(packed)
             payload += packed
         sections.append(entry)
+    constants = []
+    for name, array in model.constants.items():
+        array = np.ascontiguousarray(array)
+        packed = zlib.compress(array.tobytes(), 6)
+        constants.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),
+                          "offset": len(payload), "length": len(packed)})
+        payload += packed
     header = {
         "format": "pyvta compiled model", "version": FORMAT_VERSION, "name": model.name,
         "config": model.config.to_dict(), "fingerprint": model.config.fingerprint,
-        "memory_bytes": model.memory_bytes, "sections": sections, "values": model.values,
+        "memory_bytes": model.memory_bytes, "sections": sections, "constants": constants,
+        "values": model.values,
         "inputs": model.inputs, "outputs": model.outputs, "steps": model.steps,
         "nodes": model.nodes, "labels": model.labels, "host_kernels": KERNEL_IR,
         "compile_seconds": model.compile_seconds,
@@ -101,6 +115,20 @@ def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifa
                 if "fill" in entry else
                 Section(entry["name"], entry["addr"], entry["nbytes"], data=inflate(entry, payload, where))
                 for entry in header["sections"]]
-    return CompiledModel(header["name"], config, header["memory_bytes"], sections,
-                         header["values"], header["inputs"], header["outputs"], header["steps"],
-                         header["nodes"], header.get("labels"), header.get("compile_seconds", 0))
+    constants = {}
+    for entry in header["constants"]:
+        dtype = np.dtype(entry["dtype"])
+        sized = dict(entry, nbytes=dtype.itemsize * int(np.prod(entry["shape"])))
+        constants[entry["name"]] = np.frombuffer(inflate(sized, payload, where),
+                                                 dtype).reshape(entry["shape"])
+    model = CompiledModel(header["name"], config, header["memory_bytes"], sections,
+                          header["values"], header["inputs"], header["outputs"],
+                          header["steps"], header["nodes"], constants, header.get("labels"),
+                          header.get("compile_seconds", 0))
+    for step in model.steps:
+        if step["op"] == "host":
+            try:
+                host_steps.decode(step, constants)
+            except VtaError as error:
+                raise ArtifactError(f"{where}: {error}") from None
+    return model

@@ -1,5 +1,6 @@
-"""Compile an integer graph for a VTA config: partition, lay out device memory, tile and emit
-every VTA layer, and collect the result as a `CompiledModel` (what a `.vtab` holds).
+"""Compile a graph for a VTA config: partition, lay out device memory, tile and emit every VTA
+layer, write every host node as a host step, and collect the result as a `CompiledModel` (what a
+`.vtab` holds).
 
 Device memory is planned once, at compile time, on a scratch `Device` whose allocator hands out
 addresses deterministically: one page-aligned buffer per activation (halo filled), then per
@@ -13,87 +14,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from vta.compiler import ir
+from vta.compiler import host_steps, ir
 from vta.compiler.codegen import Buffers, emit_layer
 from vta.compiler.layers import ConvLayer, WeightMode
-from vta.compiler.packing import ActLayout, bias_input_tile, channel_tiles, identity_tile
+from vta.compiler.macs import node_macs
+from vta.compiler.model import CompiledModel, Section, layout_json
+from vta.compiler.packing import bias_input_tile, channel_tiles, identity_tile
 from vta.compiler.partition import Placement, partition
 from vta.compiler.schedule import CycleCost, choose
-from vta.isa import Config, VtaError
+from vta.isa import Config
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
 
 #: Address space of the scratch device used for planning (pages are only touched when written).
 PLAN_MEMORY_BYTES = 1 << 31
-#: Host operators with a kernel (layout moves); anything else must run on VTA.
-HOST_MOVES = (ir.Reshape, ir.Concat)
-
-
-@dataclass
-class Section:
-    """A range of device memory: `data` to copy in, or `fill` to set every byte to."""
-
-    name: str
-    addr: int
-    nbytes: int
-    data: bytes | None = None
-    fill: int = 0
-
-
-@dataclass
-class CompiledModel:
-    """Everything needed to run a model on a device of `config` (see `artifact` for the file)."""
-
-    name: str
-    config: Config
-    memory_bytes: int
-    sections: list[Section]
-    #: value name -> {"layout": {...}, "addr", "shape", "scale", "zero_point", "onnx_dtype"}
-    values: dict[str, dict]
-    #: [{"value", "onnx_name", "float"}] for graph inputs and outputs
-    inputs: list[dict]
-    outputs: list[dict]
-    #: in execution order: {"op": "vta", "layer", "insn_addr", "insn_count"} or
-    #: {"op": "move", "node", "kind": "reshape"|"concat", "inputs", "output", "axis"} or
-    #: {"op": "move", "node", "kind": "im2col", "inputs", "output", "kernel", "strides",
-    #: "dilations", "pads"}
-    steps: list[dict]
-    #: per IR node: {"name", "operator", "placement", "macs", ...}
-    nodes: list[dict]
-    labels: list[str] | None = None
-    compile_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-
-def layout_json(layout: ActLayout) -> dict:
-    return {"shape": list(layout.shape), "batch": layout.batch, "block": layout.block,
-            "halo": list(layout.halo), "fill": layout.fill}
-
-
-def layout_from_json(data: dict) -> ActLayout:
-    return ActLayout(tuple(data["shape"]), data["batch"], data["block"], tuple(data["halo"]),
-                     data["fill"])
-
-
-def node_macs(graph: ir.Graph, node: ir.Node) -> int:
-    """Multiply-accumulates of a node (convolution, dense and average pooling)."""
-    out = int(np.prod(graph.values[node.output].shape))
-    if isinstance(node, ir.Conv2d):
-        return out * int(np.prod(node.weight.shape[1:]))
-    if isinstance(node, ir.Dense):
-        return out * node.weight.shape[1]
-    if isinstance(node, ir.AvgPool):
-        return out * node.kernel[0] * node.kernel[1]
-    if isinstance(node, ir.ConvTranspose2d):
-        n, channels, height, width = graph.values[node.inputs[0]].shape
-        return n * channels * height * width * int(np.prod(node.weight.shape[1:]))
-    return 0
-
-
 class _Planner:
     def __init__(self, config: Config):
         self.device = Device(config, "functional", memory_bytes=PLAN_MEMORY_BYTES)
@@ -129,20 +66,7 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
     planner = _Planner(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
     bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in))
-    buffers, values = {}, {}
-    unstored = {conv.output for conv in part.fused.values()}
-    for name, value in graph.values.items():
-        layout = part.layouts[name]
-        if name in part.alias or name in unstored:
-            continue
-        buffers[name] = planner.fill(f"activation {name}", layout.nbytes, layout.fill)
-    for name, value in graph.values.items():
-        owner = part.alias.get(name, name)
-        values[name] = {"layout": layout_json(part.layouts[owner]),
-                        "addr": buffers[owner].phys_addr if owner in buffers else None,
-                        "shape": list(value.shape),
-                        "scale": value.quant.scale, "zero_point": value.quant.zero_point,
-                        "onnx_dtype": value.onnx_dtype}
+    values, buffers = _values(graph, part, planner)
     for node in graph.nodes:
         if node.name in part.im2col:
             name = part.im2col[node.name]
@@ -151,11 +75,13 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
             values[name] = dict(values[node.inputs[0]], layout=layout_json(layout),
                                 addr=buffers[name].phys_addr, shape=list(layout.shape))
     steps, nodes, deferred = [], [], {}
+    constants = {f"value:{name}": array for name, array in graph.constants.items()}
     residuals = {conv.name for conv in part.fused.values()}
     total = len(graph.nodes)
     for index, node in enumerate(graph.nodes):
         placement = part.placement[node.name]
-        info = {"name": node.name, "operator": type(node).__name__, "placement": placement,
+        operator = node.op_type if isinstance(node, ir.HostOp) else type(node).__name__
+        info = {"name": node.name, "operator": operator, "placement": str(placement),
                 "macs": node_macs(graph, node)}
         if placement == Placement.VTA and node.name in residuals:
             deferred[node.name] = info             # runs where its fused Add stands
@@ -168,26 +94,45 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
             deferred[conv.name].update(_emit(planner, conv, node.output, buffers, part,
                                              (identity, bias_input), steps, cost))
         elif placement == Placement.HOST:
-            if not isinstance(node, HOST_MOVES):
-                reason = part.reasons.get(node.name, "no VTA layer")
-                raise VtaError(f"node {node.name}: {type(node).__name__} cannot run on VTA "
-                               f"({reason}) and has no host kernel")
-            info["reason"] = part.reasons.get(node.name, "a layout change VTA does not do")
-            steps.append({"op": "move", "node": node.name,
-                          "kind": "reshape" if isinstance(node, ir.Reshape) else "concat",
-                          "inputs": list(node.inputs), "output": node.output,
-                          "axis": getattr(node, "axis", 0)})
+            info["reason"] = part.reasons.get(node.name, "")
+            if node.name in part.moves:
+                steps.append({"op": "move", "node": node.name,
+                              "kind": "reshape" if isinstance(node, ir.Reshape) else "concat",
+                              "inputs": list(node.inputs), "output": node.output,
+                              "axis": getattr(node, "axis", 0)})
+            else:
+                steps.append(host_steps.encode(node, constants))
         nodes.append(info)
         if progress is not None:
             progress(node.name, index + 1, total)
     allocator = planner.device.memory.allocator
-    inputs = [{"value": name, "onnx_name": graph.float_inputs.get(name, name),
-               "float": name in graph.float_inputs} for name in graph.inputs]
-    outputs = [{"value": name, "onnx_name": graph.float_outputs.get(name, name),
-                "float": name in graph.float_outputs} for name in graph.outputs]
+    inputs = [{"value": name, "onnx_name": name} for name in graph.inputs]
+    outputs = [{"value": name, "onnx_name": name} for name in graph.outputs]
     return CompiledModel(graph.name, config, allocator.high_water, planner.sections, values,
-                         inputs, outputs, steps, nodes,
+                         inputs, outputs, steps, nodes, constants,
                          compile_seconds=time.perf_counter() - started)
+
+
+def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], dict]:
+    """(every value's description, its device buffer by value): a buffer (halo filled) for each
+    device value that is stored (not an alias of another, nor held only by a fused layer's
+    accumulator)."""
+    unstored = {conv.output for conv in part.fused.values()}
+    buffers = {}
+    for name in graph.values:
+        if name in part.device and name not in part.alias and name not in unstored:
+            layout = part.layouts[name]
+            buffers[name] = planner.fill(f"activation {name}", layout.nbytes, layout.fill)
+    values = {}
+    for name, value in graph.values.items():
+        owner = part.alias.get(name, name)
+        device = name in part.device
+        values[name] = {"shape": list(value.shape), "onnx_dtype": value.onnx_dtype,
+                        "scale": value.quant.scale if value.quantized else None,
+                        "zero_point": value.quant.zero_point if value.quantized else None,
+                        "layout": layout_json(part.layouts[owner]) if device else None,
+                        "addr": buffers[owner].phys_addr if owner in buffers else None}
+    return values, buffers
 
 
 def _im2col_step(node: ir.Conv2d, output: str) -> dict:

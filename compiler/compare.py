@@ -57,12 +57,12 @@ def layer_differences(graph: ir.Graph, model, inputs: dict[str, np.ndarray],
                       optimized: bool = True) -> list[LayerDifference]:
     """Per node output the onnxruntime reproduces: max |reference − onnxruntime| in steps."""
     theirs = onnxruntime_values(model, graph, inputs, optimized)
-    ours = reference.run(graph, {name: theirs[name] for name in graph.inputs})
+    ours = reference.run(graph, inputs)
     differences = []
     for node in graph.nodes:
         if node.output not in theirs or any(name not in theirs for name in node.inputs):
             continue
-        alone = reference.run_node(node, [theirs[name] for name in node.inputs])
+        alone = reference.run_node(node, [theirs[name] for name in node.inputs])[0]
         differences.append(LayerDifference(
             node.output, node.name, _steps(ours[node.output], theirs[node.output]),
             _steps(alone, theirs[node.output])))

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from vta.compiler import ir, reference
-from vta.compiler.build import CompiledModel, compile_graph
+from vta.compiler.build import compile_graph
+from vta.compiler.model import CompiledModel
 from vta.compiler.executor import Executor
 from vta.compiler.onnx_import import import_onnx
 from vta.compiler.report import shares
@@ -41,20 +42,22 @@ def prepare(onnx_path: Path, config: Config, backend: str = "functional") -> Eva
 
 
 def run_one(evaluation: Evaluation, x: np.ndarray, *, check_all: bool = True) -> np.ndarray:
-    """Run one float input on VTA; check the output (and with `check_all` every value stored in
-    device memory) bit-exact against the reference; returns the int8 output."""
+    """Run one input (of the model's first graph input) through the executor; check the output
+    (and with `check_all` every value it computed, in device memory or on the host) bit-exact
+    against the reference; returns the first output."""
     graph, executor = evaluation.graph, evaluation.executor
-    name = graph.inputs[0]
+    feeds = {graph.inputs[0]: x}
     started = time.perf_counter()
-    executor.run({graph.float_inputs[name]: x})
+    result = executor.run(feeds)
     evaluation.run_seconds.append(time.perf_counter() - started)
-    expected = reference.run(graph, {name: graph.values[name].quant.quantize(x)})
-    stored = [name for name in graph.values if evaluation.model.values[name]["addr"] is not None]
-    values = stored if check_all else list(graph.outputs)
-    for value in values:
+    expected = reference.run(graph, feeds)
+    values = [name for name, info in evaluation.model.values.items()
+              if name in graph.values and (info["addr"] is not None
+                                           or name in executor.host_values)]
+    for value in values if check_all else graph.outputs:
         if not np.array_equal(executor.read(value), expected[value]):
             evaluation.mismatched_values.append(value)
-    return executor.read(graph.outputs[0])
+    return result.outputs[graph.outputs[0]]
 
 
 def onnxruntime_outputs(onnx_path: Path, inputs: np.ndarray) -> np.ndarray:

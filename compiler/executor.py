@@ -1,19 +1,26 @@
-"""Run a `CompiledModel` on a device: host kernels around the VTA layers' programs.
+"""Run a `CompiledModel` on a device: the VTA layers' programs and the host's steps, in order.
 
 The executor writes the model's memory sections into a fresh `Device` of the model's config
-(same allocator, so the same addresses the instructions carry), then per inference quantizes
-and packs the input with the host kernels, runs each step (a VTA layer's program, or a host
-layout move), and unpacks (and dequantizes) the output.
+(same allocator, so the same addresses the instructions carry), then per inference runs each
+step: a VTA layer's program, a device move (one gather between buffers in device memory), or a
+host node (`host_steps`: rebuilt once, run with the reference executor's kernel). Values a host
+node reads from device memory are gathered (unpacked) once per inference; values it writes that
+VTA reads are scattered (packed) into their buffers. A quantization into device memory and a
+dequantization out of it are single llvmlite passes over the packed positions.
+
+Nothing here imports onnx, onnxruntime or amaranth: a `.vtab` runs on numpy and llvmlite.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from vta.compiler.build import CompiledModel, layout_from_json
+from vta.compiler import host_steps, ir, reference
 from vta.compiler.host_kernels import Kernels
+from vta.compiler.model import CompiledModel, layout_from_json
 from vta.isa import VtaError
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import RunReport
@@ -23,10 +30,12 @@ from vta.runtime.memory import PAGE_BYTES
 
 @dataclass
 class Result:
-    """Outputs by ONNX name (in the graph's dtypes) and one report per VTA layer run."""
+    """Outputs by ONNX name (in the graph's dtypes), one report per VTA layer run, and the
+    seconds the host's steps took."""
 
     outputs: dict[str, np.ndarray]
     reports: list[tuple[str, RunReport]]
+    host_seconds: float = 0.0
 
     @property
     def cycles(self) -> int | None:
@@ -54,13 +63,22 @@ class Executor:
             else:
                 dram[section.addr:end] = np.uint8(section.fill & 0xFF)
         self.kernels = Kernels()
+        self.host_nodes = {step["node"]: host_steps.decode(step, model.constants)
+                           for step in model.steps if step["op"] == "host"}
+        self.host_values: dict[str, np.ndarray] = {}
         self._maps: dict[str, np.ndarray] = {}
         self._windows: dict[str, np.ndarray] = {}
 
+    # -- device memory ----------------------------------------------------------------------
+    def on_device(self, value: str) -> bool:
+        return self.model.values[value]["layout"] is not None
+
     def positions(self, value: str) -> np.ndarray:
-        """Absolute DRAM byte of every element (flat NCHW order) of a value."""
+        """Absolute DRAM byte of every element (flat NCHW order) of a device value."""
         if value not in self._maps:
             info = self.model.values[value]
+            if info["layout"] is None:
+                raise VtaError(f"value {value!r} is not in device memory: the host holds it")
             if info["addr"] is None:
                 raise VtaError(f"value {value!r} is not stored: it stays in the accumulator of "
                                f"a fused layer")
@@ -79,70 +97,98 @@ class Executor:
                 + info["addr"]
         return self._windows[output]
 
-    def run(self, feeds: dict[str, np.ndarray]) -> Result:
-        """One inference; `feeds` by ONNX input name, as the ONNX graph declares them."""
-        dram = self.device.dram.view(np.int8)
-        for entry in self.model.inputs:
-            info = self.model.values[entry["value"]]
-            if entry["onnx_name"] not in feeds:
-                raise VtaError(f"no input {entry['onnx_name']!r} given")
-            array = np.asarray(feeds[entry["onnx_name"]])
-            if tuple(array.shape) != tuple(info["shape"]):
-                raise VtaError(f"input {entry['onnx_name']!r} must have shape "
-                               f"{tuple(info['shape'])}, not {array.shape}")
-            if entry["float"]:
-                if array.dtype != np.float32:
-                    raise VtaError(f"input {entry['onnx_name']!r} must be float32, "
-                                   f"not {array.dtype}")
-                self.kernels.quantize(dram, self.positions(entry["value"]), array,
-                                      info["scale"], info["zero_point"])
-            else:
-                self._move_in(dram, entry["value"], info, array)
-        reports = []
-        for step in self.model.steps:
-            if step["op"] == "vta":
-                image = ProgramImage(self.model.config, self.device.dram_view(),
-                                     step["insn_addr"], step["insn_count"])
-                reports.append((step["layer"], self.device.run(image)))
-            else:
-                self._host_move(dram, step)
-        outputs = {}
-        for entry in self.model.outputs:
-            info = self.model.values[entry["value"]]
-            positions = self.positions(entry["value"])
-            if entry["float"]:
-                flat = self.kernels.dequantize(dram, positions, info["scale"], info["zero_point"])
-            else:
-                flat = np.empty(len(positions), dtype=np.int8)
-                flip = 0x80 if info["onnx_dtype"] == "uint8" else 0
-                self.kernels.move(flat, np.arange(len(positions), dtype=np.int64), dram,
-                                  positions, flip)
-                if flip:
-                    flat = flat.view(np.uint8)
-            outputs[entry["onnx_name"]] = flat.reshape(info["shape"])
-        return Result(outputs, reports)
-
     def read(self, value: str) -> np.ndarray:
-        """The int8 NCHW (or NC) contents of an IR value in device memory, after a run."""
+        """A value after a run: a device value's int8 contents (NCHW or NC), a host value as the
+        host computed it."""
+        if not self.on_device(value):
+            if value not in self.host_values:
+                raise VtaError(f"value {value!r} has not been computed")
+            return self.host_values[value]
         positions = self.positions(value)
         flat = np.empty(len(positions), dtype=np.int8)
         self.kernels.move(flat, np.arange(len(positions), dtype=np.int64),
                           self.device.dram.view(np.int8), positions)
         return flat.reshape(self.model.values[value]["shape"])
 
-    def _move_in(self, dram, value: str, info: dict, array: np.ndarray) -> None:
-        expected = np.uint8 if info["onnx_dtype"] == "uint8" else np.int8
-        if array.dtype != expected:
-            raise VtaError(f"input of value {value!r} must be {np.dtype(expected)}, "
-                           f"not {array.dtype}")
-        source = np.ascontiguousarray(array).view(np.int8).ravel()
-        self.kernels.move(dram, self.positions(value), source,
-                          np.arange(source.size, dtype=np.int64),
-                          0x80 if expected == np.uint8 else 0)
+    def _store(self, value: str, array: np.ndarray) -> None:
+        """Keep a host node's result; pack it into device memory where VTA reads it."""
+        self.host_values[value] = array
+        if self.on_device(value):
+            source = np.ascontiguousarray(array, dtype=np.int8).ravel()
+            self.kernels.move(self.device.dram.view(np.int8), self.positions(value), source,
+                              np.arange(source.size, dtype=np.int64))
 
-    def _host_move(self, dram, step: dict) -> None:
+    def _load(self, value: str) -> np.ndarray:
+        """A host node's input (unpacked from device memory once per inference)."""
+        if value not in self.host_values:
+            self.host_values[value] = self.read(value)
+        return self.host_values[value]
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, feeds: dict[str, np.ndarray]) -> Result:
+        """One inference; `feeds` by ONNX input name, as the ONNX graph declares them."""
+        self.host_values = {key.removeprefix("value:"): array
+                            for key, array in self.model.constants.items()
+                            if key.startswith("value:")}
+        for entry in self.model.inputs:
+            if entry["onnx_name"] not in feeds:
+                raise VtaError(f"no input {entry['onnx_name']!r} given")
+            self._feed(entry["value"], entry["onnx_name"], np.asarray(feeds[entry["onnx_name"]]))
+        reports, host_seconds = [], 0.0
+        for step in self.model.steps:
+            if step["op"] == "vta":
+                image = ProgramImage(self.model.config, self.device.dram_view(),
+                                     step["insn_addr"], step["insn_count"])
+                reports.append((step["layer"], self.device.run(image)))
+            elif step["op"] == "move":
+                self._device_move(step)
+            else:
+                started = time.perf_counter()
+                self._host_step(self.host_nodes[step["node"]])
+                host_seconds += time.perf_counter() - started
+        outputs = {}
+        for entry in self.model.outputs:
+            info = self.model.values[entry["value"]]
+            array = self._load(entry["value"])
+            if info["scale"] is not None and info["onnx_dtype"] == "uint8":
+                array = (array.astype(np.int16) + 128).astype(np.uint8)
+            outputs[entry["onnx_name"]] = array
+        return Result(outputs, reports, host_seconds)
+
+    def _feed(self, value: str, name: str, array: np.ndarray) -> None:
+        info = self.model.values[value]
+        dtype = np.dtype(info["onnx_dtype"])
+        if tuple(array.shape) != tuple(info["shape"]):
+            raise VtaError(f"input {name!r} must have shape {tuple(info['shape'])}, "
+                           f"not {array.shape}")
+        if array.dtype != dtype:
+            raise VtaError(f"input {name!r} must be {dtype}, not {array.dtype}")
+        if info["scale"] is not None and dtype == np.uint8:       # a quantized uint8 input
+            array = (array.astype(np.int16) - 128).astype(np.int8)
+        self._store(value, array)
+
+    def _host_step(self, node: ir.Node) -> None:
+        if isinstance(node, ir.Quantize) and self.on_device(node.output):
+            self.kernels.quantize(self.device.dram.view(np.int8), self.positions(node.output),
+                                  self._load(node.inputs[0]), node.quant.scale,
+                                  node.quant.zero_point)
+            return
+        if isinstance(node, ir.Dequantize) and self.on_device(node.inputs[0]) \
+                and node.inputs[0] not in self.host_values:
+            flat = self.kernels.dequantize(self.device.dram.view(np.int8),
+                                           self.positions(node.inputs[0]), node.quant.scale,
+                                           node.quant.zero_point)
+            self.host_values[node.output] = flat.reshape(self.model.values[node.output]["shape"])
+            return
+        results = reference.run_node(node, [self._load(name) if name else None
+                                            for name in node.inputs])
+        for name, result in zip(node.outputs, results):
+            self._store(name, result)
+
+    def _device_move(self, step: dict) -> None:
         """Reshape (same elements, row-major), Concat or im2col, as one gather over device
         memory."""
+        dram = self.device.dram.view(np.int8)
         if step["kind"] == "reshape":
             sources = self.positions(step["inputs"][0])
         elif step["kind"] == "im2col":

@@ -1,11 +1,17 @@
-"""The integer graph IR: what a quantized model computes, in the integers VTA works with.
+"""The graph IR: what a model computes, in the integers VTA works with where it can and as ONNX
+tensors on the host elsewhere.
 
-Every activation is an int8 tensor (NCHW or NC) with a per-tensor `Quant` (real = scale ×
+A *quantized* value is an int8 tensor (NCHW or NC) with a per-tensor `Quant` (real = scale ×
 (q − zero_point)); uint8 tensors of the ONNX model are shifted to int8 (q − 128, zero point − 128),
-which changes no real value. Weights are int8 with their zero point removed, biases int32 in the
-accumulator's units. Each node is one integer operator; the ones that accumulate (`Conv2d`,
-`Dense`, `Add`, `AvgPool`, `Requantize`) end in a `requantize.Requantize`, the ALU steps that
-bring their int32 accumulators back to int8. Shapes are static and checked when a node is added.
+which changes no real value. A *host* value (`quant` None) holds an ONNX tensor exactly, of any
+element type (float32, int64, bool, int8…).
+
+The integer nodes work on quantized values: weights are int8 with their zero point removed,
+biases int32 in the accumulator's units; the ones that accumulate (`Conv2d`, `Dense`, `Add`,
+`AvgPool`, `Requantization`) end in a `requantize.Requantize`, the ALU steps that bring their
+int32 accumulators back to int8. `HostOp` is one ONNX node with exactly ONNX's semantics on host
+values; `Quantize`, `Dequantize` and `Reinterpret` cross between the two kinds. Shapes are
+static and checked when a node is added.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vta.compiler.host_ops import Call
 from vta.compiler.requantize import AluStep, Requantize, wrap32
 from vta.isa import VtaError
 
@@ -49,13 +56,18 @@ class Quant:
 
 @dataclass(frozen=True)
 class Value:
-    """An int8 tensor of the graph. `onnx_dtype` is "int8" or "uint8": the type the ONNX model
-    gave it (uint8 values are stored here minus 128)."""
+    """A tensor of the graph: quantized (int8 storage with `quant`; `onnx_dtype` "int8" or
+    "uint8", the type the ONNX model gave it — uint8 values are stored here minus 128) or a
+    host tensor (`quant` None; `onnx_dtype` its numpy element type, e.g. "float32", "int64")."""
 
     name: str
     shape: tuple[int, ...]
-    quant: Quant
+    quant: Quant | None
     onnx_dtype: str = "int8"
+
+    @property
+    def quantized(self) -> bool:
+        return self.quant is not None
 
     def from_onnx(self, array: np.ndarray) -> np.ndarray:
         """Convert a tensor of the ONNX model's type to this int8 value."""
@@ -77,6 +89,10 @@ class Node:
     name: str
     inputs: tuple[str, ...]
     output: str
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (self.output,)
 
 
 @dataclass(frozen=True)
@@ -215,12 +231,66 @@ class ConvTranspose2d(Node):
                          self.pads[:2], self.pads[2:], self.output_padding))
 
 
+@dataclass(frozen=True)
+class HostOp(Node):
+    """One ONNX node run on the host with exactly ONNX's semantics, on host values.
+
+    `inputs` may hold "" for an omitted optional input, `extra_outputs` the node's outputs
+    after the first ("" for an unused one). `attributes` are Python values (tensors as numpy
+    arrays); `opset` is the model's default-domain opset. `onnx_node` is the serialized
+    NodeProto for operators without a host kernel of their own (run on onnx.reference)."""
+
+    op_type: str
+    attributes: dict = field(repr=False)
+    opset: int
+    extra_outputs: tuple[str, ...] = ()
+    onnx_node: bytes | None = field(default=None, repr=False)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (self.output,) + self.extra_outputs
+
+    def call(self) -> Call:
+        """The node as the host kernels take it."""
+        return Call(self.op_type, self.attributes, self.opset, len(self.outputs), self.onnx_node)
+
+
+@dataclass(frozen=True)
+class Quantize(Node):
+    """float32 host value → quantized value, exactly as ONNX QuantizeLinear (round half to
+    even, saturate), to `quant`."""
+
+    quant: Quant
+
+
+@dataclass(frozen=True)
+class Dequantize(Node):
+    """Quantized value → float32 host value: (q − zero_point) × scale in float32, exactly as
+    ONNX DequantizeLinear."""
+
+    quant: Quant
+
+
+@dataclass(frozen=True)
+class Reinterpret(Node):
+    """The same integers seen from the other side: a quantized value as the ONNX int8/uint8
+    tensor it stands for (`to_host`), or such a host tensor as a quantized value."""
+
+    onnx_dtype: str
+    to_host: bool
+
+
 @dataclass
 class Graph:
     """Values, nodes in execution order, graph inputs and outputs.
 
+    Graph inputs and outputs are named as the ONNX model names them; an imported model's are
+    host values (the tensors as the model declares them), a graph built by hand may have
+    quantized ones (fed and read as int8). `constants` hold the values of constant host values.
     `onnx_names` maps every quantized tensor of the ONNX model that the graph reproduces (the
-    outputs of QuantizeLinear, QLinear* and the quantized inputs) to its value's name here.
+    outputs of QuantizeLinear and QLinear*) to its value's name here. `host_reasons` says, per
+    host node, why the importer did not make it an integer node; `notices` are what the
+    importer changed on its own (a dynamic batch fixed to 1, an opset converted).
     """
 
     name: str = "graph"
@@ -228,30 +298,38 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
     onnx_names: dict[str, str] = field(default_factory=dict)
-    #: For each graph input: the ONNX float input it quantizes.
-    float_inputs: dict[str, str] = field(default_factory=dict)
-    #: For each graph output: the ONNX float output its dequantization is.
-    float_outputs: dict[str, str] = field(default_factory=dict)
+    host_reasons: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
     def add_value(self, value: Value) -> Value:
         if value.name in self.values:
             raise VtaError(f"value {value.name!r} defined twice")
-        if any(d <= 0 for d in value.shape):
+        if value.quantized and any(d <= 0 for d in value.shape):
             raise VtaError(f"value {value.name!r} has an empty shape {value.shape}")
         self.values[value.name] = value
         return value
 
-    def add_node(self, node: Node, output: Value) -> Value:
+    def add_constant(self, name: str, array: np.ndarray) -> Value:
+        array = np.asarray(array)
+        value = self.add_value(Value(name, tuple(array.shape), None, array.dtype.name))
+        self.constants[name] = array
+        return value
+
+    def add_node(self, node: Node, *outputs: Value) -> Value:
+        """Add `node` and its output values (in the order of `node.outputs`, unused ones
+        skipped); returns the first."""
         for name in node.inputs:
-            if name not in self.values:
+            if name and name not in self.values:
                 raise VtaError(f"node {node.name}: input {name!r} is not defined")
-        self.add_value(output)
+        for output in outputs:
+            self.add_value(output)
         self.nodes.append(node)
-        return output
+        return outputs[0]
 
     def producer(self, value_name: str) -> Node | None:
-        return next((node for node in self.nodes if node.output == value_name), None)
+        return next((node for node in self.nodes if value_name in node.outputs), None)
 
     def consumers(self, value_name: str) -> list[Node]:
         return [node for node in self.nodes if value_name in node.inputs]
@@ -261,6 +339,8 @@ class Graph:
         lines = []
         for node in self.nodes:
             out = self.values[node.output]
-            lines.append(f"{type(node).__name__:14} {node.name:40} -> {out.shape} "
-                         f"scale={out.quant.scale:.6g} zp={out.quant.zero_point}")
+            kind = node.op_type if isinstance(node, HostOp) else type(node).__name__
+            quant = (f"scale={out.quant.scale:.6g} zp={out.quant.zero_point}" if out.quantized
+                     else out.onnx_dtype)
+            lines.append(f"{kind:14} {node.name:40} -> {out.shape} {quant}")
         return "\n".join(lines)

@@ -17,7 +17,12 @@ def node_label(node: onnx.NodeProto, index: int) -> str:
 
 
 class NodeError(VtaError):
-    """An operator or attribute the importer cannot take; the message names the node."""
+    """What stops the importer at one node: the message names the node (`label`) and gives the
+    `reason`. From the integer (VTA) path it only sends the node to the host."""
+
+    def __init__(self, label: str, reason: str):
+        super().__init__(f"node {label}: {reason}")
+        self.label, self.reason = label, reason
 
 
 def attributes(node: onnx.NodeProto, label: str, allowed: dict) -> dict:
@@ -26,7 +31,7 @@ def attributes(node: onnx.NodeProto, label: str, allowed: dict) -> dict:
     values = dict(allowed)
     for attribute in node.attribute:
         if attribute.name not in allowed:
-            raise NodeError(f"node {label}: attribute {attribute.name!r} is not supported")
+            raise NodeError(label, f"attribute {attribute.name!r} is not supported")
         value = helper.get_attribute_value(attribute)
         values[attribute.name] = value.decode() if isinstance(value, bytes) else value
     return values
@@ -40,9 +45,9 @@ def window_geometry(attrs: dict, label: str, spatial: tuple[int, int],
     dilations = tuple(attrs.get("dilations") or (1, 1))
     pads = tuple(attrs.get("pads") or (0, 0, 0, 0))
     if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
-        raise NodeError(f"node {label}: only 2-D windows are supported")
+        raise NodeError(label, "only 2-D windows are supported")
     if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
-        raise NodeError(f"node {label}: strides, dilations and pads must be positive")
+        raise NodeError(label, "strides, dilations and pads must be positive")
     auto_pad = attrs.get("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         begin, end = [], []
@@ -56,5 +61,5 @@ def window_geometry(attrs: dict, label: str, spatial: tuple[int, int],
     elif auto_pad == "VALID":
         pads = (0, 0, 0, 0)
     elif auto_pad != "NOTSET":
-        raise NodeError(f"node {label}: auto_pad {auto_pad!r} is not supported")
+        raise NodeError(label, f"auto_pad {auto_pad!r} is not supported")
     return strides, pads, dilations

@@ -1,49 +1,57 @@
-"""ONNX int8 models → the integer graph IR.
+"""ONNX models → the graph IR: integer nodes where the quantized model allows them, host nodes
+with ONNX's semantics everywhere else.
 
-Takes QDQ models (QuantizeLinear/DequantizeLinear around float operators, as onnxruntime's
-`quantize_static` writes them, opset ≥ 13) and the standard quantized operators QLinearConv,
-QLinearMatMul, ConvInteger and MatMulInteger. The walk gives each ONNX tensor a meaning
-(`onnx_values`): a constant, an IR value (integers), the dequantization of an IR value, or a
-pending integer accumulation waiting for the QuantizeLinear (or QLinear* output scale) that fixes
-its requantization. ReLU/Clip between an accumulation and its QuantizeLinear become the clamp of
-the requantization (after `quantize_static` removed them, the clamp is the QuantizeLinear's range
-itself: saturation at the output zero point is the ReLU).
+Takes any model of ONNX's standard domain (`onnx_model.prepare`): QDQ models
+(QuantizeLinear/DequantizeLinear around float operators, as onnxruntime's `quantize_static`
+writes them), the standard quantized operators (QLinearConv, QLinearMatMul, ConvInteger,
+MatMulInteger), integer graph inputs and outputs, and float operators of any kind.
+
+The walk gives each ONNX tensor a meaning (`onnx_values`): a constant, an IR value (integers),
+the dequantization of an IR value, a pending integer accumulation waiting for the QuantizeLinear
+(or QLinear* output scale) that fixes its requantization, or a host tensor. Each node's handler
+(`onnx_operators`, `onnx_layout_ops`) tries the integer path, the one VTA can run; where the
+node is no such pattern (`NodeError`), it runs on the host as it is (`onnx_host`), its inputs
+dequantized (or its pending accumulation replayed) and its float result quantized again by the
+QuantizeLinear that follows. ReLU/Clip between an accumulation and its QuantizeLinear become the
+clamp of the requantization (after `quantize_static` removed them, the clamp is the
+QuantizeLinear's range itself: saturation at the output zero point is the ReLU).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from vta.compiler import ir
+from vta.compiler import ir, onnx_host, onnx_model
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
-from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real
+from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.compiler.requantize import (INT8_MAX, INT8_MIN, plan_add, plan_requantization,
                                      wrap32)
 from vta.isa import VtaError
 
-#: Operators whose presence marks a quantized model.
-QUANTIZED_OPERATORS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
-                       "ConvInteger", "MatMulInteger"}
-MIN_OPSET = 13
+#: Operators that compute nothing of their own; evaluated at import when their inputs are
+#: constants (everything else on constants is folded too, except the random generators).
+NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUniform",
+              "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial"}
 
 
-def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True) -> ir.Graph:
-    """Import a quantized ONNX model. `alu_mul`: whether the target config has the ALU multiply
-    (without it, every requantization scale must be a power of two)."""
-    source = str(model) if isinstance(model, (str, Path)) else (model.graph.name or "model")
-    if isinstance(model, (str, Path)):
-        try:
-            model = onnx.load(str(model))
-        except Exception as error:  # noqa: BLE001 - protobuf and OS errors alike
-            reason = " ".join(str(error).split())
-            raise VtaError(f"{source}: not a readable ONNX model ({reason})") from None
-    return Importer(model, source, alu_mul).run()
+def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
+                input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> ir.Graph:
+    """Import an ONNX model. `alu_mul`: whether the target config has the ALU multiply
+    (without it, requantizations by scales that are not powers of two run on the host);
+    `input_shapes`: fixes the dimensions the model leaves dynamic, by graph input name."""
+    model, source = onnx_model.load(model)
+    notices: list[str] = []
+    model = onnx_model.prepare(model, source, input_shapes, notices)
+    graph = Importer(model, source, alu_mul).run()
+    graph.notices[:0] = notices
+    return graph
 
 
 class Importer:
@@ -51,74 +59,76 @@ class Importer:
 
     def __init__(self, model: onnx.ModelProto, source: str, alu_mul: bool):
         self.model, self.source, self.alu_mul = model, source, alu_mul
+        self.opset = onnx_model.default_opset(model)
         self.graph = ir.Graph(name=model.graph.name or "graph")
         self.env: dict[str, object] = {}
+        self.host = onnx_host.HostEmitter(self)
+        #: names kept for the graph's inputs and outputs (their values carry the ONNX names)
+        self.reserved = {value.name for value in model.graph.output}
+        #: node name -> why it does not run as an integer (VTA) node
+        self.reasons: dict[str, str] = {}
+        self.node_names: set[str] = set()
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> ir.Graph:
-        self._check_model()
         for tensor in self.model.graph.initializer:
             self.env[tensor.name] = Const(numpy_helper.to_array(tensor))
-        initializers = set(self.env)
         for value_info in self.model.graph.input:
-            if value_info.name not in initializers:
-                self.env[value_info.name] = FloatInput(value_info.name, self._input_shape(value_info))
+            if value_info.name not in self.env:
+                self.env[value_info.name] = Host(self.host.graph_input(value_info).name)
+        quantized = False
         for index, node in enumerate(self.model.graph.node):
             label = node_label(node, index)
-            if node.domain not in ("", "ai.onnx"):
-                raise NodeError(f"node {label}: operator {node.domain}.{node.op_type} is not supported")
-            handler = OPERATORS.get(node.op_type)
-            if node.input and all(isinstance(self.env.get(n), Const) for n in node.input if n) \
-                    and node.op_type not in ("DequantizeLinear", "QuantizeLinear"):
-                handler = OPERATORS["constant folding"]
-            if handler is None:
-                raise NodeError(f"node {label}: operator {node.op_type} is not supported")
-            try:
-                results = handler(self, node, label)
-            except VtaError as error:
-                if str(error).startswith("node "):
-                    raise
-                raise NodeError(f"node {label}: {error}") from None
-            except (IndexError, KeyError, ValueError) as error:     # a malformed node
-                raise NodeError(f"node {label}: malformed ({type(error).__name__}: {error})") from None
+            results = self._import_node(node, label)
+            quantized |= any(isinstance(r, (Quantized, Real, Pending)) for r in results)
             for name, result in zip(node.output, results):
                 if name:
+                    if isinstance(result, Pending):
+                        result = dataclasses.replace(result, nodes=result.nodes + (node,))
                     self.env[name] = result
-        self._collect_outputs()
+        if not quantized:
+            self.graph.notices.append(
+                f"{self.source}: a float model (no quantized operators): everything runs on "
+                "the host; quantize it first to use VTA (`vta quantize MODEL.onnx --calibrate "
+                "DIR_OR_NPY -o MODEL_int8.onnx`)")
+        for output in self.model.graph.output:
+            self.graph.outputs.append(self.host.graph_output(output.name))
         return self.graph
 
-    def _check_model(self) -> None:
-        graph = self.model.graph
-        opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 0)
-        if opset < MIN_OPSET:
-            raise VtaError(f"{self.source}: opset {opset} is older than {MIN_OPSET}; convert it with "
-                           "onnx.version_converter first")
-        if not any(node.op_type in QUANTIZED_OPERATORS for node in graph.node):
-            raise VtaError(f"{self.source}: a float model (no quantized operators): quantize it first "
-                           "with `vta quantize MODEL.onnx --calibrate DIR_OR_NPY -o MODEL_int8.onnx`")
+    def _import_node(self, node: onnx.NodeProto, label: str) -> list:
+        """The meanings of the node's outputs: the integer path's, or the host's."""
+        inputs = [self.env.get(name) for name in node.input if name]
+        if node.op_type == "Constant" or (
+                node.op_type not in NOT_FOLDED and inputs
+                and all(isinstance(m, (Const, QConst)) for m in inputs)):
+            return self.host.fold(node, label)
+        handler = OPERATORS.get(node.op_type)
+        if handler is None:
+            return self.host.emit(node, label, f"{node.op_type} has no VTA layer")
+        snapshot = self.snapshot()
+        try:
+            return handler(self, node, label)
+        except NodeError as error:
+            reason = error.reason
+        except VtaError as error:
+            reason = str(error)
+        except (IndexError, KeyError, ValueError) as error:   # a node the integer path misreads
+            reason = f"{type(error).__name__}: {error}"
+        self.roll_back(snapshot)
+        return self.host.emit(node, label, reason)
 
-    def _input_shape(self, value_info) -> tuple[int, ...]:
-        dims = value_info.type.tensor_type.shape.dim
-        shape = []
-        for axis, dim in enumerate(dims):
-            if dim.HasField("dim_value") and dim.dim_value > 0:
-                shape.append(dim.dim_value)
-            elif axis == 0:
-                shape.append(1)          # a symbolic batch: one sample at a time
-            else:
-                raise VtaError(f"{self.source}: graph input {value_info.name!r} has a symbolic "
-                               f"dimension {axis}")
-        return tuple(shape)
+    def snapshot(self) -> tuple:
+        return len(self.graph.nodes), set(self.graph.values), dict(self.graph.onnx_names)
 
-    def _collect_outputs(self) -> None:
-        for output in self.model.graph.output:
-            meaning = self.env.get(output.name)
-            if isinstance(meaning, (Real, Quantized)):
-                self.graph.outputs.append(meaning.value)
-                self.graph.float_outputs[meaning.value] = output.name
-            else:
-                raise VtaError(f"{self.source}: graph output {output.name!r} is not a quantized "
-                               "tensor (it must come from a DequantizeLinear or a quantized operator)")
+    def roll_back(self, snapshot) -> None:
+        """Forget what was emitted since `snapshot` (by an integer path that failed)."""
+        count, values, onnx_names = snapshot
+        for node in self.graph.nodes[count:]:
+            self.node_names.discard(node.name)
+        del self.graph.nodes[count:]
+        for name in set(self.graph.values) - values:
+            del self.graph.values[name]
+        self.graph.onnx_names = onnx_names
 
     # -- looking up inputs ------------------------------------------------------------------
     def real(self, name: str, label: str) -> ir.Value:
@@ -126,14 +136,14 @@ class Importer:
         meaning = self.env.get(name)
         if isinstance(meaning, Real):
             return self.graph.values[meaning.value]
-        if isinstance(meaning, FloatInput):
-            raise NodeError(f"node {label}: graph input {name!r} is used unquantized")
+        if isinstance(meaning, Host):
+            raise NodeError(label, f"input {name!r} is a host tensor, not a dequantized one")
         if isinstance(meaning, Pending):
-            raise NodeError(f"node {label}: input {name!r} is an unquantized result of "
-                            f"{meaning.label} (no QuantizeLinear between them)")
+            raise NodeError(label, f"input {name!r} is an unquantized result of "
+                                   f"{meaning.label} (no QuantizeLinear between them)")
         if isinstance(meaning, (Const, QConst)):
-            raise NodeError(f"node {label}: constant input {name!r} is not supported here")
-        raise NodeError(f"node {label}: input {name!r} is not a dequantized int8 tensor")
+            raise NodeError(label, f"constant input {name!r} is not supported here")
+        raise NodeError(label, f"input {name!r} is not a dequantized int8 tensor")
 
     def tensor(self, name: str, label: str) -> tuple[ir.Value, type]:
         """For operators that work on either: the IR value and whether the ONNX tensor is its
@@ -143,12 +153,18 @@ class Importer:
             return self.graph.values[meaning.value], Quantized
         return self.real(name, label), Real
 
-    def quantized(self, name: str, label: str) -> ir.Value:
-        """The IR value an integer ONNX tensor is."""
+    def quantized(self, name: str, label: str, quant: ir.Quant | None = None,
+                  onnx_dtype: str | None = None) -> ir.Value:
+        """The IR value an integer ONNX tensor is; a host int8/uint8 tensor becomes one with
+        `quant` (the parameters its consumer reads it with)."""
         meaning = self.env.get(name)
         if isinstance(meaning, Quantized):
             return self.graph.values[meaning.value]
-        raise NodeError(f"node {label}: input {name!r} is not a quantized int8/uint8 tensor")
+        if isinstance(meaning, Host) and quant is not None:
+            value = self.graph.values[meaning.value]
+            if value.onnx_dtype == onnx_dtype:
+                return self.host.to_quantized(value, quant)
+        raise NodeError(label, f"input {name!r} is not a quantized int8/uint8 tensor")
 
     def const(self, name: str, label: str, what: str) -> np.ndarray:
         """A constant input (an initializer, a Constant, or a dequantized initializer)."""
@@ -157,7 +173,7 @@ class Importer:
             return meaning.array
         if isinstance(meaning, QConst):
             return meaning.real
-        raise NodeError(f"node {label}: {what} {name!r} must be a constant")
+        raise NodeError(label, f"{what} {name!r} must be a constant")
 
     def qconst(self, name: str, label: str, what: str) -> QConst:
         """A quantized constant (a DequantizeLinear of an integer initializer)."""
@@ -165,40 +181,52 @@ class Importer:
         if isinstance(meaning, QConst):
             return meaning
         if isinstance(meaning, Const) and meaning.array.dtype.kind == "f":
-            raise NodeError(f"node {label}: {what} {name!r} is float: the model is not quantized "
-                            "(use `vta quantize`)")
-        raise NodeError(f"node {label}: {what} {name!r} must be a dequantized integer constant")
+            raise NodeError(label, f"{what} {name!r} is float, not quantized")
+        raise NodeError(label, f"{what} {name!r} must be a dequantized integer constant")
 
     def quant_params(self, scale_name: str, zero_point_name: str | None, label: str
                      ) -> tuple[ir.Quant, str]:
         """Per-tensor (scale, zero point) of an activation, in the IR's int8 domain, and the ONNX
         element type ("int8" or "uint8")."""
-        scale = np.asarray(self.const(scale_name, label, "scale"), dtype=np.float64)
+        scale = np.asarray(self.const(scale_name, label, "scale"))
         if zero_point_name:
             zero_point = np.asarray(self.const(zero_point_name, label, "zero point"))
         else:
             zero_point = np.zeros((), dtype=np.uint8)
         if scale.size != 1 or zero_point.size != 1:
-            raise NodeError(f"node {label}: activations need one scale and zero point per tensor")
+            raise NodeError(label, "activations need one scale and zero point per tensor")
+        if scale.dtype != np.float32:
+            raise NodeError(label, f"{scale.dtype} scales are not float32")
         dtype = {np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8"}.get(zero_point.dtype)
         if dtype is None:
-            raise NodeError(f"node {label}: {zero_point.dtype} quantization is not supported "
-                            "(int8 and uint8 only)")
+            raise NodeError(label, f"{zero_point.dtype} quantization is not supported "
+                                   "(int8 and uint8 only)")
         if not scale.item() > 0:
-            raise NodeError(f"node {label}: scale {scale.item()} is not positive")
+            raise NodeError(label, f"scale {scale.item()} is not positive")
         shift = 128 if dtype == "uint8" else 0
-        return ir.Quant(float(np.float32(scale.item())), int(zero_point.item()) - shift), dtype
+        return ir.Quant(float(scale.item()), int(zero_point.item()) - shift), dtype
 
     # -- producing values -------------------------------------------------------------------
-    def new_value(self, name: str, shape, quant: ir.Quant, onnx_dtype: str = "int8") -> ir.Value:
+    def new_value(self, name: str, shape, quant: ir.Quant | None, onnx_dtype: str = "int8",
+                  exact: bool = False) -> ir.Value:
+        """A value named `name`, or `name` with a suffix where that is taken (or kept for a
+        graph output, unless `exact`)."""
         base, suffix = name, 1
-        while name in self.graph.values:
+        while name in self.graph.values or (name in self.reserved and not exact):
             name, suffix = f"{base}_{suffix}", suffix + 1
         return ir.Value(name, tuple(int(d) for d in shape), quant, onnx_dtype)
 
+    def node_name(self, name: str) -> str:
+        """A node name no other node has (the ONNX node's own where it can)."""
+        base, suffix = name, 1
+        while name in self.node_names:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        self.node_names.add(name)
+        return name
+
     def emit(self, node_type, label: str, inputs, output: ir.Value, **fields) -> ir.Value:
         """Add a node; `label` is "NAME (OpType)" as errors show it, the IR keeps NAME."""
-        name = label.rsplit(" (", 1)[0]
+        name = self.node_name(label.rsplit(" (", 1)[0])
         return self.graph.add_node(node_type(name=name, inputs=tuple(inputs),
                                              output=output.name, **fields), output)
 

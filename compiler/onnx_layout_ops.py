@@ -5,14 +5,11 @@ Importing this module completes `OPERATORS` (the registry of every handler)."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
 from vta.compiler.onnx_operators import OPERATORS, operator
-from vta.compiler.onnx_values import Const, FloatInput, Pending, Quantized, Real
+from vta.compiler.onnx_values import Const, Host, Pending, Quantized, Real
 
 __all__ = ["OPERATORS"]
 
@@ -33,7 +30,7 @@ def _same_quant(im, label, x: ir.Value, kind: type, node_type, output_name: str,
 
 def _pool_geometry(attrs, label, x: ir.Value):
     if len(x.shape) != 4 or not attrs["kernel_shape"] or len(attrs["kernel_shape"]) != 2:
-        raise NodeError(f"node {label}: only 2-D pooling of NCHW tensors is supported")
+        raise NodeError(label, "only 2-D pooling of NCHW tensors is supported")
     kernel = tuple(attrs["kernel_shape"])
     strides, pads, dilations = window_geometry(attrs, label, x.shape[2:], kernel)
     ceil_mode = bool(attrs["ceil_mode"])
@@ -46,7 +43,7 @@ def _pool_geometry(attrs, label, x: ir.Value):
 def max_pool(im, node, label):
     attrs = attributes(node, label, _POOL_ATTRIBUTES | {"storage_order": 0})
     if len(node.output) > 1 and node.output[1]:
-        raise NodeError(f"node {label}: the Indices output of MaxPool is not supported")
+        raise NodeError(label, "the Indices output of MaxPool is not supported")
     x, kind = im.tensor(node.input[0], label)
     kernel, strides, pads, dilations, ceil_mode, out = _pool_geometry(attrs, label, x)
     return _same_quant(im, label, x, kind, ir.MaxPool, node.output[0], x.shape[:2] + out,
@@ -65,7 +62,7 @@ def _divisors(size, kernel, stride, pad_begin, pad_end, out, include_pad) -> np.
 
 def _avg_pending(im, label, x: ir.Value, kernel, strides, pads, ceil_mode, divisors) -> Pending:
     if not im.alu_mul and np.any(divisors & (divisors - 1)):
-        raise NodeError(f"node {label}: averaging over {int(divisors.max())} elements is no "
+        raise NodeError(label, f"averaging over {int(divisors.max())} elements is no "
                         "power-of-two division and the config has no ALU multiply (ALU_MUL)")
     acc_scale = x.quant.scale / divisors.astype(np.float64)
     if np.all(divisors == divisors.flat[0]):
@@ -84,7 +81,7 @@ def average_pool(im, node, label):
     x = im.real(node.input[0], label)
     kernel, strides, pads, dilations, ceil_mode, out = _pool_geometry(attrs, label, x)
     if dilations != (1, 1):
-        raise NodeError(f"node {label}: dilated AveragePool is not supported")
+        raise NodeError(label, "dilated AveragePool is not supported")
     include = bool(attrs["count_include_pad"])
     rows = _divisors(x.shape[2], kernel[0], strides[0], pads[0], pads[2], out[0], include)
     cols = _divisors(x.shape[3], kernel[1], strides[1], pads[1], pads[3], out[1], include)
@@ -96,7 +93,7 @@ def global_average_pool(im, node, label):
     attributes(node, label, {})
     x = im.real(node.input[0], label)
     if len(x.shape) != 4:
-        raise NodeError(f"node {label}: only NCHW inputs are supported")
+        raise NodeError(label, "only NCHW inputs are supported")
     kernel = x.shape[2:]
     return [_avg_pending(im, label, x, kernel, (1, 1), (0, 0, 0, 0), False,
                          np.full((1, 1), kernel[0] * kernel[1]))]
@@ -122,7 +119,7 @@ def reshape(im, node, label):
         known = int(np.prod([d for d in shape if d != -1]))
         shape[shape.index(-1)] = int(np.prod(x.shape)) // max(known, 1)
     if int(np.prod(shape)) != int(np.prod(x.shape)) or min(shape, default=1) < 1:
-        raise NodeError(f"node {label}: cannot reshape {x.shape} to {tuple(requested)}")
+        raise NodeError(label, f"cannot reshape {x.shape} to {tuple(requested)}")
     return _same_quant(im, label, x, kind, ir.Reshape, node.output[0], tuple(shape),
                        shape=tuple(shape))
 
@@ -151,7 +148,7 @@ def concat(im, node, label):
     for value in values[1:]:
         if len(value.shape) != rank or any(a != b for i, (a, b) in
                                            enumerate(zip(value.shape, values[0].shape)) if i != axis):
-            raise NodeError(f"node {label}: input shapes {values[0].shape} and {value.shape} "
+            raise NodeError(label, f"input shapes {values[0].shape} and {value.shape} "
                             f"do not concatenate along axis {axis}")
     shape = list(values[0].shape)
     shape[axis] = sum(value.shape[axis] for value in values)
@@ -165,55 +162,22 @@ def concat(im, node, label):
 @operator("Identity", "Dropout")
 def identity(im, node, label):
     if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
-        raise NodeError(f"node {label}: the mask output of Dropout is not supported")
+        raise NodeError(label, "the mask output of Dropout is not supported")
     return [im.env.get(node.input[0])]
 
 
-@operator("Shape")
+@operator("Shape", "Size")
 def shape(im, node, label):
     attrs = attributes(node, label, {"start": 0, "end": None})
     meaning = im.env.get(node.input[0])
     if isinstance(meaning, (Real, Quantized)):
         dims = im.graph.values[meaning.value].shape
-    elif isinstance(meaning, (FloatInput, Pending)):
+    elif isinstance(meaning, Host):
+        dims = im.graph.values[meaning.value].shape
+    elif isinstance(meaning, Pending):
         dims = meaning.shape
     else:
-        raise NodeError(f"node {label}: the shape of {node.input[0]!r} is unknown")
+        raise NodeError(label, f"the shape of {node.input[0]!r} is unknown")
+    if node.op_type == "Size":
+        return [Const(np.asarray(int(np.prod(dims)), dtype=np.int64))]
     return [Const(np.asarray(dims[attrs["start"]:attrs["end"]], dtype=np.int64))]
-
-
-@operator("Constant")
-def constant(im, node, label):
-    if len(node.attribute) != 1:
-        raise NodeError(f"node {label}: a Constant needs exactly one value attribute")
-    value = helper.get_attribute_value(node.attribute[0])
-    if isinstance(value, onnx.TensorProto):
-        return [Const(numpy_helper.to_array(value))]
-    if node.attribute[0].name in ("value_float", "value_floats"):
-        return [Const(np.asarray(value, dtype=np.float32))]
-    if node.attribute[0].name in ("value_int", "value_ints"):
-        return [Const(np.asarray(value, dtype=np.int64))]
-    raise NodeError(f"node {label}: Constant attribute {node.attribute[0].name!r} is not supported")
-
-
-@operator("constant folding")
-def fold_constants(im, node, label):
-    """Evaluate a node whose inputs are all constants (shape computations) with onnx.reference."""
-    inputs = {name: im.env[name].array if isinstance(im.env[name], Const) else im.env[name].real
-              for name in node.input if name}
-    try:
-        session = ReferenceEvaluator(_single_node_model(node, inputs, im.model))
-        results = session.run(None, {})
-    except Exception as error:  # noqa: BLE001 - any evaluation failure is the node's error
-        raise NodeError(f"node {label}: cannot evaluate on constants ({error})") from None
-    return [Const(np.asarray(result)) for result in results]
-
-
-def _single_node_model(node, inputs: dict, model: onnx.ModelProto) -> onnx.ModelProto:
-    graph = helper.make_graph(
-        [node], "fold", [],
-        [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None)
-         for name in node.output if name],
-        [numpy_helper.from_array(np.asarray(array), name) for name, array in inputs.items()])
-    return helper.make_model(graph, opset_imports=list(model.opset_import))
-

@@ -9,8 +9,9 @@ import onnx
 
 from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
-from vta.compiler.onnx_values import Const, FloatInput, Pending, QConst, Quantized, Real, channel_shape
+from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real, channel_shape
 from vta.compiler.requantize import INT8_MAX, INT8_MIN
+from vta.isa import VtaError
 
 OPERATORS = {}
 
@@ -30,54 +31,60 @@ def _optional(node: onnx.NodeProto, index: int) -> str | None:
 # -- quantize / dequantize --------------------------------------------------------------------
 @operator("QuantizeLinear")
 def quantize_linear(im, node, label):
-    attributes(node, label, {"axis": 1, "saturate": 1})
+    attributes(node, label, {"axis": 1, "saturate": 1, "block_size": 0, "output_dtype": 0,
+                             "precision": 0})
     source = im.env.get(node.input[0])
-    zero_point_name = _optional(node, 2)
     if isinstance(source, Const):
-        scale = np.asarray(im.const(node.input[1], label, "scale"), dtype=np.float32)
-        zero_point = (np.asarray(im.const(zero_point_name, label, "zero point")) if zero_point_name
-                      else np.zeros((), np.uint8))
-        info = np.iinfo(zero_point.dtype)
-        q = np.rint(source.array.astype(np.float32) / scale) + zero_point.astype(np.float32)
-        return [Const(np.clip(q, info.min, info.max).astype(zero_point.dtype))]
-    quant, dtype = im.quant_params(node.input[1], zero_point_name, label)
+        return [Const(_constant_call(im, node, label, source.array))]
+    quant, dtype = im.quant_params(node.input[1], _optional(node, 2), label)
     output_name = node.output[0]
     graph = im.graph
-    if isinstance(source, FloatInput):
-        value = graph.add_value(im.new_value(output_name, source.shape, quant, dtype))
-        graph.inputs.append(value.name)
-        graph.float_inputs[value.name] = source.name
-    elif isinstance(source, Pending):
-        value = im.finalize(source, quant, output_name, dtype)
+    if isinstance(source, Pending):
+        snapshot = im.snapshot()
+        try:
+            value = im.finalize(source, quant, output_name, dtype)
+        except VtaError as error:       # no integer requantization: quantize its float result
+            im.roll_back(snapshot)
+            value = im.host.quantize(node.input[0], quant, dtype, label, output_name, str(error))
     elif isinstance(source, Real):
         value = graph.values[source.value]
         if value.quant != quant or value.onnx_dtype != dtype:
             value = im.requantize(value, quant, label, INT8_MIN, INT8_MAX, output_name, dtype)
+    elif isinstance(source, Host):
+        value = im.host.quantize(node.input[0], quant, dtype, label, output_name)
     else:
-        raise NodeError(f"node {label}: input {node.input[0]!r} is not a float tensor of the model")
+        raise NodeError(label, f"input {node.input[0]!r} is not a float tensor of the model")
     graph.onnx_names[output_name] = value.name
     return [Quantized(value.name)]
 
 
+def _constant_call(im, node, label, *arrays) -> np.ndarray:
+    """The node evaluated by its host kernel on constant inputs (its own, then the rest)."""
+    rest = [im.const(name, label, "input") if name else None for name in node.input[len(arrays):]]
+    return im.host.fold_arrays(node, label, list(arrays) + rest)[0]
+
+
 @operator("DequantizeLinear")
 def dequantize_linear(im, node, label):
-    attrs = attributes(node, label, {"axis": 1})
+    attrs = attributes(node, label, {"axis": 1, "block_size": 0, "output_dtype": 0})
     source = im.env.get(node.input[0])
     zero_point_name = _optional(node, 2)
     if isinstance(source, Const):
         q = source.array
-        scale = np.asarray(im.const(node.input[1], label, "scale"), dtype=np.float64)
+        scale = np.asarray(im.const(node.input[1], label, "scale"))
         zero_point = (np.asarray(im.const(zero_point_name, label, "zero point")) if zero_point_name
                       else np.zeros(scale.shape, np.int64))
         axis = attrs["axis"] % max(q.ndim, 1)
-        if scale.size > 1 and (q.ndim == 0 or scale.size != q.shape[axis]):
-            raise NodeError(f"node {label}: {scale.size} scales do not match axis {axis} of {q.shape}")
-        return [QConst(q.astype(np.int64), scale.ravel(), zero_point.astype(np.int64).ravel(), axis)]
-    value = im.quantized(node.input[0], label)
+        if attrs["block_size"] or (scale.size > 1 and (q.ndim == 0 or scale.size != q.shape[axis])):
+            raise NodeError(label, f"{scale.size} scales do not match axis {axis} of {q.shape}")
+        real = _constant_call(im, node, label, q)
+        return [QConst(q.astype(np.int64), scale.astype(np.float64).ravel(),
+                       zero_point.astype(np.int64).ravel(), axis, real)]
     quant, dtype = im.quant_params(node.input[1], zero_point_name, label)
+    value = im.quantized(node.input[0], label, quant, dtype)
     if not np.isclose(quant.scale, value.quant.scale, rtol=1e-6) \
             or quant.zero_point != value.quant.zero_point or dtype != value.onnx_dtype:
-        raise NodeError(f"node {label}: dequantizes {node.input[0]!r} with other parameters than "
+        raise NodeError(label, f"dequantizes {node.input[0]!r} with other parameters than "
                         "it was quantized with")
     return [Real(value.name)]
 
@@ -90,7 +97,7 @@ def _weights(q: np.ndarray, zero_point: np.ndarray, axis: int, label: str) -> np
         shape[axis] = zero_point.size
     weight = q.astype(np.int64) - zero_point.reshape(shape if zero_point.size > 1 else ())
     if weight.min(initial=0) < INT8_MIN or weight.max(initial=0) > INT8_MAX:
-        raise NodeError(f"node {label}: weights minus their zero point do not fit int8 (quantize "
+        raise NodeError(label, f"weights minus their zero point do not fit int8 (quantize "
                         "weights symmetrically, as `vta quantize` does)")
     return weight.astype(np.int8)
 
@@ -107,7 +114,7 @@ def _bias(im, name: str | None, label: str, acc_scale: np.ndarray, channels: int
         return meaning.q.ravel().astype(np.int64)
     real = np.asarray(im.const(name, label, "bias"), dtype=np.float64) * factor
     if real.size not in (1, channels):
-        raise NodeError(f"node {label}: bias of {real.size} values for {channels} channels")
+        raise NodeError(label, f"bias of {real.size} values for {channels} channels")
     return np.rint(np.broadcast_to(real.ravel(), (channels,)) / acc_scale).astype(np.int64)
 
 
@@ -121,14 +128,14 @@ def conv_pending(im, node, label, x: ir.Value, input_zero_point: int, weight: np
     attrs = attributes(node, label, {"auto_pad": "NOTSET", "dilations": None, "group": 1,
                                      "kernel_shape": None, "pads": None, "strides": None})
     if len(x.shape) != 4 or weight.ndim != 4:
-        raise NodeError(f"node {label}: only 2-D convolutions (NCHW) are supported")
+        raise NodeError(label, "only 2-D convolutions (NCHW) are supported")
     out_channels, group_channels, kh, kw = weight.shape
     groups = attrs["group"]
     if x.shape[1] != group_channels * groups or out_channels % groups:
-        raise NodeError(f"node {label}: {x.shape[1]} input channels do not match weights "
+        raise NodeError(label, f"{x.shape[1]} input channels do not match weights "
                         f"{weight.shape} in {groups} groups")
     if attrs["kernel_shape"] and tuple(attrs["kernel_shape"]) != (kh, kw):
-        raise NodeError(f"node {label}: kernel_shape {attrs['kernel_shape']} does not match weights")
+        raise NodeError(label, f"kernel_shape {attrs['kernel_shape']} does not match weights")
     strides, pads, dilations = window_geometry(attrs, label, x.shape[2:], (kh, kw))
     out_h = ir.window_output_size(x.shape[2], kh, strides[0], pads[0], pads[2], dilations[0])
     out_w = ir.window_output_size(x.shape[3], kw, strides[1], pads[1], pads[3], dilations[1])
@@ -142,7 +149,7 @@ def dense_pending(label, x: ir.Value, input_zero_point: int, weight: np.ndarray,
                   acc_scale: np.ndarray, bias: np.ndarray) -> Pending:
     """A Dense accumulation of int8 `x` (N, K) with int8 `weight` (M, K)."""
     if len(x.shape) != 2 or x.shape[1] != weight.shape[1]:
-        raise NodeError(f"node {label}: input {x.shape} does not match weights {weight.shape[::-1]} "
+        raise NodeError(label, f"input {x.shape} does not match weights {weight.shape[::-1]} "
                         "(2-D inputs only)")
     return Pending(label, "dense", ir.Dense, (x.name,), (x.shape[0], weight.shape[0]),
                    acc_scale.reshape(weight.shape[0]),
@@ -154,7 +161,7 @@ def conv(im, node, label):
     x = im.real(node.input[0], label)
     w = im.qconst(node.input[1], label, "weight")
     if w.scale.size > 1 and w.axis != 0:
-        raise NodeError(f"node {label}: per-channel weight scales must be along axis 0")
+        raise NodeError(label, "per-channel weight scales must be along axis 0")
     weight = _weights(w.q, w.zero_point, 0, label)
     acc_scale = x.quant.scale * _per_channel(w.scale, weight.shape[0])
     bias = _bias(im, _optional(node, 2), label, acc_scale, weight.shape[0])
@@ -165,7 +172,7 @@ def _dense_weight(w: QConst, transposed: bool, label: str) -> tuple[np.ndarray, 
     """(int8 weight (M, K), scale per M) from a (K, M) weight, or (M, K) when `transposed`."""
     output_axis = 0 if transposed else 1
     if w.q.ndim != 2 or (w.scale.size > 1 and w.axis != output_axis):
-        raise NodeError(f"node {label}: weights must be 2-D with scales per output column")
+        raise NodeError(label, "weights must be 2-D with scales per output column")
     weight = _weights(w.q, w.zero_point, output_axis, label)
     weight = weight if transposed else weight.T
     return np.ascontiguousarray(weight), _per_channel(w.scale, weight.shape[0])
@@ -175,9 +182,9 @@ def _dense_weight(w: QConst, transposed: bool, label: str) -> tuple[np.ndarray, 
 def gemm(im, node, label):
     attrs = attributes(node, label, {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
     if attrs["transA"]:
-        raise NodeError(f"node {label}: attribute transA=1 is not supported")
+        raise NodeError(label, "attribute transA=1 is not supported")
     if not attrs["alpha"] > 0:
-        raise NodeError(f"node {label}: alpha={attrs['alpha']} must be positive")
+        raise NodeError(label, f"alpha={attrs['alpha']} must be positive")
     x = im.real(node.input[0], label)
     weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"),
                                          bool(attrs["transB"]), label)
@@ -200,7 +207,7 @@ def _int_weight(im, node, label, index: int, zero_index: int) -> tuple[np.ndarra
     """An integer weight initializer and its zero point (QLinear*/…Integer operators)."""
     q = np.asarray(im.const(node.input[index], label, "weight"))
     if q.dtype.kind not in "iu":
-        raise NodeError(f"node {label}: weight {node.input[index]!r} is not an integer tensor")
+        raise NodeError(label, f"weight {node.input[index]!r} is not an integer tensor")
     name = _optional(node, zero_index)
     zero_point = np.asarray(im.const(name, label, "zero point")) if name else np.zeros(1, np.int64)
     return q, zero_point.astype(np.int64).ravel()
@@ -245,7 +252,7 @@ def qlinear_matmul(im, node, label):
     x = im.quantized(node.input[0], label)
     q, zero_point = _int_weight(im, node, label, 3, 5)
     if q.ndim != 2:
-        raise NodeError(f"node {label}: weights must be 2-D")
+        raise NodeError(label, "weights must be 2-D")
     weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
     acc_scale = _scale(im, node.input[1], label)[0] * _per_channel(_scale(im, node.input[4], label),
                                                                    weight.shape[0])
@@ -270,7 +277,7 @@ def matmul_integer(im, node, label):
     x = im.quantized(node.input[0], label)
     q, zero_point = _int_weight(im, node, label, 1, 3)
     if q.ndim != 2:
-        raise NodeError(f"node {label}: weights must be 2-D")
+        raise NodeError(label, "weights must be 2-D")
     weight = np.ascontiguousarray(_weights(q, zero_point, 1, label).T)
     return [dense_pending(label, x, _input_zero_point(im, node, label, x, 2), weight,
                           np.ones(weight.shape[0]), np.zeros(weight.shape[0], np.int64))]
@@ -287,7 +294,7 @@ def _clamped(im, node, label, lo: float, hi: float):
     source = im.env.get(node.input[0])
     pending = source if isinstance(source, Pending) else _requant_pending(label, im.real(node.input[0], label))
     if pending.kind == "concat":
-        raise NodeError(f"node {label}: a clamp after Concat is not supported")
+        raise NodeError(label, "a clamp after Concat is not supported")
     return [dataclasses.replace(pending, lo=max(pending.lo, lo), hi=min(pending.hi, hi))]
 
 
@@ -321,11 +328,11 @@ def add(im, node, label):
         bias = pending.bias + np.rint(per_channel / pending.acc_scale.ravel()).astype(np.int64)
         return [dataclasses.replace(pending, bias=bias.reshape(channels))]
     if constant is not None:
-        raise NodeError(f"node {label}: adding a constant is only supported as the bias of a "
+        raise NodeError(label, f"adding a constant is only supported as the bias of a "
                         "Conv/Gemm/MatMul result before its QuantizeLinear")
     a, b = (im.real(name, label) for name in node.input)
     if a.shape != b.shape:
-        raise NodeError(f"node {label}: only same-shape Add is supported ({a.shape} + {b.shape})")
+        raise NodeError(label, f"only same-shape Add is supported ({a.shape} + {b.shape})")
     return [Pending(label, "add", ir.Add, (a.name, b.name), a.shape, None)]
 
 
@@ -334,10 +341,10 @@ def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarra
     channels = pending.bias.size
     full = np.broadcast_to(real, pending.shape) if real.ndim <= len(pending.shape) else None
     if full is None:
-        raise NodeError(f"node {label}: addend of shape {real.shape} does not fit {pending.shape}")
+        raise NodeError(label, f"addend of shape {real.shape} does not fit {pending.shape}")
     moved = np.moveaxis(full, 1, 0).reshape(channels, -1)
     if not np.all(moved == moved[:, :1]):
-        raise NodeError(f"node {label}: only a per-channel constant can be added to {pending.label}")
+        raise NodeError(label, f"only a per-channel constant can be added to {pending.label}")
     return moved[:, 0]
 
 
@@ -347,11 +354,11 @@ def mul(im, node, label):
     pending = next((im.env[n] for n in node.input if isinstance(im.env.get(n), Pending)), None)
     constant = next((n for n in node.input if isinstance(im.env.get(n), (Const, QConst))), None)
     if pending is None or constant is None or pending.kind not in ("conv", "dense"):
-        raise NodeError(f"node {label}: Mul is only supported as the rescaling of a ConvInteger "
+        raise NodeError(label, f"Mul is only supported as the rescaling of a ConvInteger "
                         "or MatMulInteger result by a constant")
     factor = _channel_vector(np.asarray(im.const(constant, label, "factor"), np.float64), pending, label)
     if np.any(factor <= 0):
-        raise NodeError(f"node {label}: rescaling factors must be positive")
+        raise NodeError(label, "rescaling factors must be positive")
     return [dataclasses.replace(pending, acc_scale=pending.acc_scale * factor.reshape(pending.acc_scale.shape))]
 
 
@@ -361,4 +368,4 @@ def cast(im, node, label):
     source = im.env.get(node.input[0])
     if isinstance(source, Pending) and attrs["to"] == onnx.TensorProto.FLOAT:
         return [source]
-    raise NodeError(f"node {label}: Cast is only supported from an integer accumulation to float")
+    raise NodeError(label, "Cast is only supported from an integer accumulation to float")

@@ -19,32 +19,21 @@ class Const:
 
 @dataclass
 class QConst:
-    """The dequantization of an integer constant: real = scale × (q − zero_point) along `axis`."""
+    """The dequantization of an integer constant: real = scale × (q − zero_point) along `axis`
+    (`real` as ONNX DequantizeLinear computes it)."""
 
     q: np.ndarray
     scale: np.ndarray
     zero_point: np.ndarray
     axis: int
-
-    def _along_axis(self, values: np.ndarray) -> np.ndarray:
-        if values.size == 1:
-            return values.reshape(())
-        shape = [1] * self.q.ndim
-        shape[self.axis] = values.size
-        return values.reshape(shape)
-
-    @property
-    def real(self) -> np.ndarray:
-        q = self.q.astype(np.float64) - self._along_axis(self.zero_point.astype(np.float64))
-        return (q * self._along_axis(self.scale.astype(np.float64))).astype(np.float32)
+    real: np.ndarray
 
 
 @dataclass
-class FloatInput:
-    """A float graph input, waiting for the QuantizeLinear that makes it an IR input."""
+class Host:
+    """An ONNX tensor held exactly by the host value `value` (any element type)."""
 
-    name: str
-    shape: tuple[int, ...]
+    value: str
 
 
 @dataclass
@@ -68,7 +57,9 @@ class Pending:
     scale), clamped to [lo, hi] by any ReLU/Clip seen since.
 
     `kind` is conv, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
-    apart from the requantization (and the bias, kept as int64 in accumulator units).
+    apart from the requantization (and the bias, kept as int64 in accumulator units). `nodes`
+    are the ONNX nodes folded into it, in order: where the accumulation cannot stay integer,
+    the host runs them as they are.
     """
 
     label: str
@@ -82,6 +73,7 @@ class Pending:
     lo: float = -np.inf
     hi: float = np.inf
     input_range: int = 255
+    nodes: tuple = ()
 
     def node_fields(self) -> dict:
         fields = dict(self.fields)

@@ -73,6 +73,10 @@ class Partition:
     fused: dict[str, ir.Node] = field(default_factory=dict)
     #: convolution node name -> the other operand of the Add fused into it
     residual_inputs: dict[str, str] = field(default_factory=dict)
+    #: values in device memory (`device_values`)
+    device: set[str] = field(default_factory=set)
+    #: host Reshape/Concat nodes done as one gather between device buffers
+    moves: set[str] = field(default_factory=set)
 
     def sources(self, node: ir.Node) -> list[str]:
         """The values (DRAM buffers) a VTA node's layer reads."""
@@ -177,10 +181,30 @@ def _window_pads(node, graph) -> tuple[int, int, int, int]:
     return top, left, max(bottom, need_h - h - top), max(right, need_w - w - left)
 
 
-def _initial_placement(graph: ir.Graph) -> dict[str, str]:
+#: Nodes that always run on the host: ONNX operators and the crossings to and from them.
+HOST_NODES = (ir.HostOp, ir.Quantize, ir.Dequantize, ir.Reinterpret)
+
+
+def has_layout(value: ir.Value) -> bool:
+    """Whether a value can live in device memory: a quantized NCHW or NC tensor."""
+    return value.quantized and len(value.shape) in (2, 4)
+
+
+def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Placement]:
     placement = {}
     for node in graph.nodes:
-        if isinstance(node, ir.Reshape):
+        if isinstance(node, HOST_NODES):
+            placement[node.name] = Placement.HOST
+            reasons[node.name] = graph.host_reasons.get(node.name, "a crossing between the "
+                                                        "host's tensors and the quantized ones")
+            continue
+        flat = next((graph.values[name] for name in node.inputs + node.outputs
+                     if not has_layout(graph.values[name])), None)
+        if flat is not None:
+            placement[node.name] = Placement.HOST
+            reasons[node.name] = (f"its {len(flat.shape)}-D tensor {flat.name!r} has no VTA "
+                                  "layout (NCHW or NC only)")
+        elif isinstance(node, ir.Reshape):
             placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
                 else Placement.HOST
         elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
@@ -199,8 +223,10 @@ def _flatten_for_dense(graph: ir.Graph, node: ir.Reshape) -> bool:
             and all(isinstance(c, ir.Dense) for c in consumers))
 
 
-def _lowers_to_im2col(graph: ir.Graph, node: ir.Node, block: int) -> bool:
-    if not isinstance(node, ir.Conv2d) or node.groups != 1 or node.inputs[0] not in graph.inputs:
+def _lowers_to_im2col(graph: ir.Graph, node: ir.Node, placement, block: int) -> bool:
+    producer = graph.producer(node.inputs[0])
+    written_by_host = producer is None or placement[producer.name] == Placement.HOST
+    if not isinstance(node, ir.Conv2d) or node.groups != 1 or not written_by_host:
         return False
     channels, taps = node.weight.shape[1], node.weight.shape[2] * node.weight.shape[3]
     direct = taps * -(-channels // block)
@@ -214,8 +240,8 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
     the fused layer faster than the two (see the module docstring)."""
     if config.block_in != config.block_out:
         raise VtaError("the compiler needs BLOCK_IN == BLOCK_OUT")
-    placement = _initial_placement(graph)
     reasons: dict[str, str] = {}
+    placement = _initial_placement(graph, reasons)
     while True:
         needs = _pad_needs(graph, placement)
         conflict = None
@@ -231,6 +257,8 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         reasons[conflict] = "its input's padding must hold another value for another consumer"
     layouts, alias = {}, {}
     for name, value in graph.values.items():
+        if not has_layout(value):
+            continue
         requests = needs.get(name, [])
         halo = tuple(max([pads[i] for _, pads, _ in requests], default=0) for i in range(4))
         fill = requests[0][2] if requests else 0
@@ -239,8 +267,8 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
     for node in graph.nodes:
         if placement[node.name] == Placement.ALIAS:
             alias[node.output] = alias.get(node.inputs[0], node.inputs[0])
-        elif placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(graph, node,
-                                                                           config.block_in):
+        elif placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
+                graph, node, placement, config.block_in):
             name = f"{node.name}/im2col"
             n, c, _, _ = layouts[node.inputs[0]].shape
             _, _, oh, ow = graph.values[node.output].shape
@@ -262,7 +290,35 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         conv = _poolable_conv(graph, node, result)
         if conv is not None:
             _fuse_pool(conv, node, result, config, cost)
+    _place_in_device_memory(result)
     return result
+
+
+def _place_in_device_memory(part: Partition) -> None:
+    """The values a VTA layer reads or writes live in device memory; a host Reshape or Concat
+    that reads or writes one of them and whose values all have layouts becomes a device move
+    (one gather between the buffers), and its values live there too. Host nodes read and write
+    device values through the executor's gathers and scatters."""
+    graph, device = part.graph, part.device
+    for node in graph.nodes:
+        placement = part.placement[node.name]
+        if placement == Placement.VTA:
+            device.update(part.sources(node), [node.output])
+            if node.name in part.im2col:
+                device.add(node.inputs[0])
+        elif placement in (Placement.FUSED, Placement.ALIAS):
+            device.update(node.inputs, [node.output])
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            values = set(node.inputs) | {node.output}
+            if (node.name not in part.moves and part.placement[node.name] == Placement.HOST
+                    and isinstance(node, (ir.Reshape, ir.Concat)) and values & device
+                    and all(name in part.layouts for name in values)):
+                part.moves.add(node.name)
+                device.update(values)
+                changed = True
 
 
 def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:

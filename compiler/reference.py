@@ -1,7 +1,8 @@
-"""The numpy reference executor of the integer graph: the bit-exact oracle of every VTA run.
+"""The reference executor of the graph: the bit-exact oracle of every VTA run.
 
-It runs the unpacked integer graph (NCHW / NC tensors) with the accumulator's int32 wrap-around
-and the requantization's ALU steps (`requantize.alu`), vectorised; it knows nothing of packing,
+Integer nodes run on the unpacked tensors (NCHW / NC) with the accumulator's int32 wrap-around
+and the requantization's ALU steps (`requantize.alu`), vectorised; host nodes run their ONNX
+kernels (`host_ops`), the same the executor runs them with. It knows nothing of packing,
 scheduling or code generation. Convolutions and matrix products are computed in float64, which is
 exact here: every product of int8 (or zero-point-shifted 9-bit) operands and every partial sum
 stays far below 2^53.
@@ -13,60 +14,52 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from vta.compiler import ir
+from vta.compiler import host_ops, ir
 from vta.compiler.requantize import run_steps, wrap32
 from vta.isa import VtaError
 
 
-#: Samples computed together (bounds the memory of the convolution windows).
-BATCH_CHUNK = 16
-
-
 def run(graph: ir.Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Execute `graph` on int8 `feeds` (one per graph input); returns every value by name.
+    """Execute `graph` on `feeds`, one per graph input as that input holds it (the ONNX tensor
+    for a host input, int8 for a quantized one); returns every value by name.
 
-    The feeds may hold a batch of N samples where the graph has one: every value then gets N
-    in its first dimension (each sample computed as on its own).
+    The feeds may hold a batch of N samples where the graph has one: each sample is then run on
+    its own and every value gets N in its first dimension.
     """
-    values = {}
+    arrays = {}
     for name in graph.inputs:
         if name not in feeds:
             raise VtaError(f"no feed for graph input {name!r}")
-        array = np.asarray(feeds[name])
-        expected = graph.values[name].shape
-        if array.dtype != np.int8 or array.shape[1:] != expected[1:] or \
-                (array.shape[0] != expected[0] and expected[0] != 1):
-            raise VtaError(f"graph input {name!r} needs int8 {expected}, "
-                           f"got {array.dtype} {array.shape}")
-        values[name] = array
-    batch = next(iter(values.values())).shape[0] if values else 1
-    if batch > BATCH_CHUNK:
-        chunks = [run(graph, {name: array[start:start + BATCH_CHUNK] for name, array in values.items()})
-                  for start in range(0, batch, BATCH_CHUNK)]
-        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+        arrays[name] = _checked_feed(graph.values[name], np.asarray(feeds[name]))
+    batches = {array.shape[0] for name, array in arrays.items()
+               if array.ndim and array.shape != graph.values[name].shape}
+    if batches:
+        samples = [run(graph, {name: array[i:i + 1] for name, array in arrays.items()})
+                   for i in range(batches.pop())]
+        return {name: np.concatenate([sample[name] for sample in samples]) if
+                np.ndim(samples[0][name]) else samples[0][name] for name in samples[0]}
+    values = dict(graph.constants) | arrays
     for node in graph.nodes:
-        inputs = [values[name] for name in node.inputs]
-        if isinstance(node, ir.Reshape) and inputs[0].shape[0] != graph.values[node.inputs[0]].shape[0]:
-            values[node.output] = inputs[0].reshape((inputs[0].shape[0],) + node.shape[1:])
-        else:
-            values[node.output] = run_node(node, inputs)
+        results = run_node(node, [values[name] if name else None for name in node.inputs])
+        values.update((name, result) for name, result in zip(node.outputs, results) if name)
     return values
 
 
-def run_float(graph: ir.Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Quantize float inputs (by their ONNX names), run, and dequantize the graph outputs (by
-    their ONNX names): the integer graph as a drop-in for the float model."""
-    feeds = {}
-    for name in graph.inputs:
-        feeds[name] = graph.values[name].quant.quantize(inputs[graph.float_inputs[name]])
-    values = run(graph, feeds)
-    return {graph.float_outputs[name]: graph.values[name].quant.dequantize(values[name])
-            for name in graph.outputs}
+def _checked_feed(value: ir.Value, array: np.ndarray) -> np.ndarray:
+    expected = np.dtype(np.int8) if value.quantized else np.dtype(value.onnx_dtype)
+    shape = tuple(value.shape)
+    batched = array.ndim == len(shape) and array.shape[1:] == shape[1:] and shape[:1] == (1,)
+    if array.dtype != expected or not (array.shape == shape or batched):
+        raise VtaError(f"graph input {value.name!r} needs {expected} {shape}, "
+                       f"got {array.dtype} {array.shape}")
+    return array
 
 
-def run_node(node: ir.Node, inputs: list[np.ndarray]) -> np.ndarray:
-    """Execute one node on its int8 inputs."""
-    return _KERNELS[type(node)](node, *inputs)
+def run_node(node: ir.Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+    """Execute one node on its input arrays; returns its outputs (in `node.outputs` order)."""
+    if isinstance(node, ir.HostOp):
+        return host_ops.run(node.call(), inputs)
+    return [_KERNELS[type(node)](node, *inputs)]
 
 
 def _padded(x: np.ndarray, pads: tuple[int, int, int, int], fill: float) -> np.ndarray:
@@ -189,8 +182,24 @@ def _conv_transpose2d(node: ir.ConvTranspose2d, x: np.ndarray) -> np.ndarray:
     return node.requant(wrap32(acc + node.bias.astype(np.int64)[:, None, None]))
 
 
+def _quantize(node: ir.Quantize, x: np.ndarray) -> np.ndarray:
+    return node.quant.quantize(x)
+
+
+def _dequantize(node: ir.Dequantize, q: np.ndarray) -> np.ndarray:
+    return node.quant.dequantize(q)
+
+
+def _reinterpret(node: ir.Reinterpret, x: np.ndarray) -> np.ndarray:
+    shift = 128 if node.onnx_dtype == "uint8" else 0
+    if node.to_host:
+        return (x.astype(np.int16) + shift).astype(node.onnx_dtype)
+    return (x.astype(np.int16) - shift).astype(np.int8)
+
+
 _KERNELS: dict[type, Callable] = {
     ir.Conv2d: _conv2d, ir.Dense: _dense, ir.Add: _add, ir.MaxPool: _max_pool,
     ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
-    ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d,
+    ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d, ir.Quantize: _quantize,
+    ir.Dequantize: _dequantize, ir.Reinterpret: _reinterpret,
 }

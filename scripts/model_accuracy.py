@@ -69,7 +69,7 @@ def efficientnet(config, limit):
         ort = onnxruntime_outputs(int8_path, x)[0]
         top = int(np.argmax(out))
         print(f"   {name:10} VTA top-1 {top:4d}, onnxruntime top-1 {int(np.argmax(ort)):4d}, "
-              f"VTA top-5 {[int(i) for i in np.argsort(-out.ravel().astype(int), kind='stable')[:5]]}")
+              f"VTA top-5 {[int(i) for i in np.argsort(-out.ravel(), kind='stable')[:5]]}")
         if name == "chelsea":
             ok &= top in CAT_CLASSES
     footer(evaluation, len(photos))

@@ -43,6 +43,9 @@ def _geometry(call, x_shape, kernel_shape):
 
 
 def output_size(size, kernel, stride, begin, end, dilation, ceil_mode) -> int:
+    if size + begin + end < (kernel - 1) * dilation + 1:
+        raise HostOpError(f"window of {kernel} (dilation {dilation}) is larger than the padded "
+                          f"input ({size} + {begin} + {end})")
     span = (size + begin + end - (kernel - 1) * dilation - 1) / stride + 1
     if not ceil_mode:
         return int(math.floor(span))

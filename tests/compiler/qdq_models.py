@@ -57,8 +57,9 @@ def steps_apart(graph, model_path, x, optimized=False) -> dict[str, tuple[int, i
 
 
 def output_steps(graph, model_path, x) -> int:
-    """Max difference of the graph output from onnxruntime's, in output quantization steps."""
+    """Max difference of the graph output from onnxruntime's, in output quantization steps (of
+    the quantized value whose dequantization the output is)."""
     theirs = onnxruntime_values(model_path, graph, {"x": x})
-    ours = reference.run(graph, {graph.inputs[0]: theirs[graph.inputs[0]]})
-    name = graph.outputs[0]
+    ours = reference.run(graph, {"x": x})
+    name = graph.producer(graph.outputs[0]).inputs[0]
     return int(np.abs(ours[name].astype(int) - theirs[name].astype(int)).max())

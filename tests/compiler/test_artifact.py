@@ -111,16 +111,25 @@ def _config_file(tmp_path):
     return path
 
 
-def test_cli_unsupported_operator_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("domain, operator, message", [
+    ("com.example", "Sin", r"node sine \(Sin\): operator com\.example\.Sin is not supported"),
+    ("", "Sine", r"node sine \(Sine\): operator Sine is not an ONNX operator at opset 13"),
+])
+def test_cli_operator_that_runs_nowhere_is_one_line(tmp_path, capsys, domain, operator, message):
+    import re
+
     import onnx
     from onnx import TensorProto, helper
-    graph = helper.make_graph([helper.make_node("Sin", ["x"], ["y"])], "g",
+    node = helper.make_node(operator, ["x"], ["y"], name="sine", domain=domain)
+    graph = helper.make_graph([node], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     path = tmp_path / "sin.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    opsets = [helper.make_opsetid("", 13)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    onnx.save(helper.make_model(graph, opset_imports=opsets), path)
     status, _, err = run_cli(capsys, "compile", path, "-o", tmp_path / "sin.vtab", "--quiet")
     assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(message, err), err
     assert not (tmp_path / "sin.vtab").exists()
 
 

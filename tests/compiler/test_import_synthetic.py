@@ -159,7 +159,9 @@ def test_layers_match_onnxruntime(case, settings, tmp_path):
 def test_uint8_values_are_stored_shifted_to_int8(tmp_path):
     path, _ = build(case_conv_relu, SETTINGS["uint8-activations"], tmp_path)
     graph = import_onnx(path)
-    value = graph.values[graph.inputs[0]]
+    quantize = next(node for node in graph.nodes if isinstance(node, ir.Quantize))
+    assert quantize.inputs[0] == graph.inputs[0]
+    value = graph.values[quantize.output]
     assert value.onnx_dtype == "uint8"
     assert np.array_equal(value.from_onnx(np.array([0, 128, 255], np.uint8)), [-128, 0, 127])
 
@@ -199,7 +201,7 @@ def test_constant_channels_get_zero_weights_and_keep_their_outputs(tmp_path):
     samples = RNG.normal(size=(16, 3, 8, 8)).astype(np.float32)
     path = quantize_with_onnxruntime(model, tmp_path, samples)
     graph = import_onnx(path)
-    conv_node = graph.nodes[0]
+    conv_node = next(node for node in graph.nodes if isinstance(node, ir.Conv2d))
     assert not conv_node.weight[2].any() and not conv_node.weight[4].any()
     assert conv_node.weight[[0, 1, 3, 5]].any(axis=(1, 2, 3)).all()
     assert max(abs(step.operand).max() for step in conv_node.requant.steps if step.op.name == "SHR") <= 15

@@ -30,7 +30,8 @@ def test_qoperator_model(activation, per_channel, tmp_path):
     ops = {node.op_type for node in __import__("onnx").load(path).graph.node}
     assert {"QLinearConv", "QLinearMatMul"} <= ops
     graph = import_onnx(path)
-    assert [type(n) for n in graph.nodes] == [ir.Conv2d, ir.MaxPool, ir.Reshape, ir.Dense]
+    assert [type(n) for n in graph.nodes] == [ir.Quantize, ir.Conv2d, ir.MaxPool, ir.Reshape,
+                                             ir.Dense, ir.Dequantize]
     for _ in range(3):
         apart = steps_apart(graph, path, RNG.normal(size=(1, 3, 8, 8)).astype(np.float32),
                             optimized=True)
@@ -83,7 +84,8 @@ def test_conv_integer_and_matmul_integer(x_type, per_channel, tmp_path):
     path = tmp_path / "integer.onnx"
     onnx.save(integer_model(x_type, per_channel), path)
     graph = import_onnx(path)
-    assert [type(n) for n in graph.nodes] == [ir.Conv2d, ir.Reshape, ir.Dense]
+    assert [type(n) for n in graph.nodes] == [ir.Quantize, ir.Conv2d, ir.Reshape, ir.Dense,
+                                             ir.Dequantize]
     for _ in range(3):
         x = RNG.normal(size=(1, 2, 6, 6)).astype(np.float32)
         apart = steps_apart(graph, path, x)

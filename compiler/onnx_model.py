@@ -1,0 +1,114 @@
+"""Loading an ONNX model and making it importable: model-local functions inlined, opsets older
+than 13 converted, every graph input's shape fixed (from the user's `--input-shape`, a
+dynamic batch alone set to 1), and the standard domain checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import onnx
+
+from vta.isa import VtaError
+
+#: The oldest default-domain opset imported as it is; older models are converted to it.
+MIN_OPSET = 13
+#: Domains whose operators the compiler knows (ONNX's default domain).
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+def load(model: onnx.ModelProto | str | Path) -> tuple[onnx.ModelProto, str]:
+    """(the model, how errors name it)."""
+    if not isinstance(model, (str, Path)):
+        return model, model.graph.name or "model"
+    try:
+        return onnx.load(str(model)), str(model)
+    except Exception as error:  # noqa: BLE001 - protobuf and OS errors alike
+        reason = " ".join(str(error).split())
+        raise VtaError(f"{model}: not a readable ONNX model ({reason})") from None
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), 0)
+
+
+def prepare(model: onnx.ModelProto, source: str,
+            input_shapes: Mapping[str, tuple[int, ...]] | None, notices: list[str]
+            ) -> onnx.ModelProto:
+    """The model ready for the importer (a copy; `notices` receives what was changed)."""
+    prepared = onnx.ModelProto()
+    prepared.CopyFrom(model)
+    if prepared.functions:
+        from onnx import inliner
+        prepared = inliner.inline_local_functions(prepared)
+    opset = default_opset(prepared)
+    if opset < MIN_OPSET:
+        prepared = _converted(prepared, source, opset)
+        notices.append(f"{source}: converted from opset {opset} to {MIN_OPSET}")
+    _check_domains(prepared, source)
+    _fix_input_shapes(prepared, source, dict(input_shapes or {}), notices)
+    return prepared
+
+
+def _converted(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:
+    from onnx import version_converter
+    try:
+        return version_converter.convert_version(model, MIN_OPSET)
+    except Exception as error:  # noqa: BLE001 - the converter raises many kinds
+        reason = " ".join(str(error).split())[:200]
+        raise VtaError(f"{source}: cannot convert opset {opset} to {MIN_OPSET} "
+                       f"(onnx.version_converter: {reason})") from None
+
+
+def _check_domains(model: onnx.ModelProto, source: str) -> None:
+    for index, node in enumerate(model.graph.node):
+        if node.domain not in STANDARD_DOMAINS:
+            name = node.name or (node.output[0] if node.output else f"#{index}")
+            raise VtaError(f"node {name} ({node.op_type}): operator {node.domain}.{node.op_type} "
+                           f"is not supported: domain {node.domain!r} is not ONNX's standard "
+                           "domain, and no engine here runs it")
+
+
+def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices: list[str]):
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in initializers]
+    unknown = set(shapes) - {value.name for value in inputs}
+    if unknown:
+        raise VtaError(f"{source}: --input-shape names {sorted(unknown)[0]!r}, which is no graph "
+                       f"input (the inputs: {', '.join(v.name for v in inputs)})")
+    for value in inputs:
+        if not value.type.tensor_type.HasField("shape") and value.name not in shapes:
+            raise VtaError(f"{source}: graph input {value.name!r} declares no shape; give it "
+                           f"with --input-shape {value.name}=DIMS")
+        dims = value.type.tensor_type.shape.dim
+        if value.name in shapes and not value.type.tensor_type.HasField("shape"):
+            for size in shapes[value.name]:
+                dims.add().dim_value = int(size)
+            continue
+        if value.name in shapes:
+            requested = tuple(int(d) for d in shapes[value.name])
+            if len(requested) != len(dims) or any(d.HasField("dim_value") and d.dim_value != r
+                                                  for d, r in zip(dims, requested)):
+                declared = tuple(d.dim_value if d.HasField("dim_value") else d.dim_param or "?"
+                                 for d in dims)
+                raise VtaError(f"{source}: --input-shape {value.name}={_dims(requested)} does not "
+                               f"fit the declared shape {declared}")
+            for dim, size in zip(dims, requested):
+                dim.dim_value = size
+            continue
+        dynamic = [axis for axis, dim in enumerate(dims) if not dim.HasField("dim_value")
+                   or dim.dim_value <= 0]
+        if dynamic == [0] and len(dims) > 1:
+            dims[0].dim_value = 1
+            notices.append(f"{source}: graph input {value.name!r} has a dynamic batch "
+                           "dimension: compiled for batch 1")
+        elif dynamic:
+            axis = dynamic[0]
+            name = dims[axis].dim_param or "?"
+            raise VtaError(f"{source}: graph input {value.name!r} has a dynamic dimension "
+                           f"{axis} ({name!r}); fix it with --input-shape "
+                           f"{value.name}=DIMS (e.g. 1,3,224,224)")
+
+
+def _dims(shape) -> str:
+    return ",".join(str(d) for d in shape)
