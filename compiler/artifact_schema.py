@@ -45,20 +45,32 @@ LAYOUT_SCHEMA = s.record({
     "halo": s.array(s.integer(0, 1 << 16), 4, 4),
     "fill": s.integer(-128, 127)})
 
+#: Element types of host tensors (numpy's names) and of quantized values.
+HOST_DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
+               "uint32", "int64", "uint64", "bool")
+QUANTIZED_DTYPES = ("int8", "uint8")
+_null = {"type": "null"}
+
+#: A value: quantized (scale and zero point) in device memory (layout, and an address unless
+#: only a fused layer's accumulator holds it) or on the host, or a host tensor (no quantization).
 VALUE_SCHEMA = s.record({
-    "layout": LAYOUT_SCHEMA,
-    "addr": {"anyOf": [{"type": "null"}, _address]},
-    "shape": s.array(s.integer(1, 1 << 24), 1, 8),
-    "scale": s.number(*SCALE_RANGE),
-    "zero_point": s.integer(-128, 127),
-    "onnx_dtype": s.one_of("int8", "uint8")})
+    "layout": {"anyOf": [_null, LAYOUT_SCHEMA]},
+    "addr": {"anyOf": [_null, _address]},
+    "shape": s.array(s.integer(0, 1 << 24), 0, 8),
+    "scale": {"anyOf": [_null, s.number(*SCALE_RANGE)]},
+    "zero_point": {"anyOf": [_null, s.integer(-128, 127)]},
+    "onnx_dtype": s.one_of(*HOST_DTYPES)})
+
+CONSTANT_SCHEMA = s.record({"name": _name, "dtype": s.one_of(*HOST_DTYPES),
+                            "shape": s.array(s.integer(0, 1 << 31), 0, 8),
+                            "offset": _size, "length": _size})
 
 SECTION_SCHEMA = {"anyOf": [
     s.record({"name": _name, "addr": _address, "nbytes": _size, "fill": s.integer(-128, 255)}),
     s.record({"name": _name, "addr": _address, "nbytes": _size, "offset": _size,
               "length": _size})]}
 
-ENDPOINT_SCHEMA = s.record({"value": _name, "onnx_name": _name, "float": {"type": "boolean"}})
+ENDPOINT_SCHEMA = s.record({"value": _name, "onnx_name": _name})
 
 #: The steps a model runs, by (op, kind): the schema of each.
 STEP_KINDS = {
@@ -75,6 +87,11 @@ STEP_KINDS = {
                                   "output": _name, "kernel": _pair, "strides": _pair,
                                   "dilations": _pair,
                                   "pads": s.array(s.integer(0, 1 << 16), 4, 4)}),
+    # a graph node the host runs; "ir" is the node, which `host_steps.decode` reads and checks
+    ("host", None): s.record({"op": {"const": "host"}, "node": _name,
+                              "inputs": s.array(_name, 0, 4096),
+                              "outputs": s.array(_name, 1, 4096),
+                              "ir": {"type": "object"}}),
 }
 
 STEP_SCHEMA = {
@@ -99,6 +116,7 @@ HEADER_SCHEMA = s.record({
     "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
     "memory_bytes": s.integer(2 * PAGE_BYTES, MAX_MEMORY_BYTES) | {"multipleOf": PAGE_BYTES},
     "sections": s.array(SECTION_SCHEMA, 0, MAX_ITEMS),
+    "constants": s.array(CONSTANT_SCHEMA, 0, MAX_ITEMS),
     "values": {"type": "object", "additionalProperties": VALUE_SCHEMA, "maxProperties": MAX_ITEMS},
     "inputs": s.array(ENDPOINT_SCHEMA, 1, 4096),
     "outputs": s.array(ENDPOINT_SCHEMA, 1, 4096),
@@ -162,8 +180,25 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
             raise ArtifactError(f"{where}: sections[{index}]: compressed bytes "
                                 f"[{section['offset']}, {section['offset'] + section['length']})"
                                 f" lie outside the payload of {payload_bytes} bytes")
+    for index, constant in enumerate(header["constants"]):
+        if constant["offset"] + constant["length"] > payload_bytes:
+            raise ArtifactError(f"{where}: constants[{index}]: compressed bytes lie outside the "
+                                f"payload of {payload_bytes} bytes")
+        if math.prod(constant["shape"]) > MAX_MEMORY_BYTES:
+            raise ArtifactError(f"{where}: constants[{index}]: shape {constant['shape']} is "
+                                "too large")
     for name, value in header["values"].items():
         layout, what = value["layout"], f"values[{s.show(name)}]"
+        if (value["scale"] is None) != (value["zero_point"] is None) or (
+                value["scale"] is not None and value["onnx_dtype"] not in QUANTIZED_DTYPES):
+            raise ArtifactError(f"{where}: {what}: a quantized value needs a scale, a zero "
+                                "point and an int8 or uint8 type")
+        if layout is None:
+            if value["addr"] is not None:
+                raise ArtifactError(f"{where}: {what}: an address without a layout")
+            continue
+        if value["scale"] is None:
+            raise ArtifactError(f"{where}: {what}: a layout for a value that is not quantized")
         if (layout["batch"], layout["block"]) != (config.batch, config.block):
             raise ArtifactError(f"{where}: {what}: layout of batch {layout['batch']} and block "
                                 f"{layout['block']}, not the config's {config.batch} and "
@@ -190,8 +225,12 @@ def _layout_bytes(layout: dict) -> int:
 
 
 def _check_references(header: dict, where: str) -> None:
-    """Names of values exist; what host steps read and write is stored; shapes agree."""
+    """Names of values exist; what device moves read and write is stored; shapes agree."""
     values = header["values"]
+
+    def known(what: str, name: str) -> None:
+        if name not in values:
+            raise ArtifactError(f"{where}: {what}: no value {s.show(name)}")
 
     def stored(what: str, name: str) -> dict:
         if name not in values:
@@ -202,8 +241,12 @@ def _check_references(header: dict, where: str) -> None:
 
     for group in ("inputs", "outputs"):
         for index, entry in enumerate(header[group]):
-            stored(f"{group}[{index}]", entry["value"])
+            known(f"{group}[{index}]", entry["value"])
     for index, step in enumerate(header["steps"]):
+        if step["op"] == "host":
+            for name in step["inputs"] + step["outputs"]:
+                if name:
+                    known(f"steps[{index}]", name)
         if step["op"] != "move":
             continue
         what = f"steps[{index}]"

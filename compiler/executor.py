@@ -144,7 +144,13 @@ class Executor:
                 self._device_move(step)
             else:
                 started = time.perf_counter()
-                self._host_step(self.host_nodes[step["node"]])
+                try:
+                    self._host_step(self.host_nodes[step["node"]])
+                except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError,
+                        ValueError) as error:     # a node no valid .vtab holds
+                    reason = " ".join(str(error).split())[:160]
+                    raise VtaError(f"host node {step['node']!r} cannot run "
+                                   f"({type(error).__name__}: {reason})") from None
                 host_seconds += time.perf_counter() - started
         outputs = {}
         for entry in self.model.outputs:

@@ -42,9 +42,13 @@ def _encode(value, constants: dict, path: str):
         return {"type": type(value).__name__,
                 "fields": {f.name: _encode(getattr(value, f.name), constants, f"{path}/{f.name}".replace(":/", ":"))
                            for f in dataclasses.fields(value)}}
+    if isinstance(value, float) and not np.isfinite(value):
+        value = np.float64(value)        # JSON has no infinities: a constant holds it
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
-        if array.size <= INLINE_ELEMENTS:
+        finite = array.dtype.kind in "iub" or (array.dtype.kind == "f"
+                                                and bool(np.isfinite(array).all()))
+        if array.size <= INLINE_ELEMENTS and finite:
             return {"array": array.ravel().tolist(), "dtype": array.dtype.name,
                     "shape": list(array.shape)}
         constants[path] = array
@@ -65,10 +69,18 @@ def _encode(value, constants: dict, path: str):
 
 
 def decode(step: dict, constants: dict[str, np.ndarray]) -> ir.Node:
-    """The node of a host step."""
-    node = _decode(step["ir"], constants)
-    if not isinstance(node, ir.Node):
-        raise VtaError(f"host step {step.get('node')!r} holds no graph node")
+    """The node of a host step (a one-line VtaError for anything that is not one)."""
+    where = f"host step {str(step.get('node'))[:80]!r}"
+    try:
+        node = _decode(step["ir"], constants)
+        if not isinstance(node, ir.Node) or list(node.inputs) != list(step["inputs"]) \
+                or list(node.outputs) != list(step["outputs"]):
+            raise VtaError("it holds no graph node with the step's inputs and outputs")
+    except VtaError as error:
+        raise VtaError(f"{where}: {error}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise VtaError(f"{where}: unreadable ({type(error).__name__}: "
+                       f"{' '.join(str(error).split())[:120]})") from None
     return node
 
 

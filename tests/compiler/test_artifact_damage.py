@@ -10,6 +10,7 @@ import pytest
 from vtab_damage import BOMB_BYTES, compression_bomb, damaged, join, split
 
 from backend_graphs import conv_graph
+from host_graphs import host_segment_graph
 from vta.cli import main
 from vta.compiler import artifact
 from vta.compiler.build import compile_graph
@@ -19,20 +20,32 @@ FILES_PER_SEED = 130
 SEEDS = range(4)          # 520 damaged files in all
 
 
-@pytest.fixture(scope="module")
-def original(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("vtab")
-    graph = conv_graph(np.random.default_rng(7), c=5, o=20, h=6, w=5)
+def _saved(folder, graph, x):
     path = folder / "model.vtab"
     artifact.save(compile_graph(graph, Config.preset("pynq")), path)
-    x = folder / "x.npy"
-    np.save(x, np.random.default_rng(8).integers(-128, 128, (1, 5, 6, 5)).astype(np.int8))
-    return path.read_bytes(), x
+    np.save(folder / "x.npy", x)
+    return path.read_bytes(), folder / "x.npy"
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_damaged_vtab_is_an_error_or_a_run(seed, original, tmp_path, capsys):
-    data, x = original
+@pytest.fixture(scope="module")
+def original(tmp_path_factory):
+    graph = conv_graph(np.random.default_rng(7), c=5, o=20, h=6, w=5)
+    x = np.random.default_rng(8).integers(-128, 128, (1, 5, 6, 5)).astype(np.int8)
+    return _saved(tmp_path_factory.mktemp("vtab"), graph, x)
+
+
+@pytest.fixture(scope="module")
+def with_host_steps(tmp_path_factory):
+    """A model with host steps (ONNX operators, quantization crossings, a host constant)."""
+    graph = host_segment_graph(np.random.default_rng(9))
+    x = np.random.default_rng(10).normal(0, 2, (1, 4, 6, 6)).astype(np.float32)
+    return _saved(tmp_path_factory.mktemp("vtab_host"), graph, x)
+
+
+@pytest.mark.parametrize("model, seed", [("original", seed) for seed in SEEDS]
+                         + [("with_host_steps", seed) for seed in range(2)])
+def test_damaged_vtab_is_an_error_or_a_run(model, seed, request, tmp_path, capsys):
+    data, x = request.getfixturevalue(model)
     rng = np.random.default_rng(seed)
     outcomes = {}
     for index in range(FILES_PER_SEED):
