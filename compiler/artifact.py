@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vta.compiler import host_steps
+from vta.compiler import host_ops, host_steps
 from vta.compiler.artifact_schema import ArtifactError, inflate, validated_header
 from vta.compiler.host_kernels import KERNEL_IR
 from vta.compiler.model import CompiledModel, Section
@@ -117,7 +117,7 @@ def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifa
                 for entry in header["sections"]]
     constants = {}
     for entry in header["constants"]:
-        dtype = np.dtype(entry["dtype"])
+        dtype = host_ops.element_type(entry["dtype"])
         sized = dict(entry, nbytes=dtype.itemsize * int(np.prod(entry["shape"])))
         constants[entry["name"]] = np.frombuffer(inflate(sized, payload, where),
                                                  dtype).reshape(entry["shape"])

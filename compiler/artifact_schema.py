@@ -47,7 +47,9 @@ LAYOUT_SCHEMA = s.record({
 
 #: Element types of host tensors (numpy's names) and of quantized values.
 HOST_DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
-               "uint32", "int64", "uint64", "bool")
+               "uint32", "int64", "uint64", "bool", "bfloat16", "float8_e4m3fn",
+               "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "uint4",
+               "int4", "uint2", "int2", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn")
 QUANTIZED_DTYPES = ("int8", "uint8")
 _null = {"type": "null"}
 
@@ -240,8 +242,13 @@ def _check_references(header: dict, where: str) -> None:
         return values[name]
 
     for group in ("inputs", "outputs"):
+        seen = set()
         for index, entry in enumerate(header[group]):
             known(f"{group}[{index}]", entry["value"])
+            if entry["onnx_name"] in seen:
+                raise ArtifactError(f"{where}: {group}[{index}]: {s.show(entry['onnx_name'])} "
+                                    "named twice")
+            seen.add(entry["onnx_name"])
     for index, step in enumerate(header["steps"]):
         if step["op"] == "host":
             for name in step["inputs"] + step["outputs"]:

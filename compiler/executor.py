@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vta.compiler import host_steps, ir, reference
+from vta.compiler import host_ops, host_steps, ir, reference
 from vta.compiler.host_kernels import Kernels
 from vta.compiler.model import CompiledModel, layout_from_json
 from vta.isa import VtaError
@@ -35,7 +35,12 @@ class Result:
 
     outputs: dict[str, np.ndarray]
     reports: list[tuple[str, RunReport]]
-    host_seconds: float = 0.0
+    #: seconds of each host node (`host_seconds` is their sum)
+    host_times: dict[str, float]
+
+    @property
+    def host_seconds(self) -> float:
+        return sum(self.host_times.values())
 
     @property
     def cycles(self) -> int | None:
@@ -134,7 +139,7 @@ class Executor:
             if entry["onnx_name"] not in feeds:
                 raise VtaError(f"no input {entry['onnx_name']!r} given")
             self._feed(entry["value"], entry["onnx_name"], np.asarray(feeds[entry["onnx_name"]]))
-        reports, host_seconds = [], 0.0
+        reports, host_times = [], {}
         for step in self.model.steps:
             if step["op"] == "vta":
                 image = ProgramImage(self.model.config, self.device.dram_view(),
@@ -151,7 +156,7 @@ class Executor:
                     reason = " ".join(str(error).split())[:160]
                     raise VtaError(f"host node {step['node']!r} cannot run "
                                    f"({type(error).__name__}: {reason})") from None
-                host_seconds += time.perf_counter() - started
+                host_times[step["node"]] = time.perf_counter() - started
         outputs = {}
         for entry in self.model.outputs:
             info = self.model.values[entry["value"]]
@@ -159,11 +164,11 @@ class Executor:
             if info["scale"] is not None and info["onnx_dtype"] == "uint8":
                 array = (array.astype(np.int16) + 128).astype(np.uint8)
             outputs[entry["onnx_name"]] = array
-        return Result(outputs, reports, host_seconds)
+        return Result(outputs, reports, host_times)
 
     def _feed(self, value: str, name: str, array: np.ndarray) -> None:
         info = self.model.values[value]
-        dtype = np.dtype(info["onnx_dtype"])
+        dtype = host_ops.element_type(info["onnx_dtype"])
         if tuple(array.shape) != tuple(info["shape"]):
             raise VtaError(f"input {name!r} must have shape {tuple(info['shape'])}, "
                            f"not {array.shape}")

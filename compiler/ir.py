@@ -238,7 +238,8 @@ class HostOp(Node):
     `inputs` may hold "" for an omitted optional input, `extra_outputs` the node's outputs
     after the first ("" for an unused one). `attributes` are Python values (tensors as numpy
     arrays); `opset` is the model's default-domain opset. `onnx_node` is the serialized
-    NodeProto for operators without a host kernel of their own (run on onnx.reference)."""
+    NodeProto, for what onnx.reference runs (operators without a host kernel of their own,
+    element types numpy lacks)."""
 
     op_type: str
     attributes: dict = field(repr=False)

@@ -33,18 +33,13 @@ SHAPE_INPUTS = {
 DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Loop", "If", "Scan",
                   "StringSplit", "SplitToSequence", "Compress"}
 
-#: ONNX element types → numpy dtype names (those the host computes with).
-ELEMENT_TYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
-                 7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32",
-                 13: "uint64"}
 
 
-def python_attributes(node: onnx.NodeProto) -> tuple[dict, bool]:
-    """(attributes as the host kernels take them, whether any holds a sub-graph)."""
-    values, graphs = {}, False
+def python_attributes(node: onnx.NodeProto) -> dict:
+    """The attributes as the host kernels take them (sub-graphs left to onnx.reference)."""
+    values = {}
     for attribute in node.attribute:
         if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-            graphs = True
             continue
         value = helper.get_attribute_value(attribute)
         if isinstance(value, onnx.TensorProto):
@@ -54,7 +49,7 @@ def python_attributes(node: onnx.NodeProto) -> tuple[dict, bool]:
         elif isinstance(value, list):
             value = [v.decode() if isinstance(v, bytes) else v for v in value]
         values[attribute.name] = value
-    return values, graphs
+    return values
 
 
 class HostEmitter:
@@ -71,8 +66,11 @@ class HostEmitter:
     # -- graph inputs and outputs -----------------------------------------------------------
     def graph_input(self, value_info: onnx.ValueInfoProto) -> ir.Value:
         tensor_type = value_info.type.tensor_type
-        dtype = ELEMENT_TYPES.get(tensor_type.elem_type)
-        if dtype is None:
+        try:
+            dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
+        except (KeyError, ValueError):
+            dtype = "object"
+        if dtype in ("object", "complex64", "complex128"):
             raise VtaError(f"{self.im.source}: graph input {value_info.name!r} has element type "
                            f"{onnx.TensorProto.DataType.Name(tensor_type.elem_type)}, which "
                            "the host does not compute with")
@@ -223,10 +221,11 @@ class HostEmitter:
             if attribute.name not in schema.attributes:
                 raise NodeError(label, f"attribute {attribute.name!r} is not an attribute of "
                                        f"{node.op_type} (opset {opset})")
-        attributes, graphs = python_attributes(node)
-        serialized = node.SerializeToString() if graphs or not host_ops.has_kernel(
-            node.op_type) else None
-        return host_ops.Call(node.op_type, attributes, opset, len(node.output), serialized)
+        attributes = python_attributes(node)
+        # The NodeProto goes along for onnx.reference, which runs what no kernel of ours does
+        # (an operator without one, or element types numpy lacks).
+        return host_ops.Call(node.op_type, attributes, opset, len(node.output),
+                             node.SerializeToString())
 
     def _probe(self, call: host_ops.Call, inputs: list[str], label: str) -> list[np.ndarray]:
         """Run the kernel on the constant inputs and zeros elsewhere: its output shapes and
@@ -240,7 +239,7 @@ class HostEmitter:
             else:
                 value = self.graph.values[name]
                 arrays.append(np.zeros(value.shape, np.int8 if value.quantized
-                                       else value.onnx_dtype))
+                                       else host_ops.element_type(value.onnx_dtype)))
         try:
             return host_ops.run(call, arrays)
         except VtaError as error:

@@ -103,10 +103,12 @@ def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices
             notices.append(f"{source}: graph input {value.name!r} has a dynamic batch "
                            "dimension: compiled for batch 1")
         elif dynamic:
-            axis = dynamic[0]
-            name = dims[axis].dim_param or "?"
-            raise VtaError(f"{source}: graph input {value.name!r} has a dynamic dimension "
-                           f"{axis} ({name!r}); fix it with --input-shape "
+            named = [f"{axis} ({dims[axis].dim_param or '?'!r})" for axis in dynamic]
+            which = (f"dynamic dimension {named[0]}" if len(named) == 1 else
+                     f"dynamic dimensions {', '.join(named[:-1])} and {named[-1]}")
+            raise VtaError(f"{source}: graph input {value.name!r} has {'a ' * (len(named) == 1)}"
+                           f"{which}; fix "
+                           f"{'it' if len(named) == 1 else 'them'} with --input-shape "
                            f"{value.name}=DIMS (e.g. 1,3,224,224)")
 
 

@@ -46,7 +46,7 @@ def run(graph: ir.Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
 
 
 def _checked_feed(value: ir.Value, array: np.ndarray) -> np.ndarray:
-    expected = np.dtype(np.int8) if value.quantized else np.dtype(value.onnx_dtype)
+    expected = np.dtype(np.int8) if value.quantized else host_ops.element_type(value.onnx_dtype)
     shape = tuple(value.shape)
     batched = array.ndim == len(shape) and array.shape[1:] == shape[1:] and shape[:1] == (1,)
     if array.dtype != expected or not (array.shape == shape or batched):

@@ -102,6 +102,12 @@ def read_array(path: str | Path) -> np.ndarray:
 
 def read_arrays(path: str | Path) -> list[np.ndarray]:
     """The arrays of a .npz archive (each member checked like a .npy), or of a .npy file."""
+    return list(read_named_arrays(path).values())
+
+
+def read_named_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a .npz archive by name (each member checked like a .npy), or of a .npy
+    file (under the name "")."""
     path = Path(path)
     try:
         with open(path, "rb") as file:
@@ -109,8 +115,8 @@ def read_arrays(path: str | Path) -> list[np.ndarray]:
     except OSError as error:
         raise VtaError(f"{path}: cannot read: {error.strerror or error}") from None
     if head != ZIP_MAGIC:
-        return [read_array(path)]
-    arrays = []
+        return {"": read_array(path)}
+    arrays = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -122,7 +128,8 @@ def read_arrays(path: str | Path) -> list[np.ndarray]:
                     raise VtaError(f"{where}: not a .npy array")
                 _checked_header(stream, info.file_size, where)
                 with archive.open(info) as member:
-                    arrays.append(np.load(io.BytesIO(member.read()), allow_pickle=False))
+                    arrays[info.filename.removesuffix(".npy")] = np.load(
+                        io.BytesIO(member.read()), allow_pickle=False)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
         raise VtaError(f"{path}: damaged .npz archive ({' '.join(str(error).split())[:120]})") from None
     return arrays

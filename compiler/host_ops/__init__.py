@@ -8,6 +8,7 @@ without a kernel of their own fall back to `onnx.reference` when onnx is install
 """
 
 from vta.compiler.host_ops import elementwise, nn, quantized, reduction, resize, shape  # noqa: F401
-from vta.compiler.host_ops.registry import KERNELS, Call, HostOpError, has_kernel, run
+from vta.compiler.host_ops.registry import (KERNELS, Call, HostOpError, element_type, has_kernel,
+                                            run)
 
-__all__ = ["KERNELS", "Call", "HostOpError", "has_kernel", "run"]
+__all__ = ["KERNELS", "Call", "HostOpError", "element_type", "has_kernel", "run"]

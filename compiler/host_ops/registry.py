@@ -38,6 +38,23 @@ class Call:
         return default if value is None else value
 
 
+def element_type(name: str) -> np.dtype:
+    """The numpy dtype of an element type name: numpy's own, or ml_dtypes' (float8, bfloat16,
+    int4… — only models with such tensors need ml_dtypes, which onnx brings)."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        try:
+            import ml_dtypes  # noqa: F401  (registers its types with numpy)
+        except ImportError:
+            raise HostOpError(f"element type {name} needs the ml_dtypes package "
+                              "(pip install ml_dtypes)") from None
+        try:
+            return np.dtype(name)
+        except TypeError:
+            raise HostOpError(f"element type {name!r} is unknown") from None
+
+
 def numpy_type(dtype: np.dtype) -> bool:
     """True for numpy's own element types (not strings, nor ml_dtypes' float8/bfloat16/int4)."""
     return dtype.kind not in "OUSV" and dtype.type.__module__ == "numpy"

@@ -1,40 +1,73 @@
-"""Compile a quantized (int8 QDQ) ONNX model into a .vtab artifact for one VTA config: every
-operator VTA can run becomes a VTA layer (instructions, micro-kernels, packed weights), the rest
-host kernels. Prints where each operator runs and the share of MACs on VTA."""
-
-from pathlib import Path
+"""Compile an ONNX model (int8 QDQ, standard quantized operators, or float) into a .vtab for one
+VTA config: every operator VTA can run becomes a VTA layer (instructions, micro-kernels, packed
+weights), every other one a host step with ONNX's semantics. Prints the share of operators and
+MACs on VTA; `--report` lists every node (where it runs, why not on VTA, MACs, cycles, host
+time), `--json` prints that report as one JSON document on stdout."""
 
 import contextlib
+import json
+import sys
+from pathlib import Path
 
 from vta.cli.common import Failure, add_config_options, config_from, write_atomically
 
 NAME = "compile"
-HELP = "compile a quantized ONNX model to a .vtab"
+HELP = "compile an ONNX model to a .vtab"
 
 
 def add_arguments(parser):
-    parser.add_argument("model", metavar="MODEL.onnx", type=Path, help="int8 QDQ ONNX model")
+    parser.add_argument("model", metavar="MODEL.onnx", type=Path, help="ONNX model (int8 QDQ)")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL.vtab", type=Path,
                         help="where to write the compiled model")
     add_config_options(parser)
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                        help="fix a graph input's dynamic dimensions, e.g. image=1,3,224,224 "
+                             "(repeatable)")
+    report = parser.add_mutually_exclusive_group()
+    report.add_argument("--report", action="store_true",
+                        help="list every node: where it runs, why not on VTA, MACs, cycles, "
+                             "host time (one inference on the functional backend measures it)")
+    report.add_argument("--json", action="store_true",
+                        help="print the placement report as one JSON document on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
+def input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
+    """NAME=D1,D2,... options as {name: dims}."""
+    shapes = {}
+    for spec in specs:
+        name, _, dims = spec.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            shape = ()
+        if not name or not shape or min(shape) < 1:
+            raise Failure(f"--input-shape {spec!r}: give NAME=DIMS with positive dimensions, "
+                          "e.g. image=1,3,224,224")
+        shapes[name] = shape
+    return shapes
+
+
 def run(args) -> int:
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from vta.compiler import artifact
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
-    from vta.compiler.report import model_labels
-    from vta.compiler.report import share_summary
+    from vta.compiler.report import (format_report, measured_host_times, model_labels,
+                                     placement_report, share_summary)
 
     config = config_from(args)
+    shapes = input_shapes(args.input_shape)
     with _about(args.model):
-        graph = import_onnx(args.model, alu_mul=config.ALU_MUL)
+        graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes)
+        for notice in graph.notices:
+            print(f"vta compile: {notice}", file=sys.stderr)
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} nodes"), TimeElapsedColumn(),
-                      disable=args.quiet, transient=True) as progress:
+                      console=Console(stderr=True), transient=True,
+                      disable=args.quiet or args.json or not sys.stderr.isatty()) as progress:
             task = progress.add_task("compiling", total=len(graph.nodes))
 
             def advance(name, done, total):
@@ -43,7 +76,14 @@ def run(args) -> int:
             model = compile_graph(graph, config, progress=advance)
         model.labels = model_labels(args.model)
     write_atomically(args.output, artifact.to_bytes(model))
-    if not args.quiet:
+    if args.report or args.json:
+        with _about(args.output):
+            report = placement_report(model, measured_host_times(model))
+        if args.json:
+            print(json.dumps(report, indent=1))
+        else:
+            print(format_report(report))
+    elif not args.quiet:
         print(f"{args.output}: {len(graph.nodes)} operators for {config.model_string} "
               f"(fingerprint {config.fingerprint}) compiled in {model.compile_seconds:.1f} s")
         print(share_summary(model.nodes))

@@ -1,6 +1,8 @@
-"""Run a compiled model (.vtab) on a backend: X.npy holds the model's input tensor as the ONNX
-graph declares it; OUT.npy receives the first output in the dtype the graph declares. Prints
-the cycles and the time at the config's clock where the backend models them."""
+"""Run a compiled model (.vtab) on a backend. Inputs are the model's graph inputs as the ONNX
+graph declares them (shape and dtype): `--input X.npy` for a model with one input, or
+`--input NAME=X.npy` per input, or one `--input INPUTS.npz` holding them by name. `-o OUT.npy`
+receives the first output, `-o OUT.npz` every output by name. Prints the cycles and the time at
+the config's clock where the backend models them, and the host's time."""
 
 from pathlib import Path
 
@@ -13,11 +15,12 @@ HELP = "run a compiled model (.vtab) on a backend"
 
 def add_arguments(parser):
     parser.add_argument("model", metavar="MODEL.vtab", type=Path, help="compiled model")
-    parser.add_argument("--input", required=True, metavar="X.npy", type=Path,
-                        help="the model's input tensor (shape and dtype as the ONNX graph)")
+    parser.add_argument("--input", required=True, action="append", metavar="[NAME=]X.npy|X.npz",
+                        help="an input tensor (shape and dtype as the ONNX graph; repeatable, "
+                             "NAME= for models with several inputs, or one .npz of them all)")
     add_backend_options(parser)
-    parser.add_argument("-o", "--output", metavar="OUT.npy", type=Path,
-                        help="write the first output here")
+    parser.add_argument("-o", "--output", metavar="OUT.npy|OUT.npz", type=Path,
+                        help="write the first output (.npy) or every output by name (.npz)")
     parser.add_argument("--top", type=int, metavar="K",
                         help="print the K highest-scoring classes of the first output")
     group = parser.add_mutually_exclusive_group()
@@ -25,6 +28,30 @@ def add_arguments(parser):
                        help="refuse the model unless it was built for this preset's ISA")
     group.add_argument("--config", metavar="FILE", type=Path,
                        help="refuse the model unless it was built for this config's ISA")
+
+
+def feeds_from(specs: list[str], names: list[str], model: Path) -> dict:
+    """The arrays of `--input` options, by graph input name (`model` names the .vtab in
+    errors)."""
+    from vta.isa.files import read_named_arrays
+    feeds = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        arrays = read_named_arrays(path)
+        if "" not in arrays:                                # an .npz of inputs by name
+            feeds.update(arrays)
+            continue
+        if not name:
+            if len(names) != 1:
+                raise Failure(f"{model}: the model has inputs {', '.join(names)}: give each "
+                              "as --input NAME=X.npy (or one .npz)")
+            name = names[0]
+        feeds[name] = arrays[""]
+    unknown = sorted(set(feeds) - set(names))
+    if unknown:
+        raise Failure(f"{model}: {unknown[0]!r} is not an input of the model (its inputs: "
+                      f"{', '.join(names)})")
+    return feeds
 
 
 def run(args) -> int:
@@ -35,34 +62,36 @@ def run(args) -> int:
     from vta.compiler import artifact
     from vta.compiler.executor import Executor
     from vta.compiler.report import top_classes
-    from vta.isa.files import read_array
 
     if args.top is not None and args.top < 1:
         raise Failure(f"--top must be a positive number of classes, not {args.top}")
     expected = config_from(args) if (args.preset or args.config) else None
     model = artifact.load(args.model, expected)   # its errors name the file
-    array = read_array(args.input)
-    if len(model.inputs) != 1:
-        raise Failure(f"{args.model}: the model has {len(model.inputs)} inputs; vta run feeds one")
+    feeds = feeds_from(args.input, [entry["onnx_name"] for entry in model.inputs], args.model)
     with about(args.model):
         executor = Executor(model, args.backend, **backend_options(args))
-        result = executor.run({model.inputs[0]["onnx_name"]: array})
+        result = executor.run(feeds)
     name = model.outputs[0]["onnx_name"]
     output = result.outputs[name]
     if args.output is not None:
         buffer = io.BytesIO()
-        np.save(buffer, output)
+        if args.output.suffix == ".npz":
+            np.savez(buffer, **result.outputs)
+        else:
+            np.save(buffer, output)
         write_atomically(args.output, buffer.getvalue())
     layers = len(result.reports)
     cycles = result.cycles
+    host = f"host {result.host_seconds * 1e3:.2f} ms"
     if cycles is None:
         print(f"{args.model}: {layers} VTA layer runs on the {args.backend} backend "
-              f"(cycles not modelled); output {name!r} {output.dtype} {tuple(output.shape)}")
+              f"(cycles not modelled), {host}; output {name!r} {output.dtype} "
+              f"{tuple(output.shape)}")
     else:
         seconds = cycles / (model.config.CLOCK_MHZ * 1e6)
         print(f"{args.model}: {layers} VTA layer runs on the {args.backend} backend, "
-              f"{cycles} cycles = {seconds * 1e3:.3f} ms at {model.config.CLOCK_MHZ:g} MHz; "
-              f"output {name!r} {output.dtype} {tuple(output.shape)}")
+              f"{cycles} cycles = {seconds * 1e3:.3f} ms at {model.config.CLOCK_MHZ:g} MHz, "
+              f"{host}; output {name!r} {output.dtype} {tuple(output.shape)}")
     if args.top is not None:
         for index, score, label in top_classes(output, args.top, model.labels):
             print(f"  {index:5d}  {score:10.4f}  {label}".rstrip())
