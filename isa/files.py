@@ -112,6 +112,8 @@ def read_named_arrays(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with open(path, "rb") as file:
             head = file.read(len(ZIP_MAGIC))
+    except IsADirectoryError:
+        raise VtaError(f"{path}: a folder, not a .npy file") from None
     except OSError as error:
         raise VtaError(f"{path}: cannot read: {error.strerror or error}") from None
     if head != ZIP_MAGIC:

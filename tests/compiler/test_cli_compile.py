@@ -140,6 +140,16 @@ def test_run_feeds_inputs_by_name_and_writes_every_output(tmp_path, capsys):
     np.testing.assert_array_equal(out["scaled"], table[ids] * scale)
     np.testing.assert_array_equal(out["total"], reference.run(import_onnx(path), {
         "ids": ids, "scale": scale})["total"])
+    np.savez(tmp_path / "inputs.npz", ids=ids, scale=scale)
+    status, _, err = run_cli(capsys, "run", tmp_path / "two.vtab", "--input",
+                             tmp_path / "inputs.npz", "-o", tmp_path / "scaled.npy")
+    assert status == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "scaled.npy"), table[ids] * scale)
     status, _, err = run_cli(capsys, "run", tmp_path / "two.vtab", "--input",
                              tmp_path / "ids.npy")
     assert status == 1 and "give each as --input NAME=X.npy" in err
+    np.savez(tmp_path / "wrong.npz", ids=ids, offset=scale)
+    status, _, err = run_cli(capsys, "run", tmp_path / "two.vtab", "--input",
+                             tmp_path / "wrong.npz")
+    assert status == 1 and "'offset' is not an input of the model (its inputs: ids, scale)" \
+        in err and len(err.strip().splitlines()) == 1
