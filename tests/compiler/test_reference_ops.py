@@ -57,6 +57,6 @@ def test_conv_transpose_reference_is_onnx_conv_transpose(data):
                                  output_padding=list(output_padding), group=groups)
     expected = onnxruntime_float32(onnx_node, {"x": x.astype(np.float64) - zero_point},
                                    {"w": weight, "b": bias})
-    got = reference.run_node(node, [x])
+    got = reference.run_node(node, [x])[0]
     assert got.shape == expected.shape == (x.shape[0], o * groups) + node.output_size(h, w)
     np.testing.assert_array_equal(got, expected.astype(np.int64))
