@@ -1,4 +1,4 @@
-"""The `.vtab` artifact (DESIGN.md contract 6): a versioned, self-describing container of a
+"""The `.vtab` artifact (docs/contracts.md §6): a versioned, self-describing container of a
 compiled model.
 
 Layout (all integers little-endian)::
@@ -66,7 +66,7 @@ def to_bytes(model: CompiledModel) -> bytes:
         payload += packed
     header = {
         "format": "pyvta compiled model", "version": FORMAT_VERSION, "name": model.name,
-        "config": model.config.to_dict(), "fingerprint": model.config.fingerprint,
+        "config": model.config.to_dict(), "fingerprint": model.config.isa_fingerprint,
         "memory_bytes": model.memory_bytes, "sections": sections, "constants": constants,
         "values": model.values,
         "inputs": model.inputs, "outputs": model.outputs, "steps": model.steps,
@@ -106,11 +106,11 @@ def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifa
                             f"version {FORMAT_VERSION}; recompile the model")
     payload = body[_PREFIX.size + length:]
     header, config = validated_header(body[_PREFIX.size:_PREFIX.size + length], len(payload), where)
-    if expected is not None and expected.fingerprint != config.fingerprint:
+    if expected is not None and expected.isa_fingerprint != config.isa_fingerprint:
         raise ArtifactError(f"{where}: built for config {config.config_string} "
-                            f"(ALU_MUL={config.ALU_MUL}, fingerprint {config.fingerprint}), not "
+                            f"(ALU_MUL={config.ALU_MUL}, fingerprint {config.isa_fingerprint}), not "
                             f"{expected.config_string} (ALU_MUL={expected.ALU_MUL}, fingerprint "
-                            f"{expected.fingerprint}); recompile for this config")
+                            f"{expected.isa_fingerprint}); recompile for this config")
     sections = [Section(entry["name"], entry["addr"], entry["nbytes"], fill=entry["fill"])
                 if "fill" in entry else
                 Section(entry["name"], entry["addr"], entry["nbytes"], data=inflate(entry, payload, where))

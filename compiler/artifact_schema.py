@@ -141,7 +141,7 @@ def validated_header(text: bytes, payload_bytes: int, where: str) -> tuple[dict,
     except (TypeError, VtaError) as error:
         message = str(error) if isinstance(error, VtaError) else "unknown config key"
         raise ArtifactError(f"{where}: config: {message}") from None
-    if config.fingerprint != header["fingerprint"]:
+    if config.isa_fingerprint != header["fingerprint"]:
         raise ArtifactError(f"{where}: .vtab config does not match its fingerprint")
     if header["host_kernels"] != KERNEL_IR:
         raise ArtifactError(f"{where}: .vtab host kernels differ from this pyvta's")

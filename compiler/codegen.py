@@ -4,7 +4,7 @@ instructions and micro-kernels through the runtime's `CommandStream`.
 Each tile runs: (compute) wait for its ACC slot to be stored, load the per-channel constants,
 zero the accumulators; per reduction chunk (load) wait for the INP/WGT slot, DMA the input
 window and weights, (compute) GEMM; then (compute) the ALU epilogue and (store) the DMA of the
-results. Dependency tokens follow the original runtime's virtual-thread protocol (reference §5,
+results. Dependency tokens follow the original runtime's virtual-thread protocol (isa-reference §5,
 `examples/blocked_gemm.py`): slots alternate between threads, so with two threads loads of one
 tile overlap the compute of the other. Every SRAM address comes from the plan's regions.
 """

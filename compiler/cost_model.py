@@ -3,7 +3,8 @@ the most promising few.
 
 Per tile it counts what each module does with the regions of the layer's `tiling.SramPlan`: the
 load module's DRAM bytes (at the config's bus width, plus the read latency per DMA row), the
-compute module's GEMM and ALU micro-op executions (one per cycle) and its ACC constant loads,
+compute module's GEMM and ALU micro-op executions (at the machine description's initiation
+intervals) and its ACC constant loads,
 the store module's bytes. With one virtual thread the modules run one after the other; with two
 they overlap, so a layer costs about its busiest module plus one tile of the others (filling the
 pipeline).
@@ -22,9 +23,13 @@ INSTRUCTION_OVERHEAD = 8
 
 class _Dma:
     """DRAM transfer times under one config: bytes at the bus width plus a latency per row
-    (one per config: `_dma`)."""
+    (one per config: `_dma`); and its machine's cycles per GEMM and per immediate ALU
+    execution."""
 
     def __init__(self, config: Config):
+        self.gemm_interval = config.machine.loop_interval(gemm=True, vector=False)
+        self.alu_interval = config.machine.loop_interval(gemm=False, vector=False)
+        self.vector_interval = config.machine.loop_interval(gemm=False, vector=True)
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
         self.tile_bytes = {memory: config.elem_bytes(memory) for memory in MemoryType}
@@ -59,13 +64,13 @@ def estimate(plan: SramPlan, config: Config) -> float:
     if isinstance(layer, AddLayer):
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size + regions[Part.OTHER].size,
                         2 * t.out_blocks)
-        compute = 4 * positions + positions * (len(layer.steps_a) + len(layer.steps_b)
-                                               + len(layer.epilogue) + 1)
+        compute = dma.alu_interval * positions * (
+            4 + len(layer.steps_a) + len(layer.steps_b) + len(layer.epilogue) + 1)
     elif isinstance(layer, MaxPoolLayer):
         window_rows = input_window(layer, tile).rows
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size, t.out_blocks * window_rows)
-        compute = 2 * regions[Part.WINDOW].size \
-            + positions * (1 + layer.kernel[0] * layer.kernel[1])
+        compute = dma.alu_interval * (2 * regions[Part.WINDOW].size
+                                      + positions * (1 + layer.kernel[0] * layer.kernel[1]))
     else:
         load, compute, stored = _conv(plan, tile, dma, tiles)
     store = dma.write(stored, t.out_blocks * t.rows * _upsample(layer)[0])
@@ -101,20 +106,22 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, flo
             weight_loads = min(tiles, t.threads * -(-layer.output.channel_blocks // t.out_blocks))
             weights *= weight_loads / tiles
         load += weights
-    compute = positions * (in_blocks * taps if dense else taps)
+    compute = dma.gemm_interval * positions * (in_blocks * taps if dense else taps)
     stored = positions * layer.upsample[0] * layer.upsample[1]
-    compute += stored * (1 + (layer.bias_tiles is not None))
-    if layer.phases:      # a per-channel ALU ADD (2 cycles) over each biased phase's outputs
-        compute += 2 * positions * sum(phase.bias is not None for phase in layer.phases)
+    compute += dma.gemm_interval * stored * (1 + (layer.bias_tiles is not None))
+    if layer.phases:      # a per-channel (vector) ALU ADD over each biased phase's outputs
+        compute += dma.vector_interval * positions * sum(phase.bias is not None
+                                                         for phase in layer.phases)
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
-        compute += stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-    compute += stored * len(layer.epilogue)
+        compute += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+    compute += dma.alu_interval * stored * len(layer.epilogue)
     compute += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
     load += reduction_chunks * INSTRUCTION_OVERHEAD
     if layer.residual is not None:
         residual = layer.residual
         load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
-        compute += positions * (4 + len(residual.steps_conv) + len(residual.steps_other)
-                                + len(residual.epilogue))
+        compute += dma.alu_interval * positions * (4 + len(residual.steps_conv)
+                                                   + len(residual.steps_other)
+                                                   + len(residual.epilogue))
     return load, compute, stored

@@ -1,4 +1,4 @@
-"""VTA's blocked layouts (reference §2, §8) and the packing of tensors into them.
+"""VTA's blocked layouts (isa-reference §2, §8) and the packing of tensors into them.
 
 Activations live in DRAM as ``N{b}n C{c}c H W`` tiles — a 6-D ``(N/b, C/c, H', W', b, c)`` int8
 array — where channels are padded to the block size and H', W' include a *halo*: border rows and

@@ -3,7 +3,7 @@
 A requantization maps int32 accumulators to int8: ``y = clamp(round(acc * M) + zero_point, lo, hi)``
 for a real multiplier ``M`` (per tensor or per output channel). VTA has no floating point, so it
 is done as a short sequence of ALU operations (`AluStep`), each exactly what one ALU instruction
-computes on every lane (reference §4.4, DESIGN.md contract 1):
+computes on every lane (isa-reference §4.4, docs/contracts.md §1):
 
 - with the ALU multiply (``ALU_MUL``): an offset (the rounding and the zero point, which a bias
   absorbs), a truncating pre-shift, a clamp where the product could leave 32 bits, ``MUL`` by a
@@ -30,15 +30,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vta.isa import AluOp, VtaError
+from vta.isa import alu as lane
+from vta.isa.alu import (ACC_BITS, IMMEDIATE_MAX, MAX_RIGHT_SHIFT, MULTIPLIER_OPERAND_BITS,
+                         alu_unwrapped, sign_extend)
+from vta.isa.machine import Machine
 
-#: Bits of the int32 accumulator; all ALU results wrap modulo 2**ACC_BITS.
-ACC_BITS = 32
-#: Largest multiplier: 15 bits, so that ``sext16`` keeps it positive (DESIGN.md contract 1).
-MULTIPLIER_BITS = 15
-#: The widest shift one SHR may do (its operand is taken as a signed 5-bit value, −16…15).
-MAX_SHIFT = 15
-#: Largest magnitude of an ALU immediate (signed 16 bits).
-IMM_MAX = (1 << 15) - 1
+#: Largest multiplier: one bit less than MUL's operand, so that its sign extension keeps it
+#: positive (docs/contracts.md §1).
+MULTIPLIER_BITS = MULTIPLIER_OPERAND_BITS - 1
+#: The widest shift one SHR may do.
+MAX_SHIFT = MAX_RIGHT_SHIFT
+#: Largest magnitude of an ALU immediate.
+IMM_MAX = IMMEDIATE_MAX
 #: The largest rounding error (in output steps) a plan's pre-shift, folded rounding or Add
 #: multipliers may add to save ALU cycles.
 ROUNDING_TOLERANCE = 1 / 32
@@ -53,39 +56,10 @@ def wrap32(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64).astype(np.int32)   # integer casts wrap modulo 2^32
 
 
-def sext(values: np.ndarray, bits: int) -> np.ndarray:
-    """The low `bits` bits of `values`, sign-extended (as int64)."""
-    values = np.asarray(values, dtype=np.int64)
-    low = values & ((1 << bits) - 1)
-    return np.where(low >= 1 << (bits - 1), low - (1 << bits), low)
-
-
 def alu(op: AluOp, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """One ALU operation on int32 lanes exactly as VTA computes it (reference §4.4).
-
-    `b` is the second operand after the hardware's operand selection (an immediate already
-    sign-extended, or the ACC source lanes); SHR uses its low 5 bits as a signed amount and MUL
-    its low 16 bits sign-extended.
-    """
-    return wrap32(_unwrapped(op, a, b))
-
-
-def _unwrapped(op: AluOp, a, b) -> np.ndarray:
-    """`alu` in int64, before the wrap to int32."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    if op == AluOp.MIN:
-        return np.minimum(a, b)
-    if op == AluOp.MAX:
-        return np.maximum(a, b)
-    if op == AluOp.ADD:
-        return a + b
-    if op == AluOp.SHR:
-        amount = sext(b, 5)
-        return np.where(amount >= 0, a >> np.maximum(amount, 0), a << np.maximum(-amount, 0))
-    if op == AluOp.MUL:
-        return a * sext(b, 16)
-    raise VtaError(f"ALU operation {op!r} does not exist")
+    """One ALU operation on int32 lanes exactly as VTA computes it (`vta.isa.alu`); `b` is the
+    operand after the hardware's selection (an immediate, or the ACC source lanes)."""
+    return lane.alu(op, wrap32(a), wrap32(b))
 
 
 @dataclass(frozen=True)
@@ -133,18 +107,18 @@ def monotone(steps: list[tuple[AluOp, np.ndarray]], low: np.ndarray, high: np.nd
     limit = 1 << (ACC_BITS - 1)
     for op, operand in steps:
         operand = np.asarray(operand, dtype=np.int64)
-        if op == AluOp.MUL and np.any(sext(operand, 16) < 0):
+        if op == AluOp.MUL and np.any(sign_extend(operand, MULTIPLIER_OPERAND_BITS) < 0):
             return False
-        low, high = _unwrapped(op, low, operand), _unwrapped(op, high, operand)
+        low, high = alu_unwrapped(op, low, operand), alu_unwrapped(op, high, operand)
         if np.any(low < -limit) or np.any(high >= limit):
             return False
     return True
 
 
-def alu_cycles(steps) -> int:
-    """ALU cycles per output vector: 1 for an immediate operand, 2 for a per-channel one (an ACC
-    tile)."""
-    return sum(1 if step.uniform else 2 for step in steps)
+def alu_cycles(steps, machine: Machine = Machine()) -> int:
+    """ALU cycles per output vector: the machine's initiation interval of an immediate operand
+    or of a per-channel one (an ACC tile), summed over the steps."""
+    return sum(machine.loop_interval(gemm=False, vector=not step.uniform) for step in steps)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Affine loop nests → GEMM/ALU micro-kernels, free of the pipeline's write hazard.
 
 A VTA GEMM or ALU instruction runs ``iter_out × iter_in × uops``: two loop levels with index
-factors around a list of micro-ops (reference §4.3). Code generation describes what it wants as
+factors around a list of micro-ops (isa-reference §4.3). Code generation describes what it wants as
 a loop nest of `Dim`s (extent and the dst/src/wgt index step of each level) over a base index;
 `emit` chooses which two levels become the instruction's loops and which are unrolled into
 micro-ops, so that the micro-op list is as short as possible and no micro-op writes an ACC tile

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
 
     print("building int8 EfficientNet-Lite0 (cached after the first run) ...", flush=True)
     _, model = build_efficientnet_lite0()
-    fingerprint = Config.preset(args.preset).fingerprint
+    fingerprint = Config.preset(args.preset).isa_fingerprint
     vtab = cache_dir() / f"efficientnet_lite0_{fingerprint}.vtab"
     compiler_sources = Path(compiler.__file__).parent.rglob("*.py")
     newest_input = max(path.stat().st_mtime for path in [model, *compiler_sources])

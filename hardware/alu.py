@@ -1,6 +1,6 @@
 """The tensor ALU: one operation on every ACC lane, result registered one cycle later.
 
-Operations (reference §4.4, DESIGN.md contract 1): MIN, MAX (signed), ADD (mod 2³²), SHR with the
+Operations (isa-reference §4.4, docs/contracts.md §1): MIN, MAX (signed), ADD (mod 2³²), SHR with the
 shift rule (the low 5 bits of b as a signed amount, negative = left shift, mod 2³²) and, when
 ``config.ALU_MUL``, MUL (``a × sext16(b)`` mod 2³²). Other opcodes leave a unchanged (the static
 check rejects them before a run).

@@ -7,10 +7,6 @@ channel signal names without the interface prefix (``awaddr``, ``rdata``, ...).
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-#: Longest burst the memory system issues: the Zynq-7000 HP/ACP ports are AXI3 (16 beats).
-MAX_BURST_BEATS = 16
-#: AXI bursts never cross this boundary.
-BURST_BOUNDARY_BYTES = 4096
 BURST_INCR = 0b01
 
 

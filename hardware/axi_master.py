@@ -2,8 +2,9 @@
 
 A *read client* sends commands ``{addr, words}`` (a byte address aligned to the bus and a count
 of bus words) and receives exactly ``words`` bus words back, in order. The master grants one
-command at a time (round robin between clients), splits it into INCR bursts of at most 16 beats
-that never cross a 4 KiB boundary, keeps up to `max_outstanding` bursts in flight and routes
+command at a time (round robin between clients), splits it into INCR bursts of at most the
+machine's `max_burst_beats` that never cross a multiple of its `burst_boundary_bytes`, keeps up
+to `max_outstanding_reads` bursts in flight and routes
 each returned beat to the client that asked for it. Clients must keep accepting the data they
 asked for (they may pause, never refuse for good), so one slow client cannot deadlock another.
 
@@ -16,8 +17,9 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
-from vta.hardware.axi import BURST_BOUNDARY_BYTES, BURST_INCR, MAX_BURST_BEATS, Axi4Signature
+from vta.hardware.axi import BURST_INCR, Axi4Signature
 from vta.isa import Config
+from vta.isa.machine import Machine
 
 ADDR_BITS = 32
 #: Width of a word count: enough for the largest 2-D row (65535 tiles of the widest element).
@@ -45,13 +47,14 @@ class WriteClientSignature(wiring.Signature):
                           "idle": In(1)})
 
 
-def burst_beats(m: Module, addr, remaining, bus_bytes: int):
-    """Beats of the next burst: at most 16, at most `remaining`, not crossing 4 KiB."""
-    to_boundary = Signal(range(BURST_BOUNDARY_BYTES // bus_bytes + 1))
-    beats = Signal(range(MAX_BURST_BEATS + 1))
-    m.d.comb += to_boundary.eq((BURST_BOUNDARY_BYTES - addr[:exact_log2(BURST_BOUNDARY_BYTES)])
-                               >> exact_log2(bus_bytes))
-    cap = Mux(to_boundary < MAX_BURST_BEATS, to_boundary, MAX_BURST_BEATS)
+def burst_beats(m: Module, addr, remaining, bus_bytes: int, machine: Machine):
+    """Beats of the next burst: at most `max_burst_beats`, at most `remaining`, not crossing a
+    multiple of `burst_boundary_bytes`."""
+    boundary, longest = machine.burst_boundary_bytes, machine.max_burst_beats
+    to_boundary = Signal(range(boundary // bus_bytes + 1))
+    beats = Signal(range(longest + 1))
+    m.d.comb += to_boundary.eq((boundary - addr[:exact_log2(boundary)]) >> exact_log2(bus_bytes))
+    cap = Mux(to_boundary < longest, to_boundary, longest)
     m.d.comb += beats.eq(Mux(remaining < cap, remaining, cap))
     return beats
 
@@ -80,10 +83,10 @@ class AxiMaster(wiring.Component):
     wr : ``In(WriteClientSignature(config))``
     """
 
-    def __init__(self, *, config: Config, read_clients: tuple[str, ...], max_outstanding: int = 8):
+    def __init__(self, *, config: Config, read_clients: tuple[str, ...]):
         if not read_clients:
             raise ValueError("the AXI master needs at least one read client")
-        self.config, self.read_clients, self.max_outstanding = config, read_clients, max_outstanding
+        self.config, self.read_clients = config, read_clients
         members = {"axi": Out(Axi4Signature(addr_width=ADDR_BITS, data_width=config.bus_bits)),
                    "wr": In(WriteClientSignature(config))}
         members |= {f"rd_{name}": In(ReadClientSignature(config)) for name in read_clients}
@@ -99,13 +102,13 @@ class AxiMaster(wiring.Component):
         axi, bus_bytes = self.axi, self.config.bus_bytes
         clients = [getattr(self, f"rd_{name}") for name in self.read_clients]
         m.submodules.read_inflight = inflight = fifo.SyncFIFOBuffered(
-            width=ceil_log2(len(clients)) or 1, depth=self.max_outstanding)
+            width=ceil_log2(len(clients)) or 1, depth=self.config.machine.max_outstanding_reads)
 
         active = Signal()
         grant = Signal(range(len(clients)))
         addr = Signal(ADDR_BITS)
         remaining = Signal(WORDS_BITS)
-        beats = burst_beats(m, addr, remaining, bus_bytes)
+        beats = burst_beats(m, addr, remaining, bus_bytes, self.config.machine)
 
         pick = round_robin(m, [client.cmd.valid for client in clients], grant)
         with m.If(~active):
@@ -139,14 +142,14 @@ class AxiMaster(wiring.Component):
         m.d.comb += inflight.r_en.eq(axi.rvalid & axi.rready & axi.rlast)
 
     def _elaborate_write(self, m: Module):
-        axi, wr, bus_bytes = self.axi, self.wr, self.config.bus_bytes
+        axi, wr, bus_bytes, machine = self.axi, self.wr, self.config.bus_bytes, self.config.machine
         m.submodules.write_bursts = bursts = fifo.SyncFIFOBuffered(
-            width=ceil_log2(MAX_BURST_BEATS + 1), depth=4)
+            width=ceil_log2(machine.max_burst_beats + 1), depth=machine.max_outstanding_writes)
 
         active = Signal()
         addr = Signal(ADDR_BITS)
         remaining = Signal(WORDS_BITS)
-        beats = burst_beats(m, addr, remaining, bus_bytes)
+        beats = burst_beats(m, addr, remaining, bus_bytes, machine)
         m.d.comb += wr.cmd.ready.eq(~active)
         with m.If(wr.cmd.valid & wr.cmd.ready):
             m.d.sync += [addr.eq(wr.cmd.payload.addr), remaining.eq(wr.cmd.payload.words),
@@ -162,7 +165,7 @@ class AxiMaster(wiring.Component):
             with m.If(remaining == beats):
                 m.d.sync += active.eq(0)
 
-        beat = Signal(range(MAX_BURST_BEATS + 1))
+        beat = Signal(range(machine.max_burst_beats + 1))
         last = bursts.r_rdy & (beat + 1 == bursts.r_data)
         m.d.comb += [axi.wdata.eq(wr.data.payload), axi.wstrb.eq(Const(-1, bus_bytes)),
                      axi.wlast.eq(last), axi.wvalid.eq(bursts.r_rdy & wr.data.valid),

@@ -1,4 +1,4 @@
-"""The compute module: LOAD UOP, LOAD ACC, GEMM, ALU and FINISH (reference §4, §5).
+"""The compute module: LOAD UOP, LOAD ACC, GEMM, ALU and FINISH (isa-reference §4, §5).
 
 It owns the micro-op and ACC buffers; it reads INP/WGT (written by the load module) and writes
 OUT (read by the store module) through ports the core connects.
@@ -39,8 +39,8 @@ class Compute(wiring.Component):
         See docs/hardware.md (performance counters).
     """
 
-    def __init__(self, *, config: Config, pack_pairs: bool = True):
-        self.config, self.pack_pairs = config, pack_pairs
+    def __init__(self, *, config: Config):
+        self.config = config
         super().__init__({
             "insn": In(stream.Signature(INSN_BITS)),
             "l2g": In(TokenSignature), "s2g": In(TokenSignature),
@@ -66,7 +66,7 @@ class Compute(wiring.Component):
 
         m.submodules.uop_load = uop_load = UopLoad(config=config)
         m.submodules.acc_load = acc_load = TensorLoad(config=config, memory_type=MemoryType.ACC)
-        m.submodules.pipeline = pipeline = UopPipeline(config=config, pack_pairs=self.pack_pairs)
+        m.submodules.pipeline = pipeline = UopPipeline(config=config)
         wiring.connect(m, wiring.flipped(self.rd_uop), uop_load.rd)
         wiring.connect(m, wiring.flipped(self.rd_acc), acc_load.rd)
         wiring.connect(m, uop_load.sram, uop_wp)

@@ -1,5 +1,5 @@
 """The VTA core: fetch, load, compute and store around their queues, buffers and the memory
-system (reference §5)."""
+system (isa-reference §5)."""
 
 from amaranth.hdl import Module
 from amaranth.lib import fifo, memory, wiring
@@ -18,10 +18,6 @@ from vta.isa import Config, MemoryType, Queue
 from vta.isa.config import INSN_BITS
 from vta.isa.registers import CONTROL_ADDR_BITS
 
-#: Entries of each command queue (the original's 512 × 128-bit FIFOs).
-COMMAND_QUEUE_DEPTH = 512
-#: Tokens each dependency queue holds.
-TOKEN_QUEUE_DEPTH = 64
 #: Read clients of the AXI master, in round-robin order.
 READ_CLIENTS = ("fetch", "uop", "inp", "wgt", "acc")
 
@@ -37,9 +33,9 @@ class VtaCore(wiring.Component):
         The control registers (`vta.isa.registers`).
     """
 
-    def __init__(self, *, config: Config, pack_pairs: bool = True):
+    def __init__(self, *, config: Config):
         Fetch.check_bus(config)
-        self.config, self.pack_pairs = config, pack_pairs
+        self.config = config
         super().__init__({
             "m_axi": Out(Axi4Signature(addr_width=ADDR_BITS, data_width=config.bus_bits)),
             "s_axi_control": In(AxiLiteSignature(addr_width=CONTROL_ADDR_BITS)),
@@ -51,7 +47,7 @@ class VtaCore(wiring.Component):
         m.submodules.control = control = ControlSlave()
         m.submodules.fetch = fetch = Fetch(config=config)
         m.submodules.load = load = Load(config=config)
-        m.submodules.compute = compute = Compute(config=config, pack_pairs=self.pack_pairs)
+        m.submodules.compute = compute = Compute(config=config)
         m.submodules.store = store = Store(config=config)
         m.submodules.axi = axi = AxiMaster(config=config, read_clients=READ_CLIENTS)
         wiring.connect(m, wiring.flipped(self.s_axi_control), control.s_axi)
@@ -68,7 +64,8 @@ class VtaCore(wiring.Component):
         for name, source, sink in (("load", fetch.load_cmd, load.insn),
                                    ("compute", fetch.compute_cmd, compute.insn),
                                    ("store", fetch.store_cmd, store.insn)):
-            queue = fifo.SyncFIFOBuffered(width=INSN_BITS, depth=COMMAND_QUEUE_DEPTH)
+            queue = fifo.SyncFIFOBuffered(width=INSN_BITS,
+                                         depth=config.machine.command_queue_depth)
             m.submodules[f"{name}_queue"] = queue
             wiring.connect(m, source, queue.w_stream)
             wiring.connect(m, queue.r_stream, sink)
@@ -78,7 +75,7 @@ class VtaCore(wiring.Component):
                                              (Queue.G2L, compute.g2l, load.g2l),
                                              (Queue.G2S, compute.g2s, store.g2s),
                                              (Queue.S2G, store.s2g, compute.s2g)):
-            tokens = TokenQueue(depth=TOKEN_QUEUE_DEPTH)
+            tokens = TokenQueue(depth=config.machine.token_queue_depth)
             m.submodules[f"{queue_id.name.lower()}_tokens"] = tokens
             wiring.connect(m, producer, tokens.push)
             wiring.connect(m, tokens.pop, consumer)

@@ -1,5 +1,5 @@
 """Fetch: reads the instruction stream from DRAM in bursts and routes each instruction to the
-load, compute or store command queue (reference §3.7)."""
+load, compute or store command queue (isa-reference §3.7)."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import fifo, stream, wiring
@@ -36,9 +36,9 @@ class Fetch(wiring.Component):
             raise ConfigError(f"the core needs a bus of at most {INSN_BITS} bits, "
                               f"not {config.bus_bits} (LOG_BUS_WIDTH {config.LOG_BUS_WIDTH})")
 
-    def __init__(self, *, config: Config, buffer_depth: int = 32):
+    def __init__(self, *, config: Config):
         self.check_bus(config)
-        self.config, self.buffer_depth = config, buffer_depth
+        self.config = config
         super().__init__({
             "start": In(1), "insn_addr": In(32), "insn_count": In(32), "busy": Out(1),
             "rd": Out(ReadClientSignature(config)),
@@ -49,9 +49,9 @@ class Fetch(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        config, depth = self.config, self.buffer_depth
+        config = self.config
+        depth, chunk = config.machine.fetch_buffer_depth, config.machine.fetch_request_instructions
         words_per_insn = INSN_BITS // config.bus_bits
-        chunk = depth // 2
         m.submodules.buffer = buffer = fifo.SyncFIFOBuffered(width=INSN_BITS, depth=depth)
 
         # Requests.

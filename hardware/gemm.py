@@ -3,7 +3,7 @@
 ``result = acc + inp · wgtᵀ`` per batch row (mod 2³²), or 0 with `reset`. Stage 1 registers the
 products, stage 2 the adder trees plus the accumulator.
 
-DSP budget: with `pack_pairs` (the default), the two products of one input element with the
+DSP budget: with the machine's `pack_multiplier_pairs` (the default), the two products of one input element with the
 weights of two neighbouring output channels come from a single multiplication
 ``x · (w_hi · 2¹⁶ + w_lo)`` — an 8 × 25-bit signed product, which fits one DSP48E1 (25 × 18).
 The low product (in −16256…16384) is the signed low 16 bits of P, the high one
@@ -53,8 +53,8 @@ class GemmCore(wiring.Component):
         Two cycles after the operands.
     """
 
-    def __init__(self, *, config: Config, pack_pairs: bool = True):
-        self.config, self.pack_pairs = config, pack_pairs
+    def __init__(self, *, config: Config):
+        self.config = config
         super().__init__({"valid": In(1), "reset": In(1), "inp": In(inp_tile(config)),
                           "wgt": In(wgt_tile(config)), "acc": In(acc_tile(config)),
                           "result": Out(acc_tile(config)), "result_valid": Out(1)})
@@ -75,7 +75,7 @@ class GemmCore(wiring.Component):
         for b in range(config.batch):
             for ic in range(block_in):
                 x = self.inp[b][ic]
-                if self.pack_pairs:
+                if config.machine.pack_multiplier_pairs:
                     for oc in range(0, block_out, 2):
                         low, high = packed_products(m, x, self.wgt[oc][ic], self.wgt[oc + 1][ic])
                         m.d.sync += [products[b][oc][ic].eq(low), products[b][oc + 1][ic].eq(high)]

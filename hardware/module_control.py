@@ -1,7 +1,7 @@
 """The instruction life cycle shared by the load, compute and store modules.
 
 Each module takes instructions in order from its command queue, waits for (and consumes) the
-tokens the instruction pops, executes it, then pushes the tokens it asks for (reference §5).
+tokens the instruction pops, executes it, then pushes the tokens it asks for (isa-reference §5).
 """
 
 from amaranth.hdl import Module, Signal

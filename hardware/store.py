@@ -1,4 +1,4 @@
-"""The store module: STORE OUT tiles to DRAM (2-D strided, reference §4.2).
+"""The store module: STORE OUT tiles to DRAM (2-D strided, isa-reference §4.2).
 
 A STORE that pushes a token retires only when every write issued so far has been acknowledged
 (B channel), so the token also orders DRAM (a load may read back what was stored); a STORE
@@ -21,8 +21,6 @@ from vta.hardware.token_queue import TokenSignature
 from vta.hardware.uop_pipeline import read_signature
 from vta.isa import Config, ConfigError, MemoryType
 from vta.isa.config import INSN_BITS
-
-PREFETCH_TILES = 4
 
 
 class Store(wiring.Component):
@@ -80,12 +78,13 @@ class Store(wiring.Component):
                          row_addr.eq(row_addr + (fields.x_stride << log_elem_bytes))]
 
         # OUT reader into the prefetch FIFO.
+        prefetch_tiles = config.machine.store_prefetch_tiles
         m.submodules.prefetch = prefetch = fifo.SyncFIFO(width=elem_bits(config, MemoryType.OUT),
-                                                         depth=PREFETCH_TILES)
+                                                         depth=prefetch_tiles)
         tiles_left = Signal(32)
         address = Signal.like(self.out_rd.addr)
         read_issued = Signal()
-        issue = (tiles_left != 0) & (prefetch.level + read_issued < PREFETCH_TILES)
+        issue = (tiles_left != 0) & (prefetch.level + read_issued < prefetch_tiles)
         m.d.comb += [self.out_rd.en.eq(1), self.out_rd.addr.eq(address),
                      prefetch.w_data.eq(self.out_rd.data), prefetch.w_en.eq(read_issued)]
         m.d.sync += read_issued.eq(issue)

@@ -1,4 +1,4 @@
-"""2-D strided tensor load with zero padding (reference §4.1), for INP, WGT and ACC buffers.
+"""2-D strided tensor load with zero padding (isa-reference §4.1), for INP, WGT and ACC buffers.
 
 The SRAM image is the dense block of ``(y_pad_0 + y_size + y_pad_1)`` rows of
 ``xw = x_pad_0 + x_size + x_pad_1`` tiles starting at `sram_base`. Rows are requested from DRAM

@@ -1,8 +1,9 @@
 """The GEMM/ALU execution pipeline of the compute module.
 
 A loop generator walks ``iter_out × iter_in × [uop_bgn, uop_end)`` and issues one micro-op
-execution per cycle (every second cycle for ALU ops with a vector operand, which need two reads
-of the single ACC read port). Stages:
+execution every initiation interval of the machine description (`Machine.loop_interval`: by
+default every cycle, and every second cycle for ALU ops with a vector operand, which need two
+reads of the single ACC read port). Stages:
 
 ====  ===========================================================================
 S0    micro-op buffer read (loop counters give the address, loop offsets registered)
@@ -20,7 +21,7 @@ must not write the same ACC tile in two consecutive executions (the runtime's Ve
 guaranteed by the conformance corpus). The pipeline drains at the end of every instruction.
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -60,12 +61,12 @@ class UopPipeline(wiring.Component):
         Drive the (full-width) write ports of ACC and OUT.
     """
 
-    def __init__(self, *, config: Config, pack_pairs: bool = True):
+    def __init__(self, *, config: Config):
         isa = layouts(config)
         for name in SHARED_LOOP_FIELDS:
             if isa.gemm[name] != isa.alu[name]:
                 raise ConfigError(f"GEMM and ALU field {name} differ in position for this config")
-        self.config, self.pack_pairs = config, pack_pairs
+        self.config = config
         super().__init__({
             "start": In(1), "insn": In(insn_layout(config)), "busy": Out(1),
             "uop_rd": In(read_signature(config, MemoryType.UOP)),
@@ -79,7 +80,7 @@ class UopPipeline(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        m.submodules.gemm = gemm = GemmCore(config=config, pack_pairs=self.pack_pairs)
+        m.submodules.gemm = gemm = GemmCore(config=config)
         m.submodules.alu = alu = TensorAlu(config=config)
         is_gemm = self.insn.header.opcode == Opcode.GEMM
         gemm_insn, alu_insn = self.insn.gemm, self.insn.alu
@@ -89,8 +90,15 @@ class UopPipeline(wiring.Component):
         src_bits = max(acc_bits, log_depth(config, MemoryType.INP))
         wgt_bits = log_depth(config, MemoryType.WGT)
 
-        # S0: loop generator.
-        issuing, phase = Signal(), Signal()
+        # S0: loop generator; `gap` counts the cycles to wait before the next issue.
+        machine = config.machine
+        gemm_interval = machine.loop_interval(gemm=True, vector=False)
+        vector_interval = machine.loop_interval(gemm=False, vector=True)
+        alu_interval = machine.loop_interval(gemm=False, vector=False)
+        longest = max(gemm_interval, vector_interval, alu_interval)
+        issuing = Signal()
+        gap = Signal(range(max(longest, 2)))
+        interval = Mux(is_gemm, gemm_interval, Mux(vector, vector_interval, alu_interval))
         k = Signal.like(loop.uop_end)
         i, j = Signal.like(loop.iter_out), Signal.like(loop.iter_in)
         dst_row, dst_off = Signal(acc_bits), Signal(acc_bits)
@@ -106,18 +114,20 @@ class UopPipeline(wiring.Component):
         m.d.comb += [wgt_fo.eq(gemm_insn.wgt_factor_out), wgt_fi.eq(gemm_insn.wgt_factor_in)]
 
         empty = (loop.iter_out == 0) | (loop.iter_in == 0) | (loop.uop_bgn >= loop.uop_end)
-        issue = issuing & (~vector | ~phase)
+        issue = issuing & (gap == 0)
         s1_valid = Signal()
         s1_dst, s1_src, s1_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
         m.d.comb += [self.uop_rd.addr.eq(k), self.uop_rd.en.eq(1)]
         m.d.sync += [s1_valid.eq(issue), s1_dst.eq(dst_off), s1_src.eq(src_off),
                      s1_wgt.eq(wgt_off)]
         with m.If(self.start):
-            m.d.sync += [issuing.eq(~empty), phase.eq(0), k.eq(loop.uop_bgn), i.eq(0), j.eq(0),
+            m.d.sync += [issuing.eq(~empty), gap.eq(0), k.eq(loop.uop_bgn), i.eq(0), j.eq(0),
                          dst_row.eq(0), dst_off.eq(0), src_row.eq(0), src_off.eq(0),
                          wgt_row.eq(0), wgt_off.eq(0)]
-        with m.Elif(issuing):
-            m.d.sync += phase.eq(vector & ~phase)
+        with m.Elif(issue):
+            m.d.sync += gap.eq(interval - 1)
+        with m.Elif(gap != 0):
+            m.d.sync += gap.eq(gap - 1)
         with m.If(issue):
             m.d.sync += k.eq(k + 1)
             with m.If(k + 1 == loop.uop_end):

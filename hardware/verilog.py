@@ -20,8 +20,8 @@ INTERFACES = {"m_axi": "m_axi_", "s_axi_control": "s_axi_control_"}
 class VtaCoreTop(Elaboratable):
     """`VtaCore` with its interface members as plain, AXI-named signals (``.ports``)."""
 
-    def __init__(self, *, config: Config, pack_pairs: bool = True):
-        self.core = VtaCore(config=config, pack_pairs=pack_pairs)
+    def __init__(self, *, config: Config):
+        self.core = VtaCore(config=config)
         self.signals = {}
         for interface, prefix in INTERFACES.items():
             for path, member, value in getattr(self.core, interface).signature.flatten(
@@ -41,7 +41,7 @@ class VtaCoreTop(Elaboratable):
         return m
 
 
-def generate_verilog(config: Config, *, pack_pairs: bool = True, sv: bool = False) -> str:
+def generate_verilog(config: Config, *, sv: bool = False) -> str:
     """Synthesisable, deterministic Verilog of the core for `config`.
 
     By default plain Verilog-2005 (``always @*``; simulate with Icarus ``-g2005``). With `sv`,
@@ -49,7 +49,7 @@ def generate_verilog(config: Config, *, pack_pairs: bool = True, sv: bool = Fals
     ``-g2012`` evaluates at time 0 — but Icarus 11 includes every bit of a vector in an
     ``always_*`` sensitivity list, and on the full-size core that makes it hang (docs/hardware.md).
     """
-    top = VtaCoreTop(config=config, pack_pairs=pack_pairs)
+    top = VtaCoreTop(config=config)
     text = rtlil.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False)
     options = ("-sv",) if sv else ()
     return verilog._convert_rtlil_text(text, strip_internal_attrs=True, write_verilog_opts=options)

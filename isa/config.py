@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from vta.isa.errors import ConfigError
+from vta.isa.machine import Machine
 from vta.isa.opcodes import MemoryType
 from vta.isa.schema import parse_json, show
 
@@ -43,7 +44,7 @@ LOOP_ITER_BITS = 14
 
 @dataclass(frozen=True)
 class Config:
-    """One VTA configuration (DESIGN.md contract 1).
+    """One VTA configuration (docs/contracts.md §1).
 
     Field names are the configuration keys; derived quantities are lower-case properties.
     """
@@ -64,10 +65,14 @@ class Config:
     ALU_MUL: bool = True
     MEM_READ_LATENCY: int = 32
     MEM_WRITE_LATENCY: int = 16
+    MACHINE: Machine = Machine()
 
     def __post_init__(self):
+        object.__setattr__(self, "MACHINE", Machine.from_overrides(self.MACHINE))
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.name == "MACHINE":
+                continue
             expected = {"str": str, "float": (int, float), "bool": bool}.get(field.type, int)
             if expected is int and isinstance(value, bool) or not isinstance(value, expected):
                 raise ConfigError(f"config key {field.name} = {show(value)} is not of type "
@@ -106,7 +111,7 @@ class Config:
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def preset(cls, name: str = "pynq") -> Config:
-        """The named preset of DESIGN.md contract 1."""
+        """The named preset of docs/contracts.md §1."""
         try:
             return PRESETS[name]
         except KeyError:
@@ -135,7 +140,15 @@ class Config:
             raise ConfigError(f"{path}: {error}") from None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every key, JSON-ready; ``MACHINE`` holds only the parameters that differ from the
+        defaults."""
+        keys = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return keys | {"MACHINE": self.MACHINE.overrides()}
+
+    @property
+    def machine(self) -> Machine:
+        """The microarchitecture parameters (`vta.isa.machine.Machine`)."""
+        return self.MACHINE
 
     # -- element sizes ----------------------------------------------------------------------
     @property
@@ -258,10 +271,17 @@ class Config:
         return f"{self.TARGET}_{self.config_string}"
 
     @cached_property
-    def fingerprint(self) -> str:
-        """Hash over what decides binary compatibility: the ISA keys and ALU_MUL."""
+    def isa_fingerprint(self) -> str:
+        """Hash over what decides binary compatibility: the ISA keys and ALU_MUL. A program or
+        `.vtab` runs on every config with the same one, whatever its machine description."""
         keys = {key: getattr(self, key) for key in ISA_KEYS} | {"ALU_MUL": self.ALU_MUL}
-        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+        return _digest(keys)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash over the whole config, machine description included: equal fingerprints mean
+        the same hardware, timing and memory model."""
+        return _digest(self.to_dict())
 
     def derived(self) -> dict:
         """Every derived parameter by name, as `vta config` prints them."""
@@ -269,6 +289,7 @@ class Config:
             "config_string": self.config_string,
             "model_string": self.model_string,
             "fingerprint": self.fingerprint,
+            "isa_fingerprint": self.isa_fingerprint,
             "batch": self.batch, "block_in": self.block_in, "block_out": self.block_out,
             "inp_width": self.inp_width, "wgt_width": self.wgt_width,
             "acc_width": self.acc_width, "out_width": self.out_width,
@@ -284,6 +305,10 @@ class Config:
             "bus_bits": self.bus_bits,
             "macs_per_cycle": self.batch * self.block_in * self.block_out,
         }
+
+
+def _digest(keys: dict) -> str:
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _preset(**keys) -> Config:

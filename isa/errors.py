@@ -1,4 +1,4 @@
-"""Errors shared by every layer; each knows the exit status of DESIGN.md contract 4."""
+"""Errors shared by every layer; each knows the exit status of docs/contracts.md §4."""
 
 
 class VtaError(Exception):

@@ -1,4 +1,4 @@
-"""Program images (DESIGN.md contract 4): a DRAM image plus where its instruction stream is."""
+"""Program images (docs/contracts.md §4): a DRAM image plus where its instruction stream is."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Instructions and micro-ops as values, and their bit-exact encoding (reference §3)."""
+"""Instructions and micro-ops as values, and their bit-exact encoding (isa-reference §3)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Instruction:
 
     @property
     def module(self) -> Module:
-        """The module the fetch unit routes this instruction to (reference §3.7)."""
+        """The module the fetch unit routes this instruction to (isa-reference §3.7)."""
         return Module.COMPUTE
 
     def replace(self, **changes) -> Instruction:

@@ -1,5 +1,5 @@
 """Bit-field layouts of instructions and micro-ops, computed from a Config by the rule of
-reference §3: fields are allocated from bit 0 upward in declaration order, and a field that
+isa-reference §3: fields are allocated from bit 0 upward in declaration order, and a field that
 would straddle a 64-bit boundary starts at that boundary instead."""
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class IsaLayouts:
 
 @cache
 def layouts(config: Config) -> IsaLayouts:
-    """The layouts of `config`, computed by the rule of reference §3."""
+    """The layouts of `config`, computed by the rule of isa-reference §3."""
     memory = allocate("LOAD/STORE", INSN_BITS, _header() + [
         ("memory_type", 3, False),
         ("sram_base", MEMOP_SRAM_ADDR_BITS, False),

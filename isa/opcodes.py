@@ -37,7 +37,7 @@ class Module(IntEnum):
 
 
 class Queue(IntEnum):
-    """The four dependency token queues (reference §5)."""
+    """The four dependency token queues (isa-reference §5)."""
 
     L2G = 0  # load -> compute: INP/WGT tiles loaded (RAW)
     G2L = 1  # compute -> load: compute done reading INP/WGT (WAR)

@@ -1,5 +1,5 @@
 """The device: one API (allocate, copy in/out, build a command stream, run, synchronize, read
-counters) over every backend (DESIGN.md contract 5)."""
+counters) over every backend (docs/contracts.md §5)."""
 
 from __future__ import annotations
 

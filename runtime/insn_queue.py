@@ -1,5 +1,5 @@
 """The instruction queue of a command stream, with the original runtime's dependency folding
-(reference §7, ``InsnQueue``): a pending pop is absorbed by the next instruction of its module,
+(isa-reference §7, ``InsnQueue``): a pending pop is absorbed by the next instruction of its module,
 a push is set on the last instruction when it belongs to the pushing module, and a NOP
 (``x_size = 0`` LOAD or STORE) carries the token otherwise."""
 

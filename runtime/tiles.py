@@ -1,4 +1,4 @@
-"""Matrices <-> the tile layout of on-chip buffers (reference §2): a (R, C) matrix becomes
+"""Matrices <-> the tile layout of on-chip buffers (isa-reference §2): a (R, C) matrix becomes
 (R/rows, C/cols, rows, cols) tiles, row-major, each tile row-major inside."""
 
 from __future__ import annotations

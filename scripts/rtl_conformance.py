@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("VTA_CONFORMANCE", REPO.parent / "shared" / "conformance"))
+CORPUS = REPO / "tests" / "conformance" / "corpus"
 VERDICTS = {"deadlock": 3, "bounds": 2}
 
 

@@ -10,5 +10,5 @@ from corpus import CORPUS
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.fail(f"conformance corpus not found at {CORPUS} (set VTA_CONFORMANCE)")
+        pytest.fail(f"conformance corpus not found at {CORPUS}")
     return CORPUS

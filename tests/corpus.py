@@ -1,11 +1,9 @@
-"""The conformance corpus: where it is and its cases."""
+"""The conformance corpus (vendored in tests/conformance/corpus): where it is and its cases."""
 
 import json
-import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("VTA_CONFORMANCE", REPO.parent / "shared" / "conformance"))
+CORPUS = Path(__file__).resolve().parent / "conformance" / "corpus"
 
 
 def corpus_cases(config_dir: str | None = None) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Builders of the real workloads (DESIGN.md "Models"): float ONNX export and int8 quantization,
+"""Builders of the real workloads (docs/compiler.md): float ONNX export and int8 quantization,
 cached under the user's cache folder. Building needs the `models` extra (torch and the model
 packages); the built ONNX files need only onnx/onnxruntime."""
 

@@ -1,4 +1,4 @@
-"""Backends: what runs a program image (DESIGN.md contract 4), chosen by name from a registry.
+"""Backends: what runs a program image (docs/contracts.md §4), chosen by name from a registry.
 
 Every backend runs `vta.simulator.check_program` on the image before executing it, leaves the
 final DRAM contents in ``image.dram`` and returns a `RunReport`. Other layers add backends with
@@ -62,7 +62,7 @@ class Backend(ABC):
     def run(self, image: ProgramImage) -> RunReport:
         from vta.simulator import check_program
 
-        if image.config.fingerprint != self.config.fingerprint:
+        if image.config.isa_fingerprint != self.config.isa_fingerprint:
             raise VtaError(f"backend {self.name} is set up for config {self.config.config_string}, "
                            f"the image is for {image.config.config_string}")
         check_program(image)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
+from vta.isa.machine import UOP_PIPELINE_DRAIN
 
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
 from vta.simulator.cycle.events import Event, Kernel
@@ -14,9 +15,6 @@ from vta.simulator.cycle.write_port import WritePort
 
 #: Read clients of the AXI master in round-robin order (`vta.hardware.core.READ_CLIENTS`).
 FETCH, UOP, INP, WGT, ACC = range(5)
-FETCH_BUFFER = 32
-FETCH_CHUNK = 16
-COMMAND_QUEUE_DEPTH = 512
 #: Cycles from an instruction's last bus word to the head of its (empty) command queue.
 ARRIVAL_TO_HEAD = 4
 #: Cycles from an instruction's last bus word to its routing into a command queue.
@@ -27,8 +25,6 @@ ROUTE_TO_ROOM = 2
 START_TO_FETCH = 1
 #: CYCLES = FINISH issue cycle + this.
 FINISH_TO_END = 1
-#: Cycles between the last uop execution issued and the pipeline being empty.
-PIPELINE_DRAIN = 6
 
 
 @dataclass
@@ -81,7 +77,7 @@ class _Run:
     is the start command's cycle."""
 
     def __init__(self, config: Config, instructions: list, insn_addr: int):
-        self.config = config
+        self.config, self.machine = config, config.machine
         self.kernel = kernel = Kernel()
         self.port = ReadPort(kernel, config, 5)
         self.writes = WritePort(config)
@@ -114,10 +110,11 @@ class _Run:
     # -- fetch ------------------------------------------------------------------------------
     def _fetch_requests(self, count: int, addr: int):
         words_per_insn = INSN_BYTES // self.config.bus_bytes
+        buffer, chunk = self.machine.fetch_buffer_depth, self.machine.fetch_request_instructions
         post, requested = START_TO_FETCH, 0
         while requested < count:
-            request = min(FETCH_CHUNK, count - requested)
-            needed = requested - (FETCH_BUFFER - request) - 1
+            request = min(chunk, count - requested)
+            needed = requested - (buffer - request) - 1
             if needed >= 0:
                 yield self.routed[needed]
                 post = max(post, self.routed[needed].time + ROUTE_TO_ROOM)
@@ -132,6 +129,7 @@ class _Run:
         time, blocked, overlap = -1, False, False
         to_route = ARRIVAL_TO_ROUTE
         index = {name: 0 for name in self.queues}
+        depth = self.machine.command_queue_depth
         for j, name in enumerate(routes):
             arrival = self.fetch.arrivals[j]
             yield arrival
@@ -140,8 +138,8 @@ class _Run:
             queue, k = self.queues[name], index[name]
             index[name] += 1
             blocked = False
-            if k >= COMMAND_QUEUE_DEPTH:
-                freed = queue.issued[k - COMMAND_QUEUE_DEPTH]
+            if k >= depth:
+                freed = queue.issued[k - depth]
                 yield freed
                 blocked = freed.time >= time
                 time = max(time, freed.time)
@@ -225,9 +223,9 @@ class _Run:
         if count == 0:
             return start + 1
         vector = insn.opcode == Opcode.ALU and not insn.use_imm
-        interval = 2 if vector else 1
+        interval = self.machine.loop_interval(gemm=insn.opcode == Opcode.GEMM, vector=vector)
         last_issue = start + 1 + (count - 1) * interval
-        return last_issue + PIPELINE_DRAIN + vector
+        return last_issue + UOP_PIPELINE_DRAIN + vector
 
     def _tensor_load(self, insn, start: int):
         client = self.tensor[insn.memory_type]

@@ -1,8 +1,8 @@
 """The AXI master's read side and the memory model's read channel (docs/memory-model.md).
 
 The master grants one client command at a time (round robin over the clients with a pending
-command), issues one AR per cycle for its bursts (≤ 16 beats, never across 4 KiB, at most
-`MAX_OUTSTANDING` in flight), and the memory returns bursts in order, one beat per cycle, the
+command), issues one AR per cycle for its bursts (at most the machine's `max_burst_beats`, never
+across its `burst_boundary_bytes`, at most `max_outstanding_reads` in flight), and the memory returns bursts in order, one beat per cycle, the
 first beat `MEM_READ_LATENCY` cycles after its AR. Beat times are computed per burst, when its
 AR is issued: a burst starts when the channel is free, its latency has passed and its client
 can take data (`ReadClient.accept`).
@@ -14,12 +14,9 @@ from abc import ABC, abstractmethod
 from collections import deque
 
 from vta.isa import Config
+from vta.isa.machine import Machine
 
 from vta.simulator.cycle.events import ARBITER, Event, Kernel
-
-MAX_BURST_BEATS = 16
-BURST_BOUNDARY_BYTES = 4096
-MAX_OUTSTANDING = 8
 
 
 class ReadClient(ABC):
@@ -43,11 +40,13 @@ class ReadCommand:
         self.granted, self.done = Event(), Event()
 
 
-def burst_sizes(addr: int, words: int, bus_bytes: int):
-    """Beats of each INCR burst of a transfer (≤ 16 beats, not crossing 4 KiB)."""
+def burst_sizes(addr: int, words: int, bus_bytes: int, machine: Machine):
+    """Beats of each INCR burst of a transfer (at most `max_burst_beats`, not crossing a
+    multiple of `burst_boundary_bytes`)."""
+    boundary, longest = machine.burst_boundary_bytes, machine.max_burst_beats
     while words:
-        to_boundary = (BURST_BOUNDARY_BYTES - addr % BURST_BOUNDARY_BYTES) // bus_bytes
-        beats = min(words, MAX_BURST_BEATS, to_boundary)
+        to_boundary = (boundary - addr % boundary) // bus_bytes
+        beats = min(words, longest, to_boundary)
         yield beats
         addr += beats * bus_bytes
         words -= beats
@@ -58,11 +57,12 @@ class ReadPort:
 
     def __init__(self, kernel: Kernel, config: Config, clients: int):
         self.kernel, self.latency, self.bus_bytes = kernel, config.MEM_READ_LATENCY, config.bus_bytes
+        self.machine = machine = config.machine
         self.pending: list[ReadCommand | None] = [None] * clients
         self.last_grant = 0
         self.free_at = 0            # first cycle the master can grant again
         self.channel_free = 0       # first cycle the next burst's first beat can be taken
-        self.burst_ends: deque = deque(maxlen=MAX_OUTSTANDING)
+        self.burst_ends: deque = deque(maxlen=machine.max_outstanding_reads)
         self.beats = 0
 
     def post(self, index: int, command: ReadCommand) -> None:
@@ -102,17 +102,18 @@ class ReadPort:
         addr, words = command.transfers[command.next]
         command.next += 1
         bus, latency, ends = self.bus_bytes, max(self.latency, 2), self.burst_ends
+        boundary, longest = self.machine.burst_boundary_bytes, self.machine.max_burst_beats
+        outstanding = self.machine.max_outstanding_reads
         accept, channel_free = command.client.accept, self.channel_free
         self.beats += words
         ar = last = now
         while words:
-            room = (BURST_BOUNDARY_BYTES - addr % BURST_BOUNDARY_BYTES) // bus
-            beats = words if words <= MAX_BURST_BEATS and words <= room else \
-                min(words, MAX_BURST_BEATS, room)
+            room = (boundary - addr % boundary) // bus
+            beats = words if words <= longest and words <= room else min(words, longest, room)
             addr += beats * bus
             words -= beats
             ar += 1
-            if len(ends) == MAX_OUTSTANDING and ends[0] >= ar:
+            if len(ends) == outstanding and ends[0] >= ar:
                 ar = ends[0] + 1
             earliest = ar + latency
             first, last = accept(beats, earliest if earliest > channel_free else channel_free)

@@ -1,5 +1,6 @@
 """The store module's write path, computed per burst: the AXI master's write side (one row
-command at a time, AW per burst with at most `WRITE_BURST_FIFO` bursts awaiting data) and the
+command at a time, AW per burst with at most the machine's `max_outstanding_writes` bursts
+awaiting data) and the
 memory model's write channel (W one beat per cycle, B `MEM_WRITE_LATENCY` after a burst
 completes, in order, one per cycle). Reads never delay writes, so no arbitration is needed."""
 
@@ -11,7 +12,6 @@ from vta.isa import Config, MemoryType
 
 from vta.simulator.cycle.read_port import burst_sizes
 
-WRITE_BURST_FIFO = 4
 #: Cycles from a burst's AW to its first W beat (the burst FIFO in between).
 AW_TO_W = 2
 #: Cycles from a STORE's issue to its first word leaving the OUT prefetch FIFO.
@@ -23,12 +23,13 @@ class WritePort:
 
     def __init__(self, config: Config):
         self.latency, self.bus_bytes = config.MEM_WRITE_LATENCY, config.bus_bytes
+        self.machine = config.machine
         self.words_per_tile = config.elem_bytes(MemoryType.OUT) // config.bus_bytes
         self.elem_bytes = config.elem_bytes(MemoryType.OUT)
         self.cmd_free = 0
         self.w_last = -1
         self.b_last = -1
-        self.burst_w_ends: deque = deque(maxlen=WRITE_BURST_FIFO)
+        self.burst_w_ends: deque = deque(maxlen=config.machine.max_outstanding_writes)
         self.stall = 0
         self.beats = 0
 
@@ -47,9 +48,9 @@ class WritePort:
             grant = max(post, self.cmd_free)
             aw = grant
             addr = (insn.dram_base + row * insn.x_stride) * self.elem_bytes
-            for beats in burst_sizes(addr, row_words, self.bus_bytes):
+            for beats in burst_sizes(addr, row_words, self.bus_bytes, self.machine):
                 aw += 1
-                if len(ends) == WRITE_BURST_FIFO:
+                if len(ends) == ends.maxlen:
                     aw = max(aw, ends[0] + 1)
                 first = max(w + 1, aw + AW_TO_W, data_ready)
                 self.stall += first - max(w + 1, data_ready)

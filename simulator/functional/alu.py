@@ -1,5 +1,5 @@
-"""The vector ALU (reference §4.4 and /docs/semantics.md): MIN, MAX, ADD, SHR and, with the
-ALU_MUL extension, MUL, lane-wise on int32 accumulator tiles, wrapping mod 2^32.
+"""The vector ALU: the lane arithmetic of `vta.isa.alu` (MIN, MAX, ADD, SHR and, with the
+ALU_MUL extension, MUL) on whole int32 accumulator tiles.
 
 ALU executions do not commute (an execution may read a tile an earlier one wrote), so an
 instruction runs as a sequence of segments of consecutive executions that are independent:
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vta.isa import AluOp, Config, VtaError
+from vta.isa.alu import alu
 from vta.simulator.functional.affine import compact_index
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
@@ -20,45 +21,6 @@ from vta.simulator.functional.program import DecodedInstruction
 
 #: Executions of one ALU instruction the simulator expands (index arrays of this many entries).
 MAX_EXECUTIONS = 1 << 26
-
-
-def shift_amount(operand: np.ndarray | int, shift_bits: int) -> np.ndarray:
-    """The signed shift of SHR: the low `shift_bits` (LOG_ACC_WIDTH) bits of `operand`, read
-    as a two's-complement number; negative means a left shift."""
-    half = 1 << (shift_bits - 1)
-    return ((np.asarray(operand, dtype=np.int64) & (2 * half - 1)) ^ half) - half
-
-
-def alu_operation(opcode: AluOp, a: np.ndarray, b: np.ndarray | np.int32, shift_bits: int,
-                  out: np.ndarray | None = None) -> np.ndarray:
-    """op(a, b) on int32 lanes with the hardware's wrap-around; `b` broadcasts against `a`;
-    `shift_bits` is the config's LOG_ACC_WIDTH. The result goes to `out` when given (it may
-    overlap the operands)."""
-    if opcode == AluOp.MIN:
-        return np.minimum(a, b, out=out)
-    if opcode == AluOp.MAX:
-        return np.maximum(a, b, out=out)
-    if opcode == AluOp.ADD:
-        return np.add(a, b, out=out, dtype=np.int32, casting="unsafe")
-    if opcode == AluOp.SHR:
-        shift = shift_amount(b, shift_bits)
-        if shift.ndim == 0 and shift >= 0:
-            return np.right_shift(a, np.int32(shift), out=out)
-        if shift.ndim == 0:
-            unsigned = None if out is None else out.view(np.uint32)
-            return np.left_shift(a.view(np.uint32), np.uint32(-shift), out=unsigned).view(np.int32)
-        right = a >> np.maximum(shift, 0).astype(np.int32)
-        left = (a.view(np.uint32) << np.maximum(-shift, 0).astype(np.uint32)).view(np.int32)
-        result = np.where(shift >= 0, right, left)
-    elif opcode == AluOp.MUL:
-        factor = np.asarray(b).astype(np.int16).astype(np.int64)  # sext16 of the low 16 bits
-        result = (a.astype(np.int64) * factor).astype(np.int32)
-    else:
-        raise ValueError(f"ALU opcode {opcode} has no operation")
-    if out is None:
-        return result
-    out[...] = result
-    return out
 
 
 def independent_segments(dst: np.ndarray, src: np.ndarray | None) -> list[tuple[int, int]]:
@@ -90,10 +52,9 @@ def independent_segments(dst: np.ndarray, src: np.ndarray | None) -> list[tuple[
 class AluPlan:
     """The executions of one ALU instruction, in order, split into independent segments."""
 
-    def __init__(self, sram: Sram, insn: DecodedInstruction, uops: dict[str, np.ndarray],
-                 shift_bits: int):
+    def __init__(self, sram: Sram, insn: DecodedInstruction, uops: dict[str, np.ndarray]):
         f = insn.fields
-        self.sram, self.shift_bits = sram, shift_bits
+        self.sram = sram
         self.opcode = AluOp(f["alu_opcode"])
         self.immediate = np.int32(f["imm"]) if f["use_imm"] else None
         i = np.arange(f["iter_out"], dtype=np.int64)[:, None, None]
@@ -111,10 +72,10 @@ class AluPlan:
         for dst, src in self.segments:
             b = self.immediate if src is None else acc[src]
             if isinstance(dst, slice):  # in place, through views
-                result = alu_operation(self.opcode, acc[dst], b, self.shift_bits, out=acc[dst])
+                result = alu(self.opcode, acc[dst], b, out=acc[dst])
                 np.copyto(out[dst], result, casting="unsafe")
             else:
-                result = alu_operation(self.opcode, acc[dst], b, self.shift_bits)
+                result = alu(self.opcode, acc[dst], b)
                 acc[dst] = result
                 out[dst] = result.astype(np.int8)
 
@@ -125,7 +86,6 @@ class AluEngine:
     def __init__(self, config: Config, sram: Sram):
         self.config, self.sram = config, sram
         self.sizes = Sizes.of(config)
-        self.shift_bits = config.LOG_ACC_WIDTH
         self.plans = PlanCache()
 
     def execute(self, insn: DecodedInstruction) -> None:
@@ -138,4 +98,4 @@ class AluEngine:
             raise VtaError(f"instruction {insn.index}: {insn.name}: {insn.executions} "
                            f"executions are more than the functional simulator expands "
                            f"({MAX_EXECUTIONS})")
-        return AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words), self.shift_bits)
+        return AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words))

@@ -1,4 +1,4 @@
-"""The GEMM engine: a whole GEMM instruction as one batched BLAS product (reference §4.3).
+"""The GEMM engine: a whole GEMM instruction as one batched BLAS product (isa-reference §4.3).
 
 GEMM executions commute (each adds to an accumulator mod 2^32, or zeroes it), so an
 instruction is planned as a whole: the micro-op table × loop nest is factored into an affine

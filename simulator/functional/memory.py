@@ -1,4 +1,4 @@
-"""On-chip buffers and the LOAD/STORE data movers (reference §4.1, §4.2).
+"""On-chip buffers and the LOAD/STORE data movers (isa-reference §4.1, §4.2).
 
 Buffers hold tiles in their hardware types: INP, WGT and OUT int8, ACC int32 (the GEMM engine
 converts INP and WGT to float32 while it gathers them into its operand matrices).

@@ -1,4 +1,4 @@
-"""Decoding and validating an instruction stream held in DRAM (reference §3, /docs/semantics.md).
+"""Decoding and validating an instruction stream held in DRAM (isa-reference §3, /docs/semantics.md).
 
 The whole stream is fetched and decoded before anything executes, as the original C model's
 fetch did: a STORE cannot change instructions that are already fetched.

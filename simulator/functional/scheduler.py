@@ -1,4 +1,4 @@
-"""The three in-order modules and the four dependency-token queues (reference §5).
+"""The three in-order modules and the four dependency-token queues (isa-reference §5).
 
 Scheduling follows the original C model's top loop: run the load module as far as its tokens
 allow, then compute, then store, and repeat until FINISH retires. A race-free program (every

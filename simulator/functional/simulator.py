@@ -37,7 +37,7 @@ class FunctionalSimulator:
 
     def run(self, dram: np.ndarray, insn_addr: int, insn_count: int) -> dict[str, int]:
         """Execute the program in place on `dram` (a 1-D uint8 array) until FINISH retires;
-        return the counters of /work/shared/conformance/README.md §1."""
+        return the counters of tests/conformance/corpus/README.md §1."""
         if not (isinstance(dram, np.ndarray) and dram.dtype == np.uint8 and dram.ndim == 1
                 and dram.flags.c_contiguous and dram.flags.writeable):
             raise VtaError("the DRAM image must be a writeable, contiguous 1-D uint8 array")

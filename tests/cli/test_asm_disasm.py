@@ -51,7 +51,7 @@ def test_asm_writes_the_documented_encoding(capsys, tmp_path):
     (tmp_path / "tiny.s").write_text("LOAD INP dram_base=0x40 x_size=4  # comment\n\nFINISH\n")
     assert run_main(capsys, "asm", tmp_path / "tiny.s").status == 0  # default output: tiny.bin
     data = (tmp_path / "tiny.bin").read_bytes()
-    # reference §3: opcode [2:0], memory_type [9:7] (INP = 2), dram_base [57:26], x_size [95:80]
+    # isa-reference §3: opcode [2:0], memory_type [9:7] (INP = 2), dram_base [57:26], x_size [95:80]
     low, high = int.from_bytes(data[:8], "little"), int.from_bytes(data[8:16], "little")
     assert low == (2 << 7) | (0x40 << 26) and high == 4 << 16
     assert data[16:] == bytes([3]) + bytes(15)

@@ -16,7 +16,7 @@ def test_config_prints_every_key_and_every_derived_parameter(capsys):
     config = Config.preset()
     expected = config.to_dict() | config.derived()
     assert printed == {name: str(value) for name, value in expected.items()}
-    assert printed["LOG_BLOCK"] == "4" and printed["wgt_depth"] == "1024"  # reference §1
+    assert printed["LOG_BLOCK"] == "4" and printed["wgt_depth"] == "1024"  # isa-reference §1
     titles = [line for line in result.out.splitlines() if line.startswith("#")]
     assert titles == ["# keys", "# derived"]
 
@@ -36,7 +36,7 @@ def test_config_file_gives_some_keys_the_rest_from_pynq(capsys, tmp_path):
     (tmp_path / "1x32.json").write_text(json.dumps({"LOG_BLOCK": 5}))
     result = run_main(capsys, "config", "--config", tmp_path / "1x32.json", "--json")
     derived = json.loads(result.out)["derived"]
-    # conformance/README §5: the 1x32 tile sizes and buffer depths
+    # tests/conformance/corpus/README.md §5: the 1x32 tile sizes and buffer depths
     elem_bytes = [derived[f"{kind}_elem_bytes"] for kind in ("inp", "acc", "wgt")]
     assert elem_bytes == [32, 128, 1024]
     depths = [derived[f"{kind}_depth"] for kind in ("inp", "wgt", "acc", "uop")]

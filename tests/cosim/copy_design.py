@@ -140,6 +140,6 @@ def copy_design_verilog(bus_bits: int) -> str:
     m.domains.sync = sync = ClockDomain("sync")
     clk = Signal(name="clk")
     m.d.comb += [sync.clk.eq(clk), sync.rst.eq(rst)]
-    # SystemVerilog ``always_comb``, as vta.hardware.verilog writes it (toolchain.md §3.2).
+    # SystemVerilog ``always_comb``, as vta.hardware.verilog writes it (docs/cosim.md).
     text = rtlil.convert(m, name="vta_core", ports=[clk, rst, *ports.values()], emit_src=False)
     return verilog._convert_rtlil_text(text, strip_internal_attrs=True, write_verilog_opts=("-sv",))

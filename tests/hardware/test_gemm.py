@@ -38,7 +38,7 @@ def operands(config, rng, count):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_gemm_core_one_product_per_cycle(name, pack_pairs):
     config = CONFIGS[name]
-    dut = GemmCore(config=config, pack_pairs=pack_pairs)
+    dut = GemmCore(config=config.replace(MACHINE={"pack_multiplier_pairs": pack_pairs}))
     cases = operands(config, np.random.default_rng(7), 40)
     results = []
 

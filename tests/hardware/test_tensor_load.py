@@ -1,4 +1,4 @@
-"""2-D strided loads with zero padding (reference §4.1), through the AXI master to a memory
+"""2-D strided loads with zero padding (isa-reference §4.1), through the AXI master to a memory
 model, against a numpy gold model of the SRAM image."""
 
 import numpy as np

@@ -32,7 +32,7 @@ CONFIGS = {
 
 # The original hw_spec.h declarations, verbatim in shape: fields in order, no padding, so gcc's
 # rule for uint64_t bit-fields (a field that would straddle a 64-bit word starts the next one)
-# decides the positions. The micro-op's src_idx is max(ACC, INP) depth bits (reference §3.6).
+# decides the positions. The micro-op's src_idx is max(ACC, INP) depth bits (isa-reference §3.6).
 ORIGINAL_STRUCTS = """
 #define ORIG_HEADER \\
   uint64_t opcode : VTA_OPCODE_BIT_WIDTH; uint64_t pop_prev_dep : 1; \\

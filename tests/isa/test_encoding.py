@@ -14,7 +14,7 @@ from vta.isa.image import ProgramImage
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.filter_too_much])
 
-# (field, msb, lsb) from reference §3 (1x16) and conformance/README §5 (1x32).
+# (field, msb, lsb) from isa-reference §3 (1x16) and tests/conformance/corpus/README.md §5 (1x32).
 REFERENCE_1X16 = {
     "memory": [("memory_type", 9, 7), ("sram_base", 25, 10), ("dram_base", 57, 26),
                ("y_size", 79, 64), ("x_size", 95, 80), ("x_stride", 111, 96),

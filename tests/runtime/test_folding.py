@@ -1,4 +1,4 @@
-"""Dependency folding and the synchronisation tail, compared with reference §7 by hand:
+"""Dependency folding and the synchronisation tail, compared with isa-reference §7 by hand:
 pops fold into the next instruction of their module, pushes into the last instruction when it
 belongs to the pushing module (never a NOP LOAD), NOPs otherwise."""
 

@@ -2,14 +2,19 @@
 
 It executes instructions one by one in program order (valid for programs whose modules are
 fully ordered by tokens, as the generated test programs are), one micro-op execution at a
-time, with Python-int arithmetic wrapped to 32 bits. Decoding uses vta.isa.decode only.
+time, with Python-int arithmetic wrapped to 32 bits; an ALU lane is `vta.isa.alu` (itself
+checked against the reference table in tests/isa/test_alu.py). Decoding uses vta.isa.decode only.
 """
 
 import numpy as np
 
-from alu_lanes import alu_lane, sext, wrap32
 from vta.isa import Alu, Config, Gemm, Load, MemoryType, Store, decode, decode_uop
+from vta.isa.alu import alu, sign_extend
 from vta.isa.image import ProgramImage
+
+
+def wrap32(value: int) -> int:
+    return (int(value) + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
 class ReferenceMachine:
@@ -99,7 +104,7 @@ class ReferenceMachine:
             else:
                 total = self.acc[a] + self.inp[x] @ self.wgt[w].T
                 self.acc[a] = [[wrap32(v) for v in row] for row in total]
-            self.out[a] = [[sext(v, 8) for v in row] for row in self.acc[a]]
+            self.out[a] = sign_extend(self.acc[a], 8)
 
     def alu(self, insn: Alu) -> None:
         self.counters["alu_counter"] += insn.executions
@@ -108,10 +113,10 @@ class ReferenceMachine:
             src = u.src_idx + i * insn.src_factor_out + j * insn.src_factor_in
             a_tile = self.acc[dst].copy()
             b_tile = np.full_like(a_tile, insn.imm) if insn.use_imm else self.acc[src].copy()
-            result = [[alu_lane(insn.alu_opcode, int(a), int(b)) for a, b in zip(ra, rb)]
+            result = [[int(alu(insn.alu_opcode, np.int32(a), np.int32(b))) for a, b in zip(ra, rb)]
                       for ra, rb in zip(a_tile, b_tile)]
             self.acc[dst] = result
-            self.out[dst] = [[sext(v, 8) for v in row] for row in result]
+            self.out[dst] = sign_extend(result, 8)
 
 
 def reference_run(image: ProgramImage) -> tuple[np.ndarray, dict[str, int]]:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from corpus import case_id
 from vta.isa import Config
+from vta.isa.machine import Machine
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import get_backend
 from vta.simulator.cycle import CycleModel
@@ -84,9 +85,9 @@ def test_cycle_backend_gives_data_counters_and_time(corpus):
 
 def test_bursts_never_cross_4k_and_have_at_most_16_beats():
     # 8-byte bus: 4 words before the 4 KiB boundary at 0x1000, then 16-beat bursts.
-    assert list(burst_sizes(0x1000 - 32, 40, 8)) == [4, 16, 16, 4]
-    assert list(burst_sizes(0, 16, 16)) == [16]
-    assert list(burst_sizes(0x1000 - 16, 3, 16)) == [1, 2]
+    assert list(burst_sizes(0x1000 - 32, 40, 8, Machine())) == [4, 16, 16, 4]
+    assert list(burst_sizes(0, 16, 16, Machine())) == [16]
+    assert list(burst_sizes(0x1000 - 16, 3, 16, Machine())) == [1, 2]
 
 
 def test_trace_has_every_instruction_once_on_its_module_track(corpus, tmp_path):

@@ -42,7 +42,7 @@ def run_gemm(config: Config, inp: np.ndarray, wgt: np.ndarray, uops: list[Uop], 
 
 
 def reference(config, inp, wgt, uops, acc, iter_out=1, iter_in=1, reset_reg=False, **factors):
-    """Per-execution int64 reference of reference §4.3."""
+    """Per-execution int64 reference of isa-reference §4.3."""
     acc = wrap(acc.astype(np.int64))
     for i in range(iter_out):
         for j in range(iter_in):

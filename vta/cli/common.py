@@ -12,7 +12,7 @@ from vta.isa.image import META_FILE, ProgramImage
 
 
 class Failure(Exception):
-    """A one-line error a command reports on stderr, with its exit status (DESIGN.md contract 4)."""
+    """A one-line error a command reports on stderr, with its exit status (docs/contracts.md §4)."""
 
     def __init__(self, message: str, exit_status: int = 1):
         super().__init__(message)

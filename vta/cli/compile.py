@@ -85,7 +85,7 @@ def run(args) -> int:
             print(format_report(report))
     elif not args.quiet:
         print(f"{args.output}: {len(graph.nodes)} operators for {config.model_string} "
-              f"(fingerprint {config.fingerprint}) compiled in {model.compile_seconds:.1f} s")
+              f"(fingerprint {config.isa_fingerprint}) compiled in {model.compile_seconds:.1f} s")
         print(share_summary(model.nodes))
     return 0
 

@@ -99,7 +99,7 @@ class CocotbHarness:
             self.build_args = [*VERILATOR_WARNINGS, "-O3"]
         else:
             # Plain Verilog needs -g2005 on Icarus 11, SystemVerilog the runner's -g2012
-            # (toolchain.md §3.2).
+            # (docs/cosim.md).
             self.build_args = [] if "always_comb" in verilog else ["-g2005"]
         self.key = build_key("cocotb", simulator, verilog, testbench, *self.build_args,
                              simulator_identity(simulator))

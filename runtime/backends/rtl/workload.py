@@ -1,5 +1,5 @@
 """What a backend can know about a program without running it: the seven profiler counters
-(their exact definitions are the corpus's, conformance README §1) and the watchdog budget."""
+(their exact definitions are the corpus's, tests/conformance/corpus/README.md §1) and the watchdog budget."""
 
 from __future__ import annotations
 
