@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from vta.hardware.core import VtaCore
-from vta.hardware.pysim import run_core
+from vta.runtime.backends.rtl.amaranth_simulation import run_core
 from vta.isa import (UOP_BYTES, Alu, AluOp, Config, Finish, Gemm, Load, MemoryType,
                      Store, Uop, encode_stream, encode_uops)
 
@@ -31,8 +31,11 @@ def run(config: Config, insns: list) -> dict:
     dram[UOP_BASE:UOP_BASE + uops.nbytes] = uops.view(np.uint8)
     stream = np.frombuffer(encode_stream(insns + [Finish()], config), dtype=np.uint8)
     dram[INSN_BASE:INSN_BASE + stream.size] = stream
-    return run_core(VtaCore(config=config), dram, INSN_BASE, len(insns) + 1,
-                    max_cycles=200_000)
+    result, _ = run_core(VtaCore(config=config), dram, INSN_BASE, len(insns) + 1,
+                         max_cycles=200_000)
+    counters = {f"{module.upper()}_{kind.upper()}": value
+                for module, figures in result.modules.items() for kind, value in figures.items()}
+    return counters | {"CYCLES": result.cycles}
 
 
 def load_uops() -> Load:

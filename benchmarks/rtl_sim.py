@@ -62,7 +62,7 @@ def measure(config: Config, gemms: int, harness: str) -> None:
     reference = image.dram.copy()
     get_backend("functional", config).run(ProgramImage(config, reference, image.insn_addr, image.insn_count))
     start = time.perf_counter()
-    make_harness(core_verilog(config), config, "verilator", harness).build()
+    make_harness(core_verilog(config), "verilator", harness).build()
     built = time.perf_counter() - start
     backend = get_backend("rtl", config, harness=harness)
     start = time.perf_counter()

@@ -6,8 +6,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi import AxiLiteSignature
-from vta.isa.registers import (CONTROL_ADDR_BITS, CONTROL_START, MODULE_COUNTERS, REGISTER_BYTES,
-                               STATUS_BUSY, STATUS_DONE, Register)
+from vta.isa.registers import (CONTROL_ADDR_BITS, CONTROL_START, MODULE_COUNTERS, READABLE,
+                               REGISTER_BYTES, STATUS_BUSY, STATUS_DONE, WRITABLE, Register)
 
 #: Event inputs, one per counter register: ``<module>_<busy|stall>``.
 EVENT_REGISTERS = {f"{module}_{kind}": register
@@ -43,10 +43,14 @@ class ControlSlave(wiring.Component):
         cycles = Signal(32)
         counters = {name: Signal(32, name=f"count_{name}") for name in EVENT_REGISTERS}
 
-        readable = {Register.CONTROL: 0, Register.STATUS: done * STATUS_DONE | running * STATUS_BUSY,
-                    Register.INSN_ADDR: self.insn_addr, Register.INSN_COUNT: self.insn_count,
-                    Register.CYCLES: cycles}
-        readable |= {EVENT_REGISTERS[name]: counter for name, counter in counters.items()}
+        values = {Register.STATUS: done * STATUS_DONE | running * STATUS_BUSY,
+                  Register.INSN_ADDR: self.insn_addr, Register.INSN_COUNT: self.insn_count,
+                  Register.CYCLES: cycles}
+        values |= {EVENT_REGISTERS[name]: counter for name, counter in counters.items()}
+        readable = {register: values[register] for register in sorted(READABLE)}
+        writes = {Register.CONTROL: None, Register.INSN_ADDR: self.insn_addr,
+                  Register.INSN_COUNT: self.insn_count}
+        assert set(writes) == WRITABLE, "the register map's writable set changed"
 
         # Writes: take address and data together, answer OKAY.
         bvalid = Signal()
@@ -56,12 +60,13 @@ class ControlSlave(wiring.Component):
         with m.If(take_write):
             m.d.sync += bvalid.eq(1)
             with m.Switch(axi.awaddr // REGISTER_BYTES):
-                with m.Case(Register.CONTROL // REGISTER_BYTES):
-                    m.d.comb += self.start.eq((axi.wdata & CONTROL_START).any() & axi.wstrb[0])
-                with m.Case(Register.INSN_ADDR // REGISTER_BYTES):
-                    m.d.sync += self.insn_addr.eq(axi.wdata)
-                with m.Case(Register.INSN_COUNT // REGISTER_BYTES):
-                    m.d.sync += self.insn_count.eq(axi.wdata)
+                for register, target in writes.items():
+                    with m.Case(register // REGISTER_BYTES):
+                        if target is None:  # CONTROL: a start pulse
+                            m.d.comb += self.start.eq((axi.wdata & CONTROL_START).any()
+                                                      & axi.wstrb[0])
+                        else:
+                            m.d.sync += target.eq(axi.wdata)
         with m.Elif(axi.bready):
             m.d.sync += bvalid.eq(0)
 

@@ -1,16 +1,21 @@
-"""The memory model of docs/memory-model.md, cycle by cycle, against hand-derived timings."""
+"""The memory model of docs/memory-model.md (its one implementation, memory_model.h, through its
+binding), cycle by cycle, against hand-derived timings; and the host driver against a fake bus."""
 
 import pytest
 
+from vta.isa import DeadlockError
 from vta.isa.registers import Register
-from vta.runtime.backends.rtl.memory_model import (AxiMemoryModel, AxiSample, ControlDriver,
-                                                   LiteSample, MemoryModelError)
+from vta.runtime.backends.driver import CoreDriver
+from vta.runtime.backends.rtl.memory_model import (AxiMemoryModel, AxiSample, MemoryBoundsError,
+                                                   MemoryProtocolError)
 
 BUS = 8
 
 
-def memory(size=8192, read_latency=3, write_latency=2):
-    return AxiMemoryModel(bytearray(range(256)) * (size // 256), BUS, read_latency, write_latency)
+def memory(size=8192, read_latency=3, write_latency=2, stall_period=0):
+    return AxiMemoryModel(bytearray(range(256)) * (size // 256), bus_bytes=BUS,
+                          read_latency=read_latency, write_latency=write_latency,
+                          max_burst_beats=16, burst_boundary_bytes=4096, stall_period=stall_period)
 
 
 def ar(addr, beats, **extra):
@@ -74,7 +79,8 @@ def run_writes(model, samples, bready=lambda edge: 1, last_edge=30):
 
 def w(data, last, strobe=0xFF, sample=None):
     sample = sample or AxiSample()
-    sample.wvalid, sample.wdata, sample.wstrb, sample.wlast = 1, data, strobe, last
+    sample.wvalid, sample.wstrb, sample.wlast = 1, strobe, last
+    sample.set_wdata(data, BUS)
     return sample
 
 
@@ -119,57 +125,55 @@ def test_read_data_reflects_the_writes_accepted_at_the_previous_edge():
     assert model.rvalid and model.rdata == 0xFFFFFFFFFFFFFFFF
 
 
-@pytest.mark.parametrize("sample, message", [
-    (ar(0x2000, 1), "outside the DRAM image"),
-    (ar(0x44, 1), "not aligned"),
-    (ar(0x40, 17), "unsupported burst"),
-    (AxiSample(arvalid=1, araddr=0x40, arlen=0, arsize=2, arburst=1), "unsupported burst"),
-    (AxiSample(arvalid=1, araddr=0x40, arlen=0, arsize=3, arburst=2), "unsupported burst"),
-    (aw(0x1000 - 8, 2), "crosses a 4096-byte boundary"),
-    (w(0, 1, sample=aw(0x40, 2)), "WLAST=1 on beat 1 of a 2-beat write burst"),
+def test_back_pressure_withholds_ready_and_read_data_every_period():
+    beats = run_reads(memory(stall_period=4), {10: (0x40, 4)})
+    assert [edge for edge, _, _ in beats] == [14, 15, 16, 18]   # nothing valid at edge 17
+
+
+@pytest.mark.parametrize("sample, error, message", [
+    (ar(0x2000, 1), MemoryBoundsError, "outside the DRAM image"),
+    (ar(0x44, 1), MemoryProtocolError, "not aligned"),
+    (ar(0x40, 17), MemoryProtocolError, "unsupported burst"),
+    (AxiSample(arvalid=1, araddr=0x40, arlen=0, arsize=2, arburst=1), MemoryProtocolError,
+     "unsupported burst"),
+    (AxiSample(arvalid=1, araddr=0x40, arlen=0, arsize=3, arburst=2), MemoryProtocolError,
+     "unsupported burst"),
+    (aw(0x1000 - 8, 2), MemoryProtocolError, "crosses a 4096-byte boundary"),
+    (w(0, 1, sample=aw(0x40, 2)), MemoryProtocolError, "WLAST=1 on beat 1 of a 2-beat write burst"),
 ])
-def test_contract_violations_are_reported(sample, message):
-    with pytest.raises(MemoryModelError, match=message):
+def test_contract_violations_are_reported_by_kind(sample, error, message):
+    with pytest.raises(error, match=message):
         memory().step(7, sample)
 
 
-class FakeControlSlave:
-    """A control slave that answers every request on the next edge; done after `busy` polls."""
+class FakeBus:
+    """A control slave behind an `MmioBus` that is done after `busy` STATUS polls."""
 
     def __init__(self, busy):
-        self.registers, self.busy, self.writes = {Register.CYCLES: 1234}, busy, []
-        self.bvalid = self.rvalid = 0
-        self.rdata = 0
+        self.busy, self.writes, self.waits = busy, [], []
 
-    def step(self, driver):
-        sample = LiteSample(awready=1, wready=1, bvalid=self.bvalid, arready=1,
-                            rvalid=self.rvalid, rdata=self.rdata)
-        if self.bvalid and driver.bready:
-            self.bvalid = 0
-        if driver.awvalid and driver.wvalid:
-            self.writes.append((driver.awaddr, driver.wdata))
-            self.bvalid = 1
-        if self.rvalid and driver.rready:
-            self.rvalid = 0
-        if driver.arvalid:
-            if driver.araddr == Register.STATUS:
-                self.busy -= 1
-                self.rdata = int(self.busy < 0)
-            else:
-                self.rdata = self.registers.get(Register(driver.araddr), 0)
-            self.rvalid = 1
-        return sample
+    def read(self, offset):
+        if offset == Register.STATUS:
+            self.busy -= 1
+            return int(self.busy < 0)
+        return {Register.CYCLES: 1234, Register.COMPUTE_BUSY: 77}.get(offset, 0)
+
+    def write(self, offset, value):
+        self.writes.append((offset, value))
+
+    def wait(self, microseconds):
+        self.waits.append(microseconds)
 
 
-def test_driver_starts_the_core_polls_and_reads_the_counters():
-    driver, slave = ControlDriver(insn_addr=0x400, insn_count=9), FakeControlSlave(busy=3)
-    edge = 0
-    while not driver.finished and edge < 200:
-        edge += 1
-        driver.step(edge, slave.step(driver))
-    assert driver.finished
-    assert slave.writes == [(Register.INSN_ADDR, 0x400), (Register.INSN_COUNT, 9),
-                            (Register.CONTROL, 1)]
-    assert slave.busy == -1                                  # four STATUS reads, the last done
-    assert driver.registers[Register.CYCLES] == 1234
-    assert driver.started_at > 0
+def test_driver_starts_the_core_polls_with_growing_waits_and_reads_the_counters():
+    bus = FakeBus(busy=4)
+    result = CoreDriver(bus).run(0x400, 9, watchdog_us=1000)
+    assert bus.writes == [(Register.INSN_ADDR, 0x400), (Register.INSN_COUNT, 9),
+                          (Register.CONTROL, 1)]
+    assert bus.waits == [1.0, 2.0, 4.0]           # the start's STATUS read, then three polls
+    assert result.cycles == 1234 and result.modules["compute"]["busy"] == 77
+
+
+def test_driver_watchdog_is_a_deadlock():
+    with pytest.raises(DeadlockError, match="not done after"):
+        CoreDriver(FakeBus(busy=10**9)).run(0, 1, watchdog_us=100)

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from vta.hardware.pysim import AxiMemory
+from vta.runtime.backends.rtl.amaranth_simulation import AxiMemory
 
 from vta.hardware.axi_master import AxiMaster
 from vta.isa import Config
@@ -42,8 +42,9 @@ def test_reads_and_writes(latency, stalls):
     dut = AxiMaster(config=CONFIG, read_clients=("a", "b"))
     dram = np.random.default_rng(latency).integers(0, 256, DRAM_BYTES, dtype=np.uint8)
     initial = dram.copy()
-    model = AxiMemory(dut.axi, dram, BUS, read_latency=latency, write_latency=latency,
-                      stall=(lambda cycle: cycle % 4 == 1) if stalls else None)
+    model = AxiMemory(dut.axi, dram,
+                      config=CONFIG.replace(MEM_READ_LATENCY=latency, MEM_WRITE_LATENCY=latency),
+                      stall_period=4 if stalls else 0)
     reads = {"a": commands(rng, 12, 0), "b": commands(rng, 12, 0)}
     received = {"a": [], "b": []}
     writes = [(addr, words, [rng.getrandbits(64) for _ in range(words)])
@@ -114,7 +115,7 @@ def test_read_bursts_overlap_latency():
     latency: 256 words at latency 32 take well under 2 × (32 + 16) cycles per burst."""
     dut = AxiMaster(config=CONFIG, read_clients=("a",))
     dram = np.arange(DRAM_BYTES, dtype=np.uint32).astype(np.uint8)
-    model = AxiMemory(dut.axi, dram, BUS, read_latency=32)
+    model = AxiMemory(dut.axi, dram, config=CONFIG.replace(MEM_READ_LATENCY=32))
     cycles = {}
 
     async def testbench(ctx):

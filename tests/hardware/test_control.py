@@ -7,7 +7,7 @@ from pathlib import Path
 from amaranth.sim import Simulator
 
 from vta.hardware.control import EVENT_REGISTERS, ControlSlave
-from vta.hardware.pysim import axil_read, axil_write
+from vta.runtime.backends.rtl.amaranth_simulation import axil_read, axil_write
 from vta.isa.registers import CONTROL_START, STATUS_BUSY, STATUS_DONE, Register
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "registers.md"

@@ -6,7 +6,7 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.sim import Simulator
-from vta.hardware.pysim import AxiMemory
+from vta.runtime.backends.rtl.amaranth_simulation import AxiMemory
 
 from vta.hardware.axi_master import AxiMaster
 from vta.hardware.layouts import insn_layout
@@ -56,13 +56,14 @@ class LoadHarness(wiring.Component):
         return m
 
 
-def run_loads(config, memory_type, insns, stall=None):
+def run_loads(config, memory_type, insns, stall_period=0):
     elem = config.elem_bytes(memory_type)
     rng = np.random.default_rng(len(insns))
     dram = rng.integers(0, 256, DRAM_BYTES, dtype=np.uint8)
     expected = np.full((config.depth(memory_type), elem), 0x5A, dtype=np.uint8)
     dut = LoadHarness(config, memory_type)
-    model = AxiMemory(dut.axi, dram, config.bus_bytes, read_latency=7, stall=stall)
+    model = AxiMemory(dut.axi, dram, config=config.replace(MEM_READ_LATENCY=7),
+                      stall_period=stall_period)
     sram = np.full_like(expected, 0x5A)
 
     async def host(ctx):
@@ -109,8 +110,7 @@ LOADS = [
 
 @pytest.mark.parametrize("stalls", [False, True], ids=["no-stall", "stall"])
 def test_inp_loads_with_padding(stalls):
-    stall = (lambda cycle: cycle % 3 == 0) if stalls else None
-    model = run_loads(SMALL, MemoryType.INP, LOADS, stall)
+    model = run_loads(SMALL, MemoryType.INP, LOADS, stall_period=3 if stalls else 0)
     assert model.bursts
 
 

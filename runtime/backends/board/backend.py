@@ -10,7 +10,7 @@ from vta.isa.address_map import AddressMap, address_map
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import Backend, RunReport
 from vta.runtime.backends.board.driver import BoardDriver
-from vta.runtime.backends.board.interface import LoggingBus
+from vta.runtime.backends.bus import LoggingBus
 from vta.runtime.backends.rtl.workload import static_counters, watchdog_cycles
 
 BINDINGS = ("pynq", "cosim")
@@ -77,11 +77,15 @@ class BoardBackend(Backend):
         return driver.run(image, watchdog_us=watchdog_us)
 
     def _run_cosim(self, image: ProgramImage, watchdog_us: float):
-        from vta.runtime.backends.board.cosim_binding import (CosimBus, CosimMemory,
-                                                              CosimSession)
+        from vta.runtime.backends.board.cosim_binding import CosimMemory
+        from vta.runtime.backends.rtl.backend import make_harness
+        from vta.runtime.backends.rtl.session import SessionBus
+        from vta.runtime.backends.rtl.verilog import core_verilog
         from vta.runtime.memory import PAGE_BYTES
 
+        verilog = core_verilog(self.config, sv=self.simulator != "icarus")
+        harness = make_harness(verilog, self.simulator, None)
         # Page 0 is never allocated, so the image lands at a non-zero physical address.
-        with CosimSession(self.config, PAGE_BYTES + image.dram.size,
-                          simulator=self.simulator) as session:
-            return self._run(CosimBus(session), CosimMemory(session), image, watchdog_us)
+        pages = -(-(PAGE_BYTES + image.dram.size) // PAGE_BYTES)
+        with harness.open_session(self.config, pages * PAGE_BYTES) as session:
+            return self._run(SessionBus(session), CosimMemory(session), image, watchdog_us)

@@ -1,5 +1,5 @@
 """The board driver: runs a program image on the core through an `MmioBus` and a
-`BufferAllocator` (`interface`), exactly as it would on a PYNQ board.
+`BufferAllocator` (`vta.runtime.backends.bus`), exactly as it would on a PYNQ board.
 
 A program image addresses DRAM from 0; on a board the image lives in a buffer at some physical
 address P. Like the original runtime (``dram_base = phys_addr / elem_bytes``), the driver
@@ -8,27 +8,19 @@ to its ``dram_base``, and INSN_ADDR is ``P + insn_addr``. Micro-ops hold only SR
 need nothing. After the run the original instruction words are put back, so the image that
 comes back compares byte for byte with one run at address 0.
 
-The register protocol (docs/registers.md, `vta.isa.registers`): read STATUS (the core must not
-be busy); write INSN_ADDR, INSN_COUNT, then CONTROL = start; poll STATUS until done, waiting
-between polls; read CYCLES and the per-module counters.
+The register protocol is the one host driver's (`vta.runtime.backends.driver.CoreDriver`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from vta.isa import DeadlockError, FieldRangeError, MemoryInstruction, VtaError, encode
+from vta.isa import FieldRangeError, MemoryInstruction, VtaError, encode
 from vta.isa.address_map import AddressMap
 from vta.isa.image import ProgramImage
 from vta.isa.opcodes import MemoryType
-from vta.isa.registers import (CONTROL_START, MODULE_COUNTERS, STATUS_BUSY, STATUS_DONE,
-                               Register)
-from vta.runtime.backends.board.interface import BufferAllocator, DeviceBuffer, MmioBus
-
-#: First and longest wait between two STATUS polls (microseconds); the wait doubles each poll.
-FIRST_POLL_US, LONGEST_POLL_US = 1.0, 50.0
+from vta.runtime.backends.bus import BufferAllocator, DeviceBuffer, MmioBus
+from vta.runtime.backends.driver import CoreDriver, RunResult
 
 
 def relocated_stream(image: ProgramImage, physical_base: int) -> np.ndarray:
@@ -51,19 +43,13 @@ def relocated_stream(image: ProgramImage, physical_base: int) -> np.ndarray:
     return stream
 
 
-@dataclass
-class RunResult:
-    cycles: int
-    modules: dict[str, dict[str, int]]
-
-
 class BoardDriver:
     """Runs program images on one core: `bus` reaches its registers, `memory` allocates DRAM
     it can reach (within `address_map`'s DRAM window, when given)."""
 
     def __init__(self, bus: MmioBus, memory: BufferAllocator, *,
                  address_map: AddressMap | None = None):
-        self.bus, self.memory, self.address_map = bus, memory, address_map
+        self.core, self.memory, self.address_map = CoreDriver(bus), memory, address_map
 
     def run(self, image: ProgramImage, *, watchdog_us: float) -> RunResult:
         """Run `image` in place on ``image.dram``; DeadlockError when the core is not done
@@ -72,9 +58,8 @@ class BoardDriver:
         try:
             self._check_window(buffer, image.dram.size)
             stream = self._stage(image, buffer)
-            self.start(buffer.physical_address + image.insn_addr, image.insn_count)
-            self.wait_done(watchdog_us, image.insn_count)
-            result = self.read_counters()
+            result = self.core.run(buffer.physical_address + image.insn_addr, image.insn_count,
+                                   watchdog_us=watchdog_us)
             buffer.sync_from_device()
             self._unstage(image, buffer, stream)
             return result
@@ -107,27 +92,3 @@ class BoardDriver:
         final = image.instruction_bytes
         untouched = (final == stream).all(axis=1)
         final[untouched] = original[untouched]
-
-    def start(self, insn_address: int, insn_count: int) -> None:
-        status = self.bus.read(Register.STATUS)
-        if status & STATUS_BUSY:
-            raise VtaError("the core is busy with an earlier run")
-        self.bus.write(Register.INSN_ADDR, insn_address)
-        self.bus.write(Register.INSN_COUNT, insn_count)
-        self.bus.write(Register.CONTROL, CONTROL_START)
-
-    def wait_done(self, watchdog_us: float, insn_count: int) -> None:
-        waited, pause = 0.0, FIRST_POLL_US
-        while not self.bus.read(Register.STATUS) & STATUS_DONE:
-            if waited >= watchdog_us:
-                raise DeadlockError(f"watchdog: the core was not done after {waited:g} us "
-                                    f"(FINISH never retired; {insn_count} instructions)")
-            self.bus.wait(pause)
-            waited += pause
-            pause = min(2 * pause, LONGEST_POLL_US)
-
-    def read_counters(self) -> RunResult:
-        cycles = self.bus.read(Register.CYCLES)
-        modules = {module: {kind: self.bus.read(register) for kind, register in counters.items()}
-                   for module, counters in MODULE_COUNTERS.items()}
-        return RunResult(cycles, modules)

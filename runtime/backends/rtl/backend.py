@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from vta.isa import BoundsError, Config, DeadlockError, VtaError
+from vta.isa import Config, DeadlockError, VtaError
 from vta.isa.image import ProgramImage
-from vta.isa.registers import MODULE_COUNTERS
 from vta.runtime.backends import Backend, RunReport
-from vta.runtime.backends.rtl import rundir
+from vta.runtime.backends.driver import CoreDriver, RunResult
 from vta.runtime.backends.rtl.harnesses import CocotbHarness, FastHarness
+from vta.runtime.backends.rtl.session import SessionBus
 from vta.runtime.backends.rtl.verilog import core_verilog
 from vta.runtime.backends.rtl.workload import static_counters, watchdog_cycles
 
@@ -32,30 +29,29 @@ def choose_harness(simulator: str, harness: str | None) -> str:
     return harness
 
 
-def make_harness(verilog: str, config: Config, simulator: str, harness: str | None):
+def make_harness(verilog: str, simulator: str, harness: str | None):
     """The harness object for (simulator, harness) running `verilog`."""
     if choose_harness(simulator, harness) == "fast":
-        return FastHarness(verilog, config.bus_bytes)
+        return FastHarness(verilog)
     return CocotbHarness(verilog, simulator)
 
 
-def run_in_harness(harness, image_dram, insn_addr: int, insn_count: int, config: Config,
-                   max_cycles: int) -> tuple[dict, object]:
-    """Build (cached) and run; the harness's result object and final DRAM image."""
-    built = harness.build()
-    with tempfile.TemporaryDirectory(prefix="vta-rtl-") as folder:
-        run_dir = Path(folder)
-        rundir.write_request(run_dir, image_dram, insn_addr=insn_addr, insn_count=insn_count,
-                             bus_bytes=config.bus_bytes, read_latency=config.MEM_READ_LATENCY,
-                             write_latency=config.MEM_WRITE_LATENCY, max_cycles=max_cycles)
-        harness.run(built, run_dir)
-        return rundir.read_result(run_dir)
+def run_in_harness(harness, config: Config, dram, insn_addr: int, insn_count: int, *,
+                   max_cycles: int) -> RunResult:
+    """Run a stream on a session of `harness` whose DRAM starts as `dram` (changed in place)
+    with the one host driver; DeadlockError after `max_cycles` cycles of waiting."""
+    with harness.open_session(config, dram.size) as session:
+        session.dram[:] = dram
+        driver = CoreDriver(SessionBus(session))
+        result = driver.run(insn_addr, insn_count, watchdog_us=max_cycles / config.CLOCK_MHZ)
+        dram[:] = session.dram
+    return result
 
 
 class RtlBackend(Backend):
-    """Co-simulation of ``vta_core``: the image goes into the memory model of
-    docs/memory-model.md, the control slave is driven as a driver would, and the final DRAM
-    comes back into ``image.dram``.
+    """Co-simulation of ``vta_core``: the image is the simulated DRAM from address 0, the one
+    host driver (`vta.runtime.backends.driver.CoreDriver`) starts the stream and reads the
+    counters, and the final DRAM comes back into ``image.dram``.
 
     Options: ``simulator`` ("verilator", default, or "icarus"), ``harness`` ("fast": the C++
     harness, default on Verilator; "cocotb": the cocotb testbench), ``max_cycles`` (watchdog;
@@ -71,23 +67,17 @@ class RtlBackend(Backend):
             raise VtaError(f"rtl backend: max_cycles must be positive, not {max_cycles}")
         harness = choose_harness(simulator, harness)
         verilog = core_verilog(config, sv=simulator != "icarus")
-        self.harness = make_harness(verilog, config, simulator, harness)
+        self.harness = make_harness(verilog, simulator, harness)
         self.max_cycles = max_cycles
 
     def execute(self, image: ProgramImage) -> RunReport:
         budget = self.max_cycles or watchdog_cycles(image)
-        result, dram = run_in_harness(self.harness, image.dram, image.insn_addr, image.insn_count,
-                                      self.config, budget)
-        if result["status"] == "deadlock":
-            raise DeadlockError(_diagnose_hang(image, result["message"]))
-        if result["status"] != "ok":
-            raise BoundsError(result["message"]) if "outside the DRAM image" in result["message"] \
-                else VtaError(result["message"])
-        image.dram[:] = dram
-        registers = result["registers"]
-        modules = {module: {kind: registers[register.name] for kind, register in counters.items()}
-                   for module, counters in MODULE_COUNTERS.items()}
-        return RunReport(self.name, registers["CYCLES"], static_counters(image), modules)
+        try:
+            result = run_in_harness(self.harness, self.config, image.dram, image.insn_addr,
+                                    image.insn_count, max_cycles=budget)
+        except DeadlockError as error:
+            raise DeadlockError(_diagnose_hang(image, str(error))) from None
+        return RunReport(self.name, result.cycles, static_counters(image), result.modules)
 
 
 def _diagnose_hang(image: ProgramImage, watchdog: str) -> str:

@@ -1,4 +1,5 @@
-"""The narrow interface between the board driver and what it drives.
+"""The bus interface between the one host driver (`vta.runtime.backends.driver.CoreDriver`) and
+a core, simulated or on a board.
 
 Everything the driver does to the hardware goes through two objects:
 
@@ -7,8 +8,10 @@ Everything the driver does to the hardware goes through two objects:
 * a `BufferAllocator`: physically contiguous DRAM buffers, each a numpy byte array the host
   writes and reads plus the physical address the core uses, with explicit cache maintenance.
 
-On a board both are PYNQ's (`pynq_binding`); in tests they are bound to the RTL co-simulation
-(`cosim_binding`), so the same driver code runs against the Verilog.
+On a board both are PYNQ's (`board.pynq_binding`); in simulation the bus is a
+`rtl.session.SessionBus` (the Verilator harness or cocotb) or an `rtl.amaranth_session`
+(Amaranth's simulator), and the memory is the simulation's DRAM, so the same driver code runs
+against the Verilog, the Amaranth design and the board.
 """
 
 from __future__ import annotations
