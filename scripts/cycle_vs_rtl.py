@@ -2,6 +2,7 @@
 """The cycle model (`vta.simulator.cycle`) against RTL co-simulation (fast Verilator harness).
 
     .venv/bin/python scripts/cycle_vs_rtl.py [--latencies 32/16 8/4] [--random 20] [--min-cycles 500]
+        [--machine '{"command_queue_depth": 8}']
 
 Runs every positive conformance case of both corpus configs whose RTL run takes at least
 ``--min-cycles`` cycles, at each memory latency pair ``READ/WRITE``, plus ``--random`` freshly
@@ -9,7 +10,8 @@ generated random programs per config (the hypothesis strategy of tests/simulator
 latency, and compares total cycles and the per-module busy/stall counters. Prints the worst
 cases, the distribution of the errors and the worst-case error; exit status 1 when a total is
 off by more than 2 % or a module counter by more than 5 % (of the total cycles when the
-counter is small, see docs/cycle-model.md).
+counter is small, see docs/cycle-model.md). ``--machine`` gives a machine description (a JSON
+object of overrides, docs/machine.md) for both the RTL and the model.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def main() -> int:
     parser.add_argument("--random", type=int, default=20, help="random programs per config")
     parser.add_argument("--min-cycles", type=int, default=500)
     parser.add_argument("--json", type=Path, help="write every comparison here")
+    parser.add_argument("--machine", type=json.loads, default={},
+                        help="machine description overrides, a JSON object")
     args = parser.parse_args()
 
     from corpus import case_id, corpus_cases
@@ -90,7 +94,8 @@ def main() -> int:
     for latency in args.latencies:
         read, write = (int(x) for x in latency.split("/"))
         for name, image in base_images:
-            config = image.config.replace(MEM_READ_LATENCY=read, MEM_WRITE_LATENCY=write)
+            config = image.config.replace(MEM_READ_LATENCY=read, MEM_WRITE_LATENCY=write,
+                                          MACHINE=args.machine)
             key = (config.config_string, read, write)
             if key not in backends:
                 backends[key] = get_backend("rtl", config)
@@ -103,7 +108,8 @@ def main() -> int:
     worst = sorted(results.items(), key=lambda item: -abs(item[1]["error"]))[:8]
     for name, r in worst:
         print(f"{r['error'] * 100:+7.3f}%  {name}: model {r['model']}, rtl {r['rtl']}  {r['modules']}")
-    print(f"{len(results)} runs ({sum('random' in k for k in results)} random): total cycles "
+    random_runs = sum("random" in k for k in results)
+    print(f"machine {json.dumps(args.machine)}: {len(results)} runs ({random_runs} random): total cycles "
           f"exact on {(errors == 0).sum()}, within 0.1 % on {(errors <= 0.001).sum()}, "
           f"within 2 % on {(errors <= CYCLE_TOLERANCE).sum()}; worst {errors.max() * 100:.3f} %, "
           f"median {np.median(errors) * 100:.3f} %")

@@ -101,6 +101,7 @@ class Session {
         top_->eval();
         for (int edge = 0; edge < kResetEdges; ++edge) cycle(false);
         top_->rst = 0;
+        cycle();  // the first edge after reset, at which cocotb_testbench.py takes its first request
     }
 
     ~Session() { top_->final(); }
