@@ -10,12 +10,13 @@ from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi_master import ReadClientSignature
 from vta.hardware.layouts import elem_bits
-from vta.hardware.module_control import InstructionCycle
+from vta.hardware.module_control import InstructionCycle, token_ports
 from vta.hardware.tensor_load import TensorLoad
 from vta.hardware.token_queue import TokenSignature
 from vta.hardware.uop_load import UopLoad
 from vta.hardware.uop_pipeline import UopPipeline, read_signature, write_signature
 from vta.isa import Config, MemoryType, Opcode
+from vta.isa import Module as IsaModule
 from vta.isa.config import INSN_BITS, UOP_BITS
 
 
@@ -83,9 +84,8 @@ class Compute(wiring.Component):
             m.d.comb += [acc_wp.addr.eq(pipeline.acc_wr.addr), acc_wp.data.eq(pipeline.acc_wr.data),
                          acc_wp.en.eq(-1)]
 
-        cycle = InstructionCycle(m, config, self.insn,
-                                 pops={"pop_prev_dep": self.l2g, "pop_next_dep": self.s2g},
-                                 pushes={"push_prev_dep": self.g2l, "push_next_dep": self.g2s})
+        pops, pushes = token_ports(self, IsaModule.COMPUTE)
+        cycle = InstructionCycle(m, config, self.insn, pops=pops, pushes=pushes)
         insn = cycle.insn
         opcode, memory_type = insn.header.opcode, insn.memory.memory_type
         is_load = (opcode == Opcode.LOAD) & (insn.memory.x_size != 0)

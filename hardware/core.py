@@ -15,6 +15,8 @@ from vta.hardware.load import Load
 from vta.hardware.store import Store
 from vta.hardware.token_queue import TokenQueue
 from vta.isa import Config, MemoryType, Queue
+from vta.isa import Module as IsaModule
+from vta.isa.opcodes import FLAG_QUEUES, PUSH_FLAGS
 from vta.isa.config import INSN_BITS
 from vta.isa.registers import CONTROL_ADDR_BITS
 
@@ -70,15 +72,19 @@ class VtaCore(wiring.Component):
             wiring.connect(m, source, queue.w_stream)
             wiring.connect(m, queue.r_stream, sink)
 
-        # Dependency token queues.
-        for queue_id, producer, consumer in ((Queue.L2G, load.l2g, compute.l2g),
-                                             (Queue.G2L, compute.g2l, load.g2l),
-                                             (Queue.G2S, compute.g2s, store.g2s),
-                                             (Queue.S2G, store.s2g, compute.s2g)):
+        # Dependency token queues: each from the module whose push flag names it to the one
+        # whose pop flag does (FLAG_QUEUES).
+        modules = {IsaModule.LOAD: load, IsaModule.COMPUTE: compute, IsaModule.STORE: store}
+        ends = {queue: {} for queue in Queue}
+        for module, flags in FLAG_QUEUES.items():
+            for flag, queue in flags.items():
+                ends[queue]["push" if flag in PUSH_FLAGS else "pop"] = modules[module]
+        for queue, end in ends.items():
+            name = queue.name.lower()
             tokens = TokenQueue(depth=config.machine.token_queue_depth)
-            m.submodules[f"{queue_id.name.lower()}_tokens"] = tokens
-            wiring.connect(m, producer, tokens.push)
-            wiring.connect(m, tokens.pop, consumer)
+            m.submodules[f"{name}_tokens"] = tokens
+            wiring.connect(m, getattr(end["push"], name), tokens.push)
+            wiring.connect(m, tokens.pop, getattr(end["pop"], name))
 
         # Buffers shared between modules.
         def buffer(memory_type, writer, reader, granularity=None):

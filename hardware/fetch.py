@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi_master import ReadClientSignature
 from vta.hardware.layouts import insn_layout
-from vta.isa import INSN_BYTES, Config, ConfigError, MemoryType, Opcode
+from vta.isa import INSN_BYTES, Config, ConfigError, Opcode
+from vta.isa.opcodes import LOAD_MODULE_TYPES
 from vta.isa.config import INSN_BITS
 
 
@@ -97,8 +98,8 @@ class Fetch(wiring.Component):
         opcode = insn.header.opcode
         memory_type = insn.memory.memory_type
         to_store = opcode == Opcode.STORE
-        to_load = (opcode == Opcode.LOAD) & ((memory_type == MemoryType.INP) |
-                                              (memory_type == MemoryType.WGT))
+        to_load = (opcode == Opcode.LOAD) & Cat(*(memory_type == kind
+                                                  for kind in sorted(LOAD_MODULE_TYPES))).any()
         for port, selected in ((self.store_cmd, to_store), (self.load_cmd, to_load),
                                (self.compute_cmd, ~to_store & ~to_load)):
             m.d.comb += [port.payload.eq(buffer.r_data), port.valid.eq(buffer.r_rdy & selected)]

@@ -5,10 +5,11 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi_master import ReadClientSignature
-from vta.hardware.module_control import InstructionCycle
+from vta.hardware.module_control import InstructionCycle, token_ports
 from vta.hardware.tensor_load import TensorLoad, sram_write_signature
 from vta.hardware.token_queue import TokenSignature
 from vta.isa import Config, MemoryType
+from vta.isa import Module as IsaModule
 from vta.isa.config import INSN_BITS
 
 
@@ -48,8 +49,8 @@ class Load(wiring.Component):
         wiring.connect(m, wiring.flipped(self.inp_wr), inp_load.sram)
         wiring.connect(m, wiring.flipped(self.wgt_wr), wgt_load.sram)
 
-        cycle = InstructionCycle(m, self.config, self.insn, pops={"pop_next_dep": self.g2l},
-                                 pushes={"push_next_dep": self.l2g})
+        pops, pushes = token_ports(self, IsaModule.LOAD)
+        cycle = InstructionCycle(m, self.config, self.insn, pops=pops, pushes=pushes)
         fields = cycle.insn.memory
         transfer = cycle.start & (fields.x_size != 0)
         m.d.comb += [

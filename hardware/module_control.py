@@ -9,6 +9,17 @@ from amaranth.lib import stream
 
 from vta.hardware.layouts import insn_layout
 from vta.isa import Config
+from vta.isa import Module as IsaModule
+from vta.isa.opcodes import FLAG_QUEUES, POP_FLAGS, PUSH_FLAGS
+
+
+def token_ports(component, module: IsaModule) -> tuple[dict, dict]:
+    """(pops, pushes) of `module` for `InstructionCycle`: each dependency flag the module has
+    (`FLAG_QUEUES`) mapped to the component's port of that token queue (``l2g``, ...)."""
+    queues = FLAG_QUEUES[module]
+    ports = {flag: getattr(component, queue.name.lower()) for flag, queue in queues.items()}
+    return ({flag: port for flag, port in ports.items() if flag in POP_FLAGS},
+            {flag: port for flag, port in ports.items() if flag in PUSH_FLAGS})
 
 
 class InstructionCycle:

@@ -16,10 +16,11 @@ from amaranth.utils import exact_log2
 
 from vta.hardware.axi_master import WriteClientSignature
 from vta.hardware.layouts import elem_bits
-from vta.hardware.module_control import InstructionCycle
+from vta.hardware.module_control import InstructionCycle, token_ports
 from vta.hardware.token_queue import TokenSignature
 from vta.hardware.uop_pipeline import read_signature
 from vta.isa import Config, ConfigError, MemoryType
+from vta.isa import Module as IsaModule
 from vta.isa.config import INSN_BITS
 
 
@@ -58,8 +59,8 @@ class Store(wiring.Component):
         config = self.config
         words_per_tile = elem_bits(config, MemoryType.OUT) // config.bus_bits
         log_elem_bytes = exact_log2(config.elem_bytes(MemoryType.OUT))
-        cycle = InstructionCycle(m, config, self.insn, pops={"pop_prev_dep": self.g2s},
-                                 pushes={"push_prev_dep": self.s2g})
+        pops, pushes = token_ports(self, IsaModule.STORE)
+        cycle = InstructionCycle(m, config, self.insn, pops=pops, pushes=pushes)
         fields = cycle.insn.memory
         go = cycle.start & (fields.x_size != 0) & (fields.y_size != 0)
 

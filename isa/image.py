@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import numpy as np
 from vta.isa import schema
 from vta.isa.config import ISA_KEYS, Config
 from vta.isa.errors import ConfigError, ImageError
-from vta.isa.instructions import INSN_BYTES, Instruction, decode
+from vta.isa.instructions import INSN_BYTES, Instruction
+from vta.isa.program import DecodedInstruction, decode_program
 
 DRAM_FILE = "dram.bin"
 META_FILE = "case.json"
@@ -98,6 +100,13 @@ class ProgramImage:
         stream = self.dram[self.insn_addr:self.insn_addr + INSN_BYTES * self.insn_count]
         return stream.reshape(self.insn_count, INSN_BYTES)
 
+    @cached_property
+    def program(self) -> list[DecodedInstruction]:
+        """The stream decoded and validated once (`vta.isa.program`), as every backend, the
+        static check and the tools take it; DecodeError names the first invalid instruction.
+        Decoded at first use: the instructions as they are before a run changes DRAM."""
+        return decode_program(self.config, self.dram, self.insn_addr, self.insn_count)
+
     def instructions(self) -> list[Instruction]:
-        return [decode(row.tobytes(), self.config, f"instruction {index}: ")
-                for index, row in enumerate(self.instruction_bytes)]
+        """The stream as `Instruction` values (for the assembler and encoders)."""
+        return [insn.instruction() for insn in self.program]

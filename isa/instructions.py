@@ -11,7 +11,7 @@ import numpy as np
 from vta.isa.config import Config
 from vta.isa.errors import DecodeError
 from vta.isa.layout import Layout, layouts
-from vta.isa.opcodes import AluOp, MemoryType, Module, Opcode
+from vta.isa.opcodes import AluOp, MemoryType, Module, Opcode, module_of
 
 INSN_BYTES = 16
 UOP_BYTES = 4
@@ -34,8 +34,8 @@ class Instruction:
 
     @property
     def module(self) -> Module:
-        """The module the fetch unit routes this instruction to (isa-reference §3.7)."""
-        return Module.COMPUTE
+        """The module the fetch unit routes this instruction to."""
+        return module_of(self.opcode, getattr(self, "memory_type", 0))
 
     def replace(self, **changes) -> Instruction:
         return dataclasses.replace(self, **changes)
@@ -61,21 +61,11 @@ class MemoryInstruction(Instruction):
 class Load(MemoryInstruction):
     opcode: ClassVar[Opcode] = Opcode.LOAD
 
-    @property
-    def module(self) -> Module:
-        if self.memory_type in (MemoryType.INP, MemoryType.WGT):
-            return Module.LOAD
-        return Module.COMPUTE
-
 
 @dataclass(frozen=True)
 class Store(MemoryInstruction):
     opcode: ClassVar[Opcode] = Opcode.STORE
     memory_type: MemoryType = MemoryType.OUT
-
-    @property
-    def module(self) -> Module:
-        return Module.STORE
 
 
 @dataclass(frozen=True)

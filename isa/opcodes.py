@@ -1,4 +1,6 @@
-"""Enumerations of the ISA: opcodes, memory types, ALU operations, modules and token queues."""
+"""Enumerations of the ISA (opcodes, memory types, ALU operations, modules, token queues) and its
+two routing tables, stated once: which module runs an instruction, and which token queue each
+dependency flag of a module pops or pushes (isa-reference §3, §5)."""
 
 from enum import IntEnum
 
@@ -43,3 +45,27 @@ class Queue(IntEnum):
     G2L = 1  # compute -> load: compute done reading INP/WGT (WAR)
     G2S = 2  # compute -> store: results in OUT (RAW)
     S2G = 3  # store -> compute: store done reading OUT (WAR)
+
+
+#: The LOADs the fetch unit routes to the load module; every other LOAD goes to compute.
+LOAD_MODULE_TYPES = frozenset({MemoryType.INP, MemoryType.WGT})
+
+
+def module_of(opcode: Opcode, memory_type: int) -> Module:
+    """The module the fetch unit routes an instruction to."""
+    if opcode == Opcode.STORE:
+        return Module.STORE
+    if opcode == Opcode.LOAD and memory_type in LOAD_MODULE_TYPES:
+        return Module.LOAD
+    return Module.COMPUTE
+
+
+#: The token queue behind each dependency flag, per module; a flag missing here is invalid there.
+FLAG_QUEUES: dict[Module, dict[str, Queue]] = {
+    Module.LOAD: {"pop_next_dep": Queue.G2L, "push_next_dep": Queue.L2G},
+    Module.COMPUTE: {"pop_prev_dep": Queue.L2G, "pop_next_dep": Queue.S2G,
+                     "push_prev_dep": Queue.G2L, "push_next_dep": Queue.G2S},
+    Module.STORE: {"pop_prev_dep": Queue.G2S, "push_prev_dep": Queue.S2G},
+}
+POP_FLAGS = ("pop_prev_dep", "pop_next_dep")
+PUSH_FLAGS = ("push_prev_dep", "push_next_dep")

@@ -20,7 +20,7 @@ STATUS_BUSY = 1 << 1
 
 @dataclass(frozen=True)
 class RegisterSpec:
-    """One register: its name, byte offset, access (``R``, ``W`` or ``RW``) and meaning; a
+    """One register: its name, byte offset, access (``R``, ``W`` or ``R/W``) and meaning; a
     performance counter also names its module and kind (``busy`` or ``stall``)."""
 
     name: str
@@ -46,9 +46,9 @@ REGISTERS: tuple[RegisterSpec, ...] = (
                  "self-clearing, reads 0"),
     RegisterSpec("STATUS", 0x04, "R", "bit 0 (`STATUS_DONE`): FINISH retired since the last "
                  "start; bit 1 (`STATUS_BUSY`): a run is in progress"),
-    RegisterSpec("INSN_ADDR", 0x08, "RW", "physical byte address of the first instruction "
+    RegisterSpec("INSN_ADDR", 0x08, "R/W", "physical byte address of the first instruction "
                  "(a multiple of 16)"),
-    RegisterSpec("INSN_COUNT", 0x0C, "RW", "number of instructions"),
+    RegisterSpec("INSN_COUNT", 0x0C, "R/W", "number of instructions"),
     RegisterSpec("CYCLES", 0x10, "R", "clock cycles from the start write to FINISH retiring"),
     _counter("FETCH_BUSY", 0x14, "fetch", "busy"),
     _counter("LOAD_BUSY", 0x18, "load", "busy"),

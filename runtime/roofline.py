@@ -5,11 +5,11 @@ utilisation, DRAM traffic and bandwidth, and the run's place on the roofline of 
 from __future__ import annotations
 
 from vta.isa import Config
+from vta.isa.program import PROFILE_COUNTERS
 from vta.runtime.backends import RunReport
 
 #: Counters of the DRAM bytes a run moves (data: loads and stores; instructions not included).
-TRAFFIC_COUNTERS = ("inp_load_nbytes", "wgt_load_nbytes", "acc_load_nbytes", "uop_load_nbytes",
-                    "out_store_nbytes")
+TRAFFIC_COUNTERS = tuple(name for name in PROFILE_COUNTERS if name.endswith("_nbytes"))
 
 
 def roofline(config: Config, report: RunReport) -> dict:

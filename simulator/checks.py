@@ -7,7 +7,6 @@ import numpy as np
 from vta.isa import UOP_BYTES, MemoryType, Opcode
 from vta.isa.image import ProgramImage
 from vta.simulator.functional.bounds import Sizes, check_loop_indices, check_memory_access
-from vta.simulator.functional.program import decode_program
 
 
 def check_program(image: ProgramImage) -> None:
@@ -20,7 +19,7 @@ def check_program(image: ProgramImage) -> None:
     """
     config, dram = image.config, image.dram
     sizes = Sizes.of(config)
-    program = decode_program(config, dram, image.insn_addr, image.insn_count)
+    program = image.program
     uop_memory = np.zeros(config.uop_depth, dtype=np.uint32)
     checked: set[tuple[bytes, bytes]] = set()  # (instruction, micro-op words) already bounded
     for insn in program:

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 
 from vta.isa import Config, VtaError
 from vta.isa.image import ProgramImage
+from vta.isa.program import PROFILE_COUNTERS
 
 #: The seven profiler counters of the original functional simulator, in corpus order.
-COUNTER_NAMES = (
-    "inp_load_nbytes", "wgt_load_nbytes", "acc_load_nbytes", "uop_load_nbytes",
-    "out_store_nbytes", "gemm_counter", "alu_counter",
-)
+COUNTER_NAMES = PROFILE_COUNTERS
 
 
 @dataclass

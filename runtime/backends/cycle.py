@@ -29,9 +29,10 @@ class CycleBackend(Backend):
 
         if self._simulator is None:
             self._simulator = FunctionalSimulator(self.config)
-        instructions = image.instructions()
-        counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count)
-        timing = CycleModel(self.config).run(instructions, image.insn_addr)
+        program = image.program
+        counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count,
+                                       program=program)
+        timing = CycleModel(self.config).run(program, image.insn_addr)
         if self.trace:
             from vta.simulator.cycle.trace import write_trace
 

@@ -22,5 +22,6 @@ class FunctionalBackend(Backend):
             from vta.simulator.functional import FunctionalSimulator
 
             self._simulator = FunctionalSimulator(self.config)
-        counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count)
+        counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count,
+                                       program=image.program)
         return RunReport(self.name, None, counters, {})

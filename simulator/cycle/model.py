@@ -53,23 +53,16 @@ class _Tokens:
         self.popped = 0
 
 
-def _route(insn) -> str:
-    if insn.opcode == Opcode.STORE:
-        return "store"
-    if insn.opcode == Opcode.LOAD and insn.memory_type in (MemoryType.INP, MemoryType.WGT):
-        return "load"
-    return "compute"
-
-
 class CycleModel:
-    """Times decoded programs for one config (one the core can be built for: `Config.check_bus`)."""
+    """Times decoded programs (`ProgramImage.program`) for one config (one the core can be
+    built for: `Config.check_bus`)."""
 
     def __init__(self, config: Config):
         config.check_bus()
         self.config = config
 
-    def run(self, instructions: list, insn_addr: int) -> CycleReport:
-        return _Run(self.config, instructions, insn_addr).report()
+    def run(self, program: list, insn_addr: int) -> CycleReport:
+        return _Run(self.config, program, insn_addr).report()
 
 
 class _Run:
@@ -87,14 +80,14 @@ class _Run:
                        for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)}
         self.uops = UopLoadClient(bus)
         self.elem_bytes = {kind: config.elem_bytes(kind) for kind in self.tensor}
-        routes = [_route(insn) for insn in instructions]
+        routes = [insn.module.name.lower() for insn in instructions]
         self.streams = {name: [i for i, r in zip(instructions, routes) if r == name]
                         for name in ("load", "compute", "store")}
         self.queues = {name: _Queue(len(items)) for name, items in self.streams.items()}
         pushes = {queue: 0 for queue in Queue}
         for insn in instructions:
-            for queue, flag in self._pushes(insn):
-                pushes[queue] += flag
+            for queue in insn.pushes:
+                pushes[queue] += 1
         self.tokens = {queue: _Tokens(count) for queue, count in pushes.items()}
         self.routed = [Event() for _ in instructions]
         self.busy = {name: 0 for name in ("fetch", "load", "compute", "store")}
@@ -151,31 +144,13 @@ class _Run:
         self.busy["fetch"] = time + (blocked or (self.fetch.words_per_insn == 1 and overlap))
 
     # -- modules ----------------------------------------------------------------------------
-    @staticmethod
-    def _pops(name: str, insn):
-        if name == "load":
-            return [(Queue.G2L, insn.pop_next_dep)]
-        if name == "store":
-            return [(Queue.G2S, insn.pop_prev_dep)]
-        return [(Queue.L2G, insn.pop_prev_dep), (Queue.S2G, insn.pop_next_dep)]
-
-    @staticmethod
-    def _pushes(insn):
-        name = _route(insn)
-        if name == "load":
-            return [(Queue.L2G, insn.push_next_dep)]
-        if name == "store":
-            return [(Queue.S2G, insn.push_prev_dep)]
-        return [(Queue.G2L, insn.push_prev_dep), (Queue.G2S, insn.push_next_dep)]
-
     def _module(self, name: str):
         queue, free = self.queues[name], 0
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
             start = head
-            pops = [token_queue for token_queue, flag in self._pops(name, insn) if flag]
-            for token_queue in pops:
+            for token_queue in insn.pops:
                 tokens = self.tokens[token_queue]
                 if tokens.popped >= len(tokens.available):
                     raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
@@ -190,11 +165,10 @@ class _Run:
                 self.end = start + FINISH_TO_END
             self.busy[name] += done - start
             self.timeline.append((name, k, insn.opcode.name, head, start, done))
-            for token_queue, flag in self._pushes(insn):
-                if flag:
-                    tokens = self.tokens[token_queue]
-                    tokens.available[tokens.pushed].fire(self.kernel, done + 1)
-                    tokens.pushed += 1
+            for token_queue in insn.pushes:
+                tokens = self.tokens[token_queue]
+                tokens.available[tokens.pushed].fire(self.kernel, done + 1)
+                tokens.pushed += 1
             free = done + 1
             if self.end is not None and name == "compute":
                 return

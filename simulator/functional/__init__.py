@@ -1,5 +1,5 @@
 """The bit-exact functional simulator of VTA (`FunctionalSimulator`)."""
 
-from vta.simulator.functional.simulator import COUNTERS, FunctionalSimulator
+from vta.simulator.functional.simulator import FunctionalSimulator
 
-__all__ = ["COUNTERS", "FunctionalSimulator"]
+__all__ = ["FunctionalSimulator"]

@@ -17,7 +17,7 @@ from vta.simulator.functional.affine import compact_index
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.plan_cache import PlanCache
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 
 #: Executions of one ALU instruction the simulator expands (index arrays of this many entries).
 MAX_EXECUTIONS = 1 << 26

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vta.isa import BoundsError, Config, Layout, MemoryType, Opcode, layouts
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 
 
 @dataclass(frozen=True)

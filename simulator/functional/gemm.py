@@ -29,7 +29,7 @@ from vta.simulator.functional.affine import Dimension, Grid, compact_index, expa
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.plan_cache import PlanCache
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 from vta.simulator.functional.workspace import Workspace
 
 #: 1024 products of int8 values sum to at most 2^24 in magnitude: exact in float32.

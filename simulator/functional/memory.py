@@ -10,7 +10,7 @@ import numpy as np
 
 from vta.isa import Config, MemoryType
 from vta.simulator.functional.bounds import Sizes, check_memory_access
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 
 PADS = ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1")
 

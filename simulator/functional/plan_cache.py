@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 
 #: Plans, and bytes of operand data they keep, before the cache is emptied.
 PLAN_CACHE_SIZE = 4096

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vta.isa import DeadlockError, Module, Opcode, Queue
-from vta.simulator.functional.program import DecodedInstruction
+from vta.isa.program import DecodedInstruction
 
 ORDER = (Module.LOAD, Module.COMPUTE, Module.STORE)
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import FieldRangeError, MemoryInstruction, VtaError, encode
+from vta.isa import FieldRangeError, Opcode, VtaError, encode
 from vta.isa.address_map import AddressMap
 from vta.isa.image import ProgramImage
-from vta.isa.opcodes import MemoryType
 from vta.runtime.backends.bus import BufferAllocator, DeviceBuffer, MmioBus
 from vta.runtime.backends.driver import CoreDriver, RunResult
 
@@ -27,10 +26,11 @@ def relocated_stream(image: ProgramImage, physical_base: int) -> np.ndarray:
     """The instruction stream with every data-moving LOAD/STORE moved by `physical_base`
     bytes, as (insn_count, 16) bytes."""
     config, stream = image.config, image.instruction_bytes.copy()
-    for index, insn in enumerate(image.instructions()):
-        if not isinstance(insn, MemoryInstruction) or insn.x_size == 0:
+    for index, decoded in enumerate(image.program):
+        if decoded.opcode not in (Opcode.LOAD, Opcode.STORE) or decoded.x_size == 0:
             continue
-        elem_bytes = config.elem_bytes(MemoryType(insn.memory_type))
+        insn = decoded.instruction()
+        elem_bytes = config.elem_bytes(insn.memory_type)
         if physical_base % elem_bytes:
             raise VtaError(f"buffer at {physical_base:#x} is not aligned to the "
                            f"{elem_bytes}-byte elements of instruction {index}")

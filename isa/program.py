@@ -1,7 +1,9 @@
-"""Decoding and validating an instruction stream held in DRAM (isa-reference §3, /docs/semantics.md).
+"""The decoded program: an instruction stream held in DRAM, decoded and validated once
+(vectorised), in the one form the static check, the simulators, the backends and the tools
+share (`ProgramImage.program`); and the ISA's routing and token tables, stated once.
 
 The whole stream is fetched and decoded before anything executes, as the original C model's
-fetch did: a STORE cannot change instructions that are already fetched.
+fetch did: a STORE cannot change instructions that are already fetched (docs/semantics.md).
 """
 
 from __future__ import annotations
@@ -10,21 +12,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vta.isa import (INSN_BYTES, AluOp, Config, DecodeError, MemoryType, Module, Opcode, Queue,
-                     layouts)
+from vta.isa.config import Config
+from vta.isa.errors import DecodeError
+from vta.isa.instructions import INSN_BYTES, INSTRUCTION_CLASSES, Instruction
+from vta.isa.layout import layouts
+from vta.isa.opcodes import (FLAG_QUEUES, POP_FLAGS, PUSH_FLAGS, AluOp, MemoryType, Module,
+                             Opcode, Queue, module_of)
 
 #: Memory types a LOAD may name (ACC_8BIT and OUT are invalid instructions).
 LOAD_TYPES = frozenset({MemoryType.UOP, MemoryType.WGT, MemoryType.INP, MemoryType.ACC})
-
-#: The token queue behind each dependency flag, per module; a flag missing here is invalid there.
-FLAG_QUEUES: dict[Module, dict[str, Queue]] = {
-    Module.LOAD: {"pop_next_dep": Queue.G2L, "push_next_dep": Queue.L2G},
-    Module.COMPUTE: {"pop_prev_dep": Queue.L2G, "pop_next_dep": Queue.S2G,
-                     "push_prev_dep": Queue.G2L, "push_next_dep": Queue.G2S},
-    Module.STORE: {"pop_prev_dep": Queue.G2S, "push_prev_dep": Queue.S2G},
-}
-POP_FLAGS = ("pop_prev_dep", "pop_next_dep")
-PUSH_FLAGS = ("push_prev_dep", "push_next_dep")
 OPCODES = {int(opcode): opcode for opcode in Opcode}
 
 
@@ -70,6 +66,26 @@ class DecodedInstruction(NamedTuple):
         """Micro-op executions of a GEMM/ALU: iter_out · iter_in · (uop_end − uop_bgn)."""
         f = self.fields
         return f["iter_out"] * f["iter_in"] * max(f["uop_end"] - f["uop_bgn"], 0)
+
+    def __getattr__(self, name: str) -> int:
+        """A field's value by its layout name (``insn.x_size``)."""
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def instruction(self) -> Instruction:
+        """The same instruction as an `Instruction` value (for the assembler and encoders)."""
+        values = dict(self.fields)
+        del values["opcode"]
+        for name, enum in (("memory_type", MemoryType), ("alu_opcode", AluOp)):
+            if name in values:
+                values[name] = enum(values[name])
+        for name in ("pop_prev_dep", "pop_next_dep", "push_prev_dep", "push_next_dep",
+                     "reset_reg", "use_imm"):
+            if name in values:
+                values[name] = bool(values[name])
+        return INSTRUCTION_CLASSES[self.opcode](**values)
 
 
 def instruction_words(dram: np.ndarray, insn_addr: int, insn_count: int) -> np.ndarray:
@@ -120,10 +136,13 @@ def _field_dicts(config: Config, opcode: Opcode, words: np.ndarray) -> list[dict
     return [dict(zip(names, values)) for values in zip(*(columns[name].tolist() for name in names))]
 
 
+_MEMORY_TYPES = {int(kind): kind for kind in MemoryType}
+_ALU_OPCODES = {int(op): op for op in AluOp}
+
+
 def _mnemonic(opcode: Opcode, fields: dict[str, int]) -> str:
-    if opcode in (Opcode.LOAD, Opcode.STORE) and \
-            fields["memory_type"] in MemoryType._value2member_map_:
-        return f"{opcode.name} {MemoryType(fields['memory_type']).name}"
+    if opcode in (Opcode.LOAD, Opcode.STORE) and fields["memory_type"] in _MEMORY_TYPES:
+        return f"{opcode.name} {_MEMORY_TYPES[fields['memory_type']].name}"
     return opcode.name
 
 
@@ -132,11 +151,10 @@ def _validate(opcode: Opcode, fields: dict[str, int], config: Config, index: int
     if opcode == Opcode.LOAD:
         memory_type = fields["memory_type"]
         if memory_type not in LOAD_TYPES:
-            name = MemoryType(memory_type).name if memory_type in MemoryType._value2member_map_ \
+            name = _MEMORY_TYPES[memory_type].name if memory_type in _MEMORY_TYPES \
                 else str(memory_type)
             raise DecodeError(f"instruction {index}: LOAD with memory type {name} is invalid "
                               f"(a LOAD takes UOP, WGT, INP or ACC)")
-        return Module.LOAD if memory_type in (MemoryType.INP, MemoryType.WGT) else Module.COMPUTE
     if opcode == Opcode.STORE:
         if fields["x_size"] > 0:
             if fields["memory_type"] != MemoryType.OUT:
@@ -147,12 +165,42 @@ def _validate(opcode: Opcode, fields: dict[str, int], config: Config, index: int
             if pads:
                 raise DecodeError(f"instruction {index}: STORE with padding "
                                   f"({pads[0]} = {fields[pads[0]]}) is invalid")
-        return Module.STORE
     if opcode == Opcode.ALU:
         alu_opcode = fields["alu_opcode"]
-        if alu_opcode not in AluOp._value2member_map_:
+        if alu_opcode not in _ALU_OPCODES:
             raise DecodeError(f"instruction {index}: invalid ALU opcode {alu_opcode}")
         if alu_opcode == AluOp.MUL and not config.ALU_MUL:
             raise DecodeError(f"instruction {index}: ALU MUL needs the ALU_MUL extension, which "
                               f"this config switches off")
-    return Module.COMPUTE
+    return module_of(opcode, fields.get("memory_type", 0))
+
+
+#: The seven profiler counters of the original functional simulator, in corpus order
+#: (isa-reference §7; their exact definitions: tests/conformance/corpus/README.md §1).
+PROFILE_COUNTERS = ("inp_load_nbytes", "wgt_load_nbytes", "acc_load_nbytes", "uop_load_nbytes",
+                    "out_store_nbytes", "gemm_counter", "alu_counter")
+LOAD_COUNTERS = {MemoryType.INP: "inp_load_nbytes", MemoryType.WGT: "wgt_load_nbytes",
+                 MemoryType.ACC: "acc_load_nbytes", MemoryType.UOP: "uop_load_nbytes"}
+
+
+def count(counters: dict[str, int], insn: DecodedInstruction, config: Config) -> None:
+    """Add what executing `insn` adds to the seven counters."""
+    f = insn.fields
+    if insn.opcode == Opcode.LOAD and f["x_size"]:
+        counters[LOAD_COUNTERS[f["memory_type"]]] += (
+            f["x_size"] * f["y_size"] * config.elem_bytes(f["memory_type"]))
+    elif insn.opcode == Opcode.STORE:
+        counters["out_store_nbytes"] += f["x_size"] * f["y_size"] * config.elem_bytes(MemoryType.OUT)
+    elif insn.opcode == Opcode.GEMM and not f["reset_reg"]:
+        counters["gemm_counter"] += insn.executions
+    elif insn.opcode == Opcode.ALU:
+        counters["alu_counter"] += insn.executions
+
+
+def profile_counters(program: list[DecodedInstruction], config: Config) -> dict[str, int]:
+    """The seven counters of a run of `program` that executes every instruction (FINISH last,
+    as every well-formed program): from the instruction stream alone."""
+    counters = dict.fromkeys(PROFILE_COUNTERS, 0)
+    for insn in program:
+        count(counters, insn, config)
+    return counters
