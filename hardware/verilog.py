@@ -5,7 +5,9 @@ signals named ``m_axi_araddr``, ``s_axi_control_awaddr``... plus ``clk`` and ``r
 (synchronous, active high).
 """
 
-from amaranth.back import rtlil, verilog
+import re
+
+from amaranth.back import verilog
 from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import wiring
 
@@ -15,6 +17,11 @@ from vta.isa import Config
 TOP_NAME = "vta_core"
 #: Interfaces of the core and the prefix of their ports in the Verilog.
 INTERFACES = {"m_axi": "m_axi_", "s_axi_control": "s_axi_control_"}
+#: Yosys's time-0 trigger for ``always @*`` blocks (a register and an empty ``if`` per block),
+#: which SystemVerilog's ``always_comb`` makes unnecessary.
+_TIME_ZERO_TRIGGER = re.compile(
+    r"^\s*reg \\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+\s*=\s*0;\n"
+    r"|^\s*if \(\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ \) begin end\n", re.M)
 
 
 class VtaCoreTop(Elaboratable):
@@ -41,6 +48,15 @@ class VtaCoreTop(Elaboratable):
         return m
 
 
+def system_verilog(text: str) -> str:
+    """Yosys's Verilog-2005 text with its processes written as SystemVerilog ``always_ff`` and
+    ``always_comb``: the text yosys's ``write_verilog -sv`` gives (byte for byte on the pynq
+    core), through Amaranth's public `verilog.convert` only."""
+    text = _TIME_ZERO_TRIGGER.sub("", text)
+    text = re.sub(r"^(\s*)always @\(posedge", r"\1always_ff @(posedge", text, flags=re.M)
+    return re.sub(r"^(\s*)always @\*", r"\1always_comb", text, flags=re.M)
+
+
 def generate_verilog(config: Config, *, sv: bool = False) -> str:
     """Synthesisable, deterministic Verilog of the core for `config`.
 
@@ -50,6 +66,6 @@ def generate_verilog(config: Config, *, sv: bool = False) -> str:
     ``always_*`` sensitivity list, and on the full-size core that makes it hang (docs/hardware.md).
     """
     top = VtaCoreTop(config=config)
-    text = rtlil.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False)
-    options = ("-sv",) if sv else ()
-    return verilog._convert_rtlil_text(text, strip_internal_attrs=True, write_verilog_opts=options)
+    text = verilog.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False,
+                           strip_internal_attrs=True)
+    return system_verilog(text) if sv else text

@@ -8,9 +8,10 @@ the cycles from the start command to done; LOAD_BUSY counts R beats, STORE_BUSY 
 """
 
 from amaranth import Array, Cat, Module, Signal
-from amaranth.back import rtlil, verilog
+from amaranth.back import verilog
 from amaranth.hdl import ClockDomain
 
+from vta.hardware.verilog import system_verilog
 from vta.isa.registers import CONTROL_ADDR_BITS, Register
 
 MAX_BEATS = 16
@@ -141,5 +142,5 @@ def copy_design_verilog(bus_bits: int) -> str:
     clk = Signal(name="clk")
     m.d.comb += [sync.clk.eq(clk), sync.rst.eq(rst)]
     # SystemVerilog ``always_comb``, as vta.hardware.verilog writes it (docs/cosim.md).
-    text = rtlil.convert(m, name="vta_core", ports=[clk, rst, *ports.values()], emit_src=False)
-    return verilog._convert_rtlil_text(text, strip_internal_attrs=True, write_verilog_opts=("-sv",))
+    return system_verilog(verilog.convert(m, name="vta_core", ports=[clk, rst, *ports.values()],
+                                          emit_src=False, strip_internal_attrs=True))

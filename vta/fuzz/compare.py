@@ -56,7 +56,7 @@ def backend(name: str, config: Config, **options):
     """A backend object, kept per process (an RTL backend's build is reused)."""
     from vta.runtime.backends import get_backend
 
-    key = (name, tuple(sorted(config.to_dict().items())), tuple(sorted(options.items())))
+    key = (name, config.fingerprint, tuple(sorted(options.items())))
     if key not in _backends:
         _backends[key] = get_backend(name, config, **options)
     return _backends[key]
