@@ -1,6 +1,6 @@
 """Running one program on several backends and comparing what they report.
 
-Every pair of backends must agree on the verdict (the exit status of DESIGN.md contract 4:
+Every pair of backends must agree on the verdict (the exit status of docs/contracts.md §4:
 0, 1 invalid, 2 bounds, 3 deadlock) and, for a run that finished, on the final DRAM image and
 the seven counters; backends that count cycles (cycle, rtl) must also agree on the cycles and
 on every module's busy/stall counters.

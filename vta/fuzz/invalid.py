@@ -1,4 +1,4 @@
-"""Random invalid programs with the verdict the docs promise (DESIGN.md contract 4,
+"""Random invalid programs with the verdict the docs promise (docs/contracts.md §4,
 docs/semantics.md): a valid program with one defect whose class decides the exit status.
 
 * ``deadlock`` (3): a push taken away, or a pop added, on a queue whose pops then outnumber its
