@@ -60,6 +60,17 @@ def nop(module_type: MemoryType, **flags) -> Load:
     return Load(memory_type=module_type, **flags)
 
 
+def finish(builder, program: list, out_base: int, config: Config):
+    """End `program` with the token drain and FINISH, place it; (insn_addr, DRAM image, byte
+    offset of the output)."""
+    program = program + [nop(MemoryType.INP, pop_next_dep=True),
+                         nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
+                         nop(MemoryType.UOP, pop_next_dep=True),
+                         nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
+    return (builder.instructions(program), builder.image(),
+            out_base * config.elem_bytes(MemoryType.OUT))
+
+
 def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
     """(a): returns (dram, insn_addr, insn_count, macs, check(dram))."""
     rows, ic, oc, block = 64, 256, 256, config.block
@@ -102,13 +113,7 @@ def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
         store = [Store(sram_base=b * acc_tiles, dram_base=out_base + r * acc_tiles, y_size=1,
                        x_size=acc_tiles, x_stride=acc_tiles, pop_prev_dep=True, push_prev_dep=True)]
         program += load + compute + store
-    program += [nop(MemoryType.INP, pop_next_dep=True),
-                nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
-                nop(MemoryType.UOP, pop_next_dep=True),
-                nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
-    insn_addr = builder.instructions(program)
-    dram = builder.image()
-    out_offset = out_base * config.elem_bytes(MemoryType.OUT)
+    insn_addr, dram, out_offset = finish(builder, program, out_base, config)
 
     def check(final: np.ndarray) -> None:
         matrix = weights.transpose(0, 1, 3, 2, 4).reshape(rounds, oc, ic).astype(np.float64)
@@ -185,13 +190,7 @@ def conv3x3(config: Config, rng: np.random.Generator):
                           x_size=width, x_stride=width, pop_prev_dep=o == 0,
                           push_prev_dep=o == oct_ - 1)
                     for o in range(oct_)]
-    program += [nop(MemoryType.INP, pop_next_dep=True),
-                nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
-                nop(MemoryType.UOP, pop_next_dep=True),
-                nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
-    insn_addr = builder.instructions(program)
-    dram = builder.image()
-    out_offset = out_base * config.elem_bytes(MemoryType.OUT)
+    insn_addr, dram, out_offset = finish(builder, program, out_base, config)
 
     def check(final: np.ndarray) -> None:
         padded = np.pad(data, ((0, 0), (1, 1), (1, 1), (0, 0))).astype(np.float64)

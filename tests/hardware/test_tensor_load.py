@@ -6,6 +6,7 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.sim import Simulator
+from padded_block import padded_block
 from vta.runtime.backends.rtl.amaranth_simulation import AxiMemory
 
 from vta.hardware.axi_master import AxiMaster
@@ -21,17 +22,8 @@ DRAM_BYTES = 1 << 16
 
 def gold_load(sram: np.ndarray, dram: np.ndarray, insn: Load, elem: int):
     """Writes the padded block of `insn` into `sram` (rows of `elem` bytes)."""
-    width = insn.x_pad_0 + insn.x_size + insn.x_pad_1
-    index = insn.sram_base
-    for row in range(insn.y_pad_0 + insn.y_size + insn.y_pad_1):
-        for column in range(width):
-            y, x = row - insn.y_pad_0, column - insn.x_pad_0
-            if 0 <= y < insn.y_size and 0 <= x < insn.x_size:
-                start = (insn.dram_base + y * insn.x_stride + x) * elem
-                sram[index] = dram[start:start + elem]
-            else:
-                sram[index] = 0
-            index += 1
+    for index, element in padded_block(insn):
+        sram[index] = 0 if element is None else dram[element * elem:(element + 1) * elem]
 
 
 class LoadHarness(wiring.Component):

@@ -7,6 +7,7 @@ checked against the reference table in tests/isa/test_alu.py). Decoding uses vta
 """
 
 import numpy as np
+from padded_block import padded_block
 
 from vta.isa import Alu, Config, Gemm, Load, MemoryType, Store, decode, decode_uop
 from vta.isa.alu import alu, sign_extend
@@ -61,19 +62,13 @@ class ReferenceMachine:
                 self.uop[insn.sram_base + k] = int.from_bytes(dram[at:at + elem].tobytes(), "little")
             return
         buffer = getattr(self, name)
-        width = insn.x_pad_0 + insn.x_size + insn.x_pad_1
-        sram = insn.sram_base
-        for y in range(insn.y_pad_0 + insn.y_size + insn.y_pad_1):
-            for x in range(width):
-                data_row, data_col = y - insn.y_pad_0, x - insn.x_pad_0
-                if 0 <= data_row < insn.y_size and 0 <= data_col < insn.x_size:
-                    at = (insn.dram_base + data_row * insn.x_stride + data_col) * elem
-                    raw = dram[at:at + elem]
-                    tile = raw.view("<i4") if kind == MemoryType.ACC else raw.view(np.int8)
-                    buffer[sram] = tile.reshape(buffer.shape[1:])
-                else:
-                    buffer[sram] = 0
-                sram += 1
+        for sram, element in padded_block(insn):
+            if element is None:
+                buffer[sram] = 0
+                continue
+            raw = dram[element * elem:(element + 1) * elem]
+            tile = raw.view("<i4") if kind == MemoryType.ACC else raw.view(np.int8)
+            buffer[sram] = tile.reshape(buffer.shape[1:])
 
     def store(self, insn: Store, dram: np.ndarray) -> None:
         if insn.x_size == 0:
