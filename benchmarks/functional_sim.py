@@ -61,12 +61,12 @@ def nop(module_type: MemoryType, **flags) -> Load:
 
 
 def finish(builder, program: list, out_base: int, config: Config):
-    """End `program` with the token drain and FINISH, place it; (insn_addr, DRAM image, byte
-    offset of the output)."""
-    program = program + [nop(MemoryType.INP, pop_next_dep=True),
-                         nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
-                         nop(MemoryType.UOP, pop_next_dep=True),
-                         nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
+    """End `program` (in place) with the token drain and FINISH, place it; (insn_addr, DRAM
+    image, byte offset of the output)."""
+    program += [nop(MemoryType.INP, pop_next_dep=True),
+                nop(MemoryType.INP, pop_next_dep=True, push_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True),
+                nop(MemoryType.UOP, pop_next_dep=True, pop_prev_dep=True), Finish()]
     return (builder.instructions(program), builder.image(),
             out_base * config.elem_bytes(MemoryType.OUT))
 
