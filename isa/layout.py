@@ -107,10 +107,12 @@ class Layout:
         return values
 
 
-def allocate(name: str, bits: int, declarations: list[tuple[str, int, bool]]) -> Layout:
-    """Apply the bit-field rule to (name, width, signed) declarations."""
+def allocate(name: str, bits: int, declarations: list[tuple]) -> Layout:
+    """Apply the bit-field rule to (name, width) declarations of unsigned fields and
+    (name, width, True) ones of signed fields."""
     fields, position = [], 0
-    for field_name, width, signed in declarations:
+    for field_name, width, *signed in declarations:
+        signed = bool(signed and signed[0])
         if position // 64 != (position + width - 1) // 64:
             position = (position // 64 + 1) * 64
         fields.append(Field(field_name, position, width, signed))
@@ -120,22 +122,22 @@ def allocate(name: str, bits: int, declarations: list[tuple[str, int, bool]]) ->
     return Layout(name, bits, tuple(fields))
 
 
-def _header() -> list[tuple[str, int, bool]]:
-    return [("opcode", OPCODE_BITS, False)] + [(flag, 1, False) for flag in DEP_FLAGS]
+def _header() -> list[tuple]:
+    return [("opcode", OPCODE_BITS)] + [(flag, 1) for flag in DEP_FLAGS]
 
 
-def _loop_fields(config: Config, src_log_depth: int) -> list[tuple[str, int, bool]]:
+def _loop_fields(config: Config, src_log_depth: int) -> list[tuple]:
     acc, wgt = config.log_acc_depth, config.log_wgt_depth
     return [
-        ("reset_reg", 1, False),
-        ("uop_bgn", config.log_uop_depth, False),
-        ("uop_end", config.log_uop_depth + 1, False),
-        ("iter_out", LOOP_ITER_BITS, False),
-        ("iter_in", LOOP_ITER_BITS, False),
-        ("dst_factor_out", acc, False),
-        ("dst_factor_in", acc, False),
-        ("src_factor_out", src_log_depth, False),
-        ("src_factor_in", src_log_depth, False),
+        ("reset_reg", 1),
+        ("uop_bgn", config.log_uop_depth),
+        ("uop_end", config.log_uop_depth + 1),
+        ("iter_out", LOOP_ITER_BITS),
+        ("iter_in", LOOP_ITER_BITS),
+        ("dst_factor_out", acc),
+        ("dst_factor_in", acc),
+        ("src_factor_out", src_log_depth),
+        ("src_factor_in", src_log_depth),
     ]
 
 
@@ -160,30 +162,30 @@ class IsaLayouts:
 def layouts(config: Config) -> IsaLayouts:
     """The layouts of `config`, computed by the rule of isa-reference §3."""
     memory = allocate("LOAD/STORE", INSN_BITS, _header() + [
-        ("memory_type", 3, False),
-        ("sram_base", MEMOP_SRAM_ADDR_BITS, False),
-        ("dram_base", MEMOP_DRAM_ADDR_BITS, False),
-        ("y_size", MEMOP_SIZE_BITS, False),
-        ("x_size", MEMOP_SIZE_BITS, False),
-        ("x_stride", MEMOP_STRIDE_BITS, False),
-        ("y_pad_0", MEMOP_PAD_BITS, False),
-        ("y_pad_1", MEMOP_PAD_BITS, False),
-        ("x_pad_0", MEMOP_PAD_BITS, False),
-        ("x_pad_1", MEMOP_PAD_BITS, False),
+        ("memory_type", 3),
+        ("sram_base", MEMOP_SRAM_ADDR_BITS),
+        ("dram_base", MEMOP_DRAM_ADDR_BITS),
+        ("y_size", MEMOP_SIZE_BITS),
+        ("x_size", MEMOP_SIZE_BITS),
+        ("x_stride", MEMOP_STRIDE_BITS),
+        ("y_pad_0", MEMOP_PAD_BITS),
+        ("y_pad_1", MEMOP_PAD_BITS),
+        ("x_pad_0", MEMOP_PAD_BITS),
+        ("x_pad_1", MEMOP_PAD_BITS),
     ])
     gemm = allocate("GEMM", INSN_BITS, _header() + _loop_fields(config, config.log_inp_depth) + [
-        ("wgt_factor_out", config.log_wgt_depth, False),
-        ("wgt_factor_in", config.log_wgt_depth, False),
+        ("wgt_factor_out", config.log_wgt_depth),
+        ("wgt_factor_in", config.log_wgt_depth),
     ])
     alu = allocate("ALU", INSN_BITS, _header() + _loop_fields(config, config.log_acc_depth) + [
-        ("alu_opcode", ALU_OPCODE_BITS, False),
-        ("use_imm", 1, False),
+        ("alu_opcode", ALU_OPCODE_BITS),
+        ("use_imm", 1),
         ("imm", ALU_IMM_BITS, True),
     ])
     finish = allocate("FINISH", INSN_BITS, _header())
     uop = allocate("micro-op", UOP_BITS, [
-        ("dst_idx", config.log_acc_depth, False),
-        ("src_idx", max(config.log_acc_depth, config.log_inp_depth), False),
-        ("wgt_idx", config.log_wgt_depth, False),
+        ("dst_idx", config.log_acc_depth),
+        ("src_idx", max(config.log_acc_depth, config.log_inp_depth)),
+        ("wgt_idx", config.log_wgt_depth),
     ])
     return IsaLayouts(memory, gemm, alu, finish, uop)

@@ -64,13 +64,17 @@ def expected_word(insn, config) -> int:
 
 @SETTINGS
 @given(st.data())
-def test_encode_decode_round_trip(data):
+def test_encode_decode_round_trip_of_instructions_and_micro_ops(data):
     config = data.draw(configs())
     insn = data.draw(instructions(config))
     encoded = encode(insn, config)
     assert len(encoded) == INSN_BYTES
     assert int.from_bytes(encoded, "little") == expected_word(insn, config)
     assert decode(encoded, config) == insn
+    uop = data.draw(uops(config))
+    word = encode_uop(uop, config)
+    assert 0 <= word < 1 << 32
+    assert decode_uop(word, config) == uop
 
 
 @SETTINGS
@@ -92,14 +96,6 @@ def test_decode_encode_round_trip_of_words(data):
     assert encode(insn, config) == raw
 
 
-@SETTINGS
-@given(st.data())
-def test_uop_round_trip(data):
-    config = data.draw(configs())
-    uop = data.draw(uops(config))
-    word = encode_uop(uop, config)
-    assert 0 <= word < 1 << 32
-    assert decode_uop(word, config) == uop
 
 
 @SETTINGS
