@@ -274,8 +274,8 @@ class Importer:
         for name in pending.inputs:
             value = self.graph.values[name]
             if value.quant != output.quant:
-                value = self.requantize(value, output.quant, pending.label, INT8_MIN, INT8_MAX,
-                                        f"{name}_to_{output.name}")
+                value = self.requantize(value, output.quant, f"{name}/requantized (Concat)",
+                                        INT8_MIN, INT8_MAX, f"{name}_to_{output.name}")
             inputs.append(value.name)
         return self.emit(ir.Concat, pending.label, inputs, output, axis=pending.fields["axis"])
 

@@ -207,11 +207,14 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Pl
         elif isinstance(node, ir.Reshape):
             placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
                 else Placement.HOST
+            if placement[node.name] == Placement.HOST:
+                reasons[node.name] = "a reshape other than a flatten read by Dense: a gather"
         elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
                                ir.Requantization, ir.ConvTranspose2d)):
             placement[node.name] = Placement.VTA
         else:
             placement[node.name] = Placement.HOST
+            reasons[node.name] = f"{type(node).__name__} has no VTA layer: a gather"
     return placement
 
 

@@ -90,3 +90,43 @@ def test_conv_integer_and_matmul_integer(x_type, per_channel, tmp_path):
         x = RNG.normal(size=(1, 2, 6, 6)).astype(np.float32)
         apart = steps_apart(graph, path, x)
         assert apart and max(isolated for _, isolated in apart.values()) <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8], ids=["int8", "uint8"])
+def test_integer_graph_input_and_output_run_on_vta(dtype, tmp_path):
+    """x (int8/uint8) → DequantizeLinear → Conv → QuantizeLinear → y (int8/uint8): the graph's
+    own tensors are integers; the convolution runs on VTA between them."""
+    import onnx
+    import onnxruntime
+    from vta.compiler import reference
+    from vta.compiler.build import compile_graph
+    from vta.compiler.executor import Executor
+    from vta.isa import Config
+    element = TensorProto.INT8 if dtype is np.int8 else TensorProto.UINT8
+    zero = np.array(-3 if dtype is np.int8 else 125, dtype)
+    init = {"xs": np.float32(0.04), "xz": zero, "w": RNG.integers(-127, 128, (6, 3, 3, 3)).astype(
+        np.int8), "ws": np.float32(0.01), "wz": np.int8(0), "ys": np.float32(0.2),
+        "yz": np.array(7 if dtype is np.int8 else 131, dtype)}
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"], name="dq_x"),
+             helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wf"], name="dq_w"),
+             helper.make_node("Conv", ["xf", "wf"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["y"], name="q_y")]
+    graph = helper.make_graph(nodes, "integer_io", [helper.make_tensor_value_info(
+        "x", element, [1, 3, 6, 6])], [helper.make_tensor_value_info("y", element, [1, 6, 6, 6])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    path = tmp_path / "integer_io.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    imported = import_onnx(path)
+    model = compile_graph(imported, Config.preset("pynq"))
+    assert {n["name"]: n["placement"] for n in model.nodes}["conv"] == "vta"
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    executor = Executor(model)
+    for _ in range(3):
+        x = RNG.integers(np.iinfo(dtype).min, np.iinfo(dtype).max + 1, (1, 3, 6, 6)).astype(dtype)
+        got = executor.run({"x": x}).outputs["y"]
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, reference.run(imported, {"x": x})["y"])
+        theirs = session.run(None, {"x": x})[0]
+        assert np.abs(got.astype(int) - theirs.astype(int)).max() <= 1
