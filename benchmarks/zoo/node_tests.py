@@ -79,16 +79,25 @@ def run_case(case, prepare) -> Outcome:
     except Exception as error:                           # noqa: BLE001 - reported, one line
         return Outcome(case.name, False, f"compile: {one_line(error)}")
     for inputs, expected in case.data_sets:
-        feeds = {info.name: np.asarray(value) for info, value in zip(graph.input, inputs)}
+        feeds = {info.name: as_array(value) for info, value in zip(graph.input, inputs)}
         try:
             outputs = run(feeds)
         except Exception as error:                       # noqa: BLE001
             return Outcome(case.name, False, f"run: {one_line(error)}")
         for info, want in zip(graph.output, expected):
-            problem = difference(info.name, outputs.get(info.name), np.asarray(want))
+            problem = difference(info.name, outputs.get(info.name), as_array(want))
             if problem:
                 return Outcome(case.name, False, problem)
     return Outcome(case.name, True)
+
+
+def as_array(value) -> np.ndarray:
+    """A test datum as an array: `collect_testcases` keeps some tensors (float8, int4, ...) as
+    `onnx.TensorProto`s, which `np.asarray` would wrap as a 0-d object array."""
+    if hasattr(value, "data_type"):
+        from onnx.numpy_helper import to_array
+        return to_array(value)
+    return np.asarray(value)
 
 
 def difference(name: str, got: np.ndarray | None, want: np.ndarray) -> str:
