@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
-from vta.compiler import host_ops, ir
+from vta.compiler import host_ops, ir, onnx_model
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.isa import VtaError
@@ -35,15 +35,17 @@ DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Loop", "If", "Scan"
 
 
 
-def python_attributes(node: onnx.NodeProto) -> dict:
-    """The attributes as the host kernels take them (sub-graphs left to onnx.reference)."""
+def python_attributes(node: onnx.NodeProto, label: str) -> dict:
+    """The attributes as the host kernels take them (sub-graphs left to onnx.reference);
+    `label` names the node in errors."""
     values = {}
     for attribute in node.attribute:
         if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
             continue
         value = helper.get_attribute_value(attribute)
         if isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
+            value = onnx_model.tensor_array(value, f"node {label}: attribute "
+                                                   f"{attribute.name}: tensor")
         elif isinstance(value, bytes):
             value = value.decode()
         elif isinstance(value, list):
@@ -221,7 +223,7 @@ class HostEmitter:
             if attribute.name not in schema.attributes:
                 raise NodeError(label, f"attribute {attribute.name!r} is not an attribute of "
                                        f"{node.op_type} (opset {opset})")
-        attributes = python_attributes(node)
+        attributes = python_attributes(node, label)
         # The NodeProto goes along for onnx.reference, which runs what no kernel of ours does
         # (an operator without one, or element types numpy lacks).
         return host_ops.Call(node.op_type, attributes, opset, len(node.output),

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from vta.compiler import ir, onnx_host, onnx_model
 from vta.compiler.onnx_attributes import NodeError, node_label
@@ -72,7 +71,8 @@ class Importer:
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> ir.Graph:
         for tensor in self.model.graph.initializer:
-            self.env[tensor.name] = Const(numpy_helper.to_array(tensor))
+            self.env[tensor.name] = Const(onnx_model.tensor_array(tensor,
+                                                                    f"{self.source}: initializer"))
         for value_info in self.model.graph.input:
             if value_info.name not in self.env:
                 self.env[value_info.name] = Host(self.host.graph_input(value_info).name)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from vta.isa import VtaError
 
@@ -32,6 +34,34 @@ def default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), 0)
 
 
+def tensor_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
+    """A TensorProto's data (an initializer or a Constant's value); `where` says what it is in
+    the error when its data does not fit its declared type and shape."""
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as error:  # noqa: BLE001 - numpy and protobuf errors alike
+        reason = " ".join(str(error).split())
+        raise VtaError(f"{where} {tensor.name!r} of shape {tuple(tensor.dims)} has data "
+                       f"that does not fit it ({reason})") from None
+
+
+def _check_opset(model: onnx.ModelProto, source: str) -> int:
+    """The default-domain opset, refused when absent (an empty file parses as an empty model)
+    or newer than the installed onnx package defines."""
+    if not model.HasField("graph") or not (model.graph.node or model.graph.output):
+        raise VtaError(f"{source}: not an ONNX model (no graph: the file is empty or holds "
+                       "something else)")
+    opset = default_opset(model)
+    if opset <= 0:
+        raise VtaError(f"{source}: the model declares no opset for ONNX's default domain "
+                       "(opset_import)")
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise VtaError(f"{source}: opset {opset} of ONNX's default domain does not exist yet "
+                       f"(the newest this onnx {onnx.__version__} knows is {newest})")
+    return opset
+
+
 def prepare(model: onnx.ModelProto, source: str,
             input_shapes: Mapping[str, tuple[int, ...]] | None, notices: list[str]
             ) -> onnx.ModelProto:
@@ -41,7 +71,7 @@ def prepare(model: onnx.ModelProto, source: str,
     if prepared.functions:
         from onnx import inliner
         prepared = inliner.inline_local_functions(prepared)
-    opset = default_opset(prepared)
+    opset = _check_opset(prepared, source)
     if opset < MIN_OPSET:
         prepared = _converted(prepared, source, opset)
         notices.append(f"{source}: converted from opset {opset} to {MIN_OPSET}")
@@ -81,6 +111,7 @@ def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices
             raise VtaError(f"{source}: graph input {value.name!r} declares no shape; give it "
                            f"with --input-shape {value.name}=DIMS")
         dims = value.type.tensor_type.shape.dim
+        _check_declared_sizes(value.name, dims, source)
         if value.name in shapes and not value.type.tensor_type.HasField("shape"):
             for size in shapes[value.name]:
                 dims.add().dim_value = int(size)
@@ -96,8 +127,7 @@ def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices
             for dim, size in zip(dims, requested):
                 dim.dim_value = size
             continue
-        dynamic = [axis for axis, dim in enumerate(dims) if not dim.HasField("dim_value")
-                   or dim.dim_value <= 0]
+        dynamic = [axis for axis, dim in enumerate(dims) if not dim.HasField("dim_value")]
         if dynamic == [0] and len(dims) > 1:
             dims[0].dim_value = 1
             notices.append(f"{source}: graph input {value.name!r} has a dynamic batch "
@@ -110,6 +140,14 @@ def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices
                            f"{which}; fix "
                            f"{'it' if len(named) == 1 else 'them'} with --input-shape "
                            f"{value.name}=DIMS (e.g. 1,3,224,224)")
+
+
+def _check_declared_sizes(name: str, dims, source: str) -> None:
+    for axis, dim in enumerate(dims):
+        if dim.HasField("dim_value") and dim.dim_value <= 0:
+            what = "an empty tensor" if dim.dim_value == 0 else "a negative size"
+            raise VtaError(f"{source}: graph input {name!r} declares size {dim.dim_value} in "
+                           f"dimension {axis} ({what}); sizes must be positive")
 
 
 def _dims(shape) -> str:
