@@ -43,7 +43,7 @@ LAYOUT_SCHEMA = s.record({
     "shape": s.array(s.integer(1, 1 << 24), 4, 4),
     "batch": s.integer(1, 1 << 16), "block": s.integer(1, 1 << 16),
     "halo": s.array(s.integer(0, 1 << 16), 4, 4),
-    "fill": s.integer(-128, 127)})
+    "fill": s.integer(-128, 127)}, {"channels_last": {"type": "boolean"}})
 
 #: Element types of host tensors (numpy's names) and of quantized values.
 HOST_DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",

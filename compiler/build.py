@@ -130,7 +130,7 @@ def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], 
         values[name] = {"shape": list(value.shape), "onnx_dtype": value.onnx_dtype,
                         "scale": value.quant.scale if value.quantized else None,
                         "zero_point": value.quant.zero_point if value.quantized else None,
-                        "layout": layout_json(part.layouts[owner]) if device else None,
+                        "layout": layout_json(part.layouts[name]) if device else None,
                         "addr": buffers[owner].phys_addr if owner in buffers else None}
     return values, buffers
 

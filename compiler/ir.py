@@ -193,6 +193,13 @@ class Reshape(Node):
 
 
 @dataclass(frozen=True)
+class Transpose(Node):
+    """The input with its axes permuted (ONNX Transpose): output axis i is input axis perm[i]."""
+
+    perm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Concat(Node):
     """Concatenation of int8 tensors that share one quantization, along `axis`."""
 

@@ -53,10 +53,12 @@ class CompiledModel:
 
 
 def layout_json(layout: ActLayout) -> dict:
-    return {"shape": list(layout.shape), "batch": layout.batch, "block": layout.block,
+    """The layout in the .vtab header ("channels_last" only where true)."""
+    data = {"shape": list(layout.shape), "batch": layout.batch, "block": layout.block,
             "halo": list(layout.halo), "fill": layout.fill}
+    return data | {"channels_last": True} if layout.channels_last else data
 
 
 def layout_from_json(data: dict) -> ActLayout:
     return ActLayout(tuple(data["shape"]), data["batch"], data["block"], tuple(data["halo"]),
-                     data["fill"])
+                     data["fill"], data.get("channels_last", False))

@@ -24,13 +24,20 @@ def blocks(count: int, size: int) -> int:
 
 @dataclass(frozen=True)
 class ActLayout:
-    """Where an (N, C, H, W) int8 tensor lives: tiles, halo (top, left, bottom, right), fill."""
+    """Where an int8 tensor lives: `shape` (N, C, H, W) of its tiles' array — the samples,
+    channels and the positions' rows and columns —, halo (top, left, bottom, right), fill.
+
+    The tensor itself is NCHW (an N×C, N×C×L value with H = L, W = 1, or N×C×1×1), or, with
+    `channels_last`, its channels are its last axis (N×H×W×C, N×L×C with H = L, W = 1, or an
+    M×C matrix as N = 1, H = M rows of C channels): `physical_shape` says which.
+    """
 
     shape: tuple[int, int, int, int]
     batch: int
     block: int
     halo: tuple[int, int, int, int] = (0, 0, 0, 0)
     fill: int = 0
+    channels_last: bool = False
 
     @property
     def batch_blocks(self) -> int:
@@ -72,8 +79,8 @@ class ActLayout:
                 * self.width_with_halo + column)
 
     def gather_map(self) -> np.ndarray:
-        """For each byte of the packed buffer: the flat NCHW index it holds, or −1 (halo and
-        padding)."""
+        """For each byte of the packed buffer: the flat index in the tensor (NCHW or channels
+        last) of the element it holds, or −1 (halo and padding)."""
         n, c, h, w = self.shape
         batch_block = np.arange(self.batch_blocks)[:, None, None, None, None, None]
         channel_block = np.arange(self.channel_blocks)[None, :, None, None, None, None]
@@ -84,7 +91,10 @@ class ActLayout:
         sample = batch_block * self.batch + lane_batch
         channel = channel_block * self.block + lane_channel
         valid = (sample < n) & (channel < c) & (y >= 0) & (y < h) & (x >= 0) & (x < w)
-        flat = ((sample * c + channel) * h + y) * w + x
+        if self.channels_last:
+            flat = ((sample * h + y) * w + x) * c + channel
+        else:
+            flat = ((sample * c + channel) * h + y) * w + x
         return np.where(valid, flat, -1).astype(np.int64).ravel()
 
     def window_map(self, kernel, strides, dilations, pads, out_hw) -> np.ndarray:
@@ -107,7 +117,7 @@ class ActLayout:
         return byte.astype(np.int64).ravel()
 
     def scatter_map(self) -> np.ndarray:
-        """For each NCHW element (flat): the byte of the packed buffer holding it."""
+        """For each element of the tensor (flat): the byte of the packed buffer holding it."""
         source = self.gather_map()
         positions = np.flatnonzero(source >= 0)
         result = np.empty(int(np.prod(self.shape)), dtype=np.int64)
@@ -115,24 +125,23 @@ class ActLayout:
         return result
 
 
-def as_4d(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """NCHW shape of an IR value (NC values are N×C×1×1)."""
-    if len(shape) == 4:
-        return tuple(shape)
+def physical_shape(shape: tuple[int, ...], channels_last: bool) -> tuple[int, int, int, int]:
+    """The (N, C, H, W) tile array of a tensor of `shape`, channels at axis 1 or last (see
+    `ActLayout`); VtaError for a tensor of another rank."""
+    if len(shape) not in (2, 3, 4):
+        raise VtaError(f"a value of shape {shape} has no VTA layout (2 to 4 axes only)")
+    if not channels_last:
+        return tuple(shape) + (1,) * (4 - len(shape))
     if len(shape) == 2:
-        return (shape[0], shape[1], 1, 1)
-    raise VtaError(f"a value of shape {shape} has no VTA layout (NCHW or NC only)")
+        return (1, shape[1], shape[0], 1)
+    return (shape[0], shape[-1]) + tuple(shape[1:-1]) + (1,) * (4 - len(shape))
 
 
 def pack_array(array: np.ndarray, layout: ActLayout) -> np.ndarray:
-    """Pack an int8 NCHW (or NC) array into the layout's bytes (halo = fill)."""
+    """Pack an int8 tensor into the layout's bytes (halo = fill)."""
     source = layout.gather_map()
     flat = np.asarray(array, dtype=np.int8).ravel()
     return np.where(source >= 0, flat[np.maximum(source, 0)], np.int8(layout.fill)).astype(np.int8)
-
-
-def unpack_array(packed: np.ndarray, layout: ActLayout) -> np.ndarray:
-    return np.asarray(packed, dtype=np.int8).ravel()[layout.scatter_map()].reshape(layout.shape)
 
 
 def pad_channels(weight: np.ndarray, out_channels: int, in_channels: int) -> np.ndarray:

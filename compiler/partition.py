@@ -30,9 +30,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from vta.compiler import conv_transpose, ir
+from vta.compiler import layouts as value_layouts
 from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Phase, Pool,
                                  Residual, Step, VtaLayer, WeightMode)
-from vta.compiler.packing import (ActLayout, as_4d, bias_weight_tiles, dense_weight_tiles,
+from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
 from vta.compiler.requantize import IMM_MAX, monotone
@@ -77,6 +78,8 @@ class Partition:
     device: set[str] = field(default_factory=set)
     #: host Reshape/Concat nodes done as one gather between device buffers
     moves: set[str] = field(default_factory=set)
+    #: flattened images a Dense reads in place (aliases read through their image's layout)
+    flattened: set[str] = field(default_factory=set)
 
     def sources(self, node: ir.Node) -> list[str]:
         """The values (DRAM buffers) a VTA node's layer reads."""
@@ -92,23 +95,27 @@ class Unsupported(VtaError):
     """This node cannot run on VTA; it runs on the host."""
 
 
-def channel_operand(operand: np.ndarray, shape: tuple[int, ...]) -> int | np.ndarray:
-    """A step operand as an immediate (uniform) or a per-channel vector; Unsupported if it
-    varies along other axes."""
+def channel_operand(operand: np.ndarray, shape: tuple[int, ...],
+                    channels_last: bool = False) -> int | np.ndarray:
+    """A step operand as an immediate (uniform) or a vector along the channels (axis 1, or the
+    last); Unsupported if it varies along other axes."""
     operand = np.asarray(operand, dtype=np.int64)
     if operand.ndim == 0:
         return int(operand)
     full = np.broadcast_to(operand, (1,) + tuple(shape[1:]) if len(shape) > 1 else shape)
-    per_channel = full.reshape(full.shape[0], full.shape[1], -1)[0]
+    per_channel = np.moveaxis(full, -1 if channels_last else 1, 0).reshape(full.shape[
+        -1 if channels_last else 1], -1)
     if np.any(per_channel != per_channel[:, :1]):
         raise Unsupported("requantization operand varies by position")
     return per_channel[:, 0]
 
 
-def convert_steps(steps, shape, constants: list[np.ndarray]) -> list[Step]:
+def convert_steps(steps, shape, constants: list[np.ndarray], channels_last: bool = False
+                  ) -> list[Step]:
+    """Requantization steps as epilogue steps (per-channel operands appended to `constants`)."""
     result = []
     for step in steps:
-        operand = channel_operand(step.operand, shape)
+        operand = channel_operand(step.operand, shape, channels_last)
         if isinstance(operand, int):
             result.append((step.op, Imm(operand)))
         else:
@@ -186,11 +193,14 @@ HOST_NODES = (ir.HostOp, ir.Quantize, ir.Dequantize, ir.Reinterpret)
 
 
 def has_layout(value: ir.Value) -> bool:
-    """Whether a value can live in device memory: a quantized NCHW or NC tensor."""
-    return value.quantized and len(value.shape) in (2, 4)
+    """Whether a value can live in device memory: a quantized tensor of 2 to 4 axes
+    (`layouts`)."""
+    return value.quantized and len(value.shape) in value_layouts.DEVICE_RANKS
 
 
 def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Placement]:
+    """Every node VTA may compute on VTA, a flatten read in place by Dense aliased, the rest on
+    the host (layout moves become aliases later where their bytes agree)."""
     placement = {}
     for node in graph.nodes:
         if isinstance(node, HOST_NODES):
@@ -203,7 +213,7 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Pl
         if flat is not None:
             placement[node.name] = Placement.HOST
             reasons[node.name] = (f"its {len(flat.shape)}-D tensor {flat.name!r} has no VTA "
-                                  "layout (NCHW or NC only)")
+                                  "layout (quantized, 2 to 4 axes)")
         elif isinstance(node, ir.Reshape):
             placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
                 else Placement.HOST
@@ -258,19 +268,10 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
             break
         placement[conflict] = Placement.HOST
         reasons[conflict] = "its input's padding must hold another value for another consumer"
-    layouts, alias = {}, {}
-    for name, value in graph.values.items():
-        if not has_layout(value):
-            continue
-        requests = needs.get(name, [])
-        halo = tuple(max([pads[i] for _, pads, _ in requests], default=0) for i in range(4))
-        fill = requests[0][2] if requests else 0
-        layouts[name] = ActLayout(as_4d(value.shape), config.batch, config.block_out, halo, fill)
-    result = Partition(graph, layouts, alias, placement, reasons=reasons)
+    layouts, alias, flattened = _value_layouts(graph, placement, needs, config)
+    result = Partition(graph, layouts, alias, placement, reasons=reasons, flattened=flattened)
     for node in graph.nodes:
-        if placement[node.name] == Placement.ALIAS:
-            alias[node.output] = alias.get(node.inputs[0], node.inputs[0])
-        elif placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
+        if placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
                 graph, node, placement, config.block_in):
             name = f"{node.name}/im2col"
             n, c, _, _ = layouts[node.inputs[0]].shape
@@ -322,6 +323,59 @@ def _place_in_device_memory(part: Partition) -> None:
                 part.moves.add(node.name)
                 device.update(values)
                 changed = True
+
+
+def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict,
+                   config: Config) -> tuple[dict[str, ActLayout], dict[str, str], set[str]]:
+    """(layout of every value with one, value -> the value whose buffer it shares, the
+    flattened images Dense reads in place).
+
+    A Reshape or Transpose whose output lies in its input's bytes (`layouts.same_bytes`) is an
+    alias (placement ALIAS): all values sharing one buffer take the largest halo any of their
+    consumers needs (and stay apart where those need different fills); a flatten read in place
+    by Dense is one too, read through its input's layout."""
+    flags = value_layouts.channels_last(graph, config.batch, config.block_out)
+
+    def layout(name: str, **options) -> ActLayout:
+        return value_layouts.layout_of(graph.values[name].shape, flags[name], config.batch,
+                                       config.block_out, **options)
+
+    owner: dict[str, str] = {}
+    moves = {}
+    for node in graph.nodes:
+        if isinstance(node, value_layouts.MOVES) and node.inputs[0] in flags \
+                and node.output in flags and value_layouts.same_bytes(
+                layout(node.inputs[0]), layout(node.output), graph.values[node.inputs[0]].shape,
+                node):
+            owner[node.output] = owner.get(node.inputs[0], node.inputs[0])
+            moves[node.output] = node
+    fills: dict[str, set[int]] = {}
+    for name in flags:
+        fills.setdefault(owner.get(name, name), set()).update(
+            fill for _, _, fill in needs.get(name, []))
+    for name in [name for name in owner if len(fills[owner[name]]) > 1]:
+        del owner[name]
+    groups: dict[str, list[str]] = {}
+    for name in flags:
+        groups.setdefault(owner.get(name, name), []).append(name)
+    layouts = {}
+    for members in groups.values():
+        requests = [request for name in members for request in needs.get(name, [])]
+        halo = tuple(max([pads[i] for _, pads, _ in requests], default=0) for i in range(4))
+        fill = requests[0][2] if requests else 0
+        for name in members:
+            layouts[name] = layout(name, halo=halo, fill=fill)
+    for name, node in moves.items():
+        if name in owner:
+            placement[node.name] = Placement.ALIAS
+    flattened = set()
+    for node in graph.nodes:
+        if isinstance(node, ir.Reshape) and placement[node.name] == Placement.ALIAS \
+                and node.output not in owner:
+            owner[node.output] = owner.get(node.inputs[0], node.inputs[0])
+            layouts[node.output] = layouts[owner[node.output]]
+            flattened.add(node.output)
+    return layouts, owner, flattened
 
 
 def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
@@ -401,6 +455,9 @@ def _fuse(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> None:
 def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     """The VTA layer of one node."""
     graph, layouts = part.graph, part.layouts
+    for name, last in value_layouts.required(node, graph, config.batch):
+        if name not in part.alias and layouts[name].channels_last != last:
+            raise Unsupported(f"{name!r} is laid out for another operator")
     output = layouts[node.output]
     block = config.block_out
     out_shape = graph.values[node.output].shape
@@ -430,11 +487,11 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         return _transposed_layer(node, part, config)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
-        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block, output.channels_last)
         return ConvLayer(name=node.name, input=x, output=output, mode=WeightMode.DENSE,
                          weights=dense_weight_tiles(weight, block), epilogue=epilogue,
                          constants=constants, bias_tiles=bias_tiles,
-                         macs=int(np.prod(node.weight.shape)) * out_shape[0])
+                         macs=int(np.prod(out_shape)) * node.weight.shape[1])
     if isinstance(node, ir.AvgPool):
         taps = node.kernel[0] * node.kernel[1]
         epilogue = bias_step(-node.input_zero_point * taps, constants)
@@ -446,7 +503,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                          macs=int(np.prod(out_shape)) * taps)
     if isinstance(node, ir.Requantization):
         epilogue = bias_step(-node.input_zero_point, constants)
-        epilogue += convert_steps(node.requant.steps, out_shape, constants)
+        epilogue += convert_steps(node.requant.steps, out_shape, constants, output.channels_last)
         return ConvLayer(name=node.name, input=layouts[node.inputs[0]], output=output,
                          mode=WeightMode.IDENTITY, weights=identity_tile(block),
                          epilogue=epilogue, constants=constants)
@@ -458,9 +515,10 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         a, b = (layouts[name] for name in node.inputs)
         if a.shape != b.shape or a.shape != output.shape:
             raise Unsupported("Add of differently shaped tensors (broadcasting)")
-        steps_a = convert_steps(node.input_steps[0], out_shape, constants)
-        steps_b = convert_steps(node.input_steps[1], out_shape, constants)
-        epilogue = convert_steps(node.requant.steps, out_shape, constants)
+        last = output.channels_last
+        steps_a = convert_steps(node.input_steps[0], out_shape, constants, last)
+        steps_b = convert_steps(node.input_steps[1], out_shape, constants, last)
+        epilogue = convert_steps(node.requant.steps, out_shape, constants, last)
         return AddLayer(name=node.name, a=a, b=b, output=output, steps_a=steps_a,
                         steps_b=steps_b, epilogue=epilogue, constants=constants,
                         macs=int(np.prod(out_shape)))
@@ -509,18 +567,20 @@ def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config)
                      macs=n * height * width * channels * int(np.prod(node.weight.shape[1:])))
 
 
-def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray], block: int):
+def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray], block: int,
+              channels_last: bool = False):
     """(ALU steps, bias tiles) of a convolution or Dense: its bias (`bias_by_gemm`), then its
     requantization."""
     steps, bias_tiles = bias_by_gemm(node.folded_bias(), constants, block)
-    return steps + convert_steps(node.requant.steps, out_shape, constants), bias_tiles
+    return steps + convert_steps(node.requant.steps, out_shape, constants,
+                                 channels_last), bias_tiles
 
 
 def _dense_input(node: ir.Dense, part: Partition, config: Config):
     """(input layout as N × K' × 1 × 1, (M, K', 1, 1) weights) — K' the packed tiles of the
     input, so a flattened image is read in place (weights permuted, halo/padding weights 0)."""
     name = node.inputs[0]
-    source = part.alias.get(name)
+    source = part.alias[name] if name in part.flattened else None
     block = config.block_out
     m, k = node.weight.shape
     if source is None:

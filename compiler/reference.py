@@ -156,6 +156,10 @@ def _reshape(node: ir.Reshape, x: np.ndarray) -> np.ndarray:
     return x.reshape(node.shape)
 
 
+def _transpose(node: ir.Transpose, x: np.ndarray) -> np.ndarray:
+    return np.transpose(x, node.perm)
+
+
 def _concat(node: ir.Concat, *xs: np.ndarray) -> np.ndarray:
     return np.concatenate(xs, axis=node.axis)
 
@@ -201,5 +205,5 @@ _KERNELS: dict[type, Callable] = {
     ir.Conv2d: _conv2d, ir.Dense: _dense, ir.Add: _add, ir.MaxPool: _max_pool,
     ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
     ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d, ir.Quantize: _quantize,
-    ir.Dequantize: _dequantize, ir.Reinterpret: _reinterpret,
+    ir.Dequantize: _dequantize, ir.Reinterpret: _reinterpret, ir.Transpose: _transpose,
 }

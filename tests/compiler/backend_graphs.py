@@ -73,18 +73,50 @@ def conv_transpose_graph(rng, *, n=1, c=8, h=5, w=5, o=8, k=2, stride=2, pad=0,
     return graph
 
 
-def dense_graph(rng, *, n=1, k=40, m=20, input_zero_point=5, per_channel=True,
-                alu_mul=True) -> ir.Graph:
+def dense_graph(rng, *, n=1, k=40, m=20, input_zero_point=5, per_channel=True, alu_mul=True,
+                lead: tuple[int, ...] | None = None) -> ir.Graph:
+    """x (n, k) — or (*lead, k): rows of a matrix, tokens — → Dense → y (…, m)."""
     graph = ir.Graph("dense")
-    value(graph, "x", (n, k), input_zero_point)
+    lead = (n,) if lead is None else tuple(lead)
+    value(graph, "x", lead + (k,), input_zero_point)
     graph.inputs.append("x")
+    add_dense(rng, graph, "x", "y", m, per_channel=per_channel, alu_mul=alu_mul)
+    graph.outputs.append("y")
+    return graph
+
+
+def add_dense(rng, graph, source: str, output: str, m: int, *, per_channel=True, alu_mul=True,
+              name: str = "fc") -> None:
+    """Append a Dense of `source`'s last axis to m outputs."""
+    x = graph.values[source]
+    k = x.shape[-1]
     weight = rng.integers(-128, 128, size=(m, k)).astype(np.int8)
     bias = rng.integers(-5000, 5000, size=m).astype(np.int32)
     bound = np.abs(weight.astype(np.int64)).sum(axis=1) * 256 + 5000
     rq = requant(rng, m, bound, per_channel=per_channel, alu_mul=alu_mul, shape_tail=())
-    node = ir.Dense("fc", ("x",), "y", weight=weight, bias=bias,
-                    input_zero_point=input_zero_point, requant=rq)
-    graph.add_node(node, ir.Value("y", (n, m), ir.Quant(0.1, rq.zero_point)))
+    node = ir.Dense(name, (source,), output, weight=weight, bias=bias,
+                    input_zero_point=x.quant.zero_point, requant=rq)
+    graph.add_node(node, ir.Value(output, x.shape[:-1] + (m,), ir.Quant(0.1, rq.zero_point)))
+
+
+def channels_last_graph(rng, *, c=24, m=40, h=5, w=6) -> ir.Graph:
+    """x (NCHW) → Transpose to NHWC → Dense over the channels (a ConvNeXt pointwise layer) →
+    Transpose to NCHW → 3×3 convolution with padding: both transposes alias their input, the
+    convolution's padding lies in the halo of the Dense's output."""
+    graph = ir.Graph("channels_last")
+    value(graph, "x", (1, c, h, w), -7)
+    graph.inputs.append("x")
+    graph.add_node(ir.Transpose("to_nhwc", ("x",), "t", perm=(0, 2, 3, 1)),
+                   ir.Value("t", (1, h, w, c), graph.values["x"].quant))
+    add_dense(rng, graph, "t", "d", m)
+    graph.add_node(ir.Transpose("to_nchw", ("d",), "u", perm=(0, 3, 1, 2)),
+                   ir.Value("u", (1, m, h, w), graph.values["d"].quant))
+    conv = conv_graph(rng, c=m, o=17, h=h, w=w, input_zero_point=graph.values["u"].quant.zero_point
+                      ).nodes[0]
+    graph.add_node(ir.Conv2d("conv", ("u",), "y", weight=conv.weight, bias=conv.bias,
+                             strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1), groups=1,
+                             input_zero_point=conv.input_zero_point, requant=conv.requant),
+                   ir.Value("y", (1, 17, h, w), ir.Quant(0.1, conv.requant.zero_point)))
     graph.outputs.append("y")
     return graph
 

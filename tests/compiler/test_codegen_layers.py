@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph,
-                            conv_transpose_graph, dense_graph, pool_graph, random_feeds,
-                            residual_graph, run_both)
+from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_graph,
+                            conv_pool_graph, conv_transpose_graph, dense_graph, pool_graph,
+                            random_feeds, residual_graph, run_both)
 from vta.compiler import ir
 from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
@@ -106,6 +106,32 @@ def test_dense_matches_reference(k, m, zero_point, per_channel, seed):
     graph = dense_graph(np.random.default_rng(seed), k=k, m=m, input_zero_point=zero_point,
                         per_channel=per_channel)
     check(graph)
+
+
+@SETTINGS
+@given(lead=st.sampled_from([(70,), (1, 65), (2, 17), (1, 3, 5), (2, 4, 4)]),
+       k=st.integers(1, 80), m=st.integers(1, 60), zero_point=st.integers(-128, 127),
+       per_channel=st.booleans(), seed=st.integers(0, 99),
+       config=st.sampled_from([PYNQ, TINY, BLOCK32, PYNQ.replace(LOG_BATCH=1)]))
+def test_dense_on_rows_and_tokens_matches_reference(lead, k, m, zero_point, per_channel, seed,
+                                                    config):
+    """Dense over the last axis of a matrix of many rows, of (batch, tokens, features) and of
+    a channels-last image: the channels in the lanes, every other axis a position of a 1×1
+    convolution."""
+    graph = dense_graph(np.random.default_rng(seed), lead=lead, k=k, m=m,
+                        input_zero_point=zero_point, per_channel=per_channel)
+    model = check(graph, config)
+    assert model.values["x"]["layout"].get("channels_last") is True
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+def test_transposes_between_nchw_and_channels_last_are_free(config):
+    """NCHW → NHWC → Dense → NCHW → padded convolution (a ConvNeXt pointwise layer between
+    convolutions): both transposes alias their input, the convolution's padding comes from the
+    halo of the Dense's output buffer."""
+    model = check(channels_last_graph(np.random.default_rng(3)), config)
+    assert [node["placement"] for node in model.nodes] == ["alias", "vta", "alias", "vta"]
+    assert model.values["u"]["addr"] == model.values["d"]["addr"]
 
 
 @pytest.mark.parametrize("kind, k, stride, pad, ceil_mode, size", [

@@ -19,6 +19,7 @@ GRAPHS = {
     "conv+residual": lambda rng: residual_graph(rng, c=20, h=5, w=5),
     "conv+maxpool": lambda rng: conv_pool_graph(rng, c=3, o=20, k=7, stride=2, pad=3, h=12,
                                                 w=12),
+    "dense-tokens": lambda rng: dense_graph(rng, lead=(1, 20), k=40, m=24),
     "conv-transpose": lambda rng: conv_transpose_graph(rng, c=20, o=16, h=3, w=4, k=4, stride=2,
                                                        pad=1),
 }

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from vta.compiler.packing import ActLayout, bias_input_tile, bias_weight_tiles, pack_array
+from vta.compiler.packing import (ActLayout, bias_input_tile, bias_weight_tiles, pack_array,
+                                  physical_shape)
 
 
 @pytest.mark.parametrize("shape, kernel, strides, dilations, pads, batch", [
@@ -44,3 +45,40 @@ def test_bias_tiles_add_the_bias_through_the_gemm(block):
     np.testing.assert_array_equal(sums[len(bias):], 0)
     assert bias_weight_tiles(np.array([128 * 128 * (block - 1) + 64]), block) is None
     assert bias_weight_tiles(np.array([-reach - 128 - 64]), block) is None
+
+
+def tile_array(x: np.ndarray, batch: int, block: int, halo, fill: int) -> np.ndarray:
+    """NCHW `x` as the (N/b, C/c, H', W', b, c) tiles the packed layout documents, built
+    directly: every byte that holds no element of `x` (padding samples and channels, the halo
+    around every image) holds `fill`."""
+    n, c, h, w = x.shape
+    nb, cb = -(-n // batch), -(-c // block)
+    padded = np.full((nb * batch, cb * block, h, w), fill, dtype=np.int8)
+    padded[:n, :c] = x
+    top, left, bottom, right = halo
+    framed = np.pad(padded, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+    tiles = framed.reshape(nb, batch, cb, block, *framed.shape[2:]).transpose(0, 2, 4, 5, 1, 3)
+    return np.ascontiguousarray(tiles).ravel()
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("shape, halo", [((2, 20, 3, 5), (1, 0, 2, 1)),
+                                         ((1, 7, 4, 1), (0, 0, 0, 0)),
+                                         ((3, 33, 1, 1), (0, 0, 0, 0))])
+def test_packed_bytes_are_the_documented_tiles(shape, halo, batch):
+    x = np.random.default_rng(1).integers(-128, 128, size=shape).astype(np.int8)
+    layout = ActLayout(shape, batch, 16, halo=halo, fill=-5)
+    np.testing.assert_array_equal(pack_array(x, layout), tile_array(x, batch, 16, halo, -5))
+
+
+@pytest.mark.parametrize("shape", [(5, 40), (2, 7, 20), (1, 3, 4, 18), (2, 2, 3, 5)])
+def test_channels_last_packs_like_the_nchw_transpose(shape):
+    """A tensor with channels last (M×C, N×L×C, N×H×W×C) takes the bytes its NCHW transpose
+    takes: its channels in the lanes, its other axes as positions."""
+    x = np.random.default_rng(2).integers(-128, 128, size=shape).astype(np.int8)
+    physical = physical_shape(shape, channels_last=True)
+    nchw = np.moveaxis(x, -1, 1).reshape(physical) if len(shape) > 2 else x.T[None, :, :, None]
+    layout = ActLayout(physical, 1, 16, halo=(1, 0, 0, 2), fill=3, channels_last=True)
+    expected = pack_array(nchw, ActLayout(physical, 1, 16, halo=(1, 0, 0, 2), fill=3))
+    np.testing.assert_array_equal(pack_array(x, layout), expected)
+    np.testing.assert_array_equal(pack_array(x, layout)[layout.scatter_map()], x.ravel())
