@@ -147,11 +147,11 @@ def conv_pending(im, node, label, x: ir.Value, input_zero_point: int, weight: np
 
 def dense_pending(label, x: ir.Value, input_zero_point: int, weight: np.ndarray,
                   acc_scale: np.ndarray, bias: np.ndarray) -> Pending:
-    """A Dense accumulation of int8 `x` (N, K) with int8 `weight` (M, K)."""
-    if len(x.shape) != 2 or x.shape[1] != weight.shape[1]:
-        raise NodeError(label, f"input {x.shape} does not match weights {weight.shape[::-1]} "
-                        "(2-D inputs only)")
-    return Pending(label, "dense", ir.Dense, (x.name,), (x.shape[0], weight.shape[0]),
+    """A Dense accumulation of int8 `x` (..., K) with int8 `weight` (M, K): the product over the
+    last axis, for every position of the leading ones (tokens of a transformer)."""
+    if len(x.shape) < 2 or x.shape[-1] != weight.shape[1]:
+        raise NodeError(label, f"input {x.shape} does not match weights {weight.shape[::-1]}")
+    return Pending(label, "dense", ir.Dense, (x.name,), x.shape[:-1] + (weight.shape[0],),
                    acc_scale.reshape(weight.shape[0]),
                    dict(weight=weight, input_zero_point=input_zero_point), bias)
 
@@ -342,7 +342,7 @@ def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarra
     full = np.broadcast_to(real, pending.shape) if real.ndim <= len(pending.shape) else None
     if full is None:
         raise NodeError(label, f"addend of shape {real.shape} does not fit {pending.shape}")
-    moved = np.moveaxis(full, 1, 0).reshape(channels, -1)
+    moved = np.moveaxis(full, 1 if pending.kind == "conv" else -1, 0).reshape(channels, -1)
     if not np.all(moved == moved[:, :1]):
         raise NodeError(label, f"only a per-channel constant can be added to {pending.label}")
     return moved[:, 0]

@@ -121,9 +121,20 @@ def case_flatten():
     return nodes, init, (1, 2, 6, 6)
 
 
+def case_token_matmul():
+    """MatMul over the features of (batch, tokens, features), a bias Add and a ReLU between."""
+    init = {"q.w": weights(20, 12).T.copy(), "q.b": RNG.normal(size=20).astype(np.float32),
+            "o.w": weights(7, 20).T.copy()}
+    nodes = [helper.make_node("MatMul", ["x", "q.w"], ["q"], name="q"),
+             helper.make_node("Add", ["q", "q.b"], ["q.biased"], name="q.bias"),
+             relu("q.biased"),
+             helper.make_node("MatMul", ["q.biased.relu", "o.w"], ["y"], name="o")]
+    return nodes, init, (1, 5, 12)
+
+
 CASES = [case_conv_relu, case_strided_asymmetric_pads, case_auto_pad_same_upper,
          case_grouped_and_dilated, case_depthwise_relu6, case_residual_add, case_pools,
-         case_concat_of_different_scales, case_gemm_head, case_flatten]
+         case_concat_of_different_scales, case_gemm_head, case_flatten, case_token_matmul]
 SETTINGS = {
     "int8-per-channel": dict(per_channel=True),
     "int8-per-tensor": dict(per_channel=False),
