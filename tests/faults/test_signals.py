@@ -29,12 +29,13 @@ def long_program(folder: Path) -> Path:
 
 
 def marked_processes(mark: str) -> list[int]:
-    """Processes whose environment carries `mark` (children inherit it)."""
+    """Live processes whose environment carries `mark` (children inherit it)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if mark.encode() in (entry / "environ").read_bytes():
+                zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+                if mark.encode() in (entry / "environ").read_bytes() and not zombie:
                     found.append(int(entry.name))
             except OSError:
                 continue
