@@ -72,21 +72,33 @@ def reap(record: Path) -> None:
     record.unlink(missing_ok=True)
 
 
-def run_group(command: list[str], *, record: Path, env: dict | None = None, **options) -> int:
-    """Run `command` (``subprocess.Popen`` options) to completion in its own process group,
-    recorded in `record` while it runs; its exit status."""
+def spawn(command: list[str], *, record: Path, env: dict | None = None,
+          **options) -> subprocess.Popen:
+    """Start `command` (``subprocess.Popen`` options) in a process group of its own that dies
+    with this process, recorded in `record` until `end`."""
     reap(record)
     token = secrets.token_hex(8)
     environment = dict(os.environ if env is None else env, **{TOKEN: token})
     record.write_text(f"{os.getpid()} {token}\n")
-    process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent,
-                               env=environment, **options)
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent,
+                            env=environment, **options)
+
+
+def end(process: subprocess.Popen, record: Path) -> None:
+    """Kill what is left of `process`'s group (make's compilers, ...) and forget the record."""
+    _kill_group(process.pid)
+    process.wait()
+    record.unlink(missing_ok=True)
+
+
+def run_group(command: list[str], *, record: Path, **options) -> int:
+    """Run `command` to completion as `spawn` starts it; its exit status. An interrupt or
+    error in the caller kills the whole group."""
+    process = spawn(command, record=record, **options)
     try:
         return process.wait()
     finally:
-        _kill_group(process.pid)            # what is left of the group (make's compilers...)
-        process.wait()
-        record.unlink(missing_ok=True)
+        end(process, record)
 
 
 def _remove_stale_folders(root: Path) -> None:
