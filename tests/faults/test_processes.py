@@ -87,7 +87,8 @@ def test_run_folders_of_killed_runs_are_removed(tmp_path, monkeypatch):
     stale.mkdir()
     mine = tmp_path / f"{processes.RUN_PREFIX}{os.getpid()}-keep"
     mine.mkdir()
-    with processes.run_folder() as folder:
+    with processes.temporary_folder() as name:
+        folder = Path(name)
         assert folder.name.startswith(f"{processes.RUN_PREFIX}{os.getpid()}-")
         assert not stale.exists() and mine.exists()
     assert not folder.exists()

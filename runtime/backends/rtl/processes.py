@@ -3,10 +3,10 @@
 `run_group` starts a tool (Verilator and the make/compiler processes under it, or a harness)
 in a process group of its own that the kernel ends when its parent dies (``PR_SET_PDEATHSIG``),
 and kills the whole group if the caller is interrupted (Ctrl-C, SIGTERM) or fails; it writes
-the group's id to a file while it runs. `run_folder` makes a temporary folder named after this
-process. Both leave traces a later run can act on after a SIGKILL, which no process can catch:
+the group's id to a file while it runs. `temporary_folder` makes a temporary folder named after
+this process. Both leave traces a later run can act on after a SIGKILL, which no process can catch:
 `reap` kills the leftovers of a recorded group whose owner is gone (found by a token in their
-environment), and `run_folder` first removes the folders of processes that no longer exist.
+environment), and `temporary_folder` first removes the folders of processes that no longer exist.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -113,11 +112,9 @@ def _remove_stale_folders(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def run_folder() -> Iterator[Path]:
-    """A fresh temporary folder ``vta-rtl-<pid>-…`` for one run, removed afterwards; the
-    folders of runs whose process was killed are removed first."""
+def temporary_folder() -> tempfile.TemporaryDirectory:
+    """A fresh temporary folder ``vta-rtl-<pid>-…`` (``cleanup()`` or ``with`` removes it);
+    the folders of runs whose process was killed are removed first, their processes too."""
     root = Path(tempfile.gettempdir())
     _remove_stale_folders(root)
-    with tempfile.TemporaryDirectory(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=root) as folder:
-        yield Path(folder)
+    return tempfile.TemporaryDirectory(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=root)
