@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import math
 
-import jsonschema
-from jsonschema import Draft202012Validator
+from functools import cache
 
 from vta.isa.errors import VtaError
 
@@ -36,10 +35,15 @@ def _is_number(checker, instance) -> bool:
     return isinstance(instance, (int, float)) and not isinstance(instance, bool)
 
 
-_Validator = jsonschema.validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"integer": _is_integer, "number": _is_number}))
+@cache
+def _validator_class():
+    """Draft 2020-12 with JSON's integers (imported on first use: reading a config needs no
+    schema, and `vta --help` should not pay for jsonschema)."""
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator,
+                             type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+                                 {"integer": _is_integer, "number": _is_number}))
 
 
 def show(value) -> str:
@@ -113,7 +117,7 @@ def field_path(path) -> str:
     return text
 
 
-def _describe(problem: jsonschema.ValidationError) -> str:
+def _describe(problem) -> str:
     """The one-line reason for a schema violation, quoting at most `MAX_SHOWN` characters."""
     value, rule, limit = problem.instance, problem.validator, problem.validator_value
     if rule == "type":
@@ -153,17 +157,19 @@ def _describe(problem: jsonschema.ValidationError) -> str:
 def validate(document, schema: dict, where: str, error: type[VtaError] = VtaError) -> None:
     """Check `document` against `schema`; the first violation (the deepest, most specific one,
     `jsonschema.exceptions.best_match`) as one line ``WHERE: FIELD: REASON`` in `error`."""
+    from jsonschema.exceptions import best_match
+
     validator = _validators.get(id(schema))
     if validator is None or validator.schema is not schema:
-        _Validator.check_schema(schema)
-        validator = _validators[id(schema)] = _Validator(schema)
-    problem = jsonschema.exceptions.best_match(validator.iter_errors(document))
+        _validator_class().check_schema(schema)
+        validator = _validators[id(schema)] = _validator_class()(schema)
+    problem = best_match(validator.iter_errors(document))
     if problem is not None:
         field = field_path(problem.absolute_path)
         raise error(f"{where}: {field + ': ' if field else ''}{_describe(problem)}")
 
 
-_validators: dict[int, Draft202012Validator] = {}
+_validators: dict[int, object] = {}
 
 
 def integer(minimum: int = 0, maximum: int = 2**64 - 1) -> dict:
