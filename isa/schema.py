@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-
 from functools import cache
 
 from vta.isa.errors import VtaError
