@@ -15,6 +15,7 @@ from pathlib import Path
 from vta.isa import Config
 from vta.isa.errors import VtaError
 from vta.runtime.backends.rtl.cache import build_key, cached_build
+from vta.runtime.backends.rtl.processes import run_group
 from vta.runtime.backends.rtl.session import CocotbSession, HarnessSession, Session
 from vta.runtime.backends.rtl.toolchain import simulator_identity, tool_env
 
@@ -55,9 +56,9 @@ class FastHarness:
             (folder / name).write_text(text)
         log = folder / "build.log"
         with open(log, "w") as out:
-            done = subprocess.run(self.command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
-                                  env=tool_env())
-        if done.returncode:
+            status = run_group(self.command, record=folder.parent / f"{folder.name}.pgid",
+                               cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=tool_env())
+        if status:
             raise VtaError(f"Verilator build of the fast harness failed (see {log}):\n{_tail(log)}")
 
     def open_session(self, config: Config, dram_bytes: int) -> Session:

@@ -20,6 +20,7 @@ import numpy as np
 
 from vta.isa import BoundsError, Config, VtaError
 from vta.runtime.backends.rtl.cache import build_key, cached_build
+from vta.runtime.backends.rtl.processes import run_group
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ("memory_model.h", "memory_model.cpp")
@@ -80,9 +81,12 @@ def _library() -> ctypes.CDLL:
     def build(folder: Path) -> None:
         for name, text in zip(SOURCES, sources):
             (folder / name).write_text(text)
-        done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
-        if done.returncode:
-            raise VtaError(f"building the memory model failed:\n{done.stderr[-2000:]}")
+        log = folder / "build.log"
+        with open(log, "w") as out:
+            status = run_group(command, record=folder.parent / f"{folder.name}.pgid", cwd=folder,
+                               stdout=out, stderr=subprocess.STDOUT)
+        if status:
+            raise VtaError(f"building the memory model failed:\n{log.read_text()[-2000:]}")
 
     library = ctypes.CDLL(str(cached_build(key, build) / "libvta_memory.so"))
     library.vta_memory_new.restype = ctypes.c_void_p

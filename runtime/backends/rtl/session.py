@@ -19,20 +19,23 @@ bytes outside the DRAM) raises `MemoryBoundsError`, `protocol` `MemoryProtocolEr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from vta.isa import Config, VtaError
+from vta.runtime.backends.rtl import processes
 from vta.runtime.backends.rtl.memory_model import (MemoryBoundsError, MemoryProtocolError,
                                                    memory_parameters)
 
+#: Seconds the fast harness gets to quit before it is killed (it is mid-run when interrupted).
+STOP_SECONDS = 5
 #: Seconds to wait for the cocotb simulator to connect (it is started, not built, by then).
 CONNECT_SECONDS = 120
 ERRORS = {"bounds": MemoryBoundsError, "protocol": MemoryProtocolError}
@@ -44,7 +47,7 @@ class Session:
     def __init__(self, config: Config, dram_bytes: int):
         self.config = config
         self.dram_bytes = dram_bytes
-        self._folder = tempfile.TemporaryDirectory(prefix="vta-session-")
+        self._folder = processes.temporary_folder()
         self.folder = Path(self._folder.name)
         (self.folder / "dram.bin").write_bytes(bytes(max(dram_bytes, 1)))
         self.dram = np.memmap(self.folder / "dram.bin", dtype=np.uint8, mode="r+")[:dram_bytes]
@@ -90,8 +93,10 @@ class HarnessSession(Session):
         (self.folder / "session.txt").write_text("".join(
             f"{key} {value}\n" for key, value in memory_parameters(config).items()))
         self._log = open(self.folder / "sim.log", "w")
-        self.process = subprocess.Popen([str(executable), str(self.folder)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self._record = self.folder / "harness.pgid"
+        self.process = processes.spawn([str(executable), str(self.folder)], record=self._record,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=self._log, text=True)
 
     def _send(self, line: str) -> None:
         self.process.stdin.write(line + "\n")
@@ -101,7 +106,9 @@ class HarnessSession(Session):
         return self.process.stdout.readline()
 
     def _stop(self) -> None:
-        self.process.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_SECONDS)      # it quits on "Q" unless busy
+        processes.end(self.process, self._record)       # interrupted mid-run: killed
         self._log.close()
 
 
