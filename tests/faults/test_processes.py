@@ -82,7 +82,9 @@ def test_after_a_sigkill_the_next_run_kills_the_leftovers(tmp_path):
 
 def test_run_folders_of_killed_runs_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    dead = subprocess.run(["true"]).returncode or 999999   # no such process id
+    ended = subprocess.Popen(["true"])
+    ended.wait()                                        # its process id is now free
+    dead = ended.pid
     stale = tmp_path / f"{processes.RUN_PREFIX}{dead}-abc"
     stale.mkdir()
     mine = tmp_path / f"{processes.RUN_PREFIX}{os.getpid()}-keep"
