@@ -255,7 +255,8 @@ class Importer:
         requant = plan_requantization(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
                                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
                                       where=where,
-                                      absorb=pending.kind in ("conv", "dense", "requant"))
+                                      absorb=pending.kind in ("conv", "convtranspose", "dense",
+                                                             "requant"))
         fields = pending.node_fields()
         if np.any(requant.offset):
             # The plan's leading constant costs nothing inside the bias or the zero point.

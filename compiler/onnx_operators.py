@@ -168,6 +168,80 @@ def conv(im, node, label):
     return [conv_pending(im, node, label, x, x.quant.zero_point, weight, acc_scale, bias)]
 
 
+@operator("ConvTranspose")
+def conv_transpose(im, node, label):
+    x = im.real(node.input[0], label)
+    w = im.qconst(node.input[1], label, "weight")
+    if w.q.ndim != 4 or len(x.shape) != 4:
+        raise NodeError(label, "only 2-D transposed convolutions (NCHW) are supported")
+    attrs = attributes(node, label, {"auto_pad": "NOTSET", "dilations": None, "group": 1,
+                                     "kernel_shape": None, "output_padding": None,
+                                     "output_shape": None, "pads": None, "strides": None})
+    groups = attrs["group"]
+    channels, per_group, kh, kw = w.q.shape
+    out_channels = per_group * groups
+    if w.scale.size > 1 and w.axis != 1:
+        raise NodeError(label, "per-channel weight scales must be along axis 1 (output channels)")
+    if w.scale.size > 1 and groups > 1:
+        raise NodeError(label, "per-channel weight scales with groups are not supported")
+    if x.shape[1] != channels or channels % groups:
+        raise NodeError(label, f"{x.shape[1]} input channels do not match weights {w.q.shape}")
+    if attrs["kernel_shape"] and tuple(attrs["kernel_shape"]) != (kh, kw):
+        raise NodeError(label, f"kernel_shape {attrs['kernel_shape']} does not match weights")
+    weight = _weights(w.q, w.zero_point, 1, label)
+    strides = tuple(attrs["strides"] or (1, 1))
+    dilations = tuple(attrs["dilations"] or (1, 1))
+    output_padding = tuple(attrs["output_padding"] or (0, 0))
+    pads = _transposed_pads(attrs, label, x.shape[2:], (kh, kw), strides, dilations,
+                            output_padding)
+    acc_scale = x.quant.scale * _per_channel(w.scale, out_channels)
+    bias = _bias(im, _optional(node, 2), label, acc_scale, out_channels)
+    fields = dict(weight=weight, strides=strides, pads=pads, dilations=dilations,
+                  output_padding=output_padding, groups=groups,
+                  input_zero_point=x.quant.zero_point)
+    probe = ir.ConvTranspose2d(name="", inputs=(), output="", bias=bias, requant=None, **fields)
+    out_h, out_w = probe.output_size(*x.shape[2:])
+    if out_h < 1 or out_w < 1:
+        raise NodeError(label, f"output size {out_h}×{out_w} is empty")
+    return [Pending(label, "convtranspose", ir.ConvTranspose2d, (x.name,),
+                    (x.shape[0], out_channels, out_h, out_w),
+                    acc_scale.reshape(channel_shape("conv", out_channels)), fields, bias)]
+
+
+def _transposed_pads(attrs: dict, label: str, spatial, kernel, strides, dilations,
+                     output_padding) -> tuple[int, int, int, int]:
+    """ConvTranspose's (top, left, bottom, right) output crops: `pads`, or derived from
+    `output_shape` as ONNX defines it (the larger half at the start unless SAME_UPPER)."""
+    if len(strides) != 2 or len(dilations) != 2 or len(output_padding) != 2:
+        raise NodeError(label, "only 2-D windows are supported")
+    if min(strides) < 1 or min(dilations) < 1 or min(output_padding) < 0:
+        raise NodeError(label, "strides and dilations must be positive")
+    if any(extra >= max(stride, dilation) for extra, stride, dilation
+           in zip(output_padding, strides, dilations)):
+        raise NodeError(label, "output_padding must be smaller than the stride or dilation")
+    auto_pad, output_shape = attrs["auto_pad"], attrs["output_shape"]
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [size * stride for size, stride in zip(spatial, strides)]
+    elif auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise NodeError(label, f"auto_pad {auto_pad!r} is not supported")
+    if output_shape is None:
+        pads = tuple(attrs["pads"] or (0, 0, 0, 0)) if auto_pad == "NOTSET" else (0, 0, 0, 0)
+        if len(pads) != 4 or min(pads) < 0:
+            raise NodeError(label, "pads must be 4 values, none negative")
+        return pads
+    output_shape = list(output_shape)[-2:]
+    begin, end = [], []
+    for size, k, stride, dilation, extra, out in zip(spatial, kernel, strides, dilations,
+                                                     output_padding, output_shape):
+        total = stride * (size - 1) + extra + (k - 1) * dilation + 1 - out
+        if total < 0:
+            raise NodeError(label, f"output_shape {attrs['output_shape']} needs negative pads")
+        small, large = total // 2, total - total // 2
+        begin.append(small if auto_pad == "SAME_UPPER" else large)
+        end.append(large if auto_pad == "SAME_UPPER" else small)
+    return begin[0], begin[1], end[0], end[1]
+
+
 def _dense_weight(w: QConst, transposed: bool, label: str) -> tuple[np.ndarray, np.ndarray]:
     """(int8 weight (M, K), scale per M) from a (K, M) weight, or (M, K) when `transposed`."""
     output_axis = 0 if transposed else 1
@@ -321,7 +395,7 @@ def add(im, node, label):
     meanings = [im.env.get(name) for name in node.input]
     pending = next((m for m in meanings if isinstance(m, Pending)), None)
     constant = next((name for name in node.input if isinstance(im.env.get(name), (Const, QConst))), None)
-    if pending is not None and constant is not None and pending.kind in ("conv", "dense"):
+    if pending is not None and constant is not None and pending.kind in ("conv", "convtranspose", "dense"):
         channels = pending.bias.size
         real = np.asarray(im.const(constant, label, "addend"), dtype=np.float64)
         per_channel = _channel_vector(real, pending, label)
@@ -342,7 +416,7 @@ def _channel_vector(real: np.ndarray, pending: Pending, label: str) -> np.ndarra
     full = np.broadcast_to(real, pending.shape) if real.ndim <= len(pending.shape) else None
     if full is None:
         raise NodeError(label, f"addend of shape {real.shape} does not fit {pending.shape}")
-    moved = np.moveaxis(full, 1 if pending.kind == "conv" else -1, 0).reshape(channels, -1)
+    moved = np.moveaxis(full, -1 if pending.kind == "dense" else 1, 0).reshape(channels, -1)
     if not np.all(moved == moved[:, :1]):
         raise NodeError(label, f"only a per-channel constant can be added to {pending.label}")
     return moved[:, 0]
@@ -353,7 +427,8 @@ def mul(im, node, label):
     attributes(node, label, {})
     pending = next((im.env[n] for n in node.input if isinstance(im.env.get(n), Pending)), None)
     constant = next((n for n in node.input if isinstance(im.env.get(n), (Const, QConst))), None)
-    if pending is None or constant is None or pending.kind not in ("conv", "dense"):
+    if pending is None or constant is None or pending.kind not in ("conv", "convtranspose",
+                                                                   "dense"):
         raise NodeError(label, f"Mul is only supported as the rescaling of a ConvInteger "
                         "or MatMulInteger result by a constant")
     factor = _channel_vector(np.asarray(im.const(constant, label, "factor"), np.float64), pending, label)

@@ -56,7 +56,7 @@ class Pending:
     (broadcast against the output; None for an Add, whose accumulator's unit depends on the output
     scale), clamped to [lo, hi] by any ReLU/Clip seen since.
 
-    `kind` is conv, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
+    `kind` is conv, convtranspose, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
     apart from the requantization (and the bias, kept as int64 in accumulator units). `nodes`
     are the ONNX nodes folded into it, in order: where the accumulation cannot stay integer,
     the host runs them as they are.
@@ -84,13 +84,17 @@ class Pending:
     def _weight_reach(self) -> np.ndarray:
         """Per output channel, the largest |Σ w · (x − zx)| any int8 input can give."""
         weight = np.abs(self.fields["weight"].astype(np.int64))
+        if self.kind == "convtranspose":       # (C, O/groups, KH, KW): every tap may add up
+            groups = self.fields["groups"]
+            weight = weight.reshape(groups, -1, *weight.shape[1:]).sum(axis=1)
+            weight = weight.reshape(-1, *weight.shape[2:])
         zero_point = self.fields["input_zero_point"]
         reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
         return weight.reshape(weight.shape[0], -1).sum(axis=1) * reach
 
     def acc_bound(self) -> np.ndarray:
         """A bound on |acc|, broadcast like acc_scale (decides whether a pre-clamp is needed)."""
-        if self.kind in ("conv", "dense"):
+        if self.kind in ("conv", "convtranspose", "dense"):
             bound = self._weight_reach() + np.abs(self.bias)
             return bound.reshape(self.acc_scale.shape) if self.acc_scale.size > 1 else bound.max()
         return np.asarray(self.input_range, dtype=np.int64)

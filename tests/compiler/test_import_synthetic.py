@@ -132,9 +132,22 @@ def case_token_matmul():
     return nodes, init, (1, 5, 12)
 
 
+def case_conv_transpose():
+    """A U-Net up-sampling step: stride-2 transposed convolutions (pads and output_shape), ReLU."""
+    init = {"u.w": weights(6, 8, 2, 2), "u.b": RNG.normal(size=8).astype(np.float32),
+            "v.w": weights(8, 4, 3, 3)}
+    nodes = [helper.make_node("ConvTranspose", ["x", "u.w", "u.b"], ["u"], name="u",
+                              strides=[2, 2]),
+             relu("u"),
+             helper.make_node("ConvTranspose", ["u.relu", "v.w"], ["y"], name="v",
+                              strides=[2, 2], output_shape=[20, 24])]
+    return nodes, init, (1, 6, 5, 6)
+
+
 CASES = [case_conv_relu, case_strided_asymmetric_pads, case_auto_pad_same_upper,
          case_grouped_and_dilated, case_depthwise_relu6, case_residual_add, case_pools,
-         case_concat_of_different_scales, case_gemm_head, case_flatten, case_token_matmul]
+         case_concat_of_different_scales, case_gemm_head, case_flatten, case_token_matmul,
+         case_conv_transpose]
 SETTINGS = {
     "int8-per-channel": dict(per_channel=True),
     "int8-per-tensor": dict(per_channel=False),

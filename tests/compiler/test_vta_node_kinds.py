@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qdq_models import float_model, quantize_with_onnxruntime
-from test_import_synthetic import case_token_matmul
+from test_import_synthetic import case_conv_transpose, case_token_matmul
 from vta.compiler import reference
 from vta.compiler.build import compile_graph
 from vta.compiler.executor import Executor
@@ -41,4 +41,10 @@ def assert_functional_matches_reference(graph, model, x):
 def test_token_products_run_on_vta(case, tmp_path):
     graph, model, x = compiled_case(case, tmp_path)
     assert placements(model, "Dense") == ["vta", "vta"]
+    assert_functional_matches_reference(graph, model, x)
+
+
+def test_transposed_convolutions_run_on_vta(tmp_path):
+    graph, model, x = compiled_case(case_conv_transpose, tmp_path)
+    assert placements(model, "ConvTranspose2d") == ["vta", "vta"]
     assert_functional_matches_reference(graph, model, x)
