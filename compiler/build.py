@@ -52,15 +52,19 @@ class _Planner:
 
 def compile_graph(graph: ir.Graph, config: Config, *,
                   progress: Callable[[str, int, int], None] | None = None,
-                  im2col: bool = True) -> CompiledModel:
+                  im2col: bool = True, timed: bool = True,
+                  workers: int | None = None) -> CompiledModel:
     """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer;
-    `im2col` allows lowering graph inputs' convolutions (`partition`)."""
+    `im2col` allows lowering graph inputs' convolutions (`partition`). `timed`: choose each
+    layer's tiling by timing the cost model's shortlist on the cycle model (else take the cost
+    model's best: much faster, and its cycles are the cost model's estimate); `workers`:
+    processes timing tilings at once (default one per core)."""
     started = time.perf_counter()
-    with CycleCost(config) as cost:
-        return _compile(graph, config, progress, im2col, cost, started)
+    with CycleCost(config, workers) as cost:
+        return _compile(graph, config, progress, im2col, cost if timed else None, started)
 
 
-def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: CycleCost,
+def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: CycleCost | None,
              started: float) -> CompiledModel:
     part = partition(graph, config, im2col=im2col, cost=cost)
     planner = _Planner(config)
@@ -143,7 +147,7 @@ def _im2col_step(node: ir.Conv2d, output: str) -> dict:
 
 
 def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, steps,
-          cost: CycleCost) -> dict:
+          cost: CycleCost | None) -> dict:
     """Tile and emit the layer of `node`, storing into `output`; its node information."""
     config = planner.device.config
     layer = part.layers[node.name]

@@ -1,0 +1,152 @@
+"""An analytic FPGA resource and fmax model of the core: microseconds per config instead of a
+Yosys run of many minutes, so a design-space exploration can rank thousands of points.
+
+Each resource is a formula in a few parameters of the config (docs/dse.md, "Resource model"):
+
+- **DSP**: the GEMM's multipliers (``batch × block_in × block_out`` products, two per DSP when
+  the machine packs multiplier pairs) and the ALU's multiplying lanes (``batch × block_out``
+  when ``ALU_MUL``);
+- **BRAM36**: the on-chip buffers and the three command queues, each tiled with the cheapest
+  RAMB36/RAMB18 aspect ratio (memories of less than `LUTRAM_BITS` are left to LUT RAM);
+- **LUT**, **FF**: linear in the products, the ALU lanes' bits and the bus width.
+
+A structural count alone gives each formula's shape; its coefficients are fitted, per FPGA
+family, by least squares on Yosys runs (`calibration.json`, written by
+``scripts/calibrate_resources.py``, which also reports the error on points left out of the
+fit). The fmax estimate is anchored on the clocks the boards' presets run at.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from vta.fpga.boards import RESOURCES, Board
+from vta.isa import Config, ConfigError, MemoryType
+from vta.isa.config import INSN_BITS
+
+#: The fitted coefficients and the Yosys runs behind them.
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+#: Memories smaller than this go to LUT RAM (Yosys' xc7/xcup memory mapping does the same).
+LUTRAM_BITS = 4096
+#: (depth, width) of one RAMB18 and of one RAMB36 in each aspect ratio (simple dual port).
+RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+RAMB36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36),
+                 (512, 72))
+#: Command queues the core has (load, compute, store), each `command_queue_depth` instructions.
+COMMAND_QUEUES = 3
+
+#: fmax anchor of each FPGA family: the clock VTA's presets run at on it (docs/dse.md), with
+#: the 1×16 GEMM block they were built with, and the share of the critical path each doubling
+#: of the block's reduction (BLOCK_IN) adds, one more adder level of about 25 (docs/fpga.md).
+FMAX_ANCHOR_MHZ = {"xc7": 100.0, "xcup": 333.0}
+FMAX_ANCHOR_LOG_BLOCK = 4
+FMAX_LEVEL_SHARE = 1 / 25
+
+
+def ramb_units(depth: int, width: int) -> float:
+    """RAMB36 equivalents (a RAMB18 is ½) of the cheapest tiling of a depth × width memory."""
+    if depth * width < LUTRAM_BITS:
+        return 0.0
+    candidates = [units * math.ceil(depth / d) * math.ceil(width / w)
+                  for units, shapes in ((0.5, RAMB18_SHAPES), (1.0, RAMB36_SHAPES))
+                  for d, w in shapes]
+    return min(candidates)
+
+
+def memories(config: Config) -> dict[str, tuple[int, int]]:
+    """(depth, width in bits) of every on-chip memory the model counts as block RAM."""
+    shapes = {kind.name: (config.depth(kind), config.elem_bytes(kind) * 8)
+              for kind in (MemoryType.UOP, MemoryType.INP, MemoryType.WGT, MemoryType.ACC,
+                           MemoryType.OUT)}
+    for queue in range(COMMAND_QUEUES):
+        shapes[f"command queue {queue}"] = (config.machine.command_queue_depth, INSN_BITS)
+    return shapes
+
+
+def products(config: Config) -> int:
+    """Multiplications the GEMM core does per cycle."""
+    return config.batch * config.block_in * config.block_out
+
+
+def features(config: Config) -> dict[str, dict[str, float]]:
+    """The terms of each resource's formula, by resource; the fit weighs each term."""
+    pairs = 2 if config.machine.pack_multiplier_pairs else 1
+    lanes = config.batch * config.block_out
+    product_bits = products(config) * config.inp_width * config.wgt_width / 64
+    alu = lanes * config.acc_width / 32
+    alu_mul = alu if config.ALU_MUL else 0.0
+    bram = sum(ramb_units(depth, width) for depth, width in memories(config).values())
+    return {
+        "LUT": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
+                "alu multipliers": alu_mul, "bus bits": config.bus_bits / 64},
+        "FF": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
+               "alu multipliers": alu_mul, "bus bits": config.bus_bits / 64},
+        "BRAM36": {"block ram": bram},
+        "DSP": {"constant": 1.0, "multipliers": math.ceil(products(config) / pairs),
+                "alu multipliers": lanes if config.ALU_MUL else 0.0},
+    }
+
+
+@dataclass(frozen=True)
+class ResourceModel:
+    """The fitted formulas of one FPGA family: coefficients by resource and term."""
+
+    family: str
+    coefficients: dict[str, dict[str, float]]
+
+    def estimate(self, config: Config) -> dict[str, float]:
+        """Estimated LUT, FF, BRAM36 and DSP use of `config`'s core."""
+        terms = features(config)
+        return {resource: round(max(0.0, sum(self.coefficients[resource][name] * value
+                                             for name, value in terms[resource].items())), 1)
+                for resource in RESOURCES}
+
+
+def fit(family: str, runs: list[dict]) -> ResourceModel:
+    """Least-squares coefficients from Yosys `runs` ({"config": dict, "used": {resource: n}}),
+    relative errors weighted alike (each row divided by its measured value)."""
+    configs = [Config(**run["config"]) for run in runs]
+    coefficients = {}
+    for resource in RESOURCES:
+        names = list(features(configs[0])[resource])
+        rows = np.array([[features(c)[resource][name] for name in names] for c in configs])
+        measured = np.array([max(run["used"][resource], 1.0) for run in runs])
+        solution, *_ = np.linalg.lstsq(rows / measured[:, None], np.ones(len(runs)), rcond=None)
+        coefficients[resource] = {name: float(value) for name, value in zip(names, solution)}
+    return ResourceModel(family, coefficients)
+
+
+@cache
+def calibrated(family: str) -> ResourceModel:
+    """The model of `family` fitted on the calibration runs held in `CALIBRATION_FILE`."""
+    data = json.loads(CALIBRATION_FILE.read_text())
+    return ResourceModel(family, data["models"][family])
+
+
+def fmax_mhz(config: Config, family: str) -> float:
+    """Estimated fmax: the family's anchor clock, lowered by one adder level of the critical
+    path per doubling of BLOCK_IN past the anchor's block (an estimate, docs/dse.md)."""
+    levels = math.log2(config.block_in) - FMAX_ANCHOR_LOG_BLOCK
+    return FMAX_ANCHOR_MHZ[family] / (1 + FMAX_LEVEL_SHARE * levels)
+
+
+def board_estimate(config: Config, board: Board) -> dict:
+    """Resources, fit and fmax of `config` on `board` (JSON-ready)."""
+    used = calibrated(board.yosys_family).estimate(config)
+    overflows = [name for name in RESOURCES if used[name] > board.capacity[name]]
+    try:
+        board.check_config(config)
+        port = None
+    except ConfigError as error:   # the board's memory port cannot carry the bus
+        port = str(error)
+    utilization = max(used[name] / board.capacity[name] for name in RESOURCES)
+    fmax = fmax_mhz(config, board.yosys_family)
+    return {"used": used, "utilization": round(utilization, 4), "overflows": overflows,
+            "port": port, "fits": not overflows and port is None,
+            "fmax_mhz": round(fmax, 1), "meets_clock": config.CLOCK_MHZ <= fmax}

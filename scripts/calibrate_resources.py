@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Calibrate the analytic resource model (vta.fpga.resource_model) against Yosys and report its
+error on points left out of the fit.
+
+    .venv/bin/python scripts/calibrate_resources.py                  # refit, print the errors
+    .venv/bin/python scripts/calibrate_resources.py --add RUNS.jsonl  # add Yosys runs first
+    .venv/bin/python scripts/calibrate_resources.py --synthesize CONFIG.json --family xc7
+
+Runs (``{"family", "config", "used"}``: a config's Yosys counts) live in
+fpga/calibration.json beside the fitted coefficients. Per family the runs are sorted by size
+(products, then buffer bits) and split alternately: even positions fit the coefficients, odd
+positions are held out, and the error printed for them is the model's error on points it was
+not calibrated on. `--synthesize` runs Yosys on Dask (one task per config and family) and adds
+the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def split(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(calibration, held out): sorted by size, alternately."""
+    from vta.fpga.resource_model import products
+    from vta.fpga.synth import sram_bits
+    from vta.isa import Config
+
+    def size(run):
+        config = Config(**run["config"])
+        return products(config), sram_bits(config), config.fingerprint
+
+    ordered = sorted(runs, key=size)
+    return ordered[0::2], ordered[1::2]
+
+
+def errors(model, runs: list[dict]) -> list[dict]:
+    from vta.fpga.boards import RESOURCES
+    from vta.isa import Config
+    table = []
+    for run in runs:
+        config = Config(**run["config"])
+        estimate = model.estimate(config)
+        table.append({"config": config.config_string, "bus": config.bus_bits,
+                      "alu_mul": config.ALU_MUL,
+                      **{name: (run["used"][name], estimate[name],
+                                (estimate[name] - run["used"][name]) / max(run["used"][name], 1))
+                         for name in RESOURCES}})
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--add", type=Path, action="append", default=[], metavar="RUNS.jsonl",
+                        help="add Yosys runs (JSON lines with family, config and used or cells)")
+    parser.add_argument("--synthesize", type=Path, action="append", default=[],
+                        metavar="CONFIG.json", help="synthesize this config and add the run")
+    parser.add_argument("--family", choices=("xc7", "xcup"), default="xc7")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    from vta.fpga.boards import RESOURCES
+    from vta.fpga.resource_model import CALIBRATION_FILE, fit
+    from vta.fpga.synth import count_resources
+    from vta.isa import Config
+
+    data = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else \
+        {"runs": [], "models": {}}
+    known = {(run["family"], Config(**run["config"]).fingerprint) for run in data["runs"]}
+
+    def add(run: dict) -> None:
+        used = run.get("used") or count_resources(run["cells"])
+        key = (run["family"], Config(**run["config"]).fingerprint)
+        if key not in known:
+            known.add(key)
+            data["runs"].append({"family": run["family"], "config": run["config"], "used": used,
+                                 "seconds": run.get("seconds")})
+
+    for path in args.add:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                add(json.loads(line))
+    if args.synthesize:
+        from vta.dse.engine import Engine
+        from vta.dse.evaluate import synthesize
+        tasks = {path.stem: (synthesize, (Config.from_file(path).to_dict(), args.family))
+                 for path in args.synthesize}
+        with Engine(workers=args.workers) as engine:
+            for name, result in engine.run(tasks):
+                config = Config.from_file(next(p for p in args.synthesize if p.stem == name))
+                add({"family": args.family, "config": config.to_dict(), **result})
+                print(f"{name}: {result['used']} ({result['seconds']:.0f} s)", flush=True)
+
+    report = {}
+    for family in sorted({run["family"] for run in data["runs"]}):
+        runs = [run for run in data["runs"] if run["family"] == family]
+        calibration, held_out = split(runs)
+        model = fit(family, calibration)
+        data["models"][family] = model.coefficients
+        report[family] = {"calibration": len(calibration), "held_out": len(held_out),
+                          "errors": errors(model, held_out)}
+        print(f"\n{family}: fitted on {len(calibration)} Yosys runs, {len(held_out)} held out")
+        print(f"{'config':<28} {'bus':>4} " + " ".join(f"{name + ' yosys/model/err':>26}"
+                                                     for name in RESOURCES))
+        for row in report[family]["errors"]:
+            cells = " ".join(f"{row[name][0]:>9,.1f} {row[name][1]:>9,.1f} {row[name][2]:>+6.1%}"
+                             for name in RESOURCES)
+            print(f"{row['config']:<28} {row['bus']:>4} {cells}")
+        for name in RESOURCES:
+            worst = max((abs(row[name][2]) for row in report[family]["errors"]), default=0)
+            print(f"  {name}: largest held-out error {worst:.1%}")
+    CALIBRATION_FILE.write_text(json.dumps(data, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Space files: what they accept, and a bad one is one line naming the key."""
+
+import pytest
+
+from conftest import write_space
+from vta.cli import main
+from vta.dse.space import SpaceError, load
+
+
+def test_a_space_enumerates_its_buildable_points(tmp_path):
+    space = load(write_space(tmp_path, """
+base = "pynq"
+[parameters]
+LOG_BLOCK = [3, 4]
+LOG_BUS_WIDTH = {from = 5, to = 7}
+"MACHINE.gemm_initiation_interval" = [1, 2]
+"""))
+    assert space.size == 12
+    kept, rejected = space.valid_points()
+    # 1x8 tiles are 64 bits (no 128-bit bus); the pynq buffers with a 1x8 block need 36-bit
+    # micro-ops: every 1x8 point is refused, with the reason
+    assert {config.block for _, config in kept} == {16}
+    assert len(kept) == 6 and sum(rejected.values()) == 6
+    assert {c.machine.gemm_initiation_interval for _, c in kept} == {1, 2}
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[parameters]\nLOG_BLOK = [3]\n", "parameters.LOG_BLOK: unknown key"),
+    ("bsae = 'pynq'\n[parameters]\nLOG_BLOCK = [3]\n", "bsae: unknown key"),
+    ("[parameters]\nLOG_BLOCK = []\n", "parameters.LOG_BLOCK: empty range"),
+    ("[parameters]\nLOG_BLOCK = {from = 5, to = 4}\n", "parameters.LOG_BLOCK: empty range"),
+    ("[parameters]\nLOG_BLOCK = [4, 9]\n", "parameters.LOG_BLOCK: config key LOG_BLOCK = 9"),
+    ("[parameters]\n'MACHINE.fetch_buffer_depth' = [7]\n", "parameters.MACHINE.fetch_buffer_depth"),
+    ("[parameters]\nLOG_BLOCK = [4]\n[constraints]\nfits = ['pynq-z9']\n",
+     "constraints.fits: unknown board 'pynq-z9'"),
+    ("[parameters]\nLOG_BLOCK = [4]\n[constraints]\nfitz = ['pynq-z1']\n",
+     "constraints.fitz: unknown key"),
+    # a 64 x 64 GEMM block needs thousands of DSPs: nothing fits the XC7Z020
+    ("[parameters]\nLOG_BLOCK = [6]\nLOG_INP_BUFF_SIZE = [16]\nLOG_WGT_BUFF_SIZE = [18]\n"
+     "LOG_ACC_BUFF_SIZE = [18]\n[constraints]\nfits = 'pynq-z1'\n", "constraints.fits: no point"),
+    ("[parameters]\nLOG_BLOCK = [4]\n[search]\nmethod = 'random'\n", "search.method"),
+])
+def test_a_bad_space_file_is_one_line_naming_the_key(tmp_path, capsys, text, named):
+    path = write_space(tmp_path, text)
+    with pytest.raises(SpaceError) as error:
+        load(path).check_feasible()
+    assert named in str(error.value) and "\n" not in str(error.value)
+    status = main(["dse", str(path), "--models", "digits", "-o", str(tmp_path / "out"),
+                   "--synchronous"])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""
+    assert captured.err.count("\n") == 1 and named in captured.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_space_files_are_read_too(tmp_path):
+    space = load(write_space(tmp_path, '{"parameters": {"LOG_BATCH": [0, 1]}}', "s.json"))
+    assert space.size == 2 and space.method == "exhaustive"

@@ -1,0 +1,97 @@
+"""Sweeps: Dask's distributed and synchronous schedulers agree, a killed worker does not lose
+the sweep, the store makes a re-run free and keeps what an interrupted sweep finished."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from conftest import write_space
+from vta.cli import main
+from vta.dse.engine import Engine
+from vta.dse.models import resolve
+from vta.dse.space import load
+from vta.dse.store import Store
+from vta.dse.sweep import Explorer, pareto_front
+
+SPACE = """
+base = "pynq"
+[parameters]
+LOG_BLOCK = [3, 4]
+LOG_INP_BUFF_SIZE = [14]
+LOG_WGT_BUFF_SIZE = [15, 16]
+LOG_ACC_BUFF_SIZE = [16]
+LOG_BUS_WIDTH = [5, 6]
+CLOCK_MHZ = [100.0, 200.0]
+"""
+
+
+def sweep(tmp_path, small_model, name, engine, progress=None):
+    space = load(write_space(tmp_path, SPACE))
+    with Store(tmp_path / f"{name}.sqlite") as store, engine:
+        explorer = Explorer(space, [resolve(str(small_model))], "estimate", store, engine,
+                            progress)
+        results = explorer.evaluate(space.check_feasible())
+    return {r.fingerprint: (r.models, r.resources) for r in results}, explorer.evaluated
+
+
+def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_survived(
+        tmp_path, small_model):
+    synchronous, evaluated = sweep(tmp_path, small_model, "sync", Engine(synchronous=True))
+    # 16 points, 8 distinct cycle configs (the clock changes no cycle) + 1 accuracy
+    assert len(synchronous) == 16 and evaluated == 9
+    engine = Engine(workers=2)
+    killed = []
+
+    def kill_one_worker(done, total):
+        if not killed:
+            pids = engine.client.run(os.getpid)
+            killed.append(next(iter(pids.values())))
+            os.kill(killed[0], signal.SIGKILL)
+
+    distributed, evaluated = sweep(tmp_path, small_model, "dask", engine, kill_one_worker)
+    assert killed and evaluated == 9
+
+    def comparable(results):
+        return {key: (
+            {name: {k: v for k, v in m.items() if k != "seconds"} for name, m in models.items()},
+            resources) for key, (models, resources) in results.items()}
+
+    assert comparable(distributed) == comparable(synchronous)
+
+
+def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(tmp_path,
+                                                                           small_model):
+    space = write_space(tmp_path, SPACE)
+    out = tmp_path / "out"
+    argv = ["dse", str(space), "--models", str(small_model), "-o", str(out), "--synchronous"]
+
+    class Interrupt(Exception):
+        pass
+
+    stopped = {"after": 3}
+    original = Store.put
+
+    def put_then_stop(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        stopped["after"] -= 1
+        if stopped["after"] == 0:
+            raise Interrupt
+
+    Store.put = put_then_stop
+    try:
+        with pytest.raises(Interrupt):
+            main(argv)
+    finally:
+        Store.put = original
+    with Store(out / "results.sqlite") as store:
+        assert len([k for k in store.keys() if k.startswith(("model:", "accuracy:"))]) == 3
+    assert main(argv + ["--json"]) == 0
+    first = json.loads((out / "front.json").read_text())
+    assert first["evaluated"] == 6 and first["points"] == 16
+    assert main(argv + ["--json"]) == 0
+    again = json.loads((out / "front.json").read_text())
+    assert again["evaluated"] == 0
+    assert [p["fingerprint"] for p in again["front"]] == [p["fingerprint"] for p in first["front"]]
+    assert (out / "front.png").stat().st_size > 0 and (out / "front.svg").stat().st_size > 0

@@ -1,0 +1,159 @@
+"""Design-space exploration: evaluate the hardware points of a space file on models (cycles,
+latency, resources and fit, fmax, energy estimate, accuracy, share of MACs on VTA), keep every
+result in DIR/results.sqlite and write the Pareto front (table, DIR/front.png|svg,
+DIR/front.json). Evaluations run on a local Dask cluster of worker processes, or on the cluster
+of --scheduler. `vta dse best -o DIR --board B --objective O` prints the best point's config
+file. docs/dse.md describes space files, the models and the store."""
+
+import json
+import sys
+from pathlib import Path
+
+from vta.cli.common import Failure, write_atomically
+
+NAME = "dse"
+HELP = "design-space exploration of the hardware against models"
+OBJECTIVE_NAMES = ("latency", "energy", "utilization", "accuracy")
+
+
+def add_arguments(parser):
+    parser.add_argument("space", metavar="SPACE|best",
+                        help="space file (.toml or .json), or 'best' to print the best "
+                             "point of DIR's front")
+    parser.add_argument("-o", "--output", type=Path, default=Path("dse"), metavar="DIR",
+                        help="results folder (default ./dse): results.sqlite, front.*")
+    parser.add_argument("--models", default="digits", metavar="NAMES",
+                        help="comma-separated models: digits, resnet18, zoo:NAME or .onnx "
+                             "files (default digits)")
+    parser.add_argument("--fidelity", choices=("estimate", "cycle"), default="estimate",
+                        help="layer cycles from the compiler's cost model (estimate, default) "
+                             "or timed on the cycle model (cycle)")
+    parser.add_argument("--board", metavar="NAME",
+                        help="board of the front (default: the space's first 'fits' board, "
+                             "else pynq-z1)")
+    parser.add_argument("--objective", choices=OBJECTIVE_NAMES, default="latency",
+                        help="with 'best': the objective to optimize (default latency)")
+    parser.add_argument("--verify", action="store_true",
+                        help="verify every front point: Yosys, fuzzer, corpus, cycle model "
+                             "against the RTL")
+    parser.add_argument("--programs", type=int, default=50, metavar="N",
+                        help="fuzz programs per front point with --verify (default 50)")
+    parser.add_argument("--workers", type=int, metavar="W",
+                        help="worker processes of the local cluster (default: one per core)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    parser.add_argument("--synchronous", action="store_true",
+                        help="evaluate in this process with Dask's synchronous scheduler")
+    parser.add_argument("--json", action="store_true", help="print the front as JSON")
+
+
+def run(args) -> int:
+    if args.space == "best":
+        return _best(args)
+    from vta.dse.engine import Engine
+    from vta.dse.models import resolve
+    from vta.dse.report import plot, table
+    from vta.dse.space import load
+    from vta.dse.store import Store
+    from vta.dse.sweep import Explorer, pareto_front
+
+    if args.workers is not None and args.workers < 1:
+        raise Failure("--workers must be positive")
+    space = load(args.space)
+    board = _board(args, space)
+    points = space.check_feasible()
+    specs = [resolve(name) for name in args.models.split(",") if name]
+    if not specs:
+        raise Failure("--models names no model")
+    args.output.mkdir(parents=True, exist_ok=True)
+    with Store(args.output / "results.sqlite") as store, _progress(args) as progress, \
+            Engine(args.scheduler, args.workers, args.synchronous) as engine:
+        explorer = Explorer(space, specs, args.fidelity, store, engine, progress)
+        results = explorer.evaluate(points) if space.method == "exhaustive" else \
+            explorer.nsga2(board)
+        front = pareto_front(results, board)
+        verified = {}
+        if args.verify:
+            from vta.dse.verify import verify_front
+            verified = verify_front(front, store, engine, args.programs, progress)
+    document = {"space": str(args.space), "board": board, "method": space.method,
+                "fidelity": args.fidelity, "models": [s.key for s in specs],
+                "points": len(results), "evaluated": explorer.evaluated,
+                "failed": [{"config": r.config.config_string, "errors": r.errors}
+                           for r in results if r.errors],
+                "front": [r.to_json(board) | ({"verification": verified[r.fingerprint]}
+                                              if r.fingerprint in verified else {})
+                          for r in front]}
+    write_atomically(args.output / "front.json", json.dumps(document, indent=1).encode())
+    if results:
+        plot(results, front, board, args.output)
+    if args.json:
+        print(json.dumps(document, indent=1))
+    else:
+        print(f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
+              f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
+              f"({len(front)} points):")
+        print(table(front, board))
+        for fingerprint, outcome in verified.items():
+            print(f"verify {fingerprint}: {'pass' if outcome['passed'] else 'FAIL'} "
+                  f"({outcome['summary']})")
+        print(f"results: {args.output / 'results.sqlite'}, {args.output / 'front.json'}, "
+              f"{args.output / 'front.png'}")
+    return 1 if any(not outcome["passed"] for outcome in verified.values()) else 0
+
+
+def _board(args, space) -> str:
+    from vta.fpga.boards import board
+    name = args.board or (space.fits[0] if space.fits else "pynq-z1")
+    return board(name).name
+
+
+def _best(args) -> int:
+    """Print the config file of the front point best in --objective on --board."""
+    from vta.isa import Config
+    path = args.output / "front.json"
+    if not path.is_file():
+        raise Failure(f"{path}: no front here (run 'vta dse SPACE -o {args.output}' first)")
+    from vta.isa.schema import parse_json
+    document = parse_json(path.read_bytes(), str(path), Failure)
+    board = args.board or document["board"]
+    if board != document["board"]:
+        raise Failure(f"{path}: the front is on {document['board']}, not {board} "
+                      f"(re-run with --board {board})")
+    if not document["front"]:
+        raise Failure(f"{path}: the front is empty")
+    key = {"latency": "latency_ms", "energy": "energy_uj"}.get(args.objective, args.objective)
+    sign = -1 if args.objective == "accuracy" else 1
+    best = min(document["front"], key=lambda point: sign * point["objectives"][key])
+    from vta.dse.store import Store
+    with Store(args.output / "results.sqlite") as store:
+        keys = store.config(best["fingerprint"])
+    if keys is None:
+        raise Failure(f"{args.output / 'results.sqlite'}: no config {best['fingerprint']}")
+    keys = Config(**keys).to_dict()
+    print(json.dumps(keys, indent=1))
+    return 0
+
+
+class _progress:
+    """A rich progress bar on stderr while evaluations finish (a terminal only, not --json)."""
+
+    def __init__(self, args):
+        self.enabled = sys.stderr.isatty() and not args.json
+        self.bar = self.task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import Progress
+            self.bar = Progress(transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("evaluating", total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

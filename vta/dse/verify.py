@@ -1,0 +1,130 @@
+"""Verifying the points of a Pareto front: Yosys confirms the analytic resources, the
+Verilog is built for Verilator, the random-program fuzzer runs it against the functional
+simulator and the cycle model (the cycles must be exactly the RTL's), and the conformance
+corpus runs on it where the corpus applies (the point has the ISA of one of its configs).
+Each Yosys run, Verilator build, fuzz batch and corpus case is a task of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vta.dse.engine import Engine
+from vta.dse.evaluate import synthesize
+from vta.dse.store import Store
+from vta.dse.sweep import PointResult
+from vta.fpga.boards import BOARDS
+from vta.isa import Config, VtaError
+from vta.isa.config import ISA_KEYS
+
+#: The vendored conformance corpus of a source checkout.
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "conformance" / "corpus"
+FUZZ_BACKENDS = ("functional", "cycle", "rtl")
+FUZZ_BATCH = 10
+VERDICTS = {"deadlock": 3, "bounds": 2}
+
+
+def build_rtl(config_keys: dict) -> dict:
+    """Generate the Verilog and build the Verilator harness (cached for the other tasks)."""
+    from vta.runtime.backends import get_backend
+    started = time.perf_counter()
+    get_backend("rtl", Config(**config_keys))
+    return {"seconds": time.perf_counter() - started}
+
+
+def corpus_cases(config: Config) -> list[Path]:
+    """Corpus cases whose ISA is `config`'s (none when the corpus is not here)."""
+    cases = []
+    for index in sorted(CORPUS.glob("vta-*/index.json")):
+        document = json.loads(index.read_text())
+        if all(document["config"].get(key) == getattr(config, key) for key in ISA_KEYS):
+            cases += [index.parent / case["name"] for case in document["cases"]]
+    return cases
+
+
+def run_case(config_keys: dict, case: str) -> dict:
+    """One corpus case on the RTL of the config: the documented verdict, and for a valid
+    program the expected DRAM and counters."""
+    from vta.isa.image import ProgramImage
+    from vta.runtime.backends import get_backend
+
+    config = Config(**config_keys)
+    folder = Path(case)
+    meta = json.loads((folder / "case.json").read_text())
+    image = ProgramImage.load(folder, config)
+    try:
+        report = get_backend("rtl", config).run(image)
+    except VtaError as error:
+        ok = meta["expect"] != "ok" and VERDICTS[meta["expect"]] == error.exit_status
+        return {"case": folder.name, "passed": ok, "detail": str(error).splitlines()[0]}
+    if meta["expect"] != "ok":
+        return {"case": folder.name, "passed": False, "detail": f"ran, expected {meta['expect']}"}
+    expected = np.fromfile(folder / "expected.bin", dtype=np.uint8)
+    same = np.array_equal(image.dram, expected) and report.counters == meta["counters"]
+    return {"case": folder.name, "passed": bool(same), "detail": "" if same else "differs"}
+
+
+def verify_front(front: list[PointResult], store: Store, engine: Engine, programs: int,
+                 progress: Callable[[int, int], None] | None = None, seed: int = 0) -> dict:
+    """Verify every front point not verified before; {fingerprint: outcome} for the front."""
+    from vta.fuzz.campaign import batches, run_batch
+
+    todo = [r for r in front if store.get(f"verify:{r.fingerprint}") is None]
+    builds, checks, synths = {}, {}, {}
+    for result in todo:
+        config, fingerprint = result.config, result.fingerprint
+        builds[f"build:{fingerprint}"] = (build_rtl, (config.to_dict(),))
+        for family in sorted({board.yosys_family for name, board in BOARDS.items()
+                              if name in result.resources}):
+            synths[f"synth:{fingerprint}:{family}"] = (synthesize, (config.to_dict(), family))
+        for index, batch in enumerate(batches({fingerprint: config}, programs, seed,
+                                              FUZZ_BACKENDS, FUZZ_BATCH)):
+            checks[f"fuzz:{fingerprint}:{index}"] = (run_batch, (batch,))
+        for case in corpus_cases(config):
+            checks[f"case:{fingerprint}:{case.parent.name}/{case.name}"] = (
+                run_case, (config.to_dict(), str(case)))
+    outcomes = {r.fingerprint: {"fuzz": {"programs": 0, "findings": []}, "corpus": [],
+                                "synth": {}} for r in todo}
+    total = len(builds) + len(checks) + len(synths)
+    done = 0
+    # Builds first (the checks need them); Yosys runs go alongside the checks.
+    for stage in (builds, checks | synths):
+        for key, result in engine.run(stage):
+            done += 1
+            if progress:
+                progress(done, total)
+            kind, fingerprint, *rest = key.split(":")
+            outcome = outcomes[fingerprint]
+            if kind == "fuzz":
+                outcome["fuzz"]["programs"] += result.programs
+                outcome["fuzz"]["findings"] += ["; ".join(f.divergences)[:300]
+                                                for f in result.findings]
+            elif kind == "case":
+                outcome["corpus"].append(result)
+            elif kind == "synth":
+                outcome["synth"][rest[0]] = result["used"]
+                store.put(key, "synth", result, result["seconds"], config=fingerprint)
+    for result in todo:
+        outcome = outcomes[result.fingerprint]
+        failed_cases = [case["case"] for case in outcome["corpus"] if not case["passed"]]
+        outcome["passed"] = not outcome["fuzz"]["findings"] and not failed_cases
+        outcome["summary"] = (f"{outcome['fuzz']['programs']} fuzz programs on "
+                              f"{'/'.join(FUZZ_BACKENDS)}, {len(outcome['fuzz']['findings'])} "
+                              f"divergences; corpus {len(outcome['corpus']) - len(failed_cases)}"
+                              f"/{len(outcome['corpus'])}")
+        outcome["synth_vs_model"] = {
+            family: {name: (used[name], _estimate(result, family)[name]) for name in used}
+            for family, used in outcome["synth"].items()}
+        store.put(f"verify:{result.fingerprint}", "verify", outcome, 0.0,
+                  config=result.fingerprint)
+    return {r.fingerprint: store.get(f"verify:{r.fingerprint}") for r in front}
+
+
+def _estimate(result: PointResult, family: str) -> dict:
+    board = next(name for name in result.resources if BOARDS[name].yosys_family == family)
+    return result.resources[board]["used"]
