@@ -44,7 +44,11 @@ def quantized(folder, samples):
     return folder / "int8.onnx"
 
 
-def write_space(folder, text: str, name="space.toml"):
-    path = folder / name
-    path.write_text(text)
-    return path
+@pytest.fixture
+def write_space():
+    """write_space(folder, text, name="space.toml") -> the path of a new space file."""
+    def write(folder, text: str, name="space.toml"):
+        path = folder / name
+        path.write_text(text)
+        return path
+    return write

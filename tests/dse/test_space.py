@@ -2,12 +2,11 @@
 
 import pytest
 
-from conftest import write_space
 from vta.cli import main
 from vta.dse.space import SpaceError, load
 
 
-def test_a_space_enumerates_its_buildable_points(tmp_path):
+def test_a_space_enumerates_its_buildable_points(write_space, tmp_path):
     space = load(write_space(tmp_path, """
 base = "pynq"
 [parameters]
@@ -40,7 +39,8 @@ LOG_BUS_WIDTH = {from = 5, to = 7}
      "LOG_ACC_BUFF_SIZE = [18]\n[constraints]\nfits = 'pynq-z1'\n", "constraints.fits: no point"),
     ("[parameters]\nLOG_BLOCK = [4]\n[search]\nmethod = 'random'\n", "search.method"),
 ])
-def test_a_bad_space_file_is_one_line_naming_the_key(tmp_path, capsys, text, named):
+def test_a_bad_space_file_is_one_line_naming_the_key(write_space, tmp_path, capsys, text,
+                                                    named):
     path = write_space(tmp_path, text)
     with pytest.raises(SpaceError) as error:
         load(path).check_feasible()
@@ -53,6 +53,6 @@ def test_a_bad_space_file_is_one_line_naming_the_key(tmp_path, capsys, text, nam
     assert not (tmp_path / "out").exists()
 
 
-def test_json_space_files_are_read_too(tmp_path):
+def test_json_space_files_are_read_too(write_space, tmp_path):
     space = load(write_space(tmp_path, '{"parameters": {"LOG_BATCH": [0, 1]}}', "s.json"))
     assert space.size == 2 and space.method == "exhaustive"

@@ -7,7 +7,6 @@ import signal
 
 import pytest
 
-from conftest import write_space
 from vta.cli import main
 from vta.dse.engine import Engine
 from vta.dse.models import resolve
@@ -27,7 +26,7 @@ CLOCK_MHZ = [100.0, 200.0]
 """
 
 
-def sweep(tmp_path, small_model, name, engine, progress=None):
+def sweep(write_space, tmp_path, small_model, name, engine, progress=None):
     space = load(write_space(tmp_path, SPACE))
     with Store(tmp_path / f"{name}.sqlite") as store, engine:
         explorer = Explorer(space, [resolve(str(small_model))], "estimate", store, engine,
@@ -37,8 +36,9 @@ def sweep(tmp_path, small_model, name, engine, progress=None):
 
 
 def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_survived(
-        tmp_path, small_model):
-    synchronous, evaluated = sweep(tmp_path, small_model, "sync", Engine(synchronous=True))
+        write_space, tmp_path, small_model):
+    synchronous, evaluated = sweep(write_space, tmp_path, small_model, "sync",
+                                   Engine(synchronous=True))
     # 16 points, 8 distinct cycle configs (the clock changes no cycle) + 1 accuracy
     assert len(synchronous) == 16 and evaluated == 9
     engine = Engine(workers=2)
@@ -50,7 +50,8 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
             killed.append(next(iter(pids.values())))
             os.kill(killed[0], signal.SIGKILL)
 
-    distributed, evaluated = sweep(tmp_path, small_model, "dask", engine, kill_one_worker)
+    distributed, evaluated = sweep(write_space, tmp_path, small_model, "dask", engine,
+                                   kill_one_worker)
     assert killed and evaluated == 9
 
     def comparable(results):
@@ -61,7 +62,7 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
     assert comparable(distributed) == comparable(synchronous)
 
 
-def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(tmp_path,
+def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(write_space, tmp_path,
                                                                            small_model):
     space = write_space(tmp_path, SPACE)
     out = tmp_path / "out"
