@@ -71,7 +71,6 @@ def to_bytes(model: CompiledModel) -> bytes:
         "values": model.values,
         "inputs": model.inputs, "outputs": model.outputs, "steps": model.steps,
         "nodes": model.nodes, "labels": model.labels, "host_kernels": KERNEL_IR,
-        "compile_seconds": model.compile_seconds,
     }
     text = json.dumps(header, separators=(",", ":")).encode()
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text)) + text + bytes(payload)
@@ -123,8 +122,7 @@ def from_bytes(data: bytes, expected: Config | None = None, where: str = "artifa
                                                  dtype).reshape(entry["shape"])
     model = CompiledModel(header["name"], config, header["memory_bytes"], sections,
                           header["values"], header["inputs"], header["outputs"],
-                          header["steps"], header["nodes"], constants, header.get("labels"),
-                          header.get("compile_seconds", 0))
+                          header["steps"], header["nodes"], constants, header.get("labels"))
     for step in model.steps:
         if step["op"] == "host":
             try:

@@ -127,8 +127,8 @@ HEADER_SCHEMA = s.record({
     "host_kernels": s.text(1 << 24),
 }, {
     "labels": {"anyOf": [{"type": "null"}, _names]},
-    "compile_seconds": s.number(0, 1e9),
-})
+    "compile_seconds": s.number(0, 1e9),   # written by earlier versions (a .vtab is now the
+})                                         # same bytes whenever the same model is compiled)
 
 
 def validated_header(text: bytes, payload_bytes: int, where: str) -> tuple[dict, Config]:

@@ -49,7 +49,7 @@ class CompiledModel:
     nodes: list[dict]
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     labels: list[str] | None = None
-    compile_seconds: float = 0.0
+    compile_seconds: float = 0.0      # measured by compile_graph; not stored in the .vtab
 
 
 def layout_json(layout: ActLayout) -> dict:

@@ -409,6 +409,8 @@ def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
     # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
     if not feasible(fused, config):
         return
+    if cost is not None:
+        cost.prefetch([fused, layer, pool_layer])
     if cost is not None and choose(fused, config, cost)[1] >= (
             choose(layer, config, cost)[1] + choose(pool_layer, config, cost)[1]):
         return

@@ -32,8 +32,8 @@ from vta.simulator.cycle import CycleModel
 
 #: Tilings the cycle model times per layer (the analytic model's best ones).
 SHORTLIST = 8
-#: Estimated cycles from which a layer's candidates are timed in parallel (smaller layers time
-#: faster than a process pool starts).
+#: Estimated cycles (summed over a batch of candidates) from which they are timed in parallel
+#: (smaller batches time faster than a process pool starts).
 PARALLEL_CYCLES = 100_000
 #: Address space of the scratch device a candidate is emitted on (pages are touched lazily).
 SCRATCH_MEMORY_BYTES = 1 << 31
@@ -64,32 +64,59 @@ class CycleCost:
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.cycles: dict[tuple, int] = {}
+        self._rankings: dict[int, tuple[VtaLayer, list]] = {}
         self._pool: ProcessPoolExecutor | None = None
+
+    def ranking(self, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
+        """`ranked(layer)`, remembered for this layer object."""
+        if id(layer) not in self._rankings:
+            self._rankings[id(layer)] = (layer, ranked(layer, self.config))
+        return self._rankings[id(layer)][1]
 
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""
+        self._time([(layer, tiling) for tiling in tilings])
         layer_key = timing_key(layer)
-        missing = list(dict.fromkeys(t for t in tilings if (layer_key, t) not in self.cycles))
-        results = None
-        if len(missing) > 1 and self.workers > 1 and min(
-                estimate(plan_sram(layer, t, self.config), self.config)
-                for t in missing) >= PARALLEL_CYCLES:
-            results = self._parallel(layer, missing)
-        if results is None:
-            results = [time_tiling(self.config, layer, tiling) for tiling in missing]
-        for tiling, cycles in zip(missing, results):
-            self.cycles[(layer_key, tiling)] = cycles
         return [self.cycles[(layer_key, tiling)] for tiling in tilings]
 
-    def _parallel(self, layer, tilings: list[Tiling]) -> list[int] | None:
+    def prefetch(self, layers: list[VtaLayer]) -> None:
+        """Time the shortlists of all `layers` at once (`choose` then finds them timed): one
+        batch spreads over the cores better than a layer at a time."""
+        self._time([(layer, plan.tiling) for layer in layers
+                    for plan, _ in self.ranking(layer)[:SHORTLIST]])
+
+    def _time(self, pairs: list[tuple[VtaLayer, Tiling]]) -> None:
+        """Time the (layer, tiling) pairs not timed yet: in the process pool, longest first,
+        when there are several and they add up to `PARALLEL_CYCLES`; else here."""
+        missing = {}
+        for layer, tiling in pairs:
+            missing.setdefault((timing_key(layer), tiling), (layer, tiling))
+        for key in list(missing):
+            if key in self.cycles:
+                del missing[key]
+        if not missing:
+            return
+        keys = list(missing)
+        results = None
+        if len(keys) > 1 and self.workers > 1:
+            estimates = {key: estimate(plan_sram(*missing[key], self.config), self.config)
+                         for key in keys}
+            if sum(estimates.values()) >= PARALLEL_CYCLES:
+                keys.sort(key=lambda key: -estimates[key])
+                results = self._parallel([missing[key] for key in keys])
+        if results is None:
+            results = [time_tiling(self.config, *missing[key]) for key in keys]
+        self.cycles.update(zip(keys, results))
+
+    def _parallel(self, pairs: list[tuple[VtaLayer, Tiling]]) -> list[int] | None:
         """Times from the process pool, or None (and serial from now on) where processes
         cannot be started here."""
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers,
                                                  mp_context=multiprocessing.get_context("spawn"))
-            return list(self._pool.map(time_tiling, [self.config] * len(tilings),
-                                       [layer] * len(tilings), tilings))
+            return list(self._pool.map(time_tiling, [self.config] * len(pairs),
+                                       *zip(*pairs)))
         except (OSError, BrokenProcessPool):
             self.close()
             self.workers = 1
@@ -145,7 +172,7 @@ def choose(layer: VtaLayer, config: Config, cost: CycleCost | None = None
            ) -> tuple[SramPlan, int]:
     """The SRAM plan (tiling) of `layer` and its cycles: timed by `cost` among the analytic
     model's shortlist, or the analytic model's best and its estimate when `cost` is None."""
-    plans = ranked(layer, config)
+    plans = ranked(layer, config) if cost is None else cost.ranking(layer)
     if not plans:
         raise VtaError(f"layer {layer.name}: no tiling fits the on-chip buffers")
     if cost is None:

@@ -167,32 +167,40 @@ def choose_loops(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool
 def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: int) -> int:
     """Emit the loop nest `dims` over `base` as few GEMM/ALU instructions as possible (more
     than one when the micro-ops would pass `max_uops`); returns the instruction count."""
-    dims = simplify(dims)
+    kernels = _kernels(tuple(dims), tuple(base), op, max_uops)
+    for key, chosen in kernels:
+        known = stream.kernels.get(key)
+        if known is None:
+            _record(stream, key, chosen, op)
+        else:
+            stream.push_kernel(known)
+    return len(kernels)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _kernels(dims: tuple[Dim, ...], base: tuple[int, int, int], op: Op, max_uops: int
+             ) -> tuple[tuple[tuple, LoopChoice], ...]:
+    """(kernel key, loop choice) of each instruction `emit` pushes (layers repeat the same nests
+    tile after tile, so the choice is remembered)."""
+    dims = simplify(list(dims))
     chosen = choose_loops(dims, base, check_hazard=True)
     if chosen is not None and len(chosen.uops) <= max_uops:
-        _push(stream, chosen, op)
-        return 1
+        uops = tuple(map(tuple, chosen.uops.tolist()))
+        return ((("kernel", op, chosen.outer, chosen.inner, uops), chosen),)
     if not dims:
         raise VtaError(f"no hazard-free micro-kernel for {op} at {base}")
     # Split the outermost level into separate instructions (each shorter), then retry.
-    head, rest = dims[0], dims[1:]
-    count = 0
-    for index in range(head.extent):
-        shifted = tuple(b + index * s for b, s in zip(base, head.steps))
-        count += emit(stream, rest, shifted, op, max_uops)
-    return count
+    head, rest = dims[0], tuple(dims[1:])
+    return tuple(kernel for index in range(head.extent) for kernel in _kernels(
+        rest, tuple(b + index * s for b, s in zip(base, head.steps)), op, max_uops))
 
 
-def _push(stream, chosen: LoopChoice, op: Op) -> None:
-    uops = tuple(map(tuple, chosen.uops.tolist()))
-    key = ("kernel", op, chosen.outer, chosen.inner, uops)
+def _record(stream, key: tuple, chosen: LoopChoice, op: Op) -> None:
     with stream.kernel(key) as k:
-        if not k.cached:
-            for loop in [d for d in (chosen.outer, chosen.inner) if d.extent > 1]:
-                k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src,
-                       wgt_factor=loop.wgt)
-            for dst, src, wgt in uops:
-                if op.unit == Unit.GEMM:
-                    k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
-                else:
-                    k.alu(op.alu, dst=dst, src=src, imm=op.imm)
+        for loop in [d for d in (chosen.outer, chosen.inner) if d.extent > 1]:
+            k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src, wgt_factor=loop.wgt)
+        for dst, src, wgt in key[-1]:
+            if op.unit == Unit.GEMM:
+                k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
+            else:
+                k.alu(op.alu, dst=dst, src=src, imm=op.imm)

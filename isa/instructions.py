@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,6 +18,11 @@ INSN_BYTES = 16
 UOP_BYTES = 4
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
+
+
 @dataclass(frozen=True)
 class Instruction:
     """Fields common to every instruction: the four dependency flags."""
@@ -29,8 +35,10 @@ class Instruction:
 
     def fields(self) -> dict[str, int]:
         """Field values by layout name, opcode included."""
-        values = {f.name: int(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        return {"opcode": int(self.opcode)} | values
+        values = {"opcode": int(self.opcode)}
+        for name in _field_names(type(self)):
+            values[name] = int(getattr(self, name))
+        return values
 
     @property
     def module(self) -> Module:

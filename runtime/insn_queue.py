@@ -61,8 +61,10 @@ class InstructionQueue:
         """Append `insn` with the pending pops of its module folded in; its index.
         Every field is checked against its width here (FieldRangeError naming it)."""
         module = insn.module
-        insn = insn.replace(pop_prev_dep=insn.pop_prev_dep or self._pending_pop_prev[module],
-                            pop_next_dep=insn.pop_next_dep or self._pending_pop_next[module])
+        pop_prev, pop_next = self._pending_pop_prev[module], self._pending_pop_next[module]
+        if (pop_prev and not insn.pop_prev_dep) or (pop_next and not insn.pop_next_dep):
+            insn = insn.replace(pop_prev_dep=insn.pop_prev_dep or pop_prev,
+                                pop_next_dep=insn.pop_next_dep or pop_next)
         self._pending_pop_prev[module] = self._pending_pop_next[module] = False
         index = len(self.instructions)
         self.encoded.append(self._encode(insn, index))

@@ -39,6 +39,7 @@ class UopKernel:
                  use_imm: bool, imm: int):
         self.key, self.opcode, self.uops, self.words, self.loops = key, opcode, uops, words, loops
         self.reset, self.alu_opcode, self.use_imm, self.imm = reset, alu_opcode, use_imm, imm
+        self._instructions: dict[int, LoopInstruction] = {}
 
     def __len__(self) -> int:
         return len(self.uops)
@@ -56,6 +57,11 @@ class UopKernel:
 
         GEMM: loop[0] is the outer loop and loop[1] the inner one. ALU: the same with two
         loops, but a single loop becomes the inner loop (as the original runtime)."""
+        if uop_bgn not in self._instructions:
+            self._instructions[uop_bgn] = self._instruction(uop_bgn)
+        return self._instructions[uop_bgn]
+
+    def _instruction(self, uop_bgn: int) -> LoopInstruction:
         outer, inner = Loop(1), Loop(1)
         if self.opcode == Opcode.ALU and len(self.loops) == 1:
             inner = self.loops[0]

@@ -1,0 +1,137 @@
+"""Compile time of the workload models, per phase: ONNX import, partition (without the schedule
+search it starts), the schedule search (the analytic ranking of the tilings that fit, and the
+cycle-model timing of the shortlist), code emission, and `.vtab` serialization.
+
+    python benchmarks/compile_time.py [resnet18] [efficientnet_lite0] [digits]
+                                      [--repeat N] [--serial] [--profile N]
+
+Each phase's time is exclusive (a phase started inside another is not counted twice). With
+`--serial` the candidate timings run in this process (no pool), and the CPU seconds of this
+process (printed too) measure the work whatever the machine's load. `--profile N` prints the N
+functions with the most own time under cProfile (which slows everything ~2×). Times on a
+shared machine are noisy: the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import os
+import pstats
+import time
+from collections import defaultdict
+
+from vta.compiler import artifact, build, schedule
+from vta.compiler.onnx_import import import_onnx
+from vta.isa import Config
+
+#: (module, function name) -> phase: the functions timed, patched where their callers look them
+#: up. Time inside a nested phase counts for that phase only.
+PHASES = {
+    (build, "partition"): "partition",
+    (schedule, "ranked"): "tiling ranking",
+    (schedule.CycleCost, "_time"): "candidate timing",
+    (build, "emit_layer"): "emission",
+    (artifact, "to_bytes"): "serialization",
+}
+
+
+def model_path(name: str):
+    if name == "resnet18":
+        from vta.compiler.models.resnet18 import build_resnet18
+        return build_resnet18(0)[1]
+    if name == "efficientnet_lite0":
+        from vta.compiler.models.efficientnet import build_efficientnet_lite0
+        return build_efficientnet_lite0()[1]
+    if name == "digits":
+        from vta.compiler.models.digits import build_digits
+        return build_digits()[1]
+    raise SystemExit(f"compile_time: unknown model {name!r} (resnet18, efficientnet_lite0, "
+                     "digits)")
+
+
+class PhaseTimer:
+    """Exclusive seconds per phase of the functions in `PHASES`, while `patched()` is active."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._stack: list[list[float]] = []          # per active phase: [start, nested seconds]
+
+    def wrap(self, phase: str, function):
+        def timed(*args, **kwargs):
+            entry = [time.perf_counter(), 0.0]
+            self._stack.append(entry)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._stack.pop()
+                spent = time.perf_counter() - entry[0]
+                self.seconds[phase] += spent - entry[1]
+                if self._stack:
+                    self._stack[-1][1] += spent
+        return timed
+
+    @contextlib.contextmanager
+    def patched(self):
+        originals = {(owner, name): getattr(owner, name) for owner, name in PHASES}
+        try:
+            for (owner, name), phase in PHASES.items():
+                setattr(owner, name, self.wrap(phase, originals[(owner, name)]))
+            yield self
+        finally:
+            for (owner, name), function in originals.items():
+                setattr(owner, name, function)
+
+
+def compile_once(path, config: Config) -> tuple[dict[str, float], float, float, bytes]:
+    """(seconds per phase, total seconds, CPU seconds of this process, the .vtab bytes) of one
+    compile."""
+    timer = PhaseTimer()
+    started, cpu = time.perf_counter(), time.process_time()
+    with timer.patched():
+        imported = time.perf_counter()
+        graph = import_onnx(path, alu_mul=config.ALU_MUL)
+        timer.seconds["import"] += time.perf_counter() - imported
+        data = artifact.to_bytes(build.compile_graph(graph, config))
+    total = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    accounted = sum(timer.seconds.values())
+    timer.seconds["other (layout, planning, host steps)"] += total - accounted
+    return dict(timer.seconds), total, cpu, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=["resnet18", "efficientnet_lite0"])
+    parser.add_argument("--repeat", type=int, default=1, help="compiles per model (default 1)")
+    parser.add_argument("--preset", default="pynq")
+    parser.add_argument("--serial", action="store_true", help="time candidates in-process")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="print the N functions with the most own time (cProfile)")
+    args = parser.parse_args()
+    config = Config.preset(args.preset)
+    if args.serial:
+        schedule.PARALLEL_CYCLES = float("inf")
+    for name in args.models:
+        path = model_path(name)
+        digests = set()
+        for run in range(args.repeat):
+            profile = cProfile.Profile() if args.profile else None
+            with profile or contextlib.nullcontext():
+                phases, total, cpu, data = compile_once(path, config)
+            digests.add(hash(data))
+            load = os.getloadavg()[0]
+            print(f"{name} run {run + 1}: {total:.2f} s, {cpu:.2f} CPU s in this process "
+                  f"(load average {load:.1f}, {os.cpu_count()} cores)")
+            for phase, seconds in sorted(phases.items(), key=lambda item: -item[1]):
+                print(f"  {phase:38} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+            if profile:
+                pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+        if args.repeat > 1:
+            print(f"{name}: the {args.repeat} .vtab files are "
+                  f"{'byte-identical' if len(digests) == 1 else 'DIFFERENT'}")
+
+
+if __name__ == "__main__":
+    main()
