@@ -67,7 +67,8 @@ def compile_graph(graph: ir.Graph, config: Config, *,
 def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: CycleCost | None,
              started: float) -> CompiledModel:
     part = partition(graph, config, im2col=im2col, cost=cost)
-    cost.prefetch(list(part.layers.values()))
+    if cost is not None:
+        cost.prefetch(list(part.layers.values()))
     planner = _Planner(config)
     identity = planner.data("identity tile", identity_tile(config.block_out))
     bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in))
