@@ -161,7 +161,9 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
         info["fused"] = "residual add"
     plan, estimate = choose(layer, config, cost)
     weights = constants = bias_weights = None
-    if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
+    if isinstance(layer, ConvLayer) and layer.weights_from is not None:
+        weights = buffers[layer.weights_from]
+    elif isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
         weights = planner.data(f"{node.name} weights", layer.weights)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
         bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles)

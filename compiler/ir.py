@@ -206,6 +206,45 @@ class Concat(Node):
     axis: int
 
 
+def zero_point_pieces(zero_point: int) -> tuple[int, ...]:
+    """−zero_point as int8 pieces that add up to it (none for 0; −(−128) = 128 as 64 + 64)."""
+    negated = -int(zero_point)
+    return () if negated == 0 else (negated,) if negated <= 127 else (64, negated - 64)
+
+
+@dataclass(frozen=True)
+class MatMulOperand(Node):
+    """One head of an operand of a product of two activations, rewritten so that a plain int8
+    product of the two operands computes Σ (a − za)·(b − zb) but its constant part
+    (`MatMul.constant`): along the contraction axis, segment (x, y) for every x in [a, pieces of
+    −za] and y in [b, pieces of −zb] but the (piece, piece) ones, each a copy of the operand or a
+    constant piece (`zero_point_pieces`).
+
+    side "a": input (..., I, K) → output (1, ..., I, K') — head `head` of the leading axes;
+    side "b": input (..., K, J) → output (J, K'), transposed (output-major, as VTA's weights).
+    """
+
+    side: str
+    head: int
+    zero_points: tuple[int, int]
+
+    def segments(self) -> list[tuple[int | None, int | None]]:
+        """(a piece or None for a itself, b piece or None for b itself) of each segment."""
+        a_pieces, b_pieces = (zero_point_pieces(z) for z in self.zero_points)
+        return [(None, None)] + [(None, p) for p in b_pieces] + [(p, None) for p in a_pieces]
+
+
+@dataclass(frozen=True)
+class MatMul(Node):
+    """The int8 product of two `MatMulOperand`s: acc[..., i, j] = constant + Σ_e a[..., i, e] ·
+    b[j, e] (b output-major), then `requant`; `contraction` is the original product's K (its
+    MACs are I·J·K)."""
+
+    constant: int
+    contraction: int
+    requant: Requantize = field(repr=False)
+
+
 @dataclass(frozen=True)
 class ConvTranspose2d(Node):
     """ONNX ConvTranspose: acc[n,o,y,x] = bias[o] + Σ weight[c,o',ky,kx] · (x − input_zero_point)

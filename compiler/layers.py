@@ -115,6 +115,9 @@ class ConvLayer:
     macs: int = 0
     residual: Residual | None = None
     pool: Pool | None = None
+    #: the value whose device buffer holds the weight tiles, written at run time (a product of
+    #: two activations); `weights` then only gives their shape
+    weights_from: str | None = None
     #: per-output-block WGT tiles that add the bias by one GEMM (`packing.bias_weight_tiles`),
     #: instead of a per-channel ALU ADD in the epilogue
     bias_tiles: np.ndarray | None = field(default=None, repr=False)

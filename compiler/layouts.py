@@ -9,6 +9,8 @@ where both map every element to the same byte (`same_bytes`).
   input is a matrix of a few rows, at most a tile's batch, the rows are samples instead and
   both are laid N×C×1×1 — as the classifier of a CNN).
 - An elementwise operator (Add, requantization) reads and writes one layout.
+- A product of two activations (`ir.MatMul`) reads its input and writes its output channels
+  last, and reads its weights as weight tiles (`weight_operands`).
 - Any other value takes its rank's usual layout (a 3-axis value is a token tensor), unless a
   Reshape or Transpose producing it can then alias its input.
 """
@@ -75,6 +77,8 @@ def channels_last(graph: ir.Graph, batch: int, block: int) -> dict[str, bool]:
 
 def required(node: ir.Node, graph: ir.Graph, batch: int) -> list[tuple[str, bool]]:
     """(value, channels last?) that `node` computes on."""
+    if isinstance(node, ir.MatMul):
+        return [(node.inputs[0], True), (node.inputs[1], False), (node.output, True)]
     if isinstance(node, NCHW_OPERATORS):
         return [(node.inputs[0], False), (node.output, False)]
     if isinstance(node, ir.Dense):
@@ -82,6 +86,13 @@ def required(node: ir.Node, graph: ir.Graph, batch: int) -> list[tuple[str, bool
         last = usual(shape, batch) or len(shape) == 4
         return [(node.inputs[0], last), (node.output, last)]
     return []
+
+
+def weight_operands(graph: ir.Graph) -> set[str]:
+    """Values a product reads as its weights: laid out N×C with a tile of `block` rows
+    (`ActLayout.batch` = block), their bytes are exactly VTA's weight tiles (output-major rows
+    of the block's input channels), so the GEMM loads them as it loads constant weights."""
+    return {node.inputs[1] for node in graph.nodes if isinstance(node, ir.MatMul)}
 
 
 def layout_of(shape: tuple[int, ...], last: bool, batch: int, block: int, **options) -> ActLayout:

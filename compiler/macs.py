@@ -19,6 +19,8 @@ def node_macs(graph: ir.Graph, node: ir.Node) -> int:
         return out * int(np.prod(node.weight.shape[1:]))
     if isinstance(node, ir.Dense):
         return out * node.weight.shape[1]
+    if isinstance(node, ir.MatMul):
+        return out * node.contraction
     if isinstance(node, ir.AvgPool):
         return out * node.kernel[0] * node.kernel[1]
     if isinstance(node, ir.ConvTranspose2d):

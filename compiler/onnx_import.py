@@ -242,6 +242,8 @@ class Importer:
         output = self.new_value(output_name, pending.shape, quant, onnx_dtype)
         if pending.kind == "concat":
             return self._finalize_concat(pending, output)
+        if pending.kind == "matmul":
+            return self._finalize_product(pending, output, lo, hi)
         where = f"node {pending.label}"
         if pending.kind == "add":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
@@ -268,6 +270,48 @@ class Importer:
             requant = dataclasses.replace(requant, offset=0)
         return self.emit(pending.node_type, pending.label, pending.inputs, output,
                          requant=requant, **fields)
+
+    def _finalize_product(self, pending: Pending, output: ir.Value, lo: int, hi: int
+                          ) -> ir.Value:
+        """A product of two activations, head by head (`ir.MatMulOperand`, `ir.MatMul`): a
+        single head is the node itself, several are concatenated along the heads' axis."""
+        a, b = (self.graph.values[name] for name in pending.inputs)
+        requant = plan_requantization(pending.acc_scale / output.quant.scale,
+                                      zero_point=output.quant.zero_point, lo=lo, hi=hi,
+                                      acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
+                                      where=f"node {pending.label}", absorb=True)
+        lead = a.shape[:-2]
+        heads = int(np.prod(lead))
+        zero_points = (a.quant.zero_point, b.quant.zero_point)
+        contraction = pending.fields["contraction"]
+        constant = contraction * zero_points[0] * zero_points[1] + int(
+            np.asarray(requant.offset).ravel()[0])
+        requant = dataclasses.replace(requant, offset=0)
+        operand_quant = ir.Quant(1.0, 0)
+        name = pending.label.rsplit(" (", 1)[0]
+        products = []
+        for head in range(heads):
+            tag = f"{name}/head{head}" if heads > 1 else name
+            operands = []
+            for side, value in (("a", a), ("b", b)):
+                probe = ir.MatMulOperand(name="", inputs=(), output="", side=side, head=head,
+                                         zero_points=zero_points)
+                width = contraction * len(probe.segments())
+                shape = ((1,) * len(lead) + (a.shape[-2], width) if side == "a"
+                         else (b.shape[-1], width))
+                operand = self.new_value(f"{tag}/{side}", shape, operand_quant)
+                operands.append(self.emit(ir.MatMulOperand, f"{tag}/{side}", [value.name],
+                                          operand, side=side, head=head,
+                                          zero_points=zero_points).name)
+            target = output if heads == 1 else self.new_value(
+                f"{tag}/product", (1,) * len(lead) + output.shape[-2:], output.quant)
+            products.append(self.emit(ir.MatMul, tag if heads == 1 else pending.label.replace(
+                name, tag, 1), operands, target, constant=constant, contraction=contraction,
+                requant=requant).name)
+        if heads == 1:
+            return self.graph.values[products[0]]
+        axis = next(index for index, size in enumerate(lead) if size > 1)
+        return self.emit(ir.Concat, f"{name}/heads", products, output, axis=axis)
 
     def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
         """Concatenate after bringing every input to the output's quantization."""

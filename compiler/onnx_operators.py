@@ -271,10 +271,31 @@ def gemm(im, node, label):
 def matmul(im, node, label):
     attributes(node, label, {})
     x = im.real(node.input[0], label)
+    if not isinstance(im.env.get(node.input[1]), (Const, QConst)):
+        return [activation_product(label, x, im.real(node.input[1], label))]
     weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"), False, label)
     acc_scale = x.quant.scale * weight_scale
     return [dense_pending(label, x, x.quant.zero_point, weight, acc_scale,
                           np.zeros(weight.shape[0], np.int64))]
+
+
+def activation_product(label, a: ir.Value, b: ir.Value) -> Pending:
+    """A product of two int8 activations (attention's Q·Kᵀ and A·V): (..., I, K) × (..., K, J)
+    with the same leading axes, of which at most one (the heads) is not 1."""
+    lead = a.shape[:-2]
+    if len(a.shape) not in (3, 4) or b.shape[:-2] != lead or a.shape[-1] != b.shape[-2]:
+        raise NodeError(label, f"product of {a.shape} and {b.shape}: 3-D or 4-D operands with "
+                        "the same leading axes only")
+    if sum(size > 1 for size in lead) > 1:
+        raise NodeError(label, f"leading axes {lead}: one axis of heads at most")
+    contraction = a.shape[-1]
+    reach = [max(INT8_MAX - value.quant.zero_point, value.quant.zero_point - INT8_MIN)
+             for value in (a, b)]
+    return Pending(label, "matmul", ir.MatMul, (a.name, b.name),
+                   lead + (a.shape[-2], b.shape[-1]),
+                   np.asarray(a.quant.scale * b.quant.scale),
+                   dict(contraction=contraction),
+                   input_range=contraction * reach[0] * reach[1])
 
 
 def _int_weight(im, node, label, index: int, zero_index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 the packed layout (with halo) of every value.
 
 Every operator VTA can express runs there: convolutions of any group structure, Dense, average
-and max pooling, residual Add and requantization. A Reshape that flattens an image for Dense
+and max pooling, residual Add, requantization, and products of two activations (their second
+operand, prepared by the host, is read as weight tiles). A Reshape that flattens an image for Dense
 costs nothing: the Dense weights are permuted to read the image's packed tiles directly. Nodes
 VTA cannot take (Concat, a Reshape feeding anything but Dense, requantization operands that vary
 by position, or a padding value no producer can provide) run on the host.
@@ -220,8 +221,12 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Pl
             if placement[node.name] == Placement.HOST:
                 reasons[node.name] = "a reshape other than a flatten read by Dense: a gather"
         elif isinstance(node, (ir.Conv2d, ir.Dense, ir.AvgPool, ir.MaxPool, ir.Add,
-                               ir.Requantization, ir.ConvTranspose2d)):
+                               ir.Requantization, ir.ConvTranspose2d, ir.MatMul)):
             placement[node.name] = Placement.VTA
+        elif isinstance(node, ir.MatMulOperand):
+            placement[node.name] = Placement.HOST
+            reasons[node.name] = ("prepares an operand of a product of two activations "
+                                  "(a gather with its zero point's terms)")
         else:
             placement[node.name] = Placement.HOST
             reasons[node.name] = f"{type(node).__name__} has no VTA layer: a gather"
@@ -336,8 +341,11 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
     by Dense is one too, read through its input's layout."""
     flags = value_layouts.channels_last(graph, config.batch, config.block_out)
 
+    weight_operands = value_layouts.weight_operands(graph)
+
     def layout(name: str, **options) -> ActLayout:
-        return value_layouts.layout_of(graph.values[name].shape, flags[name], config.batch,
+        batch = config.block_out if name in weight_operands else config.batch
+        return value_layouts.layout_of(graph.values[name].shape, flags[name], batch,
                                        config.block_out, **options)
 
     owner: dict[str, str] = {}
@@ -524,7 +532,30 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         return AddLayer(name=node.name, a=a, b=b, output=output, steps_a=steps_a,
                         steps_b=steps_b, epilogue=epilogue, constants=constants,
                         macs=int(np.prod(out_shape)))
+    if isinstance(node, ir.MatMul):
+        return _product_layer(node, part, config)
     raise Unsupported(f"{type(node).__name__} has no VTA layer")
+
+
+def _product_layer(node: ir.MatMul, part: Partition, config: Config) -> ConvLayer:
+    """A product of two activations as a Dense whose weight tiles are the device buffer of its
+    second operand, written at run time (`layouts.weight_operands`)."""
+    graph, block = part.graph, config.block_out
+    if config.batch != 1:
+        raise Unsupported("a product of two activations needs a config of batch 1")
+    weights = part.layouts[node.inputs[1]]
+    if weights.halo != (0, 0, 0, 0) or node.inputs[1] in part.alias:
+        raise Unsupported(f"weights {node.inputs[1]!r} are shared with another layout")
+    columns, width = graph.values[node.inputs[1]].shape
+    out_shape = graph.values[node.output].shape
+    constants: list[np.ndarray] = []
+    epilogue = bias_step(node.constant, constants)
+    epilogue += convert_steps(node.requant.steps, out_shape, constants, True)
+    tiles = np.zeros((weights.batch_blocks, weights.channel_blocks, 1, 1, block, block), np.int8)
+    return ConvLayer(name=node.name, input=part.layouts[node.inputs[0]],
+                     output=part.layouts[node.output], mode=WeightMode.DENSE, weights=tiles,
+                     weights_from=node.inputs[1], epilogue=epilogue, constants=constants,
+                     macs=int(np.prod(out_shape)) * node.contraction)
 
 
 def _lower_transposed(node: ir.ConvTranspose2d, graph: ir.Graph) -> conv_transpose.Lowering:

@@ -186,6 +186,24 @@ def _conv_transpose2d(node: ir.ConvTranspose2d, x: np.ndarray) -> np.ndarray:
     return node.requant(wrap32(acc + node.bias.astype(np.int64)[:, None, None]))
 
 
+def _matmul_operand(node: ir.MatMulOperand, x: np.ndarray) -> np.ndarray:
+    lead = x.shape[:-2]
+    head = x.reshape((-1,) + x.shape[-2:])[node.head]
+    if node.side == "b":
+        head = head.T                                  # (J, K): output-major
+    parts = []
+    for a_piece, b_piece in node.segments():
+        piece = a_piece if node.side == "a" else b_piece
+        parts.append(head if piece is None else np.full_like(head, piece))
+    joined = np.concatenate(parts, axis=1).astype(np.int8)
+    return joined if node.side == "b" else joined.reshape((1,) * len(lead) + joined.shape)
+
+
+def _matmul(node: ir.MatMul, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    acc = a.astype(np.int64) @ b.astype(np.int64).T + node.constant
+    return node.requant(wrap32(acc))
+
+
 def _quantize(node: ir.Quantize, x: np.ndarray) -> np.ndarray:
     return node.quant.quantize(x)
 
@@ -206,4 +224,5 @@ _KERNELS: dict[type, Callable] = {
     ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
     ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d, ir.Quantize: _quantize,
     ir.Dequantize: _dequantize, ir.Reinterpret: _reinterpret, ir.Transpose: _transpose,
+    ir.MatMulOperand: _matmul_operand, ir.MatMul: _matmul,
 }

@@ -1,29 +1,60 @@
 """Node kinds moved onto VTA from imported (onnxruntime-quantized) models: each is placed on
-VTA, and the functional backend's outputs equal the integer reference's bit for bit (the
-reference itself is checked against onnxruntime in test_import_synthetic.py and
-test_reference_ops.py)."""
+VTA, the functional backend's values equal the integer reference's bit for bit, and the
+reference is within one quantization step of onnxruntime given the same inputs (the other
+node kinds' references are checked so in test_import_synthetic.py)."""
 
 import numpy as np
 import pytest
+from onnx import helper
 
 from qdq_models import float_model, quantize_with_onnxruntime
 from test_import_synthetic import case_conv_transpose, case_token_matmul
-from vta.compiler import reference
+from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
+from vta.compiler.compare import onnxruntime_values
 from vta.compiler.executor import Executor
 from vta.compiler.onnx_import import import_onnx
 from vta.isa import Config
 
 PYNQ = Config.preset("pynq")
+RNG = np.random.default_rng(77)
 
 
-def compiled_case(case, tmp_path, seed=0):
+def weights(*shape):
+    return RNG.normal(0, 1 / np.sqrt(shape[0]), shape).astype(np.float32)
+
+
+def attention_heads(heads=2, tokens=7, width=24):
+    """Multi-head attention scores and context: Q·Kᵀ and softmax(·)·V over `heads` heads of
+    (1, heads, tokens, width/heads) — 4-D products with one axis of heads."""
+    size = width // heads
+    init = {"q.w": weights(width, width), "k.w": weights(width, width),
+            "v.w": weights(width, width),
+            "split": np.array([1, tokens, heads, size], np.int64)}
+    nodes = [helper.make_node("MatMul", ["x", f"{p}.w"], [p], name=p) for p in "qkv"]
+    for p in "qkv":
+        nodes += [helper.make_node("Reshape", [p, "split"], [f"{p}.r"], name=f"{p}.r"),
+                  helper.make_node("Transpose", [f"{p}.r"], [f"{p}.t"], name=f"{p}.t",
+                                   perm=[0, 2, 3, 1] if p == "k" else [0, 2, 1, 3])]
+    nodes += [helper.make_node("MatMul", ["q.t", "k.t"], ["s"], name="scores"),
+              helper.make_node("Softmax", ["s"], ["a"], name="softmax", axis=-1),
+              helper.make_node("MatMul", ["a", "v.t"], ["y"], name="context")]
+    return nodes, init, (1, tokens, width)
+
+
+def attention_single_head():
+    nodes, init, shape = attention_heads(heads=1)
+    return nodes, init, shape
+
+
+def compiled_case(case, tmp_path, seed=0, **settings):
     nodes, init, shape = case()
     rng = np.random.default_rng(seed)
     samples = rng.normal(size=(16,) + shape[1:]).astype(np.float32)
-    path = quantize_with_onnxruntime(float_model(nodes, init, list(shape)), tmp_path, samples)
+    path = quantize_with_onnxruntime(float_model(nodes, init, list(shape)), tmp_path, samples,
+                                     **settings)
     graph = import_onnx(path)
-    return graph, compile_graph(graph, PYNQ), rng.normal(size=shape).astype(np.float32)
+    return path, graph, compile_graph(graph, PYNQ), rng.normal(size=shape).astype(np.float32)
 
 
 def placements(model, operator):
@@ -31,20 +62,82 @@ def placements(model, operator):
 
 
 def assert_functional_matches_reference(graph, model, x):
-    got = Executor(model, "functional").run({"x": x}).outputs
+    executor = Executor(model, "functional")
+    got = executor.run({"x": x}).outputs
     expected = reference.run(graph, {"x": x})
+    for name in graph.values:
+        if name not in graph.inputs and (model.values[name]["addr"] is not None
+                                         or name in executor.host_values):
+            np.testing.assert_array_equal(executor.read(name), expected[name], name)
     for name in got:
         np.testing.assert_array_equal(got[name], expected[name])
 
 
 @pytest.mark.parametrize("case", [case_token_matmul], ids=lambda c: c.__name__[5:])
 def test_token_products_run_on_vta(case, tmp_path):
-    graph, model, x = compiled_case(case, tmp_path)
+    _, graph, model, x = compiled_case(case, tmp_path)
     assert placements(model, "Dense") == ["vta", "vta"]
     assert_functional_matches_reference(graph, model, x)
 
 
 def test_transposed_convolutions_run_on_vta(tmp_path):
-    graph, model, x = compiled_case(case_conv_transpose, tmp_path)
+    _, graph, model, x = compiled_case(case_conv_transpose, tmp_path)
     assert placements(model, "ConvTranspose2d") == ["vta", "vta"]
     assert_functional_matches_reference(graph, model, x)
+
+
+@pytest.mark.parametrize("zero_points", [(0, 0), (-128, 7), (127, -128), (-128, -128), (3, 0)])
+def test_product_operands_compute_the_zero_point_product(zero_points):
+    """The prepared operands' plain int8 product plus the node's constant is
+    Σ (a − za)(b − zb), for every kind of zero point (−128 needs two pieces)."""
+    za, zb = zero_points
+    a = RNG.integers(-128, 128, size=(1, 3, 5, 20)).astype(np.int8)
+    b = RNG.integers(-128, 128, size=(1, 3, 20, 9)).astype(np.int8)
+    expected = np.einsum("nhik,nhkj->nhij", a.astype(np.int64) - za, b.astype(np.int64) - zb)
+    for head in range(3):
+        prepared = [reference.run_node(ir.MatMulOperand(name=side, inputs=("x",), output=side,
+                                                        side=side, head=head,
+                                                        zero_points=zero_points), [x])[0]
+                    for side, x in (("a", a), ("b", b))]
+        assert all(p.dtype == np.int8 for p in prepared)
+        product = prepared[0].astype(np.int64) @ prepared[1].astype(np.int64).T
+        np.testing.assert_array_equal(product[0, 0] + 20 * za * zb, expected[0, head])
+
+
+def products_close_to_onnxruntime(path, graph, x):
+    """Each product (one head), given onnxruntime's operands, within one step of onnxruntime's
+    result for that head; the number of products checked."""
+    theirs = onnxruntime_values(path, graph, {"x": x})
+    checked = 0
+    for node in graph.nodes:
+        if isinstance(node, ir.MatMul):
+            operands = [graph.producer(name) for name in node.inputs]
+            prepared = [reference.run_node(op, [theirs[op.inputs[0]]])[0] for op in operands]
+            ours = reference.run_node(node, prepared)[0]
+            if node.output in theirs:
+                expected = theirs[node.output]
+            else:                                    # one head of a Concat over the heads
+                concat = graph.consumers(node.output)[0]
+                expected = np.take(theirs[concat.output], [operands[0].head], axis=concat.axis)
+            assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1, node.name
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("activation", ["int8", "uint8"])
+@pytest.mark.parametrize("case", [attention_heads, attention_single_head],
+                         ids=lambda c: c.__name__)
+def test_products_of_activations_run_on_vta(case, activation, tmp_path):
+    path, graph, model, x = compiled_case(case, tmp_path, activation=activation)
+    heads = 2 if case is attention_heads else 1
+    assert placements(model, "MatMul") == ["vta"] * 2 * heads
+    assert products_close_to_onnxruntime(path, graph, x) == 2 * heads
+    assert_functional_matches_reference(graph, model, x)
+
+
+@pytest.mark.slow
+def test_products_of_activations_on_rtl_are_bit_exact(tmp_path):
+    _, _, model, x = compiled_case(attention_heads, tmp_path)
+    functional = Executor(model, "functional").run({"x": x}).outputs
+    rtl = Executor(model, "rtl").run({"x": x}).outputs
+    np.testing.assert_array_equal(rtl["y"], functional["y"])
