@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vta.fpga.boards import RESOURCES, Board
-from vta.fpga.tools import ToolError, run_tool
+from vta.fpga.tools import ToolError, run_tool, work_folder
 from vta.isa import Config, MemoryType
 
 TOP = "vta_core"
@@ -60,10 +59,9 @@ def synthesis_script(family: str, top: str) -> str:
 
 def synthesize_cells(verilog: str, *, top: str, family: str, workdir: Path | None = None,
                      timeout: float | None = None) -> dict[str, int]:
-    """Synthesize `verilog` for a Xilinx family; the primitive counts of the netlist."""
-    with tempfile.TemporaryDirectory(prefix="vta-synth-") as scratch:
-        folder = Path(workdir or scratch)
-        folder.mkdir(parents=True, exist_ok=True)
+    """Synthesize `verilog` for a Xilinx family; the primitive counts of the netlist. The work
+    folder is `workdir`, or a temporary one kept only if Yosys fails (its error names the log)."""
+    with work_folder(workdir, "vta-synth-") as folder:
         (folder / "design.v").write_text(verilog)
         (folder / "synth.ys").write_text(synthesis_script(family, top) + "\n")
         run_tool("yosys", ["-q", "-l", "synth.log", "-s", "synth.ys"], cwd=folder,

@@ -13,11 +13,10 @@ Zynq fabric is usually faster, and only Vivado's timing after routing is authori
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vta.fpga.tools import ToolError, run_tool
+from vta.fpga.tools import ToolError, run_tool, work_folder
 from vta.isa import Config
 
 
@@ -100,9 +99,7 @@ def place_and_route(verilog: str, *, top: str, clock_mhz: float, device: Ecp5Dev
                     seed: int = 1) -> tuple[float, dict[str, int], dict]:
     """Synthesize for ECP5 and place and route; the achieved fmax (MHz) of the clock, the
     primitive counts and the critical path (its end cells and logic levels)."""
-    with tempfile.TemporaryDirectory(prefix="vta-pnr-") as scratch:
-        folder = Path(workdir or scratch)
-        folder.mkdir(parents=True, exist_ok=True)
+    with work_folder(workdir, "vta-pnr-") as folder:
         (folder / "design.v").write_text(verilog)
         (folder / "synth.ys").write_text(
             f"read_verilog -sv design.v; hierarchy -check -top {top}; proc; flatten; "

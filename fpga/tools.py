@@ -7,12 +7,16 @@ are always read from files the tools write (`-l`, `tee -o`, `--report`), never f
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from vta.isa import VtaError
+from vta.isa import VtaError, progress
 
 #: Python module and function of each tool's entry point.
 TOOLS = {
@@ -31,16 +35,38 @@ def run_tool(tool: str, args: list[str], *, cwd: Path, log: Path,
     module, function = TOOLS[tool]
     if importlib.util.find_spec(module) is None:
         package = module.replace("_", "-")
-        raise ToolError(f"{package} is not installed (pip install -e '.[synth]')")
+        raise ToolError(f"{package} is not installed (pip install 'pyvta[hw]')")
     command = [sys.executable, "-c",
                f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))", *args]
     try:
-        result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=timeout)
+        with progress.step(f"running {tool} ({' '.join(args[-2:])})"):
+            result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolError(f"{tool} did not finish within {timeout:g} s (log: {log})") from None
     if result.returncode != 0:
-        raise ToolError(f"{tool} failed (exit {result.returncode}): {last_error(log, result.stdout)}")
+        raise ToolError(f"{tool} failed (exit {result.returncode}): "
+                        f"{last_error(log, result.stdout)} (log: {log})")
+
+
+@contextlib.contextmanager
+def work_folder(workdir: Path | None, prefix: str) -> Iterator[Path]:
+    """`workdir` (created if needed), or a new temporary folder that is removed when the block
+    succeeds and kept when a tool fails or times out, so that the log its error names exists."""
+    if workdir is not None:
+        folder = Path(workdir)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    except ToolError:
+        raise
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def last_error(log: Path, stdout: bytes) -> str:

@@ -12,7 +12,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import wiring
 
 from vta.hardware.core import VtaCore
-from vta.isa import Config
+from vta.isa import Config, progress
 
 TOP_NAME = "vta_core"
 #: Interfaces of the core and the prefix of their ports in the Verilog.
@@ -65,7 +65,8 @@ def generate_verilog(config: Config, *, sv: bool = False) -> str:
     ``-g2012`` evaluates at time 0 — but Icarus 11 includes every bit of a vector in an
     ``always_*`` sensitivity list, and on the full-size core that makes it hang (docs/hardware.md).
     """
-    top = VtaCoreTop(config=config)
-    text = verilog.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False,
-                           strip_internal_attrs=True)
-    return system_verilog(text) if sv else text
+    with progress.step(f"generating the Verilog of {config.config_string} (Amaranth, Yosys)"):
+        top = VtaCoreTop(config=config)
+        text = verilog.convert(top, name=TOP_NAME, ports=top.ports, emit_src=False,
+                               strip_internal_attrs=True)
+        return system_verilog(text) if sv else text

@@ -7,6 +7,10 @@ Every module of this package that defines ``NAME`` is a command (``vta NAME ...`
   ``--preset | --config``; add sub-parsers here for commands with sub-commands);
 * ``run(args) -> int``: does the work and returns the exit status.
 
+A command that reports gives its result to `output.emit` (text, or one JSON document with
+``--json``: `output.add_output_options`) and marks long steps with `vta.isa.progress.step`;
+`output.session` shows their progress while a person watches.
+
 Commands report errors by raising `vta.isa.VtaError` or `common.Failure`; `main` prints them as
 one line on stderr (``vta NAME: message``) and returns their exit status. A new command is a new
 module: nothing here changes. Keep a module's top level light (import heavy layers in ``run``),
@@ -24,6 +28,8 @@ import sys
 import threading
 from types import ModuleType
 
+import vta
+from vta.cli import output
 from vta.cli.common import Failure
 from vta.isa import VtaError
 
@@ -48,6 +54,7 @@ def commands() -> dict[str, ModuleType]:
 
 def build_parser(available: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="vta", description="pyvta: the VTA accelerator stack in Python.")
+    parser.add_argument("--version", action="version", version=f"pyvta {vta.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in (available or commands()).items():
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__)
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise Failure(f"give a command: {', '.join(available)} (see 'vta --help')")
-        return args.run(args)
+        with output.session(args):
+            return args.run(args)
     except (Failure, VtaError) as error:
         return _report(prog, str(error), error.exit_status)
     except BrokenPipeError:

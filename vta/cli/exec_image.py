@@ -2,11 +2,12 @@
 from case.json, the others from --preset/--config. Exit status: 0 success, 3 deadlock,
 2 bounds error, 1 any other error."""
 
-import json
 from pathlib import Path
 
 from vta.cli.common import (Failure, about, add_backend_options, add_config_options, backend_options,
                             config_from, load_image, write_atomically)
+from vta.cli.output import add_output_options, emit, show
+from vta.isa import progress
 from vta.isa.image import ProgramImage
 
 NAME = "exec"
@@ -19,11 +20,11 @@ def add_arguments(parser):
     add_config_options(parser)
     parser.add_argument("-o", "--output", metavar="OUT.bin", type=Path,
                         help="write the final DRAM image to OUT.bin")
-    parser.add_argument("--json", action="store_true",
-                        help="print the run report as one JSON object")
+    add_output_options(parser)
     parser.add_argument("--report", action="store_true",
-                        help="print busy/stall shares, GEMM utilization, DRAM traffic and "
-                             "bandwidth (backends that count cycles: cycle, rtl, board)")
+                        help="add busy/stall shares, GEMM utilization, DRAM traffic and "
+                             "bandwidth (backends that count cycles: cycle, rtl, board; with "
+                             "--json as the key \"roofline\")")
 
 
 def run(args) -> int:
@@ -33,17 +34,19 @@ def run(args) -> int:
     backend = get_backend(args.backend, image.config, **backend_options(args))
     if args.report and not backend.counts_cycles:
         raise Failure(f"--report needs a backend that counts cycles, not {args.backend}")
-    with about(args.image):
+    with about(args.image), progress.step(f"running {args.image.name} on the {args.backend} "
+                                          f"backend"):
         report = backend.run(image)
     if args.output is not None:
         write_atomically(args.output, image.dram.tobytes())
-    if args.json:
-        print(json.dumps(report.to_json()))
-    else:
-        print(_summary(args.image, image, report))
+    document = report.to_json()
     if args.report:
         from vta.runtime.roofline import format_report, roofline
-        print(format_report(roofline(image.config, report)))
+        figures = roofline(image.config, report)
+        document["roofline"] = figures
+    emit(args, document, _summary(args.image, image, report))
+    if args.report and not args.json:
+        show(args, format_report(figures))
     return 0
 
 

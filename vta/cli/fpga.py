@@ -6,10 +6,10 @@ The config defaults to the board's preset; a --config file's missing keys come f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from vta.cli.common import Failure, add_config_options
+from vta.cli.output import add_output_options, emit
 
 NAME = "fpga"
 HELP = "FPGA flows: resource estimates, Vivado projects, timing estimates"
@@ -18,32 +18,34 @@ HELP = "FPGA flows: resource estimates, Vivado projects, timing estimates"
 def add_arguments(parser):
     commands = parser.add_subparsers(dest="fpga_command", metavar="SUBCOMMAND", required=True,
                                      parser_class=type(parser))
-    commands.add_parser("boards", help="list the supported boards")
+    boards = commands.add_parser("boards", help="list the supported boards")
+    add_output_options(boards, quiet=False)
 
     synth = commands.add_parser("synth", help="synthesize the core with Yosys and report its "
                                               "resource use against the board's FPGA")
     _add_board_option(synth)
-    add_config_options(synth)
-    synth.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_config_options(synth, default="the board's preset")
+    add_output_options(synth)
     synth.add_argument("--keep", metavar="DIR", type=Path,
                        help="keep Yosys' work folder (design, script, log, statistics) in DIR")
     synth.add_argument("--timeout", metavar="SECONDS", type=float,
-                       help="give up on synthesis after this long")
+                       help="give up on synthesis after this long (default: no limit)")
 
     project = commands.add_parser("project", help="write a Vivado project script (block design, "
                                                   "bitstream, .hwh) for the board")
     _add_board_option(project)
-    add_config_options(project)
+    add_config_options(project, default="the board's preset")
+    add_output_options(project)
     project.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
                          help="folder for vta_core.v, vta_top.v and vta_project.tcl")
 
     timing = commands.add_parser("timing", help="estimate fmax with Yosys and nextpnr on an ECP5 "
                                                 "(an estimate, not Zynq timing)")
     add_config_options(timing)
-    timing.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    add_output_options(timing)
     timing.add_argument("--keep", metavar="DIR", type=Path, help="keep the work folder in DIR")
     timing.add_argument("--timeout", metavar="SECONDS", type=float,
-                        help="give up on each tool after this long")
+                        help="give up on each tool after this long (default: no limit)")
 
 
 def _add_board_option(parser) -> None:
@@ -73,10 +75,14 @@ def run(args) -> int:
 def _boards(args) -> int:
     from vta.fpga.boards import BOARDS
 
+    lines = []
     for board in BOARDS.values():
         capacity = ", ".join(f"{name} {value:,}" for name, value in board.capacity.items())
-        print(f"{board.name:<11} {board.title:<18} {board.part:<21} preset {board.preset:<8} "
-              f"{capacity}")
+        lines.append(f"{board.name:<11} {board.title:<18} {board.part:<21} preset "
+                     f"{board.preset:<8} {capacity}")
+    emit(args, {"boards": [{"name": board.name, "title": board.title, "part": board.part,
+                            "preset": board.preset, "capacity": board.capacity}
+                           for board in BOARDS.values()]}, "\n".join(lines))
     return 0
 
 
@@ -85,7 +91,7 @@ def _synth(args) -> int:
 
     board, config = _board_config(args)
     report = synthesize_board(board, config, workdir=args.keep, timeout=args.timeout)
-    print(json.dumps(report.to_json()) if args.json else report.table())
+    emit(args, report.to_json(), report.table())
     if not report.fits:
         overflow = ", ".join(f"{name} {report.used[name]:,} > {board.capacity[name]:,}"
                              for name in report.overflows)
@@ -97,11 +103,14 @@ def _synth(args) -> int:
 def _project(args) -> int:
     from vta.fpga.vivado import SCRIPT, write_project
 
+    from vta.runtime.backends.rtl.verilog import core_verilog
+
     board, config = _board_config(args)
-    written = write_project(board, config, args.output)
-    for path in written:
-        print(path)
-    print(f"run: cd {args.output} && vivado -mode batch -source {SCRIPT}")
+    written = write_project(board, config, args.output, verilog=core_verilog(config, sv=False))
+    command = f"cd {args.output} && vivado -mode batch -source {SCRIPT}"
+    emit(args, {"board": board.name, "config": config.to_dict(), "files": written,
+                "command": command},
+         "\n".join([*map(str, written), f"run: {command}"]))
     return 0
 
 
@@ -110,5 +119,5 @@ def _timing(args) -> int:
     from vta.fpga.timing import estimate_fmax
 
     estimate = estimate_fmax(config_from(args), workdir=args.keep, timeout=args.timeout)
-    print(json.dumps(estimate.to_json()) if args.json else estimate.summary())
+    emit(args, estimate.to_json(), estimate.summary())
     return 0

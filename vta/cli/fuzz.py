@@ -5,11 +5,12 @@ divergence is shrunk to a small program and saved under --save as a program-imag
 Batches run on a local cluster of worker processes, or on the Dask scheduler at --scheduler.
 Exit status 0 when every backend agreed, 1 otherwise."""
 
-import json
 import sys
 from pathlib import Path
 
 from vta.cli.common import Failure
+from vta.cli.output import add_output_options, emit
+from vta.isa import progress
 
 NAME = "fuzz"
 HELP = "differential fuzzing of the backends on random programs"
@@ -38,7 +39,7 @@ def add_arguments(parser):
                         help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     parser.add_argument("--save", type=Path, metavar="DIR",
                         help="save each shrunk divergence here as a program-image folder")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_output_options(parser)
 
 
 def _configs(args) -> dict:
@@ -80,7 +81,8 @@ def run(args) -> int:
                    args.invalid_every, shrink_budget=args.shrink_budget)
     findings = []
 
-    def progress(result):
+    def finished(result):
+        step.advance()
         print(f"{result.name}: {result.programs} programs in {result.seconds:.1f} s, "
               f"{len(result.findings)} divergences", file=sys.stderr, flush=True)
         for finding in result.findings:
@@ -91,16 +93,17 @@ def run(args) -> int:
                   f"{len(finding.program.instructions)} instructions"
                   f"{f', saved in {where}' if where else ''})", flush=True)
 
-    results = Campaign(args.scheduler, args.workers).run(work, progress)
+    with progress.step("fuzzing (batches done)", total=len(work)) as step:
+        results = Campaign(args.scheduler, args.workers).run(work, finished)
     totals = summary(results)
-    if args.json:
-        print(json.dumps({"seed": args.seed, "backends": list(backends), "configs": totals,
-                          "findings": len(findings)}))
-    else:
-        for name, entry in totals.items():
-            invalid = ", ".join(f"{n} {kind}" for kind, n in sorted(entry["invalid"].items()))
-            print(f"{name}: {entry['programs']} programs (invalid: {invalid or 'none'}), "
-                  f"{entry['findings']} divergences, {entry['seconds']:.0f} s of worker time")
-        print(f"seed {args.seed}, backends {', '.join(backends)}: "
-              f"{sum(e['programs'] for e in totals.values())} programs, {len(findings)} divergences")
+    lines = []
+    for name, entry in totals.items():
+        invalid = ", ".join(f"{n} {kind}" for kind, n in sorted(entry["invalid"].items()))
+        lines.append(f"{name}: {entry['programs']} programs (invalid: {invalid or 'none'}), "
+                     f"{entry['findings']} divergences, {entry['seconds']:.0f} s of worker time")
+    lines.append(f"seed {args.seed}, backends {', '.join(backends)}: "
+                 f"{sum(e['programs'] for e in totals.values())} programs, "
+                 f"{len(findings)} divergences")
+    emit(args, {"seed": args.seed, "backends": list(backends), "configs": totals,
+                "findings": len(findings)}, "\n".join(lines))
     return 1 if findings else 0

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from vta.cli.common import (Failure, about, add_backend_options, add_config_options,
                             backend_options, config_from, load_image, write_atomically)
+from vta.cli.output import add_output_options, emit
+from vta.isa import progress
 
 NAME = "roofline"
 HELP = "plot programs or a model's layers against the config's compute and bandwidth ceilings"
@@ -17,9 +19,9 @@ def add_arguments(parser):
     parser.add_argument("--input", metavar="X.npy", type=Path,
                         help="the input a compiled model runs on (its layers are plotted)")
     parser.add_argument("-o", "--output", metavar="PLOT.png", type=Path, required=True)
-    add_backend_options(parser)
-    parser.set_defaults(backend="cycle")
+    add_backend_options(parser, default="cycle")
     add_config_options(parser)
+    add_output_options(parser)
 
 
 def run(args) -> int:
@@ -31,9 +33,11 @@ def run(args) -> int:
         config, points = _model_layers(args)
     else:
         config, points = _images(args)
-    for label, figures in points:
-        print(f"{label}: {format_report(figures).splitlines()[1]}")
     write_atomically(args.output, plot_roofline(config, points, args.output.suffix.lower()[1:]))
+    emit(args, {"plot": args.output, "config": config.to_dict(),
+                "points": [{"label": label, **figures} for label, figures in points]},
+         "\n".join(f"{label}: {format_report(figures).splitlines()[1]}"
+                   for label, figures in points))
     return 0
 
 
@@ -42,14 +46,18 @@ def _images(args):
     from vta.runtime.roofline import roofline
 
     points, config = [], None
-    for directory in args.targets:
-        image = load_image(directory, config_from(args))
-        config = config or image.config
-        with about(directory):
-            backend = get_backend(args.backend, image.config, **backend_options(args))
-            if not backend.counts_cycles:
-                raise Failure(f"the roofline needs a backend that counts cycles, not {args.backend}")
-            points.append((directory.name, roofline(image.config, backend.run(image))))
+    with progress.step("running the images", total=len(args.targets)) as step:
+        for directory in args.targets:
+            step.update(description=f"running {directory.name} on the {args.backend} backend")
+            image = load_image(directory, config_from(args))
+            config = config or image.config
+            with about(directory):
+                backend = get_backend(args.backend, image.config, **backend_options(args))
+                if not backend.counts_cycles:
+                    raise Failure(f"the roofline needs a backend that counts cycles, not "
+                                  f"{args.backend}")
+                points.append((directory.name, roofline(image.config, backend.run(image))))
+            step.advance()
     return config, points
 
 
