@@ -126,7 +126,11 @@ class Config:
 
     @classmethod
     def from_file(cls, path: str | Path, base: Config | None = None) -> Config:
-        """Read a JSON config file; keys it does not give come from `base` (default `pynq`)."""
+        """Read a JSON config file: pyvta's keys, or a TVM ``vta_config.json`` as it is
+        (`vta.isa.tvm_config`). Keys it does not give come from the preset its ``TARGET``
+        names, else from `base` (default `pynq`)."""
+        from vta.isa.tvm_config import from_tvm_keys
+
         try:
             text = Path(path).read_bytes()
         except OSError as error:
@@ -134,8 +138,11 @@ class Config:
         keys = parse_json(text, str(path), ConfigError)
         if not isinstance(keys, dict):
             raise ConfigError(f"{path}: a config file holds one JSON object")
+        target = keys.get("TARGET")
+        base = PRESETS[target] if isinstance(target, str) and target in PRESETS \
+            else base or cls.preset()
         try:
-            return (base or cls.preset()).replace(**keys)
+            return base.replace(**from_tvm_keys(keys, base.to_dict()))
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
 

@@ -29,10 +29,10 @@ def about(subject: str | Path):
         raise Failure(f"{subject}: {error}", error.exit_status) from None
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
+def add_backend_options(parser: argparse.ArgumentParser, default: str = "functional") -> None:
     """Add ``--backend NAME`` and the options of the backends that take some (RTL, board)."""
-    parser.add_argument("--backend", default="functional",
-                        help="the backend to run on (default: functional; an unknown name "
+    parser.add_argument("--backend", default=default,
+                        help="the backend to run on (default: %(default)s; an unknown name "
                              "lists the known ones)")
     group = parser.add_argument_group("RTL co-simulation options (--backend rtl or board)")
     group.add_argument("--simulator", choices=("verilator", "icarus"),
@@ -55,13 +55,18 @@ def backend_options(args: argparse.Namespace) -> dict:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """Add the mutually exclusive ``--preset NAME | --config FILE`` options."""
+def add_config_options(parser: argparse.ArgumentParser, default: str = "pynq") -> None:
+    """Add the mutually exclusive ``--preset NAME | --config FILE`` options; `default` says
+    which config applies when neither is given."""
+    from vta.isa.config import PRESETS
+
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--preset", metavar="NAME",
-                       help="a named configuration: pynq (default), ultra96, zcu104, de10nano")
+                       help=f"a named configuration: {', '.join(PRESETS)} (default: {default})")
     group.add_argument("--config", metavar="FILE", type=Path,
-                       help="a JSON file of VTA config keys (missing keys come from pynq)")
+                       help=f"a JSON file of config keys, pyvta's or a TVM vta_config.json "
+                            f"(keys it does not give come from its TARGET's preset, else "
+                            f"{default})")
 
 
 def config_from(args: argparse.Namespace) -> Config:
