@@ -3,7 +3,7 @@ onnxruntime (int8 QDQ, per-channel symmetric weights) and print what was built.
 
     python benchmarks/build_resnet18.py [--seed N] [--rebuild] [--compare]
 
-The models land in the model cache (``$VTA_CACHE_DIR`` or ``~/.cache/pyvta/models``). With
+The models land in the model cache (``$VTA_CACHE_DIR/models`` or ``~/.cache/pyvta/models``). With
 ``--compare`` the integer reference runs one image and is compared with onnxruntime.
 """
 

@@ -1,7 +1,7 @@
 """The model demo: classify scikit-image's `chelsea` photo with int8 EfficientNet-Lite0 on the
 simulated VTA.
 
-Builds the quantized model once (cached under ~/.cache/pyvta/models or $VTA_CACHE_DIR),
+Builds the quantized model once (cached under ~/.cache/pyvta/models or $VTA_CACHE_DIR/models),
 compiles it to a .vtab (cached per config fingerprint, rebuilt when the model or the compiler
 changed), then runs it with `vta run --top 5`,
 which prints the five best ImageNet classes and the cycles where the backend models them.
