@@ -1,5 +1,6 @@
 """Reading and writing a user's files safely, for every layer.
 
+`cache_home` is where pyvta keeps what it builds (models, Verilog, simulator builds).
 `write_atomically` writes through a temporary file in the same folder and a rename, with the
 mode the umask gives a new file (never a half-written output, never a private 0600 one).
 `read_array` / `read_arrays` read ``.npy`` / ``.npz`` files after checking what they are: the
@@ -26,6 +27,13 @@ NPY_MAGIC = b"\x93NUMPY"
 #: Largest array a user file may hold.
 MAX_ARRAY_BYTES = 1 << 31
 ZIP_MAGIC = b"PK\x03\x04"
+
+
+def cache_home() -> Path:
+    """``$VTA_CACHE_DIR``, else ``$XDG_CACHE_HOME/pyvta``, else ``~/.cache/pyvta``."""
+    if os.environ.get("VTA_CACHE_DIR"):
+        return Path(os.environ["VTA_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pyvta"
 
 
 def _umask() -> int:

@@ -1,4 +1,5 @@
-"""Where built models are cached: ``$VTA_CACHE_DIR`` or ``~/.cache/pyvta/models``."""
+"""Where built models are cached: ``models`` in `vta.isa.files.cache_home` (``$VTA_CACHE_DIR``,
+``$XDG_CACHE_HOME/pyvta`` or ``~/.cache/pyvta``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from vta.isa.files import cache_home
+
 
 def cache_dir() -> Path:
     """The model cache folder (created on demand)."""
-    root = os.environ.get("VTA_CACHE_DIR")
-    folder = Path(root) if root else Path.home() / ".cache" / "pyvta" / "models"
+    folder = cache_home() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

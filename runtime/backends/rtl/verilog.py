@@ -34,8 +34,12 @@ def core_verilog(config: Config, *, sv: bool = True) -> str:
     key = build_key(_sources_digest("hardware", "isa"), repr(sorted(config.to_dict().items())),
                     str(sv))
     path = safe_root() / "verilog" / f"vta_core-{key}.v"
-    if path.exists() and owned(path) and owned(path.parent):
-        return path.read_text()
+    if owned(path) and owned(path.parent):
+        try:
+            os.utime(path)          # its last use, for the cache's eviction order
+            return path.read_text()
+        except FileNotFoundError:   # evicted just now: generate it again
+            pass
     from vta.hardware.verilog import generate_verilog
 
     text = generate_verilog(config, sv=sv)
