@@ -5,11 +5,11 @@ MACs on VTA; `--report` lists every node (where it runs, why not on VTA, MACs, c
 time), `--json` prints that report as one JSON document on stdout."""
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 
 from vta.cli.common import Failure, add_config_options, config_from, write_atomically
+from vta.cli.output import add_output_options, emit
 
 NAME = "compile"
 HELP = "compile an ONNX model to a .vtab"
@@ -23,13 +23,11 @@ def add_arguments(parser):
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                         help="fix a graph input's dynamic dimensions, e.g. image=1,3,224,224 "
                              "(repeatable)")
-    report = parser.add_mutually_exclusive_group()
-    report.add_argument("--report", action="store_true",
+    parser.add_argument("--report", action="store_true",
                         help="list every node: where it runs, why not on VTA, MACs, cycles, "
-                             "host time (one inference on the functional backend measures it)")
-    report.add_argument("--json", action="store_true",
-                        help="print the placement report as one JSON document on stdout")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+                             "host time (one inference on the functional backend measures it; "
+                             "--json prints this report)")
+    add_output_options(parser)
 
 
 def input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
@@ -49,40 +47,31 @@ def input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def run(args) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from vta.compiler import artifact
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
     from vta.compiler.report import (format_report, measured_host_times, model_labels,
                                      placement_report, share_summary)
+    from vta.isa import progress
 
     config = config_from(args)
     shapes = input_shapes(args.input_shape)
     with _about(args.model):
-        graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes)
+        with progress.step(f"importing {args.model.name}"):
+            graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes)
         for notice in graph.notices:
             print(f"vta compile: {notice}", file=sys.stderr)
-        with Progress(TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} nodes"), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True,
-                      disable=args.quiet or args.json or not sys.stderr.isatty()) as progress:
-            task = progress.add_task("compiling", total=len(graph.nodes))
-
+        with progress.step("compiling", total=len(graph.nodes)) as step:
             def advance(name, done, total):
-                progress.update(task, completed=done, description=f"compiling {name[-40:]}")
+                step.update(completed=done, description=f"compiling {name[-40:]}")
 
             model = compile_graph(graph, config, progress=advance)
         model.labels = model_labels(args.model)
     write_atomically(args.output, artifact.to_bytes(model))
     if args.report or args.json:
-        with _about(args.output):
+        with _about(args.output), progress.step("measuring the host steps"):
             report = placement_report(model, measured_host_times(model))
-        if args.json:
-            print(json.dumps(report, indent=1))
-        else:
-            print(format_report(report))
+        emit(args, report, format_report(report))
     elif not args.quiet:
         print(f"{args.output}: {len(graph.nodes)} operators for {config.model_string} "
               f"(fingerprint {config.isa_fingerprint}) compiled in {model.compile_seconds:.1f} s")
