@@ -14,14 +14,14 @@ Nothing here imports onnx, onnxruntime or amaranth: a `.vtab` runs on numpy and 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vta.compiler import host_ops, host_steps, ir, reference
 from vta.compiler.host_kernels import Kernels
 from vta.compiler.model import CompiledModel, layout_from_json
-from vta.isa import VtaError
+from vta.isa import VtaError, progress
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import RunReport
 from vta.runtime.device import Device
@@ -29,14 +29,26 @@ from vta.runtime.memory import PAGE_BYTES
 
 
 @dataclass
+class StepRun:
+    """One step of an inference, in order: a VTA layer (`report` its run's), a device move or
+    a host node; `seconds` of this machine's time it took (the simulation's, for a layer)."""
+
+    kind: str               # "vta", "move" or "host"
+    name: str
+    seconds: float
+    report: RunReport | None = None
+
+
+@dataclass
 class Result:
-    """Outputs by ONNX name (in the graph's dtypes), one report per VTA layer run, and the
-    seconds the host's steps took."""
+    """Outputs by ONNX name (in the graph's dtypes), one report per VTA layer run, the
+    seconds the host's steps took and every step in order (`steps`: a whole-model trace)."""
 
     outputs: dict[str, np.ndarray]
     reports: list[tuple[str, RunReport]]
     #: seconds of each host node (`host_seconds` is their sum)
     host_times: dict[str, float]
+    steps: list[StepRun] = field(default_factory=list)
 
     @property
     def host_seconds(self) -> float:
@@ -139,24 +151,32 @@ class Executor:
             if entry["onnx_name"] not in feeds:
                 raise VtaError(f"no input {entry['onnx_name']!r} given")
             self._feed(entry["value"], entry["onnx_name"], np.asarray(feeds[entry["onnx_name"]]))
-        reports, host_times = [], {}
-        for step in self.model.steps:
-            if step["op"] == "vta":
-                image = ProgramImage(self.model.config, self.device.dram_view(),
-                                     step["insn_addr"], step["insn_count"])
-                reports.append((step["layer"], self.device.run(image)))
-            elif step["op"] == "move":
-                self._device_move(step)
-            else:
+        reports, host_times, steps = [], {}, []
+        with progress.step(f"running {self.model.name} on the {self.device.backend.name} "
+                           f"backend (steps)", total=len(self.model.steps)) as shown:
+            for step in self.model.steps:
                 started = time.perf_counter()
-                try:
-                    self._host_step(self.host_nodes[step["node"]])
-                except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError,
-                        ValueError) as error:     # a node no valid .vtab holds
-                    reason = " ".join(str(error).split())[:160]
-                    raise VtaError(f"host node {step['node']!r} cannot run "
-                                   f"({type(error).__name__}: {reason})") from None
-                host_times[step["node"]] = time.perf_counter() - started
+                if step["op"] == "vta":
+                    image = ProgramImage(self.model.config, self.device.dram_view(),
+                                         step["insn_addr"], step["insn_count"])
+                    reports.append((step["layer"], self.device.run(image)))
+                    steps.append(StepRun("vta", step["layer"], time.perf_counter() - started,
+                                         reports[-1][1]))
+                elif step["op"] == "move":
+                    self._device_move(step)
+                    steps.append(StepRun("move", f"{step['kind']} {step['node']}",
+                                         time.perf_counter() - started))
+                else:
+                    try:
+                        self._host_step(self.host_nodes[step["node"]])
+                    except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError,
+                            ValueError) as error:     # a node no valid .vtab holds
+                        reason = " ".join(str(error).split())[:160]
+                        raise VtaError(f"host node {step['node']!r} cannot run "
+                                       f"({type(error).__name__}: {reason})") from None
+                    host_times[step["node"]] = time.perf_counter() - started
+                    steps.append(StepRun("host", step["node"], host_times[step["node"]]))
+                shown.advance()
         outputs = {}
         for entry in self.model.outputs:
             info = self.model.values[entry["value"]]
@@ -164,7 +184,7 @@ class Executor:
             if info["scale"] is not None and info["onnx_dtype"] == "uint8":
                 array = (array.astype(np.int16) + 128).astype(np.uint8)
             outputs[entry["onnx_name"]] = array
-        return Result(outputs, reports, host_times)
+        return Result(outputs, reports, host_times, steps)
 
     def _feed(self, value: str, name: str, array: np.ndarray) -> None:
         info = self.model.values[value]

@@ -96,6 +96,7 @@ def plot_roofline(config: Config, points: list[tuple[str, dict]], file_format: s
     axes.grid(True, which="both", linewidth=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=file_format)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):     # SVG text stays text
+        figure.savefig(buffer, format=file_format)
     plt.close(figure)
     return buffer.getvalue()

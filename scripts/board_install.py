@@ -1,6 +1,7 @@
 """Check the board-only install: a clean virtual environment with ``pip install .`` (no extras)
-loads a .vtab and runs it on the functional backend, without onnx, onnxruntime, amaranth,
-cocotb or matplotlib installed, and gives the output the full installation gives.
+loads a .vtab and runs it on the functional backend (`vta run` and `vta.InferenceSession`),
+without onnx, onnxruntime, amaranth, cocotb or matplotlib installed, and gives the output the
+full installation gives.
 
     .venv/bin/python scripts/board_install.py [--keep DIR]
 
@@ -32,6 +33,15 @@ import numpy as np
 import vta
 missing = [name for name in {extras!r} if importlib.util.find_spec(name) is None]
 print(json.dumps({{"version": vta.__version__, "absent": missing}}))
+"""
+
+
+SESSION = """
+import numpy as np
+import vta
+session = vta.InferenceSession({vtab!r}, backend="functional")
+(y,) = session.run(None, {{session.get_inputs()[0].name: np.load({x!r})}})
+np.save({out!r}, y)
 """
 
 
@@ -77,7 +87,12 @@ def check(folder: Path) -> bool:
     print(f"vta run: exit {result.returncode} {result.stdout.strip()} {result.stderr.strip()}")
     same = result.returncode == 0 and np.array_equal(np.load(folder / "y.npy"), expected)
     print(f"output equals the full installation's: {'yes' if same else 'NO'}")
-    return absent and same
+    api = run([python, "-c", SESSION.format(vtab=str(vtab), x=str(x), out=str(folder / "z.npy"))],
+              cwd=folder)
+    by_api = api.returncode == 0 and np.array_equal(np.load(folder / "z.npy"), expected)
+    print(f"vta.InferenceSession output equals it: {'yes' if by_api else 'NO'} "
+          f"{api.stderr.strip()[-500:]}")
+    return absent and same and by_api
 
 
 def main() -> int:

@@ -25,13 +25,16 @@ class RunReport:
     """What one run of a program image reports.
 
     `cycles` is None for backends without a notion of time (the functional simulator);
-    `modules` holds per-module busy/stall cycles where the backend knows them.
+    `modules` holds per-module busy/stall cycles where the backend knows them; `timeline`
+    every instruction's ``(module, index, opcode, waited from, issue, done)`` cycles where the
+    backend was asked to keep them (the cycle backend's ``timeline=True``).
     """
 
     backend: str
     cycles: int | None
     counters: dict[str, int]
     modules: dict = field(default_factory=dict)
+    timeline: list = field(default_factory=list)
 
     def __post_init__(self):
         missing = [name for name in COUNTER_NAMES if name not in self.counters]

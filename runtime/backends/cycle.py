@@ -12,15 +12,19 @@ class CycleBackend(Backend):
     """Runs images functionally and reports the cycles and per-module busy/stall cycles that
     the RTL core (fast Verilator harness, docs/memory-model.md) would count.
 
-    Option ``trace``: a path to write a Perfetto (Chrome trace-event) JSON timeline to.
+    Options: ``trace``, a path to write a Perfetto (Chrome trace-event) JSON timeline of each
+    run to; ``timeline``, keep every instruction's cycles in the report (`RunReport.timeline`:
+    a trace of many runs, as `vta run --trace` writes).
     """
 
     name = "cycle"
 
-    def __init__(self, config: Config, *, trace: str | None = None, **options):
+    def __init__(self, config: Config, *, trace: str | None = None, timeline: bool = False,
+                 **options):
         super().__init__(config, **options)
         config.check_bus()
         self.trace = trace
+        self.timeline = timeline
         self._simulator = None
 
     def execute(self, image: ProgramImage) -> RunReport:
@@ -38,4 +42,5 @@ class CycleBackend(Backend):
 
             write_trace(timing, self.trace)
         modules = {name: dict(figures) for name, figures in timing.modules.items()}
-        return RunReport(self.name, timing.cycles, counters, modules)
+        return RunReport(self.name, timing.cycles, counters, modules,
+                         timing.timeline if self.timeline else [])

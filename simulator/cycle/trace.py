@@ -12,16 +12,31 @@ from vta.simulator.cycle.model import CycleReport
 TRACKS = {"fetch": 0, "load": 1, "compute": 2, "store": 3}
 
 
-def trace_events(report: CycleReport) -> dict:
-    events = [{"ph": "M", "name": "thread_name", "pid": 0, "tid": tid, "args": {"name": name}}
-              for name, tid in TRACKS.items()]
-    for module, index, opcode, waited, start, done in report.timeline:
+def instruction_events(timeline: list, *, pid: int = 0, start: float = 0.0,
+                       per_cycle: float = 1.0) -> list[dict]:
+    """Slices of a run's instructions (`CycleReport.timeline`) on the module tracks of process
+    `pid`: cycle ``c`` at ``start + c * per_cycle`` µs."""
+    events = []
+    for module, index, opcode, waited, issued, done in timeline:
         tid = TRACKS[module]
-        if start > waited:
-            events.append({"ph": "X", "name": "wait", "pid": 0, "tid": tid, "ts": waited,
-                           "dur": start - waited, "args": {"insn": index}})
-        events.append({"ph": "X", "name": opcode, "pid": 0, "tid": tid, "ts": start,
-                       "dur": done - start + 1, "args": {"insn": index}})
+        if issued > waited:
+            events.append({"ph": "X", "name": "wait", "pid": pid, "tid": tid,
+                           "ts": start + waited * per_cycle,
+                           "dur": (issued - waited) * per_cycle, "args": {"insn": index}})
+        events.append({"ph": "X", "name": opcode, "pid": pid, "tid": tid,
+                       "ts": start + issued * per_cycle, "dur": (done - issued + 1) * per_cycle,
+                       "args": {"insn": index}})
+    return events
+
+
+def track_names(pid: int = 0) -> list[dict]:
+    """The metadata events naming the module tracks of process `pid`."""
+    return [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}}
+            for name, tid in TRACKS.items()]
+
+
+def trace_events(report: CycleReport) -> dict:
+    events = [*track_names(), *instruction_events(report.timeline)]
     events.append({"ph": "X", "name": "fetch", "pid": 0, "tid": TRACKS["fetch"], "ts": 1,
                    "dur": report.modules["fetch"]["busy"]})
     return {"traceEvents": events, "displayTimeUnit": "ns",
