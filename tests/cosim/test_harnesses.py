@@ -29,10 +29,12 @@ def expected_copy(dram, insn_addr=INSN_ADDR, units=UNITS):
     return expected
 
 
-def run(verilog, simulator, harness, dram, config=CONFIG, units=UNITS, max_cycles=100_000):
-    """The run's counters; `dram` becomes the final image."""
-    return run_in_harness(make_harness(verilog, simulator, harness), config, dram, INSN_ADDR,
-                          units, max_cycles=max_cycles)
+def run(verilog, simulator, harness, dram, config=CONFIG, units=UNITS, max_cycles=100_000,
+        waves=None):
+    """The run's counters; `dram` becomes the final image. `waves`: a waveform file to dump."""
+    wave_format = None if waves is None else waves.suffix[1:]
+    return run_in_harness(make_harness(verilog, simulator, harness, wave_format), config, dram,
+                          INSN_ADDR, units, max_cycles=max_cycles, waves=waves)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +53,11 @@ def test_fast_harness_copies_the_block(fast_result):
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-def test_cocotb_harness_matches_the_fast_harness_cycle_for_cycle(verilog, fast_result, simulator):
+def test_cocotb_harness_matches_the_fast_harness_cycle_for_cycle(verilog, fast_result, simulator,
+                                                                 waves):
     dram, fast, fast_final = fast_result
     final = dram.copy()
-    assert run(verilog, simulator, "cocotb", final) == fast
+    assert run(verilog, simulator, "cocotb", final, waves=waves(simulator)) == fast
     np.testing.assert_array_equal(final, fast_final)
 
 
@@ -80,9 +83,11 @@ def test_wide_bus_fast_harness():
 
 
 @pytest.mark.parametrize("simulator, harness", [("verilator", "fast"), ("icarus", "cocotb")])
-def test_access_outside_the_image_is_a_bounds_error(verilog, simulator, harness):
+def test_access_outside_the_image_is_a_bounds_error(verilog, simulator, harness, waves):
+    dump = waves(simulator) if harness == "cocotb" else None
     with pytest.raises(MemoryBoundsError, match="outside the DRAM image of 1024 bytes"):
-        run(verilog, simulator, harness, dram_image(size=1024), units=30)   # reads up to 0x4e0
+        run(verilog, simulator, harness, dram_image(size=1024), units=30,   # reads up to 0x4e0
+            waves=dump)
 
 
 def test_watchdog_stops_a_run_that_does_not_finish(verilog):

@@ -43,15 +43,37 @@ def add_backend_options(parser: argparse.ArgumentParser, default: str = "functio
     group.add_argument("--max-cycles", type=int, metavar="N",
                        help="watchdog: report a deadlock after N cycles (default: derived "
                             "from the program)")
-    parser.add_argument_group("cycle-level simulator options (--backend cycle)").add_argument(
-        "--trace", metavar="TRACE.json",
-        help="write a Perfetto/Chrome trace of the run (open it in ui.perfetto.dev)")
+    group.add_argument("--waves", metavar="FILE.fst|FILE.vcd",
+                       help="dump the core's signals (named as in the Amaranth source) to an "
+                            "FST or VCD file (--backend rtl; vta run: one file per layer run, "
+                            "FILE.2.fst, ...)")
+    group.add_argument("--waves-window", metavar="FIRST:LAST", type=cycle_window,
+                       help="dump only cycles FIRST to LAST of each run (counted from the end "
+                            "of reset; default: every cycle)")
+    parser.add_argument("--trace", metavar="TRACE.json",
+                        help="write a Perfetto/Chrome trace (open it in ui.perfetto.dev): vta "
+                             "exec, the instructions of a cycle-backend run; vta run, every layer "
+                             "and host step of the model on one timeline")
+
+
+def cycle_window(text: str) -> tuple[int, int]:
+    """``FIRST:LAST`` as two cycle numbers, FIRST <= LAST."""
+    first, _, last = text.partition(":")
+    try:
+        window = int(first), int(last)
+    except ValueError:
+        window = (-1, -1)
+    if min(window) < 0 or window[0] > window[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:LAST with 0 <= FIRST <= LAST "
+                                         "(cycles)")
+    return window
 
 
 def backend_options(args: argparse.Namespace) -> dict:
     """The backend options given on the command line (a backend refuses those it lacks)."""
     options = {"simulator": args.simulator, "harness": args.harness,
-               "max_cycles": args.max_cycles, "trace": args.trace}
+               "max_cycles": args.max_cycles, "trace": args.trace, "waves": args.waves,
+               "waves_window": args.waves_window}
     return {name: value for name, value in options.items() if value is not None}
 
 

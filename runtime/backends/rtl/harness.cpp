@@ -1,8 +1,11 @@
 // The fast harness: the Verilated vta_core with the memory model (memory_model.h), serving the
 // bus protocol of session.py on stdin/stdout with no Python per cycle.
 //
-// Usage: harness SESSION_DIR. SESSION_DIR/session.txt gives the memory parameters
-// (`key value` lines); SESSION_DIR/dram.bin is the DRAM, mapped shared with the host. Requests,
+// Usage: harness SESSION_DIR [WAVES]. SESSION_DIR/session.txt gives the memory parameters
+// (`key value` lines); SESSION_DIR/dram.bin is the DRAM, mapped shared with the host. Built
+// with -DVTA_WAVES_FST or -DVTA_WAVES_VCD (and Verilator's --trace-fst or --trace-vcd), it
+// dumps every signal to the file WAVES: cycles `waves_from` to `waves_to` of session.txt
+// (counted from the first edge after reset), each rising edge at cycle × `period_ps`. Requests,
 // one per line: `W offset value` (an AXI4-Lite write of the control slave) -> `OK`;
 // `R offset` -> `V value`; `P cycles` (let the clock run) -> `OK`; `Q` ends. A failure is
 // answered `E bounds|protocol|timeout message` and ends the session.
@@ -10,13 +13,25 @@
 #include "Vvta_core.h"
 #include "memory_model.h"
 #include "verilated.h"
+#if defined(VTA_WAVES_FST)
+#include "verilated_fst_c.h"
+using WaveWriter = VerilatedFstC;
+#elif defined(VTA_WAVES_VCD)
+#include "verilated_vcd_c.h"
+using WaveWriter = VerilatedVcdC;
+#endif
+#if defined(VTA_WAVES_FST) || defined(VTA_WAVES_VCD)
+#define VTA_WAVES 1
+#endif
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -91,10 +106,31 @@ struct LiteMaster {
     }
 };
 
+// Which cycles go to the waveform file, and when they happened.
+struct WaveWindow {
+    std::string path;  // empty: no waveform
+    int64_t first = INT64_MIN, last = INT64_MAX;  // default: every edge, reset included
+    uint64_t period_ps = 10000;
+};
+
+std::unique_ptr<VerilatedContext> make_context(bool waves) {
+    std::unique_ptr<VerilatedContext> context(new VerilatedContext);
+    if (waves) context->traceEverOn(true);  // before the model exists
+    return context;
+}
+
 class Session {
   public:
-    Session(uint8_t* dram, uint64_t size, const vta::MemoryParameters& p)
-        : p_(p), memory_(dram, size, p), context_(new VerilatedContext), top_(new Vvta_core(context_.get())) {
+    Session(uint8_t* dram, uint64_t size, const vta::MemoryParameters& p, const WaveWindow& window)
+        : p_(p), memory_(dram, size, p), window_(window), context_(make_context(!window.path.empty())),
+          top_(new Vvta_core(context_.get())) {
+#ifdef VTA_WAVES
+        if (!window_.path.empty()) {
+            waves_.reset(new WaveWriter);
+            top_->trace(waves_.get(), 99);
+            waves_->open(window_.path.c_str());
+        }
+#endif
         top_->rst = 1;
         top_->m_axi_arready = top_->m_axi_awready = top_->m_axi_wready = 1;
         top_->clk = 1;
@@ -104,7 +140,12 @@ class Session {
         cycle();  // the first edge after reset, at which cocotb_testbench.py takes its first request
     }
 
-    ~Session() { top_->final(); }
+    ~Session() {
+        top_->final();
+#ifdef VTA_WAVES
+        if (waves_) waves_->close();
+#endif
+    }
 
     // One rising edge: sample, step the models, raise the clock, drive their outputs.
     void cycle(bool active = true) {
@@ -112,6 +153,7 @@ class Session {
         drive_master();
         top_->clk = 0;
         top_->eval();
+        dump(-1);
         if (active) {
             vta::AxiSample s{};
             s.arvalid = top_->m_axi_arvalid;
@@ -138,6 +180,7 @@ class Session {
         }
         top_->clk = 1;
         top_->eval();
+        dump(0);
         top_->m_axi_arready = memory_.out.arready;
         top_->m_axi_awready = memory_.out.awready;
         top_->m_axi_wready = memory_.out.wready;
@@ -172,10 +215,28 @@ class Session {
     LiteMaster& master() { return master_; }
 
   private:
+    // The signals now, half a period before the rising edge (`half` -1) or at it (0), if the
+    // edge's cycle is in the window (cycle 0: the first edge after reset).
+    void dump(int half) {
+#ifdef VTA_WAVES
+        if (!waves_) return;
+        int64_t cycle = int64_t(edge_) - kResetEdges - 1;
+        if (cycle < window_.first || cycle > window_.last) return;
+        int64_t edge_ps = int64_t(edge_) * int64_t(window_.period_ps);
+        waves_->dump(uint64_t(edge_ps + half * int64_t(window_.period_ps / 2)));
+#else
+        (void)half;
+#endif
+    }
+
     vta::MemoryParameters p_;
     vta::MemoryModel memory_;
+    WaveWindow window_;
     std::unique_ptr<VerilatedContext> context_;
     std::unique_ptr<Vvta_core> top_;
+#ifdef VTA_WAVES
+    std::unique_ptr<WaveWriter> waves_;
+#endif
     LiteMaster master_;
     uint64_t edge_ = 0;
 };
@@ -195,8 +256,8 @@ std::map<std::string, uint64_t> read_settings(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s SESSION_DIR\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        std::fprintf(stderr, "usage: %s SESSION_DIR [WAVES]\n", argv[0]);
         return 2;
     }
     const std::string folder = argv[1];
@@ -224,7 +285,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "harness: unsupported bus of %d bytes\n", parameters.bus_bytes);
         return 2;
     }
-    Session session(dram, size, parameters);
+    WaveWindow window;
+    if (argc == 3) {
+#ifdef VTA_WAVES
+        window.path = argv[2];
+        if (settings.count("waves_from")) window.first = int64_t(settings["waves_from"]);
+        if (settings.count("waves_to")) window.last = int64_t(settings["waves_to"]);
+        if (settings.count("period_ps")) window.period_ps = settings["period_ps"];
+#else
+        std::fprintf(stderr, "harness: built without waveform support\n");
+        return 2;
+#endif
+    }
+    Session session(dram, size, parameters, window);
     std::string line;
     while (std::getline(std::cin, line)) {
         std::istringstream words(line);

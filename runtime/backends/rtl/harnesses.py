@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from vta.isa import Config
+from vta.isa import Config, progress
 from vta.isa.errors import VtaError
 from vta.runtime.backends.rtl.cache import build_key, cached_build
 from vta.runtime.backends.rtl.processes import run_group
@@ -23,6 +23,8 @@ TOP = "vta_core"
 HERE = Path(__file__).resolve().parent
 VERILATOR_WARNINGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
 FAST_SOURCES = ("harness.cpp", "memory_model.h")
+#: Waveform formats of the fast harness: Verilator's option and the harness's define.
+WAVE_FORMATS = {"fst": ("--trace-fst", "-DVTA_WAVES_FST"), "vcd": ("--trace", "-DVTA_WAVES_VCD")}
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -33,16 +35,22 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 class FastHarness:
+    """`waves` ("fst" or "vcd"): a build that can dump every signal (`open_session`'s
+    ``waves``); a separate cache entry, as tracing slows the simulation."""
+
     name = "fast"
     simulator = "verilator"
 
-    def __init__(self, verilog: str):
+    def __init__(self, verilog: str, waves: str | None = None):
         self.verilog = verilog
+        self.waves = waves
         self.sources = {name: (HERE / name).read_text() for name in FAST_SOURCES}
+        trace, define = WAVE_FORMATS[waves] if waves else ((), "")
         self.command = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3",
                         "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+                        *([trace] if trace else []),
                         *VERILATOR_WARNINGS, "--top-module", TOP, "-Mdir", "obj", "-o", "harness",
-                        "-MAKEFLAGS", "OPT_FAST=-O2", "-CFLAGS", "-O2 -std=c++17",
+                        "-MAKEFLAGS", "OPT_FAST=-O2", "-CFLAGS", f"-O2 -std=c++17 {define}".strip(),
                         f"{TOP}.v", "harness.cpp"]
         self.key = build_key("fast", verilog, *self.sources.values(), *self.command,
                              simulator_identity("verilator"))
@@ -55,24 +63,39 @@ class FastHarness:
         for name, text in self.sources.items():
             (folder / name).write_text(text)
         log = folder / "build.log"
-        with open(log, "w") as out:
+        with open(log, "w") as out, progress.step(
+                f"building the Verilator harness{' with waveforms' if self.waves else ''} "
+                f"(once per design; minutes)"):
             status = run_group(self.command, record=folder.parent / f"{folder.name}.pgid",
                                cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=tool_env())
         if status:
             raise VtaError(f"Verilator build of the fast harness failed (see {log}):\n{_tail(log)}")
 
-    def open_session(self, config: Config, dram_bytes: int) -> Session:
-        """A running simulation with `dram_bytes` of DRAM (build first, cached)."""
-        return HarnessSession(config, dram_bytes, self.build() / "obj" / "harness")
+    def open_session(self, config: Config, dram_bytes: int, *, waves: Path | None = None,
+                     window: tuple[int, int] | None = None) -> Session:
+        """A running simulation with `dram_bytes` of DRAM (build first, cached); with `waves`
+        (a harness built with `waves`) dumping cycles `window` (every one: None) there."""
+        if waves is not None and not self.waves:
+            raise VtaError("this fast harness was built without waveforms")
+        return HarnessSession(config, dram_bytes, self.build() / "obj" / "harness",
+                              waves=waves, window=window)
 
 
 class CocotbHarness:
-    name = "cocotb"
+    """`waves` ("vcd" on Verilator, "fst" on Icarus: what cocotb's runner writes): a build that
+    can dump every signal (`open_session`'s ``waves``)."""
 
-    def __init__(self, verilog: str, simulator: str):
+    name = "cocotb"
+    #: The waveform format cocotb's runner writes on each simulator.
+    WAVE_FORMAT = {"verilator": "vcd", "icarus": "fst"}
+
+    def __init__(self, verilog: str, simulator: str, waves: str | None = None):
         if simulator not in ("verilator", "icarus"):
             raise VtaError(f"unknown simulator {simulator!r}: expected 'verilator' or 'icarus'")
-        self.verilog, self.simulator = verilog, simulator
+        if waves and waves != self.WAVE_FORMAT[simulator]:
+            raise VtaError(f"cocotb on {simulator} writes .{self.WAVE_FORMAT[simulator]} "
+                           f"waveforms, not .{waves}")
+        self.verilog, self.simulator, self.waves = verilog, simulator, waves
         if simulator == "verilator":
             self.build_args = [*VERILATOR_WARNINGS, "-O3"]
         else:
@@ -81,7 +104,7 @@ class CocotbHarness:
             self.build_args = [] if "always_comb" in verilog else ["-g2005"]
         # The testbench is imported from this package when a session starts: not part of the build.
         self.key = build_key("cocotb", simulator, verilog, *self.build_args,
-                             simulator_identity(simulator))
+                             simulator_identity(simulator), f"waves={waves}")
 
     def _runner(self):
         from cocotb_tools.runner import get_runner
@@ -95,16 +118,25 @@ class CocotbHarness:
         source.write_text(self.verilog)
         log = folder / "build.log"
         try:
-            with _environment(tool_env()):
+            with _environment(tool_env()), progress.step(
+                    f"building the {self.simulator} simulation for cocotb (once per design)"):
                 self._runner().build(sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim",
-                                     build_args=self.build_args, timescale=("1ns", "1ps"), log_file=log)
+                                     build_args=self.build_args, timescale=("1ns", "1ps"),
+                                     log_file=log, waves=bool(self.waves))
         except (SystemExit, Exception) as error:
             raise VtaError(f"{self.simulator} build for cocotb failed ({error}; see {log}):\n"
                            f"{_tail(log)}") from None
 
-    def open_session(self, config: Config, dram_bytes: int) -> Session:
-        """A running simulation with `dram_bytes` of DRAM (build first, cached)."""
-        return CocotbSession(config, dram_bytes, self.simulator, self.build() / "sim")
+    def open_session(self, config: Config, dram_bytes: int, *, waves: Path | None = None,
+                     window: tuple[int, int] | None = None) -> Session:
+        """A running simulation with `dram_bytes` of DRAM (build first, cached); with `waves`
+        (a harness built with `waves`) dumping every cycle there."""
+        if waves is not None and not self.waves:
+            raise VtaError("this cocotb harness was built without waveforms")
+        if window is not None:
+            raise VtaError("a waves window needs the fast harness")
+        return CocotbSession(config, dram_bytes, self.simulator, self.build() / "sim",
+                             waves=waves)
 
 
 class _environment:

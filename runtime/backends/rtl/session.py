@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import socket
 import subprocess
 import threading
@@ -88,15 +89,22 @@ class Session:
 class HarnessSession(Session):
     """The fast harness (a Verilator C++ program built by `FastHarness`) as a child process."""
 
-    def __init__(self, config: Config, dram_bytes: int, executable: Path):
+    def __init__(self, config: Config, dram_bytes: int, executable: Path, *,
+                 waves: Path | None = None, window: tuple[int, int] | None = None):
         super().__init__(config, dram_bytes)
+        settings = dict(memory_parameters(config))
+        if waves is not None:
+            settings["period_ps"] = max(2, round(1e6 / config.CLOCK_MHZ))
+            if window is not None:
+                settings["waves_from"], settings["waves_to"] = window
         (self.folder / "session.txt").write_text("".join(
-            f"{key} {value}\n" for key, value in memory_parameters(config).items()))
+            f"{key} {value}\n" for key, value in settings.items()))
         self._log = open(self.folder / "sim.log", "w")
         self._record = self.folder / "harness.pgid"
-        self.process = processes.spawn([str(executable), str(self.folder)], record=self._record,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=self._log, text=True)
+        extra = [] if waves is None else [str(waves)]
+        self.process = processes.spawn([str(executable), str(self.folder), *extra],
+                                       record=self._record, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=self._log, text=True)
 
     def _send(self, line: str) -> None:
         self.process.stdin.write(line + "\n")
@@ -116,8 +124,10 @@ class CocotbSession(Session):
     """The cocotb testbench, started by the cocotb runner in a thread of this process; the
     simulator process connects back over a Unix socket."""
 
-    def __init__(self, config: Config, dram_bytes: int, simulator: str, build_dir: Path):
+    def __init__(self, config: Config, dram_bytes: int, simulator: str, build_dir: Path, *,
+                 waves: Path | None = None):
         super().__init__(config, dram_bytes)
+        self.waves = waves
         socket_path = str(self.folder / "host.sock")
         (self.folder / "session.json").write_text(json.dumps(
             {"memory": memory_parameters(config), "socket": socket_path}))
@@ -142,12 +152,14 @@ class CocotbSession(Session):
 
         from vta.runtime.backends.rtl.toolchain import tool_env
 
+        # Icarus writes its FST where the plusarg says, Verilator dump.vcd in the test folder.
+        plusargs = [f"+dumpfile_path={self.waves}"] if self.waves and simulator == "icarus" else []
         try:
             get_runner(simulator).test(
                 test_module="vta.runtime.backends.rtl.cocotb_testbench", hdl_toplevel="vta_core",
                 hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=self.folder,
                 results_xml=str(self.folder / "results.xml"), log_file=self.folder / "sim.log",
-                timescale=("1ns", "1ps"),
+                timescale=("1ns", "1ps"), waves=self.waves is not None, plusargs=plusargs,
                 extra_env={"VTA_SESSION_DIR": str(self.folder), "PATH": tool_env()["PATH"]})
         except BaseException as error:  # SystemExit from a failed cocotb test included
             self.error = error
@@ -184,6 +196,9 @@ class CocotbSession(Session):
     def _stop(self) -> None:
         self._thread.join()
         self.link.close()
+        dump = self.folder / "dump.vcd"
+        if self.waves is not None and dump.exists():
+            shutil.move(dump, self.waves)
 
 
 class SessionBus:
