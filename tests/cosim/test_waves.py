@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from corpus import CORPUS
 
@@ -151,3 +152,35 @@ def test_a_failing_cocotb_test_keeps_its_waveform(tmp_path):
     assert len(dumped) == 2 and len(kept) == 1 and "test_fails" in kept[0].parent.name
     assert [path.exists() for path in dumped] == [path == kept[0] for path in dumped]
     assert len(rising_edges(signals(kept[0])["vta_core.clk"])) > 40
+
+
+def test_vta_run_writes_one_waveform_per_layer_run(tmp_path, capsys):
+    """A model of several VTA layers on the rtl backend: FILE for the first layer run, then
+    FILE.2, ...; each ends at the cycles its layer took, and the output is the reference's."""
+    sys.path.insert(0, str(REPO / "tests" / "compiler"))
+    from backend_graphs import chained_graph, random_feeds
+
+    from vta.compiler import artifact, reference
+    from vta.compiler.build import compile_graph
+
+    rng = np.random.default_rng(8)
+    graph = chained_graph(rng)
+    feeds = random_feeds(rng, graph)
+    (name,) = graph.inputs
+    artifact.save(compile_graph(graph, Config.preset()), tmp_path / "m.vtab")
+    np.save(tmp_path / "x.npy", feeds[name])
+    status, out, err = run_main(capsys, "run", tmp_path / "m.vtab", "--input", tmp_path / "x.npy",
+                                "--backend", "rtl", "--waves", tmp_path / "m.fst", "--json",
+                                "-o", tmp_path / "y.npy")
+    assert status == 0, err
+    document = json.loads(out)
+    layers = document["layers"]
+    assert len(layers) >= 2
+    assert document["waves"] == [
+        {"layer": layer["name"],
+         "path": str(tmp_path / ("m.fst" if index == 0 else f"m.{index + 1}.fst"))}
+        for index, layer in enumerate(layers)]
+    for layer, entry in zip(layers, document["waves"]):
+        assert [value for _, value in signals(entry["path"])[CYCLES].tv][-1] == layer["cycles"]
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                  reference.run(graph, feeds)[graph.outputs[0]])
