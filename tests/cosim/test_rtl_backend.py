@@ -92,7 +92,9 @@ def test_whole_corpus_on_the_fast_harness(case):
     ({"harness": "turbo"}, "unknown harness 'turbo'"),
     ({"simulator": "icarus", "harness": "fast"}, "the fast harness needs simulator='verilator'"),
     ({"max_cycles": 0}, "max_cycles must be positive"),
-    ({"waves": True}, "has no option 'waves'"),
+    ({"waves": "run.txt"}, "a waveform file is .fst or .vcd"),
+    ({"waves_window": (0, 9)}, "a waves window needs a waves file"),
+    ({"trace": "run.json"}, "has no option 'trace'"),
 ])
 def test_bad_options_are_rejected(options, message):
     with pytest.raises(VtaError, match=message):
