@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from vta.cli.common import Failure, write_atomically
+from vta.cli.output import add_output_options, emit
 
 NAME = "dse"
 HELP = "design-space exploration of the hardware against models"
@@ -44,7 +45,7 @@ def add_arguments(parser):
                         help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     parser.add_argument("--synchronous", action="store_true",
                         help="evaluate in this process with Dask's synchronous scheduler")
-    parser.add_argument("--json", action="store_true", help="print the front as JSON")
+    add_output_options(parser, quiet=False)
 
 
 def run(args) -> int:
@@ -88,7 +89,7 @@ def run(args) -> int:
     if results:
         plot(results, front, board, args.output)
     if args.json:
-        print(json.dumps(document, indent=1))
+        emit(args, document)
     else:
         print(f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
               f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
