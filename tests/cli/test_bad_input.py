@@ -86,7 +86,7 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
     (["header", "--preset", "nope", "-o", "{tmp}/out.h"], 1, ["unknown preset"]),
     (["header", "-o", "{tmp}/no/such/dir/out.h"], 1, ["out.h: cannot write"]),
     (["nope"], 1, ["invalid choice: 'nope'"]),
-    ([], 1, ["give a command: asm, ", "disasm, exec, "]),
+    ([], 1, ["give a command: asm, ", "disasm, dse, exec, "]),
 ])
 def test_bad_arguments(argv, status, fragments, capsys, tmp_path):
     (tmp_path / "bad.json").write_text("{LOG_BLOCK: 5}")

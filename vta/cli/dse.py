@@ -27,8 +27,8 @@ def add_arguments(parser):
                         help="comma-separated models: digits, resnet18, zoo:NAME or .onnx "
                              "files (default digits)")
     parser.add_argument("--fidelity", choices=("estimate", "cycle"), default="estimate",
-                        help="layer cycles from the compiler's cost model (estimate, default) "
-                             "or timed on the cycle model (cycle)")
+                        help="layer cycles from the compiler's cost model (estimate) or timed "
+                             "on the cycle model (cycle) (default: %(default)s)")
     parser.add_argument("--board", metavar="NAME",
                         help="board of the front (default: the space's first 'fits' board, "
                              "else pynq-z1)")
