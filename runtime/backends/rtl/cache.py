@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vta.isa import VtaError
+from vta.runtime.backends.rtl import processes
 from vta.isa.files import cache_home
 
 STAMP = "built.ok"
@@ -237,6 +238,7 @@ def remove(entry: Entry) -> bool:
                 return False
             held.append(descriptor)
         shutil.rmtree(entry.path)
+        processes.reap(entry.path.with_name(f"{entry.key}.pgid"))   # a killed build's record
         for path in locks:
             path.unlink(missing_ok=True)
         return True
