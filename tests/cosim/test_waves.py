@@ -81,6 +81,16 @@ def test_a_cycle_window_dumps_only_those_cycles(tmp_path, capsys):
     assert counts == sorted(counts) and len(set(counts)) >= 9
 
 
+def test_icarus_dump_of_a_run_under_cocotb(tmp_path, capsys, expected_cycles):
+    """The cocotb harness on Icarus (plain Verilog-2005 core) dumps an FST as well."""
+    waves = tmp_path / "icarus.fst"
+    status, _, err = run_main(capsys, "exec", CASE, "--backend", "rtl", "--simulator", "icarus",
+                              "--waves", waves)
+    assert status == 0, err
+    counts = [value for _, value in signals(waves)["vta_core.core.control.cycles"].tv]
+    assert counts[-1] == expected_cycles
+
+
 @pytest.mark.slow      # a second traced Verilator build of the core (minutes)
 def test_vcd_dump_of_a_run(tmp_path, capsys, expected_cycles):
     waves = tmp_path / "run.vcd"

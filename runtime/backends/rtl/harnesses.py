@@ -23,6 +23,16 @@ TOP = "vta_core"
 HERE = Path(__file__).resolve().parent
 VERILATOR_WARNINGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
 FAST_SOURCES = ("harness.cpp", "memory_model.h")
+#: Icarus's waveform dump, in Verilog-2005 (cocotb's own dump module is SystemVerilog, which
+#: the plain-Verilog core cannot be compiled with): the file comes from +dumpfile_path=.
+ICARUS_DUMP = """module vta_waves_dump;
+  reg [8*4096-1:0] path;
+  initial if ($value$plusargs("dumpfile_path=%s", path)) begin
+    $dumpfile(path);
+    $dumpvars(0, vta_core);
+  end
+endmodule
+"""
 #: Waveform formats of the fast harness: Verilator's option and the harness's define.
 WAVE_FORMATS = {"fst": ("--trace-fst", "-DVTA_WAVES_FST"), "vcd": ("--trace", "-DVTA_WAVES_VCD")}
 
@@ -116,13 +126,19 @@ class CocotbHarness:
     def _build(self, folder: Path) -> None:
         source = folder / f"{TOP}.v"
         source.write_text(self.verilog)
+        sources, build_args = [source], list(self.build_args)
+        if self.waves and self.simulator == "icarus":
+            (folder / "waves_dump.v").write_text(ICARUS_DUMP)
+            sources.append(folder / "waves_dump.v")
+            build_args += ["-s", "vta_waves_dump"]
         log = folder / "build.log"
         try:
             with _environment(tool_env()), progress.step(
                     f"building the {self.simulator} simulation for cocotb (once per design)"):
-                self._runner().build(sources=[source], hdl_toplevel=TOP, build_dir=folder / "sim",
-                                     build_args=self.build_args, timescale=("1ns", "1ps"),
-                                     log_file=log, waves=bool(self.waves))
+                self._runner().build(sources=sources, hdl_toplevel=TOP, build_dir=folder / "sim",
+                                     build_args=build_args, timescale=("1ns", "1ps"),
+                                     log_file=log,
+                                     waves=bool(self.waves) and self.simulator == "verilator")
         except (SystemExit, Exception) as error:
             raise VtaError(f"{self.simulator} build for cocotb failed ({error}; see {log}):\n"
                            f"{_tail(log)}") from None
