@@ -2,7 +2,10 @@
 """The compiler's recorded cycles against measured ones: compile a model, run one input on a
 backend that counts cycles (default rtl), print per layer the tiling, the cycles the compiler
 recorded (its cycle-model timing), the measurement and the MAC utilization (MACs per cycle
-against the GEMM core's peak); then totals by operator and without the stem.
+against the GEMM core's peak); then the layer's bound: the compute module's busy floor (its
+GEMM and ALU executions, one per cycle) against the bus's (its DRAM bytes at one bus word per
+cycle), the larger of the two (`floor`), which one it is, and the cycles over the floor; then
+totals by operator and without the stem.
 
     python benchmarks/compiler_cost_model.py [digits|efficientnet|resnet18] [--backend rtl]
         [--per-tensor] [--power-of-two]     (ResNet-18's quantization; both: the original's)
@@ -17,6 +20,7 @@ import numpy as np
 
 from vta.compiler.evaluate import prepare
 from vta.isa import Config
+from vta.runtime.roofline import TRAFFIC_COUNTERS
 
 
 #: The input stem (torchvision's conv1 + maxpool), which the original VTA ran on the CPU.
@@ -33,6 +37,12 @@ def model_and_input(name: str, **quantization):
     rng = np.random.default_rng(0)
     return (models.build_resnet18(**quantization)[1],
             rng.normal(size=(1, 3, 224, 224)).astype(np.float32))
+
+
+def bounds(counters: dict, config: Config) -> tuple[int, int, int]:
+    """(GEMM executions, ALU executions, bus cycles of the DRAM data) of one layer's run."""
+    data = sum(counters[name] for name in TRAFFIC_COUNTERS)
+    return counters["gemm_counter"], counters["alu_counter"], -(-data // config.bus_bytes)
 
 
 def main() -> int:
@@ -58,7 +68,10 @@ def main() -> int:
     measured = dict((name, report.cycles) for name, report in result.reports)
     total_estimate = total_measured = total_macs = 0
     print(f"{'layer':44} {'tiling (blocks,rows,cols,in,threads,resident)':44} "
-          f"{'estimate':>10} {'measured':>10} {'ratio':>6} {'MAC util':>8}")
+          f"{'estimate':>10} {'measured':>10} {'ratio':>6} {'MAC util':>8} {'GEMM':>9} "
+          f"{'ALU':>8} {'bus':>8} {'bound':>9} {'floor':>9} {'/floor':>6}")
+    reports = dict(result.reports)
+    total_floor = 0
     for node in evaluation.model.nodes:
         if node["placement"] != "vta":
             continue
@@ -71,10 +84,16 @@ def main() -> int:
         total_macs += node["macs"]
         ratio = f"{cycles / estimate:6.2f}" if cycles else "     -"
         utilization = f"{node['macs'] / (cycles * peak_macs):8.1%}" if cycles else "       -"
+        gemm, alu, bus = bounds(reports[node["name"]].counters, config)
+        floor = max(gemm + alu, bus)
+        total_floor += floor
+        over = f"{cycles / floor:6.2f}" if cycles and floor else "     -"
         print(f"{node['name'][-44:]:44} {tiling:44} {estimate:10d} {cycles or 0:10d} {ratio} "
-              f"{utilization}")
+              f"{utilization} {gemm:9d} {alu:8d} {bus:8d} "
+              f"{'compute' if gemm + alu >= bus else 'bandwidth':>9} {floor:9d} {over}")
     overall = f"{total_macs / (total_measured * peak_macs):8.1%}" if total_measured else ""
-    print(f"{'total':89} {total_estimate:10d} {total_measured:10d} {'':6} {overall}")
+    print(f"{'total':89} {total_estimate:10d} {total_measured:10d} {'':6} {overall} "
+          f"{'':38} {total_floor:9d}")
     by_operator: dict[str, list[int]] = {}
     for node in evaluation.model.nodes:
         if node["placement"] == "vta":

@@ -27,9 +27,8 @@ class _Dma:
     execution."""
 
     def __init__(self, config: Config):
-        self.gemm_interval = config.machine.loop_interval(gemm=True, vector=False)
-        self.alu_interval = config.machine.loop_interval(gemm=False, vector=False)
-        self.vector_interval = config.machine.loop_interval(gemm=False, vector=True)
+        self.gemm_interval = config.machine.loop_interval(gemm=True)
+        self.alu_interval = config.machine.loop_interval(gemm=False)
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
         self.tile_bytes = {memory: config.elem_bytes(memory) for memory in MemoryType}
@@ -110,7 +109,7 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, flo
     stored = positions * layer.upsample[0] * layer.upsample[1]
     compute += dma.gemm_interval * stored * (1 + (layer.bias_tiles is not None))
     if layer.phases:      # a per-channel (vector) ALU ADD over each biased phase's outputs
-        compute += dma.vector_interval * positions * sum(phase.bias is not None
+        compute += dma.alu_interval * positions * sum(phase.bias is not None
                                                          for phase in layer.phases)
     if layer.pool is not None:
         stored = regions[Part.POOLED].size

@@ -116,9 +116,10 @@ def monotone(steps: list[tuple[AluOp, np.ndarray]], low: np.ndarray, high: np.nd
 
 
 def alu_cycles(steps, machine: Machine = Machine()) -> int:
-    """ALU cycles per output vector: the machine's initiation interval of an immediate operand
-    or of a per-channel one (an ACC tile), summed over the steps."""
-    return sum(machine.loop_interval(gemm=False, vector=not step.uniform) for step in steps)
+    """ALU cycles per output vector: the machine's ALU initiation interval per step (a
+    per-channel operand, an ACC tile, is read in the same cycle: code generation puts it in
+    the other ACC bank)."""
+    return len(steps) * machine.loop_interval(gemm=False)
 
 
 @dataclass(frozen=True)

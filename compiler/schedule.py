@@ -155,7 +155,7 @@ def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
     image = stream.build()
-    return CycleModel(config).run(image.program, image.insn_addr).cycles
+    return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
 
 
 def _nbytes(layout: ActLayout) -> int:

@@ -8,8 +8,8 @@ from amaranth.hdl import Module
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from vta.hardware.acc_memory import AccumulatorMemory
 from vta.hardware.axi_master import ReadClientSignature
-from vta.hardware.layouts import elem_bits
 from vta.hardware.module_control import InstructionCycle, token_ports
 from vta.hardware.tensor_load import TensorLoad
 from vta.hardware.token_queue import TokenSignature
@@ -58,12 +58,10 @@ class Compute(wiring.Component):
         config = self.config
         m.submodules.uop_mem = uop_mem = memory.Memory(shape=UOP_BITS, depth=config.uop_depth,
                                                        init=[])
-        m.submodules.acc_mem = acc_mem = memory.Memory(
-            shape=elem_bits(config, MemoryType.ACC), depth=config.acc_depth, init=[])
+        m.submodules.acc_mem = acc_mem = AccumulatorMemory(config=config)
         uop_wp = uop_mem.write_port()
         uop_rp = uop_mem.read_port()
-        acc_wp = acc_mem.write_port(granularity=config.bus_bits)
-        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
+        acc_wp = acc_mem.wr
 
         m.submodules.uop_load = uop_load = UopLoad(config=config)
         m.submodules.acc_load = acc_load = TensorLoad(config=config, memory_type=MemoryType.ACC)
@@ -72,7 +70,8 @@ class Compute(wiring.Component):
         wiring.connect(m, wiring.flipped(self.rd_acc), acc_load.rd)
         wiring.connect(m, uop_load.sram, uop_wp)
         wiring.connect(m, pipeline.uop_rd, uop_rp)
-        wiring.connect(m, pipeline.acc_rd, acc_rp)
+        wiring.connect(m, pipeline.acc_rd, acc_mem.dst_rd)
+        wiring.connect(m, pipeline.acc_src_rd, acc_mem.src_rd)
         wiring.connect(m, wiring.flipped(self.inp_rd), pipeline.inp_rd)
         wiring.connect(m, wiring.flipped(self.wgt_rd), pipeline.wgt_rd)
         wiring.connect(m, wiring.flipped(self.out_wr), pipeline.out_wr)

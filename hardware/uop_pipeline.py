@@ -2,29 +2,34 @@
 
 A loop generator walks ``iter_out × iter_in × [uop_bgn, uop_end)`` and issues one micro-op
 execution every initiation interval of the machine description (`Machine.loop_interval`: by
-default every cycle, and every second cycle for ALU ops with a vector operand, which need two
-reads of the single ACC read port). Stages:
+default every cycle). Stages:
 
 ====  ===========================================================================
 S0    micro-op buffer read (loop counters give the address, loop offsets registered)
 S1    index computation: ``idx = uop.idx + i·factor_out + j·factor_in``
-S2    buffer reads: ACC[dst] (and INP[src], WGT[wgt] for GEMM; a vector ALU op first
-      reads ACC[src], then ACC[dst] one cycle later)
+S2    buffer reads: ACC[dst] (and INP[src], WGT[wgt] for GEMM, ACC[src] for a vector ALU op)
 S3    GEMM products / ALU operation
 S4    GEMM adder trees (ALU: result held)
 S5    write ACC[dst] and OUT[dst] = low 8 bits of every lane
 ====  ===========================================================================
 
-ACC is written three cycles after it is read and the read port is transparent to the write
+ACC is two banks by address parity (`vta.hardware.acc_memory`). A vector ALU execution whose
+two ACC tiles lie in the same bank (a bank conflict) reads its source first and stalls S0–S2
+for one cycle to read its destination, so every conflict costs exactly one cycle
+(`vta.isa.machine.Machine.alu_bank_conflict`).
+
+ACC is written three cycles after it is read and the read ports are transparent to the write
 port, so an execution sees every write of the executions three or more before it; programs
-must not write the same ACC tile in two consecutive executions (the runtime's VerifyDep rule,
-guaranteed by the conformance corpus). The pipeline drains at the end of every instruction.
+must not touch an ACC tile written by one of the two executions before (the runtime's VerifyDep
+rule, guaranteed by the conformance corpus). The pipeline drains at the end of every
+instruction.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from vta.hardware.acc_memory import bank_of
 from vta.hardware.alu import TensorAlu
 from vta.hardware.gemm import GemmCore
 from vta.hardware.layouts import acc_tile, elem_bits, insn_layout, log_depth, uop_layout
@@ -55,8 +60,9 @@ class UopPipeline(wiring.Component):
         Pulse: execute `insn` (held stable until `busy` falls).
     insn : ``In(insn_layout(config))``
     busy : ``Out(1)``
-    uop_rd, acc_rd, inp_rd, wgt_rd : ``In(memory.ReadPort.Signature(...))``
-        Drive the read ports of the buffers.
+    uop_rd, acc_rd, acc_src_rd, inp_rd, wgt_rd : ``In(memory.ReadPort.Signature(...))``
+        Drive the read ports of the buffers (`acc_rd`: the destination tile, with the bank
+        when both ACC reads address one; `acc_src_rd`: a vector ALU op's source tile).
     acc_wr, out_wr : ``In(memory.WritePort.Signature(...))``
         Drive the (full-width) write ports of ACC and OUT.
     """
@@ -71,6 +77,7 @@ class UopPipeline(wiring.Component):
             "start": In(1), "insn": In(insn_layout(config)), "busy": Out(1),
             "uop_rd": In(read_signature(config, MemoryType.UOP)),
             "acc_rd": In(read_signature(config, MemoryType.ACC)),
+            "acc_src_rd": In(read_signature(config, MemoryType.ACC)),
             "inp_rd": In(read_signature(config, MemoryType.INP)),
             "wgt_rd": In(read_signature(config, MemoryType.WGT)),
             "acc_wr": In(write_signature(config, MemoryType.ACC)),
@@ -90,15 +97,29 @@ class UopPipeline(wiring.Component):
         src_bits = max(acc_bits, log_depth(config, MemoryType.INP))
         wgt_bits = log_depth(config, MemoryType.WGT)
 
+        # A vector ALU execution with the source tile of the execution before it in the same
+        # instruction (`repeat`) reuses that value instead of reading it. One whose two ACC
+        # tiles share a bank (`conflict`) stays in S2 one more cycle: it reads the source first
+        # (`pending` next cycle), then the destination; meanwhile S0 and S1 stall.
+        s2_valid, pending, stall = Signal(), Signal(), Signal()
+        s2_dst, s2_src, s2_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
+        last_src, last_valid = Signal(acc_bits), Signal()
+        repeat = last_valid & (s2_src[:acc_bits] == last_src)
+        conflict = s2_valid & vector & ~repeat & (bank_of(s2_dst) == bank_of(s2_src))
+        m.d.comb += stall.eq(conflict & ~pending)
+        m.d.sync += pending.eq(stall)
+        with m.If(self.start):
+            m.d.sync += last_valid.eq(0)
+        with m.Elif(s2_valid & ~stall):
+            m.d.sync += [last_valid.eq(1), last_src.eq(s2_src)]
+
         # S0: loop generator; `gap` counts the cycles to wait before the next issue.
         machine = config.machine
-        gemm_interval = machine.loop_interval(gemm=True, vector=False)
-        vector_interval = machine.loop_interval(gemm=False, vector=True)
-        alu_interval = machine.loop_interval(gemm=False, vector=False)
-        longest = max(gemm_interval, vector_interval, alu_interval)
+        gemm_interval = machine.loop_interval(gemm=True)
+        alu_interval = machine.loop_interval(gemm=False)
         issuing = Signal()
-        gap = Signal(range(max(longest, 2)))
-        interval = Mux(is_gemm, gemm_interval, Mux(vector, vector_interval, alu_interval))
+        gap = Signal(range(max(gemm_interval, alu_interval, 2)))
+        interval = Mux(is_gemm, gemm_interval, alu_interval)
         k = Signal.like(loop.uop_end)
         i, j = Signal.like(loop.iter_out), Signal.like(loop.iter_in)
         dst_row, dst_off = Signal(acc_bits), Signal(acc_bits)
@@ -114,19 +135,20 @@ class UopPipeline(wiring.Component):
         m.d.comb += [wgt_fo.eq(gemm_insn.wgt_factor_out), wgt_fi.eq(gemm_insn.wgt_factor_in)]
 
         empty = (loop.iter_out == 0) | (loop.iter_in == 0) | (loop.uop_bgn >= loop.uop_end)
-        issue = issuing & (gap == 0)
+        issue = issuing & (gap == 0) & ~stall
         s1_valid = Signal()
         s1_dst, s1_src, s1_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
-        m.d.comb += [self.uop_rd.addr.eq(k), self.uop_rd.en.eq(1)]
-        m.d.sync += [s1_valid.eq(issue), s1_dst.eq(dst_off), s1_src.eq(src_off),
-                     s1_wgt.eq(wgt_off)]
+        m.d.comb += [self.uop_rd.addr.eq(k), self.uop_rd.en.eq(~stall)]
+        with m.If(~stall):
+            m.d.sync += [s1_valid.eq(issue), s1_dst.eq(dst_off), s1_src.eq(src_off),
+                         s1_wgt.eq(wgt_off)]
         with m.If(self.start):
             m.d.sync += [issuing.eq(~empty), gap.eq(0), k.eq(loop.uop_bgn), i.eq(0), j.eq(0),
                          dst_row.eq(0), dst_off.eq(0), src_row.eq(0), src_off.eq(0),
                          wgt_row.eq(0), wgt_off.eq(0)]
         with m.Elif(issue):
             m.d.sync += gap.eq(interval - 1)
-        with m.Elif(gap != 0):
+        with m.Elif((gap != 0) & ~stall):
             m.d.sync += gap.eq(gap - 1)
         with m.If(issue):
             m.d.sync += k.eq(k + 1)
@@ -144,37 +166,33 @@ class UopPipeline(wiring.Component):
 
         # S1: indices.
         uop = uop_layout(config)(self.uop_rd.data)
-        s2_valid = Signal()
-        s2_dst, s2_src, s2_wgt = Signal(acc_bits), Signal(src_bits), Signal(wgt_bits)
-        m.d.sync += [s2_valid.eq(s1_valid), s2_dst.eq(uop.dst_idx + s1_dst),
-                     s2_src.eq(uop.src_idx + s1_src), s2_wgt.eq(uop.wgt_idx + s1_wgt)]
+        with m.If(~stall):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_dst.eq(uop.dst_idx + s1_dst),
+                         s2_src.eq(uop.src_idx + s1_src), s2_wgt.eq(uop.wgt_idx + s1_wgt)]
 
-        # S2: buffer reads.
-        pending, pending_dst = Signal(), Signal(acc_bits)
-        read_dst, dst_addr = Signal(), Signal(acc_bits)
-        m.d.comb += [self.acc_rd.en.eq(1), self.inp_rd.en.eq(1), self.wgt_rd.en.eq(1),
-                     self.inp_rd.addr.eq(s2_src), self.wgt_rd.addr.eq(s2_wgt),
-                     dst_addr.eq(s2_dst), read_dst.eq(s2_valid & ~vector)]
-        m.d.sync += pending.eq(s2_valid & vector)
-        with m.If(s2_valid & vector):
-            m.d.comb += self.acc_rd.addr.eq(s2_src)
-            m.d.sync += pending_dst.eq(s2_dst)
+        # S2: buffer reads (in a conflict's first cycle only the source).
+        m.d.comb += [self.acc_rd.en.eq(~stall), self.acc_rd.addr.eq(s2_dst),
+                     self.acc_src_rd.en.eq(1), self.acc_src_rd.addr.eq(s2_src),
+                     self.inp_rd.en.eq(1), self.wgt_rd.en.eq(1),
+                     self.inp_rd.addr.eq(s2_src), self.wgt_rd.addr.eq(s2_wgt)]
+        operand_b, held, reused = Signal(acc_tile(config)), Signal(), Signal()
+        m.d.sync += [held.eq(pending), reused.eq(repeat)]
         with m.If(pending):
-            m.d.comb += [dst_addr.eq(pending_dst), read_dst.eq(1)]
-        with m.If(~(s2_valid & vector)):
-            m.d.comb += self.acc_rd.addr.eq(dst_addr)
-        operand_b = Signal(acc_tile(config))
-        with m.If(pending):
-            m.d.sync += operand_b.eq(self.acc_rd.data)
+            m.d.sync += operand_b.eq(self.acc_src_rd.data)
 
         # S3: operations (the GEMM core and the ALU register their results).
+        source, previous_source = Signal(acc_tile(config)), Signal(acc_tile(config))
+        m.d.comb += source.eq(Mux(held, operand_b,
+                                  Mux(reused, previous_source, self.acc_src_rd.data)))
         s3_valid, s3_dst = Signal(), Signal(acc_bits)
-        m.d.sync += [s3_valid.eq(read_dst), s3_dst.eq(dst_addr)]
+        m.d.sync += [s3_valid.eq(s2_valid & ~stall), s3_dst.eq(s2_dst)]
         m.d.comb += [gemm.valid.eq(s3_valid), gemm.reset.eq(gemm_insn.reset_reg),
                      gemm.inp.eq(self.inp_rd.data), gemm.wgt.eq(self.wgt_rd.data),
                      gemm.acc.eq(self.acc_rd.data),
                      alu.op.eq(alu_insn.alu_opcode), alu.a.eq(self.acc_rd.data),
-                     alu.b.eq(operand_b)]
+                     alu.b.eq(source)]
+        with m.If(s3_valid):
+            m.d.sync += previous_source.eq(source)
         with m.If(alu_insn.use_imm):
             m.d.comb += [alu.b[lane].eq(alu_insn.imm) for lane in range(len(alu.b))]
 
@@ -195,6 +213,6 @@ class UopPipeline(wiring.Component):
                                              for lane in range(len(result)))),
                      self.out_wr.en.eq(s5_valid)]
 
-        m.d.comb += self.busy.eq(self.start | issuing | s1_valid | s2_valid | pending | s3_valid |
+        m.d.comb += self.busy.eq(self.start | issuing | s1_valid | s2_valid | s3_valid |
                                  s4_valid | s5_valid)
         return m

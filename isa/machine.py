@@ -36,9 +36,10 @@ _LIMITS = {
 #: Cycles from the last micro-op execution a GEMM/ALU issues to the pipeline being empty: the
 #: five stages after the micro-op read (docs/hardware.md). Fixed by the pipeline's structure.
 UOP_PIPELINE_DRAIN = 6
-#: A vector ALU operation reads two accumulator tiles through the one ACC read port, so it
-#: issues at most every this many cycles.
-VECTOR_ALU_MIN_INTERVAL = 2
+#: ACC is two banks by address parity (the low bit of a tile's address): a vector ALU execution
+#: reads both its tiles in one cycle when they lie in different banks, and stalls the pipeline
+#: this many cycles more when they share one (a bank conflict).
+ALU_BANK_CONFLICT_CYCLES = 1
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class Machine:
     gemm_initiation_interval : int
         Cycles between two GEMM micro-op executions.
     alu_initiation_interval : int
-        Cycles between two ALU micro-op executions; a vector operation (two ACC reads) takes
-        at least `VECTOR_ALU_MIN_INTERVAL`.
+        Cycles between two ALU micro-op executions (vector or immediate; a vector execution
+        whose two ACC tiles share a bank adds `ALU_BANK_CONFLICT_CYCLES`).
     pack_multiplier_pairs : bool
         Compute the products of two neighbouring output channels with one multiplier (halves
         the DSPs, docs/hardware.md); no effect on timing.
@@ -134,11 +135,7 @@ class Machine:
         """Instructions fetch asks memory for at a time (half its buffer)."""
         return self.fetch_buffer_depth // 2
 
-    def loop_interval(self, *, gemm: bool, vector: bool) -> int:
-        """Cycles between two micro-op executions of a GEMM (`gemm`) or an ALU instruction
-        (`vector`: with an ACC source operand rather than an immediate)."""
-        if gemm:
-            return self.gemm_initiation_interval
-        if vector:
-            return max(self.alu_initiation_interval, VECTOR_ALU_MIN_INTERVAL)
-        return self.alu_initiation_interval
+    def loop_interval(self, *, gemm: bool) -> int:
+        """Cycles between two micro-op executions of a GEMM (`gemm`) or an ALU instruction,
+        bank conflicts aside (`ALU_BANK_CONFLICT_CYCLES`)."""
+        return self.gemm_initiation_interval if gemm else self.alu_initiation_interval

@@ -40,7 +40,7 @@ def compare(image, rtl_backend) -> dict:
     from vta.simulator.cycle import CycleModel
 
     rtl = rtl_backend.run(dataclasses.replace(image, dram=image.dram.copy()))
-    model = CycleModel(image.config).run(image.program, image.insn_addr)
+    model = CycleModel(image.config).run(image.program, image.insn_addr, image.dram)
     modules = {f"{name}.{kind}": (model.modules[name][kind], value)
                for name, counters in rtl.modules.items() for kind, value in counters.items()}
     return {"rtl": rtl.cycles, "model": model.cycles,

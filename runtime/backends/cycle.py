@@ -36,7 +36,7 @@ class CycleBackend(Backend):
         program = image.program
         counters = self._simulator.run(image.dram, image.insn_addr, image.insn_count,
                                        program=program)
-        timing = CycleModel(self.config).run(program, image.insn_addr)
+        timing = CycleModel(self.config).run(program, image.insn_addr, image.dram)
         if self.trace:
             from vta.simulator.cycle.trace import write_trace
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
-from vta.isa.machine import UOP_PIPELINE_DRAIN
+from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, UOP_PIPELINE_DRAIN
 
+from vta.simulator.cycle.bank_conflicts import UopBanks
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
 from vta.simulator.cycle.events import Event, Kernel
 from vta.simulator.cycle.read_port import ReadCommand, ReadPort
@@ -55,22 +56,24 @@ class _Tokens:
 
 class CycleModel:
     """Times decoded programs (`ProgramImage.program`) for one config (one the core can be
-    built for: `Config.check_bus`)."""
+    built for: `Config.check_bus`); the DRAM image gives the micro-ops, whose ACC banks decide
+    vector ALU timing (`bank_conflicts`)."""
 
     def __init__(self, config: Config):
         config.check_bus()
         self.config = config
 
-    def run(self, program: list, insn_addr: int) -> CycleReport:
-        return _Run(self.config, program, insn_addr).report()
+    def run(self, program: list, insn_addr: int, dram) -> CycleReport:
+        return _Run(self.config, program, insn_addr, dram).report()
 
 
 class _Run:
     """One timed run: the processes of fetch and the three modules on a shared kernel; cycle 0
     is the start command's cycle."""
 
-    def __init__(self, config: Config, instructions: list, insn_addr: int):
+    def __init__(self, config: Config, instructions: list, insn_addr: int, dram):
         self.config, self.machine = config, config.machine
+        self.banks = UopBanks(config, dram)
         self.kernel = kernel = Kernel()
         self.port = ReadPort(kernel, config, 5)
         self.writes = WritePort(config)
@@ -196,10 +199,11 @@ class _Run:
         count = insn.iter_out * insn.iter_in * max(0, insn.uop_end - insn.uop_bgn)
         if count == 0:
             return start + 1
-        vector = insn.opcode == Opcode.ALU and not insn.use_imm
-        interval = self.machine.loop_interval(gemm=insn.opcode == Opcode.GEMM, vector=vector)
-        last_issue = start + 1 + (count - 1) * interval
-        return last_issue + UOP_PIPELINE_DRAIN + vector
+        last_issue = start + 1 + (count - 1) * self.machine.loop_interval(
+            gemm=insn.opcode == Opcode.GEMM)
+        if insn.opcode == Opcode.ALU and not insn.use_imm:
+            last_issue += ALU_BANK_CONFLICT_CYCLES * self.banks.conflicts(insn)
+        return last_issue + UOP_PIPELINE_DRAIN
 
     def _tensor_load(self, insn, start: int):
         client = self.tensor[insn.memory_type]
@@ -217,6 +221,7 @@ class _Run:
         return max(client.finished(), command.granted.time + 1, start + 2)
 
     def _uop_load(self, insn, start: int):
+        self.banks.load(insn)
         client = self.uops
         client.start(insn, start)
         addr = insn.dram_base * 4 // self.config.bus_bytes * self.config.bus_bytes

@@ -50,7 +50,7 @@ def predictions(**overrides) -> tuple[int, ...]:
     cycles = []
     for name in PROGRAMS:
         image = ProgramImage.load(CORPUS / name, config)
-        cycles.append(CycleModel(config).run(image.program, image.insn_addr).cycles)
+        cycles.append(CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles)
     return tuple(cycles)
 
 

@@ -15,8 +15,8 @@ def test_defaults_are_those_of_the_pynq_build():
     assert (machine.command_queue_depth, machine.fetch_buffer_depth, machine.max_burst_beats,
             machine.burst_boundary_bytes) == (512, 32, 16, 4096)
     assert machine.fetch_request_instructions == 16
-    assert machine.loop_interval(gemm=True, vector=False) == 1
-    assert machine.loop_interval(gemm=False, vector=True) == 2
+    assert machine.loop_interval(gemm=True) == 1
+    assert machine.loop_interval(gemm=False) == 1
 
 
 def test_overrides_through_the_config_key_and_a_file(tmp_path):
@@ -26,7 +26,7 @@ def test_overrides_through_the_config_key_and_a_file(tmp_path):
     path.write_text(json.dumps({"MACHINE": {"max_burst_beats": 8, "alu_initiation_interval": 3}}))
     loaded = Config.from_file(path)
     assert loaded.machine.max_burst_beats == 8
-    assert loaded.machine.loop_interval(gemm=False, vector=True) == 3
+    assert loaded.machine.loop_interval(gemm=False) == 3
     assert Config(**loaded.to_dict()) == loaded
     assert loaded.to_dict()["MACHINE"] == {"max_burst_beats": 8, "alu_initiation_interval": 3}
 

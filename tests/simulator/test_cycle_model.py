@@ -44,7 +44,7 @@ def rtl_backend(config: Config):
 
 def assert_agrees(image: ProgramImage) -> None:
     rtl = rtl_backend(image.config).run(dataclasses.replace(image, dram=image.dram.copy()))
-    model = CycleModel(image.config).run(image.program, image.insn_addr)
+    model = CycleModel(image.config).run(image.program, image.insn_addr, image.dram)
     assert model.cycles == rtl.cycles
     for name, counters in rtl.modules.items():
         for kind, value in counters.items():
@@ -111,7 +111,7 @@ def test_roofline_counts_the_program_traffic_and_macs(corpus):
 
     image = ProgramImage.load(corpus / "vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2")
     config = image.config
-    report = CycleModel(config).run(image.program, image.insn_addr)
+    report = CycleModel(config).run(image.program, image.insn_addr, image.dram)
     counters = FunctionalSimulator(config).run(image.dram, image.insn_addr, image.insn_count)
     loaded = sum(counters[f"{kind}_load_nbytes"] for kind in ("inp", "wgt", "acc", "uop"))
     assert report.bus["read_beats"] * config.bus_bytes == loaded + image.insn_count * 16
@@ -139,4 +139,4 @@ def test_model_alone_detects_a_program_that_never_finishes(corpus):
 
     image = ProgramImage.load(corpus / "vta-1x16/n_deadlock_g2l")
     with pytest.raises(DeadlockError):
-        CycleModel(image.config).run(image.program, image.insn_addr)
+        CycleModel(image.config).run(image.program, image.insn_addr, image.dram)
