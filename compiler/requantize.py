@@ -9,7 +9,8 @@ computes on every lane (isa-reference §4.4, docs/contracts.md §1):
   absorbs), a truncating pre-shift, a clamp where the product could leave 32 bits, ``MUL`` by a
   15-bit multiplier, a truncating post-shift, and the final ``MAX lo`` / ``MIN hi``;
   `plan_requantization` chooses, among such plans accurate to a small fraction of an output
-  step, the one costing the fewest ALU cycles (`alu_cycles`);
+  step, the one costing the fewest ALU cycles (`alu_cycles`), then the fewest per-channel
+  constants (ACC tiles to load);
 - without it (the original VTA's scheme), ``M`` must be a power of two and the multiply is a shift.
 
 `plan_add` plans a residual Add as ``clamp((ka·a + kb·b + C) >> s, lo, hi)``.
@@ -411,7 +412,8 @@ def _multiply_steps(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: i
                                                 clamp=clamp, forced=best is None)
                     if found is not None:
                         cycles, error, offset, steps = found
-                        key = (cycles, float(np.max(error + precision)))
+                        constants = sum(not step.uniform for step in steps)
+                        key = (cycles, constants, float(np.max(error + precision)))
                         if best is None or key < best[0]:
                             best = (key, offset, steps)
     return best[1], best[2]
