@@ -14,6 +14,7 @@ figures are noisy on a shared machine.
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -65,13 +66,17 @@ def measure(config: Config, gemms: int, harness: str) -> None:
     make_harness(core_verilog(config), "verilator", harness).build()
     built = time.perf_counter() - start
     backend = get_backend("rtl", config, harness=harness)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     report = backend.run(image)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     busy = report.modules["compute"]["busy"] / report.cycles
     verdict = "matches" if np.array_equal(image.dram, reference) else "DIFFERS FROM"
+    own = f" ({report.cycles / cpu:,.0f} cycles/s of simulator CPU)" if harness == "fast" else ""
     print(f"{harness:>6} harness: {report.cycles:>9,} cycles in {elapsed:6.2f} s = "
-          f"{report.cycles / elapsed:>10,.0f} cycles/s; compute busy {busy:.0%}; "
+          f"{report.cycles / elapsed:>10,.0f} cycles/s{own}; compute busy {busy:.0%}; "
           f"build {built:.1f} s; image {verdict} the functional backend")
 
 
