@@ -60,7 +60,7 @@ class FastHarness:
                         "--x-assign", "fast", "--x-initial", "fast", "--noassert",
                         *([trace] if trace else []),
                         *VERILATOR_WARNINGS, "--top-module", TOP, "-Mdir", "obj", "-o", "harness",
-                        "-MAKEFLAGS", "OPT_FAST=-O2", "-CFLAGS", f"-O2 -std=c++17 {define}".strip(),
+                        "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", f"-O3 -std=c++17 {define}".strip(),
                         f"{TOP}.v", "harness.cpp"]
         self.key = build_key("fast", verilog, *self.sources.values(), *self.command,
                              simulator_identity("verilator"))
