@@ -389,11 +389,19 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
         acc, constants, partial_accumulators(tile) * outputs * layer.upsample[0]
         * layer.upsample[1])
     if layer.residual is not None:
-        regions[Part.OPERAND] = Region(acc, accumulators.end, outputs)
+        regions[Part.OPERAND] = Region(acc, odd_distance(accumulators.offset, accumulators.end),
+                                       outputs)
     if layer.pool is not None:
         regions[Part.POOLED] = Region(acc, accumulators.end,
                                       tile.blocks * pooled_tile(layer, tile).positions)
     return regions
+
+
+def odd_distance(start: int, free: int) -> int:
+    """Where to start an ACC region at or after `free` so that it lies an odd number of tiles
+    from `start`: a vector ALU op between the two then reads its operands from the two ACC
+    banks in one cycle (docs/hardware.md)."""
+    return free + 1 - (free - start) % 2
 
 
 def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
@@ -416,7 +424,7 @@ def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Regi
     return {Part.INPUT: Region(inp, 0, first), Part.OTHER: Region(inp, first, second),
             Part.CONSTANTS: Region(acc, 0, constants),
             Part.ACCUMULATORS: Region(acc, constants, outputs),
-            Part.OPERAND: Region(acc, constants + outputs, outputs)}
+            Part.OPERAND: Region(acc, odd_distance(constants, constants + outputs), outputs)}
 
 
 _REGIONS = {ConvLayer: _conv_regions, MaxPoolLayer: _max_pool_regions, AddLayer: _add_regions}
