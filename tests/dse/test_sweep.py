@@ -12,7 +12,8 @@ from vta.dse.engine import Engine
 from vta.dse.models import resolve
 from vta.dse.space import load
 from vta.dse.store import Store
-from vta.dse.sweep import Explorer, pareto_front
+from vta.dse.sweep import Explorer
+from vta.isa import Config
 
 SPACE = """
 base = "pynq"
@@ -96,3 +97,26 @@ def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(wri
     assert again["evaluated"] == 0
     assert [p["fingerprint"] for p in again["front"]] == [p["fingerprint"] for p in first["front"]]
     assert (out / "front.png").stat().st_size > 0 and (out / "front.svg").stat().st_size > 0
+
+
+def test_best_prints_a_loadable_config_of_the_fastest_point(write_space, tmp_path, small_model,
+                                                             capsys):
+    out = tmp_path / "out"
+    assert main(["dse", str(write_space(tmp_path, SPACE)), "--models", str(small_model),
+                 "-o", str(out), "--synchronous", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["dse", "best", "-o", str(out), "--objective", "latency"]) == 0
+    path = tmp_path / "best.json"
+    path.write_text(capsys.readouterr().out)
+    best = Config.from_file(path)
+    # the fastest point, from the stored cycles of every point (not from the front)
+    with Store(out / "results.sqlite") as store:
+        rows = store.connection.execute(
+            "select c.config, json_extract(r.result, '$.cycles') from results r "
+            "join configs c on c.fingerprint = r.config where r.kind = 'model'").fetchall()
+    space = load(write_space(tmp_path, SPACE))
+    cycles = {json.dumps(json.loads(keys), sort_keys=True): count for keys, count in rows}
+    latency = {config.fingerprint: cycles[json.dumps(
+        config.replace(CLOCK_MHZ=100.0).to_dict(), sort_keys=True)] / config.CLOCK_MHZ
+        for _, config in space.check_feasible()}
+    assert latency[best.fingerprint] == min(latency.values())

@@ -76,7 +76,7 @@ def run(args) -> int:
         verified = {}
         if args.verify:
             from vta.dse.verify import verify_front
-            verified = verify_front(front, store, engine, args.programs, progress)
+            verified = verify_front(front, board, store, engine, args.programs, progress)
     document = {"space": str(args.space), "board": board, "method": space.method,
                 "fidelity": args.fidelity, "models": [s.key for s in specs],
                 "points": len(results), "evaluated": explorer.evaluated,

@@ -69,9 +69,11 @@ def run_case(config_keys: dict, case: str) -> dict:
     return {"case": folder.name, "passed": bool(same), "detail": "" if same else "differs"}
 
 
-def verify_front(front: list[PointResult], store: Store, engine: Engine, programs: int,
-                 progress: Callable[[int, int], None] | None = None, seed: int = 0) -> dict:
-    """Verify every front point not verified before; {fingerprint: outcome} for the front."""
+def verify_front(front: list[PointResult], board: str, store: Store, engine: Engine,
+                 programs: int, progress: Callable[[int, int], None] | None = None,
+                 seed: int = 0) -> dict:
+    """Verify every front point not verified before (Yosys for `board`'s FPGA family);
+    {fingerprint: outcome} for the front."""
     from vta.fuzz.campaign import batches, run_batch
 
     todo = [r for r in front if store.get(f"verify:{r.fingerprint}") is None]
@@ -79,9 +81,8 @@ def verify_front(front: list[PointResult], store: Store, engine: Engine, program
     for result in todo:
         config, fingerprint = result.config, result.fingerprint
         builds[f"build:{fingerprint}"] = (build_rtl, (config.to_dict(),))
-        for family in sorted({board.yosys_family for name, board in BOARDS.items()
-                              if name in result.resources}):
-            synths[f"synth:{fingerprint}:{family}"] = (synthesize, (config.to_dict(), family))
+        family = BOARDS[board].yosys_family
+        synths[f"synth:{fingerprint}:{family}"] = (synthesize, (config.to_dict(), family))
         for index, batch in enumerate(batches({fingerprint: config}, programs, seed,
                                               FUZZ_BACKENDS, FUZZ_BATCH)):
             checks[f"fuzz:{fingerprint}:{index}"] = (run_batch, (batch,))
@@ -118,13 +119,9 @@ def verify_front(front: list[PointResult], store: Store, engine: Engine, program
                               f"divergences; corpus {len(outcome['corpus']) - len(failed_cases)}"
                               f"/{len(outcome['corpus'])}")
         outcome["synth_vs_model"] = {
-            family: {name: (used[name], _estimate(result, family)[name]) for name in used}
+            family: {name: (used[name], result.resources[board]["used"][name]) for name in used}
             for family, used in outcome["synth"].items()}
         store.put(f"verify:{result.fingerprint}", "verify", outcome, 0.0,
                   config=result.fingerprint)
     return {r.fingerprint: store.get(f"verify:{r.fingerprint}") for r in front}
 
-
-def _estimate(result: PointResult, family: str) -> dict:
-    board = next(name for name in result.resources if BOARDS[name].yosys_family == family)
-    return result.resources[board]["used"]

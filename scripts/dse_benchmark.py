@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Issue 14's design-space targets, measured: a sweep of ≥ 24 points × 3 models cold (with the
+front verified) and re-run from the store; a search of a ≥ 1000-point space × 3 models.
+
+    .venv/bin/python scripts/dse_benchmark.py sweep  [-o DIR] [--programs N] [--workers W]
+    .venv/bin/python scripts/dse_benchmark.py search [-o DIR] [--trials N] [--workers W]
+
+Models: the digits CNN, ResNet-18 (benchmarks/build_resnet18.py) and a zoo model (--zoo,
+default resnet_small). Each run's wall time is printed with the machine's load average (figures
+taken while other jobs load the machine are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VTA = str(Path(sys.executable).with_name("vta"))
+
+#: 32 points, 24+ of them buildable: two GEMM blocks, two bus widths, eight buffer plans.
+SWEEP = """
+base = "pynq"
+[parameters]
+LOG_BLOCK = [3, 4]
+LOG_BUS_WIDTH = [5, 6]
+LOG_INP_BUFF_SIZE = [13, 14]
+LOG_WGT_BUFF_SIZE = [15, 16]
+LOG_ACC_BUFF_SIZE = [15, 16]
+[constraints]
+fits = "pynq-z1"
+"""
+
+#: 1280 points: the sweep's × batch × clock × the GEMM and ALU initiation intervals.
+SEARCH = SWEEP.replace("[constraints]", """LOG_BATCH = [0, 1]
+CLOCK_MHZ = [100.0, 125.0, 150.0, 175.0, 200.0]
+"MACHINE.gemm_initiation_interval" = [1, 2]
+"MACHINE.alu_initiation_interval" = [1, 2]
+[search]
+method = "nsga2"
+trials = TRIALS
+population = 40
+[constraints]""")
+
+
+def timed(argv: list[str]) -> float:
+    print("$", " ".join(argv), flush=True)
+    started = time.perf_counter()
+    subprocess.run(argv, check=False)
+    seconds = time.perf_counter() - started
+    print(f"-> {seconds:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", choices=("sweep", "search"))
+    parser.add_argument("-o", "--output", type=Path, default=Path("/tmp/vta-dse-benchmark"))
+    parser.add_argument("--zoo", default="resnet_small")
+    parser.add_argument("--programs", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    folder = args.output / args.target
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    space = folder / "space.toml"
+    space.write_text(SWEEP if args.target == "sweep" else
+                     SEARCH.replace("TRIALS", str(args.trials)))
+    command = [VTA, "dse", str(space), "--models", f"digits,resnet18,zoo:{args.zoo}",
+               "-o", str(folder / "out"), "--workers", str(args.workers)]
+    if args.target == "sweep":
+        cold = timed(command + ["--verify", "--programs", str(args.programs)])
+        warm = timed(command + ["--verify", "--programs", str(args.programs)])
+        print(f"sweep: cold {cold / 60:.1f} min (front verified), re-run from the store "
+              f"{warm:.1f} s")
+    else:
+        seconds = timed(command)
+        print(f"search: {seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
