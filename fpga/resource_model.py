@@ -8,7 +8,9 @@ Each resource is a formula in a few parameters of the config (docs/dse.md, "Reso
   when ``ALU_MUL``);
 - **BRAM36**: the on-chip buffers and the three command queues, each tiled with the cheapest
   RAMB36/RAMB18 aspect ratio (memories of less than `LUTRAM_BITS` are left to LUT RAM);
-- **LUT**, **FF**: linear in the products, the ALU lanes' bits and the bus width.
+- **LUT**, **FF**: linear in the products (weighted by their operand bits) and the ALU lanes
+  (weighted by the accumulator bits); the bus width and ALU_MUL change them by a few percent
+  only, so they are left out to keep the fit determined by a handful of Yosys runs.
 
 A structural count alone gives each formula's shape; its coefficients are fitted, per FPGA
 family, by least squares on Yosys runs (`calibration.json`, written by
@@ -80,13 +82,10 @@ def features(config: Config) -> dict[str, dict[str, float]]:
     lanes = config.batch * config.block_out
     product_bits = products(config) * config.inp_width * config.wgt_width / 64
     alu = lanes * config.acc_width / 32
-    alu_mul = alu if config.ALU_MUL else 0.0
     bram = sum(ramb_units(depth, width) for depth, width in memories(config).values())
     return {
-        "LUT": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
-                "alu multipliers": alu_mul, "bus bits": config.bus_bits / 64},
-        "FF": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
-               "alu multipliers": alu_mul, "bus bits": config.bus_bits / 64},
+        "LUT": {"constant": 1.0, "products": product_bits, "alu lanes": alu},
+        "FF": {"constant": 1.0, "products": product_bits, "alu lanes": alu},
         "BRAM36": {"block ram": bram},
         "DSP": {"constant": 1.0, "multipliers": math.ceil(products(config) / pairs),
                 "alu multipliers": lanes if config.ALU_MUL else 0.0},

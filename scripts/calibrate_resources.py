@@ -3,15 +3,16 @@
 error on points left out of the fit.
 
     .venv/bin/python scripts/calibrate_resources.py                  # refit, print the errors
-    .venv/bin/python scripts/calibrate_resources.py --add RUNS.jsonl  # add Yosys runs first
+    .venv/bin/python scripts/calibrate_resources.py --add RUNS.jsonl  # add held-out Yosys runs
+    .venv/bin/python scripts/calibrate_resources.py --add-store DIR/results.sqlite
     .venv/bin/python scripts/calibrate_resources.py --synthesize CONFIG.json --family xc7
 
-Runs (``{"family", "config", "used"}``: a config's Yosys counts) live in
-fpga/calibration.json beside the fitted coefficients. Per family the runs are sorted by size
-(products, then buffer bits) and split alternately: even positions fit the coefficients, odd
-positions are held out, and the error printed for them is the model's error on points it was
-not calibrated on. `--synthesize` runs Yosys on Dask (one task per config and family) and adds
-the result.
+Runs (``{"family", "config", "used", "role"}``: a config's Yosys counts) live in
+fpga/calibration.json beside the fitted coefficients. Only runs of role "calibration" fit the
+coefficients; every other run is "held out", and the error printed for those is the model's
+error on points it was not calibrated on. New runs are held out (``--calibrate`` makes them
+calibration runs): Yosys runs of `vta dse --verify` (``--add-store``), JSON lines of runs
+(``--add``), or configs synthesized here on Dask (``--synthesize``).
 """
 
 from __future__ import annotations
@@ -22,20 +23,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def split(runs: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(calibration, held out): sorted by size, alternately."""
-    from vta.fpga.resource_model import products
-    from vta.fpga.synth import sram_bits
-    from vta.isa import Config
-
-    def size(run):
-        config = Config(**run["config"])
-        return products(config), sram_bits(config), config.fingerprint
-
-    ordered = sorted(runs, key=size)
-    return ordered[0::2], ordered[1::2]
 
 
 def errors(model, runs: list[dict]) -> list[dict]:
@@ -57,6 +44,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--add", type=Path, action="append", default=[], metavar="RUNS.jsonl",
                         help="add Yosys runs (JSON lines with family, config and used or cells)")
+    parser.add_argument("--add-store", type=Path, action="append", default=[],
+                        metavar="SQLITE", help="add the Yosys runs of a `vta dse` store")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="the runs added are calibration runs (default: held out)")
     parser.add_argument("--synthesize", type=Path, action="append", default=[],
                         metavar="CONFIG.json", help="synthesize this config and add the run")
     parser.add_argument("--family", choices=("xc7", "xcup"), default="xc7")
@@ -78,12 +69,22 @@ def main() -> int:
         if key not in known:
             known.add(key)
             data["runs"].append({"family": run["family"], "config": run["config"], "used": used,
-                                 "seconds": run.get("seconds")})
+                                 "seconds": run.get("seconds"),
+                                 "role": "calibration" if args.calibrate else "held out"})
 
     for path in args.add:
         for line in path.read_text().splitlines():
             if line.strip():
                 add(json.loads(line))
+    for path in args.add_store:
+        from vta.dse.store import Store
+        with Store(path) as store:
+            rows = store.connection.execute(
+                "select r.key, r.result, c.config from results r join configs c "
+                "on c.fingerprint = r.config where r.kind = 'synth'").fetchall()
+        for key, result, config in rows:
+            add({"family": key.rsplit(":", 1)[1], "config": json.loads(config),
+                 **json.loads(result)})
     if args.synthesize:
         from vta.dse.engine import Engine
         from vta.dse.evaluate import synthesize
@@ -98,7 +99,8 @@ def main() -> int:
     report = {}
     for family in sorted({run["family"] for run in data["runs"]}):
         runs = [run for run in data["runs"] if run["family"] == family]
-        calibration, held_out = split(runs)
+        calibration = [run for run in runs if run["role"] == "calibration"]
+        held_out = [run for run in runs if run["role"] != "calibration"]
         model = fit(family, calibration)
         data["models"][family] = model.coefficients
         report[family] = {"calibration": len(calibration), "held_out": len(held_out),

@@ -46,3 +46,21 @@ def test_energy_counts_products_bytes_and_static_power():
 def test_sram_energy_follows_horowitz_figures():
     for nbytes, picojoules in ((8 << 10, 10), (32 << 10, 20), (1 << 20, 100)):
         assert abs(sram_pj_per_64_bits(nbytes) - picojoules) / picojoules <= 0.15
+
+
+def test_resource_model_is_within_ten_percent_of_yosys_on_runs_it_was_not_fitted_on():
+    import json
+
+    from vta.fpga.resource_model import CALIBRATION_FILE, fit
+
+    runs = json.loads(CALIBRATION_FILE.read_text())["runs"]
+    for family in ("xc7", "xcup"):
+        # refit here from the calibration runs alone: the held-out runs cannot leak in
+        model = fit(family, [r for r in runs if r["family"] == family
+                             and r["role"] == "calibration"])
+        held_out = [r for r in runs if r["family"] == family and r["role"] != "calibration"]
+        assert len(held_out) >= (8 if family == "xc7" else 4)
+        for run in held_out:
+            estimate = model.estimate(Config(**run["config"]))
+            for name, used in run["used"].items():
+                assert abs(estimate[name] - used) <= 0.10 * max(used, 1), (run["config"], name)
