@@ -73,7 +73,7 @@ def finish(builder, program: list, out_base: int, config: Config):
 
 def blocked_gemm(config: Config, rounds: int, rng: np.random.Generator):
     """(a): returns (dram, insn_addr, insn_count, macs, check(dram))."""
-    rows, ic, oc, block = 64, 256, 256, config.block
+    rows, ic, oc, block = 64, 256, 256, config.block_in      # square tiles
     ict, oct_ = ic // block, oc // block
     inp_tiles, wgt_tiles, acc_tiles = rows * ict, oct_ * ict, rows * oct_
     inputs = rng.integers(-128, 128, (rounds, rows, ic), dtype=np.int8)
@@ -130,7 +130,7 @@ def conv3x3(config: Config, rng: np.random.Generator):
 
     Output blocks of 4 rows; input channels in two halves, each one GEMM stage whose INP tiles
     are double-buffered (virtual thread = stage parity); ACC/OUT double-buffered per block."""
-    block = config.block
+    block = config.block_in      # square tiles
     height = width = 56
     ict = oct_ = 64 // block
     half = ict // 2

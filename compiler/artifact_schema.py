@@ -201,11 +201,11 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
             continue
         if value["scale"] is None:
             raise ArtifactError(f"{where}: {what}: a layout for a value that is not quantized")
-        if layout["block"] != config.block or layout["batch"] not in (config.batch,
-                                                                      config.block):
+        if layout["block"] != config.block_out or layout["batch"] not in (config.batch,
+                                                                          config.block_out):
             raise ArtifactError(f"{where}: {what}: layout of batch {layout['batch']} and block "
-                                f"{layout['block']}, not the config's {config.batch} (or {config.block}, "
-                                f"weight tiles) and {config.block}")
+                                f"{layout['block']}, not the config's {config.batch} (or "
+                                f"{config.block_out}, weight tiles) and {config.block_out}")
         if math.prod(layout["shape"]) != math.prod(value["shape"]):
             raise ArtifactError(f"{where}: {what}: shape {value['shape']} and layout shape "
                                 f"{layout['shape']} differ in size")

@@ -32,7 +32,7 @@ ECP5_85K = Ecp5Device("85k", "LFE5U-85F", multipliers=156, ebr_bits=208 * 18 * 1
 
 
 def multipliers(config: Config) -> int:
-    """8x8-bit products the GEMM core computes per cycle, one multiplier block each."""
+    """Products the GEMM core computes per cycle, one multiplier block each (at most 8x8 bits)."""
     return config.batch * config.block_in * config.block_out
 
 
@@ -43,12 +43,13 @@ def ecp5_config(config: Config, device: Ecp5Device = ECP5_85K) -> Config:
 
     candidate = config
     while multipliers(candidate) > device.multipliers or sram_bits(candidate) > device.ebr_bits:
-        if candidate.LOG_BLOCK == 1:
+        if min(candidate.LOG_BLOCK_IN, candidate.LOG_BLOCK_OUT) == 1:
             raise ToolError(f"no block size of config {config.config_string} fits the "
                             f"{device.part}")
-        # Halving the block halves INP/ACC elements and quarters WGT elements: shrink the
+        # Halving both blocks halves INP/ACC elements and quarters WGT elements: shrink the
         # buffers by as much so that every depth (and so every address width) stays the same.
-        candidate = candidate.replace(LOG_BLOCK=candidate.LOG_BLOCK - 1,
+        candidate = candidate.replace(LOG_BLOCK_IN=candidate.LOG_BLOCK_IN - 1,
+                                      LOG_BLOCK_OUT=candidate.LOG_BLOCK_OUT - 1,
                                       LOG_INP_BUFF_SIZE=candidate.LOG_INP_BUFF_SIZE - 1,
                                       LOG_WGT_BUFF_SIZE=candidate.LOG_WGT_BUFF_SIZE - 2,
                                       LOG_ACC_BUFF_SIZE=candidate.LOG_ACC_BUFF_SIZE - 1)
@@ -83,8 +84,8 @@ class TimingEstimate:
         if self.placed != self.target:
             lines.append(f"  (config {self.target.config_string} needs {multipliers(self.target)} "
                          f"multipliers, more than the {self.device.part}'s "
-                         f"{self.device.multipliers}: a GEMM block of {self.placed.block}x"
-                         f"{self.placed.block} with the same buffer depths was placed instead)")
+                         f"{self.device.multipliers}: a GEMM block of {self.placed.block_in}x"
+                         f"{self.placed.block_out} with the same buffer depths was placed instead)")
         path = self.critical_path
         lines.append(f"  critical path: {path['logic_levels']} logic levels from {path['from']} "
                      f"to {path['to']}")

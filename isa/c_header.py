@@ -42,7 +42,6 @@ def constants(config: Config) -> list[tuple[str, int | str, str]]:
     defined += [
         ("VTA_LOG_BUS_WIDTH", config.LOG_BUS_WIDTH, "config key: DRAM data bus"),
         ("VTA_ALU_MUL", int(config.ALU_MUL), "config key: ALU opcode MUL is decoded"),
-        ("VTA_LOG_BLOCK_IN", config.LOG_BLOCK, ""), ("VTA_LOG_BLOCK_OUT", config.LOG_BLOCK, ""),
         ("VTA_LOG_OUT_WIDTH", _log2(config.out_width), "OUT elements are INP-wide"),
         ("VTA_LOG_OUT_BUFF_SIZE", _log2((config.out_depth * config.out_elem_bits) // 8), ""),
         ("VTA_BUS_WIDTH", config.bus_bits, "bits"),

@@ -16,20 +16,23 @@ from vta.isa.schema import parse_json, show
 
 #: Keys that change the instruction set (and so the binary compatibility of programs).
 ISA_KEYS = (
-    "LOG_INP_WIDTH", "LOG_WGT_WIDTH", "LOG_ACC_WIDTH", "LOG_BATCH", "LOG_BLOCK",
-    "LOG_UOP_BUFF_SIZE", "LOG_INP_BUFF_SIZE", "LOG_WGT_BUFF_SIZE", "LOG_ACC_BUFF_SIZE",
+    "LOG_INP_WIDTH", "LOG_WGT_WIDTH", "LOG_ACC_WIDTH", "LOG_BATCH", "LOG_BLOCK_IN",
+    "LOG_BLOCK_OUT", "LOG_UOP_BUFF_SIZE", "LOG_INP_BUFF_SIZE", "LOG_WGT_BUFF_SIZE",
+    "LOG_ACC_BUFF_SIZE",
 )
 
-#: Allowed ranges of the numeric keys: (lowest, highest, why). Widths other than int8 inputs
-#: and weights and int32 accumulators are not built yet; the bus moves a 128-bit instruction as
-#: whole words (so at most 128 bits, `Config.check_bus`); clock and latencies are those an FPGA
-#: design can have (docs/isa.md, "Configuration").
+#: Allowed ranges of the numeric keys: (lowest, highest, why). Inputs and weights are int2, int4
+#: or int8, packed into bytes as docs/isa-reference.md §2 says; accumulators are int32; the bus
+#: moves a 128-bit instruction as whole words (so at most 128 bits, `Config.check_bus`); clock
+#: and latencies are those an FPGA design can have (docs/isa.md, "Configuration").
 KEY_RANGES = {
-    "LOG_INP_WIDTH": (3, 3, "int8 inputs"),
-    "LOG_WGT_WIDTH": (3, 3, "int8 weights"),
+    "LOG_INP_WIDTH": (1, 3, "int2, int4 or int8 inputs"),
+    "LOG_WGT_WIDTH": (1, 3, "int2, int4 or int8 weights"),
     "LOG_ACC_WIDTH": (5, 5, "int32 accumulators"),
     "LOG_BATCH": (0, 4, "batch 1 to 16"),
     "LOG_BLOCK": (1, 6, "block 2 to 64"),
+    "LOG_BLOCK_IN": (1, 6, "input block 2 to 64"),
+    "LOG_BLOCK_OUT": (1, 6, "output block 2 to 64"),
     "LOG_BUS_WIDTH": (5, 7, "a 32-, 64- or 128-bit DRAM bus"),
     "CLOCK_MHZ": (0.001, 1000.0, "MHz"),
     "MEM_READ_LATENCY": (1, 4096, "cycles"),
@@ -53,7 +56,8 @@ class Config:
     LOG_WGT_WIDTH: int = 3
     LOG_ACC_WIDTH: int = 5
     LOG_BATCH: int = 0
-    LOG_BLOCK: int = 4
+    LOG_BLOCK_IN: int = 4
+    LOG_BLOCK_OUT: int = 4
     LOG_UOP_BUFF_SIZE: int = 15
     LOG_INP_BUFF_SIZE: int = 15
     LOG_WGT_BUFF_SIZE: int = 18
@@ -66,8 +70,19 @@ class Config:
     MEM_READ_LATENCY: int = 32
     MEM_WRITE_LATENCY: int = 16
     MACHINE: Machine = Machine()
+    #: The original single key (TVM's vta_config.json): sets both LOG_BLOCK_IN and LOG_BLOCK_OUT.
+    LOG_BLOCK: dataclasses.InitVar[int | None] = None
 
-    def __post_init__(self):
+    def __post_init__(self, LOG_BLOCK):  # noqa: N803 (the key's name)
+        if LOG_BLOCK is not None:
+            low, high, why = KEY_RANGES["LOG_BLOCK"]
+            if isinstance(LOG_BLOCK, bool) or not isinstance(LOG_BLOCK, int):
+                raise ConfigError(f"config key LOG_BLOCK = {show(LOG_BLOCK)} is not of type int")
+            if not low <= LOG_BLOCK <= high:
+                raise ConfigError(f"config key LOG_BLOCK = {LOG_BLOCK} is outside {low}..{high} "
+                                  f"({why})")
+            object.__setattr__(self, "LOG_BLOCK_IN", LOG_BLOCK)
+            object.__setattr__(self, "LOG_BLOCK_OUT", LOG_BLOCK)
         object.__setattr__(self, "MACHINE", Machine.from_overrides(self.MACHINE))
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -95,13 +110,18 @@ class Config:
         uop_bits = self.log_acc_depth + max(self.log_acc_depth, self.log_inp_depth) + self.log_wgt_depth
         if uop_bits > UOP_BITS:
             raise ConfigError(f"micro-op fields need {uop_bits} bits, more than {UOP_BITS}")
+        for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT):
+            bits = self.elem_bits(kind)
+            if bits % 8:
+                raise ConfigError(f"config {self.config_string}: {kind.name} tiles of {bits} bits are "
+                                  f"not a whole number of bytes, the unit of DRAM addresses")
 
     def check_bus(self) -> None:
         """Raise ConfigError unless the core can be built with this bus: it moves instructions
         (128 bits) and every tile as whole bus words. The hardware and the cycle model refuse
         such configs with this one message; the functional simulator does not need a bus."""
         for what, bits in (("instructions", INSN_BITS),
-                           *((f"{kind.name} tiles", self.elem_bytes(kind) * 8) for kind in
+                           *((f"{kind.name} tiles", self.elem_bits(kind)) for kind in
                              (MemoryType.INP, MemoryType.WGT, MemoryType.ACC, MemoryType.OUT))):
             if bits % self.bus_bits:
                 raise ConfigError(f"config key LOG_BUS_WIDTH = {self.LOG_BUS_WIDTH}: {what} of "
@@ -119,9 +139,13 @@ class Config:
 
     def replace(self, **keys) -> Config:
         """This config with some keys changed; unknown keys are an error."""
-        unknown = sorted(set(keys) - {f.name for f in dataclasses.fields(self)})
+        unknown = sorted(set(keys) - {f.name for f in dataclasses.fields(self)} - {"LOG_BLOCK"})
         if unknown:
             raise ConfigError(f"unknown config key {unknown[0]}")
+        both = sorted({"LOG_BLOCK_IN", "LOG_BLOCK_OUT"} & set(keys))
+        if "LOG_BLOCK" in keys and both:
+            raise ConfigError(f"config keys LOG_BLOCK and {both[0]} both given (LOG_BLOCK sets "
+                              f"LOG_BLOCK_IN and LOG_BLOCK_OUT)")
         return dataclasses.replace(self, **keys)
 
     @classmethod
@@ -163,10 +187,14 @@ class Config:
         return 1 << self.LOG_BATCH
 
     @property
-    def block(self) -> int:
-        return 1 << self.LOG_BLOCK
+    def block_in(self) -> int:
+        """Input channels of a GEMM tile (the reduction)."""
+        return 1 << self.LOG_BLOCK_IN
 
-    block_in = block_out = block
+    @property
+    def block_out(self) -> int:
+        """Output channels of a GEMM tile."""
+        return 1 << self.LOG_BLOCK_OUT
 
     @property
     def inp_width(self) -> int:
@@ -198,16 +226,26 @@ class Config:
     def out_elem_bits(self) -> int:
         return self.batch * self.block_out * self.out_width
 
+    def elem_bits(self, memory_type: MemoryType) -> int:
+        """Bits of one element (tile or micro-op) of a memory type."""
+        return {
+            MemoryType.UOP: UOP_BITS,
+            MemoryType.INP: self.inp_elem_bits,
+            MemoryType.WGT: self.wgt_elem_bits,
+            MemoryType.ACC: self.acc_elem_bits,
+            MemoryType.OUT: self.out_elem_bits,
+            MemoryType.ACC_8BIT: self.batch * self.block_out * 8,
+        }[MemoryType(memory_type)]
+
     def elem_bytes(self, memory_type: MemoryType) -> int:
         """Bytes of one element (tile or micro-op) of a memory type, the unit of DRAM addresses."""
-        return {
-            MemoryType.UOP: UOP_BITS // 8,
-            MemoryType.INP: self.inp_elem_bits // 8,
-            MemoryType.WGT: self.wgt_elem_bits // 8,
-            MemoryType.ACC: self.acc_elem_bits // 8,
-            MemoryType.OUT: self.out_elem_bits // 8,
-            MemoryType.ACC_8BIT: self.batch * self.block_out,
-        }[MemoryType(memory_type)]
+        return self.elem_bits(memory_type) // 8
+
+    def element_width(self, memory_type: MemoryType) -> int:
+        """Bits of one value in a tile of `memory_type` (INP, WGT, ACC or OUT)."""
+        return {MemoryType.INP: self.inp_width, MemoryType.WGT: self.wgt_width,
+                MemoryType.ACC: self.acc_width, MemoryType.OUT: self.out_width,
+                }[MemoryType(memory_type)]
 
     # -- buffer depths ----------------------------------------------------------------------
     @property
@@ -216,15 +254,16 @@ class Config:
 
     @property
     def log_inp_depth(self) -> int:
-        return self.LOG_INP_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK - self.LOG_INP_WIDTH + 3
+        return self.LOG_INP_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK_IN - self.LOG_INP_WIDTH + 3
 
     @property
     def log_wgt_depth(self) -> int:
-        return self.LOG_WGT_BUFF_SIZE - 2 * self.LOG_BLOCK - self.LOG_WGT_WIDTH + 3
+        return (self.LOG_WGT_BUFF_SIZE - self.LOG_BLOCK_IN - self.LOG_BLOCK_OUT
+                - self.LOG_WGT_WIDTH + 3)
 
     @property
     def log_acc_depth(self) -> int:
-        return self.LOG_ACC_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK - self.LOG_ACC_WIDTH + 3
+        return self.LOG_ACC_BUFF_SIZE - self.LOG_BATCH - self.LOG_BLOCK_OUT - self.LOG_ACC_WIDTH + 3
 
     log_out_depth = log_acc_depth
 
@@ -268,8 +307,11 @@ class Config:
 
     @property
     def config_string(self) -> str:
-        """The original bitstream name, e.g. ``1x16_i8w8a32_15_15_18_17``."""
-        return (f"{self.batch}x{self.block}_i{self.inp_width}w{self.wgt_width}a{self.acc_width}"
+        """The original bitstream name, e.g. ``1x16_i8w8a32_15_15_18_17``; a tile of
+        BLOCK_IN ≠ BLOCK_OUT is written ``{BATCH}x{BLOCK_IN}x{BLOCK_OUT}``."""
+        block = (f"{self.block_in}" if self.block_in == self.block_out
+                 else f"{self.block_in}x{self.block_out}")
+        return (f"{self.batch}x{block}_i{self.inp_width}w{self.wgt_width}a{self.acc_width}"
                 f"_{self.LOG_UOP_BUFF_SIZE}_{self.LOG_INP_BUFF_SIZE}"
                 f"_{self.LOG_WGT_BUFF_SIZE}_{self.LOG_ACC_BUFF_SIZE}")
 
@@ -280,15 +322,16 @@ class Config:
     @cached_property
     def isa_fingerprint(self) -> str:
         """Hash over what decides binary compatibility: the ISA keys and ALU_MUL. A program or
-        `.vtab` runs on every config with the same one, whatever its machine description."""
+        `.vtab` runs on every config with the same one, whatever its machine description. A square
+        tile hashes as the original single LOG_BLOCK key, so such fingerprints predate the split."""
         keys = {key: getattr(self, key) for key in ISA_KEYS} | {"ALU_MUL": self.ALU_MUL}
-        return _digest(keys)
+        return _digest(_with_single_block(keys))
 
     @cached_property
     def fingerprint(self) -> str:
         """Hash over the whole config, machine description included: equal fingerprints mean
         the same hardware, timing and memory model."""
-        return _digest(self.to_dict())
+        return _digest(_with_single_block(self.to_dict()))
 
     def derived(self) -> dict:
         """Every derived parameter by name, as `vta config` prints them."""
@@ -312,6 +355,14 @@ class Config:
             "bus_bits": self.bus_bits,
             "macs_per_cycle": self.batch * self.block_in * self.block_out,
         }
+
+
+def _with_single_block(keys: dict) -> dict:
+    """`keys` with equal LOG_BLOCK_IN and LOG_BLOCK_OUT written as LOG_BLOCK."""
+    if keys["LOG_BLOCK_IN"] != keys["LOG_BLOCK_OUT"]:
+        return keys
+    rest = {key: value for key, value in keys.items() if key not in ("LOG_BLOCK_IN", "LOG_BLOCK_OUT")}
+    return rest | {"LOG_BLOCK": keys["LOG_BLOCK_IN"]}
 
 
 def _digest(keys: dict) -> str:

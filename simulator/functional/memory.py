@@ -1,7 +1,10 @@
 """On-chip buffers and the LOAD/STORE data movers (isa-reference §4.1, §4.2).
 
-Buffers hold tiles in their hardware types: INP, WGT and OUT int8, ACC int32 (the GEMM engine
-converts INP and WGT to float32 while it gathers them into its operand matrices).
+Buffers hold tiles in their hardware types: INP, WGT and OUT one int8 per value whatever the
+element width, ACC int32 (the GEMM engine converts INP and WGT to float32 while it gathers them
+into its operand matrices). Narrower INP and WGT values are unpacked (sign-extended) as they
+are loaded; OUT holds the low 8 bits of each accumulator, and a STORE packs its low OUT-width
+bits (`vta.isa.elements`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vta.isa import Config, MemoryType
+from vta.isa.elements import pack, unpack
 from vta.simulator.functional.bounds import Sizes, check_memory_access
 from vta.isa.program import DecodedInstruction
 
@@ -52,6 +56,8 @@ class DataMover:
 
     def __init__(self, config: Config, sram: Sram):
         self.sram, self.sizes = sram, Sizes.of(config)
+        self.width = {kind: config.element_width(kind)
+                      for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT)}
 
     def load(self, insn: DecodedInstruction, dram: np.ndarray) -> int:
         f = insn.fields
@@ -78,7 +84,8 @@ class DataMover:
             block[:, f["x_pad_0"] + x_size:] = 0
         if y_size:
             data = dram_rows(dram, f["dram_base"] * elem, y_size, x_size * elem, f["x_stride"] * elem)
-            data = data.view("<i4" if memory_type == MemoryType.ACC else np.int8)
+            data = (data.view("<i4") if memory_type == MemoryType.ACC
+                    else unpack(data, self.width[memory_type]))
             block[f["y_pad_0"]:f["y_pad_0"] + y_size, f["x_pad_0"]:f["x_pad_0"] + x_size] = \
                 data.reshape((y_size, x_size) + buffer.shape[1:])
         return x_size * y_size * elem
@@ -92,7 +99,8 @@ class DataMover:
         x_size, y_size, stride, base = f["x_size"], f["y_size"], f["x_stride"], f["sram_base"]
         if y_size == 0:
             return 0
-        source = self.sram.out[base:base + y_size * x_size].view(np.uint8).reshape(y_size, -1)
+        source = pack(self.sram.out[base:base + y_size * x_size].reshape(y_size, -1),
+                      self.width[MemoryType.OUT])
         target = dram_rows(dram, f["dram_base"] * elem, y_size, x_size * elem, stride * elem)
         if stride >= x_size or y_size == 1:
             target[...] = source

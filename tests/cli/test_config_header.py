@@ -16,7 +16,7 @@ def test_config_prints_every_key_and_every_derived_parameter(capsys):
     config = Config.preset()
     expected = config.to_dict() | config.derived()
     assert printed == {name: str(value) for name, value in expected.items()}
-    assert printed["LOG_BLOCK"] == "4" and printed["wgt_depth"] == "1024"  # isa-reference §1
+    assert printed["LOG_BLOCK_IN"] == printed["LOG_BLOCK_OUT"] == "4" and printed["wgt_depth"] == "1024"  # isa-reference §1
     titles = [line for line in result.out.splitlines() if line.startswith("#")]
     assert titles == ["# keys", "# derived"]
 

@@ -18,7 +18,7 @@ def test_pynq_is_shrunk_to_an_8x8_block_with_the_same_depths():
         assert getattr(placed, depth) == getattr(target, depth)
     # 64 products per cycle and 1.5 Mib of buffers: within the LFE5U-85F's 156 multipliers and
     # 208 x 18 Kib block RAMs.
-    assert placed.batch * placed.block ** 2 == 64 <= 156
+    assert placed.batch * placed.block_in * placed.block_out == 64 <= 156
     assert sram_bits(placed) <= 208 * 18 * 1024 == ECP5_85K.ebr_bits
     assert placed.CLOCK_MHZ == target.CLOCK_MHZ and placed.bus_bits == target.bus_bits
 

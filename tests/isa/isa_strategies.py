@@ -13,10 +13,14 @@ ENUM_FIELDS = {"memory_type": MemoryType, "alu_opcode": AluOp}
 
 @st.composite
 def configs(draw) -> Config:
-    """Valid configs around the presets: LOG_BATCH 0-1, LOG_BLOCK 3-5, varied buffer sizes."""
+    """Valid configs around the presets: LOG_BATCH 0-1, LOG_BLOCK_IN and LOG_BLOCK_OUT 3-5,
+    int2/int4/int8 inputs and weights, varied buffer sizes."""
     keys = {
         "LOG_BATCH": draw(st.integers(0, 1)),
-        "LOG_BLOCK": draw(st.integers(3, 5)),
+        "LOG_BLOCK_IN": draw(st.integers(3, 5)),
+        "LOG_BLOCK_OUT": draw(st.integers(3, 5)),
+        "LOG_INP_WIDTH": draw(st.integers(1, 3)),
+        "LOG_WGT_WIDTH": draw(st.integers(1, 3)),
         "LOG_UOP_BUFF_SIZE": draw(st.integers(10, 17)),
         "LOG_INP_BUFF_SIZE": draw(st.integers(12, 18)),
         "LOG_WGT_BUFF_SIZE": draw(st.integers(14, 20)),

@@ -28,6 +28,9 @@ CONFIGS = {
     "buffers_14_16_17_16": Config.preset().replace(LOG_UOP_BUFF_SIZE=14, LOG_INP_BUFF_SIZE=16,
                                                    LOG_WGT_BUFF_SIZE=17, LOG_ACC_BUFF_SIZE=16),
     "small_uop_buffer": Config.preset().replace(LOG_UOP_BUFF_SIZE=10),
+    "1x16x8_int4": Config.preset().replace(LOG_BLOCK_OUT=3, LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2,
+                                           LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=16,
+                                           LOG_ACC_BUFF_SIZE=16),
 }
 
 # The original hw_spec.h declarations, verbatim in shape: fields in order, no padding, so gcc's
@@ -75,7 +78,6 @@ VTA_LOG_UOP_WIDTH == 5 && VTA_UOP_WIDTH == (1 << VTA_LOG_UOP_WIDTH)
 VTA_WGT_WIDTH == (1 << VTA_LOG_WGT_WIDTH) && VTA_INP_WIDTH == (1 << VTA_LOG_INP_WIDTH)
 VTA_OUT_WIDTH == (1 << VTA_LOG_OUT_WIDTH) && VTA_ACC_WIDTH == (1 << VTA_LOG_ACC_WIDTH)
 VTA_LOG_OUT_WIDTH == VTA_LOG_INP_WIDTH
-VTA_LOG_BLOCK_IN == VTA_LOG_BLOCK && VTA_LOG_BLOCK_OUT == VTA_LOG_BLOCK
 VTA_BATCH == (1 << VTA_LOG_BATCH) && VTA_BLOCK_IN == (1 << VTA_LOG_BLOCK_IN)
 VTA_BLOCK_OUT == (1 << VTA_LOG_BLOCK_OUT)
 VTA_UOP_BUFF_SIZE == (1 << VTA_LOG_UOP_BUFF_SIZE) && VTA_WGT_BUFF_SIZE == (1 << VTA_LOG_WGT_BUFF_SIZE)
@@ -123,7 +125,8 @@ sizeof(union VTAInsn) == 16
 
 #: Header macros whose values must equal the config (keys and derived parameters).
 def expected_macros(config: Config) -> dict[str, int]:
-    keys = ("LOG_INP_WIDTH", "LOG_WGT_WIDTH", "LOG_ACC_WIDTH", "LOG_BATCH", "LOG_BLOCK",
+    keys = ("LOG_INP_WIDTH", "LOG_WGT_WIDTH", "LOG_ACC_WIDTH", "LOG_BATCH", "LOG_BLOCK_IN",
+            "LOG_BLOCK_OUT",
             "LOG_UOP_BUFF_SIZE", "LOG_INP_BUFF_SIZE", "LOG_WGT_BUFF_SIZE", "LOG_ACC_BUFF_SIZE",
             "LOG_BUS_WIDTH")
     macros = {f"VTA_{key}": getattr(config, key) for key in keys}

@@ -28,6 +28,17 @@ CONFIGS = {
     "1x32": PYNQ.replace(LOG_BLOCK=5),   # the corpus's second config
     "2x16": PYNQ.replace(LOG_BATCH=1),   # LOG_BATCH = 1
 }
+#: Narrow operands and BLOCK_IN ≠ BLOCK_OUT (buffers halved where the depths would not fit
+#: the 32-bit micro-op); buses the hardware can build them with.
+WIDER_CONFIGS = {
+    "1x16x8-int4": PYNQ.replace(LOG_BLOCK_OUT=3, LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2,
+                                LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=16, LOG_ACC_BUFF_SIZE=16,
+                                LOG_BUS_WIDTH=5),
+    "1x8x16": PYNQ.replace(LOG_BLOCK_IN=3, LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=17),
+    "2x8-int2": PYNQ.replace(LOG_BATCH=1, LOG_BLOCK=3, LOG_INP_WIDTH=1, LOG_WGT_WIDTH=1,
+                             LOG_INP_BUFF_SIZE=12, LOG_WGT_BUFF_SIZE=14, LOG_ACC_BUFF_SIZE=16,
+                             LOG_BUS_WIDTH=5),
+}
 
 
 def flags(insn) -> tuple[int, int, int, int]:

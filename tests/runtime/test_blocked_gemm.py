@@ -4,9 +4,12 @@ threads, with and without micro-op loop compression, tokens on all four queues) 
 
 import numpy as np
 import pytest
-from runtime_helpers import BACKENDS, CONFIGS, check_token_balance, rng, wrap32
+from runtime_helpers import (BACKENDS, CONFIGS, WIDER_CONFIGS, check_token_balance, rng,
+                             wrap32)
 
 from vta.isa import UOP_BYTES, AluOp, MemoryType, Module
+from vta.isa.alu import sign_extend
+from vta.isa.elements import value_range
 from vta.runtime import Device
 from vta.runtime.tiles import pack, unpack
 
@@ -32,13 +35,15 @@ def blocked_gemm(device, batch, channels, block, compressed, threads):
     """The stream of ``blocked_gemm_test`` with its token choreography, through dep_push/pop."""
     c = device.config
     generator = rng(batch + channels + block + threads)
-    inputs = generator.integers(-128, 128, size=(batch, channels), dtype=np.int8)
-    weights = generator.integers(-128, 128, size=(channels, channels), dtype=np.int8)
+    low, high = value_range(c.inp_width)
+    inputs = generator.integers(low, high + 1, size=(batch, channels), dtype=np.int8)
+    low, high = value_range(c.wgt_width)
+    weights = generator.integers(low, high + 1, size=(channels, channels), dtype=np.int8)
     biases = generator.integers(-(1 << 20), 1 << 20, size=(batch, channels), dtype=np.int32)
-    inp = device.array(pack(inputs, c.batch, c.block_in))
-    wgt = device.array(pack(weights, c.block_out, c.block_in))
+    inp = device.array(pack(inputs, c.batch, c.block_in, c.inp_width))
+    wgt = device.array(pack(weights, c.block_out, c.block_in, c.wgt_width))
     bias = device.array(pack(biases, c.batch, c.block_out))
-    out = device.alloc(batch * channels)
+    out = device.alloc(batch * channels * c.out_width // 8)
     bb, bi, bo = block // c.batch, block // c.block_in, block // c.block_out
     in_tiles, out_tiles = channels // c.block_in, channels // c.block_out
     steps = channels // block                   # k-blocks per output block
@@ -80,8 +85,8 @@ def blocked_gemm(device, batch, channels, block, compressed, threads):
                 x_size=bo, y_size=bb, x_stride=out_tiles)
         if not last:
             s.dep_push(STORE, COMPUTE)
-    expected = wrap32(biases.astype(np.int64)
-                      + inputs.astype(np.int64) @ weights.T.astype(np.int64)).astype(np.int8)
+    expected = sign_extend(biases.astype(np.int64) + inputs.astype(np.int64)
+                           @ weights.T.astype(np.int64), c.out_width)
     return out, expected
 
 
@@ -91,6 +96,8 @@ CASES = [  # (config, batch, channels, block, compressed, threads)
     ("1x16", 128, 128, 64, True, 2), ("1x16", 128, 128, 64, False, 1),
     ("1x32", 64, 256, 64, True, 2), ("1x32", 128, 256, 128, False, 2),
     ("2x16", 64, 256, 64, True, 2), ("2x16", 64, 128, 64, False, 1),
+    ("1x16x8-int4", 64, 256, 64, True, 2), ("1x16x8-int4", 64, 128, 64, False, 1),
+    ("1x8x16", 64, 256, 64, True, 2), ("2x8-int2", 64, 128, 64, True, 1),
 ]
 
 
@@ -99,7 +106,7 @@ CASES = [  # (config, batch, channels, block, compressed, threads)
                               for cfg, b, ch, bl, comp, vt in CASES])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_blocked_gemm(backend, config_name, batch, channels, block, compressed, threads):
-    config = CONFIGS[config_name]
+    config = (CONFIGS | WIDER_CONFIGS)[config_name]
     device = Device(config, backend, memory_bytes=16 << 20)
     out, expected = blocked_gemm(device, batch, channels, block, compressed, threads)
     image = device.stream.build()
@@ -110,12 +117,14 @@ def test_blocked_gemm(backend, config_name, batch, channels, block, compressed, 
     for module, flag in ((LOAD, 3), (COMPUTE, 0), (COMPUTE, 2), (STORE, 0)):  # all four queues
         assert any(f[4] == module and f[flag] for f in used)
     report = device.run(image)
-    result = unpack(out.copy_out(np.int8, (batch // config.batch, channels // config.block,
-                                           config.batch, config.block)))
+    tiles = (batch // config.batch, channels // config.block_out)
+    tile_bytes = config.elem_bytes(OUT)
+    result = unpack(out.copy_out(np.uint8, tiles + (tile_bytes,)), config.batch,
+                    config.block_out, config.out_width)
     assert (result == expected).all()
     assert report.counters["gemm_counter"] == \
-        batch * channels * channels // (config.batch * config.block * config.block)
-    assert report.counters["out_store_nbytes"] == batch * channels
+        batch * channels * channels // (config.batch * config.block_in * config.block_out)
+    assert report.counters["out_store_nbytes"] == batch * channels * config.out_width // 8
     assert report.counters["acc_load_nbytes"] == batch * channels * np.dtype(np.int32).itemsize
 
 

@@ -201,18 +201,19 @@ def gemm_epilogue_program(device, data, weight, threads, chunks):
 def test_gemm(backend, config_name, threads, chunks):
     device = make_device(backend, config_name)
     c = device.config
-    rows, channels = 4 * c.batch, 6 * c.block
+    block = c.block_in                      # CONFIGS have square tiles
+    rows, channels = 4 * c.batch, 6 * block
     generator = rng(10)
     a = generator.integers(-128, 128, size=(rows, channels), dtype=np.int8)
     w = generator.integers(-128, 128, size=(channels, channels), dtype=np.int8)
-    data = a.reshape(rows // c.batch, c.batch, channels // c.block, c.block).transpose(0, 2, 1, 3)
-    weight = w.reshape(channels // c.block, c.block, channels // c.block, c.block).transpose(0, 2, 1, 3)
+    data = a.reshape(rows // c.batch, c.batch, channels // block, block).transpose(0, 2, 1, 3)
+    weight = w.reshape(channels // block, block, channels // block, block).transpose(0, 2, 1, 3)
     result, report = gemm_epilogue_program(device, np.ascontiguousarray(data),
                                            np.ascontiguousarray(weight), threads, chunks)
     expected = np.clip((a.astype(np.int32) @ w.T.astype(np.int32)) >> 8, 0, 127).astype(np.int8)
     assert (result == expected).all()
-    tiles = (rows // c.batch) * (channels // c.block)
-    assert report.counters["gemm_counter"] == tiles * (channels // c.block)
+    tiles = (rows // c.batch) * (channels // block)
+    assert report.counters["gemm_counter"] == tiles * (channels // block)
     assert report.counters["alu_counter"] == 3 * tiles
     assert report.counters["inp_load_nbytes"] == threads * rows * channels
     assert report.counters["wgt_load_nbytes"] == channels * channels
