@@ -67,8 +67,15 @@ class ReferenceMachine:
                 buffer[sram] = 0
                 continue
             raw = dram[element * elem:(element + 1) * elem]
-            tile = raw.view("<i4") if kind == MemoryType.ACC else raw.view(np.int8)
-            buffer[sram] = tile.reshape(buffer.shape[1:])
+            if kind == MemoryType.ACC:
+                buffer[sram] = raw.view("<i4").reshape(buffer.shape[1:])
+            else:   # value k in bits [k·w, (k+1)·w) of the little-endian tile, two's complement
+                width = self.config.element_width(kind)
+                number = int.from_bytes(raw.tobytes(), "little")
+                values = [(number >> (k * width)) & ((1 << width) - 1)
+                          for k in range(buffer[sram].size)]
+                signed = [v - (1 << width) if v >> (width - 1) else v for v in values]
+                buffer[sram] = np.array(signed).reshape(buffer.shape[1:])
 
     def store(self, insn: Store, dram: np.ndarray) -> None:
         if insn.x_size == 0:
@@ -77,9 +84,11 @@ class ReferenceMachine:
         self.counters["out_store_nbytes"] += insn.x_size * insn.y_size * elem
         for y in range(insn.y_size):
             for x in range(insn.x_size):
-                tile = self.out[insn.sram_base + y * insn.x_size + x].astype(np.int8)
+                tile = self.out[insn.sram_base + y * insn.x_size + x].reshape(-1)
+                width = self.config.out_width
+                number = sum((int(v) % (1 << width)) << (k * width) for k, v in enumerate(tile))
                 at = (insn.dram_base + y * insn.x_stride + x) * elem
-                dram[at:at + elem] = tile.reshape(-1).view(np.uint8)
+                dram[at:at + elem] = np.frombuffer(number.to_bytes(elem, "little"), np.uint8)
 
     def executions(self, insn):
         for i in range(insn.iter_out):
