@@ -9,7 +9,17 @@ from vta.isa import Config
 
 CONFIGS = {"1x16": Config.preset("pynq"), "2x4": Config.preset("pynq").replace(
     LOG_BATCH=1, LOG_BLOCK=2, LOG_UOP_BUFF_SIZE=10, LOG_INP_BUFF_SIZE=8, LOG_WGT_BUFF_SIZE=10,
-    LOG_ACC_BUFF_SIZE=10)}
+    LOG_ACC_BUFF_SIZE=10),
+    # narrow and mixed operands, BLOCK_IN ≠ BLOCK_OUT
+    "1x4x8-i4w4": Config.preset("pynq").replace(
+        LOG_BLOCK_IN=2, LOG_BLOCK_OUT=3, LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2, LOG_UOP_BUFF_SIZE=10,
+        LOG_INP_BUFF_SIZE=8, LOG_WGT_BUFF_SIZE=10, LOG_ACC_BUFF_SIZE=10),
+    "2x8x4-i2w8": Config.preset("pynq").replace(
+        LOG_BATCH=1, LOG_BLOCK_IN=3, LOG_BLOCK_OUT=2, LOG_INP_WIDTH=1, LOG_UOP_BUFF_SIZE=10,
+        LOG_INP_BUFF_SIZE=8, LOG_WGT_BUFF_SIZE=10, LOG_ACC_BUFF_SIZE=10),
+    "1x8-i8w2": Config.preset("pynq").replace(
+        LOG_BLOCK=3, LOG_WGT_WIDTH=1, LOG_UOP_BUFF_SIZE=10, LOG_INP_BUFF_SIZE=8,
+        LOG_WGT_BUFF_SIZE=10, LOG_ACC_BUFF_SIZE=10)}
 
 
 def gold(inp, wgt, acc, reset):
@@ -22,13 +32,14 @@ def gold(inp, wgt, acc, reset):
 
 def operands(config, rng, count):
     cases = []
+    x_low, w_low = -(1 << (config.inp_width - 1)), -(1 << (config.wgt_width - 1))
     for index in range(count):
-        inp = rng.integers(-128, 128, (config.batch, config.block_in), dtype=np.int8)
-        wgt = rng.integers(-128, 128, (config.block_out, config.block_in), dtype=np.int8)
+        inp = rng.integers(x_low, -x_low, (config.batch, config.block_in), dtype=np.int8)
+        wgt = rng.integers(w_low, -w_low, (config.block_out, config.block_in), dtype=np.int8)
         acc = rng.integers(-2**31, 2**31, (config.batch, config.block_out), dtype=np.int64)
-        if index % 5 == 1:   # extreme operands: every product is +16384 or -16256
-            inp[:] = -128
-            wgt[:] = np.where(rng.random(wgt.shape) < 0.5, -128, 127)
+        if index % 5 == 1:   # extreme operands: every product the most positive or negative
+            inp[:] = x_low
+            wgt[:] = np.where(rng.random(wgt.shape) < 0.5, w_low, -w_low - 1)
             acc[:] = 2**31 - 1 if index % 2 else -2**31
         cases.append((inp, wgt, acc.astype(np.int32), index % 7 == 3))
     return cases
