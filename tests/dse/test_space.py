@@ -18,7 +18,7 @@ LOG_BUS_WIDTH = {from = 5, to = 7}
     kept, rejected = space.valid_points()
     # 1x8 tiles are 64 bits (no 128-bit bus); the pynq buffers with a 1x8 block need 36-bit
     # micro-ops: every 1x8 point is refused, with the reason
-    assert {config.block for _, config in kept} == {16}
+    assert {config.block_in for _, config in kept} == {16}
     assert len(kept) == 6 and sum(rejected.values()) == 6
     assert {c.machine.gemm_initiation_interval for _, c in kept} == {1, 2}
 

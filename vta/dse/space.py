@@ -20,9 +20,10 @@ from vta.isa import Config, ConfigError, VtaError
 from vta.isa.machine import Machine
 from vta.isa.schema import parse_json
 
-#: Config keys a space may vary (TARGET and HW_VER name a build, MACHINE is spelled per field).
+#: Config keys a space may vary (TARGET and HW_VER name a build, MACHINE is spelled per field;
+#: LOG_BLOCK, the original single key, sets LOG_BLOCK_IN and LOG_BLOCK_OUT).
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(Config)
-                    if f.name not in ("TARGET", "HW_VER", "MACHINE"))
+                    if f.name not in ("TARGET", "HW_VER", "MACHINE")) + ("LOG_BLOCK",)
 MACHINE_KEYS = tuple(f"MACHINE.{f.name}" for f in dataclasses.fields(Machine))
 SECTIONS = {"base", "parameters", "constraints", "search"}
 CONSTRAINTS = {"fits", "meets_clock"}
