@@ -80,6 +80,13 @@ def test_after_a_sigkill_the_next_run_kills_the_leftovers(tmp_path):
     assert not record.exists()
 
 
+def test_the_record_of_a_live_run_is_left_alone(tmp_path):
+    record = tmp_path / "build.pgid"
+    record.write_text(f"{os.getpid()} 0123456789abcdef\n")
+    processes.reap(record)
+    assert record.exists()
+
+
 def test_run_folders_of_killed_runs_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     ended = subprocess.Popen(["true"])

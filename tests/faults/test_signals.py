@@ -73,3 +73,4 @@ def test_a_signal_during_an_rtl_run_leaves_nothing_behind(signal_number, tmp_pat
     left = gone_within(10, mark)
     assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
     assert list(scratch.iterdir()) == []
+

@@ -26,6 +26,7 @@ import pkgutil
 import signal
 import sys
 import threading
+import warnings
 from types import ModuleType
 
 import vta
@@ -108,12 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     except UnicodeDecodeError as error:  # a binary file where text (JSON) was expected
         return _report(prog, f"an input file is not UTF-8 text (byte {error.start})", 1)
     except KeyboardInterrupt:
-        return _report(prog, "interrupted", 130)
+        return _cut_short(prog, "interrupted", 130)
     except Terminated as terminated:
-        return _report(prog, "terminated", terminated.exit_status)
+        return _cut_short(prog, "terminated", terminated.exit_status)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _cut_short(prog: str, message: str, status: int) -> int:
+    """Report an interrupt; the warnings of what it left half-made (Amaranth warns about
+    designs elaborated but never used) are not worth another line."""
+    warnings.simplefilter("ignore")
+    return _report(prog, message, status)
 
 
 def _report(prog: str, message: str, status: int) -> int:

@@ -102,10 +102,13 @@ def _seal(folder: Path) -> None:
 
 def cached_build(key: str, build: Callable[[Path], None]) -> Path:
     """The folder for `key`, calling ``build(folder)`` first unless an earlier build finished
-    and is `trusted`. A failed build leaves no stamp, so the next call starts again from an
+    and is `trusted` (leftovers of builds whose process was killed are killed first). A failed
+    build leaves no stamp, so the next call starts again from an
     empty folder. The build stays in use (safe from eviction) until this process ends; a new
     build makes older ones give way beyond the size cap (`max_bytes`)."""
     root = safe_root()
+    for record in root.glob("*.pgid"):      # builds of runs that were SIGKILLed
+        processes.reap(record)
     folder = root / key
     lock = _acquire(root / f"{key}.lock", fcntl.LOCK_EX)
     try:

@@ -66,8 +66,9 @@ def reap(record: Path) -> None:
         owner = int(owner)
     except (OSError, ValueError):
         return
-    if owner != os.getpid() and not _alive(owner):
-        _kill_marked(token)
+    if _alive(owner):
+        return                                          # a run still going on
+    _kill_marked(token)
     record.unlink(missing_ok=True)
 
 
