@@ -94,7 +94,9 @@ def verify_front(front: list[PointResult], board: str, store: Store, engine: Eng
         config, fingerprint = result.config, result.fingerprint
         builds[f"build:{fingerprint}"] = (build_rtl, (config.to_dict(),))
         family = BOARDS[board].yosys_family
-        synths[f"synth:{fingerprint}:{family}"] = (synthesize, (config.to_dict(), family))
+        synth_key = f"synth:{fingerprint}:{family}"
+        if store.get(synth_key) is None:
+            synths[synth_key] = (synthesize, (config.to_dict(), family))
         for index, batch in enumerate(batches({fingerprint: config}, programs, seed,
                                               FUZZ_BACKENDS, FUZZ_BATCH)):
             checks[f"fuzz:{fingerprint}:{index}"] = (fuzz_batch, (batch,))
@@ -123,6 +125,8 @@ def verify_front(front: list[PointResult], board: str, store: Store, engine: Eng
                 store.put(key, "synth", result, result["seconds"], config=fingerprint)
     for result in todo:
         outcome = outcomes[result.fingerprint]
+        family = BOARDS[board].yosys_family
+        outcome["synth"][family] = store.get(f"synth:{result.fingerprint}:{family}")["used"]
         failed_cases = [case["case"] for case in outcome["corpus"] if not case["passed"]]
         outcome["passed"] = not outcome["fuzz"]["findings"] and not failed_cases
         outcome["summary"] = (f"{outcome['fuzz']['programs']} fuzz programs on "
