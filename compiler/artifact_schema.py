@@ -210,7 +210,7 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
             raise ArtifactError(f"{where}: {what}: shape {value['shape']} and layout shape "
                                 f"{layout['shape']} differ in size")
         if value["addr"] is not None:
-            inside(what, value["addr"], _layout_bytes(layout))
+            inside(what, value["addr"], _layout_bytes(layout) * config.inp_width // 8)
     for index, step in enumerate(header["steps"]):
         if step["op"] == "vta":
             if step["insn_addr"] % INSN_BYTES:
@@ -220,7 +220,7 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
 
 
 def _layout_bytes(layout: dict) -> int:
-    """Bytes of a packed activation (`vta.compiler.packing.ActLayout.nbytes`)."""
+    """Bytes of a packed activation of 8-bit values (`vta.compiler.packing.ActLayout.nbytes`)."""
     n, c, h, w = layout["shape"]
     top, left, bottom, right = layout["halo"]
     batch, block = layout["batch"], layout["block"]

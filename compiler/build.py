@@ -25,7 +25,8 @@ from vta.compiler.model import CompiledModel, Section, layout_json
 from vta.compiler.packing import bias_input_tile, channel_tiles, identity_tile
 from vta.compiler.partition import Placement, partition
 from vta.compiler.schedule import CycleCost, choose
-from vta.isa import Config
+from vta.isa import Config, MemoryType
+from vta.isa.elements import pack
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
 
@@ -35,18 +36,29 @@ class _Planner:
     def __init__(self, config: Config):
         self.device = Device(config, "functional", memory_bytes=PLAN_MEMORY_BYTES)
         self.sections: list[Section] = []
+        #: bits of the INP (and OUT) and WGT values the sections hold
+        self.bits = {MemoryType.INP: config.inp_width, MemoryType.WGT: config.wgt_width}
 
-    def data(self, name: str, array: np.ndarray):
+    def data(self, name: str, array: np.ndarray, kind: MemoryType | None = None):
+        """A section holding `array`: INP or WGT tiles (`kind`) packed at their config's width
+        (isa-reference §2), anything else as its bytes."""
+        if kind is not None:
+            array = pack(np.ravel(array), self.bits[kind])
         raw = np.ascontiguousarray(array).tobytes()
         buffer = self.device.alloc(max(len(raw), 1))
         buffer.copy_in(np.frombuffer(raw, np.uint8))
         self.sections.append(Section(name, buffer.phys_addr, len(raw), data=raw))
         return buffer
 
-    def fill(self, name: str, nbytes: int, value: int):
+    def activation(self, name: str, layout: ActLayout, value: int):
+        """A section for an activation of `layout`, every value `value`."""
+        bits = self.bits[MemoryType.INP]
+        nbytes = layout.nbytes * bits // 8
+        byte = int(pack(np.full(8 // bits, value), bits)[0])
         buffer = self.device.alloc(nbytes)
-        buffer.copy_in(np.full(nbytes, value, dtype=np.int8))
-        self.sections.append(Section(name, buffer.phys_addr, nbytes, fill=value))
+        buffer.copy_in(np.full(nbytes, byte, dtype=np.uint8))
+        self.sections.append(Section(name, buffer.phys_addr, nbytes,
+                                     fill=value if bits == 8 else byte))
         return buffer
 
 
@@ -70,14 +82,16 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
     if cost is not None:
         cost.prefetch(list(part.layers.values()))
     planner = _Planner(config)
-    identity = planner.data("identity tile", identity_tile(config.block_out))
-    bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in))
+    identity = planner.data("identity tile", identity_tile(config.block_out), MemoryType.WGT)
+    bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in,
+                                                              config.inp_width),
+                              MemoryType.INP)
     values, buffers = _values(graph, part, planner)
     for node in graph.nodes:
         if node.name in part.im2col:
             name = part.im2col[node.name]
             layout = part.layouts[name]
-            buffers[name] = planner.fill(f"activation {name}", layout.nbytes, 0)
+            buffers[name] = planner.activation(f"activation {name}", layout, 0)
             values[name] = dict(values[node.inputs[0]], layout=layout_json(layout),
                                 addr=buffers[name].phys_addr, shape=list(layout.shape))
     steps, nodes, deferred = [], [], {}
@@ -128,7 +142,7 @@ def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], 
     for name in graph.values:
         if name in part.device and name not in part.alias and name not in unstored:
             layout = part.layouts[name]
-            buffers[name] = planner.fill(f"activation {name}", layout.nbytes, layout.fill)
+            buffers[name] = planner.activation(f"activation {name}", layout, layout.fill)
     values = {}
     for name, value in graph.values.items():
         owner = part.alias.get(name, name)
@@ -164,9 +178,9 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
     if isinstance(layer, ConvLayer) and layer.weights_from is not None:
         weights = buffers[layer.weights_from]
     elif isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
-        weights = planner.data(f"{node.name} weights", layer.weights)
+        weights = planner.data(f"{node.name} weights", layer.weights, MemoryType.WGT)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
-        bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles)
+        bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles, MemoryType.WGT)
     if layer.constants:
         constants = planner.data(f"{node.name} constants",
                                  channel_tiles(layer.constants, layer.output.shape[1], config))

@@ -34,7 +34,8 @@ class Evaluation:
 
 
 def prepare(onnx_path: Path, config: Config, backend: str = "functional") -> Evaluation:
-    graph = import_onnx(onnx_path, alu_mul=config.ALU_MUL)
+    graph = import_onnx(onnx_path, alu_mul=config.ALU_MUL,
+                        widths=(config.inp_width, config.wgt_width))
     started = time.perf_counter()
     model = compile_graph(graph, config)
     seconds = time.perf_counter() - started

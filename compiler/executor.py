@@ -6,7 +6,9 @@ step: a VTA layer's program, a device move (one gather between buffers in device
 host node (`host_steps`: rebuilt once, run with the reference executor's kernel). Values a host
 node reads from device memory are gathered (unpacked) once per inference; values it writes that
 VTA reads are scattered (packed) into their buffers. A quantization into device memory and a
-dequantization out of it are single llvmlite passes over the packed positions.
+dequantization out of it are single llvmlite passes over the packed positions. Positions count
+values: with a config's narrow (4- or 2-bit) activations the host works on the device memory
+unpacked to one int8 per value and packs it back after writing (`vta.isa.elements`).
 
 Nothing here imports onnx, onnxruntime or amaranth: a `.vtab` runs on numpy and llvmlite.
 """
@@ -22,6 +24,7 @@ from vta.compiler import host_ops, host_steps, ir, reference
 from vta.compiler.host_kernels import Kernels
 from vta.compiler.model import CompiledModel, layout_from_json
 from vta.isa import VtaError, progress
+from vta.isa.elements import pack, unpack, values_per_byte
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import RunReport
 from vta.runtime.device import Device
@@ -85,13 +88,27 @@ class Executor:
         self.host_values: dict[str, np.ndarray] = {}
         self._maps: dict[str, np.ndarray] = {}
         self._windows: dict[str, np.ndarray] = {}
+        #: bits of every activation value in device memory, and how many share a byte
+        self.bits = model.config.inp_width
+        self.per_byte = values_per_byte(self.bits)
+
+    def _values(self) -> np.ndarray:
+        """Device memory as one int8 per activation value (a view at 8 bits, else a copy that
+        `_commit` packs back)."""
+        dram = self.device.dram
+        return dram.view(np.int8) if self.per_byte == 1 else unpack(dram, self.bits)
+
+    def _commit(self, values: np.ndarray) -> None:
+        if self.per_byte > 1:
+            self.device.dram[:] = pack(values, self.bits)
 
     # -- device memory ----------------------------------------------------------------------
     def on_device(self, value: str) -> bool:
         return self.model.values[value]["layout"] is not None
 
     def positions(self, value: str) -> np.ndarray:
-        """Absolute DRAM byte of every element (flat NCHW order) of a device value."""
+        """Absolute position (DRAM byte × values per byte) of every element (flat NCHW order) of
+        a device value."""
         if value not in self._maps:
             info = self.model.values[value]
             if info["layout"] is None:
@@ -100,18 +117,18 @@ class Executor:
                 raise VtaError(f"value {value!r} is not stored: it stays in the accumulator of "
                                f"a fused layer")
             layout = layout_from_json(info["layout"])
-            self._maps[value] = layout.scatter_map() + info["addr"]
+            self._maps[value] = layout.scatter_map() + info["addr"] * self.per_byte
         return self._maps[value]
 
     def windows(self, step: dict) -> np.ndarray:
-        """Absolute DRAM byte read for every element of an im2col step's output."""
+        """Absolute position read for every element of an im2col step's output."""
         output = step["output"]
         if output not in self._windows:
             info = self.model.values[step["inputs"][0]]
             _, _, oh, ow = self.model.values[output]["shape"]
             self._windows[output] = layout_from_json(info["layout"]).window_map(
                 step["kernel"], step["strides"], step["dilations"], step["pads"], (oh, ow)) \
-                + info["addr"]
+                + info["addr"] * self.per_byte
         return self._windows[output]
 
     def read(self, value: str) -> np.ndarray:
@@ -123,8 +140,8 @@ class Executor:
             return self.host_values[value]
         positions = self.positions(value)
         flat = np.empty(len(positions), dtype=np.int8)
-        self.kernels.move(flat, np.arange(len(positions), dtype=np.int64),
-                          self.device.dram.view(np.int8), positions)
+        self.kernels.move(flat, np.arange(len(positions), dtype=np.int64), self._values(),
+                          positions)
         return flat.reshape(self.model.values[value]["shape"])
 
     def _store(self, value: str, array: np.ndarray) -> None:
@@ -132,8 +149,10 @@ class Executor:
         self.host_values[value] = array
         if self.on_device(value):
             source = np.ascontiguousarray(array, dtype=np.int8).ravel()
-            self.kernels.move(self.device.dram.view(np.int8), self.positions(value), source,
+            values = self._values()
+            self.kernels.move(values, self.positions(value), source,
                               np.arange(source.size, dtype=np.int64))
+            self._commit(values)
 
     def _load(self, value: str) -> np.ndarray:
         """A host node's input (unpacked from device memory once per inference)."""
@@ -200,13 +219,16 @@ class Executor:
 
     def _host_step(self, node: ir.Node) -> None:
         if isinstance(node, ir.Quantize) and self.on_device(node.output):
-            self.kernels.quantize(self.device.dram.view(np.int8), self.positions(node.output),
-                                  self._load(node.inputs[0]), node.quant.scale,
-                                  node.quant.zero_point)
+            values, positions = self._values(), self.positions(node.output)
+            self.kernels.quantize(values, positions, self._load(node.inputs[0]),
+                                  node.quant.scale, node.quant.zero_point)
+            if node.quant.bits < 8:      # the kernel saturates to int8
+                values[positions] = np.clip(values[positions], *node.quant.range)
+            self._commit(values)
             return
         if isinstance(node, ir.Dequantize) and self.on_device(node.inputs[0]) \
                 and node.inputs[0] not in self.host_values:
-            flat = self.kernels.dequantize(self.device.dram.view(np.int8),
+            flat = self.kernels.dequantize(self._values(),
                                            self.positions(node.inputs[0]), node.quant.scale,
                                            node.quant.zero_point)
             self.host_values[node.output] = flat.reshape(self.model.values[node.output]["shape"])
@@ -219,7 +241,7 @@ class Executor:
     def _device_move(self, step: dict) -> None:
         """Reshape (same elements, row-major), Concat or im2col, as one gather over device
         memory."""
-        dram = self.device.dram.view(np.int8)
+        dram = self._values()
         if step["kind"] == "reshape":
             sources = self.positions(step["inputs"][0])
         elif step["kind"] == "im2col":
@@ -229,3 +251,4 @@ class Executor:
                       for name in step["inputs"]]
             sources = np.concatenate(pieces, axis=step["axis"]).ravel()
         self.kernels.move(dram, self.positions(step["output"]), dram, sources)
+        self._commit(dram)

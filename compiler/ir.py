@@ -40,15 +40,22 @@ def window_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_
 
 @dataclass(frozen=True)
 class Quant:
-    """Per-tensor affine quantization: real = scale × (q − zero_point), q int8."""
+    """Per-tensor affine quantization: real = scale × (q − zero_point), q a signed `bits`-bit
+    integer (8, or 4 and 2 for a config's narrow operands), held in int8."""
 
     scale: float
     zero_point: int
+    bits: int = 8
+
+    @property
+    def range(self) -> tuple[int, int]:
+        """(lowest, highest) value of q."""
+        return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
 
     def quantize(self, real: np.ndarray) -> np.ndarray:
         """Round half to even and saturate, as ONNX QuantizeLinear does."""
         q = np.rint(np.asarray(real, dtype=np.float32) / np.float32(self.scale)) + self.zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        return np.clip(q, *self.range).astype(np.int8)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (np.asarray(q, dtype=np.float32) - self.zero_point) * np.float32(self.scale)

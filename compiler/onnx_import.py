@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from vta.compiler import ir, onnx_host, onnx_model
+from vta.compiler import ir, narrow, onnx_host, onnx_model
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
-from vta.compiler.requantize import (INT8_MAX, INT8_MIN, plan_add, plan_requantization,
+from vta.compiler.requantize import (plan_add, plan_requantization,
                                      wrap32)
 from vta.isa import VtaError
 
@@ -41,14 +41,17 @@ NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUnifo
 
 
 def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
-                input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> ir.Graph:
+                input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+                widths: tuple[int, int] = (8, 8)) -> ir.Graph:
     """Import an ONNX model. `alu_mul`: whether the target config has the ALU multiply
     (without it, requantizations by scales that are not powers of two run on the host);
-    `input_shapes`: fixes the dimensions the model leaves dynamic, by graph input name."""
+    `input_shapes`: fixes the dimensions the model leaves dynamic, by graph input name;
+    `widths`: the (activation, weight) bits of the target config — below 8 the int8 model is
+    re-quantized for them (`narrow`, docs/compiler.md "Narrow operands")."""
     model, source = onnx_model.load(model)
     notices: list[str] = []
     model = onnx_model.prepare(model, source, input_shapes, notices)
-    graph = Importer(model, source, alu_mul).run()
+    graph = Importer(model, source, alu_mul, widths).run()
     graph.notices[:0] = notices
     return graph
 
@@ -56,8 +59,12 @@ def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
 class Importer:
     """One walk over a model's nodes in order, filling an `ir.Graph`."""
 
-    def __init__(self, model: onnx.ModelProto, source: str, alu_mul: bool):
+    def __init__(self, model: onnx.ModelProto, source: str, alu_mul: bool,
+                 widths: tuple[int, int] = (8, 8)):
         self.model, self.source, self.alu_mul = model, source, alu_mul
+        self.activation_bits, self.weight_bits = widths
+        #: the values every quantized activation may take
+        self.lo, self.hi = ir.Quant(1.0, 0, self.activation_bits).range
         self.opset = onnx_model.default_opset(model)
         self.graph = ir.Graph(name=model.graph.name or "graph")
         self.env: dict[str, object] = {}
@@ -204,7 +211,8 @@ class Importer:
         if not scale.item() > 0:
             raise NodeError(label, f"scale {scale.item()} is not positive")
         shift = 128 if dtype == "uint8" else 0
-        return ir.Quant(float(scale.item()), int(zero_point.item()) - shift), dtype
+        quant = ir.Quant(float(scale.item()), int(zero_point.item()) - shift)
+        return narrow.activation(quant, self.activation_bits), dtype
 
     # -- producing values -------------------------------------------------------------------
     def new_value(self, name: str, shape, quant: ir.Quant | None, onnx_dtype: str = "int8",
@@ -233,12 +241,12 @@ class Importer:
     def finalize(self, pending: Pending, quant: ir.Quant, output_name: str, onnx_dtype: str
                  ) -> ir.Value:
         """Emit a pending accumulation with the requantization to `quant`."""
-        lo, hi = INT8_MIN, INT8_MAX
+        lo, hi = self.lo, self.hi
         if pending.lo > -np.inf:
             lo = max(lo, int(np.rint(pending.lo / quant.scale)) + quant.zero_point)
         if pending.hi < np.inf:
             hi = min(hi, int(np.rint(pending.hi / quant.scale)) + quant.zero_point)
-        lo, hi = min(lo, INT8_MAX), max(hi, INT8_MIN)
+        lo, hi = min(lo, self.hi), max(hi, self.lo)
         output = self.new_value(output_name, pending.shape, quant, onnx_dtype)
         if pending.kind == "concat":
             return self._finalize_concat(pending, output)
@@ -320,7 +328,7 @@ class Importer:
             value = self.graph.values[name]
             if value.quant != output.quant:
                 value = self.requantize(value, output.quant, f"{name}/requantized (Concat)",
-                                        INT8_MIN, INT8_MAX, f"{name}_to_{output.name}")
+                                        self.lo, self.hi, f"{name}_to_{output.name}")
             inputs.append(value.name)
         return self.emit(ir.Concat, pending.label, inputs, output, axis=pending.fields["axis"])
 

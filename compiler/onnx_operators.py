@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import onnx
 
-from vta.compiler import ir
+from vta.compiler import ir, narrow
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real, channel_shape
 from vta.compiler.requantize import INT8_MAX, INT8_MIN
@@ -49,7 +49,7 @@ def quantize_linear(im, node, label):
     elif isinstance(source, Real):
         value = graph.values[source.value]
         if value.quant != quant or value.onnx_dtype != dtype:
-            value = im.requantize(value, quant, label, INT8_MIN, INT8_MAX, output_name, dtype)
+            value = im.requantize(value, quant, label, im.lo, im.hi, output_name, dtype)
     elif isinstance(source, Host):
         value = im.host.quantize(node.input[0], quant, dtype, label, output_name)
     else:
@@ -163,7 +163,9 @@ def conv(im, node, label):
     if w.scale.size > 1 and w.axis != 0:
         raise NodeError(label, "per-channel weight scales must be along axis 0")
     weight = _weights(w.q, w.zero_point, 0, label)
-    acc_scale = x.quant.scale * _per_channel(w.scale, weight.shape[0])
+    weight, weight_scale = narrow.weights(weight, _per_channel(w.scale, weight.shape[0]),
+                                          im.weight_bits)
+    acc_scale = x.quant.scale * weight_scale
     bias = _bias(im, _optional(node, 2), label, acc_scale, weight.shape[0])
     return [conv_pending(im, node, label, x, x.quant.zero_point, weight, acc_scale, bias)]
 
@@ -172,6 +174,8 @@ def conv(im, node, label):
 def conv_transpose(im, node, label):
     x = im.real(node.input[0], label)
     w = im.qconst(node.input[1], label, "weight")
+    if (im.activation_bits, im.weight_bits) != (8, 8):
+        raise NodeError(label, "only QDQ Conv/Gemm/MatMul are re-quantized for narrow operands")
     if w.q.ndim != 4 or len(x.shape) != 4:
         raise NodeError(label, "only 2-D transposed convolutions (NCHW) are supported")
     attrs = attributes(node, label, {"auto_pad": "NOTSET", "dilations": None, "group": 1,
@@ -242,14 +246,16 @@ def _transposed_pads(attrs: dict, label: str, spatial, kernel, strides, dilation
     return begin[0], begin[1], end[0], end[1]
 
 
-def _dense_weight(w: QConst, transposed: bool, label: str) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 weight (M, K), scale per M) from a (K, M) weight, or (M, K) when `transposed`."""
+def _dense_weight(w: QConst, transposed: bool, label: str, bits: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(`bits`-bit weight (M, K), scale per M) from a (K, M) weight, or (M, K) when
+    `transposed`."""
     output_axis = 0 if transposed else 1
     if w.q.ndim != 2 or (w.scale.size > 1 and w.axis != output_axis):
         raise NodeError(label, "weights must be 2-D with scales per output column")
     weight = _weights(w.q, w.zero_point, output_axis, label)
-    weight = weight if transposed else weight.T
-    return np.ascontiguousarray(weight), _per_channel(w.scale, weight.shape[0])
+    weight = np.ascontiguousarray(weight if transposed else weight.T)
+    return narrow.weights(weight, _per_channel(w.scale, weight.shape[0]), bits)
 
 
 @operator("Gemm")
@@ -261,7 +267,7 @@ def gemm(im, node, label):
         raise NodeError(label, f"alpha={attrs['alpha']} must be positive")
     x = im.real(node.input[0], label)
     weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"),
-                                         bool(attrs["transB"]), label)
+                                         bool(attrs["transB"]), label, im.weight_bits)
     acc_scale = x.quant.scale * weight_scale * attrs["alpha"]
     bias = _bias(im, _optional(node, 2), label, acc_scale, weight.shape[0], attrs["beta"])
     return [dense_pending(label, x, x.quant.zero_point, weight, acc_scale, bias)]
@@ -273,7 +279,8 @@ def matmul(im, node, label):
     x = im.real(node.input[0], label)
     if not isinstance(im.env.get(node.input[1]), (Const, QConst)):
         return [activation_product(label, x, im.real(node.input[1], label))]
-    weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"), False, label)
+    weight, weight_scale = _dense_weight(im.qconst(node.input[1], label, "weight"), False, label,
+                                         im.weight_bits)
     acc_scale = x.quant.scale * weight_scale
     return [dense_pending(label, x, x.quant.zero_point, weight, acc_scale,
                           np.zeros(weight.shape[0], np.int64))]
@@ -300,6 +307,8 @@ def activation_product(label, a: ir.Value, b: ir.Value) -> Pending:
 
 def _int_weight(im, node, label, index: int, zero_index: int) -> tuple[np.ndarray, np.ndarray]:
     """An integer weight initializer and its zero point (QLinear*/…Integer operators)."""
+    if (im.activation_bits, im.weight_bits) != (8, 8):
+        raise NodeError(label, "only QDQ Conv/Gemm/MatMul are re-quantized for narrow operands")
     q = np.asarray(im.const(node.input[index], label, "weight"))
     if q.dtype.kind not in "iu":
         raise NodeError(label, f"weight {node.input[index]!r} is not an integer tensor")

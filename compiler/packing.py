@@ -65,6 +65,7 @@ class ActLayout:
 
     @property
     def nbytes(self) -> int:
+        """Bytes at 8-bit values (narrower values pack into nbytes × bits / 8)."""
         return self.tiles * self.tile_bytes
 
     @property
@@ -201,23 +202,28 @@ def channel_tiles(vectors: list[np.ndarray], channels: int, config: Config) -> n
                                                         config.block_out)))
 
 
-def bias_input_tile(batch: int, block: int) -> np.ndarray:
-    """The INP tile a bias GEMM reads: lane 0 holds 1, the others −128 (every batch row)."""
-    lanes = np.full(block, -128, dtype=np.int8)
+def bias_input_tile(batch: int, block: int, bits: int = 8) -> np.ndarray:
+    """The INP tile a bias GEMM reads: lane 0 holds 1, the others the lowest `bits`-bit value
+    (−128 at int8; every batch row)."""
+    lanes = np.full(block, -(1 << (bits - 1)), dtype=np.int8)
     lanes[0] = 1
     return np.ascontiguousarray(np.broadcast_to(lanes, (1, batch, block)))
 
 
-def bias_weight_tiles(bias: np.ndarray, block: int) -> np.ndarray | None:
+def bias_weight_tiles(bias: np.ndarray, block: int, input_bits: int = 8,
+                      weight_bits: int = 8) -> np.ndarray | None:
     """WGT tiles (O/c, c, c) whose GEMM with `bias_input_tile` adds `bias` (int, per output
-    channel) to the accumulators: bias = w0 − 128 · (w1 + … + w_{c−1}) with w0 ≡ bias (mod 128)
-    in −64…63 and the rest spread evenly; None when some |bias| is beyond their reach
-    (about 128² · (c − 1))."""
+    channel) to the accumulators: with m = 2^(input_bits − 1) (128 at int8),
+    bias = w0 − m · (w1 + … + w_{c−1}) with w0 ≡ bias (mod m) in −m/2…m/2 − 1 and the rest
+    spread evenly over `weight_bits`-bit values; None when some |bias| is beyond their reach
+    (about 128² · (c − 1) at int8)."""
     bias = np.asarray(bias, dtype=np.int64)
-    low = (bias + 64) % 128 - 64
-    high = (low - bias) // 128
+    modulus, weight_low = 1 << (input_bits - 1), -(1 << (weight_bits - 1))
+    low = (bias + modulus // 2) % modulus - modulus // 2
+    high = (low - bias) // modulus
     lanes = block - 1
-    if lanes < 1 or high.min() < -128 * lanes or high.max() > 127 * lanes:
+    if lanes < 1 or low.min(initial=0) < weight_low or high.min() < weight_low * lanes \
+            or high.max() > (-weight_low - 1) * lanes:
         return None
     base, extra = np.divmod(high, lanes)
     count = blocks(len(bias), block) * block

@@ -138,13 +138,14 @@ def bias_step(bias: np.ndarray | int, constants: list[np.ndarray]) -> list[Step]
     return [(AluOp.ADD, Const(len(constants) - 1))]
 
 
-def bias_by_gemm(bias: np.ndarray, constants: list[np.ndarray], block: int):
+def bias_by_gemm(bias: np.ndarray, constants: list[np.ndarray], config: Config):
     """(epilogue steps, bias tiles): a per-channel bias is added by one GEMM (1 cycle per
     output tile) where its tiles reach it, else by the ALU (`bias_step`, 2 cycles)."""
     steps = bias_step(bias, constants)
     if not steps or isinstance(steps[0][1], Imm):
         return steps, None
-    tiles = bias_weight_tiles(np.asarray(bias), block)
+    tiles = bias_weight_tiles(np.asarray(bias), config.block_out, config.inp_width,
+                              config.wgt_width)
     if tiles is None:
         return steps, None
     constants.pop()
@@ -165,7 +166,8 @@ def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, i
         elif isinstance(node, ir.MaxPool):
             pads = _window_pads(node, graph)
             if any(pads):
-                needs.setdefault(node.inputs[0], []).append((node.name, pads, -128))
+                lowest = graph.values[node.inputs[0]].quant.range[0]      # −128 at int8
+                needs.setdefault(node.inputs[0], []).append((node.name, pads, lowest))
         elif isinstance(node, ir.ConvTranspose2d):
             try:
                 lowering = _lower_transposed(node, graph)
@@ -266,8 +268,9 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         for value, requests in needs.items():
             fills = {fill for _, _, fill in requests}
             if len(fills) > 1:
-                conflict = next(name for name, _, fill in requests if fill == -128) \
-                    if -128 in fills else requests[-1][0]
+                pools = {node.name for node in graph.nodes if isinstance(node, ir.MaxPool)}
+                max_pools = [name for name, _, _ in requests if name in pools]
+                conflict = max_pools[0] if max_pools else requests[-1][0]
                 break
         if conflict is None:
             break
@@ -474,7 +477,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     constants: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
         weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
-        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=layouts[part.im2col[node.name]], output=output,
                          mode=WeightMode.DENSE, weights=dense_weight_tiles(weight, block),
                          epilogue=epilogue, constants=constants, bias_tiles=bias_tiles,
@@ -487,7 +490,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
             mode, tiles = WeightMode.DIAGONAL, diagonal_weight_tiles(weight, block)
         else:
             mode, tiles = WeightMode.DENSE, dense_weight_tiles(weight, block)
-        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=x, output=output, kernel=node.weight.shape[2:],
                          strides=node.strides, dilations=node.dilations, pads=node.pads,
                          mode=mode, weights=tiles, epilogue=epilogue, constants=constants,
@@ -497,7 +500,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         return _transposed_layer(node, part, config)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
-        epilogue, bias_tiles = _epilogue(node, out_shape, constants, block, output.channels_last)
+        epilogue, bias_tiles = _epilogue(node, out_shape, constants, config, output.channels_last)
         return ConvLayer(name=node.name, input=x, output=output, mode=WeightMode.DENSE,
                          weights=dense_weight_tiles(weight, block), epilogue=epilogue,
                          constants=constants, bias_tiles=bias_tiles,
@@ -577,7 +580,7 @@ def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config)
     shared = all(np.array_equal(bias, lowering.biases[0]) for bias in lowering.biases)
     bias_tiles, epilogue = None, []
     if shared:
-        epilogue, bias_tiles = bias_by_gemm(lowering.biases[0], constants, block)
+        epilogue, bias_tiles = bias_by_gemm(lowering.biases[0], constants, config)
     phases, first_tap = [], 0
     biases = iter(lowering.biases)
     for row in lowering.rows:
@@ -600,11 +603,11 @@ def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config)
                      macs=n * height * width * channels * int(np.prod(node.weight.shape[1:])))
 
 
-def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray], block: int,
-              channels_last: bool = False):
+def _epilogue(node: ir.Conv2d | ir.Dense, out_shape, constants: list[np.ndarray],
+              config: Config, channels_last: bool = False):
     """(ALU steps, bias tiles) of a convolution or Dense: its bias (`bias_by_gemm`), then its
     requantization."""
-    steps, bias_tiles = bias_by_gemm(node.folded_bias(), constants, block)
+    steps, bias_tiles = bias_by_gemm(node.folded_bias(), constants, config)
     return steps + convert_steps(node.requant.steps, out_shape, constants,
                                  channels_last), bias_tiles
 

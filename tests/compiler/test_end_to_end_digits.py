@@ -58,3 +58,26 @@ def test_accuracy_over_all_digits_matches_onnxruntime(evaluation, digits_models,
     theirs = onnxruntime_outputs(digits_models[1], inputs).argmax(axis=1)
     assert abs(np.mean(ours == labels) - np.mean(theirs == labels)) * 100 <= 0.5
     assert evaluation.mismatched_values == []
+
+
+#: int4 inputs and weights (INP/WGT buffers halved: the same depths as pynq's).
+INT4 = PYNQ.replace(LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2, LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=17)
+
+
+def test_int4_digits_bit_exact_with_the_int4_reference(digits_models, digits_data):
+    """Re-quantized for int4 (compiler/narrow.py), every value VTA computes equals the integer
+    reference of the int4 graph, whose activations and weights all fit 4 bits."""
+    inputs, _ = digits_data
+    evaluation = prepare(digits_models[1], INT4)
+    for value in evaluation.graph.values.values():
+        assert value.quant is None or value.quant.bits == 4
+    for node in evaluation.graph.nodes:
+        if hasattr(node, "weight"):
+            assert -8 <= node.weight.min() and node.weight.max() <= 7
+    for x in inputs[:4]:
+        run_one(evaluation, x[None])
+        for name, info in evaluation.model.values.items():
+            if info["addr"] is not None and name in evaluation.graph.values:
+                assert evaluation.executor.read(name).min() >= -8
+                assert evaluation.executor.read(name).max() <= 7
+    assert evaluation.mismatched_values == []

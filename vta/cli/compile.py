@@ -58,7 +58,8 @@ def run(args) -> int:
     shapes = input_shapes(args.input_shape)
     with _about(args.model):
         with progress.step(f"importing {args.model.name}"):
-            graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes)
+            graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes,
+                                    widths=(config.inp_width, config.wgt_width))
         for notice in graph.notices:
             print(f"vta compile: {notice}", file=sys.stderr)
         with progress.step("compiling", total=len(graph.nodes)) as step:
