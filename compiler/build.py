@@ -28,6 +28,7 @@ from vta.compiler.schedule import CycleCost, choose
 from vta.isa import Config, MemoryType
 from vta.isa.elements import pack
 from vta.runtime.device import Device
+from vta.runtime.memory import Buffer
 from vta.runtime.stream import CommandStream
 
 #: Address space of the scratch device used for planning (pages are only touched when written).
@@ -136,13 +137,20 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
 def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], dict]:
     """(every value's description, its device buffer by value): a buffer (halo filled) for each
     device value that is stored (not an alias of another, nor held only by a fused layer's
-    accumulator)."""
+    accumulator); a Concat's input is the part of its output's buffer that holds its channel
+    blocks (`Partition.slices`)."""
     unstored = {conv.output for conv in part.fused.values()}
     buffers = {}
     for name in graph.values:
-        if name in part.device and name not in part.alias and name not in unstored:
+        if name in part.device and name not in part.alias and name not in unstored \
+                and name not in part.slices:
             layout = part.layouts[name]
             buffers[name] = planner.activation(f"activation {name}", layout, layout.fill)
+    bits = planner.bits[MemoryType.INP]
+    for name, (holder, offset) in part.slices.items():
+        whole = buffers[holder]
+        buffers[name] = Buffer(whole.memory, whole.phys_addr + offset * bits // 8,
+                               part.layouts[name].nbytes * bits // 8)
     values = {}
     for name, value in graph.values.items():
         owner = part.alias.get(name, name)

@@ -81,6 +81,9 @@ class Partition:
     moves: set[str] = field(default_factory=set)
     #: flattened images a Dense reads in place (aliases read through their image's layout)
     flattened: set[str] = field(default_factory=set)
+    #: value -> (the Concat output whose buffer holds it, byte offset): inputs of a Concat
+    #: along the channels, written straight into their channel blocks (`_concat_slices`)
+    slices: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def sources(self, node: ir.Node) -> list[str]:
         """The values (DRAM buffers) a VTA node's layer reads."""
@@ -276,8 +279,9 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
             break
         placement[conflict] = Placement.HOST
         reasons[conflict] = "its input's padding must hold another value for another consumer"
-    layouts, alias, flattened = _value_layouts(graph, placement, needs, config)
-    result = Partition(graph, layouts, alias, placement, reasons=reasons, flattened=flattened)
+    layouts, alias, flattened, slices = _value_layouts(graph, placement, needs, config)
+    result = Partition(graph, layouts, alias, placement, reasons=reasons, flattened=flattened,
+                       slices=slices)
     for node in graph.nodes:
         if placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
                 graph, node, placement, config.block_in):
@@ -366,9 +370,12 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
             fill for _, _, fill in needs.get(name, []))
     for name in [name for name in owner if len(fills[owner[name]]) > 1]:
         del owner[name]
+    concats = _concat_slices(graph, flags, owner, needs, config)
+    holder = {name: node.output for node in concats for name in node.inputs}
     groups: dict[str, list[str]] = {}
     for name in flags:
-        groups.setdefault(owner.get(name, name), []).append(name)
+        groups.setdefault(owner.get(holder.get(name, name), holder.get(name, name)),
+                          []).append(name)
     layouts = {}
     for members in groups.values():
         requests = [request for name in members for request in needs.get(name, [])]
@@ -386,7 +393,48 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
             owner[node.output] = owner.get(node.inputs[0], node.inputs[0])
             layouts[node.output] = layouts[owner[node.output]]
             flattened.add(node.output)
-    return layouts, owner, flattened
+    slices = {}
+    for node in concats:
+        placement[node.name] = Placement.ALIAS
+        target = layouts[node.output]
+        offset = 0
+        for name in node.inputs:
+            slices[name] = (node.output, offset)
+            offset += layouts[name].channel_blocks * target.channel_block_tiles \
+                * target.tile_bytes
+    return layouts, owner, flattened, slices
+
+
+def _concat_slices(graph: ir.Graph, flags: dict[str, bool], owner: dict[str, str],
+                   needs: dict, config: Config) -> list[ir.Concat]:
+    """The Concats whose inputs can be written straight into the channel blocks of their
+    output's buffer: along the channels of a value of one batch block, every input but the last
+    a whole number of channel blocks, each input a value of its own (no other alias, in no
+    other Concat) whose consumers' padding asks the fill the output's consumers ask."""
+    chosen, taken = [], set(owner) | set(owner.values())
+    for node in graph.nodes:
+        if not isinstance(node, ir.Concat) or node.output not in flags \
+                or node.output in taken or node.output in graph.inputs:
+            continue
+        shape = graph.values[node.output].shape
+        axis = node.axis % len(shape)
+        last = flags[node.output]
+        names = list(node.inputs)
+        if axis != (len(shape) - 1 if last else 1) or len(set(names)) != len(names) \
+                or -(-shape[0] // config.batch) != 1 or len(shape) == 2 and last:
+            continue
+        if any(name not in flags or flags[name] != last or name in taken
+               or name in graph.outputs for name in names):
+            continue
+        channels = [graph.values[name].shape[axis] for name in names]
+        if any(count % config.block_out for count in channels[:-1]):
+            continue
+        fills = {fill for name in names + [node.output] for _, _, fill in needs.get(name, [])}
+        if len(fills) > 1:
+            continue
+        chosen.append(node)
+        taken.update(names + [node.output])
+    return chosen
 
 
 def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:

@@ -86,6 +86,28 @@ def test_transposed_convolutions_run_on_vta(tmp_path):
     assert_functional_matches_reference(graph, model, x)
 
 
+def concat_of_branches():
+    """Branches of different scales (two convolutions and a host Sigmoid) concatenated along
+    the channels and read by a padded convolution."""
+    init = {"a.w": weights(16, 3, 3, 3), "b.w": 4 * weights(32, 3, 1, 1),
+            "o.w": weights(8, 51, 3, 3)}
+    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="a", pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["x", "b.w"], ["b"], name="b"),
+             helper.make_node("Sigmoid", ["x"], ["s"], name="s"),
+             helper.make_node("Concat", ["a", "b", "s"], ["cat"], name="cat", axis=1),
+             helper.make_node("Conv", ["cat", "o.w"], ["y"], name="o", pads=[1, 1, 1, 1])]
+    return nodes, init, (1, 3, 6, 7)
+
+
+def test_concat_inputs_are_written_into_their_channel_slices(tmp_path):
+    _, graph, model, x = compiled_case(concat_of_branches, tmp_path)
+    assert placements(model, "Concat") == ["alias"]
+    concat = next(node for node in graph.nodes if isinstance(node, ir.Concat))
+    addresses = [model.values[name]["addr"] for name in concat.inputs]
+    assert addresses[0] == model.values[concat.output]["addr"] < addresses[1] < addresses[2]
+    assert_functional_matches_reference(graph, model, x)
+
+
 @pytest.mark.parametrize("zero_points", [(0, 0), (-128, 7), (127, -128), (-128, -128), (3, 0)])
 def test_product_operands_compute_the_zero_point_product(zero_points):
     """The prepared operands' plain int8 product plus the node's constant is
@@ -136,8 +158,9 @@ def test_products_of_activations_run_on_vta(case, activation, tmp_path):
 
 
 @pytest.mark.slow
-def test_products_of_activations_on_rtl_are_bit_exact(tmp_path):
-    _, _, model, x = compiled_case(attention_heads, tmp_path)
+@pytest.mark.parametrize("case", [attention_heads, concat_of_branches], ids=lambda c: c.__name__)
+def test_new_kinds_on_rtl_are_bit_exact(case, tmp_path):
+    _, _, model, x = compiled_case(case, tmp_path)
     functional = Executor(model, "functional").run({"x": x}).outputs
     rtl = Executor(model, "rtl").run({"x": x}).outputs
     np.testing.assert_array_equal(rtl["y"], functional["y"])
