@@ -592,8 +592,9 @@ def _product_layer(node: ir.MatMul, part: Partition, config: Config) -> ConvLaye
     """A product of two activations as a Dense whose weight tiles are the device buffer of its
     second operand, written at run time (`layouts.weight_operands`)."""
     graph, block = part.graph, config.block_out
-    if config.batch != 1:
-        raise Unsupported("a product of two activations needs a config of batch 1")
+    if config.batch != 1 or config.inp_width != config.wgt_width:
+        raise Unsupported("a product of two activations needs a config of batch 1 and equal "
+                          "input and weight widths")
     weights = part.layouts[node.inputs[1]]
     if weights.halo != (0, 0, 0, 0) or node.inputs[1] in part.alias:
         raise Unsupported(f"weights {node.inputs[1]!r} are shared with another layout")
