@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vta.compiler import ir
-from vta.compiler.requantize import wrap32
+from vta.compiler.alu_program import wrap32
 
 
 class NotLowerable(ValueError):

@@ -16,7 +16,8 @@ import dataclasses
 import numpy as np
 
 from vta.compiler import ir
-from vta.compiler.requantize import AluStep, Requantize
+from vta.compiler.alu_program import AluStep, Register
+from vta.compiler.requantize import Requantize
 from vta.isa import AluOp, VtaError
 
 #: Arrays up to this many elements are written into the JSON itself.
@@ -26,7 +27,7 @@ TYPES = {cls.__name__: cls for cls in (
     ir.HostOp, ir.Quantize, ir.Dequantize, ir.Reinterpret, ir.Conv2d, ir.Dense, ir.Add,
     ir.MaxPool, ir.AvgPool, ir.Requantization, ir.Reshape, ir.Concat, ir.ConvTranspose2d,
     ir.Transpose, ir.MatMulOperand, ir.MatMul,
-    ir.Quant, Requantize, AluStep)}
+    ir.Quant, Requantize, AluStep, Register)}
 
 
 def encode(node: ir.Node, constants: dict[str, np.ndarray]) -> dict:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vta.compiler.host_ops import Call
-from vta.compiler.requantize import AluStep, Requantize, wrap32
+from vta.compiler.alu_program import AluStep, wrap32
+from vta.compiler.requantize import Requantize
 from vta.isa import VtaError
 
 
@@ -152,7 +153,7 @@ class Dense(Node):
 class Add(Node):
     """Same-shape addition: acc = steps_a(a) + steps_b(b), then `requant`. The int32 ALU steps
     bring both operands to a common unit and may add part of the constant (zero points, rounding)
-    that `requant` adds otherwise (`requantize.plan_add`)."""
+    that `requant` adds otherwise (`requantize_add.plan_add`)."""
 
     input_steps: tuple[tuple[AluStep, ...], tuple[AluStep, ...]] = field(repr=False)
     requant: Requantize = field(repr=False)

@@ -30,8 +30,9 @@ from vta.compiler import ir, narrow, onnx_host, onnx_model
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
-from vta.compiler.requantize import (plan_add, plan_requantization,
-                                     wrap32)
+from vta.compiler.alu_program import wrap32
+from vta.compiler.requantize import plan_requantization
+from vta.compiler.requantize_add import plan_add
 from vta.isa import VtaError
 
 #: Operators that compute nothing of their own; evaluated at import when their inputs are

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vta.compiler.requantize import INT8_MAX, INT8_MIN, wrap32
+from vta.compiler.alu_program import wrap32
+from vta.compiler.requantize import INT8_MAX, INT8_MIN
 
 
 @dataclass

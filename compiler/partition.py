@@ -14,7 +14,7 @@ convolution's int8 result is never stored. The Add's placement is FUSED; the con
 layer runs where the Add stood, once both operands exist. A MaxPool fed by a convolution used
 nowhere else is fused the same way: it pools the accumulators before the requantization, which
 commutes with it when every step is monotone and never wraps over the accumulators' reach
-(`requantize.monotone`), so only the pooled tiles are requantized; given the cycle model, only
+(`alu_program.monotone`), so only the pooled tiles are requantized; given the cycle model, only
 where that is faster than the two layers.
 
 A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
@@ -37,7 +37,7 @@ from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, 
 from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
-from vta.compiler.requantize import IMM_MAX, monotone
+from vta.compiler.alu_program import IMM_MAX, monotone
 from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.tiling import feasible
 from vta.isa import AluOp, Config, VtaError

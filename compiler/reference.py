@@ -1,7 +1,7 @@
 """The reference executor of the graph: the bit-exact oracle of every VTA run.
 
 Integer nodes run on the unpacked tensors (NCHW / NC) with the accumulator's int32 wrap-around
-and the requantization's ALU steps (`requantize.alu`), vectorised; host nodes run their ONNX
+and the requantization's ALU steps (`alu_program.run_steps`), vectorised; host nodes run their ONNX
 kernels (`host_ops`), the same the executor runs them with. It knows nothing of packing,
 scheduling or code generation. Convolutions and matrix products are computed in float64, which is
 exact here: every product of int8 (or zero-point-shifted 9-bit) operands and every partial sum
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from vta.compiler import host_ops, ir
-from vta.compiler.requantize import run_steps, wrap32
+from vta.compiler.alu_program import run_steps, wrap32
 from vta.isa import VtaError
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
 from vta.compiler.executor import Executor
-from vta.compiler.requantize import AluStep, plan_requantization
+from vta.compiler.alu_program import AluStep
+from vta.compiler.requantize import plan_requantization
 from vta.isa import AluOp, Config
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import onnxruntime
 
 from vta.compiler import ir, reference
-from vta.compiler.requantize import IMM_MAX
+from vta.compiler.alu_program import IMM_MAX
 from vta.compiler.compare import layer_differences
 from vta.compiler.onnx_import import import_onnx
 

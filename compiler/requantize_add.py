@@ -1,0 +1,120 @@
+"""A residual Add of two int8 tensors on the VTA ALU:
+``y = clamp(round((sa·(a − za) + sb·(b − zb)) / sy) + zy, lo, hi)``.
+
+With the ALU multiply, each operand is brought to a common unit 2^−S of an output step by
+exact integer products, ``Ka·(a − za)`` and ``Kb·(b − zb)`` with Ki ≈ si/sy · 2^S a 16-bit
+multiplier or the product of two (two MULs in a row: the operand is int8, so the product stays
+exact), and the sum is rounded by `rounding_shift` and saturated. S is as large as the int32
+sum allows (about 21 bits below the output step), so the multipliers' rounding moves the sum
+by at most about 2^−14 of a step; every one of the 65 536 input pairs is then run through the
+plan and its actual distance from exact rounding taken as the plan's error (`Requantize.error`).
+Without the multiply, scales a power of two apart are brought together by left shifts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vta.compiler.alu_program import IMM_MAX, AluStep, alu_cycles, rounding_shift, run_steps, \
+    split_shift
+from vta.compiler.requantize import (INT8_MAX, INT8_MIN, Requantize, output_range,
+                                     plan_requantization, saturate)
+from vta.compiler.requantize_multiply import ERROR_BUDGET
+from vta.isa import AluOp, VtaError
+
+#: How many of the largest units 2^−S an Add plan tries, and the multipliers it tries around
+#: each exact si/sy · 2^S (the product's rounding errors of the two operands may cancel).
+SHIFTS = 4
+NEIGHBOURS = (-2, -1, 0, 1, 2, 3)
+#: Every int8 pair (a, b), the inputs an Add plan is checked on.
+_PAIRS = np.stack(np.meshgrid(np.arange(INT8_MIN, INT8_MAX + 1),
+                              np.arange(INT8_MIN, INT8_MAX + 1), indexing="ij")).reshape(2, -1)
+
+
+def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale: float,
+             zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX, alu_mul: bool, where: str
+             ) -> tuple[tuple[AluStep, ...], tuple[AluStep, ...], Requantize]:
+    """(steps of a, steps of b, requantization of their sum) for int8 a and b."""
+    lo, hi = output_range(zero_point, lo, hi, where)
+    if alu_mul:
+        ratios = [s / scale for s in scales]
+        reach = sum(max(INT8_MAX - z, z - INT8_MIN) * r for z, r in zip(zero_points, ratios))
+        shifts = [shift for shift in range(30, 0, -1)
+                  if (reach + 2) * 2.0 ** shift < 2 ** 31][:SHIFTS]
+        candidates = []
+        for shift in shifts:
+            targets = [{math.floor(r * 2.0 ** shift) + d for d in NEIGHBOURS} for r in ratios]
+            candidates += [_candidate(ratios, zero_points, shift, (ka, kb), zero_point, lo, hi)
+                           for ka in targets[0] for kb in targets[1]]
+        candidates = [c for c in candidates if c is not None]
+        if candidates:
+            within = [c for c in candidates if c[3].error <= ERROR_BUDGET]
+            cost = lambda c: alu_cycles(c[0] + c[1] + c[2])   # noqa: E731
+            best = min(within, key=lambda c: (cost(c), c[3].error)) if within \
+                else min(candidates, key=lambda c: (c[3].error, cost(c)))
+            return best[0], best[1], best[3]
+    return _shifted_operands(scales, zero_points, scale, zero_point, lo, hi, alu_mul, where)
+
+
+def _candidate(ratios, zero_points, shift: int, targets, zero_point: int, lo: int, hi: int):
+    """(steps a, steps b, epilogue, Requantize) with the operands in units of 2^−shift of an
+    output step, multiplied by the products nearest `targets`, or None where the products or
+    their sum could leave int32."""
+    factors = [_factors(target) for target in targets]
+    if None in factors:
+        return None
+    products = [math.prod(f) for f in factors]
+    if sum(k * max(INT8_MAX - z, z - INT8_MIN) for k, z in zip(products, zero_points)) >= 1 << 31:
+        return None
+    operand_steps = [tuple(([AluStep(AluOp.ADD, np.int64(-z))] if z else [])
+                           + [AluStep(AluOp.MUL, np.int64(k)) for k in f])
+                     for z, f in zip(zero_points, factors)]
+    epilogue = tuple(rounding_shift(shift, zero_point) + saturate(lo, hi))
+    a, b = _PAIRS
+    total = run_steps(operand_steps[0], a).astype(np.int64) + run_steps(operand_steps[1], b)
+    got = run_steps(epilogue, total).astype(np.int64)
+    exact = ratios[0] * (a - zero_points[0]) + ratios[1] * (b - zero_points[1]) + zero_point
+    need = np.maximum(got - 0.5 - exact, exact - (got + 0.5))
+    need = np.where(((got == lo) & (exact < lo)) | ((got == hi) & (exact > hi)), 0, need)
+    # the exact value in float64 is within 2^-50 of it relative: that much more
+    slack = 2.0 ** -50 * (np.abs(exact).max() + 1)
+    requant = Requantize(np.asarray(2.0 ** -shift), int(zero_point), lo, hi, epilogue,
+                         error=float(max(need.max(), 0)) + slack)
+    return operand_steps[0], operand_steps[1], epilogue, requant
+
+
+def _factors(target: float) -> tuple[int, ...] | None:
+    """One 16-bit multiplier nearest `target`, or two whose product is nearest it."""
+    if target < 0.5:
+        return None
+    if target <= IMM_MAX:
+        return (round(target),)
+    if target > IMM_MAX * IMM_MAX:
+        return None
+    first = np.arange(math.ceil(target / IMM_MAX), IMM_MAX + 1, dtype=np.int64)
+    second = np.clip(np.round(target / first), 1, IMM_MAX).astype(np.int64)
+    best = int(np.argmin(np.abs(first * second - target)))
+    return int(first[best]), int(second[best])
+
+
+def _shifted_operands(scales, zero_points, scale, zero_point, lo, hi, alu_mul, where):
+    """Operands minus their zero points brought to the smaller scale by left shifts (scales a
+    power of two apart), the sum requantized by `plan_requantization`."""
+    small = min(scales)
+    amounts = [round(math.log2(s / small)) for s in scales]
+    exact = all(abs(s / small / 2.0 ** k - 1) < 1e-6 for s, k in zip(scales, amounts))
+    if not exact or max(amounts) > 22:
+        reason = "differ by no power of two and the config has no ALU multiply (ALU_MUL)" \
+            if not alu_mul else "are too far apart to add"
+        raise VtaError(f"{where}: input scales {scales[0]:.6g} and {scales[1]:.6g} {reason}")
+    steps = []
+    for zero, amount in zip(zero_points, amounts):
+        chain = [AluStep(AluOp.ADD, np.int64(-zero))] if zero else []
+        chain += [AluStep(AluOp.SHR, -chunk) for chunk in split_shift(np.int64(amount))]
+        steps.append(tuple(chain))
+    requant = plan_requantization(small / scale, zero_point=zero_point, lo=lo, hi=hi,
+                                  acc_bound=sum(255 << k for k in amounts), alu_mul=alu_mul,
+                                  where=where)
+    return steps[0], steps[1], requant

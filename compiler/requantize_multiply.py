@@ -1,0 +1,281 @@
+"""Requantization with the ALU multiply: ``y = clamp(round(acc · M) + zero_point, lo, hi)`` to
+within `ERROR_BUDGET` of an output step, at the fewest ALU cycles.
+
+One 32-bit register cannot hold acc · M precisely enough: the multiplier is a 16-bit operand,
+so a single ``MUL m`` gets M to about 15 bits, and the pre-shift that keeps the product inside
+32 bits drops low bits of the accumulator; both move results that lie near a rounding tie by
+one step (a few per thousand outputs, which random-weight networks amplify to several steps).
+The plans here compute, with T the total shift and μ = M · 2^T:
+
+    X = acc · m1 + ⌊⌊acc / 2^k⌋ · m0 / 2^j⌋,   m1 = round(μ),   m0 / 2^(k+j) ≈ μ − m1,
+
+the *main* product in register 0 and the *correction* (the remainder of μ below m1's last bit,
+to about 15 more bits) in a scratch register 1, added back before the rounding shift
+``y = ⌊(X + 2^(T−1)) / 2^T⌋ + zero_point``. Where μ is an integer (or a product of two 16-bit
+factors) for every lane, the correction is dropped. The accumulator is first clamped to the
+range whose outputs are not saturated ([c_lo, c_hi]: outside it every result is lo or hi), so
+that T can be as large as the int32 range of X allows (about 22 bits below the output step);
+a side whose clamp bound lies beyond the accumulators' reach needs no clamp, and a side left
+unclamped may instead saturate the result at the end.
+
+Error, in units of 2^−T (all exact integer facts, checked in tests/compiler/test_requantize.py):
+with ρ = acc mod 2^k and σ the fraction dropped by the last floor,
+X − acc·μ = acc·η − ρ·m0/2^(k+j) − σ, η = m0/2^(k+j) − (μ − m1), so |X − acc·μ| ≤
+L·|η| + (2^k − 1)·|m0|/2^(k+j) + 1 − 2^−j over |acc| ≤ L; divided by 2^T it bounds how far
+the result may round from exact rounding (`Plan.error`). Where the accumulators' range is
+small (`ENUMERATE`), the plan is instead run on every one of them and its actual error taken.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from vta.compiler.alu_program import (IMM_MAX, MAX_SHIFT, AluStep, Register, alu_cycles,
+                                      monotone, rounding_shift, run_steps, shifts)
+from vta.isa import AluOp, VtaError
+
+#: The largest error, in output steps beyond exact rounding, a plan may have: near ties the
+#: result may be one step off on about this share of outputs (2^-16 keeps the zoo's networks
+#: within a step of onnxruntime; 2^-10 already moves them by three).
+ERROR_BUDGET = 2.0 ** -16
+#: Accumulator ranges up to this many values (over all lanes) are checked value by value.
+ENUMERATE = 1 << 20
+#: X (register 0 before the rounding shift) stays below this magnitude.
+X_LIMIT = 1 << 31
+#: How many accumulators beyond its exact saturation point a clamp bound may move.
+CLAMP_SLACK = 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A requantization program and its proven error bound (output steps)."""
+
+    steps: tuple[AluStep, ...]
+    error: float
+
+    @property
+    def cycles(self) -> int:
+        return alu_cycles(self.steps)
+
+
+def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int, lo: int,
+                  hi: int) -> Plan:
+    """The cheapest plan within ERROR_BUDGET (else the most accurate) of ``clamp(round(acc·M) +
+    zero_point, lo, hi)`` for every |acc| ≤ acc_bound (arrays broadcast like M)."""
+    bounds = _saturation_bounds(multiplier, zero_point, lo, hi)
+    reaches = (bounds[0] > -acc_bound, bounds[1] < acc_bound)
+    enumerable = acc_bound.size * (2 * int(acc_bound.max()) + 1) <= ENUMERATE
+    candidates = []
+    # a side is clamped only where the accumulators reach beyond its saturation bound
+    for clamp_low in {False, bool(np.any(reaches[0]))}:
+        for clamp_high in {False, bool(np.any(reaches[1]))}:
+            clamped = (clamp_low, clamp_high)
+            low = np.where(clamp_low & reaches[0], bounds[0] - CLAMP_SLACK, -acc_bound)
+            high = np.where(clamp_high & reaches[1], bounds[1] + CLAMP_SLACK, acc_bound)
+            reach = np.maximum(-np.maximum(low, -acc_bound), np.minimum(high, acc_bound))
+            for shape in _shapes(multiplier, reach):
+                # an unclamped side that reaches saturation saturates at the end
+                estimate = alu_cycles(_arithmetic(shape, zero_point)) + sum(
+                    2 if clamped[side] else int(np.any(reaches[side])) for side in (0, 1))
+                error = float(np.max(shape.error_units * 2.0 ** -shape.total))
+                candidates.append((estimate, error, shape, clamped))
+    # the cheapest valid plan within the budget; else the most accurate valid one
+    for within in (True, False):
+        order = (lambda c: c[:2]) if within else (lambda c: (c[1], c[0]))
+        for _, error, shape, clamped in sorted(candidates, key=order):
+            if within and error > ERROR_BUDGET and not enumerable:
+                continue
+            plan = _assemble(shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point,
+                             lo, hi, enumerable)
+            if plan is not None and (plan.error <= ERROR_BUDGET or not within):
+                return plan
+    raise VtaError("requantization: no ALU program computes this multiplier")
+
+
+def _saturation_bounds(multiplier: np.ndarray, zero_point: int, lo: int, hi: int):
+    """Per lane, the largest accumulator whose exact result is ≤ lo and the smallest whose
+    result is ≥ hi (exact rational arithmetic: M is a binary fraction)."""
+    low = np.empty(multiplier.shape, dtype=np.int64)
+    high = np.empty(multiplier.shape, dtype=np.int64)
+    for index, m in np.ndenumerate(multiplier):
+        m = Fraction(float(m))
+        # round half up: floor(acc·M + zp + 1/2) ≤ lo  ⇔  acc < (lo + 1/2 − zp) / M
+        low[index] = math.ceil((lo - zero_point + Fraction(1, 2)) / m) - 1
+        high[index] = math.ceil((hi - zero_point - Fraction(1, 2)) / m)
+    return low, high
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The constants of one plan: total shift T, main multiplier m1 (one or two factors),
+    correction pre-shift k, multiplier m0 and post-shift j (m0 = 0: no correction)."""
+
+    total: int
+    factors: tuple[np.ndarray, ...]
+    pre: int
+    correction: np.ndarray
+    post: int
+    error_units: np.ndarray     # bound on |X − acc·μ| in units of 2^−T, per lane
+
+
+def _shapes(multiplier: np.ndarray, reach: np.ndarray) -> list[_Shape]:
+    """Candidate constants for accumulators |acc| ≤ reach: for the largest total shifts T that
+    keep X inside int32 and the main multiplier a 16-bit operand, the main product alone and
+    with the best corrections; for the largest T with μ a product of two such operands, that
+    product alone; and the T, if any, where μ is an integer for every lane (exact alone)."""
+    top = int(np.floor(np.log2(X_LIMIT / (np.max(reach * multiplier) + 1))))
+    largest = multiplier.max()
+    one = min(top, int(np.floor(np.log2((IMM_MAX + 0.5) / largest))))
+    two = min(top, int(np.floor(np.log2((IMM_MAX * IMM_MAX) / largest))))
+    shapes = []
+    for total in dict.fromkeys([one, one - 1, *_exact_totals(multiplier, one)]):
+        if total < 0:
+            continue
+        mu = multiplier * 2.0 ** total
+        main = np.round(mu).astype(np.int64)
+        if main.min() < 1 or np.any(reach * (main + 1) + 2 >= X_LIMIT):
+            continue
+        remainder = mu - main
+        shapes.append(_Shape(total, (main,), 0, np.zeros_like(main), 0, reach * np.abs(remainder)))
+        shapes += [_Shape(total, (main,), *correction)
+                   for correction in _corrections(remainder, reach, main)]
+    if two > one:
+        mu = multiplier * 2.0 ** two
+        factors = _two_factors(mu)
+        product = factors[0] * factors[1]
+        if not np.any(reach * (product + 1) + 2 >= X_LIMIT):
+            remainder = mu - product
+            shapes.append(_Shape(two, factors, 0, np.zeros_like(product), 0,
+                                 reach * np.abs(remainder)))
+            shapes += [_Shape(two, factors, *correction)
+                       for correction in _corrections(remainder, reach, product)]
+    return shapes
+
+
+def _exact_totals(multiplier: np.ndarray, top: int) -> list[int]:
+    """The least T ≤ top with μ = M·2^T an integer for every lane (M with a short mantissa)."""
+    exponents = [Fraction(float(m)).denominator.bit_length() - 1 for m in multiplier.ravel()]
+    total = max(exponents)
+    return [total] if total <= top else []
+
+
+def _corrections(remainder: np.ndarray, reach: np.ndarray, main: np.ndarray):
+    """(k, m0, j, error bound in units) of corrections ⌊⌊acc/2^k⌋·m0/2^j⌋ ≈ acc·remainder:
+    per pre-shift k, the largest j that keeps m0 a 16-bit operand and the product inside int32;
+    returns the best without a pre-shift and the best overall (nothing where the remainder is 0
+    everywhere)."""
+    if not np.any(remainder):
+        return []
+    found = []
+    for pre in range(0, MAX_SHIFT + 1):
+        quotient = (reach >> pre) + 1
+        largest = min(IMM_MAX, ((1 << 31) - 1) // int(quotient.max()))
+        post = int(np.floor(np.log2(largest / np.abs(remainder).max()))) - pre
+        for post in (post + 1, post):
+            if post < 0:
+                continue
+            m0 = np.round(remainder * 2.0 ** (pre + post)).astype(np.int64)
+            if np.abs(m0).max() > IMM_MAX or np.any(quotient * np.abs(m0) >= 1 << 31):
+                continue
+            # the correction's increments never outweigh the main product's
+            if np.any(main < -(-np.abs(m0) >> post)):
+                continue
+            scale = 2.0 ** -(pre + post)
+            error = (reach * np.abs(m0 * scale - remainder)
+                     + ((1 << pre) - 1) * np.abs(m0) * scale + 1 - 2.0 ** -post)
+            found.append((pre, m0, post, error))
+            break
+    best = min(found, key=lambda correction: correction[3].max(), default=None)
+    unshifted = [correction for correction in found if correction[0] == 0]
+    return list({id(c): c for c in unshifted[:1] + ([best] if best else [])}.values())
+
+
+def _two_factors(mu: np.ndarray):
+    """Per lane, 16-bit factors (f, g) whose product is closest to mu (IMM_MAX < mu ≤
+    IMM_MAX²)."""
+    first, second = np.empty(mu.shape, np.int64), np.empty(mu.shape, np.int64)
+    for index, target in np.ndenumerate(mu):
+        f = np.arange(math.ceil(target / IMM_MAX), IMM_MAX + 1, dtype=np.int64)
+        g = np.clip(np.round(target / f), 1, IMM_MAX).astype(np.int64)
+        best = int(np.argmin(np.abs(f * g - target)))
+        first[index], second[index] = f[best], g[best]
+    return first, second
+
+
+def _assemble(shape: _Shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point, lo,
+              hi, enumerable: bool) -> Plan | None:
+    """The program of `shape`: the clamps where `clamped`, the arithmetic, and a final
+    saturation where needed; None where it is not valid (wraps, or is not monotone).
+
+    A clamp bound must give exactly lo (hi) — every accumulator beyond it does exactly — or,
+    with the final saturation, lo (hi) or beyond. The exact saturation point may miss both
+    (a plan's rounding error at a near tie moves it by a step), so up to CLAMP_SLACK further
+    accumulators are tried, per lane.
+    """
+    arithmetic = _arithmetic(shape, zero_point)
+    ends, saturated = [], [False, False]
+    for side, sign, target in ((0, -1, lo), (1, 1, hi)):
+        end = sign * acc_bound
+        if clamped[side]:
+            options = [np.where(reaches[side], bounds[side] + sign * d, end)
+                       for d in range(CLAMP_SLACK + 1)]
+            values = [run_steps(arithmetic, option).astype(np.int64) for option in options]
+            # a lane clamped beyond its reach only has to stay inside (or be saturated)
+            exact = [(value == target) | ~reaches[side] & ((value - target) * sign <= 0)
+                     for value in values]
+            if not np.all(np.any(exact, axis=0)):
+                saturated[side] = True
+                exact = [((value - target) * sign >= 0) | ~reaches[side] for value in values]
+                if not np.all(np.any(exact, axis=0)):
+                    return None
+            end = np.choose(np.argmax(exact, axis=0), options)
+        else:
+            value = run_steps(arithmetic, end).astype(np.int64)
+            saturated[side] = bool(np.any((value - target) * sign > 0))
+        ends.append(end)
+    steps = [AluStep(op, end) for op, end, on in zip((AluOp.MAX, AluOp.MIN), ends, clamped) if on]
+    steps += arithmetic
+    steps += [AluStep(op, np.int64(target))
+              for op, target, on in zip((AluOp.MAX, AluOp.MIN), (lo, hi), saturated) if on]
+    if not monotone(steps, -acc_bound, acc_bound):
+        return None
+    error = float(np.max(shape.error_units * 2.0 ** -shape.total))
+    if enumerable:
+        error = _measured_error(steps, multiplier, acc_bound, zero_point, lo, hi)
+    return Plan(tuple(steps), error)
+
+
+def _arithmetic(shape: _Shape, zero_point: int) -> list[AluStep]:
+    """The main product, the correction (if any) and the rounding shift."""
+    steps = []
+    corrected = np.any(shape.correction)
+    if corrected:
+        steps += [AluStep(AluOp.MUL, np.int64(0), 1), AluStep(AluOp.ADD, Register(0), 1)]
+    steps += [AluStep(AluOp.MUL, factor) for factor in shape.factors]
+    if corrected:
+        steps += shifts(shape.pre, 1)
+        steps.append(AluStep(AluOp.MUL, shape.correction, 1))
+        steps += shifts(shape.post, 1)
+        steps.append(AluStep(AluOp.ADD, Register(1)))
+    return steps + rounding_shift(shape.total, zero_point)
+
+
+def _measured_error(steps, multiplier, acc_bound, zero_point, lo, hi) -> float:
+    """The plan's largest distance, in output steps, from exact rounding over every
+    accumulator |acc| ≤ acc_bound: how far acc·M + zp must move for round-half-up to give the
+    plan's result (0 where it agrees, and where both saturate)."""
+    reach = int(acc_bound.max())
+    accs = np.arange(-reach, reach + 1, dtype=np.int64).reshape((-1,) + (1,) * multiplier.ndim)
+    accs = np.broadcast_to(accs, (accs.shape[0],) + multiplier.shape)
+    got = run_steps(steps, accs).astype(np.int64)
+    exact = accs * multiplier + zero_point
+    # acc·M in float64 is within 2^-52 of it relative: that much more, so the bound holds
+    slack = 2.0 ** -50 * (np.abs(exact).max() + 1)
+    inside = np.abs(accs) <= acc_bound
+    need = np.maximum(got - 0.5 - exact, exact - (got + 0.5))
+    need = np.where(((got == lo) & (exact < lo)) | ((got == hi) & (exact > hi)), 0, need)
+    return float(np.max(np.where(inside, np.maximum(need, 0), 0))) + slack
