@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from vta.compiler import uop_kernels as uk
-from vta.compiler.layers import AddLayer, ConvLayer, Imm, MaxPoolLayer, Step, WeightMode
+from vta.compiler.layers import AddLayer, ConvLayer, Imm, MaxPoolLayer, Reg, Step, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import (Part, Region, SramPlan, Tile, Window, input_window,
                                  operand_window, output_tile, partial_accumulators, pooled_tile,
@@ -139,17 +139,25 @@ class LayerEmitter(ABC):
                          sram=self.plan.shared[Part.IDENTITY].offset, x_size=1)
 
     def alu_steps(self, steps: list[Step], region: int, tile: Tile, placed: Placed) -> None:
-        """Apply epilogue steps to the region [block][position] of `tile` (per-channel operands
-        from the constants of `placed`)."""
+        """Apply ALU steps to the region [block][position] of `tile` (register 0; scratch
+        registers in `Part.SCRATCH`, per-channel operands from the constants of `placed`)."""
         positions, blocks = tile.positions, tile.blocks
-        for op, operand in steps:
+        size = blocks * positions
+
+        def register(index: int) -> int:
+            return region if index == 0 else placed.at(Part.SCRATCH) + (index - 1) * size
+
+        for step in steps:
+            target, operand = register(step.register), step.operand
             if isinstance(operand, Imm):
-                self.kernel([Dim(blocks * positions, 1, 1)], (region, region, 0),
-                            uk.alu(op, operand.value))
+                self.kernel([Dim(size, 1, 1)], (target, target, 0), uk.alu(step.op, operand.value))
+            elif isinstance(operand, Reg):
+                self.kernel([Dim(size, 1, 1)], (target, register(operand.index), 0),
+                            uk.alu(step.op))
             else:
                 constant = placed.at(Part.CONSTANTS) + operand.index * blocks
                 self.kernel([Dim(blocks, positions, 1), Dim(positions, 1, 0)],
-                            (region, constant, 0), uk.alu(op))
+                            (target, constant, 0), uk.alu(step.op))
 
     def store(self, placed: Placed) -> None:
         self.store_tile(self.layer.output, placed.tile, self.result_region(placed))
@@ -413,8 +421,8 @@ class ConvEmitter(LayerEmitter):
         pooled = pooled_tile(layer, tile)
         target, source = placed.at(Part.POOLED), placed.at(Part.ACCUMULATORS)
         lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
-        self.alu_steps([(AluOp.ADD, Imm(lowest_imm)),
-                        (AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
+        self.alu_steps([Step(AluOp.ADD, Imm(lowest_imm)),
+                        Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
                        pooled, placed)
         for ky in range(kh):
             rows = [r for r in range(tile.first_pooled_row, tile.first_pooled_row

@@ -14,14 +14,18 @@ Three kinds cover every operator VTA takes:
 - `AddLayer`: both inputs copied into the accumulator by identity GEMMs, each brought to the
   common scale by its ALU steps, added (ALU ADD between accumulator tiles), requantized.
 
-Epilogue steps are `(AluOp, operand)` with an operand ``Imm(value)`` (one immediate for every
-lane) or ``Const(index)`` (per-channel ACC tiles: `constants[index]`).
+Epilogue steps are `Step(op, operand, register)`: ``register = op(register, operand)`` with an
+operand ``Imm(value)`` (one immediate for every lane), ``Const(index)`` (per-channel ACC tiles:
+`constants[index]`) or ``Reg(index)`` (another register, lane by lane). Register 0 is the region
+the steps apply to (the accumulators); registers 1, 2, … are scratch ACC regions of its size
+(`Part.SCRATCH`, `scratch_registers`).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,7 +43,15 @@ class Const:
     index: int
 
 
-Step = tuple[AluOp, Imm | Const]
+@dataclass(frozen=True)
+class Reg:
+    index: int
+
+
+class Step(NamedTuple):
+    op: AluOp
+    operand: Imm | Const | Reg
+    register: int = 0
 
 
 class WeightMode(enum.StrEnum):
@@ -195,6 +207,24 @@ class AddLayer:
 
 
 VtaLayer = ConvLayer | MaxPoolLayer | AddLayer
+
+
+def scratch_registers(layer: VtaLayer) -> int:
+    """How many scratch registers (ACC regions besides the one the steps apply to) the ALU
+    steps of `layer` use."""
+    if isinstance(layer, AddLayer):
+        programs = [layer.steps_a, layer.steps_b, layer.epilogue]
+    elif isinstance(layer, ConvLayer):
+        residual = layer.residual
+        programs = [layer.epilogue] + ([] if residual is None else
+                                       [residual.steps_conv, residual.steps_other,
+                                        residual.epilogue])
+    else:
+        return 0
+    used = [index for steps in programs for step in steps
+            for index in (step.register,
+                          step.operand.index if isinstance(step.operand, Reg) else 0)]
+    return max(used, default=0)
 
 
 def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:

@@ -57,6 +57,13 @@ def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
     return graph
 
 
+def ort_multiplier(acc_scale, scale) -> np.ndarray:
+    """The requantization multiplier acc_scale / scale as onnxruntime's QLinearConv computes it:
+    in float32 (the scales' product rounded, then the quotient), so that results that lie
+    within float32's precision of a rounding tie round the way onnxruntime's do."""
+    return np.float32(np.float32(acc_scale) / np.float32(scale)).astype(np.float64)
+
+
 class Importer:
     """One walk over a model's nodes in order, filling an `ir.Graph`."""
 
@@ -262,7 +269,7 @@ class Importer:
             return self.emit(ir.Add, pending.label, pending.inputs, output,
                              input_steps=(steps_a, steps_b), requant=requant)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
-        multiplier = pending.acc_scale / quant.scale
+        multiplier = ort_multiplier(pending.acc_scale, quant.scale)
         requant = plan_requantization(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
                                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
                                       where=where,
@@ -342,7 +349,7 @@ class Importer:
             input_zero_point, zero_point = 0, 0      # only the clamp changes
         else:
             input_zero_point, zero_point = value.quant.zero_point, quant.zero_point
-        multiplier = 1.0 if same_scale else value.quant.scale / quant.scale
+        multiplier = 1.0 if same_scale else ort_multiplier(value.quant.scale, quant.scale)
         requant = plan_requantization(multiplier, zero_point=zero_point, lo=lo, hi=hi,
                                       acc_bound=255, alu_mul=self.alu_mul, where=f"node {label}",
                                       absorb=True)

@@ -32,12 +32,12 @@ import numpy as np
 
 from vta.compiler import conv_transpose, ir
 from vta.compiler import layouts as value_layouts
-from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Phase, Pool,
+from vta.compiler.alu_program import IMM_MAX, AluStep, Register, monotone
+from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Phase, Pool, Reg,
                                  Residual, Step, VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
-from vta.compiler.alu_program import IMM_MAX, monotone
 from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.tiling import feasible
 from vta.isa import AluOp, Config, VtaError
@@ -116,15 +116,20 @@ def channel_operand(operand: np.ndarray, shape: tuple[int, ...],
 
 def convert_steps(steps, shape, constants: list[np.ndarray], channels_last: bool = False
                   ) -> list[Step]:
-    """Requantization steps as epilogue steps (per-channel operands appended to `constants`)."""
+    """`AluStep`s as layer steps: a constant operand as an immediate (uniform and narrow enough)
+    or a per-channel constant tile (appended to `constants`), a register as a register."""
     result = []
     for step in steps:
+        if isinstance(step.operand, Register):
+            result.append(Step(step.op, Reg(step.operand.index), step.register))
+            continue
         operand = channel_operand(step.operand, shape, channels_last)
-        if isinstance(operand, int):
-            result.append((step.op, Imm(operand)))
+        if isinstance(operand, int) and step.immediate:
+            result.append(Step(step.op, Imm(operand), step.register))
         else:
-            constants.append(operand.astype(np.int64))
-            result.append((step.op, Const(len(constants) - 1)))
+            channels = shape[-1] if channels_last or len(shape) == 1 else shape[1]
+            constants.append(np.broadcast_to(np.asarray(operand, dtype=np.int64), (channels,)))
+            result.append(Step(step.op, Const(len(constants) - 1), step.register))
     return result
 
 
@@ -136,16 +141,16 @@ def bias_step(bias: np.ndarray | int, constants: list[np.ndarray]) -> list[Step]
         if value == 0:
             return []
         if abs(value) <= IMM_MAX:
-            return [(AluOp.ADD, Imm(value))]
+            return [Step(AluOp.ADD, Imm(value))]
     constants.append(bias)
-    return [(AluOp.ADD, Const(len(constants) - 1))]
+    return [Step(AluOp.ADD, Const(len(constants) - 1))]
 
 
 def bias_by_gemm(bias: np.ndarray, constants: list[np.ndarray], config: Config):
     """(epilogue steps, bias tiles): a per-channel bias is added by one GEMM (1 cycle per
     output tile) where its tiles reach it, else by the ALU (`bias_step`, 2 cycles)."""
     steps = bias_step(bias, constants)
-    if not steps or isinstance(steps[0][1], Imm):
+    if not steps or isinstance(steps[0].operand, Imm):
         return steps, None
     tiles = bias_weight_tiles(np.asarray(bias), config.block_out, config.inp_width,
                               config.wgt_width)
@@ -452,8 +457,10 @@ def _poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node |
     offset = 0
     if layer.bias_tiles is not None:
         offset = producer.folded_bias().astype(np.int64)
-    steps = [(op, np.int64(operand.value) if isinstance(operand, Imm)
-              else layer.constants[operand.index]) for op, operand in layer.epilogue]
+    steps = [AluStep(step.op, np.int64(step.operand.value) if isinstance(step.operand, Imm)
+                     else Register(step.operand.index) if isinstance(step.operand, Reg)
+                     else layer.constants[step.operand.index], step.register)
+             for step in layer.epilogue]
     return producer if monotone(steps, offset - reach, offset + reach) else None
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, VtaLayer, WeightMode,
-                                 pooled_conv_rows, tile_conv_rows, window_extent)
+                                 pooled_conv_rows, scratch_registers, tile_conv_rows,
+                                 window_extent)
 from vta.isa import Config, MemoryType
 from vta.runtime.kernels import HAZARD_WINDOW
 
@@ -119,6 +120,9 @@ class Part(enum.StrEnum):
     POOLED = "pooled results"
     #: ACC: a MaxPool's copy of its input window
     WINDOW = "window copy"
+    #: ACC: the scratch registers of the ALU steps (`layers.scratch_registers`), each the size
+    #: of the accumulators of one output of the tile
+    SCRATCH = "scratch registers"
 
 
 class Region(NamedTuple):
@@ -394,6 +398,12 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
     if layer.pool is not None:
         regions[Part.POOLED] = Region(acc, accumulators.end,
                                       tile.blocks * pooled_tile(layer, tile).positions)
+    scratch = scratch_registers(layer)
+    if scratch:
+        end = max(region.end for region in regions.values() if region.memory == acc)
+        anchor = regions[Part.POOLED if layer.pool is not None else Part.ACCUMULATORS]
+        regions[Part.SCRATCH] = Region(acc, odd_distance(anchor.offset, end),
+                                       scratch * outputs * layer.upsample[0] * layer.upsample[1])
     return regions
 
 
@@ -421,10 +431,14 @@ def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Regi
     second = tile.blocks * same_shape_window(layer.b, width, tile).tiles
     outputs = tile.blocks * tile.positions
     constants = len(layer.constants) * tiling.out_blocks
+    operand = Region(acc, odd_distance(constants, constants + outputs), outputs)
+    scratch = scratch_registers(layer)
     return {Part.INPUT: Region(inp, 0, first), Part.OTHER: Region(inp, first, second),
             Part.CONSTANTS: Region(acc, 0, constants),
             Part.ACCUMULATORS: Region(acc, constants, outputs),
-            Part.OPERAND: Region(acc, odd_distance(constants, constants + outputs), outputs)}
+            Part.OPERAND: operand,
+            Part.SCRATCH: Region(acc, odd_distance(constants, operand.end) if scratch
+                                 else operand.end, scratch * outputs)}
 
 
 _REGIONS = {ConvLayer: _conv_regions, MaxPoolLayer: _max_pool_regions, AddLayer: _add_regions}

@@ -11,6 +11,7 @@ from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_
                             conv_pool_graph, conv_transpose_graph, dense_graph, pool_graph,
                             random_feeds, residual_graph, run_both)
 from vta.compiler import ir
+from vta.compiler.alu_program import registers
 from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
 
@@ -221,3 +222,17 @@ def test_concat_runs_on_the_host_with_a_layout_move():
     got, expected, model, _ = run_both(graph, random_feeds(rng, graph))
     np.testing.assert_array_equal(got["y"], expected["y"])
     assert [node["placement"] for node in model.nodes] == ["host"]
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+@pytest.mark.parametrize("shape", [dict(), dict(pool=3, pool_stride=2, pool_pad=1)],
+                         ids=["conv", "pooled"])
+def test_requantization_with_a_scratch_register(config, shape):
+    """A per-channel requantization of wide accumulators computes its correction in a scratch
+    ACC region (register 1; see test_requantize for its accuracy): bit-exact with the
+    reference, also after a fused max pool and in TINY's column tiles."""
+    rng = np.random.default_rng(7)
+    graph = conv_pool_graph(rng, c=24, o=20, **shape) if shape else conv_graph(rng, c=24, o=20)
+    conv = next(node for node in graph.nodes if isinstance(node, ir.Conv2d))
+    assert registers(conv.requant.steps) == 2
+    check(graph, config)
