@@ -28,9 +28,8 @@ from vta.isa import AluOp, VtaError
 #: each exact si/sy · 2^S (the product's rounding errors of the two operands may cancel).
 SHIFTS = 4
 NEIGHBOURS = (-2, -1, 0, 1, 2, 3)
-#: Every int8 pair (a, b), the inputs an Add plan is checked on.
-_PAIRS = np.stack(np.meshgrid(np.arange(INT8_MIN, INT8_MAX + 1),
-                              np.arange(INT8_MIN, INT8_MAX + 1), indexing="ij")).reshape(2, -1)
+#: How many candidates, cheapest first, are measured on every int8 pair.
+MEASURED = 24
 
 
 def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale: float,
@@ -43,46 +42,63 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
         reach = sum(max(INT8_MAX - z, z - INT8_MIN) * r for z, r in zip(zero_points, ratios))
         shifts = [shift for shift in range(30, 0, -1)
                   if (reach + 2) * 2.0 ** shift < 2 ** 31][:SHIFTS]
-        candidates = []
-        for shift in shifts:
-            targets = [{math.floor(r * 2.0 ** shift) + d for d in NEIGHBOURS} for r in ratios]
-            candidates += [_candidate(ratios, zero_points, shift, (ka, kb), zero_point, lo, hi)
-                           for ka in targets[0] for kb in targets[1]]
-        candidates = [c for c in candidates if c is not None]
-        if candidates:
-            within = [c for c in candidates if c[3].error <= ERROR_BUDGET]
-            cost = lambda c: alu_cycles(c[0] + c[1] + c[2])   # noqa: E731
-            best = min(within, key=lambda c: (cost(c), c[3].error)) if within \
-                else min(candidates, key=lambda c: (c[3].error, cost(c)))
-            return best[0], best[1], best[3]
+        candidates = [candidate for shift in shifts
+                      for candidate in _candidates(ratios, zero_points, shift, zero_point, lo, hi)]
+        # cheapest first, then by the error bound; measured (on every pair) in that order
+        candidates.sort(key=lambda c: (alu_cycles(c[0] + c[1] + c[2]), c[3]))
+        measured = []
+        for steps_a, steps_b, epilogue, _, shift in candidates[:MEASURED]:
+            requant = _measure(steps_a, steps_b, epilogue, shift, ratios, zero_points,
+                               zero_point, lo, hi)
+            if requant.error <= ERROR_BUDGET:
+                return steps_a, steps_b, requant
+            measured.append((requant.error, steps_a, steps_b, requant))
+        if measured:
+            _, steps_a, steps_b, requant = min(measured, key=lambda m: m[0])
+            return steps_a, steps_b, requant
     return _shifted_operands(scales, zero_points, scale, zero_point, lo, hi, alu_mul, where)
 
 
-def _candidate(ratios, zero_points, shift: int, targets, zero_point: int, lo: int, hi: int):
-    """(steps a, steps b, epilogue, Requantize) with the operands in units of 2^−shift of an
-    output step, multiplied by the products nearest `targets`, or None where the products or
-    their sum could leave int32."""
-    factors = [_factors(target) for target in targets]
-    if None in factors:
-        return None
-    products = [math.prod(f) for f in factors]
-    if sum(k * max(INT8_MAX - z, z - INT8_MIN) for k, z in zip(products, zero_points)) >= 1 << 31:
-        return None
-    operand_steps = [tuple(([AluStep(AluOp.ADD, np.int64(-z))] if z else [])
-                           + [AluStep(AluOp.MUL, np.int64(k)) for k in f])
-                     for z, f in zip(zero_points, factors)]
+def _candidates(ratios, zero_points, shift: int, zero_point: int, lo: int, hi: int):
+    """(steps a, steps b, epilogue, error bound in steps, shift) with the operands in units of
+    2^−shift of an output step, multiplied by the products nearest the multipliers around
+    ri·2^shift (the two operands' rounding errors may cancel); none whose products or sum
+    could leave int32."""
     epilogue = tuple(rounding_shift(shift, zero_point) + saturate(lo, hi))
-    a, b = _PAIRS
-    total = run_steps(operand_steps[0], a).astype(np.int64) + run_steps(operand_steps[1], b)
+    reaches = [max(INT8_MAX - z, z - INT8_MIN) for z in zero_points]
+    options = []
+    for ratio, zero, reach in zip(ratios, zero_points, reaches):
+        found = []
+        for target in {math.floor(ratio * 2.0 ** shift) + d for d in NEIGHBOURS}:
+            factors = _factors(target)
+            if factors is None:
+                continue
+            product = math.prod(factors)
+            steps = tuple(([AluStep(AluOp.ADD, np.int64(-zero))] if zero else [])
+                          + [AluStep(AluOp.MUL, np.int64(k)) for k in factors])
+            found.append((steps, product, reach * abs(product - ratio * 2.0 ** shift)))
+        options.append(found)
+    return [(a, b, epilogue, (error_a + error_b + 1) * 2.0 ** -shift, shift)
+            for a, product_a, error_a in options[0] for b, product_b, error_b in options[1]
+            if product_a * reaches[0] + product_b * reaches[1] < 1 << 31]
+
+
+def _measure(steps_a, steps_b, epilogue, shift: int, ratios, zero_points, zero_point: int,
+             lo: int, hi: int) -> Requantize:
+    """The requantization of the plan, its error measured on every int8 pair: how far the
+    exact value must move for round half up to give the plan's result."""
+    values = np.arange(INT8_MIN, INT8_MAX + 1, dtype=np.int64)
+    total = (run_steps(steps_a, values).astype(np.int64)[:, None]
+             + run_steps(steps_b, values).astype(np.int64)[None, :])
     got = run_steps(epilogue, total).astype(np.int64)
-    exact = ratios[0] * (a - zero_points[0]) + ratios[1] * (b - zero_points[1]) + zero_point
+    exact = (ratios[0] * (values - zero_points[0]))[:, None] \
+        + (ratios[1] * (values - zero_points[1]))[None, :] + zero_point
     need = np.maximum(got - 0.5 - exact, exact - (got + 0.5))
     need = np.where(((got == lo) & (exact < lo)) | ((got == hi) & (exact > hi)), 0, need)
     # the exact value in float64 is within 2^-50 of it relative: that much more
     slack = 2.0 ** -50 * (np.abs(exact).max() + 1)
-    requant = Requantize(np.asarray(2.0 ** -shift), int(zero_point), lo, hi, epilogue,
-                         error=float(max(need.max(), 0)) + slack)
-    return operand_steps[0], operand_steps[1], epilogue, requant
+    return Requantize(np.asarray(2.0 ** -shift), int(zero_point), lo, hi, epilogue,
+                      error=float(max(need.max(), 0)) + slack)
 
 
 def _factors(target: float) -> tuple[int, ...] | None:
