@@ -400,10 +400,12 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
                                       tile.blocks * pooled_tile(layer, tile).positions)
     scratch = scratch_registers(layer)
     if scratch:
+        # one register per tile the steps run on: the pooled results, or the outputs
+        register = regions[Part.POOLED].size if layer.pool is not None \
+            else outputs * layer.upsample[0] * layer.upsample[1]
         end = max(region.end for region in regions.values() if region.memory == acc)
         anchor = regions[Part.POOLED if layer.pool is not None else Part.ACCUMULATORS]
-        regions[Part.SCRATCH] = Region(acc, odd_distance(anchor.offset, end),
-                                       scratch * outputs * layer.upsample[0] * layer.upsample[1])
+        regions[Part.SCRATCH] = Region(acc, odd_distance(anchor.offset, end), scratch * register)
     return regions
 
 

@@ -1,0 +1,35 @@
+"""The integer (VTA) path against onnxruntime on zoo models whose previous requantization plans
+were 3–4 output steps away (one-step flips near rounding ties on ~0.3 % of each layer's
+outputs, amplified through the layers): fed onnxruntime's own inputs, every layer now gives
+onnxruntime's int8 outputs but for its float32 noise (values within ~1e-7 relative of a tie,
+about one output in 10^5), and the whole model stays within issue 11's acceptance."""
+
+import numpy as np
+import pytest
+
+import zoo
+from vta.compiler import ir, reference
+from vta.compiler.compare import onnxruntime_values
+from vta.compiler.onnx_import import import_onnx
+from vta.isa import Config
+from zoo import evaluate
+
+
+@pytest.mark.parametrize("name", ["resnet_small", pytest.param("mobilenet_v2",
+                                                               marks=pytest.mark.slow)])
+def test_integer_path_tracks_onnxruntime(name, torch_installed):
+    built = zoo.build(name)
+    graph = import_onnx(built.int8_path)
+    theirs = onnxruntime_values(built.int8_path, graph, built.reference.inputs[0], True)
+    compared = different = 0
+    for node in graph.nodes:
+        if not isinstance(node, (ir.Conv2d, ir.Dense, ir.Add)) or node.output not in theirs:
+            continue
+        alone = reference.run_node(node, [theirs[name] for name in node.inputs])[0]
+        gap = np.abs(alone.astype(np.int32) - theirs[node.output])
+        assert gap.max() <= 1, node.name
+        compared += gap.size
+        different += int(np.count_nonzero(gap))
+    assert compared > 10**5 and different <= compared * 2e-5
+    result = evaluate.evaluate(built, Config.preset("pynq"), samples=2)
+    assert result.steps <= max(2, result.spread) and result.passed
