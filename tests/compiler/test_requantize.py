@@ -199,8 +199,9 @@ def add_admissible(scales, zero_points, scale, zero_point, lo, slack):
     pa, pb, py, ps = (int(f * common) for f in fractions)
     total = (np.array(ALL_A - zero_points[0], dtype=object) * (2 * pa)
              + np.array(ALL_B - zero_points[1], dtype=object) * (2 * pb))
-    return [np.clip(((total + (2 * zero_point + 1) * py + sign * 2 * ps) // (2 * py))
-                    .astype(np.int64), lo, 127) for sign in (-1, 1)]
+    # floor(total / 2py + zp + 1/2 ± ps / common), all over the denominator 2·py·common
+    return [np.clip(((total * common + (2 * zero_point + 1) * py * common + sign * 2 * ps * py)
+                     // (2 * py * common)).astype(np.int64), lo, 127) for sign in (-1, 1)]
 
 
 @settings(max_examples=25, deadline=None)
