@@ -292,7 +292,7 @@ class Importer:
         """A product of two activations, head by head (`ir.MatMulOperand`, `ir.MatMul`): a
         single head is the node itself, several are concatenated along the heads' axis."""
         a, b = (self.graph.values[name] for name in pending.inputs)
-        requant = plan_requantization(pending.acc_scale / output.quant.scale,
+        requant = plan_requantization(ort_multiplier(pending.acc_scale, output.quant.scale),
                                       zero_point=output.quant.zero_point, lo=lo, hi=hi,
                                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
                                       where=f"node {pending.label}", absorb=True)
