@@ -134,7 +134,7 @@ def test_html_report_is_self_contained_and_renders_in_chromium(model, capsys, tm
             assert plot and plot["width"] > 200 and plot["height"] > 100
             assert page.locator("#roofline svg text", has_text="conv_b").count() >= 1
             config = page.locator("#config").inner_text()
-            assert "LOG_BLOCK\t4" in config and "CLOCK_MHZ\t100" in config
+            assert "LOG_BLOCK_IN\t4" in config and "CLOCK_MHZ\t100" in config
         finally:
             browser.close()
     assert requests == [page_path.as_uri()] and not errors
