@@ -42,7 +42,10 @@ class _Drawer:
         self.config, self.rng, self.loop_limits = config, rng, loop_limits
         self.layouts = layouts(config)
         self.dram = bytearray()
-        self.threads = int(rng.choice([1, 1, 2, 2, 3]))
+        # Every thread owns at least one tile of each buffer, and a queue holds the tokens of
+        # every thread (at most `threads` are outstanding on any queue).
+        most = min(3, config.machine.token_queue_depth, *(config.depth(kind) for kind in TENSORS))
+        self.threads = int(rng.choice([t for t in (1, 1, 2, 2, 3) if t <= most]))
         self.window = {}
         for kind in TENSORS:
             depth = config.depth(kind)
@@ -87,7 +90,12 @@ class _Drawer:
         return int(self.rng.integers(low, high + 1))
 
     def _limit(self, name: str, layout="gemm") -> int:
+        """The largest value field `name` of `layout` (memory, gemm, alu, uop) holds."""
         return getattr(self.layouts, layout)[name].maximum
+
+    def _fit(self, value: int, name: str, layout="gemm") -> int:
+        """`value`, or the field's maximum if it is larger."""
+        return min(int(value), self._limit(name, layout))
 
     def _slot(self, kind: MemoryType, thread: int) -> tuple[int, int]:
         start, size = self.window[kind]
@@ -133,15 +141,16 @@ class _Drawer:
     # -- loop instructions ------------------------------------------------------------------
     def _loop(self, operands: dict[str, MemoryType], thread: int) -> tuple[list[Uop], dict] | None:
         """A micro-op table and loop fields whose every index stays in the thread's windows."""
+        layout = "gemm" if "wgt" in operands else "alu"
         windows = {name: self._slot(kind, thread) for name, kind in operands.items()}
-        at_limit = self.rng.random() < LOOP_LIMIT_CHANCE["gemm" if "wgt" in operands else "alu"]
+        at_limit = self.rng.random() < LOOP_LIMIT_CHANCE[layout]
         if at_limit and self.loop_limits:
             # A loop at its field limit: factors 0, a table of 3+ distinct destinations.
             level = self.rng.choice(["iter_out", "iter_in"])
-            fields = {"iter_out": 1, "iter_in": 1, level: self._limit(level)}
+            fields = {"iter_out": 1, "iter_in": 1, level: self._limit(level, layout)}
             fields |= {f"{n}_factor_{l}": 0 for n in operands for l in ("out", "in")}
             count = 3
-            if windows["dst"][1] < count:
+            if windows["dst"][1] < count or self.config.uop_depth < count:
                 return None
             dst = self.rng.permutation(windows["dst"][1])[:count] + windows["dst"][0]
             columns = {"dst": dst}
@@ -150,21 +159,22 @@ class _Drawer:
                     start, size = windows[name]
                     columns[name] = self.rng.integers(start, start + size, count)
         else:
-            fields = {"iter_out": self._int(0, 4), "iter_in": self._int(0, 4)}
+            fields = {level: self._int(0, self._fit(4, level, layout))
+                      for level in ("iter_out", "iter_in")}
             span = {}
             for name in operands:
                 for level in ("out", "in"):
                     key = f"{name}_factor_{level}"
                     iters = fields[f"iter_{level}"]
                     if iters <= 1 and self.rng.random() < 0.3:
-                        fields[key] = self._limit(key)      # never moves an index: any value
+                        fields[key] = self._limit(key, layout)  # never moves an index: any value
                     else:
-                        fields[key] = int(self.rng.choice([0, 1, 1, 2, 3]))
+                        fields[key] = self._fit(self.rng.choice([0, 1, 1, 2, 3]), key, layout)
                 span[name] = sum(max(fields[f"iter_{l}"] - 1, 0) * fields[f"{name}_factor_{l}"]
                                  for l in ("out", "in"))
                 if span[name] >= windows[name][1]:
                     return None
-            count = self._int(1, 8)
+            count = self._int(1, min(8, self.config.uop_depth))
             shape = self.rng.choice(["random", "affine", "repeats"])
             columns = {}
             for name in operands:
@@ -202,7 +212,7 @@ class _Drawer:
             start = int(self.rng.choice([0, self._int(0, uop_depth - len(uops)), uop_depth - len(uops)]))
             insn = insn.replace(uop_bgn=start, uop_end=start + len(uops))
             if self.rng.random() < 0.05:
-                insn = insn.replace(uop_bgn=min(start + len(uops), self._limit("uop_bgn")),
+                insn = insn.replace(uop_bgn=self._fit(start + len(uops), "uop_bgn"),
                                     uop_end=start)                  # an empty range
             if hazard_free(insn, uops):
                 load = Load(memory_type=MemoryType.UOP, sram_base=start, dram_base=self._uops(uops),
@@ -230,8 +240,10 @@ class _Drawer:
         if junk:
             fields = {"sram_base": self._int(0, self._limit("sram_base", "memory")),
                       "dram_base": self._int(0, self._limit("dram_base", "memory")),
-                      "y_size": self._int(0, 7), "x_stride": self._int(0, 99),
-                      "y_pad_0": self._int(0, 3), "x_pad_1": self._int(0, 3)}
+                      "y_size": self._int(0, self._fit(7, "y_size", "memory")),
+                      "x_stride": self._int(0, self._fit(99, "x_stride", "memory")),
+                      "y_pad_0": self._int(0, self._fit(3, "y_pad_0", "memory")),
+                      "x_pad_1": self._int(0, self._fit(3, "x_pad_1", "memory"))}
         if module == "load":
             return Load(memory_type=MemoryType(self.rng.choice([MemoryType.INP, MemoryType.WGT])),
                         x_size=0, **fields)
@@ -242,7 +254,9 @@ class _Drawer:
         if kind in ("uop", "acc"):
             return Load(memory_type=MemoryType.UOP if kind == "uop" else MemoryType.ACC,
                         x_size=0, **fields)
-        empty = {"iter_out": 0} if self.rng.random() < 0.5 else {"uop_bgn": 3, "uop_end": 1,
+        first = self._fit(3, "uop_bgn")                      # a range ending before it starts
+        empty = {"iter_out": 0} if self.rng.random() < 0.5 else {"uop_bgn": first,
+                                                                 "uop_end": first - 1,
                                                                  "iter_out": 2, "iter_in": 2}
         if kind == "gemm":
             return Gemm(**empty)

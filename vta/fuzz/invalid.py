@@ -55,7 +55,12 @@ def _bounds(program: FuzzProgram, rng) -> FuzzProgram | None:
         index = memory[rng.integers(len(memory))]
         insn = insns[index]
         kind = MemoryType.OUT if isinstance(insn, Store) else insn.memory_type
-        insns[index] = insn.replace(sram_base=config.depth(kind) - 1 + int(insn.y_size * insn.x_size == 1))
+        first = config.depth(kind) - 1 + int(insn.y_size * insn.x_size == 1)
+        highest = layouts(config).memory["sram_base"].maximum
+        if first <= highest:
+            insns[index] = insn.replace(sram_base=first)
+        else:                  # the buffer spans the field: two tiles from its last index
+            insns[index] = insn.replace(sram_base=highest, x_size=insn.x_size + 1)
     elif choice == 1 and memory:
         index = memory[rng.integers(len(memory))]
         insn = insns[index]
@@ -67,7 +72,8 @@ def _bounds(program: FuzzProgram, rng) -> FuzzProgram | None:
         index = loops[rng.integers(len(loops))]
         insn = insns[index]
         count = insn.uop_end - insn.uop_bgn
-        end = config.uop_depth + int(rng.integers(1, 3))
+        end = min(config.uop_depth + int(rng.integers(1, 3)),
+                  layouts(config).gemm["uop_end"].maximum)
         first = min(end - count, layouts(config).gemm["uop_bgn"].maximum)
         insns[index] = insn.replace(uop_bgn=first, uop_end=end)
     else:
