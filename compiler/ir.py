@@ -137,12 +137,15 @@ class Conv2d(Node):
 class Dense(Node):
     """acc[n,m] = bias[m] + Σ_k weight[m,k] · (x[n,k] − input_zero_point), then `requant`.
     weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,) (holding the
-    requantization's offset, as `Conv2d.bias`)."""
+    requantization's offset, as `Conv2d.bias`). `copies` > 1: the weight is that many copies
+    of the same rows, each stored its own way (a recurrent product's wide result,
+    `onnx_recurrent`); the model's MACs count one copy."""
 
     weight: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
     input_zero_point: int
     requant: Requantize = field(repr=False)
+    copies: int = 1
 
     def folded_bias(self) -> np.ndarray:
         sums = self.weight.astype(np.int64).sum(axis=1)

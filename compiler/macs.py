@@ -18,7 +18,7 @@ def node_macs(graph: ir.Graph, node: ir.Node) -> int:
     if isinstance(node, ir.Conv2d):
         return out * int(np.prod(node.weight.shape[1:]))
     if isinstance(node, ir.Dense):
-        return out * node.weight.shape[1]
+        return out * node.weight.shape[1] // node.copies
     if isinstance(node, ir.MatMul):
         return out * node.contraction
     if isinstance(node, ir.AvgPool):

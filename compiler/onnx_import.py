@@ -27,6 +27,7 @@ import numpy as np
 import onnx
 
 from vta.compiler import ir, narrow, onnx_host, onnx_model
+from vta.compiler import onnx_recurrent  # noqa: F401 (registers the GRU/LSTM/RNN handler)
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
@@ -131,6 +132,17 @@ class Importer:
             reason = f"{type(error).__name__}: {error}"
         self.roll_back(snapshot)
         return self.host.emit(node, label, reason)
+
+    def import_nested(self, node: onnx.NodeProto) -> list:
+        """Import a node a handler made (a decomposition's: `onnx_recurrent`) as `run` imports
+        the model's own."""
+        results = self._import_node(node, node_label(node, 0))
+        for name, result in zip(node.output, results):
+            if name:
+                if isinstance(result, Pending):
+                    result = dataclasses.replace(result, nodes=result.nodes + (node,))
+                self.env[name] = result
+        return results
 
     def snapshot(self) -> tuple:
         return len(self.graph.nodes), set(self.graph.values), dict(self.graph.onnx_names)

@@ -559,7 +559,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         return ConvLayer(name=node.name, input=x, output=output, mode=WeightMode.DENSE,
                          weights=dense_weight_tiles(weight, block), epilogue=epilogue,
                          constants=constants, bias_tiles=bias_tiles,
-                         macs=int(np.prod(out_shape)) * node.weight.shape[1])
+                         macs=int(np.prod(out_shape)) * node.weight.shape[1] // node.copies)
     if isinstance(node, ir.AvgPool):
         taps = node.kernel[0] * node.kernel[1]
         epilogue = bias_step(-node.input_zero_point * taps, constants)

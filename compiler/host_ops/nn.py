@@ -331,8 +331,10 @@ def recurrent(call, x, w, r, b=None, lengths=None, initial_h=None, initial_c=Non
     """The three recurrent layers: one time step at a time, vectorised over batch and gates."""
     gates = _RECURRENT[call.op_type][0]
     layout = call.attr("layout", 0)
-    if layout:
+    if layout:        # batch first: x (batch, steps, features), states (batch, directions, H)
         x = x.transpose(1, 0, 2)
+        initial_h, initial_c = (None if state is None else state.transpose(1, 0, 2)
+                                for state in (initial_h, initial_c))
     steps, batch = x.shape[:2]
     directions = w.shape[0]
     hidden = call.attr("hidden_size", r.shape[-1])

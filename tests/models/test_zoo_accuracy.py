@@ -33,3 +33,14 @@ def test_integer_path_tracks_onnxruntime(name, torch_installed):
     assert compared > 10**5 and different <= compared * 2e-5
     result = evaluate.evaluate(built, Config.preset("pynq"), samples=2)
     assert result.steps <= max(2, result.spread) and result.passed
+
+
+@pytest.mark.parametrize("name", ["gru_layer", pytest.param("gru_bidirectional",
+                                                            marks=pytest.mark.slow)])
+def test_recurrent_layers_on_vta_within_the_acceptance(name, torch_installed):
+    """The ONNX GRU operators decomposed (docs/host.md, "Recurrent operators"): their products
+    on VTA, the output within issue 11's tolerance of onnxruntime, functional == cycle."""
+    result = evaluate.evaluate(zoo.build(name), Config.preset("pynq"), samples=3)
+    assert result.compiled and result.error is None, result
+    assert result.vta_mac_share >= 0.9 and result.backends_agree
+    assert result.steps <= max(2, result.spread) and result.passed

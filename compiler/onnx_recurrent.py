@@ -1,0 +1,432 @@
+"""GRU, LSTM and RNN decomposed at import, so that their matrix products run on VTA
+(docs/host.md, "Recurrent operators").
+
+onnxruntime's `quantize_static` leaves recurrent nodes in float, so each one becomes, per
+direction, the ONNX nodes of its definition with the products in QDQ form:
+
+- the **input projection** of every time step at once, one MatMul + bias per gate over the
+  (steps, batch, features) input — a Dense over the token axis;
+- per time step the **recurrent projection** of the previous hidden state, one MatMul per gate
+  (with the reset gate applied first where `linear_before_reset` is 0);
+- the gates (Sigmoid, Tanh, Mul, Add, Sub) on the host, in float, and the hidden (and cell)
+  state carried in float, as onnxruntime carries it.
+
+The float weights are quantized per output row, symmetric int8, when the model is compiled.
+Each product's input is an int8 tensor: the recurrent one is the state quantized at 1/127
+(every state of these cells lies in [−1, 1]: a convex combination of tanh outputs, a tanh, or
+o·tanh(c)); the input projection's is the layer's input itself where it is the dequantization
+of an int8 tensor, and otherwise the input divided by its largest magnitude (computed on the
+host, per inference) and quantized at 1/127, the product multiplied back by it afterwards
+(dynamic quantization). Each product leaves VTA as int8 on a range bounded from its weights
+and inputs, narrowed to where the gate's activation is not yet saturated.
+
+`decompose` returns the nodes and constants; the importer imports them one by one (the
+products become VTA Dense layers, the rest host nodes). A node it does not decompose (other
+activations, varying `sequence_lens`, a state that is not bounded) runs on the host whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from vta.compiler import ir
+from vta.compiler.alu_program import half, shifts, wrap32
+from vta.compiler.onnx_attributes import NodeError
+from vta.compiler.onnx_host import python_attributes
+from vta.compiler.onnx_operators import operator
+from vta.compiler.onnx_values import Const, Host, Pending, Quantized, Real
+from vta.compiler.requantize import INT8_MAX, INT8_MIN, Requantize
+
+#: The scale of a quantized hidden state (|h| ≤ 1) and of a dynamically quantized input.
+STATE_SCALE = np.float32(1 / 127)
+#: (gates, default activations) per operator.
+CELLS = {"RNN": (1, ("Tanh",)), "GRU": (3, ("Sigmoid", "Tanh")),
+         "LSTM": (4, ("Sigmoid", "Tanh", "Tanh"))}
+
+
+def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 weight, float32 scale per row): symmetric, the largest magnitude of each row at
+    ±127 (a zero row gets scale 1)."""
+    weight = np.asarray(weight, np.float32)
+    peak = np.abs(weight).max(axis=1)
+    scale = np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype(np.float32)
+    q = np.clip(np.rint(weight / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale
+
+
+class Builder:
+    """ONNX nodes and constants of one decomposed node, named `<prefix>/<part>`.
+
+    Without an importer it only collects them (an ONNX graph whose products are float MatMuls
+    with the int8 weights dequantized: the decomposition's structure, as tests check it against
+    onnxruntime). With one, every node is imported as it is made and every product is a wide
+    VTA Dense (`wide_product`)."""
+
+    def __init__(self, prefix: str, importer=None):
+        self.prefix, self.im = prefix, importer
+        self.nodes: list[onnx.NodeProto] = []
+        self.constants: dict[str, np.ndarray] = {}
+
+    def const(self, name: str, array) -> str:
+        name = f"{self.prefix}/{name}_const"
+        self.constants[name] = np.asarray(array)
+        if self.im is not None:
+            self.im.env[name] = Const(np.asarray(array))
+        return name
+
+    def add(self, op_type: str, inputs, name: str, outputs: int = 1, output: str | None = None,
+            **attributes) -> str:
+        names = [output or f"{self.prefix}/{name}"] + [f"{self.prefix}/{name}:{i}"
+                                                        for i in range(1, outputs)]
+        node = helper.make_node(op_type, list(inputs), names, name=f"{self.prefix}/{name}",
+                                **attributes)
+        self.nodes.append(node)
+        if self.im is not None:
+            self.im.import_nested(node)
+        return names[0]
+
+    def split(self, x: str, sizes: list[int], name: str) -> list[str]:
+        first = self.add("Split", [x, self.const(f"{name}/sizes", np.asarray(sizes, np.int64))],
+                         name, outputs=len(sizes), axis=-1)
+        return [first] + [f"{self.prefix}/{name}:{i}" for i in range(1, len(sizes))]
+
+    def product(self, x: str, weights: list[np.ndarray], biases: list, tag: str,
+                peak: str | None = None) -> list[str]:
+        """Float results of x·Wᵀ + b for each (W, b) of `weights` and `biases` (b None for
+        none; one product over their stacked rows), or of peak·(x·Wᵀ) + b for an x normalized
+        by `peak`: int8 weights per row; a wide VTA Dense where the importer has x as the
+        dequantization of an int8 tensor."""
+        weight = np.concatenate(weights)
+        bias = np.concatenate([np.zeros(len(w)) if b is None else np.asarray(b, np.float64)
+                               for w, b in zip(weights, biases)])
+        inner = bias if peak is None else np.zeros_like(bias)
+        q, scale = quantize_rows(weight)
+        meaning = None if self.im is None else self.im.env.get(x)
+        if isinstance(meaning, Real):
+            y = wide_product(self, self.im.graph.values[meaning.value], q, scale, inner, tag)
+        else:
+            w = self.const(f"{tag}/weight", (q.astype(np.float32) * scale[:, None]).T)
+            y = self.add("MatMul", [x, w], tag)
+            if inner.any():
+                y = self.add("Add", [y, self.const(f"{tag}/bias", inner.astype(np.float32))],
+                             f"{tag}/bias")
+        if peak is not None:
+            y = self.add("Mul", [y, peak], f"{tag}/rescaled")
+            if bias.any():
+                y = self.add("Add", [y, self.const(f"{tag}/bias", bias.astype(np.float32))],
+                             f"{tag}/bias")
+        if len(weights) == 1:
+            return [y]
+        return self.split(y, [len(w) for w in weights], f"{tag}/gates")
+
+    def normalized(self, x: str, tag: str) -> tuple[str, str]:
+        """(x / max|x| quantized at 1/127, max|x|): dynamic quantization of a tensor of
+        unknown range, per inference."""
+        peak = self.add("ReduceMax", [self.add("Abs", [x], f"{tag}/abs")], f"{tag}/peak",
+                        keepdims=0)
+        peak = self.add("Max", [peak, self.const("tiny", np.float32(1e-30))],
+                        f"{tag}/peak_positive")
+        return self.quantized_state(self.add("Div", [x, peak], f"{tag}/normalized"), tag), peak
+
+    def quantized_state(self, h: str, tag: str) -> str:
+        """The state (|h| ≤ 1) as the dequantization of int8 at 1/127 (without an importer,
+        the state itself: the structure alone)."""
+        if self.im is None:
+            return h
+        scale = self.const("state_scale", STATE_SCALE)
+        zero = self.const("state_zero_point", np.int8(0))
+        q = self.add("QuantizeLinear", [h, scale, zero], f"{tag}/quantized")
+        return self.add("DequantizeLinear", [q, scale, zero], f"{tag}/dequantized")
+
+
+#: The high part of a wide result is the fine part over this (a power of two, < 256, so that
+#: the high part pins down which wrap of the low byte is meant with room to spare).
+HIGH_FACTOR = 128
+
+
+def wide_product(build: Builder, x: ir.Value, q: np.ndarray, scale: np.ndarray,
+                 bias: np.ndarray, tag: str) -> str:
+    """x·(q·scale)ᵀ + bias to about 15 bits: one VTA Dense over the rows twice, whose first
+    copy stores the accumulator shifted right by j (per row, rounding) as its low byte
+    (wrapping: no clamp) and whose second copy stores it shifted by j + 7, which fits int8 for
+    every input. The host puts the two together (F = low + 256·round((128·high − low)/256),
+    exact since |F − 128·high| ≤ 65) and scales F by 2^j times the accumulator's unit."""
+    im = build.im
+    rows = len(q)
+    acc_scale = np.float64(x.quant.scale) * scale.astype(np.float64)
+    bias_acc = np.rint(bias / acc_scale).astype(np.int64)
+    zero_point = x.quant.zero_point
+    reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
+    bound = np.abs(q.astype(np.int64)).sum(axis=1) * reach + np.abs(bias_acc)
+    limit = (INT8_MAX - 0.5) * HIGH_FACTOR
+    low_shift = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / limit))).astype(np.int64)
+    shift = np.concatenate([low_shift, low_shift + HIGH_FACTOR.bit_length() - 1])
+    steps = tuple(shifts(shift))
+    requant = Requantize(np.exp2(-shift.astype(np.float64)), 0, INT8_MIN, INT8_MAX, steps)
+    full_bias = wrap32(np.concatenate([bias_acc, bias_acc]) + half(shift))
+    if np.any(np.concatenate([bound, bound]) + np.abs(full_bias) >= 1 << 31):
+        raise NodeError(tag, "the accumulator of a recurrent product could exceed 32 bits")
+    output = im.new_value(f"{build.prefix}/{tag}/wide", x.shape[:-1] + (2 * rows,),
+                          ir.Quant(1.0, 0))
+    value = im.emit(ir.Dense, f"{build.prefix}/{tag} (MatMul)", [x.name], output,
+                    weight=np.concatenate([q, q]), bias=full_bias, input_zero_point=zero_point,
+                    requant=requant, copies=2)
+    wide = f"{build.prefix}/{tag}/wide"
+    im.env[wide] = Quantized(value.name)
+    real = build.add("Cast", [wide], f"{tag}/cast", to=onnx.TensorProto.FLOAT)
+    low, high = build.split(real, [rows, rows], f"{tag}/halves")
+    wraps = build.add("Round", [build.add("Sub", [
+        build.add("Mul", [high, build.const("half", np.float32(HIGH_FACTOR / 256))],
+                  f"{tag}/high"),
+        build.add("Mul", [low, build.const("byte", np.float32(1 / 256))], f"{tag}/low")],
+        f"{tag}/difference")], f"{tag}/wraps")
+    fine = build.add("Add", [low, build.add("Mul", [wraps, build.const("wrap", np.float32(256))],
+                                            f"{tag}/wrapped")], f"{tag}/fine")
+    unit = (acc_scale * np.exp2(low_shift)).astype(np.float32)
+    return build.add("Mul", [fine, build.const(f"{tag}/unit", unit)], f"{tag}/real")
+
+
+@dataclass
+class Layer:
+    """What `decompose` needs to know of the node and its inputs."""
+
+    op_type: str
+    x_shape: tuple[int, ...]
+    #: whether the input is quantized per inference (it is no dequantized int8 tensor)
+    dynamic: bool
+    w: np.ndarray
+    r: np.ndarray
+    b: np.ndarray | None
+    initial_h: str | None
+    initial_c: str | None
+    peepholes: np.ndarray | None
+    attributes: dict
+
+
+def check(op_type: str, label: str, attributes: dict, lengths: np.ndarray | None,
+          steps: int) -> None:
+    """Refuse (NodeError: the node then runs on the host whole) what is not decomposed."""
+    defaults = CELLS[op_type][1]
+    direction = attributes.get("direction", "forward")
+    if direction not in ("forward", "reverse", "bidirectional"):
+        raise NodeError(label, f"direction {direction!r} is not an ONNX direction")
+    directions = 2 if direction == "bidirectional" else 1
+    activations = tuple(attributes.get("activations", defaults * directions))
+    if activations != defaults * directions:
+        raise NodeError(label, f"activations {list(activations)} are not decomposed (only "
+                               f"{list(defaults)}, whose states stay within [-1, 1])")
+    if attributes.get("activation_alpha") or attributes.get("activation_beta"):
+        raise NodeError(label, "activation_alpha/beta are not decomposed")
+    if lengths is not None and np.any(np.asarray(lengths) != steps):
+        raise NodeError(label, "sequence_lens shorter than the sequence are not decomposed")
+
+
+def decompose(layer: Layer, node: onnx.NodeProto, build: Builder,
+              outputs: tuple[str, ...] | None = None) -> Builder:
+    """The node's ONNX definition, its products run as VTA Dense layers; its outputs keep
+    their names (only those of `outputs`, by default all the node names)."""
+    names = list(node.output if outputs is None else outputs) + ["", "", ""]
+    attrs = layer.attributes
+    layout = attrs.get("layout", 0)
+    steps = layer.x_shape[1] if layout else layer.x_shape[0]
+    gates = CELLS[layer.op_type][0]
+    direction = attrs.get("direction", "forward")
+    reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    x, peak = node.input[0], None
+    if layer.dynamic:
+        x, peak = build.normalized(x, "input")
+    time_axis = 1 if layout else 0
+    results = ([], [], [])
+    for d, reverse in enumerate(reverses):
+        cell = Cell(build, layer, d, f"d{d}", time_axis)
+        cell.project_input(x, peak)
+        index = build.const(f"d{d}/index", np.int64(d))
+        h = layer.initial_h and build.add("Gather", [layer.initial_h, index], f"d{d}/initial_h",
+                                          axis=time_axis)
+        c = layer.initial_c and build.add("Gather", [layer.initial_c, index], f"d{d}/initial_c",
+                                          axis=time_axis)
+        states = {}
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            h, c = cell.step(t, h, c)
+            states[t] = h
+        if names[0]:
+            axes = build.const("y_axes", np.asarray([1, 2] if layout else [0, 1], np.int64))
+            results[0].append(build.add("Concat", [
+                build.add("Unsqueeze", [states[t], axes], f"d{d}/t{t}/y") for t in range(steps)],
+                f"d{d}/y", axis=time_axis))
+        axis = build.const("state_axis", np.asarray([time_axis], np.int64))
+        results[1].append(build.add("Unsqueeze", [h, axis], f"d{d}/y_h"))
+        if c is not None and names[2]:
+            results[2].append(build.add("Unsqueeze", [c, axis], f"d{d}/y_c"))
+    for index, parts in enumerate(results):
+        name = names[index]
+        if name and parts:
+            build.add("Concat", parts, f"output{index}", output=name,
+                      axis=(2 if layout else 1) if index == 0 else time_axis)
+    return build
+
+
+class Cell:
+    """One direction of a recurrent layer: its input projection, then step by step."""
+
+    def __init__(self, build: Builder, layer: Layer, d: int, tag: str, time_axis: int):
+        self.build, self.tag, self.time_axis = build, tag, time_axis
+        self.op_type = layer.op_type
+        gates = CELLS[self.op_type][0]
+        hidden = layer.r.shape[-1]
+        self.w = np.split(layer.w[d].astype(np.float64), gates)
+        self.r = np.split(layer.r[d].astype(np.float64), gates)
+        b = (np.zeros(2 * gates * hidden) if layer.b is None else layer.b[d].astype(np.float64))
+        self.wb, self.rb = np.split(b[:gates * hidden], gates), np.split(b[gates * hidden:], gates)
+        self.clip = layer.attributes.get("clip")
+        self.lbr = layer.attributes.get("linear_before_reset", 0) if self.op_type == "GRU" else 0
+        self.input_forget = layer.attributes.get("input_forget", 0)
+        self.first = True
+        self.peepholes = (None if layer.peepholes is None
+                          else np.split(layer.peepholes[d].astype(np.float64), 3))
+        # activation of each gate: GRU z r n; LSTM i o f c; RNN h
+        self.activation = {"GRU": ("Sigmoid", "Sigmoid", "Tanh"),
+                           "LSTM": ("Sigmoid", "Sigmoid", "Sigmoid", "Tanh"),
+                           "RNN": ("Tanh",)}[self.op_type]
+
+    def project_input(self, x: str, peak: str | None) -> None:
+        """Per gate, the input projection of every step at once (float (steps, batch, H));
+        R's bias joins W's wherever it adds outside the product (all but GRU's n gate when
+        `linear_before_reset`)."""
+        build = self.build
+        biases = [self.wb[g] + (0 if self.lbr and g == 2 else self.rb[g])
+                  for g in range(len(self.w))]
+        self.inputs = build.product(x, self.w, biases, f"{self.tag}/input", peak)
+
+    def _x(self, g: int, t: int) -> str:
+        return self.build.add("Gather", [self.inputs[g], self.build.const(
+            f"t{t}", np.int64(t))], f"{self.tag}/t{t}/x{g}", axis=self.time_axis)
+
+    def _activate(self, g: int, pre: str, t: int) -> str:
+        build = self.build
+        if self.clip is not None:
+            pre = build.add("Clip", [pre, build.const("clip_lo", np.float32(-self.clip)),
+                                     build.const("clip_hi", np.float32(self.clip))],
+                            f"{self.tag}/t{t}/clip{g}")
+        return build.add(self.activation[g], [pre], f"{self.tag}/t{t}/gate{g}")
+
+    def _gate(self, g: int, t: int, recurrent: str | None, extra: str | None = None) -> str:
+        """activation(x part + recurrent part (+ extra)) of gate g."""
+        pre = self._x(g, t)
+        for name, part in (("sum", recurrent), ("extra", extra)):
+            if part is not None:
+                pre = self.build.add("Add", [pre, part], f"{self.tag}/t{t}/{name}{g}")
+        return self._activate(g, pre, t)
+
+    def step(self, t: int, h: str | None, c: str | None) -> tuple[str, str | None]:
+        """(new hidden state, new cell state) after step t; None is a zero state."""
+        build, tag = self.build, f"{self.tag}/t{t}"
+        hq = peak = None
+        if h is not None and self.first:
+            # an initial state given: of any range, normalized like an unquantized input
+            hq, peak = build.normalized(h, f"{tag}/state")
+        elif h is not None:
+            hq = build.quantized_state(h, f"{tag}/state")
+        self.first = False
+        gates = range(len(self.r))
+        if self.op_type == "GRU":
+            products = [0, 1, 2] if self.lbr else [0, 1]
+        else:
+            products = list(gates)
+        rec = [None] * len(self.r)
+        if hq is not None:
+            found = build.product(hq, [self.r[g] for g in products],
+                                  [self.rb[g] if self.lbr and g == 2 else None for g in products],
+                                  f"{tag}/recurrent", peak)
+            rec = [found[products.index(g)] if g in products else None for g in gates]
+        if self.op_type == "RNN":
+            return self._gate(0, t, rec[0]), c
+        if self.op_type == "GRU":
+            z = self._gate(0, t, rec[0])
+            reset = self._gate(1, t, rec[1])
+            if self.lbr:
+                hn = rec[2] if hq is not None else build.const(
+                    f"{self.tag}/recurrent_bias", self.rb[2].astype(np.float32))
+                n = self._gate(2, t, build.add("Mul", [reset, hn], f"{tag}/reset"))
+            elif h is None:
+                n = self._gate(2, t, None)
+            else:
+                gated = build.add("Mul", [reset, h], f"{tag}/reset")
+                gated, gated_peak = ((build.quantized_state(gated, f"{tag}/reset_state"), None)
+                                     if peak is None else
+                                     build.normalized(gated, f"{tag}/reset_state"))
+                n = self._gate(2, t, build.product(gated, [self.r[2]], [None],
+                                                   f"{tag}/recurrent_reset", gated_peak)[0])
+            # h' = (1 − z)·n + z·h = n + z·(h − n)
+            if h is None:
+                return build.add("Sub", [n, build.add("Mul", [z, n], f"{tag}/keep")],
+                                 f"{tag}/h"), c
+            keep = build.add("Mul", [z, build.add("Sub", [h, n], f"{tag}/delta")], f"{tag}/keep")
+            return build.add("Add", [n, keep], f"{tag}/h"), c
+        # LSTM: gates i o f c
+        def peep(index: int, state: str | None):
+            if self.peepholes is None or state is None:
+                return None
+            return build.add("Mul", [state, build.const(f"{self.tag}/peephole{index}",
+                                                        self.peepholes[index].astype(np.float32))],
+                             f"{tag}/peephole{index}")
+        i = self._gate(0, t, rec[0], peep(0, c))
+        if self.input_forget:
+            f = build.add("Sub", [build.const("one", np.float32(1)), i], f"{tag}/forget")
+        else:
+            f = self._gate(2, t, rec[2], peep(2, c))
+        new_c = build.add("Mul", [i, self._gate(3, t, rec[3])], f"{tag}/input")
+        if c is not None:
+            new_c = build.add("Add", [build.add("Mul", [f, c], f"{tag}/kept"), new_c],
+                              f"{tag}/c")
+        o = self._gate(1, t, rec[1], peep(1, new_c))
+        return build.add("Mul", [o, build.add("Tanh", [new_c], f"{tag}/c_tanh")], f"{tag}/h"), \
+            new_c
+
+
+@operator("GRU", "LSTM", "RNN")
+def recurrent(im, node, label):
+    """A recurrent node decomposed (`decompose`), its products on VTA."""
+    attrs = python_attributes(node, label)
+
+    def given(index: int) -> str | None:
+        return node.input[index] if len(node.input) > index and node.input[index] else None
+
+    meaning = im.env.get(node.input[0])
+    if isinstance(meaning, (Real, Quantized, Host)):
+        x_shape = im.graph.values[meaning.value].shape
+    elif isinstance(meaning, Pending):
+        x_shape = meaning.shape
+    else:
+        raise NodeError(label, f"input {node.input[0]!r} is not a tensor of the model")
+    if isinstance(meaning, Quantized):
+        raise NodeError(label, "an integer input of a recurrent layer is not decomposed")
+    w = np.asarray(im.const(node.input[1], label, "W"), np.float32)
+    r = np.asarray(im.const(node.input[2], label, "R"), np.float32)
+    b = np.asarray(im.const(given(3), label, "B"), np.float32) if given(3) else None
+    lengths = im.const(given(4), label, "sequence_lens") if given(4) else None
+    gates = CELLS[node.op_type][0]
+    if len(x_shape) != 3 or w.ndim != 3 or r.ndim != 3 or r.shape[1] != gates * r.shape[2] \
+            or w.shape[1] != r.shape[1] or w.shape[2] != x_shape[2]:
+        raise NodeError(label, f"input {x_shape}, W {w.shape}, R {r.shape} do not fit")
+    steps = x_shape[1] if attrs.get("layout", 0) else x_shape[0]
+    check(node.op_type, label, attrs, lengths, steps)
+    initial = []
+    for index in (5, 6):
+        name = given(index) if node.op_type == "LSTM" or index == 5 else None
+        state = im.env.get(name) if name else None
+        zero = isinstance(state, Const) and not np.asarray(state.array).any()
+        initial.append(None if name is None or zero else name)
+    peepholes = (np.asarray(im.const(given(7), label, "P"), np.float32)
+                 if node.op_type == "LSTM" and given(7) else None)
+    consumed = {name for other in im.model.graph.node for name in other.input} | {
+        output.name for output in im.model.graph.output}
+    outputs = tuple(name if name in consumed else "" for name in node.output)
+    layer = Layer(node.op_type, tuple(x_shape), not isinstance(meaning, Real), w, r, b,
+                  initial[0], initial[1], peepholes, attrs)
+    decompose(layer, node, Builder(label.rsplit(" (", 1)[0], im), outputs)
+    return [im.env.get(name) if name else None for name in node.output]
