@@ -31,6 +31,7 @@ from vta.compiler import onnx_recurrent  # noqa: F401 (registers the GRU/LSTM/RN
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
+from vta.compiler.activations import plan_activation
 from vta.compiler.alu_program import wrap32
 from vta.compiler.requantize import plan_requantization
 from vta.compiler.requantize_add import plan_add
@@ -272,6 +273,8 @@ class Importer:
             return self._finalize_concat(pending, output)
         if pending.kind == "matmul":
             return self._finalize_product(pending, output, lo, hi)
+        if pending.kind == "activation":
+            return self._finalize_activation(pending, output, lo, hi)
         where = f"node {pending.label}"
         if pending.kind == "add":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
@@ -340,6 +343,18 @@ class Importer:
             return self.graph.values[products[0]]
         axis = next(index for index, size in enumerate(lead) if size > 1)
         return self.emit(ir.Concat, f"{name}/heads", products, output, axis=axis)
+
+    def _finalize_activation(self, pending: Pending, output: ir.Value, lo: int, hi: int
+                             ) -> ir.Value:
+        """An activation as a `Requantization` whose ALU program gives ONNX's output for every
+        int8 input (`activations.plan_activation`; a VtaError sends it to the host)."""
+        fields = dict(pending.fields)
+        spec, channels = fields.pop("activation"), fields.pop("channels")
+        x = self.graph.values[pending.inputs[0]]
+        requant = plan_activation(spec, x.quant, output.quant, lo, hi, (self.lo, self.hi),
+                                  channels, f"node {pending.label}")
+        return self.emit(ir.Requantization, pending.label, pending.inputs, output,
+                         requant=requant, **fields)
 
     def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
         """Concatenate after bringing every input to the output's quantization."""

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 
 from vta.compiler import ir, narrow
+from vta.compiler.activations import ACTIVATIONS, Activation
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real, channel_shape
 from vta.compiler.requantize import INT8_MAX, INT8_MIN
@@ -417,6 +418,51 @@ def clip(im, node, label):
     if _optional(node, 2):
         hi = float(im.const(node.input[2], label, "max"))
     return _clamped(im, node, label, lo, hi)
+
+
+@operator(*ACTIVATIONS)
+def activation(im, node, label):
+    """An element-wise activation of a dequantized tensor, planned as an ALU program once the
+    QuantizeLinear after it fixes the output's quantization (`activations`)."""
+    attrs = attributes(node, label, ACTIVATIONS[node.op_type])
+    x = im.real(node.input[0], label)
+    channels = ()
+    if node.op_type == "PRelu":
+        slope = np.asarray(im.const(node.input[1], label, "slope"), dtype=np.float32)
+        channels = _slope_channels(slope, x.shape, label)
+        negative = slope.reshape(channels).astype(np.float64) if channels else \
+            np.float64(slope.ravel()[0])
+        slopes = (negative, np.ones_like(negative))
+        slope = slope.reshape(channels) if channels else slope.ravel()[:1].reshape(())
+
+        def table(real, slope=slope):
+            return im.host.fold_arrays(node, label, [real, slope])[0]
+    else:
+        alpha = {"LeakyRelu": attrs.get("alpha"), "HardSigmoid": attrs.get("alpha")}.get(
+            node.op_type)
+        slopes = None if alpha is None else (
+            (np.float64(alpha), np.float64(1.0)) if node.op_type == "LeakyRelu"
+            else (np.float64(alpha), np.float64(alpha)))
+
+        def table(real):
+            return im.host.fold_arrays(node, label, [real])[0]
+    spec = Activation(node.op_type, slopes, table)
+    return [Pending(label, "activation", ir.Requantization, (x.name,), x.shape,
+                    np.asarray(x.quant.scale),
+                    dict(input_zero_point=x.quant.zero_point, activation=spec,
+                         channels=channels))]
+
+
+def _slope_channels(slope: np.ndarray, shape: tuple[int, ...], label: str) -> tuple[int, ...]:
+    """() for one slope; (C, 1, 1) for a slope per channel of an NCHW tensor."""
+    if slope.size == 1:
+        return ()
+    if len(shape) == 4 and slope.size == shape[1] and \
+            slope.shape[-3:] == (shape[1], 1, 1)[-slope.ndim:] and slope.ndim <= 4 \
+            and (slope.ndim < 4 or slope.shape[0] == 1):
+        return (shape[1], 1, 1)
+    raise NodeError(label, f"slopes of shape {slope.shape}: one slope, or one per channel of a "
+                    "4-D tensor, on VTA")
 
 
 @operator("Add")

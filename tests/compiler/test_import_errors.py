@@ -2,6 +2,7 @@
 sends to the host instead of refusing, with the reason the placement report shows."""
 
 import re
+import zlib
 
 import numpy as np
 import onnx
@@ -14,6 +15,16 @@ from vta.compiler.onnx_import import import_onnx
 from vta.isa import VtaError
 
 RNG = np.random.default_rng(7)
+
+
+@pytest.fixture(autouse=True)
+def _own_random_stream(request):
+    """Each test draws its weights and inputs from its own stream (seeded by its name), not from
+    wherever the tests that ran before it in the same worker left a shared one: the data, and
+    so the result, do not depend on the order or the distribution of the tests."""
+    global RNG
+    RNG = np.random.default_rng([7, zlib.crc32(request.node.name.encode())])
+    yield
 
 
 def conv_model(extra_nodes, extra_init=None, output="c"):
