@@ -143,18 +143,20 @@ class Builder:
         return self.add("DequantizeLinear", [q, scale, zero], f"{tag}/dequantized")
 
 
-#: The high part of a wide result is the fine part over this (a power of two, < 256, so that
-#: the high part pins down which wrap of the low byte is meant with room to spare).
-HIGH_FACTOR = 128
+#: A wide result F is held below this in magnitude, so that ⌊(F + 128) / 256⌋ fits int8.
+WIDE_LIMIT = (INT8_MAX - 1) * 256
 
 
 def wide_product(build: Builder, x: ir.Value, q: np.ndarray, scale: np.ndarray,
                  bias: np.ndarray, tag: str) -> str:
-    """x·(q·scale)ᵀ + bias to about 15 bits: one VTA Dense over the rows twice, whose first
-    copy stores the accumulator shifted right by j (per row, rounding) as its low byte
-    (wrapping: no clamp) and whose second copy stores it shifted by j + 7, which fits int8 for
-    every input. The host puts the two together (F = low + 256·round((128·high − low)/256),
-    exact since |F − 128·high| ≤ 65) and scales F by 2^j times the accumulator's unit."""
+    """x·(q·scale)ᵀ + bias to 16 bits: one VTA Dense over every row twice, interleaved.
+
+    With F = ⌊(acc + 2^(j−1)) / 2^j⌋ — the accumulator rounded to units of 2^j, j per row the
+    least shift that keeps |F| < `WIDE_LIMIT` for every input — the first copy of row m stores
+    F's low byte (its requantization has no clamp: the store keeps the low byte, wrapping) and
+    the second ⌊(F + 128) / 256⌋ (a truncating shift by j + 8 after the offset
+    2^(j−1) + 2^(j+7)), so that F = low + 256·high with both signed int8. The host reads the
+    pairs as (…, M, 2) and sums low·u + high·256u, u = 2^j accumulator units."""
     im = build.im
     rows = len(q)
     acc_scale = np.float64(x.quant.scale) * scale.astype(np.float64)
@@ -162,32 +164,32 @@ def wide_product(build: Builder, x: ir.Value, q: np.ndarray, scale: np.ndarray,
     zero_point = x.quant.zero_point
     reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
     bound = np.abs(q.astype(np.int64)).sum(axis=1) * reach + np.abs(bias_acc)
-    limit = (INT8_MAX - 0.5) * HIGH_FACTOR
-    low_shift = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / limit))).astype(np.int64)
-    shift = np.concatenate([low_shift, low_shift + HIGH_FACTOR.bit_length() - 1])
-    steps = tuple(shifts(shift))
-    requant = Requantize(np.exp2(-shift.astype(np.float64)), 0, INT8_MIN, INT8_MAX, steps)
-    full_bias = wrap32(np.concatenate([bias_acc, bias_acc]) + half(shift))
-    if np.any(np.concatenate([bound, bound]) + np.abs(full_bias) >= 1 << 31):
+    low = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / WIDE_LIMIT))).astype(np.int64)
+    shift = np.stack([low, low + 8], axis=1).ravel()
+    offset = np.stack([half(low), half(low) + np.left_shift(1, low + 7)], axis=1).ravel()
+    full_bias = np.repeat(bias_acc, 2) + offset
+    if np.any(np.repeat(bound, 2) + np.abs(full_bias) >= 1 << 31):
         raise NodeError(tag, "the accumulator of a recurrent product could exceed 32 bits")
-    output = im.new_value(f"{build.prefix}/{tag}/wide", x.shape[:-1] + (2 * rows,),
-                          ir.Quant(1.0, 0))
+    requant = Requantize(np.exp2(-shift.astype(np.float64)), 0, INT8_MIN, INT8_MAX,
+                         tuple(shifts(shift)))
+    lead = x.shape[:-1]
+    output = im.new_value(f"{build.prefix}/{tag}/wide", lead + (2 * rows,), ir.Quant(1.0, 0))
     value = im.emit(ir.Dense, f"{build.prefix}/{tag} (MatMul)", [x.name], output,
-                    weight=np.concatenate([q, q]), bias=full_bias, input_zero_point=zero_point,
-                    requant=requant, copies=2)
+                    weight=np.repeat(q, 2, axis=0), bias=wrap32(full_bias),
+                    input_zero_point=zero_point, requant=requant, copies=2)
     wide = f"{build.prefix}/{tag}/wide"
     im.env[wide] = Quantized(value.name)
-    real = build.add("Cast", [wide], f"{tag}/cast", to=onnx.TensorProto.FLOAT)
-    low, high = build.split(real, [rows, rows], f"{tag}/halves")
-    wraps = build.add("Round", [build.add("Sub", [
-        build.add("Mul", [high, build.const("half", np.float32(HIGH_FACTOR / 256))],
-                  f"{tag}/high"),
-        build.add("Mul", [low, build.const("byte", np.float32(1 / 256))], f"{tag}/low")],
-        f"{tag}/difference")], f"{tag}/wraps")
-    fine = build.add("Add", [low, build.add("Mul", [wraps, build.const("wrap", np.float32(256))],
-                                            f"{tag}/wrapped")], f"{tag}/fine")
-    unit = (acc_scale * np.exp2(low_shift)).astype(np.float32)
-    return build.add("Mul", [fine, build.const(f"{tag}/unit", unit)], f"{tag}/real")
+    pairs = build.add("Reshape", [build.add("Cast", [wide], f"{tag}/cast",
+                                            to=onnx.TensorProto.FLOAT),
+                                  build.const(f"{tag}/pairs_shape",
+                                              np.asarray(lead + (rows, 2), np.int64))],
+                      f"{tag}/pairs")
+    unit = acc_scale * np.exp2(low)
+    weights = np.stack([unit, 256 * unit], axis=1).astype(np.float32)
+    return build.add("ReduceSum", [build.add("Mul", [pairs, build.const(f"{tag}/units", weights)],
+                                             f"{tag}/scaled"),
+                                   build.const("last_axis", np.asarray([-1], np.int64))],
+                     f"{tag}/real", keepdims=0)
 
 
 @dataclass
