@@ -89,9 +89,10 @@ class Builder:
             self.im.import_nested(node)
         return names[0]
 
-    def split(self, x: str, sizes: list[int], name: str) -> list[str]:
-        first = self.add("Split", [x, self.const(f"{name}/sizes", np.asarray(sizes, np.int64))],
-                         name, outputs=len(sizes), axis=-1)
+    def split(self, x: str, sizes: list[int], name: str, axis: int = -1) -> list[str]:
+        first = self.add("Split", [x, self.const("sizes_" + "_".join(map(str, sizes)),
+                                                  np.asarray(sizes, np.int64))],
+                         name, outputs=len(sizes), axis=axis)
         return [first] + [f"{self.prefix}/{name}:{i}" for i in range(1, len(sizes))]
 
     def product(self, x: str, weights: list[np.ndarray], biases: list, tag: str,
@@ -244,9 +245,10 @@ def decompose(layer: Layer, node: onnx.NodeProto, build: Builder,
     time_axis = 1 if layout else 0
     results = ([], [], [])
     for d, reverse in enumerate(reverses):
-        cell = Cell(build, layer, d, f"d{d}", time_axis)
+        # states keep the time axis: (1, batch, H), or (batch, 1, H) batch first
+        cell = Cell(build, layer, d, f"d{d}", time_axis, steps)
         cell.project_input(x, peak)
-        index = build.const(f"d{d}/index", np.int64(d))
+        index = build.const(f"d{d}/index", np.asarray([d], np.int64))
         h = layer.initial_h and build.add("Gather", [layer.initial_h, index], f"d{d}/initial_h",
                                           axis=time_axis)
         c = layer.initial_c and build.add("Gather", [layer.initial_c, index], f"d{d}/initial_c",
@@ -256,27 +258,29 @@ def decompose(layer: Layer, node: onnx.NodeProto, build: Builder,
             h, c = cell.step(t, h, c)
             states[t] = h
         if names[0]:
-            axes = build.const("y_axes", np.asarray([1, 2] if layout else [0, 1], np.int64))
-            results[0].append(build.add("Concat", [
-                build.add("Unsqueeze", [states[t], axes], f"d{d}/t{t}/y") for t in range(steps)],
-                f"d{d}/y", axis=time_axis))
-        axis = build.const("state_axis", np.asarray([time_axis], np.int64))
-        results[1].append(build.add("Unsqueeze", [h, axis], f"d{d}/y_h"))
+            y = build.add("Concat", [states[t] for t in range(steps)], f"d{d}/y",
+                          axis=time_axis)
+            results[0].append(build.add("Unsqueeze", [y, build.const(
+                "direction_axis", np.asarray([time_axis + 1], np.int64))], f"d{d}/y_directions"))
+        results[1].append(h)
         if c is not None and names[2]:
-            results[2].append(build.add("Unsqueeze", [c, axis], f"d{d}/y_c"))
+            results[2].append(c)
     for index, parts in enumerate(results):
         name = names[index]
         if name and parts:
             build.add("Concat", parts, f"output{index}", output=name,
-                      axis=(2 if layout else 1) if index == 0 else time_axis)
+                      axis=time_axis + 1 if index == 0 else time_axis)
     return build
 
 
 class Cell:
-    """One direction of a recurrent layer: its input projection, then step by step."""
+    """One direction of a recurrent layer: its input projection, then step by step. Gates
+    that share an activation and have no terms of their own are computed together (`groups`:
+    GRU z and r; LSTM i, o and f without peepholes)."""
 
-    def __init__(self, build: Builder, layer: Layer, d: int, tag: str, time_axis: int):
-        self.build, self.tag, self.time_axis = build, tag, time_axis
+    def __init__(self, build: Builder, layer: Layer, d: int, tag: str, time_axis: int,
+                 steps: int):
+        self.build, self.tag, self.time_axis, self.steps = build, tag, time_axis, steps
         self.op_type = layer.op_type
         gates = CELLS[self.op_type][0]
         hidden = layer.r.shape[-1]
@@ -294,35 +298,51 @@ class Cell:
         self.activation = {"GRU": ("Sigmoid", "Sigmoid", "Tanh"),
                            "LSTM": ("Sigmoid", "Sigmoid", "Sigmoid", "Tanh"),
                            "RNN": ("Tanh",)}[self.op_type]
+        if self.op_type == "GRU":
+            self.groups = [[0, 1], [2]]
+        elif self.op_type == "LSTM" and self.peepholes is None:
+            self.groups = [[0, 1, 2], [3]]
+        else:
+            self.groups = [[g] for g in range(gates)]
+
+    def _stack(self, parts: list, group: list[int]) -> np.ndarray:
+        return np.concatenate([parts[g] for g in group])
 
     def project_input(self, x: str, peak: str | None) -> None:
-        """Per gate, the input projection of every step at once (float (steps, batch, H));
+        """Per group of gates, the input projection of every step at once, split into steps;
         R's bias joins W's wherever it adds outside the product (all but GRU's n gate when
         `linear_before_reset`)."""
         build = self.build
         biases = [self.wb[g] + (0 if self.lbr and g == 2 else self.rb[g])
                   for g in range(len(self.w))]
-        self.inputs = build.product(x, self.w, biases, f"{self.tag}/input", peak)
+        projections = build.product(x, [self._stack(self.w, group) for group in self.groups],
+                                    [self._stack(biases, group) for group in self.groups],
+                                    f"{self.tag}/input", peak)
+        self.inputs = [build.split(y, [1] * self.steps, f"{self.tag}/input/steps{i}",
+                                   axis=self.time_axis)
+                       for i, y in enumerate(projections)]
 
-    def _x(self, g: int, t: int) -> str:
-        return self.build.add("Gather", [self.inputs[g], self.build.const(
-            f"t{t}", np.int64(t))], f"{self.tag}/t{t}/x{g}", axis=self.time_axis)
-
-    def _activate(self, g: int, pre: str, t: int) -> str:
-        build = self.build
+    def _activate(self, index: int, pre: str, t: int) -> list[str]:
+        """The activation of group `index`'s pre-activation, split into its gates."""
+        build, group = self.build, self.groups[index]
         if self.clip is not None:
             pre = build.add("Clip", [pre, build.const("clip_lo", np.float32(-self.clip)),
                                      build.const("clip_hi", np.float32(self.clip))],
-                            f"{self.tag}/t{t}/clip{g}")
-        return build.add(self.activation[g], [pre], f"{self.tag}/t{t}/gate{g}")
+                            f"{self.tag}/t{t}/clip{index}")
+        y = build.add(self.activation[group[0]], [pre], f"{self.tag}/t{t}/gate{index}")
+        if len(group) == 1:
+            return [y]
+        size = len(self.r[0])
+        return build.split(y, [size] * len(group), f"{self.tag}/t{t}/gates{index}")
 
-    def _gate(self, g: int, t: int, recurrent: str | None, extra: str | None = None) -> str:
-        """activation(x part + recurrent part (+ extra)) of gate g."""
-        pre = self._x(g, t)
+    def _gate(self, index: int, t: int, recurrent: str | None, extra: str | None = None
+              ) -> list[str]:
+        """The gates of group `index`: activation(x part + recurrent part (+ extra))."""
+        pre = self.inputs[index][t]
         for name, part in (("sum", recurrent), ("extra", extra)):
             if part is not None:
-                pre = self.build.add("Add", [pre, part], f"{self.tag}/t{t}/{name}{g}")
-        return self._activate(g, pre, t)
+                pre = self.build.add("Add", [pre, part], f"{self.tag}/t{t}/{name}{index}")
+        return self._activate(index, pre, t)
 
     def step(self, t: int, h: str | None, c: str | None) -> tuple[str, str | None]:
         """(new hidden state, new cell state) after step t; None is a zero state."""
@@ -334,35 +354,35 @@ class Cell:
         elif h is not None:
             hq = build.quantized_state(h, f"{tag}/state")
         self.first = False
-        gates = range(len(self.r))
-        if self.op_type == "GRU":
-            products = [0, 1, 2] if self.lbr else [0, 1]
-        else:
-            products = list(gates)
-        rec = [None] * len(self.r)
+        # the recurrent products: every group but GRU's n when the reset comes first
+        products = [i for i, group in enumerate(self.groups)
+                    if not (self.op_type == "GRU" and group == [2] and not self.lbr)]
+        rec = [None] * len(self.groups)
         if hq is not None:
-            found = build.product(hq, [self.r[g] for g in products],
-                                  [self.rb[g] if self.lbr and g == 2 else None for g in products],
-                                  f"{tag}/recurrent", peak)
-            rec = [found[products.index(g)] if g in products else None for g in gates]
+            found = build.product(
+                hq, [self._stack(self.r, self.groups[i]) for i in products],
+                [np.concatenate([self.rb[g] if self.lbr and g == 2 else np.zeros(len(self.r[g]))
+                                 for g in self.groups[i]]) for i in products],
+                f"{tag}/recurrent", peak)
+            for i, y in zip(products, found):
+                rec[i] = y
         if self.op_type == "RNN":
-            return self._gate(0, t, rec[0]), c
+            return self._gate(0, t, rec[0])[0], c
         if self.op_type == "GRU":
-            z = self._gate(0, t, rec[0])
-            reset = self._gate(1, t, rec[1])
+            z, reset = self._gate(0, t, rec[0])
             if self.lbr:
-                hn = rec[2] if hq is not None else build.const(
+                hn = rec[1] if hq is not None else build.const(
                     f"{self.tag}/recurrent_bias", self.rb[2].astype(np.float32))
-                n = self._gate(2, t, build.add("Mul", [reset, hn], f"{tag}/reset"))
+                n = self._gate(1, t, build.add("Mul", [reset, hn], f"{tag}/reset"))[0]
             elif h is None:
-                n = self._gate(2, t, None)
+                n = self._gate(1, t, None)[0]
             else:
                 gated = build.add("Mul", [reset, h], f"{tag}/reset")
                 gated, gated_peak = ((build.quantized_state(gated, f"{tag}/reset_state"), None)
                                      if peak is None else
                                      build.normalized(gated, f"{tag}/reset_state"))
-                n = self._gate(2, t, build.product(gated, [self.r[2]], [None],
-                                                   f"{tag}/recurrent_reset", gated_peak)[0])
+                n = self._gate(1, t, build.product(gated, [self.r[2]], [None],
+                                                   f"{tag}/recurrent_reset", gated_peak)[0])[0]
             # h' = (1 − z)·n + z·h = n + z·(h − n)
             if h is None:
                 return build.add("Sub", [n, build.add("Mul", [z, n], f"{tag}/keep")],
@@ -370,22 +390,27 @@ class Cell:
             keep = build.add("Mul", [z, build.add("Sub", [h, n], f"{tag}/delta")], f"{tag}/keep")
             return build.add("Add", [n, keep], f"{tag}/h"), c
         # LSTM: gates i o f c
-        def peep(index: int, state: str | None):
-            if self.peepholes is None or state is None:
-                return None
-            return build.add("Mul", [state, build.const(f"{self.tag}/peephole{index}",
-                                                        self.peepholes[index].astype(np.float32))],
-                             f"{tag}/peephole{index}")
-        i = self._gate(0, t, rec[0], peep(0, c))
+        if self.peepholes is None:
+            i, o, f = self._gate(0, t, rec[0])
+            candidate = self._gate(1, t, rec[1])[0]
+        else:
+            def peep(index: int, state: str | None):
+                if state is None:
+                    return None
+                return build.add("Mul", [state, build.const(
+                    f"{self.tag}/peephole{index}", self.peepholes[index].astype(np.float32))],
+                    f"{tag}/peephole{index}")
+            i = self._gate(0, t, rec[0], peep(0, c))[0]
+            f = self._gate(2, t, rec[2], peep(2, c))[0]
+            candidate = self._gate(3, t, rec[3])[0]
         if self.input_forget:
             f = build.add("Sub", [build.const("one", np.float32(1)), i], f"{tag}/forget")
-        else:
-            f = self._gate(2, t, rec[2], peep(2, c))
-        new_c = build.add("Mul", [i, self._gate(3, t, rec[3])], f"{tag}/input")
+        new_c = build.add("Mul", [i, candidate], f"{tag}/input")
         if c is not None:
             new_c = build.add("Add", [build.add("Mul", [f, c], f"{tag}/kept"), new_c],
                               f"{tag}/c")
-        o = self._gate(1, t, rec[1], peep(1, new_c))
+        if self.peepholes is not None:
+            o = self._gate(1, t, rec[1], peep(1, new_c))[0]
         return build.add("Mul", [o, build.add("Tanh", [new_c], f"{tag}/c_tanh")], f"{tag}/h"), \
             new_c
 
