@@ -7,7 +7,9 @@
     epilogue >> 8 and clip to [0, 127].
 
 Each run's final DRAM image is checked against numpy. Prints simulated GOPS (2 ops per MAC)
-from wall time, and from the process's CPU time (the better figure on a loaded machine).
+from wall time, and from the process's CPU time (the better figure on a loaded machine), and
+the run's CPU time against bare float32 BLAS products of the same shape and MAC count measured
+just before in the same process (the simulator's ceiling; the ratio moves least with load).
 Usage: python benchmarks/functional_sim.py [--rounds N] [--repeat R]
 """
 
@@ -208,19 +210,41 @@ def conv3x3(config: Config, rng: np.random.Generator):
     return dram, insn_addr, len(program), macs, check
 
 
-def measure(name: str, build, repeat: int) -> None:
+def blas_reference(shape: tuple[int, int, int], macs: int) -> float:
+    """CPU seconds of bare float32 products of `shape` (M, K, N) doing `macs` MACs, measured
+    now: the ceiling for a simulator whose work is such products (its ratio to it is what the
+    machine's load changes least)."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.integers(-128, 128, (m, k)).astype(np.float32)
+    b = rng.integers(-128, 128, (n, k)).astype(np.float32)
+    out = np.empty((m, n), np.float32)
+    count = max(1, round(macs / (m * k * n)))
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(count):
+            np.matmul(a, b.T, out=out)
+        best = min(best, time.process_time() - start)
+    return best * macs / (count * m * k * n)
+
+
+def measure(name: str, build, repeat: int, shape: tuple[int, int, int]) -> None:
     config = Config.preset("pynq")
     dram, insn_addr, insn_count, macs, check = build(config)
     simulator = FunctionalSimulator(config)
     for attempt in range(repeat):
         image = dram.copy()
+        reference = blas_reference(shape, macs)
         start, start_cpu = time.perf_counter(), time.process_time()
         simulator.run(image, insn_addr, insn_count)
         seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         check(image)
         print(f"{name}: run {attempt + 1}: {insn_count} instructions, {macs / 1e9:.3f}·10⁹ MAC "
               f"in {seconds:.3f} s = {2 * macs / seconds / 1e9:.1f} GOPS "
-              f"(CPU time {cpu:.3f} s = {2 * macs / cpu / 1e9:.1f} GOPS; output checked)")
+              f"(CPU time {cpu:.3f} s = {2 * macs / cpu / 1e9:.1f} GOPS; output checked); "
+              f"{reference / cpu:.0%} of bare float32 BLAS products of its shape measured "
+              f"just before ({2 * macs / reference / 1e9:.1f} GOPS)")
 
 
 def main() -> None:
@@ -229,8 +253,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each image")
     args = parser.parse_args()
     rng = np.random.default_rng(2024)
-    measure("(a) blocked GEMM", lambda c: blocked_gemm(c, args.rounds, rng), args.repeat)
-    measure("(b) 3x3 conv 56x56x64->64", lambda c: conv3x3(c, rng), args.repeat)
+    measure("(a) blocked GEMM", lambda c: blocked_gemm(c, args.rounds, rng), args.repeat,
+            (64, 256, 256))
+    measure("(b) 3x3 conv 56x56x64->64", lambda c: conv3x3(c, rng), args.repeat, (224, 288, 64))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,13 @@ def alu(opcode: AluOp, a: np.ndarray, b, out: np.ndarray | None = None) -> np.nd
     if opcode == AluOp.ADD:
         return np.add(a, b, out=out, dtype=np.int32, casting="unsafe")
     if opcode == AluOp.SHR:
+        if isinstance(b, np.int32):  # an immediate: its shift as a Python int, no array work
+            half = 1 << (SHIFT_BITS - 1)
+            shift = ((int(b) & (2 * half - 1)) ^ half) - half
+            if shift >= 0:
+                return np.right_shift(a, np.int32(shift), out=out)
+            unsigned = None if out is None else out.view(np.uint32)
+            return np.left_shift(a.view(np.uint32), np.uint32(-shift), out=unsigned).view(np.int32)
         shift = shift_amount(b)
         if shift.ndim == 0 and shift >= 0:
             return np.right_shift(a, np.int32(shift), out=out)

@@ -89,7 +89,8 @@ class AluEngine:
         self.plans = PlanCache()
 
     def execute(self, insn: DecodedInstruction) -> None:
-        if insn.executions:
+        f = insn.fields
+        if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
             self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> AluPlan:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import Config, MemoryType
+from vta.isa import Config, MemoryType, Opcode
 from vta.isa.elements import pack, unpack
-from vta.simulator.functional.bounds import Sizes, check_memory_access
+from vta.simulator.functional.bounds import Sizes, check_memory_access, dram_byte_range
 from vta.isa.program import DecodedInstruction
 
 PADS = ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1")
+#: LOAD/STORE addressing kept per simulator before the cache is emptied.
+TRANSFER_CACHE_SIZE = 1 << 14
 
 
 class Sram:
@@ -51,60 +53,100 @@ def dram_rows(dram: np.ndarray, first_byte: int, rows: int, row_bytes: int,
                       strides=(stride_bytes, 1))
 
 
+class _Transfer:
+    """What a LOAD or STORE of tensor tiles does, worked out once per instruction: the SRAM
+    block (a view), its pad regions, and the DRAM rows (first byte, rows, bytes, stride)."""
+
+    __slots__ = ("block", "pads", "inner", "first", "rows", "row_bytes", "stride", "end",
+                 "acc", "width", "uop", "moved")
+
+
 class DataMover:
-    """Executes LOADs and STOREs between a DRAM image and the buffers; returns bytes moved."""
+    """Executes LOADs and STOREs between a DRAM image and the buffers; returns bytes moved.
+    Each instruction's addressing is worked out once (`_Transfer`, cached by its bytes)."""
 
     def __init__(self, config: Config, sram: Sram):
         self.sram, self.sizes = sram, Sizes.of(config)
         self.width = {kind: config.element_width(kind)
                       for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT)}
+        self.transfers: dict[bytes, _Transfer] = {}
+
+    def _transfer(self, insn: DecodedInstruction, dram: np.ndarray) -> _Transfer:
+        transfer = self.transfers.get(insn.raw)
+        if transfer is None:
+            if len(self.transfers) >= TRANSFER_CACHE_SIZE:
+                self.transfers.clear()
+            transfer = self.transfers[insn.raw] = self._plan(insn)
+        if transfer.end > dram.size:
+            check_memory_access(insn, self.sizes, dram.size)  # raises BoundsError
+        return transfer
+
+    def _plan(self, insn: DecodedInstruction) -> _Transfer:
+        """The addressing of a LOAD/STORE with x_size > 0, its SRAM bounds checked."""
+        check_memory_access(insn, self.sizes, 1 << 62)
+        f, t = insn.fields, _Transfer()
+        store = insn.opcode == Opcode.STORE
+        memory_type = MemoryType.OUT if store else MemoryType(f["memory_type"])
+        elem = self.sizes.elem_bytes[memory_type]
+        x_size, y_size, base = f["x_size"], f["y_size"], f["sram_base"]
+        extent = dram_byte_range(insn, self.sizes)
+        t.end = 0 if extent is None else extent[1]
+        t.first, t.rows, t.row_bytes = f["dram_base"] * elem, y_size, x_size * elem
+        t.stride, t.uop, t.acc, t.pads = f["x_stride"] * elem, None, False, ()
+        t.width = self.width.get(memory_type, 8)
+        t.moved = x_size * y_size * elem
+        if memory_type == MemoryType.UOP:
+            t.uop = self.sram.uop[base:base + x_size]
+            t.rows, t.row_bytes = 1, x_size * elem
+            return t
+        buffer = self.sram.out if store else self.sram.buffer(memory_type)
+        t.acc = memory_type == MemoryType.ACC
+        if store:
+            t.block = buffer[base:base + y_size * x_size].reshape((y_size, x_size)
+                                                                   + buffer.shape[1:])
+            t.inner = t.block
+            return t
+        y0, y1, x0, x1 = (f[pad] for pad in PADS)
+        rows, width = y0 + y_size + y1, x0 + x_size + x1
+        t.block = buffer[base:base + rows * width].reshape((rows, width) + buffer.shape[1:])
+        t.pads = tuple(region for region in (t.block[:y0], t.block[y0 + y_size:],
+                                             t.block[:, :x0], t.block[:, x0 + x_size:])
+                       if region.size)
+        t.inner = t.block[y0:y0 + y_size, x0:x0 + x_size]
+        return t
 
     def load(self, insn: DecodedInstruction, dram: np.ndarray) -> int:
         f = insn.fields
         if f["x_size"] == 0:
             return 0
-        check_memory_access(insn, self.sizes, dram.size)
-        memory_type = MemoryType(f["memory_type"])
-        elem = self.sizes.elem_bytes[memory_type]
-        x_size, y_size, base = f["x_size"], f["y_size"], f["sram_base"]
-        if memory_type == MemoryType.UOP:
-            first = f["dram_base"] * elem
-            self.sram.uop[base:base + x_size] = dram[first:first + x_size * elem].view("<u4")
-            return x_size * y_size * elem
+        t = self._transfer(insn, dram)
+        if t.uop is not None:
+            t.uop[...] = dram[t.first:t.first + t.row_bytes].view("<u4")
+            return t.moved
+        memory_type = f["memory_type"]
         if memory_type in self.sram.generation:
             self.sram.generation[memory_type] += 1
-        buffer = self.sram.buffer(memory_type)
-        rows = f["y_pad_0"] + y_size + f["y_pad_1"]
-        width = f["x_pad_0"] + x_size + f["x_pad_1"]
-        block = buffer[base:base + rows * width].reshape((rows, width) + buffer.shape[1:])
-        if any(f[pad] for pad in PADS):
-            block[:f["y_pad_0"]] = 0
-            block[f["y_pad_0"] + y_size:] = 0
-            block[:, :f["x_pad_0"]] = 0
-            block[:, f["x_pad_0"] + x_size:] = 0
-        if y_size:
-            data = dram_rows(dram, f["dram_base"] * elem, y_size, x_size * elem, f["x_stride"] * elem)
-            data = (data.view("<i4") if memory_type == MemoryType.ACC
-                    else unpack(data, self.width[memory_type]))
-            block[f["y_pad_0"]:f["y_pad_0"] + y_size, f["x_pad_0"]:f["x_pad_0"] + x_size] = \
-                data.reshape((y_size, x_size) + buffer.shape[1:])
-        return x_size * y_size * elem
+        for region in t.pads:
+            region.fill(0)
+        if t.rows:
+            data = dram_rows(dram, t.first, t.rows, t.row_bytes, t.stride)
+            data = data.view("<i4") if t.acc else unpack(data, t.width)
+            t.inner[...] = data.reshape(t.inner.shape)
+        return t.moved
 
     def store(self, insn: DecodedInstruction, dram: np.ndarray) -> int:
         f = insn.fields
         if f["x_size"] == 0:
             return 0
-        check_memory_access(insn, self.sizes, dram.size)
-        elem = self.sizes.elem_bytes[MemoryType.OUT]
-        x_size, y_size, stride, base = f["x_size"], f["y_size"], f["x_stride"], f["sram_base"]
-        if y_size == 0:
+        t = self._transfer(insn, dram)
+        if t.rows == 0:
             return 0
-        source = pack(self.sram.out[base:base + y_size * x_size].reshape(y_size, -1),
-                      self.width[MemoryType.OUT])
-        target = dram_rows(dram, f["dram_base"] * elem, y_size, x_size * elem, stride * elem)
-        if stride >= x_size or y_size == 1:
+        source = t.block.reshape(t.rows, -1)
+        source = source.view(np.uint8) if t.width == 8 else pack(source, t.width)
+        target = dram_rows(dram, t.first, t.rows, t.row_bytes, t.stride)
+        if t.stride >= t.row_bytes or t.rows == 1:
             target[...] = source
         else:  # overlapping rows: later rows win
-            for row in range(y_size):
+            for row in range(t.rows):
                 target[row] = source[row]
-        return x_size * y_size * elem
+        return t.moved

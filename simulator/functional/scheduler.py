@@ -26,17 +26,20 @@ def run_modules(program: list[DecodedInstruction],
         progress = False
         for module in ORDER:
             stream, position = streams[module], positions[module]
-            while position < len(stream):
+            end = len(stream)
+            while position < end:
                 insn = stream[position]
-                if insn.pops and not all(tokens[queue] for queue in insn.pops):
-                    break
-                for queue in insn.pops:
-                    tokens[queue] -= 1
+                pops = insn.pops
+                if pops:
+                    if not tokens[pops[0]] or (len(pops) > 1 and not tokens[pops[1]]):
+                        break
+                    for queue in pops:
+                        tokens[queue] -= 1
                 execute(insn)
                 for queue in insn.pushes:
                     tokens[queue] += 1
                 position += 1
-                if insn.opcode == Opcode.FINISH:
+                if insn.opcode is Opcode.FINISH:
                     return
             progress |= position != positions[module]
             positions[module] = position

@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import Config, Opcode, VtaError
+from vta.isa import Config, MemoryType, Opcode, VtaError
 from vta.simulator.functional.alu import AluEngine
 from vta.simulator.functional.gemm import GemmEngine
 from vta.simulator.functional.memory import DataMover, Sram
-from vta.isa.program import PROFILE_COUNTERS, DecodedInstruction, count, decode_program
+from vta.isa.program import (LOAD_COUNTERS, PROFILE_COUNTERS, DecodedInstruction,
+                             decode_program, instruction_words)
 from vta.simulator.functional.scheduler import run_modules
-from vta.simulator.functional.threads import single_blas_thread
+from vta.simulator.functional.threads import blas_libraries, single_blas_thread
 from vta.simulator.functional.workspace import Workspace
+
+#: Decoded streams a simulator keeps (by their bytes), for programs run again and again.
+PROGRAM_CACHE_SIZE = 8
+
+
+def counter_increments(program: list[DecodedInstruction], config: Config) -> dict:
+    """By instruction index, what executing it adds to the profiler counters: ``(name,
+    amount)`` or None (`vta.isa.program.count`, tabulated once per stream)."""
+    elem = {kind: config.elem_bytes(kind) for kind in MemoryType}
+    increments = {}
+    for insn in program:
+        f, opcode, step = insn.fields, insn.opcode, None
+        if opcode == Opcode.LOAD and f["x_size"]:
+            step = LOAD_COUNTERS[f["memory_type"]], f["x_size"] * f["y_size"] * elem[f["memory_type"]]
+        elif opcode == Opcode.STORE:
+            step = "out_store_nbytes", f["x_size"] * f["y_size"] * elem[MemoryType.OUT]
+        elif opcode == Opcode.GEMM and not f["reset_reg"]:
+            step = "gemm_counter", insn.executions
+        elif opcode == Opcode.ALU:
+            step = "alu_counter", insn.executions
+        increments[insn.index] = step if step and step[1] else None
+    return increments
+
 
 class FunctionalSimulator:
     """The machine of /docs/semantics.md for one config: three in-order modules, four token
@@ -28,6 +52,24 @@ class FunctionalSimulator:
         self.mover = DataMover(config, self.sram)
         self.gemm = GemmEngine(config, self.sram, self.workspace)
         self.alu = AluEngine(config, self.sram)
+        self._programs: dict[bytes, tuple[list, dict]] = {}
+        blas_libraries()  # found now rather than in the first run
+
+    def _decoded(self, dram: np.ndarray, insn_addr: int, insn_count: int,
+                 program: list[DecodedInstruction] | None) -> tuple[list, dict]:
+        """The decoded stream and its counter increments, cached by the stream's bytes."""
+        if program is not None:
+            key = b"".join(insn.raw for insn in program)
+        else:
+            key = instruction_words(dram, insn_addr, insn_count).tobytes()
+        cached = self._programs.get(key)
+        if cached is None:
+            if program is None:
+                program = decode_program(self.config, dram, insn_addr, insn_count)
+            if len(self._programs) >= PROGRAM_CACHE_SIZE:
+                self._programs.clear()
+            cached = self._programs[key] = program, counter_increments(program, self.config)
+        return cached
 
     def run(self, dram: np.ndarray, insn_addr: int, insn_count: int, *,
             program: list[DecodedInstruction] | None = None) -> dict[str, int]:
@@ -37,23 +79,20 @@ class FunctionalSimulator:
         if not (isinstance(dram, np.ndarray) and dram.dtype == np.uint8 and dram.ndim == 1
                 and dram.flags.c_contiguous and dram.flags.writeable):
             raise VtaError("the DRAM image must be a writeable, contiguous 1-D uint8 array")
-        if program is None:
-            program = decode_program(self.config, dram, insn_addr, insn_count)
+        program, increments = self._decoded(dram, insn_addr, insn_count, program)
         self.sram.clear()
-        mover, gemm, alu, config = self.mover, self.gemm, self.alu, self.config
+        mover = self.mover
         counters = dict.fromkeys(PROFILE_COUNTERS, 0)
+        handlers = {Opcode.GEMM: self.gemm.execute, Opcode.ALU: self.alu.execute,
+                    Opcode.LOAD: lambda insn: mover.load(insn, dram),
+                    Opcode.STORE: lambda insn: mover.store(insn, dram),
+                    Opcode.FINISH: lambda insn: None}
 
         def execute(insn: DecodedInstruction) -> None:
-            count(counters, insn, config)
-            opcode = insn.opcode
-            if opcode == Opcode.GEMM:
-                gemm.execute(insn)
-            elif opcode == Opcode.LOAD:
-                mover.load(insn, dram)
-            elif opcode == Opcode.ALU:
-                alu.execute(insn)
-            elif opcode == Opcode.STORE:
-                mover.store(insn, dram)
+            step = increments[insn.index]
+            if step is not None:
+                counters[step[0]] += step[1]
+            handlers[insn.opcode](insn)
 
         with single_blas_thread():
             run_modules(program, execute)

@@ -12,10 +12,11 @@ from threadpoolctl import ThreadpoolController
 
 
 @cache
-def _controller() -> ThreadpoolController:
+def blas_libraries() -> ThreadpoolController:
+    """The thread pools loaded in this process (found once: it takes milliseconds)."""
     return ThreadpoolController()
 
 
 def single_blas_thread() -> contextlib.AbstractContextManager:
     """A context in which BLAS libraries loaded in this process use one thread."""
-    return _controller().limit(limits=1, user_api="blas")
+    return blas_libraries().limit(limits=1, user_api="blas")
