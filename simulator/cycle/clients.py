@@ -32,6 +32,8 @@ class TensorLoadClient(ReadClient):
     """The writer of `TensorLoad`: walks the padded block, one cycle per pad tile and per bus
     word of data; data words wait for the beats."""
 
+    periodic = True
+
     def __init__(self, words_per_tile: int):
         self.words_per_tile = words_per_tile
         self.mem_wait = 0
@@ -62,6 +64,20 @@ class TensorLoadClient(ReadClient):
             self.writer += insn.x_pad_1
             self.writer += insn.x_pad_0 if self.rows_left else insn.y_pad_1 * self.row_width
         return writer, last
+
+    def skip(self, rows: int, cycles: int, mem_wait: int) -> None:
+        """`rows` whole rows (not the last one) that repeat the previous one `cycles` later in
+        all, waiting `mem_wait` cycles for data in all."""
+        self.writer += cycles
+        self.rows_left -= rows
+        self.mem_wait += mem_wait
+
+    def skip_words(self, words: int, cycles: int, mem_wait: int) -> None:
+        """`words` bus words inside a row (not its last) that repeat the previous burst's
+        timing, `cycles` later in all, waiting `mem_wait` cycles for data in all."""
+        self.writer += cycles
+        self.words_left -= words
+        self.mem_wait += mem_wait
 
     def finished(self) -> int:
         """First cycle after the last tile is written (valid once every burst is accepted)."""

@@ -12,6 +12,8 @@ import itertools
 
 #: Priorities: processes first, arbitration last within a cycle.
 PROCESS, ARBITER = 0, 1
+#: A cycle after every cycle of any run.
+NEVER = 1 << 62
 
 
 class Event:
@@ -44,6 +46,10 @@ class Kernel:
     def quiet_until(self, time: int) -> bool:
         """True when no callback is due at or before `time`."""
         return not self._queue or self._queue[0][0] > time
+
+    def next_time(self) -> int:
+        """The cycle of the next callback due (`NEVER` when none is)."""
+        return self._queue[0][0] if self._queue else NEVER
 
     def spawn(self, process, time: int = 0) -> None:
         self.resume(process, time)

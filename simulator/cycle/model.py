@@ -59,23 +59,25 @@ class CycleModel:
     built for: `Config.check_bus`); the DRAM image gives the micro-ops, whose ACC banks decide
     vector ALU timing (`bank_conflicts`)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, fast_forward: bool = True):
         config.check_bus()
         self.config = config
+        self.fast_forward = fast_forward
 
     def run(self, program: list, insn_addr: int, dram) -> CycleReport:
-        return _Run(self.config, program, insn_addr, dram).report()
+        return _Run(self.config, program, insn_addr, dram, self.fast_forward).report()
 
 
 class _Run:
     """One timed run: the processes of fetch and the three modules on a shared kernel; cycle 0
     is the start command's cycle."""
 
-    def __init__(self, config: Config, instructions: list, insn_addr: int, dram):
+    def __init__(self, config: Config, instructions: list, insn_addr: int, dram,
+                 fast_forward: bool = True):
         self.config, self.machine = config, config.machine
         self.banks = UopBanks(config, dram)
         self.kernel = kernel = Kernel()
-        self.port = ReadPort(kernel, config, 5)
+        self.port = ReadPort(kernel, config, 5, fast_forward=fast_forward)
         self.writes = WritePort(config)
         bus = config.bus_bytes
         self.fetch = FetchClient(kernel, len(instructions), bus)
@@ -114,7 +116,7 @@ class _Run:
             if needed >= 0:
                 yield self.routed[needed]
                 post = max(post, self.routed[needed].time + ROUTE_TO_ROOM)
-            command = ReadCommand(self.fetch, [(addr, request * words_per_insn)], post)
+            command = ReadCommand(self.fetch, addr, request * words_per_insn, post)
             self.port.post(FETCH, command)
             yield command.granted
             post = command.granted.time + 1
@@ -212,10 +214,8 @@ class _Run:
         elem_bytes = self.elem_bytes[insn.memory_type]
         if not insn.y_size:
             return max(client.finished(), start + 2)
-        words = insn.x_size * client.words_per_tile
-        rows = [((insn.dram_base + row * insn.x_stride) * elem_bytes, words)
-                for row in range(insn.y_size)]
-        command = ReadCommand(client, rows, start + 2)
+        command = ReadCommand(client, insn.dram_base * elem_bytes, insn.x_size * client.words_per_tile,
+                              start + 2, count=insn.y_size, stride=insn.x_stride * elem_bytes)
         self.port.post(index, command)
         yield command.done
         return max(client.finished(), command.granted.time + 1, start + 2)
@@ -225,7 +225,7 @@ class _Run:
         client = self.uops
         client.start(insn, start)
         addr = insn.dram_base * 4 // self.config.bus_bytes * self.config.bus_bytes
-        command = ReadCommand(client, [(addr, client.words(insn))], start + 1)
+        command = ReadCommand(client, addr, client.words(insn), start + 1)
         self.port.post(UOP, command)
         yield command.done
         return client.finished()

@@ -1,0 +1,89 @@
+"""The cycle model's fast-forward (docs/cycle-model.md, "Repeating transfers") against stepping
+every grant and burst: identical cycles, module counters, bus beats and instruction timeline on
+the corpus and on programs of long, padded, page-crossing loads of several clients at once —
+which do take both shortcuts (repeated transfers of a command, repeated bursts in a row)."""
+
+import numpy as np
+import pytest
+
+from vta.isa import Config, Finish, Load, MemoryType, Uop
+from vta.isa.image import ProgramImage
+from vta.simulator.cycle import CycleModel
+from vta.simulator.cycle import clients
+
+from corpus import CORPUS
+from image_builder import ImageBuilder
+
+PYNQ = Config.preset("pynq")
+CONFIGS = {"pynq": PYNQ, "1x32-8/4": PYNQ.replace(LOG_BLOCK=5, MEM_READ_LATENCY=8, MEM_WRITE_LATENCY=4),
+           "128bit-64/32": PYNQ.replace(LOG_BUS_WIDTH=7, MEM_READ_LATENCY=64, MEM_WRITE_LATENCY=32),
+           "latency-200": PYNQ.replace(MEM_READ_LATENCY=200)}
+
+
+def assert_same_timing(image: ProgramImage) -> None:
+    args = image.program, image.insn_addr, image.dram
+    fast = CycleModel(image.config).run(*args)
+    step = CycleModel(image.config, fast_forward=False).run(*args)
+    assert (fast.cycles, fast.modules, fast.bus) == (step.cycles, step.modules, step.bus)
+    assert fast.timeline == step.timeline
+
+
+def streaming_program(config: Config, rng: np.random.Generator) -> ProgramImage:
+    """Long LOADs of INP and WGT (load module) while the compute module loads ACC: random row
+    lengths, strides (crossing 4 KiB pages anywhere), pads and buffer offsets; FINISH after the
+    load module's last LOAD."""
+    builder = ImageBuilder(config)
+    uop_base = builder.uops([Uop(0, 0, 0)])
+    data = builder.reserve(1 << 20, MemoryType.INP)
+    load, compute = [], [Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=1,
+                              x_stride=1)]
+    for k in range(int(rng.integers(3, 7))):
+        kind = [MemoryType.INP, MemoryType.WGT, MemoryType.ACC][k % 3]
+        elem = config.elem_bytes(kind)
+        depth = config.depth(kind)
+        x_pad = int(rng.integers(0, 3)) if rng.random() < 0.5 else 0
+        y_pad = int(rng.integers(0, 2)) if rng.random() < 0.5 else 0
+        long_rows = rng.random() < 0.5
+        x_size = int(rng.integers(8, 60)) if long_rows else int(rng.integers(1, 6))
+        width = x_size + 2 * x_pad
+        y_size = max(1, min(int(rng.integers(33, 140)), depth // width - 2 * y_pad))
+        stride = x_size + int(rng.integers(0, 400))
+        base = data * config.elem_bytes(MemoryType.INP) // elem + int(rng.integers(0, 64))
+        if (base + (y_size - 1) * stride + x_size) * elem > (1 << 20):
+            stride = x_size
+        insn = Load(memory_type=kind, dram_base=base, y_size=y_size, x_size=x_size,
+                    x_stride=stride, x_pad_0=x_pad, x_pad_1=x_pad, y_pad_0=y_pad, y_pad_1=y_pad)
+        (compute if kind == MemoryType.ACC else load).append(insn)
+    load.append(Load(memory_type=MemoryType.INP, push_next_dep=True))
+    compute.append(Finish(pop_prev_dep=True))
+    return builder.image(load + compute)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fast_forward_times_streaming_loads_like_stepping(name, monkeypatch):
+    taken = {"transfers": 0, "bursts": 0}
+    skip, skip_words = clients.TensorLoadClient.skip, clients.TensorLoadClient.skip_words
+
+    def counting(kind, method):
+        def wrapped(self, *args):
+            taken[kind] += 1
+            return method(self, *args)
+        return wrapped
+
+    monkeypatch.setattr(clients.TensorLoadClient, "skip", counting("transfers", skip))
+    monkeypatch.setattr(clients.TensorLoadClient, "skip_words", counting("bursts", skip_words))
+    rng = np.random.default_rng(sorted(CONFIGS).index(name))
+    for _ in range(12):
+        assert_same_timing(streaming_program(CONFIGS[name], rng))
+    if name != "latency-200":   # latency-bound: bursts never settle into a channel-bound train
+        assert taken["bursts"] > 0
+    assert taken["transfers"] > 0
+
+
+@pytest.mark.parametrize("config_dir", ["vta-1x16", "vta-1x32"])
+def test_fast_forward_times_the_corpus_like_stepping(config_dir):
+    for case in sorted((CORPUS / config_dir).glob("p_*")):
+        image = ProgramImage.load(case)
+        for latency in ((32, 16), (8, 4)):
+            config = image.config.replace(MEM_READ_LATENCY=latency[0], MEM_WRITE_LATENCY=latency[1])
+            assert_same_timing(ProgramImage(config, image.dram, image.insn_addr, image.insn_count))
