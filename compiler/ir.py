@@ -137,9 +137,9 @@ class Conv2d(Node):
 class Dense(Node):
     """acc[n,m] = bias[m] + Σ_k weight[m,k] · (x[n,k] − input_zero_point), then `requant`.
     weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,) (holding the
-    requantization's offset, as `Conv2d.bias`). `copies` > 1: the weight is that many copies
-    of the same rows, each stored its own way (a recurrent product's wide result,
-    `onnx_recurrent`); the model's MACs count one copy."""
+    requantization's offset, as `Conv2d.bias`). `copies` > 1: the weight holds the model's
+    product that many times over (a recurrent product's rows twice, each copy stored its own
+    way, and its input as two digits: `onnx_recurrent`); the model's MACs count one."""
 
     weight: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)

@@ -2,27 +2,26 @@
 (docs/host.md, "Recurrent operators").
 
 onnxruntime's `quantize_static` leaves recurrent nodes in float, so each one becomes, per
-direction, the ONNX nodes of its definition with the products in QDQ form:
+direction, the ONNX nodes of its definition:
 
-- the **input projection** of every time step at once, one MatMul + bias per gate over the
-  (steps, batch, features) input — a Dense over the token axis;
-- per time step the **recurrent projection** of the previous hidden state, one MatMul per gate
-  (with the reset gate applied first where `linear_before_reset` is 0);
+- the **input projection** of every time step at once: one product over the (steps, batch,
+  features) input for all gates — a Dense over the token axis;
+- per time step the **recurrent projection** of the previous state: one product for all gates
+  (GRU with `linear_before_reset` 0: z and r, then n on the reset state);
 - the gates (Sigmoid, Tanh, Mul, Add, Sub) on the host, in float, and the hidden (and cell)
   state carried in float, as onnxruntime carries it.
 
 The float weights are quantized per output row, symmetric int8, when the model is compiled.
-Each product's input is an int8 tensor: the recurrent one is the state quantized at 1/127
-(every state of these cells lies in [−1, 1]: a convex combination of tanh outputs, a tanh, or
-o·tanh(c)); the input projection's is the layer's input itself where it is the dequantization
-of an int8 tensor, and otherwise the input divided by its largest magnitude (computed on the
-host, per inference) and quantized at 1/127, the product multiplied back by it afterwards
-(dynamic quantization). Each product leaves VTA as int8 on a range bounded from its weights
-and inputs, narrowed to where the gate's activation is not yet saturated.
+A product's input is int8: the layer's input itself where it is the dequantization of an int8
+tensor; a state (every state of these cells lies in [−1, 1]: a convex combination of tanh
+outputs, a tanh, or o·tanh(c)) as two int8 digits (`Builder.quantized_state`); a float input
+or a given initial state divided by its largest magnitude first (computed on the host, per
+inference), the product multiplied back by it (dynamic quantization). Each product is one VTA
+Dense whose result leaves VTA at 16 bits (`wide_product`).
 
-`decompose` returns the nodes and constants; the importer imports them one by one (the
-products become VTA Dense layers, the rest host nodes). A node it does not decompose (other
-activations, varying `sequence_lens`, a state that is not bounded) runs on the host whole.
+`decompose` makes the nodes; with an importer (`recurrent`, the handler) each is imported as
+it is made. A node it does not decompose (other activations, `sequence_lens` shorter than the
+sequence, an integer input) runs on the host whole.
 """
 
 from __future__ import annotations
@@ -43,6 +42,8 @@ from vta.compiler.requantize import INT8_MAX, INT8_MIN, Requantize
 
 #: The scale of a quantized hidden state (|h| ≤ 1) and of a dynamically quantized input.
 STATE_SCALE = np.float32(1 / 127)
+#: A state's second int8 digit holds its rounding remainder times this (1: no second digit).
+RESIDUAL = 16
 #: (gates, default activations) per operator.
 CELLS = {"RNN": (1, ("Tanh",)), "GRU": (3, ("Sigmoid", "Tanh")),
          "LSTM": (4, ("Sigmoid", "Tanh", "Tanh"))}
@@ -70,6 +71,8 @@ class Builder:
         self.prefix, self.im = prefix, importer
         self.nodes: list[onnx.NodeProto] = []
         self.constants: dict[str, np.ndarray] = {}
+        #: tensors holding a state as two digits (`quantized_state`)
+        self.fine: set[str] = set()
 
     def const(self, name: str, array) -> str:
         name = f"{self.prefix}/{name}_const"
@@ -96,19 +99,25 @@ class Builder:
         return [first] + [f"{self.prefix}/{name}:{i}" for i in range(1, len(sizes))]
 
     def product(self, x: str, weights: list[np.ndarray], biases: list, tag: str,
-                peak: str | None = None) -> list[str]:
+                peak: str | None = None, digits: bool = False) -> list[str]:
         """Float results of x·Wᵀ + b for each (W, b) of `weights` and `biases` (b None for
         none; one product over their stacked rows), or of peak·(x·Wᵀ) + b for an x normalized
-        by `peak`: int8 weights per row; a wide VTA Dense where the importer has x as the
-        dequantization of an int8 tensor."""
+        by `peak`: int8 weights per row (with `digits`, two int8 digits: `weight_digits`); a
+        wide VTA Dense where the importer has x as the dequantization of an int8 tensor."""
         weight = np.concatenate(weights)
         bias = np.concatenate([np.zeros(len(w)) if b is None else np.asarray(b, np.float64)
                                for w, b in zip(weights, biases)])
         inner = bias if peak is None else np.zeros_like(bias)
+        columns = 1
+        if x in self.fine:       # digits at 1/127 and 1/(127·RESIDUAL)
+            weight = np.concatenate([weight, weight / RESIDUAL], axis=1) / 127
+            columns = 2
         q, scale = quantize_rows(weight)
         meaning = None if self.im is None else self.im.env.get(x)
         if isinstance(meaning, Real):
-            y = wide_product(self, self.im.graph.values[meaning.value], q, scale, inner, tag)
+            parts = weight_digits(weight) if digits else [(q, scale.astype(np.float64))]
+            y = wide_product(self, self.im.graph.values[meaning.value], parts, inner, tag,
+                             copies=2 * len(parts) * columns)
         else:
             w = self.const(f"{tag}/weight", (q.astype(np.float32) * scale[:, None]).T)
             y = self.add("MatMul", [x, w], tag)
@@ -134,62 +143,94 @@ class Builder:
         return self.quantized_state(self.add("Div", [x, peak], f"{tag}/normalized"), tag), peak
 
     def quantized_state(self, h: str, tag: str) -> str:
-        """The state (|h| ≤ 1) as the dequantization of int8 at 1/127 (without an importer,
-        the state itself: the structure alone)."""
+        """The state (|h| ≤ 1) as int8 for a product (without an importer, the state itself:
+        the structure alone): with `RESIDUAL` > 1, two int8 digits per element, r = round(127·h)
+        and round(RESIDUAL·(127·h − r)), as one tensor (…, 2H) at scale 1 (`fine`); else
+        round(127·h) at 1/127."""
         if self.im is None:
             return h
-        scale = self.const("state_scale", STATE_SCALE)
+        if RESIDUAL > 1:
+            scaled = self.add("Mul", [h, self.const("state_steps", np.float32(127))],
+                              f"{tag}/steps")
+            digit = self.add("Round", [scaled], f"{tag}/digit")
+            residual = self.add("Mul", [self.add("Sub", [scaled, digit], f"{tag}/remainder"),
+                                        self.const("residual", np.float32(RESIDUAL))],
+                                f"{tag}/residual")
+            h = self.add("Concat", [digit, residual], f"{tag}/digits", axis=-1)
+            scale = self.const("unit_scale", np.float32(1))
+        else:
+            scale = self.const("state_scale", STATE_SCALE)
         zero = self.const("state_zero_point", np.int8(0))
         q = self.add("QuantizeLinear", [h, scale, zero], f"{tag}/quantized")
-        return self.add("DequantizeLinear", [q, scale, zero], f"{tag}/dequantized")
+        y = self.add("DequantizeLinear", [q, scale, zero], f"{tag}/dequantized")
+        if RESIDUAL > 1:
+            self.fine.add(y)
+        return y
 
 
 #: A wide result F is held below this in magnitude, so that ⌊(F + 128) / 256⌋ fits int8.
 WIDE_LIMIT = (INT8_MAX - 1) * 256
 
 
-def wide_product(build: Builder, x: ir.Value, q: np.ndarray, scale: np.ndarray,
-                 bias: np.ndarray, tag: str) -> str:
-    """x·(q·scale)ᵀ + bias to 16 bits: one VTA Dense over every row twice, interleaved.
+def weight_digits(weight: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The weight as two int8 digits per element, [(q, scale), (remainder, scale / 256)]:
+    q·scale + remainder·scale/256 is the weight to about 15 bits."""
+    q, scale = quantize_rows(weight)
+    remainder = np.clip(np.rint((weight / scale[:, None] - q) * 256), -127, 127)
+    return [(q, scale.astype(np.float64)), (remainder.astype(np.int8), scale / 256.0)]
 
-    With F = ⌊(acc + 2^(j−1)) / 2^j⌋ — the accumulator rounded to units of 2^j, j per row the
-    least shift that keeps |F| < `WIDE_LIMIT` for every input — the first copy of row m stores
-    F's low byte (its requantization has no clamp: the store keeps the low byte, wrapping) and
-    the second ⌊(F + 128) / 256⌋ (a truncating shift by j + 8 after the offset
-    2^(j−1) + 2^(j+7)), so that F = low + 256·high with both signed int8. The host reads the
-    pairs as (…, M, 2) and sums low·u + high·256u, u = 2^j accumulator units."""
+
+def wide_product(build: Builder, x: ir.Value, parts: list[tuple[np.ndarray, np.ndarray]],
+                 bias: np.ndarray, tag: str, copies: int) -> str:
+    """Σ over `parts` (q, scale) of x·(q·scale)ᵀ, + bias, to 16 bits each: one VTA Dense
+    over the rows of every part twice, interleaved per output row.
+
+    With F = ⌊(acc + 2^(j−1)) / 2^j⌋ — a part's accumulator rounded to units of 2^j, j per row
+    the least shift that keeps |F| < `WIDE_LIMIT` for every input — the first copy stores F's
+    low byte (its requantization has no clamp: the store keeps the low byte, wrapping) and the
+    second ⌊(F + 128) / 256⌋ (a truncating shift by j + 8 after the offset 2^(j−1) + 2^(j+7)),
+    so that F = low + 256·high with both signed int8. The host reads them as (…, M, 2·parts)
+    and sums low·u + high·256u, u = 2^j accumulator units of the part."""
     im = build.im
-    rows = len(q)
-    acc_scale = np.float64(x.quant.scale) * scale.astype(np.float64)
-    bias_acc = np.rint(bias / acc_scale).astype(np.int64)
+    rows = len(parts[0][0])
     zero_point = x.quant.zero_point
     reach = max(INT8_MAX - zero_point, zero_point - INT8_MIN)
-    bound = np.abs(q.astype(np.int64)).sum(axis=1) * reach + np.abs(bias_acc)
-    low = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / WIDE_LIMIT))).astype(np.int64)
-    shift = np.stack([low, low + 8], axis=1).ravel()
-    offset = np.stack([half(low), half(low) + np.left_shift(1, low + 7)], axis=1).ravel()
-    full_bias = np.repeat(bias_acc, 2) + offset
-    if np.any(np.repeat(bound, 2) + np.abs(full_bias) >= 1 << 31):
-        raise NodeError(tag, "the accumulator of a recurrent product could exceed 32 bits")
+    weights, biases, shift, units = [], [], [], []
+    remaining = np.asarray(bias, np.float64)
+    for q, scale in parts:
+        acc_scale = np.float64(x.quant.scale) * scale
+        bias_acc = np.rint(remaining / acc_scale).astype(np.int64)
+        remaining = remaining - bias_acc * acc_scale     # the next part holds what is left
+        bound = np.abs(q.astype(np.int64)).sum(axis=1) * reach + np.abs(bias_acc)
+        low = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / WIDE_LIMIT))).astype(np.int64)
+        if np.any(bound + np.abs(bias_acc) + np.left_shift(1, low + 8) >= 1 << 31):
+            raise NodeError(tag, "the accumulator of a recurrent product could exceed 32 bits")
+        weights += [q, q]
+        biases += [bias_acc + half(low), bias_acc + half(low) + np.left_shift(1, low + 7)]
+        shift += [low, low + 8]
+        units += [acc_scale * np.exp2(low), acc_scale * np.exp2(low + 8)]
+    order = lambda arrays: np.stack(arrays, axis=1).reshape((rows * len(arrays),)  # noqa: E731
+                                                             + arrays[0].shape[1:])
+    shift = order(shift)
     requant = Requantize(np.exp2(-shift.astype(np.float64)), 0, INT8_MIN, INT8_MAX,
                          tuple(shifts(shift)))
     lead = x.shape[:-1]
-    output = im.new_value(f"{build.prefix}/{tag}/wide", lead + (2 * rows,), ir.Quant(1.0, 0))
+    width = 2 * len(parts)
+    output = im.new_value(f"{build.prefix}/{tag}/wide", lead + (width * rows,), ir.Quant(1.0, 0))
     value = im.emit(ir.Dense, f"{build.prefix}/{tag} (MatMul)", [x.name], output,
-                    weight=np.repeat(q, 2, axis=0), bias=wrap32(full_bias),
-                    input_zero_point=zero_point, requant=requant, copies=2)
+                    weight=order(weights), bias=wrap32(order(biases)),
+                    input_zero_point=zero_point, requant=requant, copies=copies)
     wide = f"{build.prefix}/{tag}/wide"
     im.env[wide] = Quantized(value.name)
     pairs = build.add("Reshape", [build.add("Cast", [wide], f"{tag}/cast",
                                             to=onnx.TensorProto.FLOAT),
                                   build.const(f"{tag}/pairs_shape",
-                                              np.asarray(lead + (rows, 2), np.int64))],
+                                              np.asarray(lead + (rows, width), np.int64))],
                       f"{tag}/pairs")
-    unit = acc_scale * np.exp2(low)
-    weights = np.stack([unit, 256 * unit], axis=1).astype(np.float32)
-    return build.add("ReduceSum", [build.add("Mul", [pairs, build.const(f"{tag}/units", weights)],
-                                             f"{tag}/scaled"),
-                                   build.const("last_axis", np.asarray([-1], np.int64))],
+    scaled = build.add("Mul", [pairs, build.const(f"{tag}/units",
+                                                  np.stack(units, axis=1).astype(np.float32))],
+                       f"{tag}/scaled")
+    return build.add("ReduceSum", [scaled, build.const("last_axis", np.asarray([-1], np.int64))],
                      f"{tag}/real", keepdims=0)
 
 
@@ -311,13 +352,14 @@ class Cell:
     def project_input(self, x: str, peak: str | None) -> None:
         """Per group of gates, the input projection of every step at once, split into steps;
         R's bias joins W's wherever it adds outside the product (all but GRU's n gate when
-        `linear_before_reset`)."""
+        `linear_before_reset`). W is held as two int8 digits: one layer for every step, so the
+        doubled weight costs little (R's, loaded at every step, stays one digit)."""
         build = self.build
         biases = [self.wb[g] + (0 if self.lbr and g == 2 else self.rb[g])
                   for g in range(len(self.w))]
         projections = build.product(x, [self._stack(self.w, group) for group in self.groups],
                                     [self._stack(biases, group) for group in self.groups],
-                                    f"{self.tag}/input", peak)
+                                    f"{self.tag}/input", peak, digits=True)
         self.inputs = [build.split(y, [1] * self.steps, f"{self.tag}/input/steps{i}",
                                    axis=self.time_axis)
                        for i, y in enumerate(projections)]

@@ -218,27 +218,24 @@ def test_host_kernel_reads_batch_first_initial_states():
 
 
 def test_wide_results_are_the_rounded_accumulator():
-    """Each wide Dense stores, per row, F's low byte and ⌊(F + 128) / 256⌋ — F the accumulator
-    rounded to 2^j units, within ±WIDE_LIMIT — so low + 256·high is F exactly, for the
-    extreme inputs too."""
+    """Each wide Dense stores, per row of each weight digit, F's low byte and
+    ⌊(F + 128) / 256⌋ — F the accumulator rounded to 2^j units, within ±WIDE_LIMIT — so
+    low + 256·high is F exactly, for the extreme inputs too."""
     rng = np.random.default_rng(8)
     model, _ = recurrent_model(VARIANTS[0], rng)
     graph = import_onnx(model)
     dense = [n for n in graph.nodes if type(n).__name__ == "Dense"]
-    assert dense and all(n.copies == 2 for n in dense)
+    # input projection: weight and input as two digits each; recurrent: the state's two
+    assert dense and sorted({n.copies for n in dense}) == [4, 8]
     for node in dense:
         k = node.weight.shape[1]
-        x = np.concatenate([rng.integers(-128, 128, (64, k)),
-                            np.where(node.weight[::2] > 0, 127, -128),
-                            np.where(node.weight[::2] > 0, -128, 127)]).astype(np.int8)
+        rows = node.weight[::2].astype(np.int64)            # the low copy of each pair
+        assert np.array_equal(node.weight[1::2], node.weight[::2])
+        x = np.concatenate([rng.integers(-128, 128, (64, k)), np.where(rows > 0, 127, -128),
+                            np.where(rows > 0, -128, 127)]).astype(np.int8)
         pairs = reference.run_node(node, [x])[0].astype(np.int64).reshape(len(x), -1, 2)
-        acc = (x.astype(np.int64) - node.input_zero_point) @ node.weight[::2].astype(np.int64).T
-        shift = np.asarray([s for s in _row_shifts(node)])
+        acc = (x.astype(np.int64) - node.input_zero_point) @ rows.T
+        shift = np.rint(-np.log2(node.requant.multiplier[::2])).astype(np.int64)
         exact = np.floor_divide(acc + node.bias[::2].astype(np.int64), np.left_shift(1, shift))
         np.testing.assert_array_equal(pairs[..., 0] + 256 * pairs[..., 1], exact)
         assert np.abs(exact).max() < onnx_recurrent.WIDE_LIMIT
-
-
-def _row_shifts(node):
-    """The low copy's shift of each row (its requantization's multiplier is 2^-j)."""
-    return np.rint(-np.log2(node.requant.multiplier[::2])).astype(np.int64)
