@@ -136,6 +136,13 @@ class CycleCost:
 
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
+    image = scratch_image(config, layer, tiling)
+    return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
+
+
+def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
+    """The program image of `layer` under `tiling`, emitted on a scratch device whose buffers
+    have the layer's sizes (no data: timing and counters need none)."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
     if isinstance(layer, ConvLayer) and layer.residual is not None:
@@ -154,8 +161,7 @@ def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
                       device.alloc(config.elem_bytes(MemoryType.INP)))
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
-    image = stream.build()
-    return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
+    return stream.build()
 
 
 def _nbytes(layout: ActLayout) -> int:

@@ -1,5 +1,5 @@
 """The evaluations of a design-space exploration, each a plain function of plain data so that
-any Dask worker runs it: a model on a config (compile: cycles, MAC share, bytes moved, energy),
+any Dask worker runs it: a model on configs (cycles, MAC share, bytes moved; `vta.dse.layers`),
 a model's accuracy, a Yosys synthesis, and the verification of a point (fuzzer, conformance
 corpus, cycle model against the RTL). The analytic resource estimate is cheap enough to run
 where the sweep is driven (`resources`).
@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from vta.dse.energy import energy
 from vta.dse.models import ModelSpec, accuracy, graph
 from vta.fpga.boards import BOARDS
 from vta.fpga.resource_model import board_estimate
 from vta.isa import Config, VtaError
-from vta.isa.opcodes import Opcode
-from vta.isa.program import count, decode_program
 
 #: Fidelities of a model evaluation: "estimate" takes each layer's tiling and cycles from the
 #: compiler's analytic cost model; "cycle" times the cost model's shortlist on the cycle model
@@ -37,22 +33,29 @@ def cycle_fingerprint(config: Config) -> str:
 
 
 def model_on_config(config_keys: dict, spec: ModelSpec, fidelity: str) -> dict:
-    """Compile `spec` for the config: cycles of its VTA layers, MAC share and the profiler
-    counters of its programs (bytes moved, GEMM and ALU executions)."""
-    from vta.compiler.build import compile_graph
-    from vta.compiler.report import shares
+    """`spec` on the config: cycles of its VTA layers, MAC share and the profiler counters of
+    their programs (bytes moved, GEMM and ALU executions), as `compile_graph` would give them
+    (`vta.dse.layers`)."""
+    return models_on_configs([config_keys], spec, fidelity)[0]
 
-    started = time.perf_counter()
-    config = Config(**config_keys)
-    try:
-        model = compile_graph(graph(spec.int8_path, config.ALU_MUL), config,
-                              timed=fidelity == "cycle", workers=1)
-    except VtaError as error:
-        return {"error": str(error).splitlines()[0], "seconds": time.perf_counter() - started}
-    share = shares(model.nodes)
-    return {"cycles": sum(node.get("estimated_cycles", 0) for node in model.nodes),
-            "vta_mac_share": share["vta_mac_share"], "macs": share["macs"],
-            "counters": program_counters(model), "seconds": time.perf_counter() - started}
+
+def models_on_configs(configs: list[dict], spec: ModelSpec, fidelity: str) -> list[dict]:
+    """`model_on_config` for each of `configs`, in one process: configs that differ only in
+    buffer sizes and clock share their layers' rankings, timings and counters."""
+    from vta.dse.layers import evaluate_model
+
+    results = []
+    for config_keys in configs:
+        started = time.perf_counter()
+        config = Config(**config_keys)
+        try:
+            result = evaluate_model(graph(spec.int8_path, config.ALU_MUL,
+                                          (config.inp_width, config.wgt_width)),
+                                    config, timed=fidelity == "cycle")
+        except VtaError as error:
+            result = {"error": str(error).splitlines()[0]}
+        results.append(result | {"seconds": time.perf_counter() - started})
+    return results
 
 
 def on_clock(result: dict, config: Config) -> dict:
@@ -63,27 +66,6 @@ def on_clock(result: dict, config: Config) -> dict:
     return result | {"latency_ms": seconds * 1e3,
                      "energy_uj": {family: energy(config, result["counters"], seconds, family)
                                    for family in FAMILIES}}
-
-
-def program_counters(model) -> dict[str, int]:
-    """The seven profiler counters over every VTA program of a compiled model, and
-    ``alu_vector_counter`` (ALU executions reading two accumulator tiles)."""
-    config = model.config
-    counters = {"inp_load_nbytes": 0, "wgt_load_nbytes": 0, "acc_load_nbytes": 0,
-                "uop_load_nbytes": 0, "out_store_nbytes": 0, "gemm_counter": 0,
-                "alu_counter": 0, "alu_vector_counter": 0}
-    for step in model.steps:
-        if step["op"] != "vta":
-            continue
-        section = next(s for s in model.sections
-                       if s.data is not None and s.addr <= step["insn_addr"] < s.addr + s.nbytes)
-        dram = np.frombuffer(section.data, np.uint8)
-        for insn in decode_program(config, dram, step["insn_addr"] - section.addr,
-                                   step["insn_count"]):
-            count(counters, insn, config)
-            if insn.opcode == Opcode.ALU and not insn.fields["use_imm"]:
-                counters["alu_vector_counter"] += insn.executions
-    return counters
 
 
 def model_accuracy(spec: ModelSpec, inp_width: int, wgt_width: int) -> dict:

@@ -69,25 +69,25 @@ def _zoo():
     return zoo
 
 
-@lru_cache(maxsize=8)
-def graph(int8_path: str, alu_mul: bool):
-    """The imported integer graph (one import per worker process and model)."""
+@lru_cache(maxsize=16)
+def graph(int8_path: str, alu_mul: bool, widths: tuple[int, int] = (8, 8)):
+    """The imported integer graph, re-quantized for (input, weight) bit `widths` below 8
+    (compiler/narrow.py); one import per worker process, model and widths."""
     from vta.compiler.onnx_import import import_onnx
-    return import_onnx(Path(int8_path), alu_mul=alu_mul)
+    return import_onnx(Path(int8_path), alu_mul=alu_mul, widths=widths)
 
 
 def accuracy(spec: ModelSpec, inp_width: int, wgt_width: int) -> dict:
     """The model's accuracy at these operand widths, from the integer reference (bit-exact with
     VTA): task accuracy on labelled data (digits: all 1797), else fidelity to the float model —
     top-1 agreement and signal-to-quantization-noise ratio (dB) over up to `FIDELITY_INPUTS`
-    inputs. A model given as a file has neither: its accuracy is None (not measured)."""
-    if (inp_width, wgt_width) != (8, 8):
-        raise VtaError(f"model {spec.name}: no re-quantization for int{inp_width} inputs "
-                       f"and int{wgt_width} weights yet")
+    inputs. Below 8 bits the int8 model is re-quantized as the compiler does for such a
+    config (compiler/narrow.py). A model given as a file has neither: its accuracy is None (not
+    measured)."""
     if spec.name not in BUILTIN and not spec.name.startswith("zoo:"):
         return {"metric": "not measured (no labels or float model)", "accuracy": None}
     from vta.compiler import reference
-    integer = graph(spec.int8_path, True)
+    integer = graph(spec.int8_path, True, (inp_width, wgt_width))
     if spec.name == "digits":
         from vta.compiler.models.digits import digits_dataset
         inputs, labels = digits_dataset()

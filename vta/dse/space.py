@@ -20,10 +20,13 @@ from vta.isa import Config, ConfigError, VtaError
 from vta.isa.machine import Machine
 from vta.isa.schema import parse_json
 
-#: Config keys a space may vary (TARGET and HW_VER name a build, MACHINE is spelled per field;
-#: LOG_BLOCK, the original single key, sets LOG_BLOCK_IN and LOG_BLOCK_OUT).
+#: Keys of a space that set several config keys to one value: LOG_BLOCK (the original single
+#: key) sets LOG_BLOCK_IN and LOG_BLOCK_OUT, LOG_WIDTH the input and weight widths.
+ALIASES = {"LOG_WIDTH": ("LOG_INP_WIDTH", "LOG_WGT_WIDTH")}
+#: Config keys a space may vary (TARGET and HW_VER name a build, MACHINE is spelled per field).
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(Config)
-                    if f.name not in ("TARGET", "HW_VER", "MACHINE")) + ("LOG_BLOCK",)
+                    if f.name not in ("TARGET", "HW_VER", "MACHINE")) + ("LOG_BLOCK",
+                                                                        *ALIASES)
 MACHINE_KEYS = tuple(f"MACHINE.{f.name}" for f in dataclasses.fields(Machine))
 SECTIONS = {"base", "parameters", "constraints", "search"}
 CONSTRAINTS = {"fits", "meets_clock"}
@@ -76,7 +79,10 @@ class Space:
 
     def config(self, point: dict) -> Config:
         """The config of a point ({key: value}); ConfigError if it cannot be built."""
-        keys = {key: value for key, value in point.items() if not key.startswith("MACHINE.")}
+        keys = {}
+        for key, value in point.items():
+            if not key.startswith("MACHINE."):
+                keys.update(dict.fromkeys(ALIASES.get(key, (key,)), value))
         machine = {key.split(".", 1)[1]: value for key, value in point.items()
                    if key.startswith("MACHINE.")}
         if machine:
@@ -160,6 +166,10 @@ def parse(document, where: str) -> Space:
     if not parameters:
         raise SpaceError(f"{where}: parameters: no parameter to vary")
     _known(parameters, set(CONFIG_KEYS) | set(MACHINE_KEYS), where, "parameters.")
+    for alias, names in ALIASES.items():
+        both = [name for name in names if alias in parameters and name in parameters]
+        if both:
+            raise SpaceError(f"{where}: parameters.{alias}: sets {both[0]}, which is given too")
     values = {key: _values(spec, f"{where}: parameters.{key}") for key, spec in parameters.items()}
     for key, choices in values.items():
         for value in choices:
@@ -238,9 +248,9 @@ def _check_value(base: Config, key: str, value, where: str) -> None:
             raise SpaceError(f"{where}: {error}") from None
         return
     try:
-        base.replace(**{key: value})
+        base.replace(**dict.fromkeys(ALIASES.get(key, (key,)), value))
     except ConfigError as error:
-        if f"config key {key} " in str(error):
+        if any(f"config key {name} " in str(error) for name in ALIASES.get(key, (key,))):
             raise SpaceError(f"{where}: {error}") from None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from vta.dse import evaluate
 from vta.dse.engine import Engine
+from vta.dse.layers import cost_key
 from vta.dse.models import ModelSpec
 from vta.dse.space import Space
 from vta.dse.store import Store
@@ -82,27 +83,39 @@ class Explorer:
         self.evaluated = 0   # evaluations run (not found in the store)
 
     def evaluate(self, points: list[tuple[dict, Config]]) -> list[PointResult]:
-        """Every point's results: from the store, or evaluated on the engine (and stored)."""
-        tasks, kinds = {}, {}
+        """Every point's results: from the store, or evaluated on the engine (and stored).
+        A model's configs that differ only in buffer sizes and clock go to one task, which
+        shares their layers' work (`vta.dse.layers`)."""
+        tasks, kinds, groups = {}, {}, {}
         done = self.store.keys()
         for _, config in points:
             self.store.put_config(config.fingerprint, config.to_dict())
-            self.store.put_config(evaluate.cycle_fingerprint(config),
-                                  config.replace(CLOCK_MHZ=100.0).to_dict())
+            cycle_config = config.replace(CLOCK_MHZ=100.0)
+            self.store.put_config(cycle_config.fingerprint, cycle_config.to_dict())
             for spec in self.specs:
                 key = model_key(config, spec, self.fidelity)
-                if key not in done and key not in tasks:
-                    tasks[key] = (evaluate.model_on_config, (config.to_dict(), spec, self.fidelity))
-                    kinds[key] = ("model", evaluate.cycle_fingerprint(config), spec.name)
+                if key not in done and key not in kinds:
+                    group = groups.setdefault((spec.key, cost_key(config)), (spec, {}))
+                    group[1][key] = cycle_config
+                    kinds[key] = ("model", cycle_config.fingerprint, spec.name)
                 key = accuracy_key(spec, config)
-                if key not in done and key not in tasks:
-                    tasks[key] = (evaluate.model_accuracy, (spec, config.inp_width, config.wgt_width))
+                if key not in done and key not in kinds:
+                    tasks[key] = (evaluate.model_accuracy, (spec, config.inp_width,
+                                                            config.wgt_width))
                     kinds[key] = ("accuracy", None, spec.name)
-        for finished, (key, result) in enumerate(self.engine.run(tasks), 1):
-            kind, fingerprint, model = kinds[key]
-            self.store.put(key, kind, result, result.get("seconds", 0.0), config=fingerprint,
-                           model=model)
-            self.evaluated += 1
+        members = {}
+        for index, (spec, configs) in enumerate(groups.values()):
+            name = f"models:{spec.key}:{index}"
+            tasks[name] = (evaluate.models_on_configs,
+                           ([c.to_dict() for c in configs.values()], spec, self.fidelity))
+            members[name] = list(configs)
+        for finished, (name, result) in enumerate(self.engine.run(tasks), 1):
+            for key, one in zip(members.get(name, [name]), result if name in members
+                                else [result]):
+                kind, fingerprint, model = kinds[key]
+                self.store.put(key, kind, one, one.get("seconds", 0.0), config=fingerprint,
+                               model=model)
+                self.evaluated += 1
             if self.progress:
                 self.progress(finished, len(tasks))
         return [self._result(point, config) for point, config in points]
