@@ -6,14 +6,16 @@ front verified) and re-run from the store; a search of a ≥ 1000-point space ×
     .venv/bin/python scripts/dse_benchmark.py search [-o DIR] [--trials N] [--workers W]
 
 Models: the digits CNN, ResNet-18 (benchmarks/build_resnet18.py) and a zoo model (--zoo,
-default resnet_small). Each run's wall time is printed with the machine's load average (figures
-taken while other jobs load the machine are noisy).
+default resnet_small); layer cycles from the cycle model (--fidelity, default cycle). Each run's
+wall time is printed with the CPU time of its process tree and the machine's load average
+(figures taken while other jobs load the machine are noisy).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,37 +25,55 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VTA = str(Path(sys.executable).with_name("vta"))
 
-#: 32 points, 24+ of them buildable: two GEMM blocks, two bus widths, eight buffer plans.
+#: 32 points, 25 buildable: int8 and int4 operands, blocks of 8 and 16, 32- and 64-bit buses,
+#: four buffer plans (INP 8 or 16 KiB x ACC 32 or 64 KiB).
 SWEEP = """
 base = "pynq"
 [parameters]
+LOG_WIDTH = [3, 2]
 LOG_BLOCK = [3, 4]
 LOG_BUS_WIDTH = [5, 6]
 LOG_INP_BUFF_SIZE = [13, 14]
-LOG_WGT_BUFF_SIZE = [15, 16]
+LOG_WGT_BUFF_SIZE = [16]
 LOG_ACC_BUFF_SIZE = [15, 16]
 [constraints]
 fits = "pynq-z1"
 """
 
-#: 1280 points: the sweep's × batch × clock × the GEMM and ALU initiation intervals.
-SEARCH = SWEEP.replace("[constraints]", """LOG_BATCH = [0, 1]
-CLOCK_MHZ = [100.0, 125.0, 150.0, 175.0, 200.0]
+#: 1728 points: the widths, blocks and buses of the sweep x 27 buffer plans x 4 clocks x the
+#: GEMM initiation interval.
+SEARCH = """
+base = "pynq"
+[parameters]
+LOG_WIDTH = [3, 2]
+LOG_BLOCK = [3, 4]
+LOG_BUS_WIDTH = [5, 6]
+LOG_INP_BUFF_SIZE = [13, 14, 15]
+LOG_WGT_BUFF_SIZE = [15, 16, 17]
+LOG_ACC_BUFF_SIZE = [15, 16, 17]
+CLOCK_MHZ = [100.0, 125.0, 150.0, 200.0]
 "MACHINE.gemm_initiation_interval" = [1, 2]
-"MACHINE.alu_initiation_interval" = [1, 2]
 [search]
 method = "nsga2"
 trials = TRIALS
-population = 40
-[constraints]""")
+population = 50
+[constraints]
+fits = "pynq-z1"
+"""
 
 
 def timed(argv: list[str]) -> float:
+    """Run `argv`; print its wall time, the CPU time of its process tree and the load."""
     print("$", " ".join(argv), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     subprocess.run(argv, check=False)
     seconds = time.perf_counter() - started
-    print(f"-> {seconds:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"-> {seconds:.1f} s wall, {cpu:.1f} s CPU (process tree), load average "
+          f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end", flush=True)
     return seconds
 
 
@@ -63,7 +83,8 @@ def main() -> int:
     parser.add_argument("-o", "--output", type=Path, default=Path("/tmp/vta-dse-benchmark"))
     parser.add_argument("--zoo", default="resnet_small")
     parser.add_argument("--programs", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--fidelity", choices=("estimate", "cycle"), default="cycle")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     folder = args.output / args.target
@@ -73,7 +94,8 @@ def main() -> int:
     space.write_text(SWEEP if args.target == "sweep" else
                      SEARCH.replace("TRIALS", str(args.trials)))
     command = [VTA, "dse", str(space), "--models", f"digits,resnet18,zoo:{args.zoo}",
-               "-o", str(folder / "out"), "--workers", str(args.workers)]
+               "-o", str(folder / "out"), "--workers", str(args.workers),
+               "--fidelity", args.fidelity]
     if args.target == "sweep":
         cold = timed(command + ["--verify", "--programs", str(args.programs)])
         warm = timed(command + ["--verify", "--programs", str(args.programs)])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vta.cli.common import Failure, write_atomically
 from vta.cli.output import add_output_options, emit
+from vta.isa import progress
 
 NAME = "dse"
 HELP = "design-space exploration of the hardware against models"
@@ -45,7 +46,7 @@ def add_arguments(parser):
                         help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     parser.add_argument("--synchronous", action="store_true",
                         help="evaluate in this process with Dask's synchronous scheduler")
-    add_output_options(parser, quiet=False)
+    add_output_options(parser)
 
 
 def run(args) -> int:
@@ -67,16 +68,18 @@ def run(args) -> int:
     if not specs:
         raise Failure("--models names no model")
     args.output.mkdir(parents=True, exist_ok=True)
-    with Store(args.output / "results.sqlite") as store, _progress(args) as progress, \
+    with Store(args.output / "results.sqlite") as store, \
+            progress.step("dse: evaluations (tasks done)") as step, \
             Engine(args.scheduler, args.workers, args.synchronous) as engine:
-        explorer = Explorer(space, specs, args.fidelity, store, engine, progress)
+        explorer = Explorer(space, specs, args.fidelity, store, engine, _advance(step))
         results = explorer.evaluate(points) if space.method == "exhaustive" else \
             explorer.nsga2(board)
         front = pareto_front(results, board)
         verified = {}
         if args.verify:
             from vta.dse.verify import verify_front
-            verified = verify_front(front, board, store, engine, args.programs, progress)
+            step.update(description="dse: verifying the front (tasks done)", completed=0)
+            verified = verify_front(front, board, store, engine, args.programs, _advance(step))
     document = {"space": str(args.space), "board": board, "method": space.method,
                 "fidelity": args.fidelity, "models": [s.key for s in specs],
                 "points": len(results), "evaluated": explorer.evaluated,
@@ -88,19 +91,27 @@ def run(args) -> int:
     write_atomically(args.output / "front.json", json.dumps(document, indent=1).encode())
     if results:
         plot(results, front, board, args.output)
-    if args.json:
-        emit(args, document)
-    else:
-        print(f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
-              f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
-              f"({len(front)} points):")
-        print(table(front, board))
-        for fingerprint, outcome in verified.items():
-            print(f"verify {fingerprint}: {'pass' if outcome['passed'] else 'FAIL'} "
-                  f"({outcome['summary']})")
-        print(f"results: {args.output / 'results.sqlite'}, {args.output / 'front.json'}, "
-              f"{args.output / 'front.png'}")
-    return 1 if any(not outcome["passed"] for outcome in verified.values()) else 0
+    lines = [f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
+             f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
+             f"({len(front)} points):", table(front, board)]
+    lines += [f"verify {fingerprint}: {'pass' if outcome['passed'] else 'FAIL'} "
+              f"({outcome['summary']})" for fingerprint, outcome in verified.items()]
+    lines.append(f"results: {args.output / 'results.sqlite'}, {args.output / 'front.json'}, "
+                 f"{args.output / 'front.png'}")
+    emit(args, document, "\n".join(lines))
+    failed = [fingerprint for fingerprint, outcome in verified.items() if not outcome["passed"]]
+    if failed and args.quiet:
+        print(f"vta dse: front points failed verification: {', '.join(failed)}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _advance(step):
+    """An Explorer progress callback moving `step` (a `vta.isa.progress` step)."""
+    def advance(done: int, total: int) -> None:
+        step.total = total
+        step.update(completed=done)
+    return advance
 
 
 def _board(args, space) -> str:
@@ -134,27 +145,3 @@ def _best(args) -> int:
     keys = Config(**keys).to_dict()
     print(json.dumps(keys, indent=1))
     return 0
-
-
-class _progress:
-    """A rich progress bar on stderr while evaluations finish (a terminal only, not --json)."""
-
-    def __init__(self, args):
-        self.enabled = sys.stderr.isatty() and not args.json
-        self.bar = self.task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import Progress
-            self.bar = Progress(transient=True)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("evaluating", total=None)
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
