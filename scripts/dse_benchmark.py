@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Issue 14's design-space targets, measured: a sweep of ≥ 24 points × 3 models cold (with the
-front verified) and re-run from the store; a search of a ≥ 1000-point space × 3 models.
+front verified) and re-run from the store; a search of a ≥ 1000-point space × 3 models; the
+int4 digits CNN on the RTL, bit-exact with the functional simulator, accuracy beside int8's.
 
     .venv/bin/python scripts/dse_benchmark.py sweep  [-o DIR] [--programs N] [--workers W]
     .venv/bin/python scripts/dse_benchmark.py search [-o DIR] [--trials N] [--workers W]
+    .venv/bin/python scripts/dse_benchmark.py int4 [--inputs N]
 
 Models: the digits CNN, ResNet-18 (benchmarks/build_resnet18.py) and a zoo model (--zoo,
 default resnet_small); layer cycles from the cycle model (--fidelity, default cycle). Each run's
@@ -77,16 +79,65 @@ def timed(argv: list[str]) -> float:
     return seconds
 
 
+#: The int4 point of the sweep the digits CNN runs on the RTL (inputs and weights 4-bit).
+INT4 = {"LOG_INP_WIDTH": 2, "LOG_WGT_WIDTH": 2, "LOG_BLOCK": 4, "LOG_BUS_WIDTH": 6,
+        "LOG_INP_BUFF_SIZE": 14, "LOG_WGT_BUFF_SIZE": 16, "LOG_ACC_BUFF_SIZE": 16}
+
+
+def int4_digits(count: int) -> int:
+    """The digits CNN re-quantized for int4 on the RTL and on the functional simulator: every
+    value of `count` inferences bit-exact between them (and with the integer reference); the
+    accuracy over all 1797 digits at int4 beside int8's (integer reference, bit-exact with
+    both backends)."""
+    import numpy as np
+
+    from vta.compiler.evaluate import prepare, run_one
+    from vta.compiler.models.digits import build_digits, digits_dataset
+    from vta.dse.models import accuracy, resolve
+    from vta.isa import Config
+
+    config = Config.preset("pynq").replace(**INT4)
+    _, int8_path = build_digits()
+    inputs, labels = digits_dataset()
+    started = time.perf_counter()
+    rtl, functional = prepare(int8_path, config, "rtl"), prepare(int8_path, config)
+    print(f"int4 digits CNN on {config.config_string}: compiled twice in "
+          f"{time.perf_counter() - started:.1f} s", flush=True)
+    differing, agree = [], 0
+    for index, x in enumerate(inputs[:count]):
+        on_rtl, on_functional = run_one(rtl, x[None]), run_one(functional, x[None])
+        if not np.array_equal(on_rtl, on_functional):
+            differing.append(index)
+        agree += int(np.argmax(on_rtl) == labels[index])
+    exact = not differing and not rtl.mismatched_values and not functional.mismatched_values
+    print(f"RTL vs functional on {count} digits: "
+          f"{'bit-exact in every value' if exact else 'DIFFER'} (outputs differing: "
+          f"{differing or 'none'}; values off the reference: RTL "
+          f"{sorted(set(rtl.mismatched_values)) or 'none'}, functional "
+          f"{sorted(set(functional.mismatched_values)) or 'none'}); RTL "
+          f"{np.mean(rtl.run_seconds):.2f} s per inference; {agree}/{count} correct on RTL")
+    spec = resolve("digits")
+    for bits in (8, 4):
+        result = accuracy(spec, bits, bits)
+        print(f"accuracy int{bits} (inputs and weights): {100 * result['accuracy']:.2f} % of "
+              f"{result['samples']} digits", flush=True)
+    return 0 if exact else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=("sweep", "search"))
+    parser.add_argument("target", choices=("sweep", "search", "int4"))
     parser.add_argument("-o", "--output", type=Path, default=Path("/tmp/vta-dse-benchmark"))
     parser.add_argument("--zoo", default="resnet_small")
     parser.add_argument("--programs", type=int, default=20)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--fidelity", choices=("estimate", "cycle"), default="cycle")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--inputs", type=int, default=50,
+                        help="int4: digits run on the RTL and the functional simulator")
     args = parser.parse_args()
+    if args.target == "int4":
+        return int4_digits(args.inputs)
     folder = args.output / args.target
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
