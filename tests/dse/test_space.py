@@ -38,6 +38,9 @@ LOG_BUS_WIDTH = {from = 5, to = 7}
     ("[parameters]\nLOG_BLOCK = [6]\nLOG_INP_BUFF_SIZE = [16]\nLOG_WGT_BUFF_SIZE = [18]\n"
      "LOG_ACC_BUFF_SIZE = [18]\n[constraints]\nfits = 'pynq-z1'\n", "constraints.fits: no point"),
     ("[parameters]\nLOG_BLOCK = [4]\n[search]\nmethod = 'random'\n", "search.method"),
+    ("[parameters]\nLOG_WIDTH = [3, 4]\n", "parameters.LOG_WIDTH: config key LOG_INP_WIDTH = 4"),
+    ("[parameters]\nLOG_WIDTH = [3]\nLOG_WGT_WIDTH = [2]\n",
+     "parameters.LOG_WIDTH: sets LOG_WGT_WIDTH, which is given too"),
 ])
 def test_a_bad_space_file_is_one_line_naming_the_key(write_space, tmp_path, capsys, text,
                                                     named):
@@ -51,6 +54,18 @@ def test_a_bad_space_file_is_one_line_naming_the_key(write_space, tmp_path, caps
     assert status == 1 and captured.out == ""
     assert captured.err.count("\n") == 1 and named in captured.err
     assert not (tmp_path / "out").exists()
+
+
+def test_log_width_sets_input_and_weight_widths(write_space, tmp_path):
+    space = load(write_space(tmp_path, """
+base = "pynq"
+[parameters]
+LOG_WIDTH = [3, 2]
+LOG_INP_BUFF_SIZE = [14]
+LOG_WGT_BUFF_SIZE = [17]
+"""))
+    kept, _ = space.valid_points()
+    assert sorted((c.inp_width, c.wgt_width) for _, c in kept) == [(4, 4), (8, 8)]
 
 
 def test_json_space_files_are_read_too(write_space, tmp_path):

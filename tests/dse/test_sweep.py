@@ -64,7 +64,7 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
 
 
 def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(write_space, tmp_path,
-                                                                           small_model):
+                                                                           small_model, capsys):
     space = write_space(tmp_path, SPACE)
     out = tmp_path / "out"
     argv = ["dse", str(space), "--models", str(small_model), "-o", str(out), "--synchronous"]
@@ -92,7 +92,9 @@ def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(wri
     assert main(argv + ["--json"]) == 0
     first = json.loads((out / "front.json").read_text())
     assert first["evaluated"] == 6 and first["points"] == 16
-    assert main(argv + ["--json"]) == 0
+    capsys.readouterr()
+    assert main(argv + ["--quiet"]) == 0
+    assert capsys.readouterr().out == ""
     again = json.loads((out / "front.json").read_text())
     assert again["evaluated"] == 0
     assert [p["fingerprint"] for p in again["front"]] == [p["fingerprint"] for p in first["front"]]
