@@ -57,7 +57,8 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
 
     def comparable(results):
         return {key: (
-            {name: {k: v for k, v in m.items() if k != "seconds"} for name, m in models.items()},
+            {name: {k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")}
+             for name, m in models.items()},
             resources) for key, (models, resources) in results.items()}
 
     assert comparable(distributed) == comparable(synchronous)
