@@ -515,7 +515,7 @@ class AddEmitter(LayerEmitter):
         self.alu_steps(layer.steps_a, first, tile, placed)
         self.alu_steps(layer.steps_b, second, tile, placed)
         size = tile.blocks * tile.positions
-        self.kernel([Dim(size, 1, 1)], (first, second, 0), uk.alu(AluOp.ADD))
+        self.kernel([Dim(size, 1, 1)], (first, second, 0), uk.alu(layer.combine))
         self.alu_steps(layer.epilogue, first, tile, placed)
 
 

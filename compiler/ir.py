@@ -156,10 +156,15 @@ class Dense(Node):
 class Add(Node):
     """Same-shape addition: acc = steps_a(a) + steps_b(b), then `requant`. The int32 ALU steps
     bring both operands to a common unit and may add part of the constant (zero points, rounding)
-    that `requant` adds otherwise (`requantize_add.plan_add`)."""
+    that `requant` adds otherwise (`requantize_add.plan_add`).
+
+    With `product`, the same-shape elementwise product of two activations instead (a gated
+    unit's Mul): acc = steps_a(a) × steps_b(b) as the ALU's vector MUL computes it (the low 16
+    bits of the second, sign-extended; the steps remove the zero points, so |b − zb| ≤ 255)."""
 
     input_steps: tuple[tuple[AluStep, ...], tuple[AluStep, ...]] = field(repr=False)
     requant: Requantize = field(repr=False)
+    product: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,8 @@ class Requantization(Node):
 
     input_zero_point: int
     requant: Requantize = field(repr=False)
+    #: the ONNX activation the program computes (LeakyRelu, HardSwish…; `compiler/activations`)
+    activation: str | None = None
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,8 @@ class AddLayer:
     epilogue: list[Step]
     constants: list[np.ndarray] = field(default_factory=list, repr=False)
     macs: int = 0
+    #: how the two operands meet: ADD (an Add), MUL (a product of two activations)
+    combine: AluOp = AluOp.ADD
 
     @property
     def output_size(self) -> tuple[int, int]:

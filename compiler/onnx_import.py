@@ -32,10 +32,10 @@ from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_layout_ops import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.compiler.activations import plan_activation
-from vta.compiler.alu_program import wrap32
+from vta.compiler.alu_program import AluStep, wrap32
 from vta.compiler.requantize import plan_requantization
 from vta.compiler.requantize_add import plan_add
-from vta.isa import VtaError
+from vta.isa import AluOp, VtaError
 
 #: Operators that compute nothing of their own; evaluated at import when their inputs are
 #: constants (everything else on constants is folded too, except the random generators).
@@ -276,6 +276,15 @@ class Importer:
         if pending.kind == "activation":
             return self._finalize_activation(pending, output, lo, hi)
         where = f"node {pending.label}"
+        if pending.kind == "mul":
+            a, b = (self.graph.values[name].quant for name in pending.inputs)
+            requant = plan_requantization(
+                ort_multiplier(pending.acc_scale, quant.scale), zero_point=quant.zero_point,
+                lo=lo, hi=hi, acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where)
+            steps = tuple(tuple([AluStep(AluOp.ADD, np.int64(-q.zero_point))] if q.zero_point
+                                else []) for q in (a, b))
+            return self.emit(ir.Add, pending.label, pending.inputs, output, input_steps=steps,
+                             requant=requant, product=True)
         if pending.kind == "add":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
             steps_a, steps_b, requant = plan_add(
@@ -354,7 +363,7 @@ class Importer:
         requant = plan_activation(spec, x.quant, output.quant, lo, hi, (self.lo, self.hi),
                                   channels, f"node {pending.label}")
         return self.emit(ir.Requantization, pending.label, pending.inputs, output,
-                         requant=requant, **fields)
+                         requant=requant, activation=spec.op, **fields)
 
     def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
         """Concatenate after bringing every input to the output's quantization."""

@@ -503,6 +503,8 @@ def mul(im, node, label):
     attributes(node, label, {})
     pending = next((im.env[n] for n in node.input if isinstance(im.env.get(n), Pending)), None)
     constant = next((n for n in node.input if isinstance(im.env.get(n), (Const, QConst))), None)
+    if all(isinstance(im.env.get(n), Real) for n in node.input):
+        return [_activation_product(im, node, label)]
     if pending is None or constant is None or pending.kind not in ("conv", "convtranspose",
                                                                    "dense"):
         raise NodeError(label, f"Mul is only supported as the rescaling of a ConvInteger "
@@ -511,6 +513,21 @@ def mul(im, node, label):
     if np.any(factor <= 0):
         raise NodeError(label, "rescaling factors must be positive")
     return [dataclasses.replace(pending, acc_scale=pending.acc_scale * factor.reshape(pending.acc_scale.shape))]
+
+
+def _activation_product(im, node, label) -> Pending:
+    """The elementwise product of two dequantized tensors of one shape (a gated unit, x·σ(x),
+    HardSwish as x·HardSigmoid(x)): (a − za)(b − zb) by the ALU's vector MUL, requantized."""
+    a, b = (im.real(name, label) for name in node.input)
+    if a.shape != b.shape:
+        raise NodeError(label, f"only a same-shape Mul of two activations runs on VTA ({a.shape} "
+                        f"× {b.shape})")
+    if not im.alu_mul:
+        raise NodeError(label, "a product of two activations needs the ALU multiply (ALU_MUL)")
+    reach = [max(INT8_MAX - v.quant.zero_point, v.quant.zero_point - INT8_MIN) for v in (a, b)]
+    return Pending(label, "mul", ir.Add, (a.name, b.name), a.shape,
+                   np.asarray(np.float32(a.quant.scale) * np.float32(b.quant.scale)),
+                   input_range=reach[0] * reach[1])
 
 
 @operator("Cast")

@@ -489,7 +489,7 @@ def _fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
 def _fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
     """The convolution producing an operand of Add `node` that can be fused with it."""
     if not isinstance(node, ir.Add) or part.placement[node.name] != Placement.VTA \
-            or node.inputs[0] == node.inputs[1]:
+            or node.inputs[0] == node.inputs[1] or node.product:
         return None
     for name in node.inputs:
         producer = graph.producer(name)
@@ -589,7 +589,8 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         epilogue = convert_steps(node.requant.steps, out_shape, constants, last)
         return AddLayer(name=node.name, a=a, b=b, output=output, steps_a=steps_a,
                         steps_b=steps_b, epilogue=epilogue, constants=constants,
-                        macs=int(np.prod(out_shape)))
+                        macs=int(np.prod(out_shape)),
+                        combine=AluOp.MUL if node.product else AluOp.ADD)
     if isinstance(node, ir.MatMul):
         return _product_layer(node, part, config)
     raise Unsupported(f"{type(node).__name__} has no VTA layer")

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from vta.compiler import host_ops, ir
-from vta.compiler.alu_program import run_steps, wrap32
-from vta.isa import VtaError
+from vta.compiler.alu_program import alu, run_steps, wrap32
+from vta.isa import AluOp, VtaError
 
 
 def run(graph: ir.Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -120,6 +120,8 @@ def _dense(node: ir.Dense, x: np.ndarray) -> np.ndarray:
 
 def _add(node: ir.Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     steps_a, steps_b = node.input_steps
+    if node.product:
+        return node.requant(alu(AluOp.MUL, run_steps(steps_a, a), run_steps(steps_b, b)))
     total = run_steps(steps_a, a).astype(np.int64) + run_steps(steps_b, b)
     return node.requant(wrap32(total))
 

@@ -125,3 +125,36 @@ def test_activation_runs_on_vta_bit_exact_and_near_onnxruntime(case, tmp_path):
     assert {n["name"]: n["placement"] for n in model.nodes}["act"] == "vta"
     for name in got:
         np.testing.assert_array_equal(got[name], expected[name])
+
+
+PRODUCTS = {
+    "hardswish-opset13": [helper.make_node("HardSigmoid", ["c"], ["h"], name="act", alpha=1 / 6),
+                          helper.make_node("Mul", ["c", "h"], ["a"], name="mul")],
+    "silu": [helper.make_node("Sigmoid", ["c"], ["h"], name="act"),
+             helper.make_node("Mul", ["c", "h"], ["a"], name="mul")],
+    "square": [helper.make_node("Mul", ["c", "c"], ["a"], name="mul")],
+}
+
+
+@pytest.mark.parametrize("case", PRODUCTS)
+def test_product_of_two_activations_runs_on_vta(case, tmp_path):
+    """A same-shape Mul of two dequantized tensors (x·HardSigmoid(x), x·Sigmoid(x) with the
+    Sigmoid on the host, x·x) is a vector MUL on the ALU and a requantization."""
+    rng = np.random.default_rng(20 + sorted(PRODUCTS).index(case))
+    init = {"w": rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32),
+            "w2": rng.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32)}
+    nodes = ([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1])]
+             + PRODUCTS[case] + [helper.make_node("Conv", ["a", "w2"], ["y"], name="conv2")])
+    path = quantize_with_onnxruntime(float_model(nodes, init, [1, 3, 8, 8]), tmp_path,
+                                     rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    graph = import_onnx(path)
+    mul = next(n for n in graph.nodes if n.name == "mul")
+    assert isinstance(mul, ir.Add) and mul.product
+    for _ in range(2):
+        assert output_steps(graph, path, rng.normal(size=(1, 3, 8, 8)).astype(np.float32)) <= 1
+    got, expected, model, _ = run_both(graph, {"x": rng.normal(size=(1, 3, 8, 8))
+                                               .astype(np.float32)})
+    placed = {n["name"]: (n["operator"], n["placement"]) for n in model.nodes}
+    assert placed["mul"] == ("Mul", "vta")
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
