@@ -104,6 +104,8 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
         operator = node.op_type if isinstance(node, ir.HostOp) else type(node).__name__
         if getattr(node, "activation", None) or getattr(node, "product", False):
             operator = node.activation if isinstance(node, ir.Requantization) else "Mul"
+        if getattr(node, "upsample", False):
+            operator = "Resize"
         info = {"name": node.name, "operator": operator, "placement": str(placement),
                 "macs": node_macs(graph, node)}
         if placement == Placement.VTA and node.name in residuals:

@@ -285,6 +285,8 @@ class ConvTranspose2d(Node):
     groups: int
     input_zero_point: int
     requant: Requantize = field(repr=False)
+    #: a nearest Resize by the strides (identity taps: it multiplies nothing, 0 MACs)
+    upsample: bool = False
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(rows, columns) of the output for an input of `height` × `width`."""

@@ -23,7 +23,7 @@ def node_macs(graph: ir.Graph, node: ir.Node) -> int:
         return out * node.contraction
     if isinstance(node, ir.AvgPool):
         return out * node.kernel[0] * node.kernel[1]
-    if isinstance(node, ir.ConvTranspose2d):
+    if isinstance(node, ir.ConvTranspose2d) and not node.upsample:
         return int(np.prod(graph.values[node.inputs[0]].shape)) * int(np.prod(node.weight.shape[1:]))
     if isinstance(node, ir.HostOp):
         return _host_macs(graph, node, out)

@@ -213,6 +213,39 @@ def conv_transpose(im, node, label):
                     acc_scale.reshape(channel_shape("conv", out_channels)), fields, bias)]
 
 
+@operator("Resize")
+def resize(im, node, label):
+    """A nearest Resize by integer factors (s_h, s_w) of a dequantized NCHW tensor: a transposed
+    convolution of stride (s_h, s_w) whose s_h × s_w taps are the identity (output (y, x) takes
+    input (⌊y/s_h⌋, ⌊x/s_w⌋)), so it runs on VTA like U-Net's up-sampling. Whether the node is
+    such a resize is decided by running its host kernel on an input holding each element's
+    index: every mode, rounding and coordinate transformation that picks those elements is."""
+    x = im.real(node.input[0], label)
+    if (im.activation_bits, im.weight_bits) != (8, 8):
+        raise NodeError(label, "only QDQ Conv/Gemm/MatMul are re-quantized for narrow operands")
+    if len(x.shape) != 4:
+        raise NodeError(label, "only a Resize of an NCHW tensor runs on VTA")
+    rest = [im.const(name, label, "input") if name else None for name in node.input[1:]]
+    coded = np.arange(int(np.prod(x.shape)), dtype=np.float32).reshape(x.shape)
+    picked = im.host.fold_arrays(node, label, [coded] + rest)[0]
+    n, c, h, w = x.shape
+    if picked.shape[:2] != (n, c) or picked.shape[2] % h or picked.shape[3] % w:
+        raise NodeError(label, f"resize {x.shape} → {picked.shape}: integer factors of the "
+                        "height and width only")
+    factors = (picked.shape[2] // h, picked.shape[3] // w)
+    nearest = np.repeat(np.repeat(coded, factors[0], axis=2), factors[1], axis=3)
+    if not np.array_equal(picked, nearest):
+        raise NodeError(label, "only nearest up-sampling by integer factors runs on VTA")
+    weight = np.zeros((c, c) + factors, np.int8)
+    weight[np.arange(c), np.arange(c)] = 1
+    fields = dict(weight=weight, strides=factors, pads=(0, 0, 0, 0), dilations=(1, 1),
+                  output_padding=(0, 0), groups=1, input_zero_point=x.quant.zero_point,
+                  upsample=True)
+    return [Pending(label, "convtranspose", ir.ConvTranspose2d, (x.name,), picked.shape,
+                    np.full(channel_shape("conv", c), x.quant.scale), fields,
+                    np.zeros(c, np.int64))]
+
+
 def _transposed_pads(attrs: dict, label: str, spatial, kernel, strides, dilations,
                      output_padding) -> tuple[int, int, int, int]:
     """ConvTranspose's (top, left, bottom, right) output crops: `pads`, or derived from

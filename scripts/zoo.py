@@ -27,7 +27,7 @@ import zoo                                                          # noqa: E402
 from zoo.evaluate import Evaluation, evaluate                       # noqa: E402
 
 COLUMNS = ("model", "steps", "spread", "top-1", "f=c", "rtl=f", "cycles", "VTA MACs",
-           "compile s", "result")
+           "VTA ops", "compile s", "result")
 
 
 def row(result: Evaluation) -> str:
@@ -42,6 +42,8 @@ def row(result: Evaluation) -> str:
              figure(result.cycles, f"{result.cycles}"),
              figure(result.vta_mac_share, f"{100 * result.vta_mac_share:.1f} %"
                     if result.vta_mac_share is not None else ""),
+             figure(result.vta_operators, "{}/{}".format(*result.vta_operators)
+                    if result.vta_operators else ""),
              figure(result.compile_seconds, f"{result.compile_seconds:.1f}"
                     if result.compile_seconds is not None else ""),
              "PASS" if result.passed else "FAIL"]

@@ -32,6 +32,8 @@ class Evaluation:
     cycles: int | None = None          # VTA cycles of the first sample (cycle backend)
     rtl_agrees: bool | None = None     # rtl == functional on the first sample (when asked)
     vta_mac_share: float | None = None
+    #: (nodes on VTA or folded into a VTA layer, nodes) of the compiled graph (placement report)
+    vta_operators: tuple[int, int] | None = None
     min_vta_mac_share: float = 0.0
     compile_seconds: float | None = None
     failures: list[str] = field(default_factory=list)
@@ -88,6 +90,8 @@ def evaluate(built: BuiltModel, config, *, samples: int | None = None,
                                                   disabled[name][:len(feeds)]],
                                      tolerance * steps[name])
     result.vta_mac_share = vta_mac_share(compiled, model_proto, feeds[0])
+    result.vta_operators = (sum(node["placement"] in ("vta", "alias", "fused")
+                                for node in compiled.nodes), len(compiled.nodes))
     if result.steps > tolerance:
         result.failures.append(f"{result.steps:g} steps from onnxruntime (> {tolerance:g})")
     if result.top1 is not None and result.top1[0] < result.top1[1]:
