@@ -1,14 +1,17 @@
 """A residual Add of two int8 tensors on the VTA ALU:
 ``y = clamp(round((sa·(a − za) + sb·(b − zb)) / sy) + zy, lo, hi)``.
 
-With the ALU multiply, each operand is brought to a common unit 2^−S of an output step by
-exact integer products, ``Ka·(a − za)`` and ``Kb·(b − zb)`` with Ki ≈ si/sy · 2^S a 16-bit
-multiplier or the product of two (two MULs in a row: the operand is int8, so the product stays
-exact), and the sum is rounded by `rounding_shift` and saturated. S is as large as the int32
-sum allows (about 21 bits below the output step), so the multipliers' rounding moves the sum
-by at most about 2^−14 of a step; every one of the 65 536 input pairs is then run through the
-plan and its actual distance from exact rounding taken as the plan's error (`Requantize.error`).
-Without the multiply, scales a power of two apart are brought together by left shifts.
+With the ALU multiply, each operand is brought to a common unit 2^−S of an output step by an
+exact integer product, ``Ka·a`` and ``Kb·b`` with Ki ≈ si/sy · 2^S a 16-bit multiplier or the
+product of two (two MULs in a row: the operand is int8, so the product stays exact). The zero
+points, the rounding constant and the output zero point are one constant added to the sum,
+``2^(S−1) + zy·2^S − za·Ka − zb·Kb`` (an ACC tile where it is no immediate), before the
+truncating shifts by S and the saturation: no operand needs an ADD of its own. S is as large
+as the int32 sum allows (about 21 bits below the output step), so the multipliers' rounding
+moves the sum by at most about 2^−14 of a step; every one of the 65 536 input pairs is then run
+through the plan and its actual distance from exact rounding taken as the plan's error
+(`Requantize.error`). Without the multiply, scales a power of two apart are brought together
+by left shifts.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import math
 
 import numpy as np
 
-from vta.compiler.alu_program import IMM_MAX, AluStep, alu_cycles, rounding_shift, run_steps, \
-    split_shift
+from vta.compiler.alu_program import IMM_MAX, INT32_MAX, INT32_MIN, AluStep, alu_cycles, \
+    run_steps, shifts, split_shift
 from vta.compiler.requantize import (INT8_MAX, INT8_MIN, Requantize, output_range,
                                      plan_requantization, saturate)
 from vta.compiler.requantize_multiply import ERROR_BUDGET
@@ -40,14 +43,17 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
     if alu_mul:
         ratios = [s / scale for s in scales]
         reach = sum(max(INT8_MAX - z, z - INT8_MIN) * r for z, r in zip(zero_points, ratios))
-        shifts = [shift for shift in range(30, 0, -1)
-                  if (reach + 2) * 2.0 ** shift < 2 ** 31][:SHIFTS]
-        candidates = [candidate for shift in shifts
+        # the sum plus the output zero point and the rounding constant stays inside int32
+        units = [shift for shift in range(30, 0, -1)
+                 if (reach + abs(zero_point) + 2) * 2.0 ** shift < 2 ** 31][:SHIFTS]
+        candidates = [candidate for shift in units
                       for candidate in _candidates(ratios, zero_points, shift, zero_point, lo, hi)]
-        # cheapest first, then by the error bound; measured (on every pair) in that order
+        # cheapest first, then by the error bound; measured (on every pair) in that order;
+        # where none of those is within the budget, the most accurate by their bound as well
         candidates.sort(key=lambda c: (alu_cycles(c[0] + c[1] + c[2]), c[3]))
+        accurate = sorted(candidates[MEASURED:], key=lambda c: c[3])[:MEASURED]
         measured = []
-        for steps_a, steps_b, epilogue, _, shift in candidates[:MEASURED]:
+        for steps_a, steps_b, epilogue, _, shift in candidates[:MEASURED] + accurate:
             requant = _measure(steps_a, steps_b, epilogue, shift, ratios, zero_points,
                                zero_point, lo, hi)
             if requant.error <= ERROR_BUDGET:
@@ -62,25 +68,33 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
 def _candidates(ratios, zero_points, shift: int, zero_point: int, lo: int, hi: int):
     """(steps a, steps b, epilogue, error bound in steps, shift) with the operands in units of
     2^−shift of an output step, multiplied by the products nearest the multipliers around
-    ri·2^shift (the two operands' rounding errors may cancel); none whose products or sum
-    could leave int32."""
-    epilogue = tuple(rounding_shift(shift, zero_point) + saturate(lo, hi))
-    reaches = [max(INT8_MAX - z, z - INT8_MIN) for z in zero_points]
+    ri·2^shift (the two operands' rounding errors may cancel); none whose products, sum or sum
+    plus the constant could leave int32."""
     options = []
-    for ratio, zero, reach in zip(ratios, zero_points, reaches):
+    for ratio in ratios:
         found = []
         for target in {math.floor(ratio * 2.0 ** shift) + d for d in NEIGHBOURS}:
             factors = _factors(target)
             if factors is None:
                 continue
             product = math.prod(factors)
-            steps = tuple(([AluStep(AluOp.ADD, np.int64(-zero))] if zero else [])
-                          + [AluStep(AluOp.MUL, np.int64(k)) for k in factors])
-            found.append((steps, product, reach * abs(product - ratio * 2.0 ** shift)))
+            steps = tuple(AluStep(AluOp.MUL, np.int64(k)) for k in factors)
+            found.append((steps, product, 255 * abs(product - ratio * 2.0 ** shift)))
         options.append(found)
-    return [(a, b, epilogue, (error_a + error_b + 1) * 2.0 ** -shift, shift)
-            for a, product_a, error_a in options[0] for b, product_b, error_b in options[1]
-            if product_a * reaches[0] + product_b * reaches[1] < 1 << 31]
+    candidates = []
+    for a, product_a, error_a in options[0]:
+        for b, product_b, error_b in options[1]:
+            constant = ((1 << (shift - 1)) + (zero_point << shift)
+                        - zero_points[0] * product_a - zero_points[1] * product_b)
+            # the sum Ka·a + Kb·b is extreme at the corners; so is the sum plus the constant
+            corners = [product_a * x + product_b * y for x in (INT8_MIN, INT8_MAX)
+                       for y in (INT8_MIN, INT8_MAX)]
+            if not all(INT32_MIN <= v + c <= INT32_MAX for v in corners for c in (0, constant)):
+                continue
+            epilogue = ((AluStep(AluOp.ADD, np.int64(constant)),) if constant else ()) \
+                + tuple(shifts(shift)) + tuple(saturate(lo, hi))
+            candidates.append((a, b, epilogue, (error_a + error_b + 1) * 2.0 ** -shift, shift))
+    return candidates
 
 
 def _measure(steps_a, steps_b, epilogue, shift: int, ratios, zero_points, zero_point: int,
