@@ -40,14 +40,16 @@ class TensorLoadClient(ReadClient):
 
     def start(self, insn, start: int) -> None:
         """The writer begins two cycles after the instruction issues at `start`."""
-        self.insn = insn
-        self.row_width = insn.x_pad_0 + insn.x_size + insn.x_pad_1
-        self.row_words = insn.x_size * self.words_per_tile
-        self.rows_left = insn.y_size
+        f = insn.fields
+        self.x_pad_0, self.x_pad_1, y_pad_0 = f["x_pad_0"], f["x_pad_1"], f["y_pad_0"]
+        self.row_width = self.x_pad_0 + f["x_size"] + self.x_pad_1
+        self.tail = f["y_pad_1"] * self.row_width
+        self.row_words = f["x_size"] * self.words_per_tile
+        self.rows_left = f["y_size"]
         self.words_left = self.row_words
-        self.writer = start + 2 + insn.y_pad_0 * self.row_width + insn.x_pad_0
-        if insn.y_size == 0:
-            self.writer = start + 2 + (insn.y_pad_0 + insn.y_pad_1) * self.row_width
+        self.writer = start + 2 + y_pad_0 * self.row_width + self.x_pad_0
+        if self.rows_left == 0:
+            self.writer = start + 2 + y_pad_0 * self.row_width + self.tail
 
     def accept(self, beats: int, earliest: int) -> tuple[int, int]:
         writer = self.writer
@@ -60,9 +62,7 @@ class TensorLoadClient(ReadClient):
         if self.words_left == 0:
             self.rows_left -= 1
             self.words_left = self.row_words
-            insn = self.insn
-            self.writer += insn.x_pad_1
-            self.writer += insn.x_pad_0 if self.rows_left else insn.y_pad_1 * self.row_width
+            self.writer += self.x_pad_1 + (self.x_pad_0 if self.rows_left else self.tail)
         return writer, last
 
     def skip(self, rows: int, cycles: int, mem_wait: int) -> None:

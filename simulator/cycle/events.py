@@ -41,7 +41,8 @@ class Kernel:
         self._order = itertools.count()
 
     def at(self, time: int, callback, priority: int = PROCESS) -> None:
-        heapq.heappush(self._queue, (max(time, self.now), priority, next(self._order), callback))
+        heapq.heappush(self._queue, (time if time > self.now else self.now, priority,
+                                     next(self._order), callback, None))
 
     def quiet_until(self, time: int) -> bool:
         """True when no callback is due at or before `time`."""
@@ -55,7 +56,8 @@ class Kernel:
         self.resume(process, time)
 
     def resume(self, process, time: int) -> None:
-        self.at(time, lambda: self._step(process))
+        heapq.heappush(self._queue, (time if time > self.now else self.now, PROCESS,
+                                     next(self._order), None, process))
 
     def _step(self, process) -> None:
         """Run `process` until it waits for a later cycle or an event that has not fired."""
@@ -64,7 +66,7 @@ class Kernel:
                 wait = next(process)
             except StopIteration:
                 return
-            if isinstance(wait, Event):
+            if type(wait) is Event:
                 if wait.time is None:
                     wait._waiters.append(process)
                     return
@@ -74,7 +76,10 @@ class Kernel:
                 return
 
     def run(self) -> None:
-        queue = self._queue
+        queue, pop, step = self._queue, heapq.heappop, self._step
         while queue:
-            self.now, _, _, callback = heapq.heappop(queue)
-            callback()
+            self.now, _, _, callback, process = pop(queue)
+            if process is None:
+                callback()
+            else:
+                step(process)

@@ -238,8 +238,10 @@ class ReadPort:
             channel_free = last + 1
             ends.append(last)
             if stream and beats == longest and words > longest:
-                state = (ar - last, client.writer - last, *[end - last for end in ends])
-                if previous is not None and previous[0] == state:
+                # The AR, the writer and the oldest burst in flight first (cheap), then all.
+                state = (ar - last, client.writer - last, ends[0] - last)
+                if (previous is not None and previous[0] == state
+                        and len(previous[3]) == len(ends) and all(a - previous[1] == b - last for a, b in zip(previous[3], ends))):
                     # Full bursts left in this page, keeping the transfer's last one.
                     count = min(room - beats, words - 1) // longest
                     if count > 0:
@@ -256,7 +258,7 @@ class ReadPort:
                                           count * (client.mem_wait - previous[2]))
                     previous = None
                 else:
-                    previous = (state, last, client.mem_wait)
+                    previous = (state, last, client.mem_wait, tuple(ends))
         self.channel_free = channel_free
         self.free_at = ar + 1
         if command.next == command.count:
