@@ -503,9 +503,11 @@ class AddEmitter(LayerEmitter):
 
     def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
         tile = placed.tile
-        for _, _, window, sram, region in self.operands(placed):
+        for index, (_, _, window, sram, region) in enumerate(self.operands(placed)):
+            gate = index == 1 and self.layer.broadcast       # the one position, at every one
             dims = [Dim(tile.blocks, tile.positions, window.tiles),
-                    Dim(tile.rows, tile.cols, window.pitch), Dim(tile.cols, 1, 1)]
+                    Dim(tile.rows, tile.cols, 0 if gate else window.pitch),
+                    Dim(tile.cols, 1, 0 if gate else 1)]
             self.kernel(dims, (region, sram + window.origin,
                                self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
 

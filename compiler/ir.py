@@ -158,9 +158,10 @@ class Add(Node):
     bring both operands to a common unit and may add part of the constant (zero points, rounding)
     that `requant` adds otherwise (`requantize_add.plan_add`).
 
-    With `product`, the same-shape elementwise product of two activations instead (a gated
-    unit's Mul): acc = steps_a(a) × steps_b(b) as the ALU's vector MUL computes it (the low 16
-    bits of the second, sign-extended; the steps remove the zero points, so |b − zb| ≤ 255)."""
+    With `product`, the elementwise product of two activations instead (a gated unit's Mul):
+    acc = steps_a(a) × steps_b(b) as the ALU's vector MUL computes it (the low 16 bits of the
+    second, sign-extended; the steps remove the zero points, so |b − zb| ≤ 255). b has a's
+    shape, or is an N×C×1×1 gate broadcast over a's N×C×H×W (squeeze-excite)."""
 
     input_steps: tuple[tuple[AluStep, ...], tuple[AluStep, ...]] = field(repr=False)
     requant: Requantize = field(repr=False)

@@ -200,6 +200,8 @@ class AddLayer:
     macs: int = 0
     #: how the two operands meet: ADD (an Add), MUL (a product of two activations)
     combine: AluOp = AluOp.ADD
+    #: b is one position per channel (N×C×1×1), read at every position of a
+    broadcast: bool = False
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -552,15 +552,23 @@ def _activation_product(im, node, label) -> Pending:
     """The elementwise product of two dequantized tensors of one shape (a gated unit, x·σ(x),
     HardSwish as x·HardSigmoid(x)): (a − za)(b − zb) by the ALU's vector MUL, requantized."""
     a, b = (im.real(name, label) for name in node.input)
-    if a.shape != b.shape:
-        raise NodeError(label, f"only a same-shape Mul of two activations runs on VTA ({a.shape} "
-                        f"× {b.shape})")
+    if a.shape != b.shape and _gate_shape(a.shape, b.shape):
+        a, b = b, a                     # the full tensor first, the gate second
+    if a.shape != b.shape and not _gate_shape(b.shape, a.shape):
+        raise NodeError(label, f"only a Mul of two activations of one shape, or of an N×C×H×W "
+                        f"tensor by an N×C×1×1 gate, runs on VTA ({a.shape} × {b.shape})")
     if not im.alu_mul:
         raise NodeError(label, "a product of two activations needs the ALU multiply (ALU_MUL)")
     reach = [max(INT8_MAX - v.quant.zero_point, v.quant.zero_point - INT8_MIN) for v in (a, b)]
     return Pending(label, "mul", ir.Add, (a.name, b.name), a.shape,
                    np.asarray(np.float32(a.quant.scale) * np.float32(b.quant.scale)),
                    input_range=reach[0] * reach[1])
+
+
+def _gate_shape(gate: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    """Whether `gate` is a squeeze-excite gate of `full`: N×C×1×1 against N×C×H×W."""
+    return len(gate) == len(full) == 4 and gate[:2] == full[:2] and gate[2:] == (1, 1) \
+        and full[2:] != (1, 1)
 
 
 @operator("Cast")

@@ -581,7 +581,11 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                             pads=_window_pads(node, graph))
     if isinstance(node, ir.Add):
         a, b = (layouts[name] for name in node.inputs)
-        if a.shape != b.shape or a.shape != output.shape:
+        broadcast = node.product and a.shape != b.shape
+        if broadcast and (len(b.shape) != 4 or b.shape[2:] != (1, 1) or b.channels_last
+                          or output.channels_last):
+            raise Unsupported("a gate broadcast over a channels-last tensor")
+        if (a.shape != b.shape and not broadcast) or a.shape != output.shape:
             raise Unsupported("Add of differently shaped tensors (broadcasting)")
         last = output.channels_last
         steps_a = convert_steps(node.input_steps[0], out_shape, constants, last)
@@ -590,7 +594,8 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         return AddLayer(name=node.name, a=a, b=b, output=output, steps_a=steps_a,
                         steps_b=steps_b, epilogue=epilogue, constants=constants,
                         macs=int(np.prod(out_shape)),
-                        combine=AluOp.MUL if node.product else AluOp.ADD)
+                        combine=AluOp.MUL if node.product else AluOp.ADD,
+                        broadcast=broadcast)
     if isinstance(node, ir.MatMul):
         return _product_layer(node, part, config)
     raise Unsupported(f"{type(node).__name__} has no VTA layer")

@@ -153,6 +153,9 @@ def input_window(layer: ConvLayer | MaxPoolLayer, tile: Tile) -> Window:
 def operand_window(layer: ConvLayer | AddLayer, tile: Tile) -> Window:
     """The window under a tile of a fused residual Add's other operand, or of an Add's second
     operand."""
+    if isinstance(layer, AddLayer) and layer.broadcast:
+        b = layer.b                     # one position per channel: its only (halo'd) row
+        return Window(1, b.width_with_halo, b.halo[0], 0, b.halo[1])
     return same_shape_window(layer.residual.other if isinstance(layer, ConvLayer) else layer.b,
                              layer.output_size[1], tile)
 
@@ -430,7 +433,7 @@ def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Regi
     inp, acc = MemoryType.INP, MemoryType.ACC
     width = layer.output_size[1]
     first = tile.blocks * same_shape_window(layer.a, width, tile).tiles
-    second = tile.blocks * same_shape_window(layer.b, width, tile).tiles
+    second = tile.blocks * operand_window(layer, tile).tiles
     outputs = tile.blocks * tile.positions
     constants = len(layer.constants) * tiling.out_blocks
     operand = Region(acc, odd_distance(constants, constants + outputs), outputs)

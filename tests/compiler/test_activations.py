@@ -127,6 +127,38 @@ def test_activation_runs_on_vta_bit_exact_and_near_onnxruntime(case, tmp_path):
         np.testing.assert_array_equal(got[name], expected[name])
 
 
+def _gate_model(rng):
+    """Squeeze-excite: x (1×16×6×6) times a gate (1×16×1×1: average pool, 1×1 convolution,
+    HardSigmoid) broadcast over its positions."""
+    init = {"w": rng.normal(0, 0.3, (16, 3, 3, 3)).astype(np.float32),
+            "s.w": rng.normal(0, 0.3, (16, 16, 1, 1)).astype(np.float32),
+            "w2": rng.normal(0, 0.3, (8, 16, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["c"], ["g"], name="pool"),
+             helper.make_node("Conv", ["g", "s.w"], ["s"], name="squeeze"),
+             helper.make_node("HardSigmoid", ["s"], ["h"], name="act", alpha=1 / 6),
+             helper.make_node("Mul", ["c", "h"], ["a"], name="mul"),
+             helper.make_node("Conv", ["a", "w2"], ["y"], name="conv2")]
+    return float_model(nodes, init, [1, 3, 6, 6])
+
+
+@pytest.mark.parametrize("backend", ["functional", "rtl"])
+def test_squeeze_excite_gate_runs_on_vta(backend, tmp_path):
+    """The gate's one position per channel is read at every position of x (a GEMM copy with
+    source stride 0), then the vector MUL: bit-exact with the reference, on RTL too."""
+    rng = np.random.default_rng(30)
+    path = quantize_with_onnxruntime(_gate_model(rng), tmp_path,
+                                     rng.normal(size=(8, 3, 6, 6)).astype(np.float32))
+    graph = import_onnx(path)
+    assert output_steps(graph, path, rng.normal(size=(1, 3, 6, 6)).astype(np.float32)) <= 1
+    got, expected, model, _ = run_both(graph, {"x": rng.normal(size=(1, 3, 6, 6))
+                                               .astype(np.float32)}, backend=backend)
+    placed = {n["name"]: (n["operator"], n["placement"]) for n in model.nodes}
+    assert placed["mul"] == ("Mul", "vta") and placed["act"] == ("HardSigmoid", "vta")
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
 PRODUCTS = {
     "hardswish-opset13": [helper.make_node("HardSigmoid", ["c"], ["h"], name="act", alpha=1 / 6),
                           helper.make_node("Mul", ["c", "h"], ["a"], name="mul")],
