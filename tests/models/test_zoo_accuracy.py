@@ -44,3 +44,14 @@ def test_recurrent_layers_on_vta_within_the_acceptance(name, torch_installed):
     assert result.compiled and result.error is None, result
     assert result.vta_mac_share >= 0.9 and result.backends_agree
     assert result.steps <= max(2, result.spread) and result.passed
+
+
+@pytest.mark.slow
+def test_recurrent_zoo_model_on_rtl_is_bit_exact(torch_installed):
+    """gru_layer whole (24 steps: 24 wide Dense layers between host segments) on the RTL
+    backend as on the functional one (issue 11: one GRU model bit-exact on RTL);
+    tests/compiler/test_recurrent.py runs a two-step GRU on RTL in the fast suite."""
+    result = evaluate.evaluate(zoo.build("gru_layer"), Config.preset("pynq"), samples=1,
+                               rtl=True)
+    assert result.compiled and result.error is None, result
+    assert result.rtl_agrees is True and result.passed
