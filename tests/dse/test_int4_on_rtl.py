@@ -12,8 +12,8 @@ from vta.isa import Config
 
 #: The sweep's int4 point with a 16-wide block on a 64-bit bus (scripts/dse_benchmark.py).
 INT4 = Config.preset("pynq").replace(LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2, LOG_BLOCK=4,
-                                     LOG_BUS_WIDTH=6, LOG_INP_BUFF_SIZE=14,
-                                     LOG_WGT_BUFF_SIZE=16, LOG_ACC_BUFF_SIZE=16)
+                                     LOG_BUS_WIDTH=6, LOG_INP_BUFF_SIZE=13,
+                                     LOG_WGT_BUFF_SIZE=16, LOG_ACC_BUFF_SIZE=15)
 
 
 @pytest.mark.slow

@@ -54,7 +54,8 @@ def corpus_cases(config: Config) -> list[Path]:
     cases = []
     for index in sorted(CORPUS.glob("vta-*/index.json")):
         document = json.loads(index.read_text())
-        if all(document["config"].get(key) == getattr(config, key) for key in ISA_KEYS):
+        corpus_config = Config(**document["config"])      # LOG_BLOCK or LOG_BLOCK_IN/OUT
+        if all(getattr(corpus_config, key) == getattr(config, key) for key in ISA_KEYS):
             cases += [index.parent / case["name"] for case in document["cases"]]
     return cases
 
