@@ -62,6 +62,12 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
             resources) for key, (models, resources) in results.items()}
 
     assert comparable(distributed) == comparable(synchronous)
+    # everything is in the store now: a re-run starts no cluster
+    space = load(write_space(tmp_path, SPACE))
+    with Store(tmp_path / "dask.sqlite") as store, Engine(workers=2) as engine:
+        explorer = Explorer(space, [resolve(str(small_model))], "estimate", store, engine)
+        explorer.evaluate(space.check_feasible())
+        assert explorer.evaluated == 0 and engine.client is None
 
 
 def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(write_space, tmp_path,

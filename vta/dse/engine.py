@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 class Engine:
     """Submit plain functions, collect results as they finish. A context manager: the local
-    cluster (if any) lives as long as the `with` block."""
+    cluster (if any) starts with the first tasks and lives as long as the `with` block."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  synchronous: bool = False):
@@ -22,8 +22,11 @@ class Engine:
         self.client = self.cluster = None
 
     def __enter__(self) -> Engine:
-        if self.synchronous:
-            return self
+        return self
+
+    def _connect(self) -> None:
+        """Connect to the scheduler, or start the local cluster: on the first tasks, so that a
+        run whose results are all in the store starts no process."""
         from dask.distributed import Client, LocalCluster
         if self.scheduler:
             self.client = Client(self.scheduler)
@@ -32,7 +35,6 @@ class Engine:
                                         threads_per_worker=1, processes=True,
                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
-        return self
 
     def __exit__(self, *exc) -> None:
         if self.client is not None:
@@ -46,6 +48,8 @@ class Engine:
         finishes. A task's exception is raised here."""
         if not tasks:
             return
+        if self.client is None and not self.synchronous:
+            self._connect()
         if self.client is None:
             import dask
             for name, (function, arguments) in tasks.items():
