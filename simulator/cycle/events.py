@@ -27,9 +27,10 @@ class Event:
 
     def fire(self, kernel: Kernel, time: int) -> None:
         self.time = time
-        for process in self._waiters:
-            kernel.resume(process, time)
-        self._waiters.clear()
+        if self._waiters:
+            for process in self._waiters:
+                kernel.resume(process, time)
+            self._waiters.clear()
 
 
 class Kernel:

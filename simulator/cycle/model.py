@@ -16,6 +16,10 @@ from vta.simulator.cycle.write_port import WritePort
 
 #: Read clients of the AXI master in round-robin order (`vta.hardware.core.READ_CLIENTS`).
 FETCH, UOP, INP, WGT, ACC = range(5)
+GEMM, ALU = Opcode.GEMM, Opcode.ALU
+OPCODE_NAMES = {opcode: opcode.name for opcode in Opcode}
+#: The read client of each tensor LOAD's memory type.
+READ_INDEX = {MemoryType.INP: INP, MemoryType.WGT: WGT, MemoryType.ACC: ACC}
 #: Cycles from an instruction's last bus word to the head of its (empty) command queue.
 ARRIVAL_TO_HEAD = 4
 #: Cycles from an instruction's last bus word to its routing into a command queue.
@@ -165,11 +169,15 @@ class _Run:
                 start = max(start, event.time)
             self.stall[name] += start - head
             queue.issued[k].fire(self.kernel, start)
-            done = yield from self._execute(insn, start)
-            if insn.opcode is Opcode.FINISH:
+            opcode = insn.opcode
+            if opcode is GEMM or opcode is ALU:     # no waiting: no generator
+                done = self._loop(insn, start)
+            else:
+                done = yield from self._execute(insn, start)
+            if opcode is Opcode.FINISH:
                 self.end = start + FINISH_TO_END
             self.busy[name] += done - start
-            self.timeline.append((name, k, insn.opcode.name, head, start, done))
+            self.timeline.append((name, k, OPCODE_NAMES[opcode], head, start, done))
             for token_queue in insn.pushes:
                 tokens = self.tokens[token_queue]
                 tokens.available[tokens.pushed].fire(self.kernel, done + 1)
@@ -198,25 +206,28 @@ class _Run:
         yield  # a generator in every branch
 
     def _loop(self, insn, start: int) -> int:
-        count = insn.iter_out * insn.iter_in * max(0, insn.uop_end - insn.uop_bgn)
+        f = insn.fields
+        count = f["iter_out"] * f["iter_in"] * max(0, f["uop_end"] - f["uop_bgn"])
         if count == 0:
             return start + 1
         last_issue = start + 1 + (count - 1) * self.machine.loop_interval(
             gemm=insn.opcode == Opcode.GEMM)
-        if insn.opcode == Opcode.ALU and not insn.use_imm:
+        if insn.opcode == Opcode.ALU and not f["use_imm"]:
             last_issue += ALU_BANK_CONFLICT_CYCLES * self.banks.conflicts(insn)
         return last_issue + UOP_PIPELINE_DRAIN
 
     def _tensor_load(self, insn, start: int):
-        client = self.tensor[insn.memory_type]
+        f = insn.fields
+        memory_type = f["memory_type"]
+        client = self.tensor[memory_type]
         client.start(insn, start)
-        index = {MemoryType.INP: INP, MemoryType.WGT: WGT, MemoryType.ACC: ACC}[insn.memory_type]
-        elem_bytes = self.elem_bytes[insn.memory_type]
-        if not insn.y_size:
+        elem_bytes = self.elem_bytes[memory_type]
+        if not f["y_size"]:
             return max(client.finished(), start + 2)
-        command = ReadCommand(client, insn.dram_base * elem_bytes, insn.x_size * client.words_per_tile,
-                              start + 2, count=insn.y_size, stride=insn.x_stride * elem_bytes)
-        self.port.post(index, command)
+        command = ReadCommand(client, f["dram_base"] * elem_bytes,
+                              f["x_size"] * client.words_per_tile, start + 2,
+                              count=f["y_size"], stride=f["x_stride"] * elem_bytes)
+        self.port.post(READ_INDEX[memory_type], command)
         yield command.done
         return max(client.finished(), command.granted.time + 1, start + 2)
 

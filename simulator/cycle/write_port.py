@@ -41,13 +41,15 @@ class WritePort:
         """Times a STORE issued at `start`; returns its done cycle (before the push wait)."""
         post = start + 1
         data_ready = start + ISSUE_TO_DATA
-        row_words = insn.x_size * self.words_per_tile
+        f = insn.fields
+        row_words = f["x_size"] * self.words_per_tile
+        base, stride = f["dram_base"] * self.elem_bytes, f["x_stride"] * self.elem_bytes
         w = max(self.w_last, data_ready - 1)
         ends = self.burst_w_ends
-        for row in range(insn.y_size):
+        for row in range(f["y_size"]):
             grant = max(post, self.cmd_free)
             aw = grant
-            addr = (insn.dram_base + row * insn.x_stride) * self.elem_bytes
+            addr = base + row * stride
             for beats in burst_sizes(addr, row_words, self.bus_bytes, self.machine):
                 aw += 1
                 if len(ends) == ends.maxlen:
