@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from vta.hardware.axi import AxiLiteSignature, Axi4Signature
 from vta.hardware.axi_master import ADDR_BITS, AxiMaster
 from vta.hardware.compute import Compute
+from vta.hardware.acc_memory import SplitOutMemory
 from vta.hardware.control import ControlSlave
 from vta.hardware.fetch import Fetch
 from vta.hardware.layouts import elem_bits
@@ -96,7 +97,13 @@ class VtaCore(wiring.Component):
 
         buffer(MemoryType.INP, load.inp_wr, compute.inp_rd, config.bus_bits)
         buffer(MemoryType.WGT, load.wgt_wr, compute.wgt_rd, config.bus_bits)
-        buffer(MemoryType.OUT, compute.out_wr, store.out_rd)
+        if config.machine.overlap_kernels:
+            m.submodules.out_mem = out_mem = SplitOutMemory(config=config)
+            wiring.connect(m, compute.out_wr, out_mem.gemm_wr)
+            wiring.connect(m, compute.out_alu_wr, out_mem.alu_wr)
+            wiring.connect(m, store.out_rd, out_mem.rd)
+        else:
+            buffer(MemoryType.OUT, compute.out_wr, store.out_rd)
 
         # Memory system.
         for name, client in (("fetch", fetch.rd), ("uop", compute.rd_uop),

@@ -25,7 +25,7 @@ rule, guaranteed by the conformance corpus). The pipeline drains at the end of e
 instruction.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,7 +52,9 @@ def write_signature(config: Config, memory_type: MemoryType) -> memory.WritePort
 
 
 class UopPipeline(wiring.Component):
-    """Executes one GEMM or ALU instruction.
+    """Executes one GEMM or ALU instruction (with `unit` = ``Opcode.GEMM`` or ``Opcode.ALU``:
+    only that kind, without the other's datapath and ports — the compute module's two units when
+    they overlap, `vta.hardware.compute`).
 
     Ports
     -----
@@ -67,13 +69,15 @@ class UopPipeline(wiring.Component):
         Drive the (full-width) write ports of ACC and OUT.
     """
 
-    def __init__(self, *, config: Config):
+    def __init__(self, *, config: Config, unit: Opcode | None = None):
         isa = layouts(config)
         for name in SHARED_LOOP_FIELDS:
             if isa.gemm[name] != isa.alu[name]:
                 raise ConfigError(f"GEMM and ALU field {name} differ in position for this config")
-        self.config = config
-        super().__init__({
+        if unit not in (None, Opcode.GEMM, Opcode.ALU):
+            raise ValueError(f"unit must be None, Opcode.GEMM or Opcode.ALU, not {unit!r}")
+        self.config, self.unit = config, unit
+        ports = {
             "start": In(1), "insn": In(insn_layout(config)), "busy": Out(1),
             "uop_rd": In(read_signature(config, MemoryType.UOP)),
             "acc_rd": In(read_signature(config, MemoryType.ACC)),
@@ -82,16 +86,26 @@ class UopPipeline(wiring.Component):
             "wgt_rd": In(read_signature(config, MemoryType.WGT)),
             "acc_wr": In(write_signature(config, MemoryType.ACC)),
             "out_wr": In(write_signature(config, MemoryType.OUT)),
-        })
+        }
+        if unit is Opcode.GEMM:
+            del ports["acc_src_rd"]
+        elif unit is Opcode.ALU:
+            del ports["inp_rd"], ports["wgt_rd"]
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        m.submodules.gemm = gemm = GemmCore(config=config)
-        m.submodules.alu = alu = TensorAlu(config=config)
-        is_gemm = self.insn.header.opcode == Opcode.GEMM
+        unit = self.unit
+        has_gemm, has_alu = unit is not Opcode.ALU, unit is not Opcode.GEMM
+        if has_gemm:
+            m.submodules.gemm = gemm = GemmCore(config=config)
+        if has_alu:
+            m.submodules.alu = alu = TensorAlu(config=config)
+        is_gemm = (self.insn.header.opcode == Opcode.GEMM) if unit is None else Const(has_gemm)
         gemm_insn, alu_insn = self.insn.gemm, self.insn.alu
-        vector = ~is_gemm & ~alu_insn.use_imm
+        vector = Signal()
+        m.d.comb += vector.eq(~is_gemm & ~alu_insn.use_imm)
         loop = gemm_insn  # SHARED_LOOP_FIELDS: the same bits in GEMM and ALU (checked above)
         acc_bits = log_depth(config, MemoryType.ACC)
         src_bits = max(acc_bits, log_depth(config, MemoryType.INP))
@@ -171,41 +185,51 @@ class UopPipeline(wiring.Component):
                          s2_src.eq(uop.src_idx + s1_src), s2_wgt.eq(uop.wgt_idx + s1_wgt)]
 
         # S2: buffer reads (in a conflict's first cycle only the source).
-        m.d.comb += [self.acc_rd.en.eq(~stall), self.acc_rd.addr.eq(s2_dst),
-                     self.acc_src_rd.en.eq(1), self.acc_src_rd.addr.eq(s2_src),
-                     self.inp_rd.en.eq(1), self.wgt_rd.en.eq(1),
-                     self.inp_rd.addr.eq(s2_src), self.wgt_rd.addr.eq(s2_wgt)]
-        operand_b, held, reused = Signal(acc_tile(config)), Signal(), Signal()
-        m.d.sync += [held.eq(pending), reused.eq(repeat)]
-        with m.If(pending):
-            m.d.sync += operand_b.eq(self.acc_src_rd.data)
-
-        # S3: operations (the GEMM core and the ALU register their results).
-        source, previous_source = Signal(acc_tile(config)), Signal(acc_tile(config))
-        m.d.comb += source.eq(Mux(held, operand_b,
-                                  Mux(reused, previous_source, self.acc_src_rd.data)))
+        # (A unit of the overlapping compute module enables its ACC reads only for valid
+        # executions: the banks are shared with the other unit, `SplitAccumulatorMemory`.)
+        m.d.comb += [self.acc_rd.en.eq(~stall if unit is None else s2_valid & ~stall),
+                     self.acc_rd.addr.eq(s2_dst)]
+        if has_alu:
+            m.d.comb += [self.acc_src_rd.en.eq(1 if unit is None else s2_valid & vector),
+                         self.acc_src_rd.addr.eq(s2_src)]
+        if has_gemm:
+            m.d.comb += [self.inp_rd.en.eq(1), self.wgt_rd.en.eq(1),
+                         self.inp_rd.addr.eq(s2_src), self.wgt_rd.addr.eq(s2_wgt)]
         s3_valid, s3_dst = Signal(), Signal(acc_bits)
         m.d.sync += [s3_valid.eq(s2_valid & ~stall), s3_dst.eq(s2_dst)]
-        m.d.comb += [gemm.valid.eq(s3_valid), gemm.reset.eq(gemm_insn.reset_reg),
-                     gemm.inp.eq(self.inp_rd.data), gemm.wgt.eq(self.wgt_rd.data),
-                     gemm.acc.eq(self.acc_rd.data),
-                     alu.op.eq(alu_insn.alu_opcode), alu.a.eq(self.acc_rd.data),
-                     alu.b.eq(source)]
-        with m.If(s3_valid):
-            m.d.sync += previous_source.eq(source)
-        with m.If(alu_insn.use_imm):
-            m.d.comb += [alu.b[lane].eq(alu_insn.imm) for lane in range(len(alu.b))]
+        result = Signal(acc_tile(config))
+        if has_alu:
+            operand_b, held, reused = Signal(acc_tile(config)), Signal(), Signal()
+            m.d.sync += [held.eq(pending), reused.eq(repeat)]
+            with m.If(pending):
+                m.d.sync += operand_b.eq(self.acc_src_rd.data)
 
-        # S4, S5: align the ALU result with the GEMM result, then write.
+            # S3: operations (the GEMM core and the ALU register their results).
+            source, previous_source = Signal(acc_tile(config)), Signal(acc_tile(config))
+            m.d.comb += source.eq(Mux(held, operand_b,
+                                      Mux(reused, previous_source, self.acc_src_rd.data)))
+            m.d.comb += [alu.op.eq(alu_insn.alu_opcode), alu.a.eq(self.acc_rd.data),
+                         alu.b.eq(source)]
+            with m.If(s3_valid):
+                m.d.sync += previous_source.eq(source)
+            with m.If(alu_insn.use_imm):
+                m.d.comb += [alu.b[lane].eq(alu_insn.imm) for lane in range(len(alu.b))]
+            # S4: align the ALU result with the GEMM result.
+            alu_result = Signal(acc_tile(config))
+            m.d.sync += alu_result.eq(alu.result)
+            m.d.comb += result.eq(alu_result)
+        if has_gemm:
+            m.d.comb += [gemm.valid.eq(s3_valid), gemm.reset.eq(gemm_insn.reset_reg),
+                         gemm.inp.eq(self.inp_rd.data), gemm.wgt.eq(self.wgt_rd.data),
+                         gemm.acc.eq(self.acc_rd.data)]
+            with m.If(is_gemm):
+                m.d.comb += result.eq(gemm.result)
+
+        # S4, S5, then write.
         s4_valid, s4_dst = Signal(), Signal(acc_bits)
         s5_valid, s5_dst = Signal(), Signal(acc_bits)
-        alu_result = Signal(acc_tile(config))
         m.d.sync += [s4_valid.eq(s3_valid), s4_dst.eq(s3_dst), s5_valid.eq(s4_valid),
-                     s5_dst.eq(s4_dst), alu_result.eq(alu.result)]
-        result = Signal(acc_tile(config))
-        m.d.comb += result.eq(alu_result)
-        with m.If(is_gemm):
-            m.d.comb += result.eq(gemm.result)
+                     s5_dst.eq(s4_dst)]
         m.d.comb += [self.acc_wr.addr.eq(s5_dst), self.acc_wr.data.eq(result),
                      self.acc_wr.en.eq(s5_valid),
                      self.out_wr.addr.eq(s5_dst),

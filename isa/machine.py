@@ -31,6 +31,7 @@ _LIMITS = {
     "store_prefetch_tiles": (2, 64),
     "gemm_initiation_interval": (1, 64),
     "alu_initiation_interval": (1, 64),
+    "overlap_kernels": (0, 64),
 }
 
 #: Cycles from the last micro-op execution a GEMM/ALU issues to the pipeline being empty: the
@@ -73,6 +74,12 @@ class Machine:
     pack_multiplier_pairs : bool
         Compute the products of two neighbouring output channels with one multiplier (halves
         the DSPs, docs/hardware.md); no effect on timing.
+    overlap_kernels : int
+        0: the compute module runs one GEMM or ALU instruction at a time (the original's
+        behaviour). N > 0: it has a GEMM unit and an ALU unit, and starts an instruction on
+        one while the other still runs when their ACC footprints lie in different halves of
+        ACC; footprints come from the micro-op bounds of the last N micro-kernels LOAD UOP
+        wrote (docs/hardware.md, compute overlap).
     """
 
     command_queue_depth: int = 512
@@ -86,6 +93,7 @@ class Machine:
     gemm_initiation_interval: int = 1
     alu_initiation_interval: int = 1
     pack_multiplier_pairs: bool = True
+    overlap_kernels: int = 0
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
 from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, UOP_PIPELINE_DRAIN
 
 from vta.simulator.cycle.bank_conflicts import UopBanks
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
 from vta.simulator.cycle.events import Event, Kernel
+from vta.simulator.cycle.footprints import KernelFootprints
 from vta.simulator.cycle.read_port import ReadCommand, ReadPort
 from vta.simulator.cycle.write_port import WritePort
 
@@ -105,8 +108,11 @@ class _Run:
         self.timeline = []
         kernel.spawn(self._fetch_requests(len(instructions), insn_addr))
         kernel.spawn(self._router(routes))
+        entries = self.machine.overlap_kernels
+        self.footprints = KernelFootprints(config, entries) if entries else None
         for name in ("load", "compute", "store"):
-            kernel.spawn(self._module(name))
+            overlap = name == "compute" and entries
+            kernel.spawn(self._overlapping_compute() if overlap else self._module(name))
         kernel.run()
 
     # -- fetch ------------------------------------------------------------------------------
@@ -185,6 +191,76 @@ class _Run:
             free = done + 1
             if self.end is not None and name == "compute":
                 return
+
+    def _pop(self, name: str, insn, start: int):
+        """Waits for the tokens `insn` pops; returns the cycle they are all there (≥ start)."""
+        for token_queue in insn.pops:
+            tokens = self.tokens[token_queue]
+            if tokens.popped >= len(tokens.available):
+                raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
+            event = tokens.available[tokens.popped]
+            tokens.popped += 1
+            yield event
+            start = max(start, event.time)
+        return start
+
+    def _push(self, insn, cycle: int) -> None:
+        """The tokens `insn` pushes in `cycle` (available the cycle after)."""
+        for token_queue in insn.pushes:
+            tokens = self.tokens[token_queue]
+            tokens.available[tokens.pushed].fire(self.kernel, cycle + 1)
+            tokens.pushed += 1
+
+    def _overlapping_compute(self):
+        """The compute module with a GEMM and an ALU unit (`Machine.overlap_kernels` > 0,
+        docs/hardware.md): a GEMM/ALU instruction issues when its unit is free, its tokens are
+        there and the other unit is free or works in the other ACC half; a unit pushes its
+        tokens when done and no older instruction runs; other instructions issue when both
+        units are free. `final[unit]` is a unit's last busy cycle; busy cycles are the union
+        of every instruction's (issue, final]."""
+        name, queue = "compute", self.queues["compute"]
+        final = {Opcode.GEMM: -1, Opcode.ALU: -1}
+        masks = {Opcode.GEMM: 0, Opcode.ALU: 0}
+        free, covered = 0, 0
+        for k, insn in enumerate(self.streams[name]):
+            yield queue.visible[k]
+            head = max(free, queue.visible[k].time)
+            tokens = yield from self._pop(name, insn, head)
+            self.stall[name] += tokens - head
+            opcode = insn.opcode
+            if opcode is Opcode.GEMM or opcode is Opcode.ALU:
+                peer = Opcode.ALU if opcode is Opcode.GEMM else Opcode.GEMM
+                mask = self.footprints.mask(insn)
+                start = max(tokens, final[opcode] + 1)
+                if final[peer] >= start and mask & masks[peer]:
+                    start = final[peer] + 1
+                done = self._loop(insn, start)
+                last = done
+                if insn.pushes:
+                    if final[peer] >= start:          # an older instruction still runs
+                        last = max(done, final[peer] + 1)
+                    self._push(insn, last)
+                final[opcode], masks[opcode] = last, mask
+                free = start + 1
+            else:
+                start = max(tokens, final[Opcode.GEMM] + 1, final[Opcode.ALU] + 1)
+                done = yield from self._execute(insn, start)
+                if opcode is Opcode.LOAD and insn.memory_type == MemoryType.UOP and insn.x_size:
+                    self._record_kernel(insn)
+                last = done
+                self._push(insn, done)
+                free = done + 1
+            queue.issued[k].fire(self.kernel, start)
+            self.busy[name] += max(0, last - max(start, covered))
+            covered = max(covered, last)
+            self.timeline.append((name, k, opcode.name, head, start, last))
+            if opcode is Opcode.FINISH:
+                self.end = start + FINISH_TO_END
+                return
+
+    def _record_kernel(self, insn) -> None:
+        slots = (insn.sram_base + np.arange(insn.x_size)) % self.banks.depth
+        self.footprints.load(insn, self.banks.dst[slots], self.banks.src[slots])
 
     def _execute(self, insn, start: int):
         """Times the execution of `insn` issued at `start`: returns its done cycle."""

@@ -1,0 +1,57 @@
+"""ACC footprints of GEMM/ALU instructions for the compute module's two units: the model of
+`vta.hardware.footprint.KernelFootprints` (docs/hardware.md, compute overlap).
+
+The table holds the last `Machine.overlap_kernels` micro-kernels LOAD UOP wrote: each its slot
+range and the smallest and largest ``dst_idx`` and ``src_idx`` of its micro-ops; a new one
+replaces the oldest entry and drops those whose range it overlaps (all, when it wraps around
+the buffer). An instruction's footprint is the set of ACC halves (a 2-bit mask) its tiles may
+lie in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vta.isa import Config, Opcode
+
+BOTH_HALVES = 0b11
+
+
+class KernelFootprints:
+    def __init__(self, config: Config, entries: int):
+        self.entries = [None] * entries          # (base, end, lo_dst, hi_dst, lo_src, hi_src)
+        self.oldest = 0
+        self.uop_depth = config.uop_depth
+        self.half = config.acc_depth // 2
+        self.acc_depth = config.acc_depth
+
+    def load(self, insn, dst: np.ndarray, src: np.ndarray) -> None:
+        """A LOAD UOP (x_size > 0) that wrote micro-ops with these indices (in write order)."""
+        base, end = insn.sram_base, insn.sram_base + insn.x_size
+        for n, entry in enumerate(self.entries):
+            if entry is not None and n != self.oldest and (
+                    (entry[0] < end and base < entry[1]) or end > self.uop_depth):
+                self.entries[n] = None
+        self.entries[self.oldest] = (base, end, int(dst.min()), int(dst.max()), int(src.min()),
+                                     int(src.max()))
+        self.oldest = (self.oldest + 1) % len(self.entries)
+
+    def _halves(self, low: int, high: int, factor_out: int, factor_in: int, insn) -> int:
+        top = high + (insn.iter_out - 1) * factor_out + (insn.iter_in - 1) * factor_in
+        beyond = top >= self.acc_depth
+        return int(low < self.half or beyond) | (int(top >= self.half or beyond) << 1)
+
+    def mask(self, insn) -> int:
+        """The ACC halves a GEMM or ALU instruction may touch."""
+        if insn.iter_out == 0 or insn.iter_in == 0 or insn.uop_bgn >= insn.uop_end:
+            return 0
+        for entry in self.entries:
+            if entry is not None and entry[0] <= insn.uop_bgn and insn.uop_end <= entry[1]:
+                break
+        else:
+            return BOTH_HALVES
+        _, _, lo_dst, hi_dst, lo_src, hi_src = entry
+        mask = self._halves(lo_dst, hi_dst, insn.dst_factor_out, insn.dst_factor_in, insn)
+        if insn.opcode is Opcode.ALU and not insn.use_imm:
+            mask |= self._halves(lo_src, hi_src, insn.src_factor_out, insn.src_factor_in, insn)
+        return mask
