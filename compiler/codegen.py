@@ -78,12 +78,30 @@ class LayerEmitter(ABC):
         total_steps = sum(len(steps) for _, steps in work)
         step = 0
         stream = self.stream
+        # With two threads on a core whose GEMM and ALU units overlap, a tile's epilogue (ALU)
+        # is emitted inside the next tile's GEMMs, so that it runs beside them (the tiles'
+        # ACC slots lie in different halves, `SramPlan.slot`).
+        overlap = threads == 2 and stream.config.machine.overlap_kernels > 0
+        deferred: list = []
+
+        def finish(placed: Placed, index: int) -> None:
+            self.epilogue(placed)
+            stream.dep_push(COMPUTE, STORE)
+            stream.dep_pop(COMPUTE, STORE)
+            self.store(placed)
+            if index + threads < len(work):
+                stream.dep_push(STORE, COMPUTE)
+
+        def middle() -> None:
+            if deferred:
+                finish(*deferred.pop())
+
         for index, (tile, steps) in enumerate(work):
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
             if index >= threads:
                 stream.dep_pop(STORE, COMPUTE)
             self.prologue(placed)
-            for chunk in steps:
+            for number, chunk in enumerate(steps):
                 at_step = Placed(tile, placed.regions, placed.acc,
                                  self.plan.slot(MemoryType.INP, step),
                                  self.plan.slot(MemoryType.WGT, step))
@@ -92,16 +110,18 @@ class LayerEmitter(ABC):
                 self.loads(at_step, chunk, first=step == 0)
                 stream.dep_push(LOAD, COMPUTE)
                 stream.dep_pop(LOAD, COMPUTE)
-                self.compute(at_step, chunk)
+                inside = len(steps) == 1 and bool(deferred)
+                self.compute(at_step, chunk, middle if inside else None)
                 if step + threads < total_steps:
                     stream.dep_push(COMPUTE, LOAD)
+                if number == 0:
+                    middle()
                 step += 1
-            self.epilogue(placed)
-            stream.dep_push(COMPUTE, STORE)
-            stream.dep_pop(COMPUTE, STORE)
-            self.store(placed)
-            if index + threads < len(work):
-                stream.dep_push(STORE, COMPUTE)
+            if overlap:
+                deferred.append((placed, index))
+            else:
+                finish(placed, index)
+        middle()
 
     # -- helpers -----------------------------------------------------------------------------
     def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
@@ -190,12 +210,31 @@ class LayerEmitter(ABC):
         """Load the inputs and weights of one reduction chunk; `first`: the layer's first."""
 
     @abstractmethod
-    def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
-        """The GEMM/ALU work of one chunk."""
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+        """The GEMM/ALU work of one chunk; `middle` (if given) is called once between its
+        GEMMs, where the previous tile's epilogue may run beside them."""
 
     @abstractmethod
     def epilogue(self, placed: Placed) -> None:
         """The ALU steps after the last chunk (requantization)."""
+
+
+#: Where a tile's GEMM is split when the previous tile's epilogue runs beside it: the part
+#: before covers this share of its outputs (then the epilogue's pushes wait only for it).
+OVERLAP_SPLIT = 0.5
+
+
+def split_outputs(outputs: list[Dim], base: tuple[int, int, int], share: float):
+    """`outputs` (a loop nest over `base`) as two nests covering the first `share` and the rest
+    of its outermost level of extent ≥ 2 (one nest when there is none)."""
+    for level, dim in enumerate(outputs):
+        if dim.extent >= 2:
+            first = min(dim.extent - 1, max(1, round(dim.extent * share)))
+            head = outputs[:level] + [Dim(first, *dim.steps)] + outputs[level + 1:]
+            tail = outputs[:level] + [Dim(dim.extent - first, *dim.steps)] + outputs[level + 1:]
+            shifted = tuple(b + first * step for b, step in zip(base, dim.steps))
+            return [(head, base), (tail, shifted)]
+    return [(outputs, base)]
 
 
 class _TapGroup(NamedTuple):
@@ -286,7 +325,7 @@ class ConvEmitter(LayerEmitter):
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
                          input_window(layer, tile), placed.at(Part.INPUT))
 
-    def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
         layer, tile, tiling = self.layer, placed.tile, self.tiling
         window = input_window(layer, tile)
         taps = layer.taps
@@ -318,15 +357,27 @@ class ConvEmitter(LayerEmitter):
             out_blocks = Dim(tile.blocks, tile.positions, window.tiles, 0 if identity else taps)
         source = placed.at(Part.INPUT) + window.origin
         count = tile.blocks * output_tile(layer, tile).positions
-        for group in self.tap_groups(tile, window.pitch):
+        groups = self.tap_groups(tile, window.pitch)
+        copies = partial_accumulators(tile)
+        for group in groups:
             (kh, kw), (sh, sw), (dh, dw) = group.kernel, group.strides, group.dilations
             reduction = blocks + [Dim(kh, 0, dh * window.pitch, 0 if identity else kw),
                                   Dim(kw, 0, dw, 0 if identity else 1)]
             outputs = [out_blocks, Dim(tile.rows, group.row_step, sh * window.pitch, 0),
                        Dim(tile.cols, group.col_step, sw, 0)]
-            self.accumulate(reduction, outputs,
-                            (accumulators + group.first_output, source + group.first_input,
-                             weights + group.first_tap), partial_accumulators(tile), count)
+            base = (accumulators + group.first_output, source + group.first_input,
+                    weights + group.first_tap)
+            if middle is not None and len(groups) == 1 and copies == 1:
+                for part, (dims, shifted) in enumerate(split_outputs(outputs, base,
+                                                                     OVERLAP_SPLIT)):
+                    if part == 1:
+                        middle()
+                        middle = None
+                    self.accumulate(reduction, dims, shifted, copies, count)
+            else:
+                self.accumulate(reduction, outputs, base, copies, count)
+        if middle is not None:
+            middle()
         if layer.residual is not None and self.opens(tile, chunk):
             other = operand_window(layer, tile)
             positions = tile.positions
@@ -455,12 +506,14 @@ class MaxPoolEmitter(LayerEmitter):
                          (tile.first_block, tile.blocks), input_window(self.layer, tile),
                          placed.at(Part.INPUT))
 
-    def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
         tile = placed.tile
         window = input_window(self.layer, tile)
         self.kernel([Dim(tile.blocks * window.tiles, 1, 1)],
                     (placed.at(Part.WINDOW), placed.at(Part.INPUT),
                      self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
+        if middle is not None:
+            middle()
 
     def epilogue(self, placed: Placed) -> None:
         layer, tile = self.layer, placed.tile
@@ -501,10 +554,12 @@ class AddEmitter(LayerEmitter):
         for layout, buffer, window, sram, _ in self.operands(placed):
             self.load_blocks(layout, buffer, tile, (tile.first_block, tile.blocks), window, sram)
 
-    def compute(self, placed: Placed, chunk: tuple[int, int]) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
         tile = placed.tile
         for index, (_, _, window, sram, region) in enumerate(self.operands(placed)):
             gate = index == 1 and self.layer.broadcast       # the one position, at every one
+            if index == 1 and middle is not None:
+                middle()
             dims = [Dim(tile.blocks, tile.positions, window.tiles),
                     Dim(tile.rows, tile.cols, 0 if gate else window.pitch),
                     Dim(tile.cols, 1, 0 if gate else 1)]

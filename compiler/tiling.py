@@ -271,8 +271,13 @@ class SramPlan:
         return self.capacity.kernel_uops
 
     def slot(self, memory: MemoryType, index: int) -> int:
-        """First entry of the slot of `memory` that tile (or reduction step) `index` uses."""
-        return (index % self.tiling.threads) * self.slots[memory]
+        """First entry of the slot of `memory` that tile (or reduction step) `index` uses. With
+        two threads ACC's second slot starts at the buffer's second half (no ACC region is
+        shared), so that the two tiles' ALU and GEMM work can overlap (docs/hardware.md)."""
+        thread = index % self.tiling.threads
+        if memory == MemoryType.ACC and self.tiling.threads == 2:
+            return thread * (self.capacity.depths[MemoryType.ACC] // 2)
+        return thread * self.slots[memory]
 
     def regions(self, tile: Tile) -> dict[Part, Region]:
         """The regions of one tile's operands, as offsets inside its slots."""

@@ -121,7 +121,8 @@ class Compute(wiring.Component):
         is idle or works in the other ACC half (`KernelFootprints`); it then runs while the
         next instructions issue. A unit pushes its tokens when it is done and no older
         instruction still runs. LOAD UOP, LOAD ACC and FINISH issue only when both units are
-        idle, and run as in the one-unit module."""
+        idle (a LOAD that pushes no token: when it leaves the running units' micro-ops and ACC
+        halves alone), and run as in the one-unit module."""
         m = Module()
         config = self.config
         m.submodules.uop_mem = uop_mem = memory.Memory(shape=UOP_BITS, depth=config.uop_depth,
@@ -212,9 +213,27 @@ class Compute(wiring.Component):
         peer_busy = Mux(to_gemm, active[Opcode.ALU], active[Opcode.GEMM])
         peer_mask = Mux(to_gemm, footprint[Opcode.ALU], footprint[Opcode.GEMM])
         unit_ready = is_unit & free & (~peer_busy | ((mask & peer_mask) == 0))
-        serial_ready = ~is_unit & ~active[Opcode.GEMM] & ~active[Opcode.ALU]
         is_load = (opcode == Opcode.LOAD) & (head.memory.x_size != 0)
-        memory_type = head.memory.memory_type
+        # A NOP (an x_size = 0 LOAD) that pushes nothing only pops: it need not wait.
+        pushes_any = Cat(*(getattr(head.header, name) for name in pushes)).any()
+        # A LOAD that pushes nothing need not wait for a unit it leaves alone: a NOP (x_size =
+        # 0) for none, a LOAD UOP for one whose micro-op range it does not write, a LOAD ACC
+        # for one whose ACC halves it does not write (`load_halves`).
+        fields = head.memory
+        memory_type = fields.memory_type
+        uop_end = Signal(len(fields.sram_base) + 2)
+        m.d.comb += uop_end.eq(fields.sram_base + fields.x_size)
+        acc_halves = load_halves(m, config, fields)
+        spares = []
+        for unit in units:
+            running = held[unit].gemm
+            disjoint = Mux(memory_type == MemoryType.UOP,
+                           (uop_end <= config.uop_depth)
+                           & ((uop_end <= running.uop_bgn) | (running.uop_end <= fields.sram_base)),
+                           (acc_halves & footprint[unit]) == 0)
+            spares.append(~active[unit] | ((opcode == Opcode.LOAD) & ~pushes_any
+                                           & ((fields.x_size == 0) | disjoint)))
+        serial_ready = ~is_unit & spares[0] & spares[1]
         issuing, executing, stalled = Signal(), Signal(), Signal()
         m.d.comb += [uop_load.cmd.payload.eq(head), acc_load.cmd.payload.eq(head)]
         done = ~uop_load.busy & ~acc_load.busy
@@ -278,3 +297,20 @@ class Compute(wiring.Component):
         m.d.comb += [self.busy.eq(executing | active[Opcode.GEMM] | active[Opcode.ALU]),
                      self.stall.eq(stalled | uop_load.mem_wait | acc_load.mem_wait)]
         return m
+
+
+def load_halves(m: Module, config: Config, fields) -> Signal:
+    """ACC halves a LOAD ACC (`fields`: its memory instruction view) writes: the tiles from
+    ``sram_base`` on, ``(y_pad_0 + y_size + y_pad_1) × (x_pad_0 + x_size + x_pad_1)`` of them
+    (up to ``end``: half 1 when ``end`` > depth / 2); both halves when they would reach past
+    the end of ACC."""
+    depth = config.depth(MemoryType.ACC)
+    rows = fields.y_pad_0 + fields.y_size + fields.y_pad_1
+    cols = fields.x_pad_0 + fields.x_size + fields.x_pad_1
+    end = Signal(len(fields.sram_base) + len(rows) + len(cols) + 1)
+    m.d.comb += end.eq(fields.sram_base + rows * cols)
+    halves = Signal(2)
+    beyond = end > depth
+    m.d.comb += halves.eq(Cat((fields.sram_base < depth // 2) | beyond,
+                              (end > depth // 2) | beyond))
+    return halves

@@ -55,3 +55,11 @@ class KernelFootprints:
         if insn.opcode is Opcode.ALU and not insn.use_imm:
             mask |= self._halves(lo_src, hi_src, insn.src_factor_out, insn.src_factor_in, insn)
         return mask
+
+    def load_halves(self, insn) -> int:
+        """The ACC halves a LOAD ACC writes (both when it would reach past the end of ACC)."""
+        rows = insn.y_pad_0 + insn.y_size + insn.y_pad_1
+        cols = insn.x_pad_0 + insn.x_size + insn.x_pad_1
+        end = insn.sram_base + rows * cols
+        beyond = end > self.acc_depth
+        return int(insn.sram_base < self.half or beyond) | (int(end > self.half or beyond) << 1)

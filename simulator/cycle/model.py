@@ -216,11 +216,12 @@ class _Run:
         docs/hardware.md): a GEMM/ALU instruction issues when its unit is free, its tokens are
         there and the other unit is free or works in the other ACC half; a unit pushes its
         tokens when done and no older instruction runs; other instructions issue when both
-        units are free. `final[unit]` is a unit's last busy cycle; busy cycles are the union
+        units are free (a NOP that pushes nothing at once). `final[unit]` is a unit's last busy cycle; busy cycles are the union
         of every instruction's (issue, final]."""
         name, queue = "compute", self.queues["compute"]
         final = {Opcode.GEMM: -1, Opcode.ALU: -1}
         masks = {Opcode.GEMM: 0, Opcode.ALU: 0}
+        held = {Opcode.GEMM: None, Opcode.ALU: None}
         free, covered = 0, 0
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
@@ -240,10 +241,14 @@ class _Run:
                     if final[peer] >= start:          # an older instruction still runs
                         last = max(done, final[peer] + 1)
                     self._push(insn, last)
-                final[opcode], masks[opcode] = last, mask
+                final[opcode], masks[opcode], held[opcode] = last, mask, insn
                 free = start + 1
             else:
-                start = max(tokens, final[Opcode.GEMM] + 1, final[Opcode.ALU] + 1)
+                start = tokens
+                for unit, running in held.items():
+                    if final[unit] >= start and not self._leaves_alone(insn, running,
+                                                                       masks[unit]):
+                        start = final[unit] + 1
                 done = yield from self._execute(insn, start)
                 if opcode is Opcode.LOAD and insn.memory_type == MemoryType.UOP and insn.x_size:
                     self._record_kernel(insn)
@@ -257,6 +262,20 @@ class _Run:
             if opcode is Opcode.FINISH:
                 self.end = start + FINISH_TO_END
                 return
+
+    def _leaves_alone(self, insn, running, mask: int) -> bool:
+        """True when a LOAD (or FINISH) `insn` may issue beside the unit instruction `running`
+        (whose ACC halves are `mask`): a LOAD that pushes nothing and is a NOP, a LOAD UOP
+        outside its micro-ops, or a LOAD ACC outside its ACC halves."""
+        if insn.opcode is not Opcode.LOAD or insn.pushes:
+            return False
+        if not insn.x_size:
+            return True
+        if insn.memory_type == MemoryType.UOP:
+            end = insn.sram_base + insn.x_size
+            return end <= self.config.uop_depth and (end <= running.uop_bgn
+                                                     or running.uop_end <= insn.sram_base)
+        return not self.footprints.load_halves(insn) & mask
 
     def _record_kernel(self, insn) -> None:
         slots = (insn.sram_base + np.arange(insn.x_size)) % self.banks.depth
