@@ -62,6 +62,24 @@ class Placed:
         return (self.inp if region.memory == MemoryType.INP else self.wgt) + region.offset
 
 
+class _Carry:
+    """The previous tile's epilogue while it is spread over the next tile's GEMMs: its kernels
+    not yet emitted, their executions emitted so far, the tile (None when nothing is carried)."""
+
+    def __init__(self):
+        self.kernels: list = []
+        self.spent = 0
+        self.placed: Placed | None = None
+        self.index = 0
+
+
+def _executions(dims: list[Dim]) -> int:
+    count = 1
+    for dim in dims:
+        count *= dim.extent
+    return count
+
+
 class LayerEmitter(ABC):
     """Emits one layer into a stream (see the module docstring for the schedule)."""
 
@@ -70,6 +88,8 @@ class LayerEmitter(ABC):
         self.layer, self.tiling = plan.layer, plan.tiling
         self.instructions = 0
         self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
+        self.recording: list | None = None         # kernels kept instead of emitted
+        self.gemm_executions = 0                   # of the current tile so far
 
     def emit(self) -> None:
         threads = self.tiling.threads
@@ -78,28 +98,38 @@ class LayerEmitter(ABC):
         total_steps = sum(len(steps) for _, steps in work)
         step = 0
         stream = self.stream
-        # With two threads on a core whose GEMM and ALU units overlap, a tile's epilogue (ALU)
-        # is emitted inside the next tile's GEMMs, so that it runs beside them (the tiles'
-        # ACC slots lie in different halves, `SramPlan.slot`).
+        # With two threads on a core whose GEMM and ALU units overlap (docs/hardware.md), a
+        # tile's epilogue (its ALU kernels, recorded) is spread over the next tile's GEMMs, so
+        # that it runs beside them: after each part of those GEMMs come the kernels whose
+        # executions, added up, do not exceed the GEMM executions so far; the rest before the
+        # last part, then its store. The two tiles' ACC slots lie in different halves
+        # (`SramPlan.slot`).
         overlap = threads == 2 and stream.config.machine.overlap_kernels > 0
-        deferred: list = []
+        carry = _Carry()
 
         def finish(placed: Placed, index: int) -> None:
-            self.epilogue(placed)
             stream.dep_push(COMPUTE, STORE)
             stream.dep_pop(COMPUTE, STORE)
             self.store(placed)
             if index + threads < len(work):
                 stream.dep_push(STORE, COMPUTE)
 
-        def middle() -> None:
-            if deferred:
-                finish(*deferred.pop())
+        def middle(last: bool) -> None:
+            """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`)."""
+            while carry.kernels and (last or carry.spent + _executions(carry.kernels[0][0])
+                                     <= self.gemm_executions):
+                dims, base, op = carry.kernels.pop(0)
+                carry.spent += _executions(dims)
+                self.kernel(dims, base, op)
+            if carry.placed is not None and not carry.kernels:
+                finish(carry.placed, carry.index)
+                carry.placed = None
 
         for index, (tile, steps) in enumerate(work):
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
             if index >= threads:
                 stream.dep_pop(STORE, COMPUTE)
+            self.gemm_executions = 0
             self.prologue(placed)
             for number, chunk in enumerate(steps):
                 at_step = Placed(tile, placed.regions, placed.acc,
@@ -110,21 +140,31 @@ class LayerEmitter(ABC):
                 self.loads(at_step, chunk, first=step == 0)
                 stream.dep_push(LOAD, COMPUTE)
                 stream.dep_pop(LOAD, COMPUTE)
-                inside = len(steps) == 1 and bool(deferred)
+                inside = len(steps) == 1 and carry.placed is not None
                 self.compute(at_step, chunk, middle if inside else None)
                 if step + threads < total_steps:
                     stream.dep_push(COMPUTE, LOAD)
-                if number == 0:
-                    middle()
+                if carry.placed is not None:
+                    middle(last=number >= len(steps) - 2)
                 step += 1
             if overlap:
-                deferred.append((placed, index))
+                carry.kernels = self.recording = []
+                self.epilogue(placed)
+                self.recording = None
+                carry.placed, carry.index, carry.spent = placed, index, 0
             else:
+                self.epilogue(placed)
                 finish(placed, index)
-        middle()
+        middle(last=True)
 
     # -- helpers -----------------------------------------------------------------------------
     def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
+        """Emit a GEMM/ALU kernel (or, while an epilogue is recorded, keep it for later)."""
+        if self.recording is not None:
+            self.recording.append((dims, base, op))
+            return
+        if op.unit == uk.Unit.GEMM:
+            self.gemm_executions += _executions(dims)
         self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
 
     def load_blocks(self, layout: ActLayout, buffer: Buffer, tile: Tile, blocks: tuple[int, int],
@@ -211,29 +251,34 @@ class LayerEmitter(ABC):
 
     @abstractmethod
     def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
-        """The GEMM/ALU work of one chunk; `middle` (if given) is called once between its
-        GEMMs, where the previous tile's epilogue may run beside them."""
+        """The GEMM/ALU work of one chunk; `middle(last)` (if given) is called between its
+        GEMMs, where the previous tile's epilogue may run beside them (``last=True`` the last
+        time: the rest of it)."""
 
     @abstractmethod
     def epilogue(self, placed: Placed) -> None:
         """The ALU steps after the last chunk (requantization)."""
 
 
-#: Where a tile's GEMM is split when the previous tile's epilogue runs beside it: the part
-#: before covers this share of its outputs (then the epilogue's pushes wait only for it).
-OVERLAP_SPLIT = 0.5
+#: Parts a tile's GEMM is split into when the previous tile's epilogue runs beside it (its ALU
+#: kernels go between the parts, `LayerEmitter.emit`).
+OVERLAP_PARTS = 4
 
 
-def split_outputs(outputs: list[Dim], base: tuple[int, int, int], share: float):
-    """`outputs` (a loop nest over `base`) as two nests covering the first `share` and the rest
-    of its outermost level of extent ≥ 2 (one nest when there is none)."""
+def split_outputs(outputs: list[Dim], base: tuple[int, int, int], parts: int):
+    """`outputs` (a loop nest over `base`) as up to `parts` nests, splitting its outermost
+    level of extent ≥ 2 into near-equal pieces (one nest when there is none)."""
     for level, dim in enumerate(outputs):
         if dim.extent >= 2:
-            first = min(dim.extent - 1, max(1, round(dim.extent * share)))
-            head = outputs[:level] + [Dim(first, *dim.steps)] + outputs[level + 1:]
-            tail = outputs[:level] + [Dim(dim.extent - first, *dim.steps)] + outputs[level + 1:]
-            shifted = tuple(b + first * step for b, step in zip(base, dim.steps))
-            return [(head, base), (tail, shifted)]
+            count = min(parts, dim.extent)
+            nests, first = [], 0
+            for part in range(count):
+                size = (dim.extent * (part + 1)) // count - first
+                shifted = tuple(b + first * step for b, step in zip(base, dim.steps))
+                nests.append((outputs[:level] + [Dim(size, *dim.steps)] + outputs[level + 1:],
+                              shifted))
+                first += size
+            return nests
     return [(outputs, base)]
 
 
@@ -368,16 +413,17 @@ class ConvEmitter(LayerEmitter):
             base = (accumulators + group.first_output, source + group.first_input,
                     weights + group.first_tap)
             if middle is not None and len(groups) == 1 and copies == 1:
-                for part, (dims, shifted) in enumerate(split_outputs(outputs, base,
-                                                                     OVERLAP_SPLIT)):
-                    if part == 1:
-                        middle()
-                        middle = None
+                parts = split_outputs(outputs, base, OVERLAP_PARTS)
+                for number, (dims, shifted) in enumerate(parts):
                     self.accumulate(reduction, dims, shifted, copies, count)
+                    if number < len(parts) - 1:
+                        middle(last=number == len(parts) - 2)
+                if len(parts) > 1:
+                    middle = None
             else:
                 self.accumulate(reduction, outputs, base, copies, count)
         if middle is not None:
-            middle()
+            middle(last=True)
         if layer.residual is not None and self.opens(tile, chunk):
             other = operand_window(layer, tile)
             positions = tile.positions
@@ -513,7 +559,7 @@ class MaxPoolEmitter(LayerEmitter):
                     (placed.at(Part.WINDOW), placed.at(Part.INPUT),
                      self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
         if middle is not None:
-            middle()
+            middle(last=True)
 
     def epilogue(self, placed: Placed) -> None:
         layer, tile = self.layer, placed.tile
@@ -559,7 +605,7 @@ class AddEmitter(LayerEmitter):
         for index, (_, _, window, sram, region) in enumerate(self.operands(placed)):
             gate = index == 1 and self.layer.broadcast       # the one position, at every one
             if index == 1 and middle is not None:
-                middle()
+                middle(last=True)
             dims = [Dim(tile.blocks, tile.positions, window.tiles),
                     Dim(tile.rows, tile.cols, 0 if gate else window.pitch),
                     Dim(tile.cols, 1, 0 if gate else 1)]

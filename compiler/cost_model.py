@@ -4,7 +4,8 @@ the most promising few.
 Per tile it counts what each module does with the regions of the layer's `tiling.SramPlan`: the
 load module's DRAM bytes (at the config's bus width, plus the read latency per DMA row), the
 compute module's GEMM and ALU micro-op executions (at the machine description's initiation
-intervals) and its ACC constant loads,
+intervals; their sum, or with two threads on a core whose units overlap the larger of the two)
+and its ACC constant loads,
 the store module's bytes. With one virtual thread the modules run one after the other; with two
 they overlap, so a layer costs about its busiest module plus one tile of the others (filling the
 pipeline).
@@ -28,6 +29,7 @@ class _Dma:
 
     def __init__(self, config: Config):
         self.gemm_interval = config.machine.loop_interval(gemm=True)
+        self.overlap = config.machine.overlap_kernels > 0
         self.alu_interval = config.machine.loop_interval(gemm=False)
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
@@ -63,17 +65,23 @@ def estimate(plan: SramPlan, config: Config) -> float:
     if isinstance(layer, AddLayer):
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size + regions[Part.OTHER].size,
                         2 * t.out_blocks)
-        compute = dma.alu_interval * positions * (
-            4 + len(layer.steps_a) + len(layer.steps_b) + len(layer.epilogue) + 1)
+        gemm = dma.alu_interval * positions * 4
+        alu = dma.alu_interval * positions * (
+            len(layer.steps_a) + len(layer.steps_b) + len(layer.epilogue) + 1)
     elif isinstance(layer, MaxPoolLayer):
         window_rows = input_window(layer, tile).rows
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size, t.out_blocks * window_rows)
-        compute = dma.alu_interval * (2 * regions[Part.WINDOW].size
-                                      + positions * (1 + layer.kernel[0] * layer.kernel[1]))
+        gemm = dma.alu_interval * 2 * regions[Part.WINDOW].size
+        alu = dma.alu_interval * positions * (1 + layer.kernel[0] * layer.kernel[1])
     else:
-        load, compute, stored = _conv(plan, tile, dma, tiles)
+        load, gemm, alu, stored = _conv(plan, tile, dma, tiles)
     store = dma.write(stored, t.out_blocks * t.rows * _upsample(layer)[0])
-    compute += 6 * INSTRUCTION_OVERHEAD
+    # The GEMM and ALU units overlap a tile's requantization with the next tile's GEMMs when
+    # the layer runs two threads (docs/hardware.md, compute overlap).
+    if dma.overlap and t.threads > 1:
+        compute = max(gemm, alu) + 6 * INSTRUCTION_OVERHEAD
+    else:
+        compute = gemm + alu + 6 * INSTRUCTION_OVERHEAD
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:
         busiest = max(load, compute, store)
@@ -87,8 +95,9 @@ def _upsample(layer) -> tuple[int, int]:
     return layer.upsample if isinstance(layer, ConvLayer) else (1, 1)
 
 
-def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, float, int]:
-    """(load, compute, stored tiles) of the full tile of a convolution."""
+def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
+          ) -> tuple[float, float, float, int]:
+    """(load, GEMM, ALU, stored tiles) of the full tile of a convolution."""
     layer, t, regions = plan.layer, plan.tiling, plan.full_regions
     positions = tile.blocks * tile.positions
     taps = layer.taps
@@ -105,22 +114,24 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int) -> tuple[float, flo
             weight_loads = min(tiles, t.threads * -(-layer.output.channel_blocks // t.out_blocks))
             weights *= weight_loads / tiles
         load += weights
-    compute = dma.gemm_interval * positions * (in_blocks * taps if dense else taps)
+    gemm = dma.gemm_interval * positions * (in_blocks * taps if dense else taps)
     stored = positions * layer.upsample[0] * layer.upsample[1]
-    compute += dma.gemm_interval * stored * (1 + (layer.bias_tiles is not None))
+    gemm += dma.gemm_interval * stored * (1 + (layer.bias_tiles is not None))
+    alu = 0.0
     if layer.phases:      # a per-channel (vector) ALU ADD over each biased phase's outputs
-        compute += dma.alu_interval * positions * sum(phase.bias is not None
-                                                         for phase in layer.phases)
+        alu += dma.alu_interval * positions * sum(phase.bias is not None
+                                                  for phase in layer.phases)
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
-        compute += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-    compute += dma.alu_interval * stored * len(layer.epilogue)
-    compute += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
+        alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+    alu += dma.alu_interval * stored * len(layer.epilogue)
+    gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
     load += reduction_chunks * INSTRUCTION_OVERHEAD
     if layer.residual is not None:
         residual = layer.residual
         load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
-        compute += dma.alu_interval * positions * (4 + len(residual.steps_conv)
-                                                   + len(residual.steps_other)
-                                                   + len(residual.epilogue))
-    return load, compute, stored
+        gemm += dma.gemm_interval * positions
+        alu += dma.alu_interval * positions * (3 + len(residual.steps_conv)
+                                               + len(residual.steps_other)
+                                               + len(residual.epilogue))
+    return load, gemm, alu, stored

@@ -108,9 +108,16 @@ class ProgramDrawer:
         return [Uop(**{name: int(values[k]) for name, values in columns.items()}) for k in range(count)]
 
     def kernel(self, operands: dict[str, MemoryType]) -> tuple[list, dict]:
-        """A LOAD UOP of a fresh table and the loop fields of the instruction that runs it."""
+        """A LOAD UOP of a fresh table and the loop fields of the instruction that runs it. Its
+        ACC tiles lie in the program's ACC window or, sometimes, in the window at the other end
+        of ACC (so that GEMM and ALU instructions can run side by side on a core whose units
+        overlap, docs/hardware.md)."""
         fields, span = self.loops(tuple(operands))
-        ranges = {f"{operand}_idx": (self.window[kind], self.window[kind] + WINDOW[kind] - span[operand])
+        window = dict(self.window)
+        if self.draw(st.booleans()):
+            window[MemoryType.ACC] = self.config.depth(MemoryType.ACC) - WINDOW[MemoryType.ACC] \
+                - self.window[MemoryType.ACC]
+        ranges = {f"{operand}_idx": (window[kind], window[kind] + WINDOW[kind] - span[operand])
                   for operand, kind in operands.items()}
         uops = self.uop_table(ranges)
         uop_depth = self.config.uop_depth
