@@ -93,7 +93,7 @@ class Machine:
     gemm_initiation_interval: int = 1
     alu_initiation_interval: int = 1
     pack_multiplier_pairs: bool = True
-    overlap_kernels: int = 0
+    overlap_kernels: int = 64
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

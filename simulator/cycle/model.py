@@ -243,19 +243,20 @@ class _Run:
                     self._push(insn, last)
                 final[opcode], masks[opcode], held[opcode] = last, mask, insn
                 free = start + 1
+                queue.issued[k].fire(self.kernel, start)
             else:
                 start = tokens
                 for unit, running in held.items():
                     if final[unit] >= start and not self._leaves_alone(insn, running,
                                                                        masks[unit]):
                         start = final[unit] + 1
+                queue.issued[k].fire(self.kernel, start)
                 done = yield from self._execute(insn, start)
                 if opcode is Opcode.LOAD and insn.memory_type == MemoryType.UOP and insn.x_size:
                     self._record_kernel(insn)
                 last = done
                 self._push(insn, done)
                 free = done + 1
-            queue.issued[k].fire(self.kernel, start)
             self.busy[name] += max(0, last - max(start, covered))
             covered = max(covered, last)
             self.timeline.append((name, k, opcode.name, head, start, last))

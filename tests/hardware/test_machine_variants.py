@@ -33,7 +33,7 @@ VARIANTS = {
     "token_queue_depth": (16, False),
     "store_prefetch_tiles": (2, False),
     "pack_multiplier_pairs": (False, False),
-    "overlap_kernels": (4, True),
+    "overlap_kernels": (0, True),
 }
 
 
