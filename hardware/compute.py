@@ -221,7 +221,7 @@ class Compute(wiring.Component):
         # for one whose ACC halves it does not write (`load_halves`).
         fields = head.memory
         memory_type = fields.memory_type
-        uop_end = Signal(len(fields.sram_base) + 2)
+        uop_end = Signal(len(fields.sram_base) + len(fields.x_size) + 1)
         m.d.comb += uop_end.eq(fields.sram_base + fields.x_size)
         acc_halves = load_halves(m, config, fields)
         spares = []

@@ -67,9 +67,10 @@ class KernelFootprints(wiring.Component):
         # Bounds of the running LOAD UOP and its range.
         lo_dst, hi_dst = Signal(index_bits), Signal(index_bits)
         lo_src, hi_src = Signal(index_bits), Signal(index_bits)
-        base, end = Signal(uop_bits + 1), Signal(uop_bits + 2)
-        written = uop(self.uop_data)
         load = self.insn.memory
+        end_bits = max(uop_bits, len(load.sram_base)) + len(load.x_size) + 1
+        base, end = Signal(len(load.sram_base)), Signal(end_bits)
+        written = uop(self.uop_data)
         with m.If(self.load_start):
             m.d.sync += [lo_dst.eq(-1), hi_dst.eq(0), lo_src.eq(-1), hi_src.eq(0),
                          base.eq(load.sram_base), end.eq(load.sram_base + load.x_size)]
@@ -86,7 +87,7 @@ class KernelFootprints(wiring.Component):
         # The table: entry `oldest` is replaced next.
         valid = Signal(entries)
         table = [{name: Signal(width, name=f"{name}{n}") for name, width in
-                  (("base", uop_bits + 1), ("end", uop_bits + 2), ("lo_dst", index_bits),
+                  (("base", len(load.sram_base)), ("end", end_bits), ("lo_dst", index_bits),
                    ("hi_dst", index_bits), ("lo_src", index_bits), ("hi_src", index_bits))}
                  for n in range(entries)]
         oldest = Signal(range(entries))
