@@ -51,7 +51,18 @@ def test_vta_fuzz_on_a_running_scheduler(capsys):
     assert json.loads(out)["configs"]["tiny"]["programs"] == 4
 
 
-@pytest.mark.parametrize("name", ["pynq", "2x16"])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_functional_and_cycle_slice(name):
+    """Four seeded programs of every fuzz config (one of them invalid), as a campaign runs
+    them: narrow operands, BLOCK_IN ≠ BLOCK_OUT, batch 2, blocks 8 to 32, tiny buffers."""
+    batch = Batch(name, CONFIGS[name].to_dict(), ("functional", "cycle"), seed=13, start=0,
+                  count=4, invalid_every=4)
+    result = run_batch(batch)
+    assert result.programs == 4 and sum(result.invalid.values()) == 1
+    assert result.findings == [], [f.divergences for f in result.findings]
+
+
+@pytest.mark.parametrize("name", ["pynq", "2x16", "2x16x8-i4w8"])
 def test_rtl_fast_path_slice(name):
     batch = Batch(name, CONFIGS[name].to_dict(), ("functional", "cycle", "rtl"), seed=12,
                   start=0, count=5, invalid_every=5)
