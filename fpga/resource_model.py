@@ -9,8 +9,10 @@ Each resource is a formula in a few parameters of the config (docs/dse.md, "Reso
 - **BRAM36**: the on-chip buffers and the three command queues, each tiled with the cheapest
   RAMB36/RAMB18 aspect ratio (memories of less than `LUTRAM_BITS` are left to LUT RAM);
 - **LUT**, **FF**: linear in the products (weighted by their operand bits) and the ALU lanes
-  (weighted by the accumulator bits); the bus width and ALU_MUL change them by a few percent
-  only, so they are left out to keep the fit determined by a handful of Yosys runs.
+  (weighted by the accumulator bits), with a term for the lanes of a core without ``ALU_MUL``
+  (its lanes lack the multiplier's logic; the term is fitted where the calibration runs include
+  such a core, else it is 0); the bus width changes them by a few percent only, so it is left
+  out to keep the fit determined by a handful of Yosys runs.
 
 A structural count alone gives each formula's shape; its coefficients are fitted, per FPGA
 family, by least squares on Yosys runs (`calibration.json`, written by
@@ -84,8 +86,10 @@ def features(config: Config) -> dict[str, dict[str, float]]:
     alu = lanes * config.acc_width / 32
     bram = sum(ramb_units(depth, width) for depth, width in memories(config).values())
     return {
-        "LUT": {"constant": 1.0, "products": product_bits, "alu lanes": alu},
-        "FF": {"constant": 1.0, "products": product_bits, "alu lanes": alu},
+        "LUT": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
+                "alu lanes without multipliers": 0.0 if config.ALU_MUL else alu},
+        "FF": {"constant": 1.0, "products": product_bits, "alu lanes": alu,
+               "alu lanes without multipliers": 0.0 if config.ALU_MUL else alu},
         "BRAM36": {"block ram": bram},
         "DSP": {"constant": 1.0, "multipliers": math.ceil(products(config) / pairs),
                 "alu multipliers": lanes if config.ALU_MUL else 0.0},

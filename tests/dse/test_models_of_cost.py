@@ -64,3 +64,22 @@ def test_resource_model_is_within_ten_percent_of_yosys_on_runs_it_was_not_fitted
             estimate = model.estimate(Config(**run["config"]))
             for name, used in run["used"].items():
                 assert abs(estimate[name] - used) <= 0.10 * max(used, 1), (run["config"], name)
+
+
+
+def test_a_core_without_alu_multipliers_is_estimated_with_fewer_luts_and_dsps():
+    import json
+
+    from vta.fpga.resource_model import CALIBRATION_FILE, fit
+
+    runs = [r for r in json.loads(CALIBRATION_FILE.read_text())["runs"] if r["family"] == "xc7"]
+    model = fit("xc7", [r for r in runs if r["role"] == "calibration"])
+    pynq = Config.preset("pynq")
+    with_mul, without = model.estimate(pynq), model.estimate(pynq.replace(ALU_MUL=False))
+    assert without["LUT"] < with_mul["LUT"] and without["DSP"] < with_mul["DSP"]
+    held_out = [r for r in runs if r["role"] != "calibration"
+                and not Config(**r["config"]).ALU_MUL]
+    assert len(held_out) >= 3
+    for run in held_out:
+        estimate = model.estimate(Config(**run["config"]))
+        assert abs(estimate["LUT"] - run["used"]["LUT"]) <= 0.10 * run["used"]["LUT"]
