@@ -42,8 +42,9 @@ COUNTERS = ("inp_load_nbytes", "wgt_load_nbytes", "acc_load_nbytes", "uop_load_n
 #: cost key) a `_Group`.
 _CANDIDATES: dict[tuple, list] = {}
 _GROUPS: dict[tuple, _Group] = {}
-#: Groups past which the caches are emptied (a long search keeps a worker's memory bounded).
-CACHE_LIMIT = 20_000
+#: Groups past which the caches are emptied (a group holds its layer's candidates, a few
+#: thousand: a long search keeps a worker's memory to a few hundred MB).
+CACHE_LIMIT = 1_000
 
 
 def cost_key(config: Config) -> tuple:

@@ -103,12 +103,15 @@ class Explorer:
                     tasks[key] = (evaluate.model_accuracy, (spec, config.inp_width,
                                                             config.wgt_width))
                     kinds[key] = ("accuracy", None, spec.name)
-        members = {}
-        for index, (spec, configs) in enumerate(groups.values()):
+        members, compiles = {}, {}
+        # the compiles first, the biggest groups first: they are the long tasks
+        ordered = sorted(groups.values(), key=lambda group: -len(group[1]))
+        for index, (spec, configs) in enumerate(ordered):
             name = f"models:{spec.key}:{index}"
-            tasks[name] = (evaluate.models_on_configs,
-                           ([c.to_dict() for c in configs.values()], spec, self.fidelity))
+            compiles[name] = (evaluate.models_on_configs,
+                              ([c.to_dict() for c in configs.values()], spec, self.fidelity))
             members[name] = list(configs)
+        tasks = compiles | tasks
         for finished, (name, result) in enumerate(self.engine.run(tasks), 1):
             for key, one in zip(members.get(name, [name]), result if name in members
                                 else [result]):
