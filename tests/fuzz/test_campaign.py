@@ -105,3 +105,16 @@ def test_verify_config_reuses_an_open_campaign():
         second = verify_config(CONFIGS["no-mul"], 3, seed=4, campaign=campaign)
         assert campaign._session.client is client
     assert first == [] and second == []
+
+
+def test_configs_take_turns_in_a_campaign():
+    """Two workers start on two configs (their RTL builds run side by side), and every
+    program index of every config is in exactly one batch."""
+    from vta.fuzz.campaign import batches
+
+    configs = {name: CONFIGS[name] for name in ("pynq", "int4", "2x16")}
+    work = batches(configs, 60, seed=1, backends=("functional", "cycle"), batch_size=25)
+    assert [batch.name for batch in work[:3]] == ["pynq", "int4", "2x16"]
+    for name in configs:
+        indices = [i for b in work if b.name == name for i in range(b.start, b.start + b.count)]
+        assert sorted(indices) == list(range(60))

@@ -139,10 +139,12 @@ def _shrunk(batch: Batch, index: int, defect, program: FuzzProgram, found) -> Fi
 
 def batches(configs: dict[str, Config], programs: int, seed: int, backends: tuple[str, ...],
             batch_size: int = 25, invalid_every: int = 0, **options) -> list[Batch]:
-    """`programs` programs per config, cut into batches of `batch_size`."""
+    """`programs` programs per config, cut into batches of `batch_size`, the configs taking
+    turns: workers start on different configs, so their first batches build different RTL
+    cores side by side rather than wait for one another's build."""
     result = []
-    for name, config in configs.items():
-        for start in range(0, programs, batch_size):
+    for start in range(0, programs, batch_size):
+        for name, config in configs.items():
             result.append(Batch(name, config.to_dict(), tuple(backends), seed, start,
                                 min(batch_size, programs - start), invalid_every, **options))
     return result
