@@ -23,7 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-BUS_BOUND = ["vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2", "vta-1x32/p_blocked_gemm_64_128_64_comp_vt2"]
+BUS_BOUND = ["vta-1x16/p_blocked_gemm_64_256_64_nocomp_vt2",
+             "vta-1x32/p_blocked_gemm_64_128_64_comp_vt2"]
 
 
 def timed(function, repeat: int):
@@ -84,7 +85,8 @@ def main() -> None:
                 raise SystemExit(f"{name}: model {cycles} cycles, RTL {rtl_report.cycles}")
             rtl_rate = cycles / rtl_time
             line += (f"; Verilator fast harness {rtl_time * 1e3:.0f} ms wall "
-                     f"({rtl_rate / 1e6:.2f} M cycles/s): backend {cycles / backend_time / rtl_rate:.0f}x")
+                     f"({rtl_rate / 1e6:.2f} M cycles/s): backend "
+                     f"{cycles / backend_time / rtl_rate:.0f}x")
         print(line)
 
 

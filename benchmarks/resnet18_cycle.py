@@ -80,7 +80,8 @@ def main() -> None:
         for fast_forward in (True, False):
             start = time.process_time()
             for config, program, insn_addr, dram in images:
-                cycle_model.CycleModel(config, fast_forward=fast_forward).run(program, insn_addr, dram)
+                model = cycle_model.CycleModel(config, fast_forward=fast_forward)
+                model.run(program, insn_addr, dram)
             seconds = time.process_time() - start
             if fast_forward:
                 fast = min(fast, seconds)

@@ -85,7 +85,7 @@ class _Run:
         self.banks = UopBanks(config, dram)
         self.kernel = kernel = Kernel()
         self.port = ReadPort(kernel, config, 5, fast_forward=fast_forward)
-        self.writes = WritePort(config)
+        self.writes = WritePort(config, fast_forward=fast_forward)
         bus = config.bus_bytes
         self.fetch = FetchClient(kernel, len(instructions), bus)
         self.tensor = {kind: TensorLoadClient(config.elem_bytes(kind) // bus)

@@ -164,7 +164,8 @@ class ReadPort:
             if max(a - then, 0) != max(b - now, 0):
                 return False
         for (posted_a, writer_a, *_), (posted_b, writer_b, *_) in zip(old[6], new[6]):
-            if writer_a - then != writer_b - now or max(posted_a - then, 1) != max(posted_b - now, 1):
+            if (writer_a - then != writer_b - now
+                    or max(posted_a - then, 1) != max(posted_b - now, 1)):
                 return False
         return True
 
@@ -176,7 +177,8 @@ class ReadPort:
         periods = -(-(self.kernel.next_time() - granted) // period) - 1  # before the next callback
         boundary = self.machine.burst_boundary_bytes
         steps = []
-        for c, (_, _, position, waited), (_, _, now_next, now_waited) in zip(commands, old[6], new[6]):
+        for c, (*_, position, waited), (*_, now_next, now_waited) in zip(commands, old[6],
+                                                                        new[6]):
             rows = now_next - position
             row_bytes = c.words * self.bus_bytes
             if rows <= 0 or row_bytes > boundary:
@@ -241,7 +243,8 @@ class ReadPort:
                 # The AR, the writer and the oldest burst in flight first (cheap), then all.
                 state = (ar - last, client.writer - last, ends[0] - last)
                 if (previous is not None and previous[0] == state
-                        and len(previous[3]) == len(ends) and all(a - previous[1] == b - last for a, b in zip(previous[3], ends))):
+                        and len(previous[3]) == len(ends)
+                        and all(a - previous[1] == b - last for a, b in zip(previous[3], ends))):
                     # Full bursts left in this page, keeping the transfer's last one.
                     count = min(room - beats, words - 1) // longest
                     if count > 0:

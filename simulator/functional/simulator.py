@@ -26,7 +26,8 @@ def counter_increments(program: list[DecodedInstruction], config: Config) -> dic
     for insn in program:
         f, opcode, step = insn.fields, insn.opcode, None
         if opcode == Opcode.LOAD and f["x_size"]:
-            step = LOAD_COUNTERS[f["memory_type"]], f["x_size"] * f["y_size"] * elem[f["memory_type"]]
+            kind = f["memory_type"]
+            step = LOAD_COUNTERS[kind], f["x_size"] * f["y_size"] * elem[kind]
         elif opcode == Opcode.STORE:
             step = "out_store_nbytes", f["x_size"] * f["y_size"] * elem[MemoryType.OUT]
         elif opcode == Opcode.GEMM and not f["reset_reg"]:

@@ -6,32 +6,50 @@ which do take both shortcuts (repeated transfers of a command, repeated bursts i
 import numpy as np
 import pytest
 
-from vta.isa import Config, Finish, Load, MemoryType, Uop
+from vta.isa import Config, Finish, Load, MemoryType, Store, Uop
 from vta.isa.image import ProgramImage
 from vta.simulator.cycle import CycleModel
-from vta.simulator.cycle import clients
+from vta.simulator.cycle import clients, write_port
 
 from corpus import CORPUS
 from image_builder import ImageBuilder
 
 PYNQ = Config.preset("pynq")
-CONFIGS = {"pynq": PYNQ, "1x32-8/4": PYNQ.replace(LOG_BLOCK=5, MEM_READ_LATENCY=8, MEM_WRITE_LATENCY=4),
+CONFIGS = {"pynq": PYNQ,
+           "1x32-8/4": PYNQ.replace(LOG_BLOCK=5, MEM_READ_LATENCY=8, MEM_WRITE_LATENCY=4),
            "128bit-64/32": PYNQ.replace(LOG_BUS_WIDTH=7, MEM_READ_LATENCY=64, MEM_WRITE_LATENCY=32),
            "latency-200": PYNQ.replace(MEM_READ_LATENCY=200)}
 
 
-def assert_same_timing(image: ProgramImage) -> None:
+def assert_same_timing(image: ProgramImage, rows: dict | None = None) -> None:
+    """Both runs agree; `rows` counts the STORE rows each one timed burst by burst."""
     args = image.program, image.insn_addr, image.dram
-    fast = CycleModel(image.config).run(*args)
-    step = CycleModel(image.config, fast_forward=False).run(*args)
+    rows = {} if rows is None else rows
+    fast = count_store_rows(rows, "fast", lambda: CycleModel(image.config).run(*args))
+    step = count_store_rows(rows, "step",
+                            lambda: CycleModel(image.config, fast_forward=False).run(*args))
     assert (fast.cycles, fast.modules, fast.bus) == (step.cycles, step.modules, step.bus)
     assert fast.timeline == step.timeline
 
 
+def count_store_rows(rows: dict, key: str, run):
+    burst_sizes = write_port.burst_sizes
+
+    def counted(*args):
+        rows[key] = rows.get(key, 0) + 1
+        return burst_sizes(*args)
+
+    write_port.burst_sizes = counted
+    try:
+        return run()
+    finally:
+        write_port.burst_sizes = burst_sizes
+
+
 def streaming_program(config: Config, rng: np.random.Generator) -> ProgramImage:
-    """Long LOADs of INP and WGT (load module) while the compute module loads ACC: random row
-    lengths, strides (crossing 4 KiB pages anywhere), pads and buffer offsets; FINISH after the
-    load module's last LOAD."""
+    """Long LOADs of INP and WGT (load module) while the compute module loads ACC and the store
+    module stores: random row lengths, strides (crossing 4 KiB pages anywhere), pads and buffer
+    offsets; FINISH after the load module's last LOAD and the last STORE."""
     builder = ImageBuilder(config)
     uop_base = builder.uops([Uop(0, 0, 0)])
     data = builder.reserve(1 << 20, MemoryType.INP)
@@ -55,8 +73,18 @@ def streaming_program(config: Config, rng: np.random.Generator) -> ProgramImage:
                     x_stride=stride, x_pad_0=x_pad, x_pad_1=x_pad, y_pad_0=y_pad, y_pad_1=y_pad)
         (compute if kind == MemoryType.ACC else load).append(insn)
     load.append(Load(memory_type=MemoryType.INP, push_next_dep=True))
-    compute.append(Finish(pop_prev_dep=True))
-    return builder.image(load + compute)
+    store, out = [], config.elem_bytes(MemoryType.OUT)
+    for _ in range(int(rng.integers(1, 4))):
+        x_size = int(rng.integers(1, 40))
+        y_size = int(rng.integers(20, config.depth(MemoryType.OUT) // x_size + 1))
+        stride = x_size + int(rng.integers(0, 300))
+        base = data * config.elem_bytes(MemoryType.INP) // out + int(rng.integers(0, 64))
+        if (base + (y_size - 1) * stride + x_size) * out > (1 << 20):
+            stride = x_size
+        store.append(Store(dram_base=base, y_size=y_size, x_size=x_size, x_stride=stride))
+    store[-1] = store[-1].replace(push_prev_dep=True)
+    compute.append(Finish(pop_prev_dep=True, pop_next_dep=True))
+    return builder.image(load + compute + store)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -73,8 +101,10 @@ def test_fast_forward_times_streaming_loads_like_stepping(name, monkeypatch):
     monkeypatch.setattr(clients.TensorLoadClient, "skip", counting("transfers", skip))
     monkeypatch.setattr(clients.TensorLoadClient, "skip_words", counting("bursts", skip_words))
     rng = np.random.default_rng(sorted(CONFIGS).index(name))
+    rows = {}
     for _ in range(12):
-        assert_same_timing(streaming_program(CONFIGS[name], rng))
+        assert_same_timing(streaming_program(CONFIGS[name], rng), rows)
+    assert rows["fast"] < rows["step"]     # repeated STORE rows were timed at once
     if name != "latency-200":   # latency-bound: bursts never settle into a channel-bound train
         assert taken["bursts"] > 0
     assert taken["transfers"] > 0
