@@ -510,6 +510,8 @@ def add(im, node, label):
         per_channel = _channel_vector(real, pending, label)
         bias = pending.bias + np.rint(per_channel / pending.acc_scale.ravel()).astype(np.int64)
         return [dataclasses.replace(pending, bias=bias.reshape(channels))]
+    if constant is not None and pending is None:
+        return [_constant_affine(im, node, label)]
     if constant is not None:
         raise NodeError(label, f"adding a constant is only supported as the bias of a "
                         "Conv/Gemm/MatMul result before its QuantizeLinear")
@@ -538,6 +540,8 @@ def mul(im, node, label):
     constant = next((n for n in node.input if isinstance(im.env.get(n), (Const, QConst))), None)
     if all(isinstance(im.env.get(n), Real) for n in node.input):
         return [_activation_product(im, node, label)]
+    if pending is None and constant is not None:
+        return [_constant_affine(im, node, label)]
     if pending is None or constant is None or pending.kind not in ("conv", "convtranspose",
                                                                    "dense"):
         raise NodeError(label, f"Mul is only supported as the rescaling of a ConvInteger "
@@ -563,6 +567,65 @@ def _activation_product(im, node, label) -> Pending:
     return Pending(label, "mul", ir.Add, (a.name, b.name), a.shape,
                    np.asarray(np.float32(a.quant.scale) * np.float32(b.quant.scale)),
                    input_range=reach[0] * reach[1])
+
+
+@operator("Sub", "Div")
+def sub_div(im, node, label):
+    attributes(node, label, {})
+    return [_constant_affine(im, node, label)]
+
+
+def _constant_affine(im, node, label) -> Pending:
+    """x + c, x − c, c − x, x·c, x / c of a dequantized x and a constant c (one value, or one per
+    channel): an affine function of x, planned on the ALU like an activation (`activations`:
+    exact for all 256 inputs, else the host) once the QuantizeLinear after it is known."""
+    meanings = [im.env.get(name) for name in node.input]
+    if len(meanings) != 2 or sum(isinstance(m, Real) for m in meanings) != 1 \
+            or not any(isinstance(m, (Const, QConst)) for m in meanings):
+        raise NodeError(label, f"{node.op_type} runs on VTA only between a dequantized tensor "
+                        "and a constant")
+    index = 0 if isinstance(meanings[0], Real) else 1
+    if node.op_type == "Div" and index == 1:
+        raise NodeError(label, "a constant divided by a tensor is no affine function")
+    x = im.real(node.input[index], label)
+    constant = np.asarray(im.const(node.input[1 - index], label, "operand"))
+    if constant.dtype != np.float32:
+        raise NodeError(label, f"a {constant.dtype} operand of a float tensor")
+    channels, constant = _constant_channels(constant, x.shape, label)
+    slope = {"Add": np.ones(channels), "Sub": np.full(channels, -1.0 if index else 1.0),
+             "Mul": constant.astype(np.float64),
+             "Div": np.divide(1, constant.astype(np.float64), where=constant != 0,
+                              out=np.full(constant.shape, np.inf))}[node.op_type]
+    if not np.all(np.isfinite(slope)):
+        raise NodeError(label, "division by zero")
+
+    def table(real):
+        operands = [real, constant] if index == 0 else [constant, real]
+        return im.host.fold_arrays(node, label, operands)[0]
+    spec = Activation(node.op_type, (slope, slope), table)
+    return Pending(label, "activation", ir.Requantization, (x.name,), x.shape,
+                   np.asarray(x.quant.scale),
+                   dict(input_zero_point=x.quant.zero_point, activation=spec,
+                        channels=channels))
+
+
+def _constant_channels(constant: np.ndarray, shape: tuple[int, ...], label: str
+                       ) -> tuple[tuple[int, ...], np.ndarray]:
+    """(broadcast shape, constant in it) of a constant applied to a tensor of `shape`: () for
+    one value; (C, 1, 1) or (C,) for one per channel (axis 1 or the last of a 4-D tensor, the
+    last axis of a 2-D or 3-D one)."""
+    if constant.size == 1:
+        return (), constant.reshape(())
+    if constant.ndim > len(shape):
+        raise NodeError(label, f"a constant of shape {constant.shape} widens {shape}")
+    full = np.broadcast_to(constant, shape)
+    for axis in ((1, 3) if len(shape) == 4 else (len(shape) - 1,)):
+        moved = np.moveaxis(full, axis, 0).reshape(shape[axis], -1)
+        if np.all(moved == moved[:, :1]):
+            channels = (shape[axis],) + (1,) * (len(shape) - 1 - axis)
+            return channels, np.ascontiguousarray(moved[:, 0].reshape(channels))
+    raise NodeError(label, f"a constant of shape {constant.shape} that varies along other "
+                    "axes than the channels")
 
 
 def _gate_shape(gate: tuple[int, ...], full: tuple[int, ...]) -> bool:

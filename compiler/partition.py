@@ -570,6 +570,11 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                          weights=identity_tile(block), epilogue=epilogue, constants=constants,
                          macs=int(np.prod(out_shape)) * taps)
     if isinstance(node, ir.Requantization):
+        source = layouts[node.inputs[0]]
+        if source.shape != output.shape or source.channels_last != output.channels_last:
+            raise Unsupported(f"its input is laid out as {source.shape}"
+                              f"{' channels-last' if source.channels_last else ''}, its output "
+                              f"as {output.shape}{' channels-last' if output.channels_last else ''}")
         epilogue = bias_step(-node.input_zero_point, constants)
         epilogue += convert_steps(node.requant.steps, out_shape, constants, output.channels_last)
         return ConvLayer(name=node.name, input=layouts[node.inputs[0]], output=output,

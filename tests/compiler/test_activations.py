@@ -190,3 +190,33 @@ def test_product_of_two_activations_runs_on_vta(case, tmp_path):
     assert placed["mul"] == ("Mul", "vta")
     for name in got:
         np.testing.assert_array_equal(got[name], expected[name])
+
+
+AFFINE = {
+    "add-scalar": ("Add", ["c", "k"], np.array(0.7, np.float32)),
+    "constant-minus-x": ("Sub", ["k", "c"], np.array(0.25, np.float32)),
+    "mul-per-channel": ("Mul", ["c", "k"], np.linspace(-1.5, 2, 8).astype(np.float32)
+                        .reshape(8, 1, 1)),
+    "div-scalar": ("Div", ["c", "k"], np.array(1.7, np.float32)),
+}
+
+
+@pytest.mark.parametrize("case", AFFINE)
+def test_arithmetic_with_a_constant_runs_on_vta(case, tmp_path):
+    """x + c, c − x, x·c (per channel, signs mixed), x / c: affine functions of one dequantized
+    tensor, planned like the activations."""
+    op, inputs, constant = AFFINE[case]
+    rng = np.random.default_rng(40 + sorted(AFFINE).index(case))
+    path = quantize_with_onnxruntime(
+        _model(rng, helper.make_node(op, inputs, ["y"], name="act"), {"k": constant}),
+        tmp_path, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    graph = import_onnx(path)
+    node = next(n for n in graph.nodes if n.name == "act")
+    assert isinstance(node, ir.Requantization) and node.activation == op
+    for _ in range(2):
+        assert output_steps(graph, path, rng.normal(size=(1, 3, 8, 8)).astype(np.float32)) <= 1
+    got, expected, model, _ = run_both(graph, {"x": rng.normal(size=(1, 3, 8, 8))
+                                               .astype(np.float32)})
+    assert {n["name"]: n["placement"] for n in model.nodes}["act"] == "vta"
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
