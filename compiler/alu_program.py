@@ -242,15 +242,23 @@ def last_chunk_limit(zero_point: int) -> int:
     return b
 
 
-def rounding_shift(shift, zero_point: int, last=None) -> list[AluStep]:
+def rounding_shift(shift, zero_point: int, last=None, centre=None) -> list[AluStep]:
     """Steps computing ``⌊(x + 2^(s−1)) / 2^s⌋ + zero_point`` (round half up) exactly, s ≥ 0
     per lane.
 
     Truncating shifts by a = s − b come first (b = `last`, by default as large as the immediate
     allows), then ``ADD 2^(b−1) + zp·2^b`` (an immediate) and ``SHR b``:
     ``⌊(⌊x / 2^a⌋ + 2^(b−1) + zp·2^b) / 2^b⌋ = ⌊(x + 2^(s−1)) / 2^s⌋ + zp``.
+
+    With `centre` (per lane, in units of x), ``⌊(x + centre + 2^(s−1)) / 2^s⌋ + zero_point``
+    instead: one ADD of the whole constant (an ACC tile where it is no immediate), then the
+    shifts; the caller makes sure x plus it stays inside int32.
     """
     shift = np.asarray(shift, dtype=np.int64)
+    if centre is not None:
+        constant = np.asarray(centre, dtype=np.int64) + half(shift) + np.left_shift(
+            np.int64(zero_point), shift)
+        return ([AluStep(AluOp.ADD, constant)] if np.any(constant) else []) + shifts(shift)
     if last is None:
         last = np.minimum(shift, last_chunk_limit(zero_point))
     steps = shifts(shift - last)

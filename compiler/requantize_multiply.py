@@ -24,6 +24,13 @@ X − acc·μ = acc·η − ρ·m0/2^(k+j) − σ, η = m0/2^(k+j) − (μ − m
 L·|η| + (2^k − 1)·|m0|/2^(k+j) + 1 − 2^−j over |acc| ≤ L; divided by 2^T it bounds how far
 the result may round from exact rounding (`Plan.error`). Where the accumulators' range is
 small (`ENUMERATE`), the plan is instead run on every one of them and its actual error taken.
+
+A cheaper candidate needs no scratch register: the *chain* ``X = ⌊acc·a / 2^s⌋·b`` (`_chain`:
+MUL, SHR, MUL, then one ADD of the rounding constant, which also centres the truncation, and
+the shifts), 3–4 ALU steps fewer. Its error is larger (about 10⁻⁴ step on a convolution's
+accumulators, whose range is wide), so it is chosen where it is within the budget: mostly
+int8 → int8 rescales and products of two activations, whose accumulators are measured one by
+one.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ ENUMERATE = 1 << 20
 X_LIMIT = 1 << 31
 #: How many accumulators beyond its exact saturation point a clamp bound may move.
 CLAMP_SLACK = 2
+#: The largest second factor b of a chain ⌊acc·a / 2^s⌋·b (its truncation error grows with b).
+CHAIN_FACTOR = 512
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int
             low = np.where(clamp_low & reaches[0], bounds[0] - CLAMP_SLACK, -acc_bound)
             high = np.where(clamp_high & reaches[1], bounds[1] + CLAMP_SLACK, acc_bound)
             reach = np.maximum(-np.maximum(low, -acc_bound), np.minimum(high, acc_bound))
-            for shape in _shapes(multiplier, reach):
+            for shape in _shapes(multiplier, reach, zero_point):
                 # an unclamped side that reaches saturation saturates at the end
                 estimate = alu_cycles(_arithmetic(shape, zero_point)) + sum(
                     2 if clamped[side] else int(np.any(reaches[side])) for side in (0, 1))
@@ -120,9 +129,13 @@ class _Shape:
     correction: np.ndarray
     post: int
     error_units: np.ndarray     # bound on |X − acc·μ| in units of 2^−T, per lane
+    #: a chain ⌊acc·a / 2^s⌋·b in register 0 instead (factors = (a, b), no correction): the
+    #: shift s per lane and the constant that centres its truncation, in units of 2^−T
+    chain: np.ndarray | None = None
+    centre: np.ndarray | int = 0
 
 
-def _shapes(multiplier: np.ndarray, reach: np.ndarray) -> list[_Shape]:
+def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int) -> list[_Shape]:
     """Candidate constants for accumulators |acc| ≤ reach: for the largest total shifts T that
     keep X inside int32 and the main multiplier a 16-bit operand, the main product alone and
     with the best corrections; for the largest T with μ a product of two such operands, that
@@ -153,6 +166,10 @@ def _shapes(multiplier: np.ndarray, reach: np.ndarray) -> list[_Shape]:
                                  reach * np.abs(remainder)))
             shapes += [_Shape(two, factors, *correction)
                        for correction in _corrections(remainder, reach, product)]
+    for total in dict.fromkeys([top, top - 1]):
+        chain = _chain(multiplier, reach, total, zero_point)
+        if chain is not None:
+            shapes.append(chain)
     return shapes
 
 
@@ -206,6 +223,54 @@ def _two_factors(mu: np.ndarray):
     return first, second
 
 
+def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: int
+           ) -> _Shape | None:
+    """The single-register chain X = ⌊acc·a / 2^s⌋·b ≈ acc·μ (μ = M·2^T) per lane: the
+    (s, b) with the smallest error bound, b ≤ CHAIN_FACTOR and a the 16-bit multiplier
+    nearest μ·2^s / b with |acc·a| inside int32.
+
+    With ρ = acc·a mod 2^s, X − acc·μ = acc·η − ρ·b/2^s, η = a·b/2^s − μ: the truncation
+    removes between 0 and b·(2^s − 1)/2^s, centred by adding c = round of half that, so
+    |X + c − acc·μ| ≤ L·|η| + max(c, b·(2^s − 1)/2^s − c) over |acc| ≤ L."""
+    if total < 0:
+        return None
+    mu = (multiplier * 2.0 ** total)[..., None]
+    limit = np.minimum(IMM_MAX, (X_LIMIT - 1) // (reach + 1))[..., None]
+    b = np.arange(1, CHAIN_FACTOR + 1, dtype=np.int64)
+    best = None
+    for shift in range(0, MAX_SHIFT + 1):
+        a = np.round(mu * 2.0 ** shift / b).astype(np.int64)
+        valid = (a >= 1) & (a <= limit)
+        dropped = b * ((1 << shift) - 1) / 2.0 ** shift
+        centre = np.round(dropped / 2)
+        units = (reach[..., None] * np.abs(a * b / 2.0 ** shift - mu)
+                 + np.maximum(centre, dropped - centre))
+        units = np.where(valid, units, np.inf)
+        pick = np.argmin(units, axis=-1)[..., None]
+        found = np.take_along_axis(units, pick, -1)[..., 0]
+        if best is None:
+            best = [found, np.full(found.shape, shift), np.take_along_axis(a, pick, -1)[..., 0],
+                    b[pick[..., 0]], np.take_along_axis(np.broadcast_to(centre, units.shape),
+                                                        pick, -1)[..., 0]]
+            continue
+        better = found < best[0]
+        for index, value in enumerate([found, np.full(found.shape, shift),
+                                       np.take_along_axis(a, pick, -1)[..., 0], b[pick[..., 0]],
+                                       np.take_along_axis(np.broadcast_to(centre, units.shape),
+                                                          pick, -1)[..., 0]]):
+            best[index] = np.where(better, value, best[index])
+    units, shift, a, b, centre = best
+    if not np.all(np.isfinite(units)):
+        return None
+    # X itself and its rounding constant stay inside int32 (X plus it: checked by `monotone`)
+    constant = np.abs(centre) + (1 << max(total - 1, 0)) + abs(zero_point) * 2.0 ** total
+    if np.any(reach * (a * b / 2.0 ** shift) + b + 2 >= X_LIMIT) or np.any(constant >= X_LIMIT):
+        return None
+    return _Shape(total, (a.astype(np.int64), b.astype(np.int64)), 0,
+                  np.zeros(a.shape, np.int64), 0, units, shift.astype(np.int64),
+                  centre.astype(np.int64))
+
+
 def _assemble(shape: _Shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point, lo,
               hi, enumerable: bool) -> Plan | None:
     """The program of `shape`: the clamps where `clamped`, the arithmetic, and a final
@@ -251,6 +316,10 @@ def _assemble(shape: _Shape, clamped, bounds, reaches, acc_bound, multiplier, ze
 
 def _arithmetic(shape: _Shape, zero_point: int) -> list[AluStep]:
     """The main product, the correction (if any) and the rounding shift."""
+    if shape.chain is not None:
+        a, b = shape.factors
+        steps = [AluStep(AluOp.MUL, a)] + shifts(shape.chain) + [AluStep(AluOp.MUL, b)]
+        return steps + rounding_shift(shape.total, zero_point, centre=shape.centre)
     steps = []
     corrected = np.any(shape.correction)
     if corrected:

@@ -273,3 +273,46 @@ def test_scratch_register_must_be_zeroed_before_use():
     assert not scratch_written([AluStep(AluOp.ADD, Register(1))])
     assert scratch_written([AluStep(AluOp.MUL, np.int64(0), 1), AluStep(AluOp.ADD, Register(0), 1),
                             AluStep(AluOp.ADD, Register(1))])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(2.0**-12, 2.0), st.integers(1, 2**20), st.integers(-128, 127), st.data())
+def test_chain_is_within_its_bound_of_the_exact_product(multiplier, reach, zero_point, data):
+    """The single-register chain ⌊acc·a / 2^s⌋·b plus its centring constant is within its
+    error bound (units of 2^-T) of acc·M·2^T, checked with exact rationals on the accumulators
+    where the truncation is largest and at random, and its steps never leave int32."""
+    from vta.compiler.requantize_multiply import X_LIMIT, _chain, _arithmetic
+    reach_array = np.array([reach])
+    top = int(np.floor(np.log2(X_LIMIT / (reach * multiplier + 1))))
+    shape = _chain(np.array([multiplier]), reach_array, top, zero_point)
+    if shape is None:
+        return
+    (a,), (b,), (s,), (centre,) = shape.factors[0], shape.factors[1], shape.chain, \
+        np.ravel(shape.centre)
+    accs = {-reach, reach, 0, *data.draw(st.lists(st.integers(-reach, reach), max_size=30))}
+    accs |= {acc for acc in ((2**int(s) - 1) // int(a), -(2**int(s) - 1) // int(a))
+             if abs(acc) <= reach}
+    mu = Fraction(multiplier) * 2**top
+    steps = _arithmetic(shape, zero_point)
+    # the planner keeps a chain only where `monotone` finds no intermediate leaving int32
+    valid = monotone(steps, np.array([-reach]), np.array([reach]))
+    for acc in sorted(accs):
+        x = (acc * int(a) >> int(s)) * int(b) + int(centre)
+        assert abs(Fraction(x) - acc * mu) <= Fraction(float(shape.error_units[0]))
+        if valid:
+            got = run_exactly(steps, acc)
+            assert got == (x + (1 << (top - 1)) + (zero_point << top)) >> top
+
+
+def test_chain_replaces_the_correction_where_it_is_within_the_budget():
+    """Accumulators up to 2^16 (a product of two activations over a short contraction), where
+    one 16-bit multiply is too coarse: the chain, no scratch register, within 2^-16 of exact
+    rounding on every accumulator (measured one by one)."""
+    multiplier, zero_point = 0.00077, -5
+    requant = plan_requantization(multiplier, zero_point=zero_point, acc_bound=2**16,
+                                  alu_mul=True, where="t")
+    assert registers(requant.steps) == 1 and requant.error <= ERROR_BUDGET
+    assert [step.op for step in requant.steps][:3] == [AluOp.MUL, AluOp.SHR, AluOp.MUL]
+    for acc in range(-2**16, 2**16 + 1, 7):
+        low, high = admissible(acc, multiplier, zero_point, -128, 127, requant.error)
+        assert low <= run_exactly(requant.steps, acc) <= high
