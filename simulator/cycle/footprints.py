@@ -36,24 +36,26 @@ class KernelFootprints:
                                      int(src.max()))
         self.oldest = (self.oldest + 1) % len(self.entries)
 
-    def _halves(self, low: int, high: int, factor_out: int, factor_in: int, insn) -> int:
-        top = high + (insn.iter_out - 1) * factor_out + (insn.iter_in - 1) * factor_in
+    def _halves(self, low: int, high: int, factor_out: int, factor_in: int, f: dict) -> int:
+        top = high + (f["iter_out"] - 1) * factor_out + (f["iter_in"] - 1) * factor_in
         beyond = top >= self.acc_depth
         return int(low < self.half or beyond) | (int(top >= self.half or beyond) << 1)
 
     def mask(self, insn) -> int:
         """The ACC halves a GEMM or ALU instruction may touch."""
-        if insn.iter_out == 0 or insn.iter_in == 0 or insn.uop_bgn >= insn.uop_end:
+        f = insn.fields
+        first, end = f["uop_bgn"], f["uop_end"]
+        if f["iter_out"] == 0 or f["iter_in"] == 0 or first >= end:
             return 0
         for entry in self.entries:
-            if entry is not None and entry[0] <= insn.uop_bgn and insn.uop_end <= entry[1]:
+            if entry is not None and entry[0] <= first and end <= entry[1]:
                 break
         else:
             return BOTH_HALVES
         _, _, lo_dst, hi_dst, lo_src, hi_src = entry
-        mask = self._halves(lo_dst, hi_dst, insn.dst_factor_out, insn.dst_factor_in, insn)
-        if insn.opcode is Opcode.ALU and not insn.use_imm:
-            mask |= self._halves(lo_src, hi_src, insn.src_factor_out, insn.src_factor_in, insn)
+        mask = self._halves(lo_dst, hi_dst, f["dst_factor_out"], f["dst_factor_in"], f)
+        if insn.opcode is Opcode.ALU and not f["use_imm"]:
+            mask |= self._halves(lo_src, hi_src, f["src_factor_out"], f["src_factor_in"], f)
         return mask
 
     def load_halves(self, insn) -> int:
