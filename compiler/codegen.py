@@ -266,9 +266,13 @@ OVERLAP_PARTS = 4
 
 
 def split_outputs(outputs: list[Dim], base: tuple[int, int, int], parts: int):
-    """`outputs` (a loop nest over `base`) as up to `parts` nests, splitting its outermost
-    level of extent ≥ 2 into near-equal pieces (one nest when there is none)."""
-    for level, dim in enumerate(outputs):
+    """`outputs` (a loop nest over `base`) as up to `parts` nests, splitting into near-equal
+    pieces its outermost level of at least `parts` iterations, else its longest level (one
+    nest when every level has one iteration)."""
+    levels = [level for level, dim in enumerate(outputs) if dim.extent >= parts] or \
+        sorted(range(len(outputs)), key=lambda level: -outputs[level].extent)[:1]
+    for level in levels[:1]:
+        dim = outputs[level]
         if dim.extent >= 2:
             count = min(parts, dim.extent)
             nests, first = [], 0
