@@ -64,11 +64,12 @@ class Placed:
 
 class _Carry:
     """The previous tile's epilogue while it is spread over the next tile's GEMMs: its kernels
-    not yet emitted, their executions emitted so far, the tile (None when nothing is carried)."""
+    not yet emitted, the executions emitted so far and in all, the tile (None when nothing is
+    carried)."""
 
     def __init__(self):
         self.kernels: list = []
-        self.spent = 0
+        self.spent = self.total = 0
         self.placed: Placed | None = None
         self.index = 0
 
@@ -114,10 +115,13 @@ class LayerEmitter(ABC):
             if index + threads < len(work):
                 stream.dep_push(STORE, COMPUTE)
 
-        def middle(last: bool) -> None:
-            """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`)."""
+        def middle(last: bool, share: float = 0.0) -> None:
+            """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`):
+            as many executions as those GEMMs, or `share` of the epilogue if that is more
+            (an epilogue longer than the GEMM is spread evenly over its parts)."""
+            budget = max(self.gemm_executions, share * carry.total)
             while carry.kernels and (last or carry.spent + _executions(carry.kernels[0][0])
-                                     <= self.gemm_executions):
+                                     <= budget):
                 dims, base, op = carry.kernels.pop(0)
                 carry.spent += _executions(dims)
                 self.kernel(dims, base, op)
@@ -145,13 +149,25 @@ class LayerEmitter(ABC):
                 if step + threads < total_steps:
                     stream.dep_push(COMPUTE, LOAD)
                 if carry.placed is not None:
-                    middle(last=number >= len(steps) - 2)
+                    middle(last=number >= len(steps) - 2,
+                           share=(number + 1) / max(len(steps) - 1, 1))
                 step += 1
+            # Deferring pays when the epilogue is no longer than the GEMM, or when the GEMM is
+            # long enough (≥ 4 executions per output: the reset's one and ≥ 3 more) to hide the
+            # store the next tile but one then waits for; else the tile finishes at once.
+            outputs = tile.blocks * tile.positions
             if overlap:
                 carry.kernels = self.recording = []
                 self.epilogue(placed)
                 self.recording = None
-                carry.placed, carry.index, carry.spent = placed, index, 0
+                total = sum(_executions(dims) for dims, _, _ in carry.kernels)
+                if total <= self.gemm_executions or self.gemm_executions >= 4 * outputs:
+                    carry.placed, carry.index, carry.spent, carry.total = placed, index, 0, total
+                else:
+                    for dims, base, op in carry.kernels:
+                        self.kernel(dims, base, op)
+                    carry.kernels = []
+                    finish(placed, index)
             else:
                 self.epilogue(placed)
                 finish(placed, index)
@@ -421,7 +437,8 @@ class ConvEmitter(LayerEmitter):
                 for number, (dims, shifted) in enumerate(parts):
                     self.accumulate(reduction, dims, shifted, copies, count)
                     if number < len(parts) - 1:
-                        middle(last=number == len(parts) - 2)
+                        middle(last=number == len(parts) - 2,
+                               share=(number + 1) / (len(parts) - 1))
                 if len(parts) > 1:
                     middle = None
             else:
