@@ -66,29 +66,29 @@ class KernelFootprints(wiring.Component):
 
         # Bounds of the running LOAD UOP and its range.
         lo_dst, hi_dst = Signal(index_bits), Signal(index_bits)
-        lo_src, hi_src = Signal(index_bits), Signal(index_bits)
+        lo_source, hi_source = Signal(index_bits), Signal(index_bits)
         load = self.insn.memory
         end_bits = max(uop_bits, len(load.sram_base)) + len(load.x_size) + 1
         base, end = Signal(len(load.sram_base)), Signal(end_bits)
         written = uop(self.uop_data)
         with m.If(self.load_start):
-            m.d.sync += [lo_dst.eq(-1), hi_dst.eq(0), lo_src.eq(-1), hi_src.eq(0),
+            m.d.sync += [lo_dst.eq(-1), hi_dst.eq(0), lo_source.eq(-1), hi_source.eq(0),
                          base.eq(load.sram_base), end.eq(load.sram_base + load.x_size)]
         with m.Elif(self.uop_en):
             with m.If(written.dst_idx < lo_dst):
                 m.d.sync += lo_dst.eq(written.dst_idx)
             with m.If(written.dst_idx > hi_dst):
                 m.d.sync += hi_dst.eq(written.dst_idx)
-            with m.If(written.src_idx < lo_src):
-                m.d.sync += lo_src.eq(written.src_idx)
-            with m.If(written.src_idx > hi_src):
-                m.d.sync += hi_src.eq(written.src_idx)
+            with m.If(written.src_idx < lo_source):
+                m.d.sync += lo_source.eq(written.src_idx)
+            with m.If(written.src_idx > hi_source):
+                m.d.sync += hi_source.eq(written.src_idx)
 
         # The table: entry `oldest` is replaced next.
         valid = Signal(entries)
         table = [{name: Signal(width, name=f"{name}{n}") for name, width in
                   (("base", len(load.sram_base)), ("end", end_bits), ("lo_dst", index_bits),
-                   ("hi_dst", index_bits), ("lo_src", index_bits), ("hi_src", index_bits))}
+                   ("hi_dst", index_bits), ("lo_source", index_bits), ("hi_source", index_bits))}
                  for n in range(entries)]
         oldest = Signal(range(entries))
         with m.If(self.load_done):
@@ -99,7 +99,7 @@ class KernelFootprints(wiring.Component):
                 with m.If(oldest == n):
                     m.d.sync += [valid[n].eq(1), entry["base"].eq(base), entry["end"].eq(end),
                                  entry["lo_dst"].eq(lo_dst), entry["hi_dst"].eq(hi_dst),
-                                 entry["lo_src"].eq(lo_src), entry["hi_src"].eq(hi_src)]
+                                 entry["lo_source"].eq(lo_source), entry["hi_source"].eq(hi_source)]
                 with m.Elif(overlaps):
                     m.d.sync += valid[n].eq(0)
 
@@ -108,7 +108,7 @@ class KernelFootprints(wiring.Component):
         loop = insn.gemm
         hit = Signal()
         found = {name: Signal(len(table[0][name]), name=f"found_{name}")
-                 for name in ("lo_dst", "hi_dst", "lo_src", "hi_src")}
+                 for name in ("lo_dst", "hi_dst", "lo_source", "hi_source")}
         hits = []
         for n, entry in enumerate(table):
             inside = valid[n] & (entry["base"] <= loop.uop_bgn) & (loop.uop_end <= entry["end"])
@@ -132,7 +132,7 @@ class KernelFootprints(wiring.Component):
         vector = (opcode == Opcode.ALU) & ~insn.alu.use_imm
         empty = (loop.iter_out == 0) | (loop.iter_in == 0) | (loop.uop_bgn >= loop.uop_end)
         dst = halves(found["lo_dst"], found["hi_dst"], loop.dst_factor_out, loop.dst_factor_in)
-        src = halves(found["lo_src"], found["hi_src"], insn.alu.src_factor_out,
+        src = halves(found["lo_source"], found["hi_source"], insn.alu.src_factor_out,
                      insn.alu.src_factor_in)
         with m.If(empty):
             m.d.comb += self.mask.eq(0)
