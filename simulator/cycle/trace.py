@@ -1,6 +1,7 @@
-"""Perfetto / Chrome trace-event JSON of a cycle-model run: one track per module, one slice
-per instruction (from issue to done), a "wait" slice while it waits for tokens; 1 µs = 1
-cycle in the viewer."""
+"""Perfetto / Chrome trace-event JSON of a cycle-model run: one track per module (the compute
+module's GEMM and ALU units on tracks of their own, since they may run side by side), one slice
+per instruction (from issue to done), a "wait" slice while it waits for tokens; 1 µs = 1 cycle
+in the viewer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from vta.simulator.cycle.model import CycleReport
 
-TRACKS = {"fetch": 0, "load": 1, "compute": 2, "store": 3}
+TRACKS = {"fetch": 0, "load": 1, "compute": 2, "compute GEMM": 3, "compute ALU": 4, "store": 5}
+UNIT_TRACKS = {("compute", "GEMM"): TRACKS["compute GEMM"], ("compute", "ALU"): TRACKS["compute ALU"]}
 
 
 def instruction_events(timeline: list, *, pid: int = 0, start: float = 0.0,
@@ -18,7 +20,7 @@ def instruction_events(timeline: list, *, pid: int = 0, start: float = 0.0,
     `pid`: cycle ``c`` at ``start + c * per_cycle`` µs."""
     events = []
     for module, index, opcode, waited, issued, done in timeline:
-        tid = TRACKS[module]
+        tid = UNIT_TRACKS.get((module, opcode), TRACKS[module])
         if issued > waited:
             events.append({"ph": "X", "name": "wait", "pid": pid, "tid": tid,
                            "ts": start + waited * per_cycle,

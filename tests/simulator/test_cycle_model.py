@@ -90,7 +90,9 @@ def test_bursts_never_cross_4k_and_have_at_most_16_beats():
     assert list(burst_sizes(0x1000 - 16, 3, 16, Machine())) == [1, 2]
 
 
-def test_trace_has_every_instruction_once_on_its_module_track(corpus, tmp_path):
+def test_trace_has_every_instruction_once_on_its_module_or_unit_track(corpus, tmp_path):
+    """Each instruction once, on its module's track (GEMM and ALU on their compute unit's own
+    track); the slices of one track never overlap."""
     image = ProgramImage.load(corpus / "vta-1x16/r_multiphase_029")
     path = tmp_path / "trace.json"
     get_backend("cycle", image.config, trace=str(path)).run(image)
@@ -98,7 +100,9 @@ def test_trace_has_every_instruction_once_on_its_module_track(corpus, tmp_path):
     names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M"}
     slices = [e for e in events if e["ph"] == "X" and e["name"] not in ("wait", "fetch")]
     expected = sorted((insn.module.name.lower(), insn.opcode.name) for insn in image.instructions())
-    assert sorted((names[e["tid"]], e["name"]) for e in slices) == expected
+    assert sorted((names[e["tid"]].split()[0], e["name"]) for e in slices) == expected
+    assert all(names[e["tid"]] == f"compute {e['name']}" for e in slices
+               if e["name"] in ("GEMM", "ALU"))
     for tid in names:
         track = sorted((e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == tid)
         assert all(end <= start for (_, end), (start, _) in zip(track, track[1:]))
