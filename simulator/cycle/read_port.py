@@ -57,6 +57,13 @@ class ReadCommand:
         self.granted, self.done = Event(), Event()
 
 
+def fifo_latency(depth: int) -> int:
+    """Cycles from an entry written into an empty FIFO of the core (Amaranth's
+    `SyncFIFOBuffered`) to it being readable: its output register, behind the storage when
+    `depth` is 2 or more; a one-entry FIFO is that register alone."""
+    return 1 if depth == 1 else 2
+
+
 def burst_sizes(addr: int, words: int, bus_bytes: int, machine: Machine):
     """Beats of each INCR burst of a transfer (at most `max_burst_beats`, not crossing a
     multiple of `burst_boundary_bytes`)."""
@@ -217,7 +224,10 @@ class ReadPort:
         client = command.client
         addr, words = command.first + command.next * command.stride, command.words
         command.next += 1
-        bus, latency, ends = self.bus_bytes, max(self.latency, 2), self.burst_ends
+        bus, ends = self.bus_bytes, self.burst_ends
+        # A beat is taken once its burst's client id, written at AR, is readable from the
+        # in-flight FIFO.
+        latency = max(self.latency, fifo_latency(self.machine.max_outstanding_reads))
         boundary, longest = self.machine.burst_boundary_bytes, self.machine.max_burst_beats
         outstanding = self.machine.max_outstanding_reads
         accept, channel_free = client.accept, self.channel_free
