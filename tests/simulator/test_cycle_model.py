@@ -63,14 +63,15 @@ def test_corpus_case_agrees_with_rtl(corpus, name, latency):
 
 
 #: Non-default machines (docs/machine.md) with a memory latency each, and the corpus cases they
-#: run: full command queues (fetch waits for room) and loads eight tokens ahead; short bursts
-#: that split at 256-byte boundaries and one write burst at a time, at a longer latency; a
-#: small fetch buffer, one read burst in flight (at the shortest latency) and slower GEMM/ALU
-#: loops.
+#: run: full command queues (fetch waits for room); short bursts that split at 256-byte
+#: boundaries, one write burst at a time and loads held four tokens ahead (e_deep_prefetch runs
+#: eight ahead), at a longer latency; a small fetch buffer, one read burst in flight (at the
+#: shortest latency) and slower GEMM/ALU loops. (Both 8-entry command queues and 4-token queues
+#: deadlock e_deep_prefetch, on the RTL as in the model.)
 MACHINES = {
-    "queues": ({"command_queue_depth": 8, "token_queue_depth": 4}, (32, 16)),
-    "bursts": ({"max_burst_beats": 4, "burst_boundary_bytes": 256, "max_outstanding_writes": 1},
-               (64, 32)),
+    "queues": ({"command_queue_depth": 8}, (32, 16)),
+    "bursts": ({"max_burst_beats": 4, "burst_boundary_bytes": 256, "max_outstanding_writes": 1,
+                "token_queue_depth": 4}, (64, 32)),
     "fetch": ({"fetch_buffer_depth": 8, "max_outstanding_reads": 1,
                "gemm_initiation_interval": 2, "alu_initiation_interval": 3}, (1, 1)),
 }
