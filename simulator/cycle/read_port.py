@@ -80,8 +80,11 @@ class ReadPort:
     """Arbitration and timing of the shared read channel for `clients` (round-robin order)."""
 
     def __init__(self, kernel: Kernel, config: Config, clients: int, *, fast_forward: bool = True):
-        self.kernel, self.latency, self.bus_bytes = kernel, config.MEM_READ_LATENCY, config.bus_bytes
+        self.kernel, self.bus_bytes = kernel, config.bus_bytes
         self.machine = machine = config.machine
+        # Cycles from an AR to its first beat at the earliest: the memory's latency, and the
+        # burst's client id, written at AR, must be readable from the in-flight FIFO.
+        self.latency = max(config.MEM_READ_LATENCY, fifo_latency(machine.max_outstanding_reads))
         self.pending: list[ReadCommand | None] = [None] * clients
         self.last_grant = 0
         self.free_at = 0            # first cycle the master can grant again
@@ -164,7 +167,7 @@ class ReadPort:
     def _same(self, old: tuple, new: tuple) -> bool:
         """Whether two grant records are the same state relative to their grant cycles."""
         then, now = old[0], new[0]
-        lead = max(self.latency, 2) + 1     # no later burst's data comes before grant + lead
+        lead = self.latency + 1     # no later burst's data comes before grant + lead
         if max(old[5] - then, lead) != max(new[5] - now, lead):
             return False
         for a, b in zip(old[4], new[4]):
@@ -225,9 +228,7 @@ class ReadPort:
         addr, words = command.first + command.next * command.stride, command.words
         command.next += 1
         bus, ends = self.bus_bytes, self.burst_ends
-        # A beat is taken once its burst's client id, written at AR, is readable from the
-        # in-flight FIFO.
-        latency = max(self.latency, fifo_latency(self.machine.max_outstanding_reads))
+        latency = self.latency
         boundary, longest = self.machine.burst_boundary_bytes, self.machine.max_burst_beats
         outstanding = self.machine.max_outstanding_reads
         accept, channel_free = client.accept, self.channel_free
