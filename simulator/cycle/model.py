@@ -166,18 +166,10 @@ class _Run:
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
-            start, taken = head, []
-            for token_queue in insn.pops:
-                tokens = self.tokens[token_queue]
-                if tokens.popped >= len(tokens.available):
-                    raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
-                event = tokens.available[tokens.popped]
-                taken.append(tokens.taken[tokens.popped])
-                tokens.popped += 1
-                yield event
-                start = max(start, event.time)
-            for event in taken:
-                event.fire(self.kernel, start)
+            start = head
+            if insn.pops:
+                start, taken = yield from self._pop(name, insn, head)
+                self._took(taken, start)
             self.stall[name] += start - head
             queue.issued[k].fire(self.kernel, start)
             opcode = insn.opcode

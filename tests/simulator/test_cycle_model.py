@@ -66,13 +66,13 @@ def test_corpus_case_agrees_with_rtl(corpus, name, latency):
 #: run: full command queues (fetch waits for room); short bursts that split at 256-byte
 #: boundaries, one write burst at a time and loads held four tokens ahead (e_deep_prefetch runs
 #: eight ahead), at a longer latency; a small fetch buffer, one read burst in flight (at the
-#: shortest latency) and slower GEMM/ALU loops. (Both 8-entry command queues and 4-token queues
+#: shortest latency) and slower GEMM/ALU loops, one at a time (no compute overlap). (Both 8-entry command queues and 4-token queues
 #: deadlock e_deep_prefetch, on the RTL as in the model.)
 MACHINES = {
     "queues": ({"command_queue_depth": 8}, (32, 16)),
     "bursts": ({"max_burst_beats": 4, "burst_boundary_bytes": 256, "max_outstanding_writes": 1,
                 "token_queue_depth": 4}, (64, 32)),
-    "fetch": ({"fetch_buffer_depth": 8, "max_outstanding_reads": 1,
+    "fetch": ({"fetch_buffer_depth": 8, "max_outstanding_reads": 1, "overlap_kernels": 0,
                "gemm_initiation_interval": 2, "alu_initiation_interval": 3}, (1, 1)),
 }
 MACHINE_CASES = ["vta-1x16/p_blocked_gemm_32_128_32_comp_vt2", "vta-1x16/e_deep_prefetch",
