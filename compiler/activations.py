@@ -87,7 +87,7 @@ def _multiply(register: int, multiplier: np.ndarray, scratch: int, bits: int) ->
     multiplier = np.asarray(multiplier, dtype=np.int64)
     if np.all(np.abs(multiplier) <= IMM_MAX):
         return [AluStep(AluOp.MUL, multiplier, register)]
-    j = bits - 15
+    j = bits - IMM_MAX.bit_length()
     high, low = multiplier >> j, multiplier & ((1 << j) - 1)
     return [AluStep(AluOp.MUL, np.int64(0), scratch), AluStep(AluOp.ADD, Register(register), scratch),
             AluStep(AluOp.MUL, high, register), AluStep(AluOp.SHR, np.int64(-j), register),

@@ -30,6 +30,9 @@ MAX_SHIFT = MAX_RIGHT_SHIFT
 IMM_MAX = IMMEDIATE_MAX
 #: An operand constant too wide for an immediate still fits an ACC tile lane.
 INT32_MIN, INT32_MAX = -(1 << (ACC_BITS - 1)), (1 << (ACC_BITS - 1)) - 1
+#: The smallest magnitude an accumulator lane cannot hold as a positive value (2^31): a value
+#: that may reach it may wrap.
+ACC_LIMIT = INT32_MAX + 1
 
 
 def wrap32(values: np.ndarray) -> np.ndarray:
@@ -152,7 +155,7 @@ def monotone(steps, low: np.ndarray, high: np.ndarray) -> bool:
     low, high = np.asarray(low, dtype=np.int64), np.asarray(high, dtype=np.int64)
     one = np.ones_like(low)
     state = {0: (low, high, one, one)}     # value low/high, increment low/high
-    limit = 1 << (ACC_BITS - 1)
+    limit = ACC_LIMIT
     for step in steps:
         if not isinstance(step, AluStep):
             step = AluStep(*step)

@@ -33,7 +33,7 @@ import onnx
 from onnx import helper
 
 from vta.compiler import ir
-from vta.compiler.alu_program import half, shifts, wrap32
+from vta.compiler.alu_program import ACC_LIMIT, half, shifts, wrap32
 from vta.compiler.onnx_attributes import NodeError
 from vta.compiler.onnx_host import python_attributes
 from vta.compiler.onnx_operators import operator
@@ -203,7 +203,7 @@ def wide_product(build: Builder, x: ir.Value, parts: list[tuple[np.ndarray, np.n
         remaining = remaining - bias_acc * acc_scale     # the next part holds what is left
         bound = np.abs(q.astype(np.int64)).sum(axis=1) * reach + np.abs(bias_acc)
         low = np.maximum(0, np.ceil(np.log2(np.maximum(bound, 1) / WIDE_LIMIT))).astype(np.int64)
-        if np.any(bound + np.abs(bias_acc) + np.left_shift(1, low + 8) >= 1 << 31):
+        if np.any(bound + np.abs(bias_acc) + np.left_shift(1, low + 8) >= ACC_LIMIT):
             raise NodeError(tag, "the accumulator of a recurrent product could exceed 32 bits")
         weights += [q, q]
         biases += [bias_acc + half(low), bias_acc + half(low) + np.left_shift(1, low + 7)]

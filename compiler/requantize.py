@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vta.compiler.alu_program import (IMM_MAX, MAX_SHIFT, AluStep, half, last_chunk_limit,
-                                      rounding_shift, run_steps, shifts, split_shift)
+from vta.compiler.alu_program import (ACC_LIMIT, IMM_MAX, MAX_SHIFT, AluStep, half,
+                                      last_chunk_limit, rounding_shift, run_steps, shifts,
+                                      split_shift)
 from vta.compiler.requantize_multiply import plan_multiply
 from vta.isa import AluOp, VtaError
 
@@ -114,7 +115,7 @@ def _place(offset: np.ndarray, steps: list[AluStep], acc_bound: np.ndarray, abso
     offset = np.asarray(offset, dtype=np.int64)
     if not offset.any():
         return 0, steps
-    wraps = np.any(acc_bound + np.abs(offset) >= 1 << 31)
+    wraps = np.any(acc_bound + np.abs(offset) >= ACC_LIMIT)
     if wraps or (not absorb and np.abs(offset).max() > IMM_MAX):
         return None
     return (offset, steps) if absorb else (0, [AluStep(AluOp.ADD, offset)] + steps)
@@ -128,7 +129,7 @@ def _right_shift(shift: np.ndarray, zero_point: int, acc_bound: np.ndarray, abso
     if placed:
         return placed
     limit = last_chunk_limit(zero_point)
-    if np.any(acc_bound + IMM_MAX >= 1 << 31) and np.any(shift <= limit):
+    if np.any(acc_bound + IMM_MAX >= ACC_LIMIT) and np.any(shift <= limit):
         # The ADD would come first and could wrap an extreme accumulator: clamp (s ≤ 7: every
         # |x| ≥ 2^15 − 1 saturates the output anyway), or shift by 1 first (s ≥ 2).
         if np.all(shift <= 7):
@@ -153,7 +154,7 @@ def _left_shift_steps(exponent: np.ndarray, acc_bound: np.ndarray, window: int,
     # Clamp to the values that can still reach the window (right-shifted lanes beyond an
     # immediate saturate anyway).
     reach = np.where(left > 0, -(-window >> left), IMM_MAX)
-    if np.any(left > MAX_SHIFT) or np.any((acc_bound << left) >= 1 << 31):
+    if np.any(left > MAX_SHIFT) or np.any((acc_bound << left) >= ACC_LIMIT):
         steps += _clamp(np.minimum(reach, IMM_MAX))
     steps += [AluStep(AluOp.SHR, -chunk) for chunk in split_shift(left)]
     if zero_point:

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from vta.compiler.alu_program import IMM_MAX, INT32_MAX, INT32_MIN, AluStep, alu_cycles, \
-    run_steps, shifts, split_shift
+from vta.compiler.alu_program import (ACC_LIMIT, IMM_MAX, INT32_MAX, INT32_MIN, AluStep,
+                                      alu_cycles, run_steps, shifts, split_shift)
 from vta.compiler.requantize import (INT8_MAX, INT8_MIN, Requantize, output_range,
                                      plan_requantization, saturate)
 from vta.compiler.requantize_multiply import ERROR_BUDGET
@@ -45,7 +45,7 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
         reach = sum(max(INT8_MAX - z, z - INT8_MIN) * r for z, r in zip(zero_points, ratios))
         # the sum plus the output zero point and the rounding constant stays inside int32
         units = [shift for shift in range(30, 0, -1)
-                 if (reach + abs(zero_point) + 2) * 2.0 ** shift < 2 ** 31][:SHIFTS]
+                 if (reach + abs(zero_point) + 2) * 2.0 ** shift < ACC_LIMIT][:SHIFTS]
         candidates = [candidate for shift in units
                       for candidate in _candidates(ratios, zero_points, shift, zero_point, lo, hi)]
         # cheapest first, then by the error bound; measured (on every pair) in that order;

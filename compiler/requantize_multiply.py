@@ -41,8 +41,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from vta.compiler.alu_program import (IMM_MAX, MAX_SHIFT, AluStep, Register, alu_cycles,
-                                      monotone, rounding_shift, run_steps, shifts)
+from vta.compiler.alu_program import (ACC_LIMIT, IMM_MAX, INT32_MAX, MAX_SHIFT, AluStep, Register,
+                                      alu_cycles, monotone, rounding_shift, run_steps, shifts)
 from vta.isa import AluOp, VtaError
 
 #: The largest error, in output steps beyond exact rounding, a plan may have: near ties the
@@ -52,7 +52,7 @@ ERROR_BUDGET = 2.0 ** -16
 #: Accumulator ranges up to this many values (over all lanes) are checked value by value.
 ENUMERATE = 1 << 20
 #: X (register 0 before the rounding shift) stays below this magnitude.
-X_LIMIT = 1 << 31
+X_LIMIT = ACC_LIMIT
 #: How many accumulators beyond its exact saturation point a clamp bound may move.
 CLAMP_SLACK = 2
 #: The largest second factor b of a chain ⌊acc·a / 2^s⌋·b (its truncation error grows with b).
@@ -190,13 +190,13 @@ def _corrections(remainder: np.ndarray, reach: np.ndarray, main: np.ndarray):
     found = []
     for pre in range(0, MAX_SHIFT + 1):
         quotient = (reach >> pre) + 1
-        largest = min(IMM_MAX, ((1 << 31) - 1) // int(quotient.max()))
+        largest = min(IMM_MAX, INT32_MAX // int(quotient.max()))
         post = int(np.floor(np.log2(largest / np.abs(remainder).max()))) - pre
         for post in (post + 1, post):
             if post < 0:
                 continue
             m0 = np.round(remainder * 2.0 ** (pre + post)).astype(np.int64)
-            if np.abs(m0).max() > IMM_MAX or np.any(quotient * np.abs(m0) >= 1 << 31):
+            if np.abs(m0).max() > IMM_MAX or np.any(quotient * np.abs(m0) >= ACC_LIMIT):
                 continue
             # the correction's increments never outweigh the main product's
             if np.any(main < -(-np.abs(m0) >> post)):

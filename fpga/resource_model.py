@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vta.fpga.boards import RESOURCES, Board
-from vta.isa import Config, ConfigError, MemoryType
+from vta.isa import Config, ConfigError, MemoryType, Module
 from vta.isa.config import INSN_BITS
 
 #: The fitted coefficients and the Yosys runs behind them.
@@ -42,8 +42,9 @@ LUTRAM_BITS = 4096
 RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 RAMB36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36),
                  (512, 72))
-#: Command queues the core has (load, compute, store), each `command_queue_depth` instructions.
-COMMAND_QUEUES = 3
+#: Command queues the core has: one per instruction-executing module (`vta.isa.Module`), each
+#: `command_queue_depth` instructions.
+COMMAND_QUEUES = len(Module)
 
 #: fmax anchor of each FPGA family: the clock VTA's presets run at on it (docs/dse.md), with
 #: the 1×16 GEMM block they were built with, and the share of the critical path each doubling

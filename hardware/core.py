@@ -19,10 +19,9 @@ from vta.isa import Config, MemoryType, Queue
 from vta.isa import Module as IsaModule
 from vta.isa.opcodes import FLAG_QUEUES, PUSH_FLAGS
 from vta.isa.config import INSN_BITS
+from vta.isa.machine import READ_CLIENTS
 from vta.isa.registers import CONTROL_ADDR_BITS
 
-#: Read clients of the AXI master, in round-robin order.
-READ_CLIENTS = ("fetch", "uop", "inp", "wgt", "acc")
 
 
 class VtaCore(wiring.Component):

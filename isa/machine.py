@@ -41,6 +41,9 @@ UOP_PIPELINE_DRAIN = 6
 #: reads both its tiles in one cycle when they lie in different banks, and stalls the pipeline
 #: this many cycles more when they share one (a bank conflict).
 ALU_BANK_CONFLICT_CYCLES = 1
+#: The AXI master's read clients, in its round-robin order: fetch, LOAD UOP, and the INP, WGT
+#: and ACC tensor loads. Fixed by the core's structure (docs/hardware.md).
+READ_CLIENTS = ("fetch", "uop", "inp", "wgt", "acc")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ def random_images(config, count: int, seed: int) -> list:
     from hypothesis import HealthCheck, given, settings, strategies as st
     from program_strategies import programs
 
+    if count <= 0:         # hypothesis draws at least one example
+        return []
     images = []
 
     @settings(max_examples=count, database=None, deadline=None, derandomize=False,
@@ -96,7 +98,7 @@ def main() -> int:
         for name, image in base_images:
             config = image.config.replace(MEM_READ_LATENCY=read, MEM_WRITE_LATENCY=write,
                                           MACHINE=args.machine)
-            key = (config.config_string, read, write)
+            key = (config.fingerprint, read, write)
             if key not in backends:
                 backends[key] = get_backend("rtl", config)
             outcome = compare(dataclasses.replace(image, config=config), backends[key])

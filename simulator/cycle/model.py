@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
-from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, UOP_PIPELINE_DRAIN
+from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, READ_CLIENTS, UOP_PIPELINE_DRAIN
 
 from vta.simulator.cycle.bank_conflicts import UopBanks
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
@@ -17,8 +17,9 @@ from vta.simulator.cycle.footprints import KernelFootprints
 from vta.simulator.cycle.read_port import ReadCommand, ReadPort
 from vta.simulator.cycle.write_port import WritePort
 
-#: Read clients of the AXI master in round-robin order (`vta.hardware.core.READ_CLIENTS`).
-FETCH, UOP, INP, WGT, ACC = range(5)
+#: Read clients of the AXI master, by their place in its round-robin order.
+FETCH, UOP, INP, WGT, ACC = (READ_CLIENTS.index(name)
+                             for name in ("fetch", "uop", "inp", "wgt", "acc"))
 GEMM, ALU = Opcode.GEMM, Opcode.ALU
 OPCODE_NAMES = {opcode: opcode.name for opcode in Opcode}
 #: The read client of each tensor LOAD's memory type.
@@ -55,8 +56,11 @@ class _Queue:
 
 
 class _Tokens:
+    """A dependency token queue: when each token can be popped, when it is popped."""
+
     def __init__(self, count: int):
         self.available = [Event() for _ in range(count)]
+        self.taken = [Event() for _ in range(count)]
         self.pushed = 0
         self.popped = 0
 
@@ -84,7 +88,7 @@ class _Run:
         self.config, self.machine = config, config.machine
         self.banks = UopBanks(config, dram)
         self.kernel = kernel = Kernel()
-        self.port = ReadPort(kernel, config, 5, fast_forward=fast_forward)
+        self.port = ReadPort(kernel, config, len(READ_CLIENTS), fast_forward=fast_forward)
         self.writes = WritePort(config, fast_forward=fast_forward)
         bus = config.bus_bytes
         self.fetch = FetchClient(kernel, len(instructions), bus)
@@ -134,7 +138,7 @@ class _Run:
             addr += request * INSN_BYTES
 
     def _router(self, routes: list):
-        time, blocked, overlap = -1, False, False
+        time, overlap = -1, False
         to_route = ARRIVAL_TO_ROUTE
         index = {name: 0 for name in self.queues}
         depth = self.machine.command_queue_depth
@@ -145,18 +149,16 @@ class _Run:
             time = max(time + 1, arrival.time + to_route)
             queue, k = self.queues[name], index[name]
             index[name] += 1
-            blocked = False
             if k >= depth:
                 freed = queue.issued[k - depth]
                 yield freed
-                blocked = freed.time >= time
                 time = max(time, freed.time)
             self.routed[j].fire(self.kernel, time)
             queue.visible[k].fire(self.kernel, time + ARRIVAL_TO_HEAD - to_route)
-        # One more busy cycle when the last routing waited for room, or when an instruction is
-        # a single bus word and the previous one still waited in the buffer as the last one
-        # arrived: the buffer's output register then covers the cycle its write takes.
-        self.busy["fetch"] = time + (blocked or (self.fetch.words_per_insn == 1 and overlap))
+        # Fetch is busy until its last routing, but for one cycle the buffer's output register
+        # is empty while the last instruction, arrived, is still being written into it: that
+        # cycle counts only when the previous instruction still waited in the register.
+        self.busy["fetch"] = time + overlap
 
     # -- modules ----------------------------------------------------------------------------
     def _module(self, name: str):
@@ -165,14 +167,9 @@ class _Run:
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
             start = head
-            for token_queue in insn.pops:
-                tokens = self.tokens[token_queue]
-                if tokens.popped >= len(tokens.available):
-                    raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
-                event = tokens.available[tokens.popped]
-                tokens.popped += 1
-                yield event
-                start = max(start, event.time)
+            if insn.pops:
+                start, taken = yield from self._pop(name, insn, head)
+                self._took(taken, start)
             self.stall[name] += start - head
             queue.issued[k].fire(self.kernel, start)
             opcode = insn.opcode
@@ -182,34 +179,50 @@ class _Run:
                 done = yield from self._execute(insn, start)
             if opcode is Opcode.FINISH:
                 self.end = start + FINISH_TO_END
+            if insn.pushes:
+                done = yield from self._push(insn, done)
             self.busy[name] += done - start
             self.timeline.append((name, k, OPCODE_NAMES[opcode], head, start, done))
-            for token_queue in insn.pushes:
-                tokens = self.tokens[token_queue]
-                tokens.available[tokens.pushed].fire(self.kernel, done + 1)
-                tokens.pushed += 1
             free = done + 1
             if self.end is not None and name == "compute":
                 return
 
     def _pop(self, name: str, insn, start: int):
-        """Waits for the tokens `insn` pops; returns the cycle they are all there (≥ start)."""
+        """Waits for the tokens `insn` pops; returns the cycle they are all there (≥ start)
+        and the events to fire (`_took`) when the instruction issues and takes them."""
+        taken = []
         for token_queue in insn.pops:
             tokens = self.tokens[token_queue]
             if tokens.popped >= len(tokens.available):
                 raise DeadlockError(f"{name} waits for a {token_queue.name} token never pushed")
             event = tokens.available[tokens.popped]
+            taken.append(tokens.taken[tokens.popped])
             tokens.popped += 1
             yield event
             start = max(start, event.time)
-        return start
+        return start, taken
 
-    def _push(self, insn, cycle: int) -> None:
-        """The tokens `insn` pushes in `cycle` (available the cycle after)."""
+    def _took(self, taken: list, cycle: int) -> None:
+        for event in taken:
+            event.fire(self.kernel, cycle)
+
+    def _push(self, insn, cycle: int):
+        """Offers the tokens `insn` pushes in `cycle`; returns the cycle the last is accepted
+        (each is available the cycle after). A full queue (`token_queue_depth` tokens) takes a
+        token the cycle after its consumer pops one; the module waits until then (its PUSH
+        state, counted as busy)."""
+        depth, accepted = self.machine.token_queue_depth, cycle
         for token_queue in insn.pushes:
             tokens = self.tokens[token_queue]
-            tokens.available[tokens.pushed].fire(self.kernel, cycle + 1)
+            at = cycle
+            if tokens.pushed >= depth:
+                room = tokens.taken[tokens.pushed - depth]
+                yield room
+                at = max(cycle, room.time + 1)
+            tokens.available[tokens.pushed].fire(self.kernel, at + 1)
             tokens.pushed += 1
+            accepted = max(accepted, at)
+        return accepted
 
     def _overlapping_compute(self):
         """The compute module with a GEMM and an ALU unit (`Machine.overlap_kernels` > 0,
@@ -226,7 +239,7 @@ class _Run:
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
-            tokens = yield from self._pop(name, insn, head)
+            tokens, taken = yield from self._pop(name, insn, head)
             self.stall[name] += tokens - head
             opcode = insn.opcode
             if opcode is Opcode.GEMM or opcode is Opcode.ALU:
@@ -240,9 +253,10 @@ class _Run:
                 if insn.pushes:
                     if final[peer] >= start:          # an older instruction still runs
                         last = max(done, final[peer] + 1)
-                    self._push(insn, last)
+                    last = yield from self._push(insn, last)
                 final[opcode], masks[opcode], held[opcode] = last, mask, insn
                 free = start + 1
+                self._took(taken, start)
                 queue.issued[k].fire(self.kernel, start)
             else:
                 start = tokens
@@ -250,13 +264,13 @@ class _Run:
                     if final[unit] >= start and not self._leaves_alone(insn, running,
                                                                        masks[unit]):
                         start = final[unit] + 1
+                self._took(taken, start)
                 queue.issued[k].fire(self.kernel, start)
                 done = yield from self._execute(insn, start)
                 if opcode is Opcode.LOAD and insn.memory_type == MemoryType.UOP and insn.x_size:
                     self._record_kernel(insn)
-                last = done
-                self._push(insn, done)
-                free = done + 1
+                last = yield from self._push(insn, done)
+                free = last + 1
             self.busy[name] += max(0, last - max(start, covered))
             covered = max(covered, last)
             self.timeline.append((name, k, opcode.name, head, start, last))

@@ -57,6 +57,13 @@ class ReadCommand:
         self.granted, self.done = Event(), Event()
 
 
+def fifo_latency(depth: int) -> int:
+    """Cycles from an entry written into an empty FIFO of the core (Amaranth's
+    `SyncFIFOBuffered`) to it being readable: its output register, behind the storage when
+    `depth` is 2 or more; a one-entry FIFO is that register alone."""
+    return 1 if depth == 1 else 2
+
+
 def burst_sizes(addr: int, words: int, bus_bytes: int, machine: Machine):
     """Beats of each INCR burst of a transfer (at most `max_burst_beats`, not crossing a
     multiple of `burst_boundary_bytes`)."""
@@ -73,8 +80,11 @@ class ReadPort:
     """Arbitration and timing of the shared read channel for `clients` (round-robin order)."""
 
     def __init__(self, kernel: Kernel, config: Config, clients: int, *, fast_forward: bool = True):
-        self.kernel, self.latency, self.bus_bytes = kernel, config.MEM_READ_LATENCY, config.bus_bytes
+        self.kernel, self.bus_bytes = kernel, config.bus_bytes
         self.machine = machine = config.machine
+        # Cycles from an AR to its first beat at the earliest: the memory's latency, and the
+        # burst's client id, written at AR, must be readable from the in-flight FIFO.
+        self.latency = max(config.MEM_READ_LATENCY, fifo_latency(machine.max_outstanding_reads))
         self.pending: list[ReadCommand | None] = [None] * clients
         self.last_grant = 0
         self.free_at = 0            # first cycle the master can grant again
@@ -157,7 +167,7 @@ class ReadPort:
     def _same(self, old: tuple, new: tuple) -> bool:
         """Whether two grant records are the same state relative to their grant cycles."""
         then, now = old[0], new[0]
-        lead = max(self.latency, 2) + 1     # no later burst's data comes before grant + lead
+        lead = self.latency + 1     # no later burst's data comes before grant + lead
         if max(old[5] - then, lead) != max(new[5] - now, lead):
             return False
         for a, b in zip(old[4], new[4]):
@@ -219,7 +229,8 @@ class ReadPort:
         client = command.client
         addr, words = command.first + command.next * command.stride, command.words
         command.next += 1
-        bus, latency, ends = self.bus_bytes, max(self.latency, 2), self.burst_ends
+        bus, ends = self.bus_bytes, self.burst_ends
+        latency = self.latency
         boundary, longest = self.machine.burst_boundary_bytes, self.machine.max_burst_beats
         outstanding = self.machine.max_outstanding_reads
         accept, channel_free = client.accept, self.channel_free

@@ -10,10 +10,8 @@ from collections import deque
 
 from vta.isa import Config, MemoryType
 
-from vta.simulator.cycle.read_port import burst_sizes
+from vta.simulator.cycle.read_port import burst_sizes, fifo_latency
 
-#: Cycles from a burst's AW to its first W beat (the burst FIFO in between).
-AW_TO_W = 2
 #: Cycles from a STORE's issue to its first word leaving the OUT prefetch FIFO.
 ISSUE_TO_DATA = 3
 
@@ -30,6 +28,8 @@ class WritePort:
         self.w_last = -1
         self.b_last = -1
         self.burst_w_ends: deque = deque(maxlen=config.machine.max_outstanding_writes)
+        #: Cycles from a burst's AW to its first W beat (the burst FIFO in between).
+        self.aw_to_w = fifo_latency(config.machine.max_outstanding_writes)
         self.stall = 0
         self.beats = 0
         self.fast_forward = fast_forward
@@ -64,7 +64,7 @@ class WritePort:
                 aw += 1
                 if len(ends) == ends.maxlen:
                     aw = max(aw, ends[0] + 1)
-                first = max(w + 1, aw + AW_TO_W, data_ready)
+                first = max(w + 1, aw + self.aw_to_w, data_ready)
                 self.stall += first - max(w + 1, data_ready)
                 w = first + beats - 1
                 ends.append(w)

@@ -47,6 +47,18 @@ def quantize_with_onnxruntime(model, tmp_path, samples, *, per_channel=True, act
     return target
 
 
+def gated_model(folder, rng) -> tuple:
+    """Conv → Sigmoid → Conv on a 1×3×8×8 input, quantized by onnxruntime: two VTA layers
+    around a host segment. Returns (the int8 model's path, the 8 calibration samples)."""
+    init = {"a.w": rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32),
+            "b.w": rng.normal(0, 0.2, (4, 8, 3, 3)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="conv_a", pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["a"], ["g"], name="gate"),
+             helper.make_node("Conv", ["g", "b.w"], ["y"], name="conv_b", pads=[1, 1, 1, 1])]
+    samples = rng.normal(size=(8, 3, 8, 8)).astype(np.float32)
+    return quantize_with_onnxruntime(float_model(nodes, init, [1, 3, 8, 8]), folder, samples), samples
+
+
 def steps_apart(graph, model_path, x, optimized=False) -> dict[str, tuple[int, int]]:
     """Per IR value: (chained, isolated) max difference from onnxruntime in quantization steps;
     by default against onnxruntime running each operator as ONNX defines it (its fused kernels

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from qdq_models import float_model, quantize_with_onnxruntime
+import qdq_models
 from vta.cli import main
 from vta.compiler import reference
 from vta.compiler.onnx_import import import_onnx
@@ -26,14 +26,7 @@ def run_cli(capsys, *argv):
 @pytest.fixture(scope="module")
 def gated_model(tmp_path_factory):
     """Conv → Sigmoid → Conv, quantized by onnxruntime: two VTA layers around a host segment."""
-    init = {"a.w": RNG.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32),
-            "b.w": RNG.normal(0, 0.2, (4, 8, 3, 3)).astype(np.float32)}
-    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="conv_a", pads=[1, 1, 1, 1]),
-             helper.make_node("Sigmoid", ["a"], ["g"], name="gate"),
-             helper.make_node("Conv", ["g", "b.w"], ["y"], name="conv_b", pads=[1, 1, 1, 1])]
-    folder = tmp_path_factory.mktemp("gated")
-    samples = RNG.normal(size=(8, 3, 8, 8)).astype(np.float32)
-    return quantize_with_onnxruntime(float_model(nodes, init, [1, 3, 8, 8]), folder, samples)
+    return qdq_models.gated_model(tmp_path_factory.mktemp("gated"), RNG)[0]
 
 
 def test_report_lists_every_node_with_where_and_why(gated_model, tmp_path, capsys):

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import helper
 
 import vta
-from qdq_models import float_model, quantize_with_onnxruntime
+from qdq_models import gated_model
 from vta.cli import main
 from vta.compiler import artifact, reference
 from vta.compiler.onnx_import import import_onnx
@@ -26,14 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """Conv → Sigmoid → Conv quantized by onnxruntime, compiled; (onnx path, .vtab path, x)."""
-    init = {"a.w": RNG.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32),
-            "b.w": RNG.normal(0, 0.2, (4, 8, 3, 3)).astype(np.float32)}
-    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="conv_a", pads=[1, 1, 1, 1]),
-             helper.make_node("Sigmoid", ["a"], ["g"], name="gate"),
-             helper.make_node("Conv", ["g", "b.w"], ["y"], name="conv_b", pads=[1, 1, 1, 1])]
     folder = tmp_path_factory.mktemp("run_outputs")
-    samples = RNG.normal(size=(8, 3, 8, 8)).astype(np.float32)
-    onnx_path = quantize_with_onnxruntime(float_model(nodes, init, [1, 3, 8, 8]), folder, samples)
+    onnx_path, samples = gated_model(folder, RNG)
     vtab = folder / "m.vtab"
     assert main(["compile", str(onnx_path), "-o", str(vtab), "--quiet"]) == 0
     np.save(folder / "x.npy", samples[:1])

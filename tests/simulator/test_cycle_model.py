@@ -1,8 +1,10 @@
 """The cycle model against the RTL co-simulation (the ground truth it predicts).
 
 A handful of conformance cases of both configs, at the default and at a short memory latency,
-plus random programs: the total cycle count must equal the RTL's CYCLES register and every
-module busy/stall counter must be within 5 % (scripts/cycle_vs_rtl.py runs the whole corpus)."""
+plus random programs, and the same test on three non-default machine descriptions (every
+parameter that changes timing differs from its default in one of them): the total cycle count
+must equal the RTL's CYCLES register and every module busy/stall counter must be within 5 %
+(scripts/cycle_vs_rtl.py runs the whole corpus, `--machine` for a non-default machine)."""
 
 import dataclasses
 import json
@@ -36,7 +38,7 @@ _RTL = {}
 
 
 def rtl_backend(config: Config):
-    key = (config.config_string, config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY)
+    key = (config.fingerprint, config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY)
     if key not in _RTL:
         _RTL[key] = get_backend("rtl", config)
     return _RTL[key]
@@ -58,6 +60,39 @@ def test_corpus_case_agrees_with_rtl(corpus, name, latency):
     image = ProgramImage.load(corpus / name)
     config = image.config.replace(MEM_READ_LATENCY=latency[0], MEM_WRITE_LATENCY=latency[1])
     assert_agrees(dataclasses.replace(image, config=config))
+
+
+#: Non-default machines (docs/machine.md) with a memory latency each, and the corpus cases they
+#: run: full command queues (fetch waits for room); short bursts that split at 256-byte
+#: boundaries, one write burst at a time and loads held four tokens ahead (e_deep_prefetch runs
+#: eight ahead), at a longer latency; a small fetch buffer, one read burst in flight (at the
+#: shortest latency) and slower GEMM/ALU loops, one at a time (no compute overlap). (Both 8-entry command queues and 4-token queues
+#: deadlock e_deep_prefetch, on the RTL as in the model.)
+MACHINES = {
+    "queues": ({"command_queue_depth": 8}, (32, 16)),
+    "bursts": ({"max_burst_beats": 4, "burst_boundary_bytes": 256, "max_outstanding_writes": 1,
+                "token_queue_depth": 4}, (64, 32)),
+    "fetch": ({"fetch_buffer_depth": 8, "max_outstanding_reads": 1, "overlap_kernels": 0,
+               "gemm_initiation_interval": 2, "alu_initiation_interval": 3}, (1, 1)),
+}
+MACHINE_CASES = ["vta-1x16/p_blocked_gemm_32_128_32_comp_vt2", "vta-1x16/e_deep_prefetch",
+                 "vta-1x16/e_acc_pad15_all", "vta-1x16/r_multiphase_029", "vta-1x16/p_alu_max_vv"]
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+@pytest.mark.parametrize("name", MACHINE_CASES)
+def test_corpus_case_agrees_with_rtl_on_other_machines(corpus, name, machine):
+    overrides, (read, write) = MACHINES[machine]
+    image = ProgramImage.load(corpus / name)
+    config = image.config.replace(MEM_READ_LATENCY=read, MEM_WRITE_LATENCY=write,
+                                  MACHINE=overrides)
+    assert_agrees(dataclasses.replace(image, config=config))
+
+
+def test_other_machines_change_every_timed_parameter():
+    changed = set().union(*(overrides for overrides, _ in MACHINES.values()))
+    untimed = {"store_prefetch_tiles", "pack_multiplier_pairs"}   # docs/machine.md
+    assert changed == {field.name for field in dataclasses.fields(Machine)} - untimed
 
 
 PYNQ = Config.preset("pynq")
