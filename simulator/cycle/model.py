@@ -229,13 +229,18 @@ class _Run:
         docs/hardware.md): a GEMM/ALU instruction issues when its unit is free, its tokens are
         there and the other unit is free or works in the other ACC half; a unit pushes its
         tokens when done and no older instruction runs; other instructions issue when both
-        units are free (a NOP that pushes nothing at once). `final[unit]` is a unit's last busy cycle; busy cycles are the union
-        of every instruction's (issue, final]."""
+        units are free (a NOP that pushes nothing at once). `final[unit]` is a unit's last busy
+        cycle (the cycle its tokens are accepted: a full token queue keeps it in PUSH while
+        the next instructions issue, `_unit_pushes`); busy cycles are the union of every
+        instruction's (issue, final]."""
         name, queue = "compute", self.queues["compute"]
         final = {Opcode.GEMM: -1, Opcode.ALU: -1}
         masks = {Opcode.GEMM: 0, Opcode.ALU: 0}
         held = {Opcode.GEMM: None, Opcode.ALU: None}
-        free, covered = 0, 0
+        # A unit whose tokens wait for room: the event of their acceptance (final then known).
+        settled = {Opcode.GEMM: None, Opcode.ALU: None}
+        spans = []
+        free = 0
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
@@ -245,25 +250,39 @@ class _Run:
             if opcode is Opcode.GEMM or opcode is Opcode.ALU:
                 peer = Opcode.ALU if opcode is Opcode.GEMM else Opcode.GEMM
                 mask = self.footprints.mask(insn)
+                if settled[opcode] is not None:
+                    yield settled[opcode]
+                if (mask & masks[peer] or insn.pushes) and settled[peer] is not None:
+                    yield settled[peer]
                 start = max(tokens, final[opcode] + 1)
                 if final[peer] >= start and mask & masks[peer]:
                     start = final[peer] + 1
                 done = self._loop(insn, start)
-                last = done
+                self._took(taken, start)
+                queue.issued[k].fire(self.kernel, start)
+                masks[opcode], held[opcode], settled[opcode] = mask, insn, None
+                final[opcode] = last = done
+                free = start + 1
+                spans.append([start, last, len(self.timeline), k, head])
+                self.timeline.append(None)
                 if insn.pushes:
                     if final[peer] >= start:          # an older instruction still runs
                         last = max(done, final[peer] + 1)
-                    last = yield from self._push(insn, last)
-                final[opcode], masks[opcode], held[opcode] = last, mask, insn
-                free = start + 1
-                self._took(taken, start)
-                queue.issued[k].fire(self.kernel, start)
+                    if self._must_wait(insn):
+                        settled[opcode] = Event()
+                        self.kernel.spawn(self._unit_pushes(insn, opcode, last, final,
+                                                            settled[opcode], spans[-1]),
+                                          self.kernel.now)
+                    else:
+                        final[opcode] = spans[-1][1] = yield from self._push(insn, last)
             else:
                 start = tokens
                 for unit, running in held.items():
-                    if final[unit] >= start and not self._leaves_alone(insn, running,
-                                                                       masks[unit]):
-                        start = final[unit] + 1
+                    if running is None or self._leaves_alone(insn, running, masks[unit]):
+                        continue
+                    if settled[unit] is not None:
+                        yield settled[unit]
+                    start = max(start, final[unit] + 1)
                 self._took(taken, start)
                 queue.issued[k].fire(self.kernel, start)
                 done = yield from self._execute(insn, start)
@@ -271,12 +290,33 @@ class _Run:
                     self._record_kernel(insn)
                 last = yield from self._push(insn, done)
                 free = last + 1
-            self.busy[name] += max(0, last - max(start, covered))
-            covered = max(covered, last)
-            self.timeline.append((name, k, opcode.name, head, start, last))
+                spans.append([start, last, len(self.timeline), k, head])
+                self.timeline.append(None)
             if opcode is Opcode.FINISH:
                 self.end = start + FINISH_TO_END
-                return
+                break
+        covered = 0
+        for start, last, entry, k, head in spans:
+            self.busy[name] += max(0, last - max(start, covered))
+            covered = max(covered, last)
+            self.timeline[entry] = (name, k, self.streams[name][k].opcode.name, head, start, last)
+
+    def _must_wait(self, insn) -> bool:
+        """Whether a token `insn` pushes needs room its consumer has not made yet (so far as
+        the kernel has run)."""
+        depth = self.machine.token_queue_depth
+        for token_queue in insn.pushes:
+            tokens = self.tokens[token_queue]
+            if tokens.pushed >= depth:
+                room = tokens.taken[tokens.pushed - depth].time
+                if room is None or room > self.kernel.now:
+                    return True
+        return False
+
+    def _unit_pushes(self, insn, unit, cycle: int, final: dict, settled: Event, span: list):
+        """A unit in PUSH: its tokens wait for room while later instructions issue."""
+        final[unit] = span[1] = yield from self._push(insn, cycle)
+        settled.fire(self.kernel, final[unit])
 
     def _leaves_alone(self, insn, running, mask: int) -> bool:
         """True when a LOAD (or FINISH) `insn` may issue beside the unit instruction `running`

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus import case_id
-from vta.isa import Config
+from vta.isa import INSN_BYTES, Config
+from vta.isa.assembler import assemble
 from vta.isa.machine import Machine
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import get_backend
@@ -93,6 +94,33 @@ def test_other_machines_change_every_timed_parameter():
     changed = set().union(*(overrides for overrides, _ in MACHINES.values()))
     untimed = {"store_prefetch_tiles", "pack_multiplier_pairs"}   # docs/machine.md
     assert changed == {field.name for field in dataclasses.fields(Machine)} - untimed
+
+
+def crossed_pushes(config: Config) -> ProgramImage:
+    """NOPs that fill the g2l queue (compute) and l2g but one (load); then a GEMM that pops l2g
+    and pushes g2l: it waits in PUSH for load to pop g2l, which load does only after pushing
+    its last l2g token into the room the GEMM's pop made."""
+    depth = config.machine.token_queue_depth
+    nop = "sram_base=0 dram_base=0 y_size=0 x_size=0 x_stride=0"
+    source = [f"LOAD ACC {nop} push_prev_dep"] * depth
+    source += [f"LOAD INP {nop} push_next_dep"] * (depth + 1)
+    source += ["GEMM uop_bgn=0 uop_end=0 iter_out=1 iter_in=1 pop_prev_dep push_prev_dep"]
+    source += [f"LOAD INP {nop} pop_next_dep"] * depth
+    source += [f"LOAD INP {nop} pop_next_dep push_next_dep"]
+    source += ["FINISH pop_prev_dep"]
+    code = np.frombuffer(assemble("\n".join(source), config), dtype=np.uint8)
+    dram = np.zeros(4096, dtype=np.uint8)
+    dram[:code.size] = code
+    return ProgramImage(config, dram, 0, code.size // INSN_BYTES)
+
+
+@pytest.mark.parametrize("overlap", [64, 0], ids=["overlap", "one-unit"])
+def test_a_compute_waiting_to_push_has_taken_its_tokens(overlap):
+    # The model deadlocked here with the compute overlap: it let the GEMM take its l2g token
+    # only once its own push was accepted.
+    config = Config.preset("pynq").replace(MACHINE={"token_queue_depth": 2,
+                                                    "overlap_kernels": overlap})
+    assert_agrees(crossed_pushes(config))
 
 
 PYNQ = Config.preset("pynq")
