@@ -31,7 +31,7 @@ from vta.isa import AluOp, VtaError
 #: each exact si/sy · 2^S (the product's rounding errors of the two operands may cancel).
 SHIFTS = 4
 NEIGHBOURS = (-2, -1, 0, 1, 2, 3)
-#: How many candidates, cheapest first, are measured on every int8 pair.
+#: How many candidates, cheapest first, are measured on every int8 pair before the others.
 MEASURED = 24
 
 
@@ -43,15 +43,17 @@ def plan_add(scales: tuple[float, float], zero_points: tuple[int, int], *, scale
     if alu_mul:
         ratios = [s / scale for s in scales]
         reach = sum(max(INT8_MAX - z, z - INT8_MIN) * r for z, r in zip(zero_points, ratios))
-        # the sum plus the output zero point and the rounding constant stays inside int32
+        # the sum plus the output zero point and the rounding constant stays inside int32: by
+        # this bound, or (one shift more) by the exact check of each candidate's corners
         units = [shift for shift in range(30, 0, -1)
-                 if (reach + abs(zero_point) + 2) * 2.0 ** shift < ACC_LIMIT][:SHIFTS]
+                 if (reach + abs(zero_point) + 2) * 2.0 ** shift < 2 * ACC_LIMIT][:SHIFTS + 1]
         candidates = [candidate for shift in units
                       for candidate in _candidates(ratios, zero_points, shift, zero_point, lo, hi)]
         # cheapest first, then by the error bound; measured (on every pair) in that order;
-        # where none of those is within the budget, the most accurate by their bound as well
+        # where none of those is within the budget, the others by their bound until one is (the
+        # bound ignores the operands' errors cancelling: a plan far inside it may come late)
         candidates.sort(key=lambda c: (alu_cycles(c[0] + c[1] + c[2]), c[3]))
-        accurate = sorted(candidates[MEASURED:], key=lambda c: c[3])[:MEASURED]
+        accurate = sorted(candidates[MEASURED:], key=lambda c: c[3])
         measured = []
         for steps_a, steps_b, epilogue, _, shift in candidates[:MEASURED] + accurate:
             requant = _measure(steps_a, steps_b, epilogue, shift, ratios, zero_points,

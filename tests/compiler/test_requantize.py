@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vta.compiler.alu_program import (IMM_MAX, AluStep, Register, alu_cycles, monotone,
@@ -207,6 +207,8 @@ def add_admissible(scales, zero_points, scale, zero_point, lo, slack):
 @settings(max_examples=25, deadline=None)
 @given(st.floats(0.005, 0.5), st.floats(0.005, 0.5), st.floats(0.3, 3.0),
        st.integers(-128, 127), st.integers(-128, 127), st.integers(-128, 127), st.booleans())
+# within the limit only with the shift one past the conservative int32 bound (7.5e-5 below it)
+@example(0.29066514385873266, 0.32421875, 1.3219418783928916, 0, 34, 45, False)
 def test_add_is_within_its_measured_error_on_every_pair(sa, sb, factor, za, zb, zy, relu):
     """Every int8 pair: y = clamp((Ka·(a − za) + Kb·(b − zb) + rounding) >> S) is within the
     plan's error (measured on all pairs, ≤ ERROR_BUDGET) of exact rounding, and no product or
