@@ -11,7 +11,6 @@ from pathlib import Path
 from vta.simulator.cycle.model import CycleReport
 
 TRACKS = {"fetch": 0, "load": 1, "compute": 2, "compute GEMM": 3, "compute ALU": 4, "store": 5}
-UNIT_TRACKS = {("compute", "GEMM"): TRACKS["compute GEMM"], ("compute", "ALU"): TRACKS["compute ALU"]}
 
 
 def instruction_events(timeline: list, *, pid: int = 0, start: float = 0.0,
@@ -20,7 +19,7 @@ def instruction_events(timeline: list, *, pid: int = 0, start: float = 0.0,
     `pid`: cycle ``c`` at ``start + c * per_cycle`` µs."""
     events = []
     for module, index, opcode, waited, issued, done in timeline:
-        tid = UNIT_TRACKS.get((module, opcode), TRACKS[module])
+        tid = TRACKS.get(f"{module} {opcode}", TRACKS[module])     # a compute unit's own track
         if issued > waited:
             events.append({"ph": "X", "name": "wait", "pid": pid, "tid": tid,
                            "ts": start + waited * per_cycle,
