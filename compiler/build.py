@@ -18,7 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from vta.compiler import host_steps, ir
-from vta.compiler.codegen import Buffers, emit_layer
+from vta.compiler.codegen import emit_layer
+from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import ConvLayer, WeightMode
 from vta.compiler.macs import node_macs
 from vta.compiler.model import CompiledModel, Section, layout_json

@@ -20,8 +20,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from vta.compiler.codegen import Buffers, emit_layer
+from vta.compiler.codegen import emit_layer
 from vta.compiler.cost_model import estimate
+from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.tiling import SramPlan, Tiling, fitting_plans, plan_sram

@@ -1,0 +1,296 @@
+"""The emitter of `ConvLayer`s (`ConvEmitter`): GEMMs over taps and input blocks, then the ALU
+epilogue, with a fused residual Add or max pooling."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from vta.compiler import uop_kernels as uk
+from vta.compiler.layer_emitter import LayerEmitter, Placed
+from vta.compiler.layers import Imm, Step, WeightMode
+from vta.compiler.tiling import (Part, Tile, input_window, operand_window, output_tile,
+                                 partial_accumulators, pooled_tile, reduction_chunks)
+from vta.compiler.uop_kernels import Dim
+from vta.isa import AluOp, MemoryType
+from vta.isa.layout import ALU_IMM_BITS
+
+
+#: Parts a tile's GEMM is split into when the previous tile's epilogue runs beside it (its ALU
+#: kernels go between the parts, `LayerEmitter.emit`).
+OVERLAP_PARTS = 4
+
+
+def split_outputs(outputs: list[Dim], base: tuple[int, int, int], parts: int):
+    """`outputs` (a loop nest over `base`) as up to `parts` nests, splitting into near-equal
+    pieces its outermost level of at least `parts` iterations, else its longest level (one
+    nest when every level has one iteration)."""
+    levels = [level for level, dim in enumerate(outputs) if dim.extent >= parts] or \
+        sorted(range(len(outputs)), key=lambda level: -outputs[level].extent)[:1]
+    for level in levels[:1]:
+        dim = outputs[level]
+        if dim.extent >= 2:
+            count = min(parts, dim.extent)
+            nests, first = [], 0
+            for part in range(count):
+                size = (dim.extent * (part + 1)) // count - first
+                shifted = tuple(b + first * step for b, step in zip(base, dim.steps))
+                nests.append((outputs[:level] + [Dim(size, *dim.steps)] + outputs[level + 1:],
+                              shifted))
+                first += size
+            return nests
+    return [(outputs, base)]
+
+
+class _TapGroup(NamedTuple):
+    """One GEMM of a convolution tile over the input window: its kernel, strides and dilations;
+    the window entry its first tap reads, its first weight tap, and where in the accumulators
+    its first output lies and how far apart its outputs' rows and columns are."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    first_input: int
+    first_tap: int
+    first_output: int
+    row_step: int
+    col_step: int
+
+
+class ConvEmitter(LayerEmitter):
+    """GEMM over taps and input blocks (after a bias GEMM reading the bias input tile, the last
+    of INP, where the layer has bias tiles); requantization on the ALU. With a fused residual
+    Add, the other operand is copied into the OPERAND region by an identity GEMM (with the
+    tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
+    tiles span the convolution rows under whole pooled rows, the maximum goes into the POOLED
+    region, and only that is requantized and stored."""
+
+    def result_region(self, placed: Placed) -> int:
+        if self.layer.pool is not None:
+            return placed.at(Part.POOLED)
+        return placed.at(Part.ACCUMULATORS)
+
+    def store(self, placed: Placed) -> None:
+        if self.layer.pool is None:
+            self.store_tile(self.layer.output, output_tile(self.layer, placed.tile),
+                            self.result_region(placed))
+        else:
+            self.store_tile(self.layer.pool.output, pooled_tile(self.layer, placed.tile),
+                            self.result_region(placed))
+
+    def opens(self, tile: Tile, chunk: tuple[int, int]) -> bool:
+        """True for the first reduction chunk of `tile` (which loads and copies its extras)."""
+        return chunk == reduction_chunks(self.layer, self.tiling, tile)[0]
+
+    def prologue(self, placed: Placed) -> None:
+        self.load_constants(placed)
+        regions = placed.regions
+        first = regions[Part.ACCUMULATORS]
+        last = regions.get(Part.OPERAND) or regions.get(Part.POOLED) or first
+        self.kernel([Dim(last.end - first.offset, 1)], (placed.at(Part.ACCUMULATORS), 0, 0),
+                    uk.RESET)
+
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
+        layer, tile, shared = self.layer, placed.tile, self.plan.shared
+        first_block, count = chunk
+        if first and layer.bias_tiles is not None:
+            self.stream.load(self.buffers.bias_input, MemoryType.INP,
+                             sram=shared[Part.BIAS_INPUT].offset, x_size=1)
+            self.stream.load(self.buffers.bias_weights, MemoryType.WGT,
+                             sram=shared[Part.BIAS_WEIGHTS].offset, x_size=len(layer.bias_tiles))
+        if layer.residual is not None:
+            if first:
+                self.load_identity()
+            if self.opens(tile, chunk):
+                self.load_blocks(layer.residual.other, self.buffers.inputs[1], tile,
+                                 (tile.first_block, tile.blocks), operand_window(layer, tile),
+                                 placed.at(Part.OTHER))
+        if layer.mode == WeightMode.IDENTITY:
+            if first:
+                self.load_identity()
+        elif self.tiling.weights_resident:
+            if first:
+                self.stream.load(self.buffers.weights, MemoryType.WGT,
+                                 sram=shared[Part.WEIGHTS].offset, x_size=layer.weight_tiles)
+        elif self.slot_weights.get(placed.wgt) != (tile.first_block, tile.blocks, first_block,
+                                                   count):
+            # A slot keeps its weights while consecutive tiles use the same chunk.
+            self.slot_weights[placed.wgt] = (tile.first_block, tile.blocks, first_block, count)
+            taps = layer.taps
+            sram = placed.at(Part.WEIGHTS)
+            if layer.mode == WeightMode.DENSE:
+                in_blocks = layer.input.channel_blocks
+                self.stream.load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                                 offset=(tile.first_block * in_blocks + first_block) * taps,
+                                 x_size=count * taps, y_size=tile.blocks,
+                                 x_stride=in_blocks * taps)
+            else:
+                self.stream.load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                                 offset=tile.first_block * taps, x_size=tile.blocks * taps)
+        self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
+                         input_window(layer, tile), placed.at(Part.INPUT))
+
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+        layer, tile, tiling = self.layer, placed.tile, self.tiling
+        window = input_window(layer, tile)
+        taps = layer.taps
+        accumulators = placed.at(Part.ACCUMULATORS)
+        if layer.bias_tiles is not None and self.opens(tile, chunk):
+            positions = output_tile(layer, tile).positions
+            self.kernel([Dim(tile.blocks, positions, 0, 1), Dim(positions, 1, 0, 0)],
+                        (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
+                         self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block), uk.GEMM)
+        identity = layer.mode == WeightMode.IDENTITY
+        if layer.mode == WeightMode.DENSE:
+            in_blocks = layer.input.channel_blocks
+            if tiling.weights_resident:
+                row = in_blocks * taps
+                weights = self.plan.shared[Part.WEIGHTS].offset \
+                    + (tile.first_block * in_blocks + chunk[0]) * taps
+            else:
+                row, weights = chunk[1] * taps, placed.at(Part.WEIGHTS)
+            blocks = [Dim(chunk[1], 0, window.tiles, taps)]
+            out_blocks = Dim(tile.blocks, output_tile(layer, tile).positions, 0, row)
+        else:
+            if identity:
+                weights = self.plan.shared[Part.IDENTITY].offset
+            elif tiling.weights_resident:
+                weights = self.plan.shared[Part.WEIGHTS].offset + tile.first_block * taps
+            else:
+                weights = placed.at(Part.WEIGHTS)
+            blocks = []
+            out_blocks = Dim(tile.blocks, tile.positions, window.tiles, 0 if identity else taps)
+        source = placed.at(Part.INPUT) + window.origin
+        count = tile.blocks * output_tile(layer, tile).positions
+        groups = self.tap_groups(tile, window.pitch)
+        copies = partial_accumulators(tile)
+        for group in groups:
+            (kh, kw), (sh, sw), (dh, dw) = group.kernel, group.strides, group.dilations
+            reduction = blocks + [Dim(kh, 0, dh * window.pitch, 0 if identity else kw),
+                                  Dim(kw, 0, dw, 0 if identity else 1)]
+            outputs = [out_blocks, Dim(tile.rows, group.row_step, sh * window.pitch, 0),
+                       Dim(tile.cols, group.col_step, sw, 0)]
+            base = (accumulators + group.first_output, source + group.first_input,
+                    weights + group.first_tap)
+            if middle is not None and len(groups) == 1 and copies == 1:
+                parts = split_outputs(outputs, base, OVERLAP_PARTS)
+                for number, (dims, shifted) in enumerate(parts):
+                    self.accumulate(reduction, dims, shifted, copies, count)
+                    if number < len(parts) - 1:
+                        middle(last=number == len(parts) - 2,
+                               share=(number + 1) / (len(parts) - 1))
+                if len(parts) > 1:
+                    middle = None
+            else:
+                self.accumulate(reduction, outputs, base, copies, count)
+        if middle is not None:
+            middle(last=True)
+        if layer.residual is not None and self.opens(tile, chunk):
+            other = operand_window(layer, tile)
+            positions = tile.positions
+            dims = [Dim(tile.blocks, positions, tile.rows * other.pitch),
+                    Dim(tile.rows, tile.cols, other.pitch), Dim(tile.cols, 1, 1)]
+            self.kernel(dims, (placed.at(Part.OPERAND), placed.at(Part.OTHER) + other.origin,
+                               self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
+
+    def tap_groups(self, tile: Tile, pitch: int) -> list[_TapGroup]:
+        """The GEMMs of a tile over the input window (row pitch `pitch`): one over the layer's
+        kernel, or one per phase of a transposed convolution, each writing every upsample-th
+        output row and column from its phase's position."""
+        layer = self.layer
+        if not layer.phases:
+            return [_TapGroup(layer.kernel, layer.strides, layer.dilations, 0, 0, 0, tile.cols,
+                              1)]
+        up_rows, up_cols = layer.upsample
+        width = up_cols * tile.cols
+        return [_TapGroup(phase.kernel, (1, 1), (1, 1), phase.window[0] * pitch + phase.window[1],
+                          phase.first_tap, phase.row * width + phase.col, up_rows * width,
+                          up_cols)
+                for phase in layer.phases if phase.kernel[0] * phase.kernel[1]]
+
+    def accumulate(self, reduction: list[Dim], outputs: list[Dim], base, copies: int,
+                   count: int) -> None:
+        """GEMM of `reduction` × `outputs`; with `copies` > 1 the reduction is spread over that
+        many partial accumulators (dst + copy × count) so that fewer outputs than that still
+        never write one tile twice within the hazard window."""
+        merged = uk.simplify(reduction)
+        if copies == 1 or not merged:
+            self.kernel(reduction + outputs, base, uk.GEMM)
+            return
+        if len(merged) > 1:               # one instruction per index of the outer levels
+            head = merged[0]
+            for index in range(head.extent):
+                shifted = tuple(b + index * step for b, step in zip(base, head.steps))
+                self.accumulate(merged[1:], outputs, shifted, copies, count)
+            return
+        dim = merged[0]
+        rounds, rest = divmod(dim.extent, copies)
+        if rounds:
+            self.kernel([Dim(rounds, 0, dim.src * copies, dim.wgt * copies),
+                         Dim(copies, count, dim.src, dim.wgt)] + outputs, base, uk.GEMM)
+        if rest:
+            done = rounds * copies
+            shifted = (base[0], base[1] + done * dim.src, base[2] + done * dim.wgt)
+            self.kernel([Dim(rest, count, dim.src, dim.wgt)] + outputs, shifted, uk.GEMM)
+
+    def epilogue(self, placed: Placed) -> None:
+        layer, tile = self.layer, placed.tile
+        region = placed.at(Part.ACCUMULATORS)
+        outputs = output_tile(layer, tile)
+        size = tile.blocks * outputs.positions
+        for copy in range(1, partial_accumulators(tile)):
+            self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
+        if layer.pool is not None:
+            self.pool(placed)
+            self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(layer, tile),
+                           placed)
+            return
+        self.phase_biases(placed)
+        self.alu_steps(layer.epilogue, region, outputs, placed)
+        residual = self.layer.residual
+        if residual is not None:
+            other = placed.at(Part.OPERAND)
+            self.alu_steps(residual.steps_conv, region, tile, placed)
+            self.alu_steps(residual.steps_other, other, tile, placed)
+            self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
+            self.alu_steps(residual.epilogue, region, tile, placed)
+
+    def phase_biases(self, placed: Placed) -> None:
+        """Add each phase's bias (per channel) to its outputs (every upsample-th row and column
+        of the tile's output)."""
+        tile, (up_rows, up_cols) = placed.tile, self.layer.upsample
+        width = up_cols * tile.cols
+        constants = placed.at(Part.CONSTANTS)
+        for phase in self.layer.phases:
+            if phase.bias is None:
+                continue
+            dims = [Dim(tile.blocks, up_rows * width * tile.rows, 1),
+                    Dim(tile.rows, up_rows * width, 0), Dim(tile.cols, up_cols, 0)]
+            self.kernel(dims, (placed.at(Part.ACCUMULATORS) + phase.row * width + phase.col,
+                               constants + phase.bias.index * tile.blocks, 0), uk.alu(AluOp.ADD))
+
+    def pool(self, placed: Placed) -> None:
+        """Max over the pooling windows of the accumulators into the (zeroed) pooled region:
+        start every lane at the int32 minimum, then one ALU MAX per tap over the pooled
+        positions whose tap lies inside the convolution output (padding never wins)."""
+        layer, pool, tile = self.layer, self.layer.pool, placed.tile
+        (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
+        height, width = layer.output_size
+        pooled = pooled_tile(layer, tile)
+        target, source = placed.at(Part.POOLED), placed.at(Part.ACCUMULATORS)
+        lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
+        self.alu_steps([Step(AluOp.ADD, Imm(lowest_imm)),
+                        Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
+                       pooled, placed)
+        for ky in range(kh):
+            rows = [r for r in range(tile.first_pooled_row, tile.first_pooled_row
+                                     + tile.pooled_rows) if 0 <= r * sh - top + ky < height]
+            for kx in range(kw):
+                cols = [c for c in range(pooled.cols) if 0 <= c * sw - left + kx < width]
+                if not rows or not cols:
+                    continue
+                y, x = rows[0] * sh - top + ky, cols[0] * sw - left + kx
+                dims = [Dim(tile.blocks, pooled.positions, tile.positions),
+                        Dim(len(rows), pooled.cols, sh * width), Dim(len(cols), 1, sw)]
+                self.kernel(dims, (target + (rows[0] - tile.first_pooled_row) * pooled.cols
+                                   + cols[0], source + (y - tile.first_row) * width + x, 0),
+                            uk.alu(AluOp.MAX))

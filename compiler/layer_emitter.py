@@ -1,0 +1,273 @@
+"""The schedule every layer's emitter shares (`LayerEmitter`): one VTA layer (`layers`) under
+its SRAM plan (`tiling.SramPlan`) → instructions and micro-kernels through the runtime's
+`CommandStream`.
+
+Each tile runs: (compute) wait for its ACC slot to be stored, load the per-channel constants,
+zero the accumulators; per reduction chunk (load) wait for the INP/WGT slot, DMA the input
+window and weights, (compute) GEMM; then (compute) the ALU epilogue and (store) the DMA of the
+results. Dependency tokens follow the original runtime's virtual-thread protocol (isa-reference §5,
+`examples/blocked_gemm.py`): slots alternate between threads, so with two threads loads of one
+tile overlap the compute of the other. Every SRAM address comes from the plan's regions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from vta.compiler import uop_kernels as uk
+from vta.compiler.layers import Imm, Reg, Step
+from vta.compiler.packing import ActLayout
+from vta.compiler.tiling import Part, Region, SramPlan, Tile, Window, reduction_chunks, tiles
+from vta.compiler.uop_kernels import Dim
+from vta.isa import MemoryType, Module
+from vta.runtime.memory import Buffer
+from vta.runtime.stream import CommandStream
+
+LOAD, COMPUTE, STORE = Module.LOAD, Module.COMPUTE, Module.STORE
+
+
+@dataclass
+class Buffers:
+    """DRAM buffers a layer reads and writes."""
+
+    inputs: list[Buffer]
+    output: Buffer
+    weights: Buffer | None
+    constants: Buffer | None
+    identity: Buffer
+    bias_weights: Buffer | None = None
+    bias_input: Buffer | None = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A tile, its regions, and the first entries of the slots it uses: its ACC slot's and
+    those of the current reduction chunk's INP and WGT slots."""
+
+    tile: Tile
+    regions: dict[Part, Region]
+    acc: int
+    inp: int = 0
+    wgt: int = 0
+
+    def at(self, part: Part) -> int:
+        """The SRAM entry where region `part` of this tile starts."""
+        region = self.regions[part]
+        if region.memory == MemoryType.ACC:
+            return self.acc + region.offset
+        return (self.inp if region.memory == MemoryType.INP else self.wgt) + region.offset
+
+
+class _Carry:
+    """The previous tile's epilogue while it is spread over the next tile's GEMMs: its kernels
+    not yet emitted, the executions emitted so far and in all, the tile (None when nothing is
+    carried)."""
+
+    def __init__(self):
+        self.kernels: list = []
+        self.spent = self.total = 0
+        self.placed: Placed | None = None
+        self.index = 0
+
+
+def _executions(dims: list[Dim]) -> int:
+    count = 1
+    for dim in dims:
+        count *= dim.extent
+    return count
+
+
+class LayerEmitter(ABC):
+    """Emits one layer into a stream (see the module docstring for the schedule)."""
+
+    def __init__(self, stream: CommandStream, plan: SramPlan, buffers: Buffers):
+        self.stream, self.plan, self.buffers = stream, plan, buffers
+        self.layer, self.tiling = plan.layer, plan.tiling
+        self.instructions = 0
+        self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
+        self.recording: list | None = None         # kernels kept instead of emitted
+        self.gemm_executions = 0                   # of the current tile so far
+
+    def emit(self) -> None:
+        threads = self.tiling.threads
+        work = [(tile, reduction_chunks(self.layer, self.tiling, tile))
+                for tile in tiles(self.layer, self.tiling)]
+        total_steps = sum(len(steps) for _, steps in work)
+        step = 0
+        stream = self.stream
+        # With two threads on a core whose GEMM and ALU units overlap (docs/hardware.md), a
+        # tile's epilogue (its ALU kernels, recorded) is spread over the next tile's GEMMs, so
+        # that it runs beside them: after each part of those GEMMs come the kernels whose
+        # executions, added up, do not exceed the GEMM executions so far; the rest before the
+        # last part, then its store. The two tiles' ACC slots lie in different halves
+        # (`SramPlan.slot`).
+        overlap = threads == 2 and stream.config.machine.overlap_kernels > 0
+        carry = _Carry()
+
+        def finish(placed: Placed, index: int) -> None:
+            stream.dep_push(COMPUTE, STORE)
+            stream.dep_pop(COMPUTE, STORE)
+            self.store(placed)
+            if index + threads < len(work):
+                stream.dep_push(STORE, COMPUTE)
+
+        def middle(last: bool, share: float = 0.0) -> None:
+            """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`):
+            as many executions as those GEMMs, or `share` of the epilogue if that is more
+            (an epilogue longer than the GEMM is spread evenly over its parts)."""
+            budget = max(self.gemm_executions, share * carry.total)
+            while carry.kernels and (last or carry.spent + _executions(carry.kernels[0][0])
+                                     <= budget):
+                dims, base, op = carry.kernels.pop(0)
+                carry.spent += _executions(dims)
+                self.kernel(dims, base, op)
+            if carry.placed is not None and not carry.kernels:
+                finish(carry.placed, carry.index)
+                carry.placed = None
+
+        for index, (tile, steps) in enumerate(work):
+            placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
+            if index >= threads:
+                stream.dep_pop(STORE, COMPUTE)
+            self.gemm_executions = 0
+            self.prologue(placed)
+            for number, chunk in enumerate(steps):
+                at_step = Placed(tile, placed.regions, placed.acc,
+                                 self.plan.slot(MemoryType.INP, step),
+                                 self.plan.slot(MemoryType.WGT, step))
+                if step >= threads:
+                    stream.dep_pop(COMPUTE, LOAD)
+                self.loads(at_step, chunk, first=step == 0)
+                stream.dep_push(LOAD, COMPUTE)
+                stream.dep_pop(LOAD, COMPUTE)
+                inside = len(steps) == 1 and carry.placed is not None
+                self.compute(at_step, chunk, middle if inside else None)
+                if step + threads < total_steps:
+                    stream.dep_push(COMPUTE, LOAD)
+                if carry.placed is not None:
+                    middle(last=number >= len(steps) - 2,
+                           share=(number + 1) / max(len(steps) - 1, 1))
+                step += 1
+            # Deferring pays when the epilogue is no longer than the GEMM, or when the GEMM is
+            # long enough (≥ 4 executions per output: the reset's one and ≥ 3 more) to hide the
+            # store the next tile but one then waits for; else the tile finishes at once.
+            outputs = tile.blocks * tile.positions
+            if overlap:
+                carry.kernels = self.recording = []
+                self.epilogue(placed)
+                self.recording = None
+                total = sum(_executions(dims) for dims, _, _ in carry.kernels)
+                if total <= self.gemm_executions or self.gemm_executions >= 4 * outputs:
+                    carry.placed, carry.index, carry.spent, carry.total = placed, index, 0, total
+                else:
+                    for dims, base, op in carry.kernels:
+                        self.kernel(dims, base, op)
+                    carry.kernels = []
+                    finish(placed, index)
+            else:
+                self.epilogue(placed)
+                finish(placed, index)
+        middle(last=True)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
+        """Emit a GEMM/ALU kernel (or, while an epilogue is recorded, keep it for later)."""
+        if self.recording is not None:
+            self.recording.append((dims, base, op))
+            return
+        if op.unit == uk.Unit.GEMM:
+            self.gemm_executions += _executions(dims)
+        self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
+
+    def load_blocks(self, layout: ActLayout, buffer: Buffer, tile: Tile, blocks: tuple[int, int],
+                    window: Window, sram: int) -> None:
+        """DMA channel blocks (first, count) of `window` (of batch block `tile.batch_block`)
+        into INP from `sram`, block after block."""
+        first_block, count = blocks
+        offset = layout.tile_offset(tile.batch_block, first_block, window.first_row,
+                                    window.first_col)
+        if window.pitch == layout.width_with_halo:
+            self.stream.load(buffer, MemoryType.INP, sram=sram, offset=offset,
+                             x_size=window.tiles, y_size=count,
+                             x_stride=layout.channel_block_tiles)
+            return
+        for block in range(count):
+            self.stream.load(buffer, MemoryType.INP, sram=sram + block * window.tiles,
+                             offset=offset + block * layout.channel_block_tiles,
+                             x_size=window.pitch, y_size=window.rows,
+                             x_stride=layout.width_with_halo)
+
+    def load_constants(self, placed: Placed) -> None:
+        count = len(self.layer.constants)
+        if count:
+            tile = placed.tile
+            self.stream.load(self.buffers.constants, MemoryType.ACC,
+                             sram=placed.at(Part.CONSTANTS), offset=tile.first_block,
+                             x_size=tile.blocks, y_size=count,
+                             x_stride=self.layer.output.channel_blocks)
+
+    def load_identity(self) -> None:
+        self.stream.load(self.buffers.identity, MemoryType.WGT,
+                         sram=self.plan.shared[Part.IDENTITY].offset, x_size=1)
+
+    def alu_steps(self, steps: list[Step], region: int, tile: Tile, placed: Placed) -> None:
+        """Apply ALU steps to the region [block][position] of `tile` (register 0; scratch
+        registers in `Part.SCRATCH`, per-channel operands from the constants of `placed`)."""
+        positions, blocks = tile.positions, tile.blocks
+        size = blocks * positions
+
+        def register(index: int) -> int:
+            return region if index == 0 else placed.at(Part.SCRATCH) + (index - 1) * size
+
+        for step in steps:
+            target, operand = register(step.register), step.operand
+            if isinstance(operand, Imm):
+                self.kernel([Dim(size, 1, 1)], (target, target, 0), uk.alu(step.op, operand.value))
+            elif isinstance(operand, Reg):
+                self.kernel([Dim(size, 1, 1)], (target, register(operand.index), 0),
+                            uk.alu(step.op))
+            else:
+                constant = placed.at(Part.CONSTANTS) + operand.index * blocks
+                self.kernel([Dim(blocks, positions, 1), Dim(positions, 1, 0)],
+                            (target, constant, 0), uk.alu(step.op))
+
+    def store(self, placed: Placed) -> None:
+        self.store_tile(self.layer.output, placed.tile, self.result_region(placed))
+
+    def store_tile(self, output: ActLayout, tile: Tile, region: int) -> None:
+        offset = output.tile_offset(tile.batch_block, tile.first_block,
+                                    tile.first_row + output.halo[0],
+                                    tile.first_col + output.halo[1])
+        if tile.cols == output.width_with_halo:
+            self.stream.store(self.buffers.output, sram=region, offset=offset,
+                              x_size=tile.positions, y_size=tile.blocks,
+                              x_stride=output.channel_block_tiles)
+            return
+        for block in range(tile.blocks):
+            self.stream.store(self.buffers.output, sram=region + block * tile.positions,
+                              offset=offset + block * output.channel_block_tiles,
+                              x_size=tile.cols, y_size=tile.rows, x_stride=output.width_with_halo)
+
+    def result_region(self, placed: Placed) -> int:
+        """The OUT entry where the int8 result of the tile lies, for the store."""
+        return placed.at(Part.ACCUMULATORS)
+
+    # -- per kind ----------------------------------------------------------------------------
+    @abstractmethod
+    def prologue(self, placed: Placed) -> None:
+        """Set up the accumulators of the tile (constants, reset)."""
+
+    @abstractmethod
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
+        """Load the inputs and weights of one reduction chunk; `first`: the layer's first."""
+
+    @abstractmethod
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+        """The GEMM/ALU work of one chunk; `middle(last)` (if given) is called between its
+        GEMMs, where the previous tile's epilogue may run beside them (``last=True`` the last
+        time: the rest of it)."""
+
+    @abstractmethod
+    def epilogue(self, placed: Placed) -> None:
+        """The ALU steps after the last chunk (requantization)."""
