@@ -9,7 +9,7 @@ MatMulInteger), integer graph inputs and outputs, and float operators of any kin
 The walk gives each ONNX tensor a meaning (`onnx_values`): a constant, an IR value (integers),
 the dequantization of an IR value, a pending integer accumulation waiting for the QuantizeLinear
 (or QLinear* output scale) that fixes its requantization, or a host tensor. Each node's handler
-(`onnx_operators`, `onnx_layout_ops`) tries the integer path, the one VTA can run; where the
+(`onnx_operators` and the modules it names) tries the integer path, the one VTA can run; where the
 node is no such pattern (`NodeError`), it runs on the host as it is (`onnx_host`), its inputs
 dequantized (or its pending accumulation replayed) and its float result quantized again by the
 QuantizeLinear that follows. ReLU/Clip between an accumulation and its QuantizeLinear become the
@@ -27,9 +27,11 @@ import numpy as np
 import onnx
 
 from vta.compiler import ir, narrow, onnx_host, onnx_model
-from vta.compiler import onnx_recurrent  # noqa: F401 (registers the GRU/LSTM/RNN handler)
+# The handler modules register their operators in `OPERATORS` as they are imported.
+from vta.compiler import onnx_accumulations, onnx_elementwise  # noqa: F401
+from vta.compiler import onnx_layout_ops, onnx_recurrent  # noqa: F401
 from vta.compiler.onnx_attributes import NodeError, node_label
-from vta.compiler.onnx_layout_ops import OPERATORS
+from vta.compiler.onnx_operators import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.compiler.activations import plan_activation
 from vta.compiler.alu_program import AluStep, wrap32

@@ -1,6 +1,4 @@
-"""Importer handlers for pooling, shape and data-movement operators, and constant folding.
-
-Importing this module completes `OPERATORS` (the registry of every handler)."""
+"""Importer handlers for pooling, shape and data-movement operators, and constant folding."""
 
 from __future__ import annotations
 
@@ -8,10 +6,8 @@ import numpy as np
 
 from vta.compiler import ir
 from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
-from vta.compiler.onnx_operators import OPERATORS, operator
+from vta.compiler.onnx_operators import operator
 from vta.compiler.onnx_values import Const, Host, Pending, Quantized, Real
-
-__all__ = ["OPERATORS"]
 
 _POOL_ATTRIBUTES = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None,
                     "pads": None, "strides": None}
