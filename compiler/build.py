@@ -24,7 +24,8 @@ from vta.compiler.layers import ConvLayer, WeightMode
 from vta.compiler.macs import node_macs
 from vta.compiler.model import CompiledModel, Section, layout_json
 from vta.compiler.packing import bias_input_tile, channel_tiles, identity_tile
-from vta.compiler.partition import Placement, partition
+from vta.compiler.partition import partition
+from vta.compiler.placement import Placement
 from vta.compiler.schedule import CycleCost, choose
 from vta.isa import Config, MemoryType
 from vta.isa.elements import pack

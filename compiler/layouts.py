@@ -40,7 +40,7 @@ def usual(shape: tuple[int, ...], batch: int) -> bool:
 def channels_last(graph: ir.Graph, batch: int, block: int) -> dict[str, bool]:
     """For every value with a device layout: whether its channels are last (see the module
     docstring). Where operators ask one value for both layouts, the first asking wins; the
-    other then cannot run on VTA (`partition.describe` checks)."""
+    other then cannot run on VTA (`node_layers.describe` checks)."""
     group = {name: name for name in graph.values}
 
     def root(name: str) -> str:

@@ -25,7 +25,8 @@ import dataclasses
 
 from vta.compiler.cost_model import estimate
 from vta.compiler.macs import node_macs
-from vta.compiler.partition import Placement, partition
+from vta.compiler.partition import partition
+from vta.compiler.placement import Placement
 from vta.compiler.schedule import SHORTLIST, CycleCost, choose, scratch_image, timing_key
 from vta.compiler.tiling import Capacity, SramPlan, _fits, _shared, _slots, candidates
 from vta.isa import Config, VtaError
