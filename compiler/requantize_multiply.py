@@ -240,6 +240,8 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
     best = None
     for shift in range(0, MAX_SHIFT + 1):
         a = np.round(mu * 2.0 ** shift / b).astype(np.int64)
+        if shift and np.all(a[..., -1:] > limit):
+            break   # a grows with the shift: no lane has a valid a at this shift or beyond
         valid = (a >= 1) & (a <= limit)
         dropped = b * ((1 << shift) - 1) / 2.0 ** shift
         centre = np.round(dropped / 2)

@@ -65,14 +65,20 @@ class CycleCost:
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.cycles: dict[tuple, int] = {}
-        self._rankings: dict[int, tuple[VtaLayer, list]] = {}
+        #: per `timing_key`: the layer ranked, the head of its ranking
+        self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
         self._pool: ProcessPoolExecutor | None = None
 
     def ranking(self, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
-        """`ranked(layer)`, remembered for this layer object."""
-        if id(layer) not in self._rankings:
-            self._rankings[id(layer)] = (layer, ranked(layer, self.config))
-        return self._rankings[id(layer)][1]
+        """The head of `ranked(layer)` (its `SHORTLIST` best plans: all `choose` reads),
+        ranked once per `timing_key` (layers that differ only in their data rank alike)."""
+        key = timing_key(layer)
+        if key not in self._rankings:
+            self._rankings[key] = (layer, ranked(layer, self.config)[:SHORTLIST])
+        ranked_layer, head = self._rankings[key]
+        if ranked_layer is layer:
+            return head
+        return [(dataclasses.replace(plan, layer=layer), value) for plan, value in head]
 
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""

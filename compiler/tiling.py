@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, VtaLayer, WeightMode,
@@ -281,7 +282,11 @@ class SramPlan:
 
     def regions(self, tile: Tile) -> dict[Part, Region]:
         """The regions of one tile's operands, as offsets inside its slots."""
-        return _REGIONS[type(self.layer)](self.layer, self.tiling, tile)
+        return _REGIONS[type(self.layer)](self.layer, self.tiling, tile, self._scratch)
+
+    @cached_property
+    def _scratch(self) -> int:
+        return scratch_registers(self.layer)
 
     @property
     def fits(self) -> bool:
@@ -311,12 +316,13 @@ def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
                     full_regions, capacity)
 
 
-def _slots(layer: VtaLayer, tiling: Tiling):
+def _slots(layer: VtaLayer, tiling: Tiling, scratch: int | None = None):
     """(full tile, its regions, slot sizes) of `layer` under `tiling`: the slots hold the full
     tile's regions and those of smaller edge tiles whose few outputs take partial accumulators
-    (`partial_accumulators`) where the full tile's do not."""
+    (`partial_accumulators`) where the full tile's do not. `scratch`: the layer's
+    `scratch_registers`, where the caller knows them."""
     full_tile = largest_tile(layer, tiling)
-    full_regions = _REGIONS[type(layer)](layer, tiling, full_tile)
+    full_regions = _REGIONS[type(layer)](layer, tiling, full_tile, scratch)
     slots = dict.fromkeys(PLANNED, 0)
     regions = list(full_regions.values())
     if isinstance(layer, ConvLayer) and partial_accumulators(full_tile) == 1 \
@@ -326,7 +332,7 @@ def _slots(layer: VtaLayer, tiling: Tiling):
             < PARTIAL_ACCUMULATORS:
         for tile in _edge_tiles(layer, tiling):
             if partial_accumulators(tile) > 1:
-                regions += _REGIONS[type(layer)](layer, tiling, tile).values()
+                regions += _REGIONS[type(layer)](layer, tiling, tile, scratch).values()
     for region in regions:
         slots[region.memory] = max(slots[region.memory], region.end)
     return full_tile, full_regions, slots
@@ -376,7 +382,8 @@ def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
     return shared
 
 
-def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | None = None
+                  ) -> dict[Part, Region]:
     """INP: the input window of a reduction chunk, then (at a fixed offset: after the full
     tile's window) a fused residual operand's window. WGT: the weight chunk, when weights are
     streamed. ACC: the constants (for the tiling's output blocks), the accumulators (times
@@ -406,7 +413,8 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile) -> dict[Part, Re
     if layer.pool is not None:
         regions[Part.POOLED] = Region(acc, accumulators.end,
                                       tile.blocks * pooled_tile(layer, tile).positions)
-    scratch = scratch_registers(layer)
+    if scratch is None:
+        scratch = scratch_registers(layer)
     if scratch:
         # one register per tile the steps run on: the pooled results, or the outputs
         register = regions[Part.POOLED].size if layer.pool is not None \
@@ -424,7 +432,8 @@ def odd_distance(start: int, free: int) -> int:
     return free + 1 - (free - start) % 2
 
 
-def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile,
+                      scratch: int | None = None) -> dict[Part, Region]:
     """INP: the input window. ACC: its copy, then the maxima."""
     window = tile.blocks * input_window(layer, tile).tiles
     return {Part.INPUT: Region(MemoryType.INP, 0, window),
@@ -432,7 +441,8 @@ def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile) -> dict[P
             Part.ACCUMULATORS: Region(MemoryType.ACC, window, tile.blocks * tile.positions)}
 
 
-def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Region]:
+def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile, scratch: int | None = None
+                 ) -> dict[Part, Region]:
     """INP: the two operands' windows (whole halo'd rows). ACC: the constants (for the tiling's
     output blocks), the first operand's copy (where the sum is formed), the second's."""
     inp, acc = MemoryType.INP, MemoryType.ACC
@@ -442,7 +452,8 @@ def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile) -> dict[Part, Regi
     outputs = tile.blocks * tile.positions
     constants = len(layer.constants) * tiling.out_blocks
     operand = Region(acc, odd_distance(constants, constants + outputs), outputs)
-    scratch = scratch_registers(layer)
+    if scratch is None:
+        scratch = scratch_registers(layer)
     return {Part.INPUT: Region(inp, 0, first), Part.OTHER: Region(inp, first, second),
             Part.CONSTANTS: Region(acc, 0, constants),
             Part.ACCUMULATORS: Region(acc, constants, outputs),
@@ -476,13 +487,14 @@ def candidates(layer: VtaLayer):
 def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
     """The SRAM plans of every tiling of `layer` that fits the buffers."""
     capacity = Capacity.of(config)
+    scratch = scratch_registers(layer)
     plans = []
     known: dict[tuple, tuple] = {}      # the slots of tilings that differ only in threads
     for tiling in candidates(layer):
         extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks,
                    tiling.weights_resident)
         if extents not in known:
-            known[extents] = _slots(layer, tiling)
+            known[extents] = _slots(layer, tiling, scratch)
         full_tile, full_regions, slots = known[extents]
         shared = _shared(layer, tiling, slots, capacity)
         if _fits(tiling.threads, slots, shared, capacity):

@@ -132,7 +132,19 @@ _ENUM_FIELDS = {"memory_type": MemoryType, "alu_opcode": AluOp}
 
 
 def layout_of(insn: Instruction, config: Config) -> Layout:
-    return layouts(config).for_opcode(insn.opcode)
+    return _layouts(config).for_opcode(insn.opcode)
+
+
+def _layouts(config: Config):
+    """`layouts(config)`, the last config's kept by identity (configs hash slowly, and
+    encoding asks once per instruction)."""
+    global _last_layouts
+    if _last_layouts is None or _last_layouts[0] is not config:
+        _last_layouts = (config, layouts(config))
+    return _last_layouts[1]
+
+
+_last_layouts: tuple | None = None
 
 
 def encode(insn: Instruction, config: Config, where: str = "") -> bytes:
@@ -177,7 +189,8 @@ def decode_stream(data: bytes, config: Config) -> list[Instruction]:
 
 def encode_uop(uop: Uop, config: Config, where: str = "") -> int:
     """The 32-bit word of a micro-op."""
-    return layouts(config).uop.pack(dataclasses.asdict(uop), where)
+    return _layouts(config).uop.pack({"dst_idx": uop.dst_idx, "src_idx": uop.src_idx,
+                                      "wgt_idx": uop.wgt_idx}, where)
 
 
 def decode_uop(word: int, config: Config) -> Uop:

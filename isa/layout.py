@@ -152,10 +152,13 @@ class IsaLayouts:
     uop: Layout
 
     def for_opcode(self, opcode: Opcode) -> Layout:
-        return {
-            Opcode.LOAD: self.memory, Opcode.STORE: self.memory, Opcode.GEMM: self.gemm,
-            Opcode.ALU: self.alu, Opcode.FINISH: self.finish,
-        }[Opcode(opcode)]
+        layout = self._by_opcode.get(opcode)
+        return layout if layout is not None else self._by_opcode[Opcode(opcode)]
+
+    @cached_property
+    def _by_opcode(self) -> dict[Opcode, Layout]:
+        return {Opcode.LOAD: self.memory, Opcode.STORE: self.memory, Opcode.GEMM: self.gemm,
+                Opcode.ALU: self.alu, Opcode.FINISH: self.finish}
 
 
 @cache
