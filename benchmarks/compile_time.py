@@ -7,7 +7,7 @@ cycle-model timing of the shortlist), code emission, and `.vtab` serialization.
 
 Each phase's time is exclusive (a phase started inside another is not counted twice). With
 `--serial` the candidate timings run in this process (no pool), and the CPU seconds of this
-process (printed too) measure the work whatever the machine's load. `--profile N` prints the N
+process (printed too, in total and per phase) measure the work whatever the machine's load. `--profile N` prints the N
 functions with the most own time under cProfile (which slows everything ~2×). Times on a
 shared machine are noisy: the load average is printed with them.
 """
@@ -52,24 +52,30 @@ def model_path(name: str):
 
 
 class PhaseTimer:
-    """Exclusive seconds per phase of the functions in `PHASES`, while `patched()` is active."""
+    """Exclusive seconds (wall clock, and CPU of this process) per phase of the functions in
+    `PHASES`, while `patched()` is active."""
 
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
-        self._stack: list[list[float]] = []          # per active phase: [start, nested seconds]
+        self.cpu: dict[str, float] = defaultdict(float)
+        #: per active phase: [start, nested seconds, start CPU, nested CPU seconds]
+        self._stack: list[list[float]] = []
 
     def wrap(self, phase: str, function):
         def timed(*args, **kwargs):
-            entry = [time.perf_counter(), 0.0]
+            entry = [time.perf_counter(), 0.0, time.process_time(), 0.0]
             self._stack.append(entry)
             try:
                 return function(*args, **kwargs)
             finally:
                 self._stack.pop()
                 spent = time.perf_counter() - entry[0]
+                cpu = time.process_time() - entry[2]
                 self.seconds[phase] += spent - entry[1]
+                self.cpu[phase] += cpu - entry[3]
                 if self._stack:
                     self._stack[-1][1] += spent
+                    self._stack[-1][3] += cpu
         return timed
 
     @contextlib.contextmanager
@@ -84,21 +90,27 @@ class PhaseTimer:
                 setattr(owner, name, function)
 
 
-def compile_once(path, config: Config) -> tuple[dict[str, float], float, float, bytes]:
-    """(seconds per phase, total seconds, CPU seconds of this process, the .vtab bytes) of one
-    compile."""
+OTHER = "other (layout, planning, host steps)"
+
+
+def compile_once(path, config: Config
+                 ) -> tuple[dict[str, tuple[float, float]], float, float, bytes]:
+    """((wall, CPU) seconds per phase, total seconds, CPU seconds of this process, the .vtab
+    bytes) of one compile."""
     timer = PhaseTimer()
     started, cpu = time.perf_counter(), time.process_time()
     with timer.patched():
-        imported = time.perf_counter()
+        imported, imported_cpu = time.perf_counter(), time.process_time()
         graph = import_onnx(path, alu_mul=config.ALU_MUL)
         timer.seconds["import"] += time.perf_counter() - imported
+        timer.cpu["import"] += time.process_time() - imported_cpu
         data = artifact.to_bytes(build.compile_graph(graph, config))
     total = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    accounted = sum(timer.seconds.values())
-    timer.seconds["other (layout, planning, host steps)"] += total - accounted
-    return dict(timer.seconds), total, cpu, data
+    timer.seconds[OTHER] += total - sum(timer.seconds.values())
+    timer.cpu[OTHER] += cpu - sum(timer.cpu.values())
+    phases = {phase: (seconds, timer.cpu[phase]) for phase, seconds in timer.seconds.items()}
+    return phases, total, cpu, data
 
 
 def main() -> None:
@@ -124,8 +136,11 @@ def main() -> None:
             load = os.getloadavg()[0]
             print(f"{name} run {run + 1}: {total:.2f} s, {cpu:.2f} CPU s in this process "
                   f"(load average {load:.1f}, {os.cpu_count()} cores)")
-            for phase, seconds in sorted(phases.items(), key=lambda item: -item[1]):
-                print(f"  {phase:38} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+            print(f"  {'phase':38} {'wall':>9}  {'share':>7}  {'CPU here':>10}")
+            for phase, (seconds, cpu_seconds) in sorted(phases.items(),
+                                                        key=lambda item: -item[1][0]):
+                print(f"  {phase:38} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  "
+                      f"{cpu_seconds:7.2f} s")
             if profile:
                 pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
         if args.repeat > 1:

@@ -1,8 +1,8 @@
 """Show or clean what pyvta caches: simulator builds (Verilator, Icarus) and the core's Verilog,
 kept within a size cap by evicting the least recently used (VTA_CACHE_MAX_SIZE, default 5G;
-"unlimited" for none), and built models. The folder is $VTA_CACHE_DIR, else
-$XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A build that a running process uses is never
-removed."""
+"unlimited" for none), built models, and compiled models (`vta compile`'s cache). The folder is
+$VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A build that a running
+process uses is never removed."""
 
 import os
 import time
@@ -11,9 +11,9 @@ from vta.cli.common import Failure
 from vta.cli.output import add_output_options, emit
 
 NAME = "cache"
-HELP = "show or clean the cache of simulator builds, Verilog and models"
+HELP = "show or clean the cache of simulator builds, Verilog, models and compiled models"
 
-KINDS = ("rtl", "verilog", "models")
+KINDS = ("rtl", "verilog", "models", "compiled")
 
 
 def add_arguments(parser):
@@ -51,10 +51,25 @@ def _model_entries():
     return found
 
 
+def _compiled_entries():
+    """The compile cache's `.vtab` files (`vta.compiler.compile_cache`)."""
+    from vta.compiler import compile_cache
+    from vta.runtime.backends.rtl.cache import Entry
+
+    folder = compile_cache.folder()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.vtab"):
+        info = path.stat()
+        found.append(Entry("compiled", path, info.st_size, info.st_mtime))
+    return found
+
+
 def _entries():
     from vta.runtime.backends.rtl import cache
 
-    return [*cache.entries(), *_model_entries()]
+    return [*cache.entries(), *_model_entries(), *_compiled_entries()]
 
 
 def _info(args) -> int:
@@ -83,11 +98,12 @@ def _info(args) -> int:
              f"size cap for simulator builds and Verilog: {cap} "
              f"({'set by' if document['max_bytes_from'] != 'default' else 'default;'} "
              f"VTA_CACHE_MAX_SIZE), using {_size(capped)}"]
-    names = {"rtl": "simulator builds", "verilog": "Verilog texts", "models": "models"}
+    names = {"rtl": "simulator builds", "verilog": "Verilog texts", "models": "models",
+             "compiled": "compiled models"}
     for kind in KINDS:
         entries = [e for e in found if e.kind == kind]
         oldest = f", least recently used {_ago(entries[0].last_used)}" if entries else ""
-        if kind == "models":
+        if kind in ("models", "compiled"):
             entries.sort(key=lambda e: e.last_used)
             oldest = f", oldest {_ago(entries[0].last_used)}" if entries else ""
         lines.append(f"  {names[kind]:<17} {len(entries):>5}  {_size(kinds[kind]['bytes']):>10}"
@@ -113,6 +129,11 @@ def _clean(args) -> int:
         outcome = cache.evict(0, build_kinds) if build_kinds else {"removed": [], "in_use": []}
         if "models" in kinds:
             for entry in _model_entries():
+                entry.path.unlink(missing_ok=True)
+                outcome["removed"].append(entry)
+        if "compiled" in kinds:
+            for entry in _compiled_entries():
+                entry.path.with_suffix(".json").unlink(missing_ok=True)
                 entry.path.unlink(missing_ok=True)
                 outcome["removed"].append(entry)
     removed, busy = outcome["removed"], outcome["in_use"]

@@ -27,6 +27,9 @@ def add_arguments(parser):
                         help="list every node: where it runs, why not on VTA, MACs, cycles, "
                              "host time (one inference on the functional backend measures it; "
                              "--json prints this report)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile even when the compile cache holds this model for this "
+                             "config and compiler (and do not store the result there)")
     add_output_options(parser)
 
 
@@ -47,35 +50,56 @@ def input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def run(args) -> int:
-    from vta.compiler import artifact
+    from vta.compiler import artifact, compile_cache
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
     from vta.compiler.report import (format_report, measured_host_times, model_labels,
                                      placement_report, share_summary)
-    from vta.isa import progress
+    from vta.isa import VtaError, progress
 
     config = config_from(args)
     shapes = input_shapes(args.input_shape)
-    with _about(args.model):
-        with progress.step(f"importing {args.model.name}"):
-            graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes,
-                                    widths=(config.inp_width, config.wgt_width))
-        for notice in graph.notices:
+    widths = (config.inp_width, config.wgt_width)
+    entry = None if args.no_cache else compile_cache.key(
+        args.model, config, {"input_shapes": {name: list(dims) for name, dims in shapes.items()},
+                             "widths": list(widths)})
+    cached = compile_cache.load(entry) if entry is not None else None
+    if cached is not None:
+        try:
+            model = artifact.from_bytes(cached[0], where=str(args.model))
+        except VtaError:
+            cached = None                   # a damaged entry: compile again (and replace it)
+    if cached is not None:
+        data, notices = cached
+        for notice in notices:
             print(f"vta compile: {notice}", file=sys.stderr)
-        with progress.step("compiling", total=len(graph.nodes)) as step:
-            def advance(name, done, total):
-                step.update(completed=done, description=f"compiling {name[-40:]}")
+    else:
+        with _about(args.model):
+            with progress.step(f"importing {args.model.name}"):
+                graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes,
+                                    widths=widths)
+            for notice in graph.notices:
+                print(f"vta compile: {notice}", file=sys.stderr)
+            with progress.step("compiling", total=len(graph.nodes)) as step:
+                def advance(name, done, total):
+                    step.update(completed=done, description=f"compiling {name[-40:]}")
 
-            model = compile_graph(graph, config, progress=advance)
-        model.labels = model_labels(args.model)
-    write_atomically(args.output, artifact.to_bytes(model))
+                model = compile_graph(graph, config, progress=advance)
+            model.labels = model_labels(args.model)
+        data = artifact.to_bytes(model)
+        if entry is not None:
+            with contextlib.suppress(OSError, VtaError):     # the cache is only a shortcut
+                compile_cache.store(entry, data, graph.notices)
+    write_atomically(args.output, data)
     if args.report or args.json:
         with _about(args.output), progress.step("measuring the host steps"):
             report = placement_report(model, measured_host_times(model))
         emit(args, report, format_report(report))
     elif not args.quiet:
-        print(f"{args.output}: {len(graph.nodes)} operators for {config.model_string} "
-              f"(fingerprint {config.isa_fingerprint}) compiled in {model.compile_seconds:.1f} s")
+        how = ("read from the compile cache (--no-cache compiles again)" if cached is not None
+               else f"compiled in {model.compile_seconds:.1f} s")
+        print(f"{args.output}: {len(model.nodes)} operators for {config.model_string} "
+              f"(fingerprint {config.isa_fingerprint}) {how}")
         print(share_summary(model.nodes))
     return 0
 
