@@ -79,6 +79,7 @@ def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int
     reaches = (bounds[0] > -acc_bound, bounds[1] < acc_bound)
     enumerable = acc_bound.size * (2 * int(acc_bound.max()) + 1) <= ENUMERATE
     candidates = []
+    known: dict[tuple, list[_Shape]] = {}   # the shapes of each reach (most clampings share it)
     # a side is clamped only where the accumulators reach beyond its saturation bound
     for clamp_low in {False, bool(np.any(reaches[0]))}:
         for clamp_high in {False, bool(np.any(reaches[1]))}:
@@ -86,7 +87,10 @@ def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int
             low = np.where(clamp_low & reaches[0], bounds[0] - CLAMP_SLACK, -acc_bound)
             high = np.where(clamp_high & reaches[1], bounds[1] + CLAMP_SLACK, acc_bound)
             reach = np.maximum(-np.maximum(low, -acc_bound), np.minimum(high, acc_bound))
-            for shape in _shapes(multiplier, reach, zero_point):
+            seen = (reach.shape, reach.dtype.str, reach.tobytes())
+            if seen not in known:
+                known[seen] = _shapes(multiplier, reach, zero_point)
+            for shape in known[seen]:
                 # an unclamped side that reaches saturation saturates at the end
                 estimate = alu_cycles(_arithmetic(shape, zero_point)) + sum(
                     2 if clamped[side] else int(np.any(reaches[side])) for side in (0, 1))
@@ -234,36 +238,43 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
     |X + c − acc·μ| ≤ L·|η| + max(c, b·(2^s − 1)/2^s − c) over |acc| ≤ L."""
     if total < 0:
         return None
-    mu = (multiplier * 2.0 ** total)[..., None]
-    limit = np.minimum(IMM_MAX, (X_LIMIT - 1) // (reach + 1))[..., None]
+    # lane by lane (flattened): a lane none of whose b gives a valid a at a shift has none at
+    # any larger shift (a grows with it), so each shift works on the lanes still open
+    lanes = np.broadcast_shapes(multiplier.shape, reach.shape)
+    mu_all = np.broadcast_to(multiplier * 2.0 ** total, lanes).ravel()
+    reach_all = np.broadcast_to(reach, lanes).ravel()
+    limit_all = np.minimum(IMM_MAX, (X_LIMIT - 1) // (reach_all + 1))
     b = np.arange(1, CHAIN_FACTOR + 1, dtype=np.int64)
-    best = None
-    for shift in range(0, MAX_SHIFT + 1):
-        a = np.round(mu * 2.0 ** shift / b).astype(np.int64)
-        if shift and np.all(a[..., -1:] > limit):
-            break   # a grows with the shift: no lane has a valid a at this shift or beyond
-        valid = (a >= 1) & (a <= limit)
-        dropped = b * ((1 << shift) - 1) / 2.0 ** shift
+    units = np.full(mu_all.shape, np.inf)
+    shift, a_best, b_best = (np.zeros(mu_all.shape, np.int64) for _ in range(3))
+    centre_best = np.zeros(mu_all.shape)
+    for step in range(0, MAX_SHIFT + 1):
+        smallest = np.round(mu_all * 2.0 ** step / CHAIN_FACTOR).astype(np.int64)
+        open_lanes = np.flatnonzero(smallest <= limit_all)      # a at the largest b
+        if not open_lanes.size:
+            break
+        mu = mu_all[open_lanes, None]
+        a = np.round(mu * 2.0 ** step / b).astype(np.int64)
+        valid = (a >= 1) & (a <= limit_all[open_lanes, None])
+        dropped = b * ((1 << step) - 1) / 2.0 ** step
         centre = np.round(dropped / 2)
-        units = (reach[..., None] * np.abs(a * b / 2.0 ** shift - mu)
+        found = (reach_all[open_lanes, None] * np.abs(a * b / 2.0 ** step - mu)
                  + np.maximum(centre, dropped - centre))
-        units = np.where(valid, units, np.inf)
-        pick = np.argmin(units, axis=-1)[..., None]
-        found = np.take_along_axis(units, pick, -1)[..., 0]
-        if best is None:
-            best = [found, np.full(found.shape, shift), np.take_along_axis(a, pick, -1)[..., 0],
-                    b[pick[..., 0]], np.take_along_axis(np.broadcast_to(centre, units.shape),
-                                                        pick, -1)[..., 0]]
-            continue
-        better = found < best[0]
-        for index, value in enumerate([found, np.full(found.shape, shift),
-                                       np.take_along_axis(a, pick, -1)[..., 0], b[pick[..., 0]],
-                                       np.take_along_axis(np.broadcast_to(centre, units.shape),
-                                                          pick, -1)[..., 0]]):
-            best[index] = np.where(better, value, best[index])
-    units, shift, a, b, centre = best
+        found = np.where(valid, found, np.inf)
+        pick = np.argmin(found, axis=-1)
+        rows = np.arange(open_lanes.size)
+        found = found[rows, pick]
+        better = found < units[open_lanes]
+        lanes_better = open_lanes[better]
+        units[lanes_better] = found[better]
+        shift[lanes_better] = step
+        a_best[lanes_better] = a[rows[better], pick[better]]
+        b_best[lanes_better] = b[pick[better]]
+        centre_best[lanes_better] = centre[pick[better]]
     if not np.all(np.isfinite(units)):
         return None
+    units, shift, a, b, centre = (values.reshape(lanes) for values in
+                                  (units, shift, a_best, b_best, centre_best))
     # X itself and its rounding constant stay inside int32 (X plus it: checked by `monotone`)
     constant = np.abs(centre) + (1 << max(total - 1, 0)) + abs(zero_point) * 2.0 ** total
     if np.any(reach * (a * b / 2.0 ** shift) + b + 2 >= X_LIMIT) or np.any(constant >= X_LIMIT):
