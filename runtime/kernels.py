@@ -9,6 +9,7 @@ import numpy as np
 
 from vta.isa import (Alu, AluOp, Config, Gemm, LoopInstruction, Opcode, Uop, VtaError, encode,
                      encode_uop, layouts)
+from vta.isa.errors import FieldRangeError
 
 #: The original runtime's bound on micro-kernel loop levels (``PushLoopBegin``).
 MAX_LOOP_LEVELS = 2
@@ -84,11 +85,15 @@ class KernelRecorder:
 
     def __init__(self, config: Config, key, cached: bool = False):
         self.config, self.key, self.cached = config, key, cached
-        self._where = f"kernel {key!r}: "
         self._loops: list[Loop] = []
         self._uops: list[Uop] = []
         self._words: list[int] = []
         self._mode: tuple | None = None  # (opcode, reset, alu_opcode, use_imm, imm)
+
+    @property
+    def _where(self) -> str:
+        """The prefix of this kernel's error messages (made only for one: keys are long)."""
+        return f"kernel {self.key!r}: "
 
     def loop(self, extent: int, dst_factor: int = 0, src_factor: int = 0,
              wgt_factor: int = 0) -> None:
@@ -111,7 +116,9 @@ class KernelRecorder:
         use_imm = imm is not None
         imm = 0 if imm is None else int(imm)
         if use_imm:
-            layouts(self.config).alu["imm"].check(imm, self._where)
+            field = layouts(self.config).alu["imm"]
+            if not field.minimum <= imm <= field.maximum:
+                field.check(imm, self._where)
             bits = self.config.LOG_ACC_WIDTH              # the hardware's shift-amount width
             low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
             if op == AluOp.SHR and not low <= imm <= high:
@@ -144,7 +151,12 @@ class KernelRecorder:
             raise UopHazardError(f"{self._where}micro-op {len(self._uops)} writes ACC tile "
                                  f"{uop.dst_idx}, also written by one of the {HAZARD_WINDOW} "
                                  f"micro-ops before it (a pipeline hazard); reorder the micro-ops")
-        self._words.append(encode_uop(uop, self.config, f"{self._where}micro-op {len(self._uops)}: "))
+        try:
+            word = encode_uop(uop, self.config)
+        except FieldRangeError:         # again, to name the kernel and micro-op
+            encode_uop(uop, self.config, f"{self._where}micro-op {len(self._uops)}: ")
+            raise
+        self._words.append(word)
         self._mode = mode
         self._uops.append(uop)
 
@@ -162,7 +174,11 @@ class KernelRecorder:
         opcode, reset, alu_opcode, use_imm, imm = self._mode
         kernel = UopKernel(self.key, opcode, tuple(self._uops), np.array(self._words, np.uint32),
                            tuple(self._loops), reset, alu_opcode, use_imm, imm)
-        encode(kernel.instruction(0), self.config, self._where)
+        try:
+            encode(kernel.instruction(0), self.config)
+        except FieldRangeError:         # again, to name the kernel
+            encode(kernel.instruction(0), self.config, self._where)
+            raise
         return kernel
 
 
