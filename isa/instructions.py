@@ -46,7 +46,14 @@ class Instruction:
         return module_of(self.opcode, getattr(self, "memory_type", 0))
 
     def replace(self, **changes) -> Instruction:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes` (`dataclasses.replace`, without its cost: instructions have
+        no __post_init__ to run again)."""
+        if not changes.keys() <= set(_field_names(type(self))):
+            return dataclasses.replace(self, **changes)     # its error names the field
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.update(changes)
+        return clone
 
 
 @dataclass(frozen=True)
