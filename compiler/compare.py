@@ -3,7 +3,9 @@
 onnxruntime is not bit-exact for requantized int8 graphs (its optimisation levels differ among
 themselves), so differences are measured in quantization steps, per IR value: `chained` runs the
 reference on its own results from the graph input on, `isolated` feeds each node onnxruntime's
-own inputs, which shows each node's rounding alone.
+own inputs, which shows each node's rounding alone. `exact_values` evaluates the same QDQ graph
+in float64 (ONNX's reference evaluator): the quantized tensors of an exact evaluation, against
+which the integer graph and onnxruntime's float32 arithmetic can each be measured.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     existing = {output.name for output in exposed.graph.output}
-    names = [name for name in graph.onnx_names if name not in existing]
+    produced = {name for node in model.graph.node for name in node.output}
+    names = [name for name in graph.onnx_names if name not in existing and name in produced]
     for name in names:
         value = graph.values[graph.onnx_names[name]]
         element = TensorProto.UINT8 if value.onnx_dtype == "uint8" else TensorProto.INT8
@@ -49,6 +52,58 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
     session = onnxruntime.InferenceSession(exposed.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     results = session.run(names, inputs)
+    return {graph.onnx_names[name]: graph.values[graph.onnx_names[name]].from_onnx(result)
+            for name, result in zip(names, results)}
+
+
+def exact_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
+                 inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The quantized tensors of the ONNX model evaluated with every float tensor in float64 —
+    DequantizeLinear, the float operators and QuantizeLinear (÷ scale, round half to even) as
+    ONNX defines them, by `onnx.reference` —, by IR value name in the IR's int8 domain. Float64
+    is exact for a convolution's products (int8 values times float32 scales) and within ~10^-16
+    relative for its sums, so a tensor differs from the exact one only where a value lies within
+    that of a rounding tie; float32 arithmetic (onnxruntime's unfused DequantizeLinear → Conv →
+    QuantizeLinear) flips values within ~10^-7 of one."""
+    from onnx import numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    from onnx.reference.ops import op_dequantize_linear, op_quantize_linear
+
+    class DequantizeLinear(op_dequantize_linear.DequantizeLinear_25):
+        op_domain = ""                      # the same arithmetic at the opsets before 19
+
+    class QuantizeLinear(op_quantize_linear.QuantizeLinear_25):
+        op_domain = ""
+
+        def _run(self, x, y_scale, *args, **kwargs):
+            # the reference casts to int32 before it saturates: bring ±inf (x/0) into range first
+            bound = 2.0 ** 20 * float(np.max(np.abs(y_scale)))
+            return super()._run(np.clip(x, -bound, bound), y_scale, *args, **kwargs)
+
+    model = onnx.load(str(model)) if isinstance(model, (str, Path)) else model
+    wide = onnx.ModelProto()
+    wide.CopyFrom(model)
+
+    def widen(tensor: TensorProto) -> None:
+        if tensor.data_type == TensorProto.FLOAT:
+            tensor.CopyFrom(numpy_helper.from_array(
+                numpy_helper.to_array(tensor).astype(np.float64), tensor.name))
+
+    for tensor in wide.graph.initializer:
+        widen(tensor)
+    for node in wide.graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.TENSOR:
+                widen(attribute.t)
+            elif node.op_type == "Cast" and attribute.name == "to" \
+                    and attribute.i == TensorProto.FLOAT:
+                attribute.i = TensorProto.DOUBLE
+    evaluator = ReferenceEvaluator(wide, new_ops=[DequantizeLinear, QuantizeLinear])
+    produced = {name for node in model.graph.node for name in node.output}
+    names = [name for name in graph.onnx_names if name in produced]
+    feeds = {name: array.astype(np.float64) if array.dtype == np.float32 else array
+             for name, array in inputs.items()}
+    results = evaluator.run(names, feeds)
     return {graph.onnx_names[name]: graph.values[graph.onnx_names[name]].from_onnx(result)
             for name, result in zip(names, results)}
 
