@@ -39,7 +39,7 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     existing = {output.name for output in exposed.graph.output}
-    produced = {name for node in model.graph.node for name in node.output}
+    produced = _tensor_names(model)
     names = [name for name in graph.onnx_names if name not in existing and name in produced]
     for name in names:
         value = graph.values[graph.onnx_names[name]]
@@ -99,7 +99,7 @@ def exact_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
                     and attribute.i == TensorProto.FLOAT:
                 attribute.i = TensorProto.DOUBLE
     evaluator = ReferenceEvaluator(wide, new_ops=[DequantizeLinear, QuantizeLinear])
-    produced = {name for node in model.graph.node for name in node.output}
+    produced = _tensor_names(model)
     names = [name for name in graph.onnx_names if name in produced]
     feeds = {name: array.astype(np.float64) if array.dtype == np.float32 else array
              for name, array in inputs.items()}
@@ -122,6 +122,14 @@ def layer_differences(graph: ir.Graph, model, inputs: dict[str, np.ndarray],
             node.output, node.name, _steps(ours[node.output], theirs[node.output]),
             _steps(alone, theirs[node.output])))
     return differences
+
+
+def _tensor_names(model: onnx.ModelProto) -> set[str]:
+    """The tensors the ONNX model holds (an imported graph also names tensors of its own, e.g.
+    inside a decomposed GRU, which no runtime of the model can report)."""
+    return ({name for node in model.graph.node for name in node.output}
+            | {value.name for value in model.graph.input}
+            | {tensor.name for tensor in model.graph.initializer})
 
 
 def _steps(a: np.ndarray, b: np.ndarray) -> int:
