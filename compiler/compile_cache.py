@@ -9,7 +9,8 @@ version and a digest of the source of every package a compile runs (`compiler`, 
 external data files is never cached (those files are not hashed). Entries live in
 ``cache_home() / "compiled"`` (``~/.cache/pyvta/compiled`` by default; `vta cache info` lists
 them, `vta cache clean --kind compiled` removes them); `vta compile --no-cache` bypasses the
-cache. An entry is the `.vtab` and a JSON file of the importer's notices, written atomically.
+cache, and so does ``VTA_COMPILE_CACHE=0`` in the environment (the test suite sets it). An entry
+is the `.vtab` and a JSON file of the importer's notices, written atomically.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from vta.isa import Config
@@ -53,6 +55,8 @@ def key(model: Path, config: Config, options: dict) -> str | None:
     external data)."""
     from vta.compiler.artifact import FORMAT_VERSION
 
+    if os.environ.get("VTA_COMPILE_CACHE", "1") == "0":
+        return None
     try:
         data = model.read_bytes()
     except OSError:

@@ -22,6 +22,7 @@ def model(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("VTA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VTA_COMPILE_CACHE", "1")     # the suite turns it off elsewhere
     return tmp_path / "cache"
 
 
@@ -70,6 +71,13 @@ def test_key_covers_model_config_options_and_compiler(model, tmp_path, monkeypat
     assert key != compile_cache.key(changed, pynq, {"widths": [8, 8]})
     monkeypatch.setattr(compile_cache, "compiler_digest", lambda: "another compiler")
     assert key != compile_cache.key(model, pynq, {"widths": [8, 8]})
+
+
+def test_vta_compile_cache_0_turns_it_off(model, tmp_path, capsys, cache_dir, monkeypatch):
+    monkeypatch.setenv("VTA_COMPILE_CACHE", "0")
+    compile_cli(capsys, model, "-o", tmp_path / "a.vtab")
+    assert "compiled in" in compile_cli(capsys, model, "-o", tmp_path / "b.vtab")
+    assert not (cache_dir / compile_cache.FOLDER).exists()
 
 
 def test_models_with_external_data_are_not_cached(model, tmp_path):
