@@ -13,6 +13,10 @@ coefficients; every other run is "held out", and the error printed for those is 
 error on points it was not calibrated on. New runs are held out (``--calibrate`` makes them
 calibration runs): Yosys runs of `vta dse --verify` (``--add-store``), JSON lines of runs
 (``--add``), or configs synthesized here on Dask (``--synthesize``).
+
+A family named in the file's ``references`` (``{"xcup": "xc7"}``) is fitted as its reference
+family's model times one factor per resource (`vta.fpga.resource_model.fit`), so a few Yosys
+runs of it suffice.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def errors(model, runs: list[dict]) -> list[dict]:
         estimate = model.estimate(config)
         table.append({"config": config.config_string, "bus": config.bus_bits,
                       "alu_mul": config.ALU_MUL,
+                      "overlap_kernels": config.machine.overlap_kernels,
                       **{name: (run["used"][name], estimate[name],
                                 (estimate[name] - run["used"][name]) / max(run["used"][name], 1))
                          for name in RESOURCES}})
@@ -55,7 +60,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from vta.fpga.boards import RESOURCES
-    from vta.fpga.resource_model import CALIBRATION_FILE, fit
+    from vta.fpga.resource_model import CALIBRATION_FILE, ResourceModel, fit
     from vta.fpga.synth import count_resources
     from vta.isa import Config
 
@@ -97,21 +102,31 @@ def main() -> int:
                 print(f"{name}: {result['used']} ({result['seconds']:.0f} s)", flush=True)
 
     report = {}
-    for family in sorted({run["family"] for run in data["runs"]}):
+    references = data.setdefault("references", {})
+    families = sorted({run["family"] for run in data["runs"]},
+                      key=lambda family: (family in references, family))
+    models = {}
+    for family in families:
         runs = [run for run in data["runs"] if run["family"] == family]
         calibration = [run for run in runs if run["role"] == "calibration"]
         held_out = [run for run in runs if run["role"] != "calibration"]
-        model = fit(family, calibration)
+        reference = models.get(references.get(family))
+        if not calibration and reference is None:
+            print(f"\n{family}: no calibration runs, left as it was")
+            continue
+        model = fit(family, calibration, reference=reference) if calibration else \
+            ResourceModel(family, reference.coefficients)      # no runs of its own yet
+        models[family] = model
         data["models"][family] = model.coefficients
         report[family] = {"calibration": len(calibration), "held_out": len(held_out),
                           "errors": errors(model, held_out)}
         print(f"\n{family}: fitted on {len(calibration)} Yosys runs, {len(held_out)} held out")
-        print(f"{'config':<28} {'bus':>4} " + " ".join(f"{name + ' yosys/model/err':>26}"
+        print(f"{'config':<28} {'bus':>4} {'ovl':>3} " + " ".join(f"{name + ' yosys/model/err':>26}"
                                                      for name in RESOURCES))
         for row in report[family]["errors"]:
             cells = " ".join(f"{row[name][0]:>9,.1f} {row[name][1]:>9,.1f} {row[name][2]:>+6.1%}"
                              for name in RESOURCES)
-            print(f"{row['config']:<28} {row['bus']:>4} {cells}")
+            print(f"{row['config']:<28} {row['bus']:>4} {row['overlap_kernels']:>3} {cells}")
         for name in RESOURCES:
             worst = max((abs(row[name][2]) for row in report[family]["errors"]), default=0)
             print(f"  {name}: largest held-out error {worst:.1%}")
