@@ -8,8 +8,12 @@ its GEMM and ALU micro-op executions and bus cycles (its DRAM bytes at one bus w
 its bound — the compute module's floor (GEMM + ALU executions when the two run one after the
 other; the larger of the two when the machine overlaps them) or the bus's, whichever is larger
 —, the measured cycles, cycles over the bound, and MAC utilization (MACs per cycle against the
-GEMM core's peak; for layers bound by compute, also against the GEMM-only floor). Totals at the
-end, and the share of the compute-bound 3×3 and 1×1 convolutions at ≥ 90 % utilization.
+GEMM core's peak; for layers bound by compute, also against the GEMM-only floor). The `by` column names the bound: the GEMM unit, the ALU unit (their sum
+``GEMM+ALU`` on a one-unit core) or the bus. Totals at the end, the share of the compute-bound
+3×3 and 1×1 convolutions at ≥ 90 % utilization, and the depthwise convolutions against their own
+bound: they use only the diagonal of each weight tile (``dw`` before the kernel), so a GEMM
+execution does BLOCK of the BLOCK² MACs it could and their MAC utilization cannot pass 1/BLOCK;
+`util@bound` is then taken against that diagonal peak.
 
     python benchmarks/network_cycles.py [resnet18|efficientnet|digits] [--machine JSON]
         [--backend cycle|rtl] [--preset pynq]
@@ -68,6 +72,8 @@ def main() -> int:
           f"{'bound':>9} {'by':>9} {'cycles':>9} {'/bound':>6} {'MAC util':>8} {'util@bound':>10}")
     totals = {"cycles": 0, "bound": 0, "macs": 0}
     convs = [0, 0]        # compute-bound 3x3/1x1 convolutions: at >= 90 %, all
+    depthwise = {"layers": 0, "cycles": 0, "bound": 0, "macs": 0, "GEMM": 0, "ALU": 0, "bus": 0,
+                 "GEMM+ALU": 0}
     for node in evaluation.model.nodes:
         if node["placement"] != "vta":
             continue
@@ -79,19 +85,34 @@ def main() -> int:
         bound = max(compute, bus)
         cycles = report.cycles or 0
         macs = node["macs"]
-        weight = getattr(graph_nodes.get(node["name"]), "weight", None)
+        graph_node = graph_nodes.get(node["name"])
+        weight = getattr(graph_node, "weight", None)
         kernel = "x".join(str(k) for k in weight.shape[2:]) if weight is not None \
             and getattr(weight, "ndim", 0) == 4 else "-"
+        diagonal = bool(getattr(graph_node, "depthwise", False))
+        if bus > compute:
+            by = "bus"
+        else:
+            by = ("GEMM" if gemm >= alu else "ALU") if overlap else "GEMM+ALU"
         utilization = macs / (cycles * peak) if cycles else 0.0
-        at_bound = macs / (bound * peak) if bound else 0.0
+        # a depthwise layer's peak is the diagonal of the array: peak / BLOCK MACs per cycle
+        at_bound = macs * (config.block_out if diagonal else 1) / (bound * peak) if bound else 0.0
+        if diagonal:
+            kernel = "dw" + kernel
+            depthwise["layers"] += 1
+            depthwise["cycles"] += cycles
+            depthwise["bound"] += bound
+            depthwise["macs"] += macs
+            depthwise[by] += 1
         totals["cycles"] += cycles
         totals["bound"] += bound
         totals["macs"] += macs
-        if compute >= bus and kernel in ("3x3", "1x1") and node["operator"] == "Conv2d":
+        if compute >= bus and kernel in ("3x3", "1x1") and node["operator"] == "Conv2d" \
+                and not diagonal:
             convs[1] += 1
             convs[0] += utilization >= 0.9
         print(f"{node['name'][-40:]:40} {node['operator'][:8]:8} {kernel:>6} {gemm:9d} {alu:8d} "
-              f"{bus:8d} {bound:9d} {'compute' if compute >= bus else 'bandwidth':>9} "
+              f"{bus:8d} {bound:9d} {by:>9} "
               f"{cycles:9d} {cycles / bound if bound else 0:6.2f} {utilization:8.1%} "
               f"{at_bound:10.1%}")
     print(f"{'total':40} {'':8} {'':>6} {'':9} {'':8} {'':8} {totals['bound']:9d} {'':9} "
@@ -100,6 +121,16 @@ def main() -> int:
     if convs[1]:
         print(f"compute-bound 3x3/1x1 convolutions at >= 90 % MAC utilization: "
               f"{convs[0]} of {convs[1]}")
+    if depthwise["layers"]:
+        bounds = ", ".join(f"{depthwise[name]} by {name}" for name in
+                           ("GEMM", "ALU", "GEMM+ALU", "bus") if depthwise[name])
+        print(f"depthwise convolutions: {depthwise['layers']} layers ({bounds}), bound "
+              f"{depthwise['bound']}, cycles {depthwise['cycles']} "
+              f"({depthwise['cycles'] / depthwise['bound']:.2f} of the bound), "
+              f"{depthwise['macs'] / (depthwise['cycles'] * peak):.1%} MAC utilization "
+              f"(at most 1/{config.block_out} = {1 / config.block_out:.1%}: one diagonal of each "
+              f"weight tile), {depthwise['macs'] * config.block_out / (depthwise['cycles'] * peak):.1%} "
+              f"of the diagonal peak")
     print(f"TOTAL {totals['cycles']} cycles")
     return 0
 

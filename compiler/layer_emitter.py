@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layers import Imm, Reg, Step
 from vta.compiler.packing import ActLayout
-from vta.compiler.tiling import Part, Region, SramPlan, Tile, Window, reduction_chunks, tiles
+from vta.compiler.tiling import (Part, Region, SramPlan, Tile, Window, output_tile,
+                                 reduction_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import MemoryType, Module
 from vta.runtime.memory import Buffer
@@ -104,12 +105,15 @@ class LayerEmitter(ABC):
         # (`SramPlan.slot`).
         overlap = threads == 2 and stream.config.machine.overlap_kernels > 0
         carry = _Carry()
+        acc_slots = self.plan.acc_slots
+        config = stream.config
+        store_beats = -(-config.elem_bytes(MemoryType.OUT) // config.bus_bytes)
 
         def finish(placed: Placed, index: int) -> None:
             stream.dep_push(COMPUTE, STORE)
             stream.dep_pop(COMPUTE, STORE)
             self.store(placed)
-            if index + threads < len(work):
+            if index + acc_slots < len(work):
                 stream.dep_push(STORE, COMPUTE)
 
         def middle(last: bool, share: float = 0.0) -> None:
@@ -128,7 +132,19 @@ class LayerEmitter(ABC):
 
         for index, (tile, steps) in enumerate(work):
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
-            if index >= threads:
+            if index >= acc_slots:
+                if carry.placed is not None and carry.total >= self.gemm_executions:
+                    # Where the carried epilogue is longer than the GEMMs it runs beside, the
+                    # ALU unit need not wait with the GEMM unit for the store that frees this
+                    # tile's ACC slot: the epilogue starts before, as many executions as that
+                    # store has bus cycles.
+                    outputs = tile.blocks * output_tile(self.layer, tile).positions
+                    budget = carry.spent + outputs * store_beats
+                    while carry.kernels and carry.spent + _executions(carry.kernels[0][0]) \
+                            <= budget:
+                        dims, base, op = carry.kernels.pop(0)
+                        carry.spent += _executions(dims)
+                        self.kernel(dims, base, op)
                 stream.dep_pop(STORE, COMPUTE)
             self.gemm_executions = 0
             self.prologue(placed)

@@ -271,13 +271,26 @@ class SramPlan:
     def kernel_uops(self) -> int:
         return self.capacity.kernel_uops
 
+    @property
+    def acc_slots(self) -> int:
+        """ACC slots the tiles rotate through: with two threads, two in each half of ACC where
+        a tile's ACC regions fit a quarter of it (so that a tile's store overlaps the work of
+        the next two tiles instead of holding back the tile after next), else one per thread."""
+        threads = self.tiling.threads
+        if threads == 2 and self.slots[MemoryType.ACC] <= self.capacity.depths[MemoryType.ACC] // 4:
+            return 4
+        return threads
+
     def slot(self, memory: MemoryType, index: int) -> int:
         """First entry of the slot of `memory` that tile (or reduction step) `index` uses. With
-        two threads ACC's second slot starts at the buffer's second half (no ACC region is
-        shared), so that the two tiles' ALU and GEMM work can overlap (docs/hardware.md)."""
+        two threads ACC's odd tiles lie in the buffer's second half (no ACC region is shared),
+        so that two consecutive tiles' ALU and GEMM work can overlap (docs/hardware.md); with
+        four ACC slots (`acc_slots`) each half holds two, used in turn."""
         thread = index % self.tiling.threads
         if memory == MemoryType.ACC and self.tiling.threads == 2:
-            return thread * (self.capacity.depths[MemoryType.ACC] // 2)
+            depth = self.capacity.depths[MemoryType.ACC]
+            slot = index % self.acc_slots
+            return (slot % 2) * (depth // 2) + (slot // 2) * (depth // 4)
         return thread * self.slots[memory]
 
     def regions(self, tile: Tile) -> dict[Part, Region]:

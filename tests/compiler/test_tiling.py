@@ -9,7 +9,7 @@ from backend_graphs import (add_graph, conv_graph, conv_pool_graph, dense_graph,
                             residual_graph)
 from vta.compiler.partition import partition
 from vta.compiler.tiling import PLANNED, fitting_plans, tiles
-from vta.isa import Config
+from vta.isa import Config, MemoryType
 
 PYNQ = Config.preset("pynq")
 TINY = PYNQ.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13, LOG_ACC_BUFF_SIZE=13)
@@ -34,6 +34,7 @@ def check_plan(plan):
         slots_end = plan.tiling.threads * plan.slots[memory]
         assert all(start >= slots_end and end <= depths[memory] for start, end in shared)
         assert all(a[1] <= b[0] for a, b in zip(shared, shared[1:]))
+    check_acc_slots(plan)
     for tile in tiles(plan.layer, plan.tiling):
         regions = plan.regions(tile)
         for memory in PLANNED:
@@ -42,6 +43,25 @@ def check_plan(plan):
             assert all(0 <= start and end <= plan.slots[memory] for start, end in spans), \
                 (plan.tiling, tile, memory, spans, plan.slots[memory])
             assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def check_acc_slots(plan):
+    """The ACC slots tiles rotate through (`acc_slots`: one per thread, or with two threads four
+    where a tile's regions fit a quarter of ACC) lie inside ACC without overlapping, and with two
+    threads consecutive tiles lie in different halves (their GEMM and ALU work overlap)."""
+    depth, size = plan.capacity.depths[MemoryType.ACC], plan.slots[MemoryType.ACC]
+    count = plan.acc_slots
+    assert count in (plan.tiling.threads, 4)
+    assert count == 4 or plan.tiling.threads == 1 or size > depth // 4
+    starts = [plan.slot(MemoryType.ACC, index) for index in range(2 * count)]
+    assert starts[:count] == starts[count:]                     # they rotate
+    spans = sorted((start, start + size) for start in set(starts))
+    assert len(spans) == count and spans[-1][1] <= depth
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    if plan.tiling.threads == 2:
+        halves = [start // (depth // 2) for start in starts]
+        assert all(a != b for a, b in zip(halves, halves[1:]))
+        assert all((start + size - 1) // (depth // 2) == half for start, half in zip(starts, halves))
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
