@@ -79,6 +79,18 @@ class TensorLoadClient(ReadClient):
         self.words_left -= words
         self.mem_wait += mem_wait
 
+    def state(self, now: int) -> tuple:
+        """Everything that decides when the writer takes later beats, relative to `now`."""
+        return (self.writer - now, self.x_pad_0, self.x_pad_1, self.tail, self.row_words,
+                self.rows_left, self.words_left)
+
+    def restore(self, now: int, state: tuple, mem_wait: int) -> None:
+        """Take a `state` (relative to `now`) and `mem_wait` more cycles of waiting."""
+        writer, self.x_pad_0, self.x_pad_1, self.tail, self.row_words, self.rows_left, \
+            self.words_left = state
+        self.writer = now + writer
+        self.mem_wait += mem_wait
+
     def finished(self) -> int:
         """First cycle after the last tile is written (valid once every burst is accepted)."""
         return self.writer

@@ -18,9 +18,8 @@ from vta.isa.machine import Machine
 
 from vta.simulator.cycle.events import ARBITER, Event, Kernel
 
-#: Grants the port looks back for a repeating pattern, per burst it may have in flight (a
-#: pattern can last as many grants as there are bursts in flight, times the clients in turn).
-REPEAT_SEARCH_PER_BURST = 2
+#: Earlier grants with the same relative state that a grant tries to repeat (newest first).
+REPEAT_CANDIDATES = 4
 #: Transfers a command must have left for the port to look for a pattern (shorter commands
 #: gain less than the search costs).
 REPEAT_MIN_TRANSFERS = 32
@@ -91,21 +90,29 @@ class ReadPort:
         self.channel_free = 0       # first cycle the next burst's first beat can be taken
         self.burst_ends: deque = deque(maxlen=machine.max_outstanding_reads)
         self.beats = 0
-        self.history: deque = deque(    # records of the last grants (`_repeat`)
-            maxlen=REPEAT_SEARCH_PER_BURST * machine.max_outstanding_reads + 1)
+        self.seen: dict = {}        # grant records by relative state (`_repeat`)
         self.fast_forward = fast_forward
         self.jumps = 0
+        self.boundary = machine.burst_boundary_bytes
+        self.transfers: dict = {}   # outcomes of commands granted alone (`_arbitrate`)
+        self.replays = 0
 
     def post(self, index: int, command: ReadCommand) -> None:
         self.pending[index] = command
-        self.history.clear()        # grants before a new command do not predict later ones
+        self.seen.clear()        # grants before a new command do not predict later ones
         self.kernel.at(max(command.posted, self.free_at), self._arbitrate, ARBITER)
 
     def _arbitrate(self) -> None:
         """Grant commands from now on; while no other event comes first, keep granting here
-        instead of scheduling the next arbitration (the common case of a streaming client)."""
+        instead of scheduling the next arbitration (the common case of a streaming client).
+
+        A tensor load's command granted alone from its first transfer to its last here (no
+        other command, no other callback in between) is recorded (`transfers`); a later
+        command of the same shape that starts alone from the same relative state replays the
+        record when it would end before the next callback (`_replay`)."""
         kernel, pending, count = self.kernel, self.pending, len(self.pending)
         now = kernel.now
+        recording = None
         while now >= self.free_at:
             for offset in range(1, count + 1):
                 index = (self.last_grant + offset) % count
@@ -118,13 +125,32 @@ class ReadPort:
                     kernel.at(min(waiting), self._arbitrate, ARBITER)
                 return
             self.last_grant = index
+            client = command.client
+            if (self.fast_forward and command.next == 0 and client.periodic
+                    and pending.count(None) == count - 1):
+                key = (client, command.words, command.count, command.stride % self.boundary,
+                       command.first % self.boundary, self._relative(now), client.state(now))
+                outcome = self.transfers.get(key)
+                if outcome is not None and kernel.quiet_until(now + outcome[0]):
+                    self._replay(command, now, outcome)
+                    pending[index] = None
+                    now = self.free_at
+                    if not kernel.quiet_until(now):
+                        kernel.at(now, self._arbitrate, ARBITER)
+                        return
+                    kernel.now = now
+                    continue
+                recording = (command, key, now, self.beats, client.mem_wait)
             self._grant(command, now)
             if command.next < command.count:
                 command.posted = now + 1
             else:
                 pending[index] = None
-            if not command.client.periodic:
-                self.history.clear()
+                if recording is not None and recording[0] is command:
+                    self._record(recording, now)
+                    recording = None
+            if not client.periodic:
+                self.seen.clear()
             elif self.fast_forward and command.count - command.next >= REPEAT_MIN_TRANSFERS:
                 self._repeat(now)
             now = self.free_at
@@ -133,6 +159,36 @@ class ReadPort:
                 return
             kernel.now = now
 
+    def _relative(self, now: int) -> tuple:
+        """The channel and the bursts in flight relative to a grant at `now`, values that can
+        no longer matter clamped."""
+        lead = self.latency + 1     # no later burst's data comes before grant + lead
+        channel = self.channel_free - now
+        return (channel if channel > lead else lead,
+                tuple([e - now if e > now else 0 for e in self.burst_ends]))
+
+    def _record(self, recording: tuple, last: int) -> None:
+        """Keep the outcome of a command granted alone from its first grant to its last."""
+        command, key, start, beats, mem_wait = recording
+        client = command.client
+        self.transfers[key] = (last - start, command.done.time - start, self.free_at - start,
+                               self.channel_free - start,
+                               tuple([e - start for e in self.burst_ends]), self.beats - beats,
+                               client.mem_wait - mem_wait, client.state(start))
+
+    def _replay(self, command: ReadCommand, now: int, outcome: tuple) -> None:
+        """Grant every transfer of `command` as the recorded command of the same shape was."""
+        last, done, free_at, channel, ends, beats, mem_wait, state = outcome
+        self.free_at, self.channel_free = now + free_at, now + channel
+        self.burst_ends.clear()
+        self.burst_ends.extend([now + e for e in ends])
+        self.beats += beats
+        command.client.restore(now, state, mem_wait)
+        command.next = command.count
+        command.granted.fire(self.kernel, now + last)
+        command.done.fire(self.kernel, now + done)
+        self.replays += 1
+
     def _repeat(self, granted: int) -> None:
         """Fast-forward grants that repeat (docs/cycle-model.md, "Repeating transfers").
 
@@ -140,85 +196,86 @@ class ReadPort:
         channel, bursts in flight, round-robin position, and each pending command with its
         client's writer) determines every later grant until something else happens (a command
         is offered or finishes, any other callback is due). When it equals the state after
-        the grant P grants earlier, those P grants repeat, `period` cycles later each time,
-        for as long as their transfers keep the same burst split (no 4 KiB boundary inside),
-        every command keeps its last transfer (which fires its events), and the repeated
-        grants come before the next callback: the port jumps over them at once."""
+        an earlier grant (`seen`, keyed by that relative state), the grants since then repeat,
+        `period` cycles later each time, for as long as their transfers keep the same burst
+        split (`_jump`), every command keeps its last transfer (which fires its events), and
+        the repeated grants come before the next callback: the port jumps over them at once.
+        An earlier match whose transfers cannot repeat (a page boundary in between) may be
+        followed by an older one that spans whole pages."""
         commands = tuple(c for c in self.pending if c is not None)
-        history = self.history
         for c in commands:
             if not c.client.periodic:
-                history.clear()
+                self.seen.clear()
                 return
-        ends = self.burst_ends
-        record = (granted, self.free_at - granted, commands, self.last_grant, tuple(ends),
-                  self.channel_free, [(c.posted, c.client.writer, c.next, c.client.mem_wait)
-                                      for c in commands], self.beats)
-        match = None
-        for old in reversed(history):
-            if (old[1] == record[1] and old[2] == commands and old[3] == record[3]
-                    and len(old[4]) == len(ends) and self._same(old, record)):
-                match = old
-                break
-        history.append(record)
-        if match is not None:
-            self._jump(match, record)
-
-    def _same(self, old: tuple, new: tuple) -> bool:
-        """Whether two grant records are the same state relative to their grant cycles."""
-        then, now = old[0], new[0]
         lead = self.latency + 1     # no later burst's data comes before grant + lead
-        if max(old[5] - then, lead) != max(new[5] - now, lead):
-            return False
-        for a, b in zip(old[4], new[4]):
-            if max(a - then, 0) != max(b - now, 0):
-                return False
-        for (posted_a, writer_a, *_), (posted_b, writer_b, *_) in zip(old[6], new[6]):
-            if (writer_a - then != writer_b - now
-                    or max(posted_a - then, 1) != max(posted_b - now, 1)):
-                return False
-        return True
+        ends = tuple([e - granted if e > granted else 0 for e in self.burst_ends])
+        channel = self.channel_free - granted
+        key = (self.free_at - granted, self.last_grant, commands, ends,
+               channel if channel > lead else lead,
+               tuple([(c.client.writer - granted,
+                       c.posted - granted if c.posted - granted > 1 else 1) for c in commands]))
+        record = (granted, tuple([(c.next, c.client.mem_wait) for c in commands]), self.beats)
+        earlier = self.seen.get(key)
+        if earlier is None:
+            self.seen[key] = [record]
+            return
+        for old in reversed(earlier[-REPEAT_CANDIDATES:]):
+            shift = self._jump(old, record, commands)
+            if shift:
+                record = (granted + shift,
+                          tuple([(c.next, c.client.mem_wait) for c in commands]), self.beats)
+                granted += shift
+        earlier.append(record)
 
-    def _jump(self, old: tuple, new: tuple) -> None:
+    def _jump(self, old: tuple, new: tuple, commands: tuple) -> int:
         """Replay the grants from record `old` to record `new` as many times as they repeat
-        exactly (see `_repeat`)."""
-        granted, commands = new[0], new[2]
+        exactly (see `_repeat`); returns the cycles jumped over (0: none).
+
+        A repeated transfer has the burst split of the transfer a period before it when both
+        lie inside one page, or when a period's transfers advance the address by whole pages
+        (`burst_boundary_bytes`)."""
+        granted = new[0]
         period = granted - old[0]
         periods = -(-(self.kernel.next_time() - granted) // period) - 1  # before the next callback
+        if periods <= 0:
+            return 0
         boundary = self.machine.burst_boundary_bytes
         steps = []
-        for c, (*_, position, waited), (*_, now_next, now_waited) in zip(commands, old[6],
-                                                                        new[6]):
+        for c, (position, waited), (now_next, now_waited) in zip(commands, old[1], new[1]):
             rows = now_next - position
-            row_bytes = c.words * self.bus_bytes
-            if rows <= 0 or row_bytes > boundary:
-                return
+            if rows <= 0:
+                return 0
             periods = min(periods, (c.count - 1 - c.next) // rows)
-            steps.append((c, rows, now_waited - waited))
-        for c, rows, _ in steps:   # the period's transfers and the repeated ones: one page each
             if periods <= 0:
-                return
-            addr, inside = c.first + (c.next - rows) * c.stride, 0
+                return 0
+            steps.append((c, rows, now_waited - waited))
+        for c, rows, _ in steps:
+            if rows * c.stride % boundary == 0:
+                continue            # every transfer has the split of the one a period before
+            # The period's transfers and the repeated ones: one page each.
             row_bytes = c.words * self.bus_bytes
+            if row_bytes > boundary:
+                return 0
+            addr, inside = c.first + (c.next - rows) * c.stride, 0
             while inside < rows * (periods + 1) and addr % boundary + row_bytes <= boundary:
                 inside += 1
                 addr += c.stride
             periods = min(periods, inside // rows - 1)
-        if periods <= 0:
-            return
+            if periods <= 0:
+                return 0
         shift = periods * period
         for c, rows, waited in steps:
             c.next += periods * rows
             c.posted += shift
             c.client.skip(periods * rows, shift, periods * waited)
-        self.beats += periods * (new[7] - old[7])
+        self.beats += periods * (new[2] - old[2])
         self.free_at += shift
         self.channel_free += shift
         ends = self.burst_ends
         for k in range(len(ends)):
             ends[k] += shift
-        self.history.clear()
         self.jumps += 1
+        return shift
 
     def _grant(self, command: ReadCommand, now: int) -> None:
         """Issue the ARs of the command's next transfer and time the beats of its bursts.

@@ -117,3 +117,61 @@ def test_fast_forward_times_the_corpus_like_stepping(config_dir):
         for latency in ((32, 16), (8, 4)):
             config = image.config.replace(MEM_READ_LATENCY=latency[0], MEM_WRITE_LATENCY=latency[1])
             assert_same_timing(ProgramImage(config, image.dram, image.insn_addr, image.insn_count))
+
+
+def repeating_program(config: Config, rng: np.random.Generator) -> ProgramImage:
+    """LOADs of a few shapes repeated at bases whose page offsets recur (so a later command of
+    a shape starts like an earlier one and is replayed), with strides that divide a page so
+    that some rows cross its boundary at a fixed period (a whole period of rows repeats)."""
+    builder = ImageBuilder(config)
+    data = builder.reserve(1 << 20, MemoryType.INP)
+    page = config.machine.burst_boundary_bytes
+    load = []
+    shapes = []
+    for k in range(3):
+        kind = [MemoryType.INP, MemoryType.WGT, MemoryType.INP][k]
+        elem = config.elem_bytes(kind)
+        x_size = int(rng.integers(1, 5))
+        stride = max(x_size, page // elem // int(rng.choice([4, 8, 16])))
+        y_size = min(int(rng.integers(40, 120)), config.depth(kind) // x_size)
+        shapes.append((kind, elem, x_size, stride, y_size))
+    start = data * config.elem_bytes(MemoryType.INP)
+    for _ in range(int(rng.integers(6, 10))):
+        kind, elem, x_size, stride, y_size = shapes[int(rng.integers(0, len(shapes)))]
+        offset = int(rng.integers(0, 4)) * page + int(rng.choice([0, page - elem, page // 2 - elem]))
+        base = (start + offset + elem - 1) // elem
+        load.append(Load(memory_type=kind, dram_base=base, y_size=y_size, x_size=x_size,
+                         x_stride=stride))
+    load.append(Load(memory_type=MemoryType.INP, push_next_dep=True))
+    compute = [Finish(pop_prev_dep=True)]
+    return builder.image(load + compute)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fast_forward_replays_repeated_loads_like_stepping(name, monkeypatch):
+    from vta.simulator.cycle import read_port
+
+    taken = {"replays": 0, "page periods": 0}
+    replay, jump = read_port.ReadPort._replay, read_port.ReadPort._jump
+
+    def counted_replay(self, *args):
+        taken["replays"] += 1
+        return replay(self, *args)
+
+    def counted_jump(self, old, new, commands):
+        before = [c.next for c in commands]
+        shift = jump(self, old, new, commands)
+        row_bytes = [c.words * self.bus_bytes for c in commands]
+        if any((c.first + row * c.stride) % self.boundary + size > self.boundary
+               for c, first, size in zip(commands, before, row_bytes)
+               for row in range(first, c.next)):
+            taken["page periods"] += 1     # the rows jumped over cross a page boundary
+        return shift
+
+    monkeypatch.setattr(read_port.ReadPort, "_replay", counted_replay)
+    monkeypatch.setattr(read_port.ReadPort, "_jump", counted_jump)
+    rng = np.random.default_rng(100 + sorted(CONFIGS).index(name))
+    for _ in range(8):
+        assert_same_timing(repeating_program(CONFIGS[name], rng))
+    assert taken["replays"] > 0
+    assert taken["page periods"] > 0
