@@ -24,9 +24,11 @@ class KernelFootprints:
         self.uop_depth = config.uop_depth
         self.half = config.acc_depth // 2
         self.acc_depth = config.acc_depth
+        self._masks: dict = {}      # masks by instruction bytes, until the next LOAD UOP
 
     def load(self, insn, dst: np.ndarray, src: np.ndarray) -> None:
         """A LOAD UOP (x_size > 0) that wrote micro-ops with these indices (in write order)."""
+        self._masks.clear()
         base, end = insn.sram_base, insn.sram_base + insn.x_size
         for n, entry in enumerate(self.entries):
             if entry is not None and n != self.oldest and (
@@ -43,6 +45,12 @@ class KernelFootprints:
 
     def mask(self, insn) -> int:
         """The ACC halves a GEMM or ALU instruction may touch."""
+        mask = self._masks.get(insn.raw)
+        if mask is None:
+            mask = self._masks[insn.raw] = self._mask(insn)
+        return mask
+
+    def _mask(self, insn) -> int:
         f = insn.fields
         first, end = f["uop_bgn"], f["uop_end"]
         if f["iter_out"] == 0 or f["iter_in"] == 0 or first >= end:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Opcode, Queue
+from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Module, Opcode, Queue
 from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, READ_CLIENTS, UOP_PIPELINE_DRAIN
 
 from vta.simulator.cycle.bank_conflicts import UopBanks
@@ -22,6 +22,8 @@ FETCH, UOP, INP, WGT, ACC = (READ_CLIENTS.index(name)
                              for name in ("fetch", "uop", "inp", "wgt", "acc"))
 GEMM, ALU = Opcode.GEMM, Opcode.ALU
 OPCODE_NAMES = {opcode: opcode.name for opcode in Opcode}
+MODULE_NAMES = {module: module.name.lower() for module in Module}
+UOP_MEMORY = MemoryType.UOP
 #: The read client of each tensor LOAD's memory type.
 READ_INDEX = {MemoryType.INP: INP, MemoryType.WGT: WGT, MemoryType.ACC: ACC}
 #: Cycles from an instruction's last bus word to the head of its (empty) command queue.
@@ -87,6 +89,7 @@ class _Run:
                  fast_forward: bool = True):
         self.config, self.machine = config, config.machine
         self.banks = UopBanks(config, dram)
+        self.loops: dict = {}       # `_loop_length` by instruction bytes
         self.kernel = kernel = Kernel()
         self.port = ReadPort(kernel, config, len(READ_CLIENTS), fast_forward=fast_forward)
         self.writes = WritePort(config, fast_forward=fast_forward)
@@ -96,7 +99,7 @@ class _Run:
                        for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)}
         self.uops = UopLoadClient(bus)
         self.elem_bytes = {kind: config.elem_bytes(kind) for kind in self.tensor}
-        routes = [insn.module.name.lower() for insn in instructions]
+        routes = [MODULE_NAMES[insn.module] for insn in instructions]
         self.streams = {name: [i for i, r in zip(instructions, routes) if r == name]
                         for name in ("load", "compute", "store")}
         self.queues = {name: _Queue(len(items)) for name, items in self.streams.items()}
@@ -286,7 +289,8 @@ class _Run:
                 self._took(taken, start)
                 queue.issued[k].fire(self.kernel, start)
                 done = yield from self._execute(insn, start)
-                if opcode is Opcode.LOAD and insn.memory_type == MemoryType.UOP and insn.x_size:
+                f = insn.fields
+                if opcode is Opcode.LOAD and f["memory_type"] == UOP_MEMORY and f["x_size"]:
                     self._record_kernel(insn)
                 last = yield from self._push(insn, done)
                 free = last + 1
@@ -299,7 +303,8 @@ class _Run:
         for start, last, entry, k, head in spans:
             self.busy[name] += max(0, last - max(start, covered))
             covered = max(covered, last)
-            self.timeline[entry] = (name, k, self.streams[name][k].opcode.name, head, start, last)
+            self.timeline[entry] = (name, k, OPCODE_NAMES[self.streams[name][k].opcode], head, start,
+                                    last)
 
     def _must_wait(self, insn) -> bool:
         """Whether a token `insn` pushes needs room its consumer has not made yet (so far as
@@ -324,16 +329,18 @@ class _Run:
         outside its micro-ops, or a LOAD ACC outside its ACC halves."""
         if insn.opcode is not Opcode.LOAD or insn.pushes:
             return False
-        if not insn.x_size:
+        f = insn.fields
+        if not f["x_size"]:
             return True
-        if insn.memory_type == MemoryType.UOP:
-            end = insn.sram_base + insn.x_size
-            return end <= self.config.uop_depth and (end <= running.uop_bgn
-                                                     or running.uop_end <= insn.sram_base)
+        if f["memory_type"] == UOP_MEMORY:
+            base, end = f["sram_base"], f["sram_base"] + f["x_size"]
+            r = running.fields
+            return end <= self.config.uop_depth and (end <= r["uop_bgn"] or r["uop_end"] <= base)
         return not self.footprints.load_halves(insn) & mask
 
     def _record_kernel(self, insn) -> None:
-        slots = (insn.sram_base + np.arange(insn.x_size)) % self.banks.depth
+        f = insn.fields
+        slots = (f["sram_base"] + np.arange(f["x_size"])) % self.banks.depth
         self.footprints.load(insn, self.banks.dst[slots], self.banks.src[slots])
 
     def _execute(self, insn, start: int):
@@ -341,13 +348,14 @@ class _Run:
         opcode = insn.opcode
         if opcode is Opcode.GEMM or opcode is Opcode.ALU:
             return self._loop(insn, start)
-        if opcode == Opcode.STORE:
-            done = self.writes.store(insn, start) if insn.x_size and insn.y_size else start + 1
-            if insn.push_prev_dep:
+        f = insn.fields
+        if opcode is Opcode.STORE:
+            done = self.writes.store(insn, start) if f["x_size"] and f["y_size"] else start + 1
+            if f["push_prev_dep"]:
                 done = max(done, self.writes.idle_at())
             return done
-        if opcode == Opcode.LOAD and insn.x_size:
-            if insn.memory_type == MemoryType.UOP:
+        if opcode is Opcode.LOAD and f["x_size"]:
+            if f["memory_type"] == UOP_MEMORY:
                 done = yield from self._uop_load(insn, start)
             else:
                 done = yield from self._tensor_load(insn, start)
@@ -356,6 +364,15 @@ class _Run:
         yield  # a generator in every branch
 
     def _loop(self, insn, start: int) -> int:
+        length = self.loops.get(insn.raw)
+        if length is None:
+            length = self.loops[insn.raw] = self._loop_length(insn)
+        return start + length
+
+    def _loop_length(self, insn) -> int:
+        """Cycles from a GEMM/ALU's issue to its done (the micro-ops' bank conflicts count:
+        `loops` is cleared when LOAD UOP writes micro-ops)."""
+        start = 0
         f = insn.fields
         count = f["iter_out"] * f["iter_in"] * max(0, f["uop_end"] - f["uop_bgn"])
         if count == 0:
@@ -383,9 +400,10 @@ class _Run:
 
     def _uop_load(self, insn, start: int):
         self.banks.load(insn)
+        self.loops.clear()
         client = self.uops
         client.start(insn, start)
-        addr = insn.dram_base * 4 // self.config.bus_bytes * self.config.bus_bytes
+        addr = insn.fields["dram_base"] * 4 // self.config.bus_bytes * self.config.bus_bytes
         command = ReadCommand(client, addr, client.words(insn), start + 1)
         self.port.post(UOP, command)
         yield command.done
