@@ -106,13 +106,15 @@ class ReadPort:
         """Grant commands from now on; while no other event comes first, keep granting here
         instead of scheduling the next arbitration (the common case of a streaming client).
 
-        A tensor load's command granted alone from its first transfer to its last here (no
-        other command, no other callback in between) is recorded (`transfers`); a later
-        command of the same shape that starts alone from the same relative state replays the
-        record when it would end before the next callback (`_replay`)."""
+        A tensor load's command granted alone from some transfer to its last here (no other
+        command, no other callback in between) is recorded (`transfers`); a later command of
+        the same shape, with as many transfers left from the same page offset, alone from the
+        same relative state, replays the record when it would end before the next callback
+        (`_replay`). The port looks a command up when it grants it first here or after
+        another one."""
         kernel, pending, count = self.kernel, self.pending, len(self.pending)
         now = kernel.now
-        recording = None
+        recording = previous = None
         while now >= self.free_at:
             for offset in range(1, count + 1):
                 index = (self.last_grant + offset) % count
@@ -126,10 +128,13 @@ class ReadPort:
                 return
             self.last_grant = index
             client = command.client
-            if (self.fast_forward and command.next == 0 and client.periodic
-                    and pending.count(None) == count - 1):
-                key = (client, command.words, command.count, command.stride % self.boundary,
-                       command.first % self.boundary, self._relative(now), client.state(now))
+            if (command is not previous and recording is None and self.fast_forward
+                    and client.periodic and pending.count(None) == count - 1):
+                boundary = self.boundary
+                key = (client, command.words, command.count - command.next,
+                       command.stride % boundary,
+                       (command.first + command.next * command.stride) % boundary,
+                       self._relative(now), client.state(now))
                 outcome = self.transfers.get(key)
                 if outcome is not None and kernel.quiet_until(now + outcome[0]):
                     self._replay(command, now, outcome)
@@ -141,6 +146,7 @@ class ReadPort:
                     kernel.now = now
                     continue
                 recording = (command, key, now, self.beats, client.mem_wait)
+            previous = command
             self._grant(command, now)
             if command.next < command.count:
                 command.posted = now + 1
