@@ -108,8 +108,8 @@ class ReadPort:
 
         A tensor load's command granted alone from some transfer to its last here (no other
         command, no other callback in between) is recorded (`transfers`); a later command of
-        the same shape, with as many transfers left from the same page offset, alone from the
-        same relative state, replays the record when it would end before the next callback
+        the same shape, with as many transfers left from the same page offset (any, when none
+        crosses a page boundary), alone from the same relative state, replays the record when it would end before the next callback
         (`_replay`). The port looks a command up when it grants it first here or after
         another one."""
         kernel, pending, count = self.kernel, self.pending, len(self.pending)
@@ -132,8 +132,7 @@ class ReadPort:
                     and client.periodic and pending.count(None) == count - 1):
                 boundary = self.boundary
                 key = (client, command.words, command.count - command.next,
-                       command.stride % boundary,
-                       (command.first + command.next * command.stride) % boundary,
+                       command.stride % boundary, self._page_offset(command),
                        self._relative(now), client.state(now))
                 outcome = self.transfers.get(key)
                 if outcome is not None and kernel.quiet_until(now + outcome[0]):
@@ -164,6 +163,20 @@ class ReadPort:
                 kernel.at(now, self._arbitrate, ARBITER)
                 return
             kernel.now = now
+
+    def _page_offset(self, command: ReadCommand) -> int | None:
+        """The page offset of the command's next transfer, or None when none of its remaining
+        transfers crosses a page boundary (then every burst split is the same wherever they
+        lie)."""
+        boundary, size = self.boundary, command.words * self.bus_bytes
+        offset = (command.first + command.next * command.stride) % boundary
+        stride = command.stride % boundary
+        at = offset
+        for _ in range(command.count - command.next):
+            if at + size > boundary:
+                return offset
+            at = (at + stride) % boundary
+        return None
 
     def _relative(self, now: int) -> tuple:
         """The channel and the bursts in flight relative to a grant at `now`, values that can
