@@ -52,11 +52,9 @@ class UopBanks:
         self.dram = dram
         self.dst = np.zeros(self.depth, dtype=np.int64)
         self.src = np.zeros(self.depth, dtype=np.int64)
-        self._counted: dict = {}    # conflicts by instruction bytes, until the next LOAD UOP
 
     def load(self, insn) -> None:
         """Record the micro-ops a LOAD UOP writes."""
-        self._counted.clear()
         first = insn.dram_base * UOP_BYTES
         raw = self.dram[first:first + insn.x_size * UOP_BYTES]
         words = np.zeros(insn.x_size, dtype=np.int64)
@@ -68,12 +66,6 @@ class UopBanks:
 
     def conflicts(self, insn) -> int:
         """Executions of a vector ALU instruction that read both tiles from one bank."""
-        total = self._counted.get(insn.raw)
-        if total is None:
-            total = self._counted[insn.raw] = self._count(insn)
-        return total
-
-    def _count(self, insn) -> int:
         first, end = insn.uop_bgn, insn.uop_end
         if insn.iter_out == 0 or insn.iter_in == 0 or first >= end:
             return 0

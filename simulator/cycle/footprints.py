@@ -45,9 +45,12 @@ class KernelFootprints:
 
     def mask(self, insn) -> int:
         """The ACC halves a GEMM or ALU instruction may touch."""
-        mask = self._masks.get(insn.raw)
+        raw = getattr(insn, "raw", None)
+        if raw is None:
+            return self._mask(insn)
+        mask = self._masks.get(raw)
         if mask is None:
-            mask = self._masks[insn.raw] = self._mask(insn)
+            mask = self._masks[raw] = self._mask(insn)
         return mask
 
     def _mask(self, insn) -> int:
