@@ -12,6 +12,8 @@ from vta.isa.errors import ConfigError
 from vta.isa.schema import show
 
 #: Keys TVM derived from others (``pkg_config`` wrote them back): each must equal its rule.
+#: LOG_BLOCK_IN and LOG_BLOCK_OUT are derived only in a file that gives LOG_BLOCK; without it
+#: they are pyvta's own keys (a tile with BLOCK_IN ≠ BLOCK_OUT, as TVM 0.5's generator allowed).
 DERIVED_KEYS = {
     "LOG_BLOCK_IN": ("LOG_BLOCK", lambda keys: keys["LOG_BLOCK"]),
     "LOG_BLOCK_OUT": ("LOG_BLOCK", lambda keys: keys["LOG_BLOCK"]),
@@ -43,11 +45,12 @@ def from_tvm_keys(keys: dict, base_keys: dict) -> dict:
                 raise ConfigError(f"config keys {old} = {show(value)} and {new} = "
                                   f"{show(keys[new])} disagree")
             keys[new] = value
-    if "LOG_BLOCK" not in keys and "LOG_BLOCK_IN" in keys:    # an old (2018) TVM file
-        keys["LOG_BLOCK"] = keys["LOG_BLOCK_IN"]
+    blocks = [name for name in ("LOG_BLOCK_IN", "LOG_BLOCK_OUT") if name in keys]
+    if "LOG_BLOCK" not in keys and len(blocks) == 1:    # one of the two: the tile is square
+        keys["LOG_BLOCK"] = keys[blocks[0]]
     merged = {**base_keys, **keys}
     for name, (rule, derive) in DERIVED_KEYS.items():
-        if name in keys:
+        if name in keys and (name not in blocks or "LOG_BLOCK" in keys):
             value = keys.pop(name)
             try:
                 expected = derive(merged)
@@ -55,6 +58,5 @@ def from_tvm_keys(keys: dict, base_keys: dict) -> dict:
                 continue
             if value != expected:
                 raise ConfigError(f"config key {name} = {show(value)} must equal {rule} = "
-                                  f"{show(expected)}: pyvta builds square GEMM blocks and "
-                                  f"outputs as wide as inputs, as TVM's VTA did")
+                                  f"{show(expected)}: TVM's pkg_config derives it so")
     return keys

@@ -95,3 +95,27 @@ def test_vta_config_reads_a_tvm_file(tmp_path, capsys):
     assert main(["config", "--config", str(path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["keys"]["TARGET"] == "ultra96" and document["derived"]["bus_bits"] == 128
+
+
+@pytest.mark.parametrize("blocks, buffers", [
+    ((4, 3), {"LOG_WGT_BUFF_SIZE": 17, "LOG_ACC_BUFF_SIZE": 16}),
+    ((3, 4), {"LOG_INP_BUFF_SIZE": 14, "LOG_WGT_BUFF_SIZE": 17}),
+    ((5, 4), {})])
+def test_separate_block_keys_load_and_round_trip(blocks, buffers, tmp_path):
+    """A file without LOG_BLOCK gives BLOCK_IN and BLOCK_OUT apart (TVM 0.5's keys, and what
+    `Config.to_dict` writes): the tile need not be square."""
+    log_in, log_out = blocks
+    keys = {key: value for key, value in ISA.items() if key != "LOG_BLOCK"} | buffers
+    config = Config.from_file(write(tmp_path, {"TARGET": "pynq", **keys, "LOG_BLOCK_IN": log_in,
+                                               "LOG_BLOCK_OUT": log_out}))
+    assert (config.block_in, config.block_out) == (1 << log_in, 1 << log_out)
+    assert config.config_string.startswith(f"1x{1 << log_in}x{1 << log_out}_i8w8a32")
+    written = write(tmp_path, config.to_dict())
+    assert Config.from_file(written) == config
+    assert Config.from_file(written).fingerprint == config.fingerprint
+
+
+def test_one_block_key_without_log_block_makes_a_square_tile(tmp_path):
+    keys = {key: value for key, value in ISA.items() if key != "LOG_BLOCK"}
+    config = Config.from_file(write(tmp_path, {**keys, "LOG_BLOCK_OUT": 5}))
+    assert config.block_in == config.block_out == 32
