@@ -16,6 +16,7 @@ import math
 import zlib
 
 from vta.compiler.host_kernels import KERNEL_IR
+from vta.compiler.subtiles import activation_block
 from vta.isa import INSN_BYTES, Config, VtaError
 from vta.isa import schema as s
 from vta.runtime.memory import PAGE_BYTES
@@ -201,11 +202,11 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
             continue
         if value["scale"] is None:
             raise ArtifactError(f"{where}: {what}: a layout for a value that is not quantized")
-        if layout["block"] != config.block_out or layout["batch"] not in (config.batch,
-                                                                          config.block_out):
+        block = activation_block(config)
+        if layout["block"] != block or layout["batch"] not in (config.batch, block):
             raise ArtifactError(f"{where}: {what}: layout of batch {layout['batch']} and block "
                                 f"{layout['block']}, not the config's {config.batch} (or "
-                                f"{config.block_out}, weight tiles) and {config.block_out}")
+                                f"{block}, weight tiles) and {block}")
         if math.prod(layout["shape"]) != math.prod(value["shape"]):
             raise ArtifactError(f"{where}: {what}: shape {value['shape']} and layout shape "
                                 f"{layout['shape']} differ in size")

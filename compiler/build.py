@@ -27,6 +27,7 @@ from vta.compiler.packing import bias_input_tile, channel_tiles, identity_tile
 from vta.compiler.partition import partition
 from vta.compiler.placement import Placement
 from vta.compiler.schedule import CycleCost, choose
+from vta.compiler.subtiles import SubTiles, activation_block
 from vta.isa import Config, MemoryType
 from vta.isa.elements import pack
 from vta.runtime.device import Device
@@ -85,8 +86,10 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
     if cost is not None:
         cost.prefetch(list(part.layers.values()))
     planner = _Planner(config)
-    identity = planner.data("identity tile", identity_tile(config.block_out), MemoryType.WGT)
-    bias_input = planner.data("bias input tile", bias_input_tile(config.batch, config.block_in,
+    sub, block = SubTiles.of(config), activation_block(config)
+    identity = planner.data("identity tile", sub.weight_tiles(identity_tile(block), config),
+                            MemoryType.WGT)
+    bias_input = planner.data("bias input tile", bias_input_tile(config.batch, block,
                                                               config.inp_width),
                               MemoryType.INP)
     values, buffers = _values(graph, part, planner)
@@ -180,6 +183,7 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
           cost: CycleCost | None) -> dict:
     """Tile and emit the layer of `node`, storing into `output`; its node information."""
     config = planner.device.config
+    sub = SubTiles.of(config)
     layer = part.layers[node.name]
     info = {}
     if node.name in part.im2col:
@@ -192,9 +196,11 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
     if isinstance(layer, ConvLayer) and layer.weights_from is not None:
         weights = buffers[layer.weights_from]
     elif isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
-        weights = planner.data(f"{node.name} weights", layer.weights, MemoryType.WGT)
+        weights = planner.data(f"{node.name} weights", sub.weight_tiles(layer.weights, config),
+                               MemoryType.WGT)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
-        bias_weights = planner.data(f"{node.name} bias tiles", layer.bias_tiles, MemoryType.WGT)
+        bias_weights = planner.data(f"{node.name} bias tiles",
+                                    sub.weight_tiles(layer.bias_tiles, config), MemoryType.WGT)
     if layer.constants:
         constants = planner.data(f"{node.name} constants",
                                  channel_tiles(layer.constants, layer.output.shape[1], config))

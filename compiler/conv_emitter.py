@@ -93,9 +93,9 @@ class ConvEmitter(LayerEmitter):
         layer, tile, shared = self.layer, placed.tile, self.plan.shared
         first_block, count = chunk
         if first and layer.bias_tiles is not None:
-            self.stream.load(self.buffers.bias_input, MemoryType.INP,
+            self.dma_load(self.buffers.bias_input, MemoryType.INP,
                              sram=shared[Part.BIAS_INPUT].offset, x_size=1)
-            self.stream.load(self.buffers.bias_weights, MemoryType.WGT,
+            self.dma_load(self.buffers.bias_weights, MemoryType.WGT,
                              sram=shared[Part.BIAS_WEIGHTS].offset, x_size=len(layer.bias_tiles))
         if layer.residual is not None:
             if first:
@@ -109,7 +109,7 @@ class ConvEmitter(LayerEmitter):
                 self.load_identity()
         elif self.tiling.weights_resident:
             if first:
-                self.stream.load(self.buffers.weights, MemoryType.WGT,
+                self.dma_load(self.buffers.weights, MemoryType.WGT,
                                  sram=shared[Part.WEIGHTS].offset, x_size=layer.weight_tiles)
         elif self.slot_weights.get(placed.wgt) != (tile.first_block, tile.blocks, first_block,
                                                    count):
@@ -119,12 +119,12 @@ class ConvEmitter(LayerEmitter):
             sram = placed.at(Part.WEIGHTS)
             if layer.mode == WeightMode.DENSE:
                 in_blocks = layer.input.channel_blocks
-                self.stream.load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
                                  offset=(tile.first_block * in_blocks + first_block) * taps,
                                  x_size=count * taps, y_size=tile.blocks,
                                  x_stride=in_blocks * taps)
             else:
-                self.stream.load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
                                  offset=tile.first_block * taps, x_size=tile.blocks * taps)
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
                          input_window(layer, tile), placed.at(Part.INPUT))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 
 from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, WeightMode
+from vta.compiler.subtiles import SubTiles
 from vta.compiler.tiling import Part, SramPlan, Tile, input_window
 from vta.isa import Config, MemoryType
 
@@ -28,12 +29,16 @@ class _Dma:
     execution."""
 
     def __init__(self, config: Config):
-        self.gemm_interval = config.machine.loop_interval(gemm=True)
+        # Counted per tile of the activation block (`subtiles`): a GEMM on one is `wgt`
+        # executions of the config's, an ALU operation `acc`.
+        sub = SubTiles.of(config)
+        self.gemm_interval = config.machine.loop_interval(gemm=True) * sub.wgt
         self.overlap = config.machine.overlap_kernels > 0
-        self.alu_interval = config.machine.loop_interval(gemm=False)
+        self.alu_interval = config.machine.loop_interval(gemm=False) * sub.acc
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
-        self.tile_bytes = {memory: config.elem_bytes(memory) for memory in MemoryType}
+        self.tile_bytes = {memory: config.elem_bytes(memory) * sub.factor(memory)
+                           for memory in MemoryType}
 
     def read(self, memory: MemoryType, tiles: int, rows: int) -> float:
         return tiles * self.tile_bytes[memory] / self.bus_bytes + rows * self.read_latency

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layers import Imm, Reg, Step
 from vta.compiler.packing import ActLayout
+from vta.compiler.subtiles import SubTiles
 from vta.compiler.tiling import (Part, Region, SramPlan, Tile, Window, output_tile,
                                  reduction_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
@@ -89,6 +90,8 @@ class LayerEmitter(ABC):
         self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
         self.recording: list | None = None         # kernels kept instead of emitted
         self.gemm_executions = 0                   # of the current tile so far
+        #: the config's tiles in one tile of the activation block (`subtiles`)
+        self.sub = SubTiles.of(stream.config)
 
     def emit(self) -> None:
         threads = self.tiling.threads
@@ -107,7 +110,7 @@ class LayerEmitter(ABC):
         carry = _Carry()
         acc_slots = self.plan.acc_slots
         config = stream.config
-        store_beats = -(-config.elem_bytes(MemoryType.OUT) // config.bus_bytes)
+        store_beats = -(-config.elem_bytes(MemoryType.OUT) * self.sub.acc // config.bus_bytes)
 
         def finish(placed: Placed, index: int) -> None:
             stream.dep_push(COMPUTE, STORE)
@@ -194,7 +197,22 @@ class LayerEmitter(ABC):
             return
         if op.unit == uk.Unit.GEMM:
             self.gemm_executions += _executions(dims)
+        dims, base = self.sub.kernel_dims(dims, base, op)
         self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
+
+    def dma_load(self, buffer: Buffer, memory: MemoryType, *, sram: int, offset: int = 0,
+                 x_size: int, y_size: int = 1, x_stride: int | None = None) -> None:
+        """A 2-D load counted in tiles of the activation block (`subtiles`)."""
+        f = self.sub.factor(memory)
+        self.stream.load(buffer, memory, sram=sram * f, offset=offset * f, x_size=x_size * f,
+                         y_size=y_size, x_stride=(x_size if x_stride is None else x_stride) * f)
+
+    def dma_store(self, buffer: Buffer, *, sram: int, offset: int = 0, x_size: int,
+                  y_size: int = 1, x_stride: int | None = None) -> None:
+        """A 2-D store counted in tiles of the activation block (`subtiles`)."""
+        f = self.sub.acc
+        self.stream.store(buffer, sram=sram * f, offset=offset * f, x_size=x_size * f,
+                          y_size=y_size, x_stride=(x_size if x_stride is None else x_stride) * f)
 
     def load_blocks(self, layout: ActLayout, buffer: Buffer, tile: Tile, blocks: tuple[int, int],
                     window: Window, sram: int) -> None:
@@ -204,12 +222,12 @@ class LayerEmitter(ABC):
         offset = layout.tile_offset(tile.batch_block, first_block, window.first_row,
                                     window.first_col)
         if window.pitch == layout.width_with_halo:
-            self.stream.load(buffer, MemoryType.INP, sram=sram, offset=offset,
+            self.dma_load(buffer, MemoryType.INP, sram=sram, offset=offset,
                              x_size=window.tiles, y_size=count,
                              x_stride=layout.channel_block_tiles)
             return
         for block in range(count):
-            self.stream.load(buffer, MemoryType.INP, sram=sram + block * window.tiles,
+            self.dma_load(buffer, MemoryType.INP, sram=sram + block * window.tiles,
                              offset=offset + block * layout.channel_block_tiles,
                              x_size=window.pitch, y_size=window.rows,
                              x_stride=layout.width_with_halo)
@@ -218,13 +236,13 @@ class LayerEmitter(ABC):
         count = len(self.layer.constants)
         if count:
             tile = placed.tile
-            self.stream.load(self.buffers.constants, MemoryType.ACC,
+            self.dma_load(self.buffers.constants, MemoryType.ACC,
                              sram=placed.at(Part.CONSTANTS), offset=tile.first_block,
                              x_size=tile.blocks, y_size=count,
                              x_stride=self.layer.output.channel_blocks)
 
     def load_identity(self) -> None:
-        self.stream.load(self.buffers.identity, MemoryType.WGT,
+        self.dma_load(self.buffers.identity, MemoryType.WGT,
                          sram=self.plan.shared[Part.IDENTITY].offset, x_size=1)
 
     def alu_steps(self, steps: list[Step], region: int, tile: Tile, placed: Placed) -> None:
@@ -256,12 +274,12 @@ class LayerEmitter(ABC):
                                     tile.first_row + output.halo[0],
                                     tile.first_col + output.halo[1])
         if tile.cols == output.width_with_halo:
-            self.stream.store(self.buffers.output, sram=region, offset=offset,
+            self.dma_store(self.buffers.output, sram=region, offset=offset,
                               x_size=tile.positions, y_size=tile.blocks,
                               x_stride=output.channel_block_tiles)
             return
         for block in range(tile.blocks):
-            self.stream.store(self.buffers.output, sram=region + block * tile.positions,
+            self.dma_store(self.buffers.output, sram=region + block * tile.positions,
                               offset=offset + block * output.channel_block_tiles,
                               x_size=tile.cols, y_size=tile.rows, x_stride=output.width_with_halo)
 

@@ -14,6 +14,7 @@ from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_til
                                   diagonal_weight_tiles, expand_groups, identity_tile,
                                   is_block_diagonal)
 from vta.compiler.placement import Partition
+from vta.compiler.subtiles import activation_block
 from vta.isa import AluOp, Config, VtaError
 
 
@@ -74,7 +75,7 @@ def bias_by_gemm(bias: np.ndarray, constants: list[np.ndarray], config: Config):
     steps = bias_step(bias, constants)
     if not steps or isinstance(steps[0].operand, Imm):
         return steps, None
-    tiles = bias_weight_tiles(np.asarray(bias), config.block_out, config.inp_width,
+    tiles = bias_weight_tiles(np.asarray(bias), activation_block(config), config.inp_width,
                               config.wgt_width)
     if tiles is None:
         return steps, None
@@ -100,7 +101,7 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         if name not in part.alias and layouts[name].channels_last != last:
             raise Unsupported(f"{name!r} is laid out for another operator")
     output = layouts[node.output]
-    block = config.block_out
+    block = activation_block(config)
     out_shape = graph.values[node.output].shape
     constants: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
@@ -182,10 +183,14 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
 def _product_layer(node: ir.MatMul, part: Partition, config: Config) -> ConvLayer:
     """A product of two activations as a Dense whose weight tiles are the device buffer of its
     second operand, written at run time (`layouts.weight_operands`)."""
-    graph, block = part.graph, config.block_out
+    graph, block = part.graph, activation_block(config)
     if config.batch != 1 or config.inp_width != config.wgt_width:
         raise Unsupported("a product of two activations needs a config of batch 1 and equal "
                           "input and weight widths")
+    if config.block_in < config.block_out:
+        raise Unsupported("a product of two activations needs BLOCK_IN ≥ BLOCK_OUT (its "
+                          "operand's tiles of BLOCK_OUT rows of the activation block are the "
+                          "weight tiles only then)")
     weights = part.layouts[node.inputs[1]]
     if weights.halo != (0, 0, 0, 0) or node.inputs[1] in part.alias:
         raise Unsupported(f"weights {node.inputs[1]!r} are shared with another layout")
@@ -214,7 +219,7 @@ def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config)
     """A transposed convolution as one stride-1 convolution per output phase
     (`conv_transpose`): one bias for all phases where theirs agree (added as a convolution's),
     else a per-channel ALU ADD per phase."""
-    graph, block = part.graph, config.block_out
+    graph, block = part.graph, activation_block(config)
     lowering = lower_transposed(node, graph)
     out_shape = graph.values[node.output].shape
     constants: list[np.ndarray] = []
@@ -258,7 +263,7 @@ def _dense_input(node: ir.Dense, part: Partition, config: Config):
     input, so a flattened image is read in place (weights permuted, halo/padding weights 0)."""
     name = node.inputs[0]
     source = part.alias[name] if name in part.flattened else None
-    block = config.block_out
+    block = activation_block(config)
     m, k = node.weight.shape
     if source is None:
         x = part.layouts[name]

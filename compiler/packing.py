@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vta.compiler.subtiles import activation_block
 from vta.isa import Config, VtaError
 
 
@@ -192,14 +193,16 @@ def identity_tile(block: int) -> np.ndarray:
 
 
 def channel_tiles(vectors: list[np.ndarray], channels: int, config: Config) -> np.ndarray:
-    """Per-channel int32 vectors → ACC tiles (len(vectors), C/c, batch, c), rows repeated."""
-    count = blocks(channels, config.block_out)
-    result = np.zeros((len(vectors), count * config.block_out), dtype=np.int32)
+    """Per-channel int32 vectors → ACC tiles (len(vectors), C/c, batch, c), rows repeated (c
+    the activation block: at batch 1 a block of BLOCK_IN > BLOCK_OUT is several ACC tiles)."""
+    block = activation_block(config)
+    count = blocks(channels, block)
+    result = np.zeros((len(vectors), count * block), dtype=np.int32)
     for index, vector in enumerate(vectors):
         result[index, :channels] = vector
-    tiles = result.reshape(len(vectors), count, 1, config.block_out)
+    tiles = result.reshape(len(vectors), count, 1, block)
     return np.ascontiguousarray(np.broadcast_to(tiles, (len(vectors), count, config.batch,
-                                                        config.block_out)))
+                                                        block)))
 
 
 def bias_input_tile(batch: int, block: int, bits: int = 8) -> np.ndarray:

@@ -32,6 +32,7 @@ from vta.compiler.node_layers import Unsupported, describe, lower_transposed, wi
 from vta.compiler.packing import ActLayout
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost
+from vta.compiler.subtiles import activation_block
 from vta.isa import Config, VtaError
 
 #: Least factor by which lowering a graph input's convolution to im2col must cut its GEMM work.
@@ -133,8 +134,9 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
     """Place every node and give every value its packed layout; `im2col` allows lowering graph
     inputs' convolutions; with `cost`, a max pooling is fused only where the cycle model times
     the fused layer faster than the two (see the module docstring)."""
-    if config.block_in != config.block_out:
-        raise VtaError("the compiler needs BLOCK_IN == BLOCK_OUT")
+    if config.block_in != config.block_out and config.batch != 1:
+        raise VtaError("the compiler needs BATCH = 1 where BLOCK_IN ≠ BLOCK_OUT (an activation "
+                       "tile's sub-tiles lie apart otherwise)")
     reasons: dict[str, str] = {}
     placement = _initial_placement(graph, reasons)
     while True:
@@ -156,12 +158,12 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
                        slices=slices)
     for node in graph.nodes:
         if placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
-                graph, node, placement, config.block_in):
+                graph, node, placement, activation_block(config)):
             name = f"{node.name}/im2col"
             n, c, _, _ = layouts[node.inputs[0]].shape
             _, _, oh, ow = graph.values[node.output].shape
             layouts[name] = ActLayout((n, c * node.weight.shape[2] * node.weight.shape[3], oh, ow),
-                                      config.batch, config.block_out)
+                                      config.batch, activation_block(config))
             result.im2col[node.name] = name
     for node in graph.nodes:
         if placement[node.name] != Placement.VTA:
@@ -218,14 +220,14 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
     alias (placement ALIAS): all values sharing one buffer take the largest halo any of their
     consumers needs (and stay apart where those need different fills); a flatten read in place
     by Dense is one too, read through its input's layout."""
-    flags = value_layouts.channels_last(graph, config.batch, config.block_out)
+    flags = value_layouts.channels_last(graph, config.batch, activation_block(config))
 
     weight_operands = value_layouts.weight_operands(graph)
 
     def layout(name: str, **options) -> ActLayout:
-        batch = config.block_out if name in weight_operands else config.batch
+        batch = activation_block(config) if name in weight_operands else config.batch
         return value_layouts.layout_of(graph.values[name].shape, flags[name], batch,
-                                       config.block_out, **options)
+                                       activation_block(config), **options)
 
     owner: dict[str, str] = {}
     moves = {}
@@ -299,7 +301,7 @@ def _concat_slices(graph: ir.Graph, flags: dict[str, bool], owner: dict[str, str
                or name in graph.outputs for name in names):
             continue
         channels = [graph.values[name].shape[axis] for name in names]
-        if any(count % config.block_out for count in channels[:-1]):
+        if any(count % activation_block(config) for count in channels[:-1]):
             continue
         fills = {fill for name in names + [node.output] for _, _, fill in needs.get(name, [])}
         if len(fills) > 1:

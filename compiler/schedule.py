@@ -25,6 +25,7 @@ from vta.compiler.cost_model import estimate
 from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
+from vta.compiler.subtiles import SubTiles
 from vta.compiler.tiling import SramPlan, Tiling, fitting_plans, plan_sram
 from vta.isa import Config, MemoryType, VtaError
 from vta.runtime.device import Device
@@ -151,6 +152,7 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
     """The program image of `layer` under `tiling`, emitted on a scratch device whose buffers
     have the layer's sizes (no data: timing and counters need none)."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
+    sub = SubTiles.of(config)
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         inputs.append(layer.residual.other)
@@ -161,11 +163,11 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
         bias_weights = device.alloc(layer.bias_tiles.nbytes)
     if layer.constants:
         constants = device.alloc(len(layer.constants) * layer.output.channel_blocks
-                                 * config.elem_bytes(MemoryType.ACC))
+                                 * config.elem_bytes(MemoryType.ACC) * sub.acc)
     buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
                       device.alloc(_nbytes(layer.output)), weights, constants,
-                      device.alloc(config.elem_bytes(MemoryType.WGT)), bias_weights,
-                      device.alloc(config.elem_bytes(MemoryType.INP)))
+                      device.alloc(config.elem_bytes(MemoryType.WGT) * sub.wgt), bias_weights,
+                      device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp))
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
     return stream.build()

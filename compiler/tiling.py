@@ -25,6 +25,7 @@ from typing import NamedTuple
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, VtaLayer, WeightMode,
                                  pooled_conv_rows, scratch_registers, tile_conv_rows,
                                  window_extent)
+from vta.compiler.subtiles import SubTiles
 from vta.isa import Config, MemoryType
 from vta.runtime.kernels import HAZARD_WINDOW
 
@@ -235,15 +236,17 @@ PLANNED = (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)
 
 @dataclass(frozen=True)
 class Capacity:
-    """What a config's buffers hold: entries of INP, WGT and ACC, the micro-ops one
-    instruction's kernel may take."""
+    """What a config's buffers hold: entries of INP, WGT and ACC (tiles of the activation
+    block), the micro-ops one instruction's kernel may take."""
 
     depths: dict[MemoryType, int]
     kernel_uops: int
 
     @classmethod
     def of(cls, config: Config) -> Capacity:
-        return cls({memory: config.depth(memory) for memory in PLANNED},
+        """Entries counted in tiles of the activation block (`subtiles`)."""
+        sub = SubTiles.of(config)
+        return cls({memory: config.depth(memory) // sub.factor(memory) for memory in PLANNED},
                    max(config.uop_depth // KERNEL_UOP_SHARE, 1))
 
 
