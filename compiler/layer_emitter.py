@@ -92,6 +92,8 @@ class LayerEmitter(ABC):
         self.gemm_executions = 0                   # of the current tile so far
         #: the config's tiles in one tile of the activation block (`subtiles`)
         self.sub = SubTiles.of(stream.config)
+        self.carried = None                        # emits the carried kernels due so far
+        self.spread = 1.0                          # carried executions per GEMM execution
 
     def emit(self) -> None:
         threads = self.tiling.threads
@@ -121,9 +123,10 @@ class LayerEmitter(ABC):
 
         def middle(last: bool, share: float = 0.0) -> None:
             """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`):
-            as many executions as those GEMMs, or `share` of the epilogue if that is more
-            (an epilogue longer than the GEMM is spread evenly over its parts)."""
-            budget = max(self.gemm_executions, share * carry.total)
+            as many executions as those GEMMs (times `spread`, below), or `share` of the
+            epilogue if that is more (an epilogue longer than the GEMM is spread evenly over
+            its parts)."""
+            budget = max(self.gemm_executions * self.spread, share * carry.total)
             while carry.kernels and (last or carry.spent + _executions(carry.kernels[0][0])
                                      <= budget):
                 dims, base, op = carry.kernels.pop(0)
@@ -132,6 +135,15 @@ class LayerEmitter(ABC):
             if carry.placed is not None and not carry.kernels:
                 finish(carry.placed, carry.index)
                 carry.placed = None
+
+        # After every GEMM kernel of a tile (its reset and bias GEMM too, not only the parts
+        # of its convolution) come the carried kernels due so far; where the epilogue is longer
+        # than the tile's GEMMs (as long as the previous tile's), `spread` stretches the
+        # budget so that the epilogue spreads over all of them: the in-order compute queue
+        # then never holds the GEMM unit behind a run of ALU kernels, nor the ALU unit behind
+        # GEMMs it could run beside.
+        self.carried = lambda: middle(last=False) if carry.placed is not None else None
+        tile_gemm = 0
 
         for index, (tile, steps) in enumerate(work):
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
@@ -149,6 +161,8 @@ class LayerEmitter(ABC):
                         carry.spent += _executions(dims)
                         self.kernel(dims, base, op)
                 stream.dep_pop(STORE, COMPUTE)
+            self.spread = max(1.0, carry.total / tile_gemm) \
+                if carry.placed is not None and tile_gemm else 1.0
             self.gemm_executions = 0
             self.prologue(placed)
             for number, chunk in enumerate(steps):
@@ -168,6 +182,7 @@ class LayerEmitter(ABC):
                     middle(last=number >= len(steps) - 2,
                            share=(number + 1) / max(len(steps) - 1, 1))
                 step += 1
+            tile_gemm = self.gemm_executions
             # Deferring pays when the epilogue is no longer than the GEMM, or when the GEMM is
             # long enough (≥ 4 executions per output: the reset's one and ≥ 3 more) to hide the
             # store the next tile but one then waits for; else the tile finishes at once.
@@ -188,6 +203,7 @@ class LayerEmitter(ABC):
                 self.epilogue(placed)
                 finish(placed, index)
         middle(last=True)
+        self.carried = None
 
     # -- helpers -----------------------------------------------------------------------------
     def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
@@ -199,6 +215,8 @@ class LayerEmitter(ABC):
             self.gemm_executions += _executions(dims)
         dims, base = self.sub.kernel_dims(dims, base, op)
         self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
+        if op.unit == uk.Unit.GEMM and self.carried is not None:
+            self.carried()
 
     def dma_load(self, buffer: Buffer, memory: MemoryType, *, sram: int, offset: int = 0,
                  x_size: int, y_size: int = 1, x_stride: int | None = None) -> None:
