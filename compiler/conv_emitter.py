@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
-from vta.compiler.layers import Imm, Step, WeightMode
+from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue
 from vta.compiler.tiling import (Part, Tile, input_window, operand_window, output_tile,
                                  partial_accumulators, pooled_tile, reduction_chunks)
 from vta.compiler.uop_kernels import Dim
@@ -62,7 +62,18 @@ class ConvEmitter(LayerEmitter):
     Add, the other operand is copied into the OPERAND region by an identity GEMM (with the
     tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
     tiles span the convolution rows under whole pooled rows, the maximum goes into the POOLED
-    region, and only that is requantized and stored."""
+    region, and only that is requantized and stored. Where it pays
+    (`layers.gemm_copied_epilogue`), the GEMMs also accumulate into scratch register 1, which
+    the requantization would otherwise copy from the accumulators on the ALU."""
+
+    copy_offset = 0         # ACC entries from the accumulators to the GEMM's copy (0: none)
+
+    def copied_epilogue(self, tile: Tile):
+        """The epilogue of `tile` with the GEMM's copy in register 1, or None (tiles that
+        spread their reduction over partial accumulators copy on the ALU)."""
+        if not hasattr(self, "_copied"):
+            self._copied = gemm_copied_epilogue(self.layer)
+        return self._copied if partial_accumulators(tile) == 1 else None
 
     def result_region(self, placed: Placed) -> int:
         if self.layer.pool is not None:
@@ -86,8 +97,19 @@ class ConvEmitter(LayerEmitter):
         regions = placed.regions
         first = regions[Part.ACCUMULATORS]
         last = regions.get(Part.OPERAND) or regions.get(Part.POOLED) or first
-        self.kernel([Dim(last.end - first.offset, 1)], (placed.at(Part.ACCUMULATORS), 0, 0),
+        end = last.end
+        self.copy_offset = 0
+        if self.copied_epilogue(placed.tile) is not None:
+            self.copy_offset = regions[Part.SCRATCH].offset - first.offset
+            end = regions[Part.SCRATCH].offset + first.size      # register 1
+        self.kernel([Dim(end - first.offset, 1)], (placed.at(Part.ACCUMULATORS), 0, 0),
                     uk.RESET)
+
+    def gemm(self, dims: list[Dim], base: tuple[int, int, int]) -> None:
+        """A GEMM into the accumulators, and into register 1 where the tile copies them."""
+        self.kernel(dims, base, uk.GEMM)
+        if self.copy_offset:
+            self.kernel(dims, (base[0] + self.copy_offset, base[1], base[2]), uk.GEMM)
 
     def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
         layer, tile, shared = self.layer, placed.tile, self.plan.shared
@@ -136,9 +158,9 @@ class ConvEmitter(LayerEmitter):
         accumulators = placed.at(Part.ACCUMULATORS)
         if layer.bias_tiles is not None and self.opens(tile, chunk):
             positions = output_tile(layer, tile).positions
-            self.kernel([Dim(tile.blocks, positions, 0, 1), Dim(positions, 1, 0, 0)],
-                        (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
-                         self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block), uk.GEMM)
+            self.gemm([Dim(tile.blocks, positions, 0, 1), Dim(positions, 1, 0, 0)],
+                      (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
+                       self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block))
         identity = layer.mode == WeightMode.IDENTITY
         if layer.mode == WeightMode.DENSE:
             in_blocks = layer.input.channel_blocks
@@ -214,7 +236,7 @@ class ConvEmitter(LayerEmitter):
         never write one tile twice within the hazard window."""
         merged = uk.simplify(reduction)
         if copies == 1 or not merged:
-            self.kernel(reduction + outputs, base, uk.GEMM)
+            self.gemm(reduction + outputs, base)
             return
         if len(merged) > 1:               # one instruction per index of the outer levels
             head = merged[0]
@@ -245,7 +267,8 @@ class ConvEmitter(LayerEmitter):
                            placed)
             return
         self.phase_biases(placed)
-        self.alu_steps(layer.epilogue, region, outputs, placed)
+        copied = self.copied_epilogue(tile)
+        self.alu_steps(layer.epilogue if copied is None else copied, region, outputs, placed)
         residual = self.layer.residual
         if residual is not None:
             other = placed.at(Part.OPERAND)

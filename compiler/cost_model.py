@@ -14,9 +14,10 @@ pipeline).
 from __future__ import annotations
 
 
-from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer, WeightMode
+from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
+                                 gemm_copied_epilogue)
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import Part, SramPlan, Tile, input_window
+from vta.compiler.tiling import Part, SramPlan, Tile, input_window, partial_accumulators
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -129,7 +130,10 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
         alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-    alu += dma.alu_interval * stored * len(layer.epilogue)
+    copied = gemm_copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
+    if copied is not None:          # the GEMMs and the reset again, for register 1
+        gemm *= 2
+    alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied)
     gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
     load += reduction_chunks * INSTRUCTION_OVERHEAD
     if layer.residual is not None:

@@ -231,6 +231,45 @@ def scratch_registers(layer: VtaLayer) -> int:
     return max(used, default=0)
 
 
+def gemm_copied_epilogue(layer: ConvLayer) -> list[Step] | None:
+    """The epilogue of `layer` when its GEMM also accumulates into scratch register 1, or None
+    where that does not pay (or does not apply).
+
+    A requantization with a correction register starts by copying register 0 into register 1
+    (``r1 MUL 0``, ``r1 ADD r0``: two ALU cycles per output), after any constant steps on
+    register 0 (the bias, the clamps), which the copy must then also get. Where the layer's ALU
+    work per output exceeds its GEMM work, running the GEMM (and the bias GEMM) a second time
+    into register 1, reset with the accumulators, moves that copy to the GEMM unit: the same
+    values in both registers, two ALU cycles fewer, the GEMM work and one reset more. Chosen
+    where the busier of the two units gets less work per output.
+    """
+    steps = layer.epilogue
+    copy = [Step(AluOp.MUL, Imm(0), 1), Step(AluOp.ADD, Reg(0), 1)]
+    if layer.pool is not None or layer.phases or layer.upsample != (1, 1):
+        return None
+    for index, step in enumerate(steps):
+        if list(steps[index:index + 2]) == copy:
+            break
+        if step.register != 0 or isinstance(step.operand, Reg):
+            return None
+    else:
+        return None
+    prefix = list(steps[:index])
+    copied = prefix + [Step(step.op, step.operand, 1) for step in prefix] + list(steps[index + 2:])
+    gemm = layer.taps * (layer.input.channel_blocks if layer.mode == WeightMode.DENSE else 1) \
+        + (layer.bias_tiles is not None) + 1               # + the reset
+    alu = len(steps)
+    if layer.residual is not None:
+        residual = layer.residual
+        alu += len(residual.steps_conv) + len(residual.steps_other) + 1 \
+            + len(residual.epilogue)
+        gemm += 1                                           # the operand's identity GEMM
+    copying = (2 * gemm - (layer.residual is not None), alu - len(steps) + len(copied))
+    if max(copying) >= max(gemm, alu):
+        return None
+    return copied
+
+
 def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
     """Input rows (or columns) under `count` output positions of a sliding window."""
     return (count - 1) * stride + (kernel - 1) * dilation + 1
