@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
-from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue
+from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue, reset_on_alu
 from vta.compiler.tiling import (Part, Tile, input_window, operand_window, output_tile,
                                  partial_accumulators, pooled_tile, reduction_chunks)
 from vta.compiler.uop_kernels import Dim
@@ -97,13 +97,27 @@ class ConvEmitter(LayerEmitter):
         regions = placed.regions
         first = regions[Part.ACCUMULATORS]
         last = regions.get(Part.OPERAND) or regions.get(Part.POOLED) or first
-        end = last.end
+        start, end = placed.at(Part.ACCUMULATORS), last.end
         self.copy_offset = 0
         if self.copied_epilogue(placed.tile) is not None:
             self.copy_offset = regions[Part.SCRATCH].offset - first.offset
             end = regions[Part.SCRATCH].offset + first.size      # register 1
-        self.kernel([Dim(end - first.offset, 1)], (placed.at(Part.ACCUMULATORS), 0, 0),
-                    uk.RESET)
+        size = end - first.offset
+        if self.alu_resets():
+            self.kernel([Dim(size, 1, 1)], (start, start, 0), uk.alu(AluOp.MUL, 0))
+        else:
+            self.kernel([Dim(size, 1)], (start, 0, 0), uk.RESET)
+
+    def alu_resets(self) -> bool:
+        """True where the tile's accumulators are zeroed by the ALU (``MUL 0``) rather than
+        by a GEMM reset: on a core whose GEMM and ALU units overlap, for a layer with two
+        threads whose GEMM work per output exceeds its ALU work by more than the reset."""
+        if not hasattr(self, "_alu_resets"):
+            layer, config = self.layer, self.stream.config
+            self._alu_resets = (self.tiling.threads == 2 and config.ALU_MUL
+                                and config.machine.overlap_kernels > 0
+                                and reset_on_alu(layer))
+        return self._alu_resets
 
     def gemm(self, dims: list[Dim], base: tuple[int, int, int]) -> None:
         """A GEMM into the accumulators, and into register 1 where the tile copies them."""

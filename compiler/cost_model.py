@@ -15,7 +15,7 @@ from __future__ import annotations
 
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
-                                 gemm_copied_epilogue)
+                                 gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.tiling import Part, SramPlan, Tile, input_window, partial_accumulators
 from vta.isa import Config, MemoryType
@@ -36,6 +36,7 @@ class _Dma:
         self.gemm_interval = config.machine.loop_interval(gemm=True) * sub.wgt
         self.overlap = config.machine.overlap_kernels > 0
         self.alu_interval = config.machine.loop_interval(gemm=False) * sub.acc
+        self.alu_mul = bool(config.ALU_MUL)
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
         self.tile_bytes = {memory: config.elem_bytes(memory) * sub.factor(memory)
@@ -134,6 +135,9 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     if copied is not None:          # the GEMMs and the reset again, for register 1
         gemm *= 2
     alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied)
+    if dma.overlap and t.threads > 1 and dma.alu_mul and reset_on_alu(layer):
+        gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
+        alu += dma.alu_interval * stored
     gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
     load += reduction_chunks * INSTRUCTION_OVERHEAD
     if layer.residual is not None:

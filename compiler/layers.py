@@ -231,6 +231,32 @@ def scratch_registers(layer: VtaLayer) -> int:
     return max(used, default=0)
 
 
+def work_per_output(layer: ConvLayer) -> tuple[int, int]:
+    """(GEMM, ALU) executions per output tile of a convolution without a fused pool: its
+    taps over the input blocks it reads, the bias GEMM and the reset; its ALU steps (those of
+    a fused residual Add too)."""
+    gemm = layer.taps * (layer.input.channel_blocks if layer.mode == WeightMode.DENSE else 1) \
+        + (layer.bias_tiles is not None) + 1
+    alu = len(layer.epilogue)
+    if layer.residual is not None:
+        residual = layer.residual
+        gemm += 2                       # the operand's identity GEMM and its reset
+        alu += len(residual.steps_conv) + len(residual.steps_other) + 1 \
+            + len(residual.epilogue)
+    return gemm, alu
+
+
+def reset_on_alu(layer: ConvLayer) -> bool:
+    """True where zeroing the accumulators (1 execution per output, 2 with a residual
+    operand) is cheaper on the ALU than on the GEMM unit: the GEMM work per output exceeds
+    the ALU work with the reset moved to it (the GEMM unit is the busier one either way)."""
+    if layer.pool is not None or layer.phases:
+        return False
+    gemm, alu = work_per_output(layer)
+    reset = 2 if layer.residual is not None else 1
+    return gemm - reset >= alu + reset
+
+
 def gemm_copied_epilogue(layer: ConvLayer) -> list[Step] | None:
     """The epilogue of `layer` when its GEMM also accumulates into scratch register 1, or None
     where that does not pay (or does not apply).
@@ -256,15 +282,9 @@ def gemm_copied_epilogue(layer: ConvLayer) -> list[Step] | None:
         return None
     prefix = list(steps[:index])
     copied = prefix + [Step(step.op, step.operand, 1) for step in prefix] + list(steps[index + 2:])
-    gemm = layer.taps * (layer.input.channel_blocks if layer.mode == WeightMode.DENSE else 1) \
-        + (layer.bias_tiles is not None) + 1               # + the reset
-    alu = len(steps)
-    if layer.residual is not None:
-        residual = layer.residual
-        alu += len(residual.steps_conv) + len(residual.steps_other) + 1 \
-            + len(residual.epilogue)
-        gemm += 1                                           # the operand's identity GEMM
-    copying = (2 * gemm - (layer.residual is not None), alu - len(steps) + len(copied))
+    gemm, alu = work_per_output(layer)
+    residual = 2 if layer.residual is not None else 0   # its identity GEMM and reset: once
+    copying = (2 * gemm - residual, alu - len(steps) + len(copied))
     if max(copying) >= max(gemm, alu):
         return None
     return copied
