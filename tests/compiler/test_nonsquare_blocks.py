@@ -2,6 +2,8 @@
 both orientations, run on the functional backend, bit-exact with the reference executor; the
 layer's instructions move the config's own tiles (the activation block's tiles are 2 of them)."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +12,10 @@ from hypothesis import strategies as st
 from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_graph, conv_pool_graph,
                             conv_transpose_graph, dense_graph, pool_graph, random_feeds,
                             residual_graph, run_both)
+from vta.cli import main
+from vta.compiler import reference
+from vta.compiler.evaluate import prepare, run_one
+from vta.compiler.onnx_import import import_onnx
 from vta.compiler.packing import dense_weight_tiles
 from vta.compiler.subtiles import SubTiles, activation_block
 from vta.isa import Config, VtaError
@@ -24,6 +30,9 @@ TINY_IN16_OUT8 = IN16_OUT8.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13,
                                    LOG_ACC_BUFF_SIZE=13)
 TINY_IN8_OUT16 = IN8_OUT16.replace(LOG_INP_BUFF_SIZE=10, LOG_WGT_BUFF_SIZE=13,
                                    LOG_ACC_BUFF_SIZE=13)
+#: int4 inputs and weights on the 16×8 tile (a 32-bit bus: an OUT tile is 32 bits).
+INT4_IN16_OUT8 = IN16_OUT8.replace(LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2, LOG_INP_BUFF_SIZE=14,
+                                   LOG_WGT_BUFF_SIZE=16, LOG_BUS_WIDTH=5)
 CONFIGS = [IN16_OUT8, IN8_OUT16, TINY_IN16_OUT8, TINY_IN8_OUT16]
 IDS = ["1x16x8", "1x8x16", "tiny-1x16x8", "tiny-1x8x16"]
 SETTINGS = settings(max_examples=8, deadline=None,
@@ -175,3 +184,34 @@ def test_conv_on_a_32_by_16_config():
     config = PYNQ.replace(LOG_BLOCK_IN=5)
     check(conv_graph(np.random.default_rng(9), c=40, o=50, h=7, w=7, groups=1), config)
     check(conv_graph(np.random.default_rng(9), c=40, o=40, h=7, w=7, groups=40), config)
+
+
+@pytest.mark.parametrize("config", [IN16_OUT8, IN8_OUT16, INT4_IN16_OUT8],
+                         ids=["1x16x8", "1x8x16", "1x16x8-int4"])
+def test_digits_bit_exact_in_every_value(config, digits_models, digits_data):
+    """The digits CNN whole on VTA (its convolutions with their max pools fused, the Dense
+    layers), every value in device memory equal to the reference's."""
+    inputs, _ = digits_data
+    evaluation = prepare(digits_models[1], config)
+    assert {node["placement"] for node in evaluation.model.nodes
+            if node["operator"] not in ("Quantize", "Dequantize")} == {"vta", "fused", "alias"}
+    for x in inputs[:3]:
+        run_one(evaluation, x[None])
+    assert evaluation.mismatched_values == []
+
+
+def test_vta_compile_with_a_config_file_of_separate_blocks(digits_models, digits_data, tmp_path):
+    """`vta compile --config FILE` with the keys `Config.to_dict` writes (LOG_BLOCK_IN = 3,
+    LOG_BLOCK_OUT = 4), then `vta run`: the reference's output."""
+    inputs, _ = digits_data
+    config_path, vtab = tmp_path / "config.json", tmp_path / "digits.vtab"
+    x, out = tmp_path / "x.npy", tmp_path / "out.npy"
+    config_path.write_text(json.dumps(IN8_OUT16.to_dict()))
+    np.save(x, inputs[5:6])
+    assert main(["compile", str(digits_models[1]), "-o", str(vtab), "--quiet", "--no-cache",
+                 "--config", str(config_path)]) == 0
+    assert main(["run", str(vtab), "--input", str(x), "-o", str(out),
+                 "--config", str(config_path)]) == 0
+    graph = import_onnx(digits_models[1])
+    expected = reference.run(graph, {graph.inputs[0]: inputs[5:6]})[graph.outputs[0]]
+    np.testing.assert_array_equal(np.load(out), expected)
