@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import UOP_BYTES, Config, layouts
+from vta.isa import UOP_BYTES, Config
+
+from vta.simulator.cycle.geometry import geometry
 
 
 def _parities(lo: int, hi: int, odd_step: int) -> tuple[int, int]:
@@ -45,10 +47,10 @@ class UopBanks:
     """The micro-op buffer's destination and source ACC indices per slot."""
 
     def __init__(self, config: Config, dram: np.ndarray):
-        fields = {field.name: field for field in layouts(config).uop.fields}
-        self.fields = fields["dst_idx"], fields["src_idx"]
-        self.depth = config.uop_depth
-        self.acc_mask = config.acc_depth - 1
+        sizes = geometry(config)
+        self.fields = sizes.uop_fields
+        self.depth = sizes.uop_depth
+        self.acc_mask = sizes.acc_depth - 1
         self.dram = dram
         self.dst = np.zeros(self.depth, dtype=np.int64)
         self.src = np.zeros(self.depth, dtype=np.int64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from vta.isa import INSN_BYTES, UOP_BYTES
 
 from vta.simulator.cycle.events import Event, Kernel
+from vta.simulator.cycle.native import TENSOR, UOP
 from vta.simulator.cycle.read_port import ReadClient
 
 
@@ -32,7 +33,7 @@ class TensorLoadClient(ReadClient):
     """The writer of `TensorLoad`: walks the padded block, one cycle per pad tile and per bus
     word of data; data words wait for the beats."""
 
-    periodic = True
+    native = TENSOR
 
     def __init__(self, words_per_tile: int):
         self.words_per_tile = words_per_tile
@@ -65,32 +66,6 @@ class TensorLoadClient(ReadClient):
             self.writer += self.x_pad_1 + (self.x_pad_0 if self.rows_left else self.tail)
         return writer, last
 
-    def skip(self, rows: int, cycles: int, mem_wait: int) -> None:
-        """`rows` whole rows (not the last one) that repeat the previous one `cycles` later in
-        all, waiting `mem_wait` cycles for data in all."""
-        self.writer += cycles
-        self.rows_left -= rows
-        self.mem_wait += mem_wait
-
-    def skip_words(self, words: int, cycles: int, mem_wait: int) -> None:
-        """`words` bus words inside a row (not its last) that repeat the previous burst's
-        timing, `cycles` later in all, waiting `mem_wait` cycles for data in all."""
-        self.writer += cycles
-        self.words_left -= words
-        self.mem_wait += mem_wait
-
-    def state(self, now: int) -> tuple:
-        """Everything that decides when the writer takes later beats, relative to `now`."""
-        return (self.writer - now, self.x_pad_0, self.x_pad_1, self.tail, self.row_words,
-                self.rows_left, self.words_left)
-
-    def restore(self, now: int, state: tuple, mem_wait: int) -> None:
-        """Take a `state` (relative to `now`) and `mem_wait` more cycles of waiting."""
-        writer, self.x_pad_0, self.x_pad_1, self.tail, self.row_words, self.rows_left, \
-            self.words_left = state
-        self.writer = now + writer
-        self.mem_wait += mem_wait
-
     def finished(self) -> int:
         """First cycle after the last tile is written (valid once every burst is accepted)."""
         return self.writer
@@ -98,6 +73,8 @@ class TensorLoadClient(ReadClient):
 
 class UopLoadClient(ReadClient):
     """`UopLoad` writes one micro-op per cycle and holds each bus word until its last slot."""
+
+    native = UOP
 
     def __init__(self, bus_bytes: int):
         self.per_word = bus_bytes // UOP_BYTES
@@ -114,12 +91,10 @@ class UopLoadClient(ReadClient):
     def accept(self, beats: int, earliest: int) -> tuple[int, int]:
         first = max(earliest, self.writer)
         self.mem_wait += first - self.writer
-        cycles = 0
-        for _ in range(beats):
-            held = min(self.per_word - self.slot, self.left)
-            self.left -= held
-            self.slot = 0
-            cycles += held
+        # Each word is held for its micro-ops (the first from its slot on) while any are left.
+        cycles = min(self.left, self.per_word - self.slot + (beats - 1) * self.per_word)
+        self.left -= cycles
+        self.slot = 0
         self.writer = first + cycles
         return first, first + cycles - 1
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from vta.isa import Config, Opcode
 
+from vta.simulator.cycle.geometry import geometry
+
 BOTH_HALVES = 0b11
 
 
@@ -21,9 +23,10 @@ class KernelFootprints:
     def __init__(self, config: Config, entries: int):
         self.entries = [None] * entries          # (base, end, lo_dst, hi_dst, lo_src, hi_src)
         self.oldest = 0
-        self.uop_depth = config.uop_depth
-        self.half = config.acc_depth // 2
-        self.acc_depth = config.acc_depth
+        sizes = geometry(config)
+        self.uop_depth = sizes.uop_depth
+        self.half = sizes.acc_depth // 2
+        self.acc_depth = sizes.acc_depth
         self._masks: dict = {}      # masks by instruction bytes, until the next LOAD UOP
 
     def load(self, insn, dst: np.ndarray, src: np.ndarray) -> None:

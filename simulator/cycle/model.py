@@ -14,6 +14,7 @@ from vta.simulator.cycle.bank_conflicts import UopBanks
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
 from vta.simulator.cycle.events import Event, Kernel
 from vta.simulator.cycle.footprints import KernelFootprints
+from vta.simulator.cycle.geometry import geometry
 from vta.simulator.cycle.read_port import ReadCommand, ReadPort
 from vta.simulator.cycle.write_port import WritePort
 
@@ -73,7 +74,7 @@ class CycleModel:
     vector ALU timing (`bank_conflicts`)."""
 
     def __init__(self, config: Config, *, fast_forward: bool = True):
-        config.check_bus()
+        geometry(config)            # checks the bus (`Config.check_bus`) once per config
         self.config = config
         self.fast_forward = fast_forward
 
@@ -93,12 +94,14 @@ class _Run:
         self.kernel = kernel = Kernel()
         self.port = ReadPort(kernel, config, len(READ_CLIENTS), fast_forward=fast_forward)
         self.writes = WritePort(config, fast_forward=fast_forward)
-        bus = config.bus_bytes
+        sizes = geometry(config)
+        self.bus_bytes = bus = sizes.bus_bytes
+        self.uop_depth = sizes.uop_depth
         self.fetch = FetchClient(kernel, len(instructions), bus)
-        self.tensor = {kind: TensorLoadClient(config.elem_bytes(kind) // bus)
+        self.tensor = {kind: TensorLoadClient(sizes.elem_bytes[kind] // bus)
                        for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.ACC)}
         self.uops = UopLoadClient(bus)
-        self.elem_bytes = {kind: config.elem_bytes(kind) for kind in self.tensor}
+        self.elem_bytes = {kind: sizes.elem_bytes[kind] for kind in self.tensor}
         routes = [MODULE_NAMES[insn.module] for insn in instructions]
         self.streams = {name: [i for i, r in zip(instructions, routes) if r == name]
                         for name in ("load", "compute", "store")}
@@ -124,7 +127,7 @@ class _Run:
 
     # -- fetch ------------------------------------------------------------------------------
     def _fetch_requests(self, count: int, addr: int):
-        words_per_insn = INSN_BYTES // self.config.bus_bytes
+        words_per_insn = INSN_BYTES // self.bus_bytes
         buffer, chunk = self.machine.fetch_buffer_depth, self.machine.fetch_request_instructions
         post, requested = START_TO_FETCH, 0
         while requested < count:
@@ -335,7 +338,7 @@ class _Run:
         if f["memory_type"] == UOP_MEMORY:
             base, end = f["sram_base"], f["sram_base"] + f["x_size"]
             r = running.fields
-            return end <= self.config.uop_depth and (end <= r["uop_bgn"] or r["uop_end"] <= base)
+            return end <= self.uop_depth and (end <= r["uop_bgn"] or r["uop_end"] <= base)
         return not self.footprints.load_halves(insn) & mask
 
     def _record_kernel(self, insn) -> None:
@@ -403,7 +406,7 @@ class _Run:
         self.loops.clear()
         client = self.uops
         client.start(insn, start)
-        addr = insn.fields["dram_base"] * 4 // self.config.bus_bytes * self.config.bus_bytes
+        addr = insn.fields["dram_base"] * 4 // self.bus_bytes * self.bus_bytes
         command = ReadCommand(client, addr, client.words(insn), start + 1)
         self.port.post(UOP, command)
         yield command.done
@@ -412,6 +415,7 @@ class _Run:
     def report(self) -> CycleReport:
         if self.end is None:
             raise DeadlockError("the program never reaches FINISH")
+        self.port.settle()
         stall = dict(self.stall)
         stall["load"] += self.tensor[MemoryType.INP].mem_wait + self.tensor[MemoryType.WGT].mem_wait
         stall["compute"] += self.tensor[MemoryType.ACC].mem_wait + self.uops.mem_wait

@@ -1,7 +1,9 @@
-"""The cycle model's fast-forward (docs/cycle-model.md, "Repeating transfers") against stepping
-every grant and burst: identical cycles, module counters, bus beats and instruction timeline on
-the corpus and on programs of long, padded, page-crossing loads of several clients at once —
-which do take both shortcuts (repeated transfers of a command, repeated bursts in a row)."""
+"""The cycle model's compiled read and write loops (docs/cycle-model.md, "Compiled loops",
+`vta.simulator.cycle.native`) against the Python code stepping every grant, burst and STORE
+row (`CycleModel(config, fast_forward=False)`): identical cycles, module counters, bus beats
+and instruction timeline on the corpus and on programs of long, padded, page-crossing loads of
+several clients at once, micro-op loads and stores, on several configs and machines — and the
+compiled loops did the work (only fetch is granted in Python)."""
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from vta.isa import Config, Finish, Load, MemoryType, Store, Uop
 from vta.isa.image import ProgramImage
 from vta.simulator.cycle import CycleModel
-from vta.simulator.cycle import clients, write_port
+from vta.simulator.cycle import clients, read_port, write_port
 
 from corpus import CORPUS
 from image_builder import ImageBuilder
@@ -18,43 +20,55 @@ PYNQ = Config.preset("pynq")
 CONFIGS = {"pynq": PYNQ,
            "1x32-8/4": PYNQ.replace(LOG_BLOCK=5, MEM_READ_LATENCY=8, MEM_WRITE_LATENCY=4),
            "128bit-64/32": PYNQ.replace(LOG_BUS_WIDTH=7, MEM_READ_LATENCY=64, MEM_WRITE_LATENCY=32),
-           "latency-200": PYNQ.replace(MEM_READ_LATENCY=200)}
+           "latency-200": PYNQ.replace(MEM_READ_LATENCY=200),
+           "short-bursts": PYNQ.replace(MACHINE={"max_burst_beats": 4, "burst_boundary_bytes": 256,
+                                                 "max_outstanding_writes": 1}),
+           "one-read-burst": PYNQ.replace(MEM_READ_LATENCY=1, MEM_WRITE_LATENCY=1,
+                                          MACHINE={"max_outstanding_reads": 1,
+                                                   "max_outstanding_writes": 3})}
 
 
-def assert_same_timing(image: ProgramImage, rows: dict | None = None) -> None:
-    """Both runs agree; `rows` counts the STORE rows each one timed burst by burst."""
+def assert_same_timing(image: ProgramImage, python: dict | None = None) -> None:
+    """Both runs agree; `python` counts the grants and STOREs the compiled run timed in Python
+    by their client (``"fetch"``, ``"other"``) and ``"store"``."""
     args = image.program, image.insn_addr, image.dram
-    rows = {} if rows is None else rows
-    fast = count_store_rows(rows, "fast", lambda: CycleModel(image.config).run(*args))
-    step = count_store_rows(rows, "step",
-                            lambda: CycleModel(image.config, fast_forward=False).run(*args))
+    python = {} if python is None else python
+    fast = counted(python, lambda: CycleModel(image.config).run(*args))
+    step = CycleModel(image.config, fast_forward=False).run(*args)
     assert (fast.cycles, fast.modules, fast.bus) == (step.cycles, step.modules, step.bus)
     assert fast.timeline == step.timeline
 
 
-def count_store_rows(rows: dict, key: str, run):
-    burst_sizes = write_port.burst_sizes
+def counted(python: dict, run):
+    grant, store = read_port.ReadPort._grant, write_port.WritePort._store
 
-    def counted(*args):
-        rows[key] = rows.get(key, 0) + 1
-        return burst_sizes(*args)
+    def counted_grant(self, command, now):
+        kind = "fetch" if isinstance(command.client, clients.FetchClient) else "other"
+        python[kind] = python.get(kind, 0) + 1
+        return grant(self, command, now)
 
-    write_port.burst_sizes = counted
+    def counted_store(self, *args):
+        python["store"] = python.get("store", 0) + 1
+        return store(self, *args)
+
+    read_port.ReadPort._grant, write_port.WritePort._store = counted_grant, counted_store
     try:
         return run()
     finally:
-        write_port.burst_sizes = burst_sizes
+        read_port.ReadPort._grant, write_port.WritePort._store = grant, store
 
 
 def streaming_program(config: Config, rng: np.random.Generator) -> ProgramImage:
-    """Long LOADs of INP and WGT (load module) while the compute module loads ACC and the store
-    module stores: random row lengths, strides (crossing 4 KiB pages anywhere), pads and buffer
-    offsets; FINISH after the load module's last LOAD and the last STORE."""
+    """Long LOADs of INP and WGT (load module) while the compute module loads micro-ops and ACC
+    and the store module stores: random row lengths, strides (crossing 4 KiB pages anywhere),
+    pads and buffer offsets; FINISH after the load module's last LOAD and the last STORE."""
     builder = ImageBuilder(config)
-    uop_base = builder.uops([Uop(0, 0, 0)])
+    uop_base = builder.uops([Uop(0, 0, 0)] * 304)
     data = builder.reserve(1 << 20, MemoryType.INP)
-    load, compute = [], [Load(memory_type=MemoryType.UOP, dram_base=uop_base, y_size=1, x_size=1,
-                              x_stride=1)]
+    uops = int(rng.integers(1, 300))     # micro-op loads of any length from any word slot
+    load, compute = [], [Load(memory_type=MemoryType.UOP, y_size=1, x_size=uops, x_stride=1,
+                              dram_base=uop_base + int(rng.integers(0, 4)),
+                              sram_base=int(rng.integers(0, 8)))]
     for k in range(int(rng.integers(3, 7))):
         kind = [MemoryType.INP, MemoryType.WGT, MemoryType.ACC][k % 3]
         elem = config.elem_bytes(kind)
@@ -88,30 +102,17 @@ def streaming_program(config: Config, rng: np.random.Generator) -> ProgramImage:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_fast_forward_times_streaming_loads_like_stepping(name, monkeypatch):
-    taken = {"transfers": 0, "bursts": 0}
-    skip, skip_words = clients.TensorLoadClient.skip, clients.TensorLoadClient.skip_words
-
-    def counting(kind, method):
-        def wrapped(self, *args):
-            taken[kind] += 1
-            return method(self, *args)
-        return wrapped
-
-    monkeypatch.setattr(clients.TensorLoadClient, "skip", counting("transfers", skip))
-    monkeypatch.setattr(clients.TensorLoadClient, "skip_words", counting("bursts", skip_words))
+def test_compiled_loops_time_streaming_loads_like_stepping(name):
     rng = np.random.default_rng(sorted(CONFIGS).index(name))
-    rows = {}
+    python = {}
     for _ in range(12):
-        assert_same_timing(streaming_program(CONFIGS[name], rng), rows)
-    assert rows["fast"] < rows["step"]     # repeated STORE rows were timed at once
-    if name != "latency-200":   # latency-bound: bursts never settle into a channel-bound train
-        assert taken["bursts"] > 0
-    assert taken["transfers"] > 0
+        assert_same_timing(streaming_program(CONFIGS[name], rng), python)
+    assert python["fetch"] > 0
+    assert "other" not in python and "store" not in python
 
 
 @pytest.mark.parametrize("config_dir", ["vta-1x16", "vta-1x32"])
-def test_fast_forward_times_the_corpus_like_stepping(config_dir):
+def test_compiled_loops_time_the_corpus_like_stepping(config_dir):
     for case in sorted((CORPUS / config_dir).glob("p_*")):
         image = ProgramImage.load(case)
         for latency in ((32, 16), (8, 4)):
@@ -148,30 +149,9 @@ def repeating_program(config: Config, rng: np.random.Generator) -> ProgramImage:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_fast_forward_replays_repeated_loads_like_stepping(name, monkeypatch):
-    from vta.simulator.cycle import read_port
-
-    taken = {"replays": 0, "page periods": 0}
-    replay, jump = read_port.ReadPort._replay, read_port.ReadPort._jump
-
-    def counted_replay(self, *args):
-        taken["replays"] += 1
-        return replay(self, *args)
-
-    def counted_jump(self, old, new, commands):
-        before = [c.next for c in commands]
-        shift = jump(self, old, new, commands)
-        row_bytes = [c.words * self.bus_bytes for c in commands]
-        if any((c.first + row * c.stride) % self.boundary + size > self.boundary
-               for c, first, size in zip(commands, before, row_bytes)
-               for row in range(first, c.next)):
-            taken["page periods"] += 1     # the rows jumped over cross a page boundary
-        return shift
-
-    monkeypatch.setattr(read_port.ReadPort, "_replay", counted_replay)
-    monkeypatch.setattr(read_port.ReadPort, "_jump", counted_jump)
+def test_compiled_loops_time_repeated_loads_like_stepping(name):
     rng = np.random.default_rng(100 + sorted(CONFIGS).index(name))
+    python = {}
     for _ in range(8):
-        assert_same_timing(repeating_program(CONFIGS[name], rng))
-    assert taken["replays"] > 0
-    assert taken["page periods"] > 0
+        assert_same_timing(repeating_program(CONFIGS[name], rng), python)
+    assert "other" not in python
