@@ -8,8 +8,9 @@ benchmarks/rtl_sim.py and the bus-bound (load/store-dominated) images of the cor
 
 Both must give the same cycle count. Times are the best of `--repeat` runs in the process's
 CPU time (wall time on a shared machine mostly measures the other processes); the model is
-also timed with its fast-forward off (`CycleModel(fast_forward=False)`, every grant and burst
-stepped) in the same process, and the ratio of the two is the figure the load changes least.
+also timed with its compiled loops off (`CycleModel(fast_forward=False)`, every grant, burst
+and STORE row stepped in Python) in the same process, and the ratio of the two is the figure
+the load changes least.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def main() -> None:
             raise SystemExit(f"{name}: model {model_report.cycles}, stepping {step_report.cycles}, "
                              f"backend {cycles} cycles")
         line = (f"{name}: {cycles} cycles; cycle model {model_time * 1e3:.2f} ms CPU "
-                f"({cycles / model_time / 1e6:.1f} M cycles/s; stepping every grant "
+                f"({cycles / model_time / 1e6:.1f} M cycles/s; stepping in Python "
                 f"{step_time * 1e3:.2f} ms, {step_time / model_time:.2f}x), cycle backend "
                 f"{backend_time * 1e3:.2f} ms ({cycles / backend_time / 1e6:.1f} M cycles/s)")
         if not args.no_rtl:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A whole ResNet-18 inference on the ``cycle`` backend (functional data, cycle-model time):
 wall and CPU seconds per run, how they split between the functional simulator and the cycle
-model, and the cycle model with its fast-forward off (every grant and burst stepped) timed on
-the same layer images in the same process.
+model, and the cycle model with its compiled loops off (every grant and burst stepped in
+Python) timed on the same layer images in the same process.
 
     .venv/bin/python benchmarks/resnet18_cycle.py [--vtab MODEL.vtab] [--runs 3]
 
@@ -87,8 +87,8 @@ def main() -> None:
                 fast = min(fast, seconds)
             else:
                 stepped = min(stepped, seconds)
-    print(f"cycle model over the {len(images)} layer images: {fast:.2f} s CPU; stepping every "
-          f"grant and burst {stepped:.2f} s ({stepped / fast:.2f}x)")
+    print(f"cycle model over the {len(images)} layer images: {fast:.2f} s CPU; stepping in "
+          f"Python {stepped:.2f} s ({stepped / fast:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class TensorLoadClient(ReadClient):
     """The writer of `TensorLoad`: walks the padded block, one cycle per pad tile and per bus
     word of data; data words wait for the beats."""
 
-    native = TENSOR
+    native_kind = TENSOR
 
     def __init__(self, words_per_tile: int):
         self.words_per_tile = words_per_tile
@@ -74,7 +74,7 @@ class TensorLoadClient(ReadClient):
 class UopLoadClient(ReadClient):
     """`UopLoad` writes one micro-op per cycle and holds each bus word until its last slot."""
 
-    native = UOP
+    native_kind = UOP
 
     def __init__(self, bus_bytes: int):
         self.per_word = bus_bytes // UOP_BYTES

@@ -34,30 +34,31 @@ class Event:
 
 
 class Kernel:
-    """The event queue and the processes."""
+    """The event queue and the processes. `queue` is the heap of ``(time, priority, order,
+    callback, process)`` entries (readable: ``queue[0][0]`` is `next_time` without a call)."""
 
     def __init__(self):
         self.now = 0
-        self._queue: list = []
+        self.queue: list = []
         self._order = itertools.count()
 
     def at(self, time: int, callback, priority: int = PROCESS) -> None:
-        heapq.heappush(self._queue, (time if time > self.now else self.now, priority,
+        heapq.heappush(self.queue, (time if time > self.now else self.now, priority,
                                      next(self._order), callback, None))
 
     def quiet_until(self, time: int) -> bool:
         """True when no callback is due at or before `time`."""
-        return not self._queue or self._queue[0][0] > time
+        return not self.queue or self.queue[0][0] > time
 
     def next_time(self) -> int:
         """The cycle of the next callback due (`NEVER` when none is)."""
-        return self._queue[0][0] if self._queue else NEVER
+        return self.queue[0][0] if self.queue else NEVER
 
     def spawn(self, process, time: int = 0) -> None:
         self.resume(process, time)
 
     def resume(self, process, time: int) -> None:
-        heapq.heappush(self._queue, (time if time > self.now else self.now, PROCESS,
+        heapq.heappush(self.queue, (time if time > self.now else self.now, PROCESS,
                                      next(self._order), None, process))
 
     def _step(self, process) -> None:
@@ -77,7 +78,7 @@ class Kernel:
                 return
 
     def run(self) -> None:
-        queue, pop, step = self._queue, heapq.heappop, self._step
+        queue, pop, step = self.queue, heapq.heappop, self._step
         while queue:
             self.now, _, _, callback, process = pop(queue)
             if process is None:

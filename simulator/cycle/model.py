@@ -71,7 +71,9 @@ class _Tokens:
 class CycleModel:
     """Times decoded programs (`ProgramImage.program`) for one config (one the core can be
     built for: `Config.check_bus`); the DRAM image gives the micro-ops, whose ACC banks decide
-    vector ALU timing (`bank_conflicts`)."""
+    vector ALU timing (`bank_conflicts`). With `fast_forward` off, loads' grants and STOREs are
+    stepped in Python instead of the compiled loops of `native` (same results, the reference
+    they are tested against)."""
 
     def __init__(self, config: Config, *, fast_forward: bool = True):
         geometry(config)            # checks the bus (`Config.check_bus`) once per config

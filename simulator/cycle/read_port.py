@@ -18,16 +18,18 @@ from vta.isa import Config
 from vta.isa.machine import Machine
 
 from vta.simulator.cycle import native
-from vta.simulator.cycle.events import ARBITER, Event, Kernel
+from vta.simulator.cycle.native import (COMMAND_FIELDS, COMMANDS, DONE, EMPTY, FREE_AT, LAST,
+                                        LAST_GRANT, LIMIT, NOW, POSTED, RESULT, WAIT, YIELD)
+from vta.simulator.cycle.events import ARBITER, NEVER, Event, Kernel
 from vta.simulator.cycle.geometry import geometry
 
 
 class ReadClient(ABC):
     """A client's side of the data stream: when it accepts the beats of its bursts. Tensor and
     micro-op loads' acceptance is also computed by the compiled loop of `native` (their
-    `native` kind)."""
+    `native_kind`)."""
 
-    native = native.OTHER
+    native_kind = native.OTHER
 
     @abstractmethod
     def accept(self, beats: int, earliest: int) -> tuple[int, int]:
@@ -108,7 +110,7 @@ class ReadPort:
             return
         base = native.COMMANDS + index * native.COMMAND_FIELDS
         client = command.client
-        kind = client.native
+        kind = client.native_kind
         if kind == native.TENSOR:
             state[base:base + native.COMMAND_FIELDS] = array("q", (
                 kind, command.posted, command.first, command.stride, command.words,
@@ -158,42 +160,44 @@ class ReadPort:
         (`native`): it returns to fire a finished command's events, to let fetch be granted
         here, or when another callback is due."""
         kernel, state, pending = self.kernel, self.state, self.pending
+        queue, run, address = kernel.queue, self._native, self._address
         now = kernel.now
-        while now >= state[native.FREE_AT]:
-            state[native.NOW], state[native.LIMIT] = now, kernel.next_time()
-            result = self._native(self._address)
-            now = state[native.NOW]
-            if result == native.YIELD:
+        while now >= state[FREE_AT]:
+            state[NOW] = now
+            state[LIMIT] = queue[0][0] if queue else NEVER
+            result = run(address)
+            now = state[NOW]
+            if result == YIELD:
                 kernel.at(now, self._arbitrate_native, ARBITER)
                 return
-            if result == native.WAIT:
-                waiting = [state[native.COMMANDS + native.COMMAND_FIELDS * k + native.POSTED]
+            if result == WAIT:
+                waiting = [state[COMMANDS + COMMAND_FIELDS * k + POSTED]
                            for k, c in enumerate(pending) if c is not None]
                 if waiting:
                     kernel.at(min(waiting), self._arbitrate_native, ARBITER)
                 return
-            index = state[native.RESULT]
-            base = native.COMMANDS + index * native.COMMAND_FIELDS
+            index = state[RESULT]
+            base = COMMANDS + index * COMMAND_FIELDS
             command = pending[index]
             kernel.now = now
-            if result == native.DONE:
+            if result == DONE:
                 pending[index] = None
-                state[base] = native.EMPTY
+                state[base] = EMPTY
                 self._settle(command, base)
                 command.granted.fire(kernel, now)
-                command.done.fire(kernel, state[base + native.LAST])
+                command.done.fire(kernel, state[base + LAST])
             else:
-                state[native.LAST_GRANT] = index
+                state[LAST_GRANT] = index
                 self._from_state()
                 self._grant(command, now)
                 self._to_state()
                 if command.next < command.count:
-                    command.posted = state[base + native.POSTED] = now + 1
+                    command.posted = state[base + POSTED] = now + 1
                 else:
                     pending[index] = None
-                    state[base] = native.EMPTY
-            now = state[native.FREE_AT]
-            if not kernel.quiet_until(now):
+                    state[base] = EMPTY
+            now = state[FREE_AT]
+            if queue and queue[0][0] <= now:
                 kernel.at(now, self._arbitrate_native, ARBITER)
                 return
             kernel.now = now
@@ -205,7 +209,7 @@ class ReadPort:
         command.posted = state[base + native.POSTED]
         client.writer = state[base + native.WRITER]
         client.mem_wait = state[base + native.MEM_WAIT]
-        if client.native == native.UOP:
+        if client.native_kind == native.UOP:
             client.slot, client.left = state[base + native.SLOT], state[base + native.LEFT]
         else:
             client.rows_left = state[base + native.ROWS_LEFT]
@@ -237,7 +241,7 @@ class ReadPort:
         if state is None:
             return
         for index, command in enumerate(self.pending):
-            if command is not None and command.client.native != native.OTHER:
+            if command is not None and command.client.native_kind != native.OTHER:
                 self._settle(command, native.COMMANDS + index * native.COMMAND_FIELDS)
         self._from_state()
 
