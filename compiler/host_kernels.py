@@ -4,7 +4,9 @@ Three kernels cover the host's part of a compiled model, all driven by index map
 or element positions) computed once from the packed layouts:
 
 - ``quantize``: float32 NCHW input → int8, written to packed positions in device DRAM
-  (``rint(x / scale) + zero_point``, saturated, exactly numpy's float32 arithmetic);
+  (``rint(x / scale) + zero_point``, saturated; the quotient of the float32 input and scale
+  in float64, as `ir.Quant.quantize` computes it: correctly rounded, where a float32 quotient
+  may round a value within 2^-24 of a tie onto it);
 - ``dequantize``: int8 at packed positions → float32 NCHW (``(q − zero_point) × scale``);
 - ``move``: ``dst[dmap[i]] = src[smap[i]] ^ flip`` — packing of int8 inputs, unpacking of int8
   outputs (``flip = 0x80`` converts to/from uint8), and layout changes VTA does not do
@@ -27,6 +29,9 @@ KERNEL_IR = r"""
 declare float @llvm.rint.f32(float)
 declare float @llvm.minnum.f32(float, float)
 declare float @llvm.maxnum.f32(float, float)
+declare double @llvm.rint.f64(double)
+declare double @llvm.minnum.f64(double, double)
+declare double @llvm.maxnum.f64(double, double)
 
 define void @quantize(i8* %dst, i64* %dmap, float* %src, i64 %n, float %scale, float %zp) {
 entry:
@@ -36,12 +41,15 @@ loop:
   %i = phi i64 [0, %entry], [%next, %loop]
   %sp = getelementptr float, float* %src, i64 %i
   %x = load float, float* %sp
-  %scaled = fdiv float %x, %scale
-  %r = call float @llvm.rint.f32(float %scaled)
-  %shifted = fadd float %r, %zp
-  %low = call float @llvm.maxnum.f32(float %shifted, float -128.0)
-  %clamped = call float @llvm.minnum.f32(float %low, float 127.0)
-  %q = fptosi float %clamped to i8
+  %wide = fpext float %x to double
+  %divisor = fpext float %scale to double
+  %scaled = fdiv double %wide, %divisor
+  %r = call double @llvm.rint.f64(double %scaled)
+  %offset = fpext float %zp to double
+  %shifted = fadd double %r, %offset
+  %low = call double @llvm.maxnum.f64(double %shifted, double -128.0)
+  %clamped = call double @llvm.minnum.f64(double %low, double 127.0)
+  %q = fptosi double %clamped to i8
   %dp = getelementptr i64, i64* %dmap, i64 %i
   %d = load i64, i64* %dp
   %out = getelementptr i8, i8* %dst, i64 %d

@@ -158,7 +158,7 @@ def _activation_product(im, node, label) -> Pending:
         raise NodeError(label, "a product of two activations needs the ALU multiply (ALU_MUL)")
     reach = [max(INT8_MAX - v.quant.zero_point, v.quant.zero_point - INT8_MIN) for v in (a, b)]
     return Pending(label, "mul", ir.Add, (a.name, b.name), a.shape,
-                   np.asarray(np.float32(a.quant.scale) * np.float32(b.quant.scale)),
+                   np.asarray(np.float64(a.quant.scale) * np.float64(b.quant.scale)),
                    input_range=reach[0] * reach[1])
 
 

@@ -61,11 +61,13 @@ def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
     return graph
 
 
-def ort_multiplier(acc_scale, scale) -> np.ndarray:
-    """The requantization multiplier acc_scale / scale as onnxruntime's QLinearConv computes it:
-    in float32 (the scales' product rounded, then the quotient), so that results that lie
-    within float32's precision of a rounding tie round the way onnxruntime's do."""
-    return np.float32(np.float32(acc_scale) / np.float32(scale)).astype(np.float64)
+def exact_multiplier(acc_scale, scale) -> np.ndarray:
+    """The requantization multiplier acc_scale / scale in float64: the exact quotient to 10^-16
+    relative (`acc_scale`, a product of float32 scales, is exact in float64), as the QDQ graph
+    defines it — DequantizeLinear, the float operator, QuantizeLinear. (onnxruntime's fused
+    QLinearConv rounds it to float32, 6·10^-8 relative, which moves results that lie that
+    close to a rounding tie; its unfused float32 convolutions do not use it.)"""
+    return np.asarray(acc_scale, dtype=np.float64) / np.float64(scale)
 
 
 class Importer:
@@ -281,7 +283,7 @@ class Importer:
         if pending.kind == "mul":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
             requant = plan_requantization(
-                ort_multiplier(pending.acc_scale, quant.scale), zero_point=quant.zero_point,
+                exact_multiplier(pending.acc_scale, quant.scale), zero_point=quant.zero_point,
                 lo=lo, hi=hi, acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where)
             steps = tuple(tuple([AluStep(AluOp.ADD, np.int64(-q.zero_point))] if q.zero_point
                                 else []) for q in (a, b))
@@ -295,7 +297,7 @@ class Importer:
             return self.emit(ir.Add, pending.label, pending.inputs, output,
                              input_steps=(steps_a, steps_b), requant=requant)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
-        multiplier = ort_multiplier(pending.acc_scale, quant.scale)
+        multiplier = exact_multiplier(pending.acc_scale, quant.scale)
         requant = plan_requantization(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
                                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
                                       where=where,
@@ -318,7 +320,7 @@ class Importer:
         """A product of two activations, head by head (`ir.MatMulOperand`, `ir.MatMul`): a
         single head is the node itself, several are concatenated along the heads' axis."""
         a, b = (self.graph.values[name] for name in pending.inputs)
-        requant = plan_requantization(ort_multiplier(pending.acc_scale, output.quant.scale),
+        requant = plan_requantization(exact_multiplier(pending.acc_scale, output.quant.scale),
                                       zero_point=output.quant.zero_point, lo=lo, hi=hi,
                                       acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
                                       where=f"node {pending.label}", absorb=True)
@@ -387,7 +389,7 @@ class Importer:
             input_zero_point, zero_point = 0, 0      # only the clamp changes
         else:
             input_zero_point, zero_point = value.quant.zero_point, quant.zero_point
-        multiplier = 1.0 if same_scale else ort_multiplier(value.quant.scale, quant.scale)
+        multiplier = 1.0 if same_scale else exact_multiplier(value.quant.scale, quant.scale)
         requant = plan_requantization(multiplier, zero_point=zero_point, lo=lo, hi=hi,
                                       acc_bound=255, alu_mul=self.alu_mul, where=f"node {label}",
                                       absorb=True)
