@@ -129,3 +129,45 @@ def test_best_prints_a_loadable_config_of_the_fastest_point(write_space, tmp_pat
         config.replace(CLOCK_MHZ=100.0).to_dict(), sort_keys=True)] / config.CLOCK_MHZ
         for _, config in space.check_feasible()}
     assert latency[best.fingerprint] == min(latency.values())
+
+
+SEPARATE_BLOCKS = """
+base = "pynq"
+[parameters]
+LOG_BLOCK_IN = [3, 4]
+LOG_BLOCK_OUT = [3, 4]
+LOG_INP_BUFF_SIZE = [14]
+LOG_WGT_BUFF_SIZE = [17]
+LOG_ACC_BUFF_SIZE = [16]
+LOG_BUS_WIDTH = [6]
+"""
+
+
+def test_points_with_separate_blocks_are_evaluated_and_best_prints_them(write_space, tmp_path,
+                                                                        small_model, capsys):
+    """BLOCK_IN ≠ BLOCK_OUT points compile (docs/compiler.md, "Separate input and output
+    blocks"): their evaluations hold cycles, not an error, and `best` prints a config file that
+    loads back as the same point."""
+    space = load(write_space(tmp_path, SEPARATE_BLOCKS))
+    with Store(tmp_path / "blocks.sqlite") as store, Engine(synchronous=True) as engine:
+        explorer = Explorer(space, [resolve(str(small_model))], "estimate", store, engine)
+        results = explorer.evaluate(space.check_feasible())
+    separate = {r.fingerprint: r for r in results
+                if r.config.block_in != r.config.block_out}
+    assert len(separate) == 2
+    assert all(not r.errors and all(m["cycles"] > 0 for m in r.models.values())
+               for r in separate.values())
+    for index, result in enumerate(separate.values()):     # as `best` writes a point
+        path = tmp_path / f"point{index}.json"
+        path.write_text(json.dumps(Config(**result.config.to_dict()).to_dict(), indent=1))
+        assert Config.from_file(path) == result.config
+    out = tmp_path / "out"
+    assert main(["dse", str(write_space(tmp_path, SEPARATE_BLOCKS)), "--models",
+                 str(small_model), "-o", str(out), "--synchronous", "--json"]) == 0
+    capsys.readouterr()
+    front = json.loads((out / "front.json").read_text())["front"]
+    assert main(["dse", "best", "-o", str(out), "--objective", "utilization"]) == 0
+    path = tmp_path / "best.json"
+    path.write_text(capsys.readouterr().out)
+    best = Config.from_file(path)
+    assert best.fingerprint in {point["fingerprint"] for point in front}
