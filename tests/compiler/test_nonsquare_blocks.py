@@ -215,3 +215,17 @@ def test_vta_compile_with_a_config_file_of_separate_blocks(digits_models, digits
     graph = import_onnx(digits_models[1])
     expected = reference.run(graph, {graph.inputs[0]: inputs[5:6]})[graph.outputs[0]]
     np.testing.assert_array_equal(np.load(out), expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [IN16_OUT8, IN8_OUT16], ids=IDS[:2])
+def test_chained_layers_on_rtl_are_bit_exact(config):
+    """A conv with its max pool fused, then a conv reading the pooled buffer's halo, on the
+    RTL backend (slow: the first run builds the Verilator harness of the config): the
+    reference's outputs, each layer's cycles the compiler recorded."""
+    rng = np.random.default_rng(5)
+    graph = chained_graph(rng)
+    model, result = check(graph, config, backend="rtl")
+    recorded = {node["name"]: node["estimated_cycles"] for node in model.nodes
+                if node["placement"] == "vta"}
+    assert recorded == {name: report.cycles for name, report in result.reports}
