@@ -4,14 +4,18 @@ tensor in float64, `vta.compiler.compare.exact_values`): the compiler's integer 
 reference executor, which the VTA backends reproduce bit for bit) and onnxruntime (both
 optimization levels), tensor by tensor, one line per model and reference input.
 
-    python scripts/zoo_exact.py [MODEL ...] [--samples N] [--seed S]
+    python scripts/zoo_exact.py [MODEL ...] [--samples N] [--seed S] [--trace]
 
 Per line: `ours` — the tensors where the integer graph differs from the exact evaluation and
 the largest difference in steps (of that tensor); `ORT on`/`ORT off` — likewise for
 onnxruntime at ORT_ENABLE_ALL/ORT_DISABLE_ALL; `output` — the differences at the quantized
 tensors that produce the graph's outputs; `first` — onnxruntime's first differing tensor in
-graph order, its node, how many of its elements differ and by how many steps. A measurement:
-the exit status is 0 whatever it finds.
+graph order, its node, how many of its elements differ and by how many steps. With `--trace`,
+each node of the integer graph is also run on the exact evaluation's inputs (where the exact
+evaluation has them; host values from the traced run), and every node whose output then departs
+from the exact one is printed — the departures of its own, not those it inherits — with the
+first differing element and, for a node that accumulates, its accumulator, multiplier and
+exact value in output steps. A measurement: the exit status is 0 whatever it finds.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def main() -> int:
     parser.add_argument("models", nargs="*", metavar="MODEL", help="zoo models (default: all small)")
     parser.add_argument("--samples", type=int, default=None, help="reference inputs (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="the zoo's seed (default 0)")
+    parser.add_argument("--trace", action="store_true",
+                        help="print every node that departs from the exact evaluation on its own")
     args = parser.parse_args()
     from vta.compiler import ir, reference
     from vta.compiler.compare import exact_values, onnxruntime_values
@@ -49,7 +55,42 @@ def main() -> int:
                 cells.append(_distance(graph, theirs, exact, outputs))
             print(f"{name:20} input {index}: ours {_text(cells[0])}; ORT on {_text(cells[1])}; "
                   f"ORT off {_text(cells[2])}", flush=True)
+            if args.trace:
+                for line in _departures(graph, exact, ours):
+                    print(f"{'':20}   {line}", flush=True)
     return 0
+
+
+def _departures(graph, exact: dict, ours: dict) -> list[str]:
+    """The nodes whose output differs from the exact evaluation's when they are run on its
+    inputs (quantized values from the exact evaluation, host values as the traced run computes
+    them from those)."""
+    import dataclasses
+    from vta.compiler import ir, reference
+    values = dict(graph.constants) | {name: ours[name] for name in graph.inputs}
+    lines = []
+    for node in graph.nodes:
+        inputs = [values[name] if name else None for name in node.inputs]
+        results = reference.run_node(node, inputs)
+        for name, result in zip(node.outputs, results):
+            if name in exact:
+                gap = np.abs(result.astype(np.int32) - exact[name].astype(np.int32))
+                if gap.any():
+                    at = tuple(int(i) for i in np.argwhere(gap)[0])
+                    line = (f"{type(node).__name__} {node.name}: {int(np.count_nonzero(gap))} "
+                            f"of {gap.size}, {int(gap.max())} step, first at {at}: ours "
+                            f"{int(result[at])}, exact {int(exact[name][at])}")
+                    requant = getattr(node, "requant", None)
+                    if requant is not None and not isinstance(node, ir.MatMul):
+                        raw = dataclasses.replace(node, requant=lambda acc: np.asarray(acc))
+                        acc = int(reference.run_node(raw, inputs)[0][at]) + int(
+                            np.broadcast_to(requant.offset, gap.shape)[at])
+                        m = float(np.broadcast_to(requant.multiplier, gap.shape)[at])
+                        line += (f" (acc {acc}, multiplier {m!r}: {acc * m:.9f} steps from the "
+                                 f"zero point; plan error ≤ {requant.error:.2g})")
+                    lines.append(line)
+            values[name] = exact[name] if name in exact else result
+    return lines
 
 
 def _quantized_source(graph, name: str) -> str | None:
