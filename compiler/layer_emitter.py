@@ -88,6 +88,7 @@ class LayerEmitter(ABC):
         self.layer, self.tiling = plan.layer, plan.tiling
         self.instructions = 0
         self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
+        self.slot_constants: dict[int, tuple] = {}  # ACC slot -> the blocks of its constants
         self.recording: list | None = None         # kernels kept instead of emitted
         self.gemm_executions = 0                   # of the current tile so far
         #: the config's tiles in one tile of the activation block (`subtiles`)
@@ -148,11 +149,13 @@ class LayerEmitter(ABC):
         for index, (tile, steps) in enumerate(work):
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
             if index >= acc_slots:
-                if carry.placed is not None and carry.total >= self.gemm_executions:
-                    # Where the carried epilogue is longer than the GEMMs it runs beside, the
-                    # ALU unit need not wait with the GEMM unit for the store that frees this
-                    # tile's ACC slot: the epilogue starts before, as many executions as that
-                    # store has bus cycles.
+                if carry.placed is not None and 4 * carry.total >= 5 * self.gemm_executions:
+                    # Where the carried epilogue is clearly longer than the GEMMs it runs
+                    # beside (by a quarter: the GEMM unit has slack), the ALU unit need not
+                    # wait with the GEMM unit for the store that frees this tile's ACC slot:
+                    # the epilogue starts before, as many executions as that store has bus
+                    # cycles. (Where the two are about even, the epilogue spread over the
+                    # GEMMs after the wait keeps both busier.)
                     outputs = tile.blocks * output_tile(self.layer, tile).positions
                     budget = carry.spent + outputs * store_beats
                     while carry.kernels and carry.spent + _executions(carry.kernels[0][0]) \
@@ -251,9 +254,15 @@ class LayerEmitter(ABC):
                              x_stride=layout.width_with_halo)
 
     def load_constants(self, placed: Placed) -> None:
+        """Load the per-channel constants of the tile's output blocks into its ACC slot, unless
+        the slot holds them already (the tile before in that slot had the same blocks)."""
         count = len(self.layer.constants)
         if count:
             tile = placed.tile
+            blocks = (tile.first_block, tile.blocks)
+            if self.slot_constants.get(placed.acc) == blocks:
+                return
+            self.slot_constants[placed.acc] = blocks
             self.dma_load(self.buffers.constants, MemoryType.ACC,
                              sram=placed.at(Part.CONSTANTS), offset=tile.first_block,
                              x_size=tile.blocks, y_size=count,
