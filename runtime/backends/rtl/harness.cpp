@@ -9,6 +9,14 @@
 // one per line: `W offset value` (an AXI4-Lite write of the control slave) -> `OK`;
 // `R offset` -> `V value`; `P cycles` (let the clock run) -> `OK`; `Q` ends. A failure is
 // answered `E bounds|protocol|timeout message` and ends the session.
+//
+// Built with -DVTA_INPUT_REGISTERS, the top module is the wrapper of harnesses.py
+// (`input_registers`): `rst` and the memory's signals (`m_axi_*` inputs) reach the core through
+// registers, so the harness sets them *before* the rising edge after which the core must see
+// them, and the core's combinational logic settles in the edge's own evaluation; the core sees
+// the same values at every edge as without the wrapper. Without the wrapper (the waveform
+// builds, whose signal names stay those of the core), every input reaching the core from the top
+// level is recomputed by Verilator at each evaluation, twice per cycle.
 
 #include "Vvta_core.h"
 #include "memory_model.h"
@@ -135,8 +143,10 @@ class Session {
         top_->m_axi_arready = top_->m_axi_awready = top_->m_axi_wready = 1;
         top_->clk = 1;
         top_->eval();
-        for (int edge = 0; edge < kResetEdges; ++edge) cycle(false);
-        top_->rst = 0;
+        for (int edge = 0; edge < kResetEdges; ++edge) {
+            reset_after_ = edge + 1 < kResetEdges;
+            cycle(false);
+        }
         cycle();  // the first edge after reset, at which cocotb_testbench.py takes its first request
     }
 
@@ -178,9 +188,20 @@ class Session {
             memory_.step(edge_, s);
             master_.step(awready, wready, bvalid, arready, rvalid, rdata);
         }
+#ifdef VTA_INPUT_REGISTERS
+        drive_registered();  // taken by the wrapper's registers at this edge
+#endif
         top_->clk = 1;
         top_->eval();
         dump(0);
+#ifndef VTA_INPUT_REGISTERS
+        drive_registered();
+#endif
+    }
+
+    // What the core sees after this rising edge: reset and the memory model's outputs.
+    void drive_registered() {
+        top_->rst = reset_after_;
         top_->m_axi_arready = memory_.out.arready;
         top_->m_axi_awready = memory_.out.awready;
         top_->m_axi_wready = memory_.out.wready;
@@ -239,6 +260,7 @@ class Session {
 #endif
     LiteMaster master_;
     uint64_t edge_ = 0;
+    int reset_after_ = 1;  // rst after the coming edge
 };
 
 std::map<std::string, uint64_t> read_settings(const std::string& path) {

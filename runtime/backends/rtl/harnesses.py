@@ -9,6 +9,7 @@ Both serve the same bus protocol with the one memory model (``memory_model.h``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,6 +36,41 @@ endmodule
 """
 #: Waveform formats of the fast harness: Verilator's option and the harness's define.
 WAVE_FORMATS = {"fst": ("--trace-fst", "-DVTA_WAVES_FST"), "vcd": ("--trace", "-DVTA_WAVES_VCD")}
+#: The fast harness's top module without waveforms (`input_registers`).
+WRAPPER = "vta_fast_top"
+#: C++ compiler options of the fast harness (the generated model and harness.cpp).
+FAST_CFLAGS = "-O3 -std=c++17"
+
+
+def input_registers(verilog: str, top: str = TOP, name: str = WRAPPER) -> str:
+    """A Verilog module `name` with the ports of module `top` in `verilog` that instantiates it
+    (as ``core``) and passes `rst` and its ``m_axi_*`` inputs through registers clocked by
+    ``clk``, initially what the fast harness drives before the first edge (1 for ``rst`` and the
+    ``*ready`` inputs, 0 for the others); its other inputs and every output are wired through.
+
+    The fast harness sets a registered input before the rising edge after which the core must
+    see it, so the core sees the same values at every edge; but its combinational logic no
+    longer depends on a top-level input that changes between edges, which Verilator would
+    re-evaluate at every evaluation of the model (twice per cycle), and settles in the rising
+    edge's own evaluation. The control slave's inputs stay direct: a request may begin between
+    any two cycles."""
+    match = re.search(rf"^module {re.escape(top)}\(.*?^endmodule", verilog, re.M | re.S)
+    if match is None:
+        raise VtaError(f"no module {top} in the Verilog")
+    ports = re.findall(r"^\s*(input|output)\s*(\[\d+:\d+\])?\s*(\w+)\s*;", match[0], re.M)
+    lines = [f"module {name}({', '.join(port for _, _, port in ports)});"]
+    connections = []
+    for direction, width, port in ports:
+        lines.append(f"  {direction} {width + ' ' if width else ''}{port};")
+        if direction == "input" and (port == "rst" or port.startswith("m_axi_")):
+            initial = int(port == "rst" or port.endswith("ready"))
+            lines.append(f"  reg {width + ' ' if width else ''}{port}_q = {initial};")
+            lines.append(f"  always @(posedge clk) {port}_q <= {port};")
+            connections.append(f"    .{port}({port}_q)")
+        else:
+            connections.append(f"    .{port}({port})")
+    lines += [f"  {top} core (", ",\n".join(connections), "  );", "endmodule", ""]
+    return "\n".join(lines)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -55,13 +91,18 @@ class FastHarness:
         self.verilog = verilog
         self.waves = waves
         self.sources = {name: (HERE / name).read_text() for name in FAST_SOURCES}
-        trace, define = WAVE_FORMATS[waves] if waves else ((), "")
+        if waves:  # the core as the top module: waveforms keep its signal names
+            trace, define = WAVE_FORMATS[waves]
+            top, options, files = TOP, [trace], [f"{TOP}.v"]
+        else:
+            self.sources[f"{WRAPPER}.v"] = input_registers(verilog)
+            define, top = "-DVTA_INPUT_REGISTERS", WRAPPER
+            options, files = ["--prefix", f"V{TOP}"], [f"{TOP}.v", f"{WRAPPER}.v"]
         self.command = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3",
-                        "--x-assign", "fast", "--x-initial", "fast", "--noassert",
-                        *([trace] if trace else []),
-                        *VERILATOR_WARNINGS, "--top-module", TOP, "-Mdir", "obj", "-o", "harness",
-                        "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", f"-O3 -std=c++17 {define}".strip(),
-                        f"{TOP}.v", "harness.cpp"]
+                        "--x-assign", "fast", "--x-initial", "fast", "--noassert", *options,
+                        *VERILATOR_WARNINGS, "--top-module", top, "-Mdir", "obj", "-o", "harness",
+                        "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", f"{FAST_CFLAGS} {define}",
+                        *files, "harness.cpp"]
         self.key = build_key("fast", verilog, *self.sources.values(), *self.command,
                              simulator_identity("verilator"))
 
