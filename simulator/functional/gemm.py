@@ -114,8 +114,13 @@ class ProductPlan:
 
         self.a_view = strided_tiles(sram.inp, origin[SRC], axes(sram.inp, SRC, m_dims, k_dims))
         self.b_view = strided_tiles(sram.wgt, origin[WGT], axes(sram.wgt, WGT, n_dims, k_dims))
-        self.acc_view = strided_tiles(sram.acc, origin[DST], axes(sram.acc, DST, m_dims, n_dims))
-        self.out_view = strided_tiles(sram.out, origin[DST], axes(sram.out, DST, m_dims, n_dims))
+        acc_view = strided_tiles(sram.acc, origin[DST], axes(sram.acc, DST, m_dims, n_dims))
+        out_view = strided_tiles(sram.out, origin[DST], axes(sram.out, DST, m_dims, n_dims))
+        # The C axes in the accumulators' memory order (largest stride first): the product is
+        # added through long contiguous runs of ACC rather than runs of one tile.
+        self.c_order = tuple(np.argsort([-stride for stride in acc_view.strides], kind="stable"))
+        self.acc_view = acc_view.transpose(self.c_order)
+        self.out_view = out_view.transpose(self.c_order)
 
     def _plan_gather(self, grid, p_dims, m_dims, n_dims, k_dims, destinations, injective) -> None:
         self.a_index = expand(grid, p_dims + m_dims + k_dims, SRC)
@@ -161,8 +166,8 @@ class ProductPlan:
             if self.multiplier != 1:
                 np.multiply(product, self.multiplier, out=product)
         if self.strided:  # float32 products hold exact integers: cast, then add with wrap-around
-            np.add(self.acc_view, product.reshape(self.c_shape), out=self.acc_view,
-                   dtype=np.int32, casting="unsafe")
+            np.add(self.acc_view, product.reshape(self.c_shape).transpose(self.c_order),
+                   out=self.acc_view, dtype=np.int32, casting="unsafe")
             np.copyto(self.out_view, self.acc_view, casting="unsafe")
         else:
             self._scatter(product)
