@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Simulated cycles per second of the ``rtl`` backend's two harnesses on a GEMM-bound program.
 
-    .venv/bin/python benchmarks/rtl_sim.py [--config pynq] [--gemms 4] [--cocotb-gemms 1]
+    .venv/bin/python benchmarks/rtl_sim.py [--config pynq] [--gemms 4] [--cocotb-gemms 1] [--repeat 1]
 
 The program loads 16 input and 16 weight tiles and a 16-uop kernel once, then runs GEMMs of
 64 × 64 × 16 micro-op executions on them, stores the result and finishes, so compute is busy for
@@ -84,15 +84,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="pynq", help="config preset (default: pynq)")
     parser.add_argument("--gemms", type=int, default=4, help="GEMMs for the fast harness")
-    parser.add_argument("--cocotb-gemms", type=int, default=1, help="GEMMs for cocotb")
+    parser.add_argument("--cocotb-gemms", type=int, default=1,
+                        help="GEMMs for cocotb (0: skip the cocotb harness)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the fast harness")
     args = parser.parse_args()
     config = Config.preset(args.config)
     start = time.perf_counter()
     core_verilog(config)
     print(f"config {args.config} ({config.config_string}); Verilog ready in "
           f"{time.perf_counter() - start:.1f} s")
-    measure(config, args.gemms, "fast")
-    measure(config, args.cocotb_gemms, "cocotb")
+    for _ in range(args.repeat):
+        measure(config, args.gemms, "fast")
+    if args.cocotb_gemms:
+        measure(config, args.cocotb_gemms, "cocotb")
 
 
 if __name__ == "__main__":
