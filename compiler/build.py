@@ -100,6 +100,12 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
             buffers[name] = planner.activation(f"activation {name}", layout, 0)
             values[name] = dict(values[node.inputs[0]], layout=layout_json(layout),
                                 addr=buffers[name].phys_addr, shape=list(layout.shape))
+    for node in graph.nodes:
+        if node.name in part.staged:
+            name = part.staged[node.name]
+            layout = part.layouts[name]
+            values[name] = dict(values[node.output], layout=layout_json(layout),
+                                addr=buffers[name].phys_addr, shape=list(layout.shape))
     steps, nodes, deferred = [], [], {}
     constants = {f"value:{name}": array for name, array in graph.constants.items()}
     residuals = {conv.name for conv in part.fused.values()}
@@ -118,6 +124,8 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
         elif placement == Placement.VTA:
             info.update(_emit(planner, node, node.output, buffers, part, (identity, bias_input),
                               steps, cost))
+        elif placement == Placement.FUSED and node.name in part.folded:
+            info["into"] = part.folded[node.name]      # computed lane by lane by the Concat
         elif placement == Placement.FUSED:
             conv = part.fused[node.name]
             info["into"] = conv.name
@@ -147,14 +155,19 @@ def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], 
     """(every value's description, its device buffer by value): a buffer (halo filled) for each
     device value that is stored (not an alias of another, nor held only by a fused layer's
     accumulator); a Concat's input is the part of its output's buffer that holds its channel
-    blocks (`Partition.slices`)."""
-    unstored = {conv.output for conv in part.fused.values()}
+    blocks (`Partition.slices`) — of a staged Concat's staging buffer, which gets a buffer of
+    its own."""
+    unstored = {conv.output for conv in part.fused.values()} | {
+        node.output for node in graph.nodes if node.name in part.folded}
     buffers = {}
     for name in graph.values:
         if name in part.device and name not in part.alias and name not in unstored \
                 and name not in part.slices:
             layout = part.layouts[name]
             buffers[name] = planner.activation(f"activation {name}", layout, layout.fill)
+    for name in part.staged.values():
+        layout = part.layouts[name]
+        buffers[name] = planner.activation(f"activation {name}", layout, layout.fill)
     bits = planner.bits[MemoryType.INP]
     for name, (holder, offset) in part.slices.items():
         whole = buffers[holder]

@@ -7,7 +7,7 @@ import numpy as np
 
 from vta.compiler import conv_transpose, ir
 from vta.compiler import layouts as value_layouts
-from vta.compiler.alu_program import IMM_MAX, Register
+from vta.compiler.alu_program import IMM_MAX, INT32_MAX, INT32_MIN, AluStep, Register
 from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, Phase, Reg, Step,
                                  VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
@@ -177,6 +177,8 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
                         broadcast=broadcast)
     if isinstance(node, ir.MatMul):
         return _product_layer(node, part, config)
+    if isinstance(node, ir.Concat) and node.name in part.staged:
+        return _staged_concat_layer(node, part, config)
     raise Unsupported(f"{type(node).__name__} has no VTA layer")
 
 
@@ -204,6 +206,94 @@ def _product_layer(node: ir.MatMul, part: Partition, config: Config) -> ConvLaye
                      output=part.layouts[node.output], mode=WeightMode.DENSE, weights=tiles,
                      weights_from=node.inputs[1], epilogue=epilogue, constants=constants,
                      macs=int(np.prod(out_shape)) * node.contraction)
+
+
+def _staged_concat_layer(node: ir.Concat, part: Partition, config: Config) -> ConvLayer:
+    """A Concat whose inputs lie in channel blocks of their own of one staging buffer (an
+    input ends inside a block): a 1×1 convolution over that buffer whose weight moves each
+    input's lanes to its channels of the output (lane c of an input's block b to output channel
+    offset + b·block + c), so that acc is the int8 value the staging buffer holds. Where the
+    Requantizations producing some inputs are folded into the layer (`Partition.folded`: the
+    buffer holds their inputs), the epilogue is their programs lane by lane — the bias
+    −input_zero_point, then the programs' steps merged into one sequence (`merged_sequence`),
+    every lane's operand from its input's program where the step is one of its own, else the
+    step's identity (MUL 1, SHR 0, ADD 0, MAX −2^31, MIN 2^31 − 1)."""
+    graph, block = part.graph, activation_block(config)
+    staging = part.layouts[part.staged[node.name]]
+    output = part.layouts[node.output]
+    out_shape = graph.values[node.output].shape
+    weight = np.zeros((output.shape[1], staging.shape[1], 1, 1), dtype=np.int8)
+    bias = np.zeros(out_shape[1], dtype=np.int64)
+    programs = []
+    first_block = offset = 0
+    for name in node.inputs:
+        channels = graph.values[name].shape[1]
+        lanes = np.arange(channels)
+        weight[offset + lanes, first_block * block + lanes] = 1
+        producer = graph.producer(name)
+        if producer is not None and producer.name in part.folded:
+            bias[offset:offset + channels] = -producer.input_zero_point
+            programs.append((offset, channels, producer.requant.steps))
+            name = producer.inputs[0]
+        offset += channels
+        first_block += part.layouts[name].channel_blocks
+    constants: list[np.ndarray] = []
+    epilogue, bias_tiles = [], None
+    if programs:
+        epilogue, bias_tiles = bias_by_gemm(bias, constants, config)
+        sequence = []
+        for _, _, steps in programs:
+            sequence = merged_sequence(sequence, [step.op for step in steps])
+        operands = np.array([np.full(out_shape[1], _IDENTITY[op], dtype=np.int64)
+                             for op in sequence])
+        for start, channels, steps in programs:
+            shape = (1, channels) + tuple(out_shape[2:])
+            for index, step in zip(embedding(sequence, [step.op for step in steps]), steps):
+                operands[index, start:start + channels] = channel_operand(step.operand, shape)
+        merged = [AluStep(op, operand.reshape((-1,) + (1,) * (len(out_shape) - 2)))
+                  for op, operand in zip(sequence, operands)]
+        epilogue += convert_steps(merged, out_shape, constants)
+    return ConvLayer(name=node.name, input=staging, output=output, mode=WeightMode.DENSE,
+                     weights=dense_weight_tiles(weight, block), epilogue=epilogue,
+                     constants=constants, bias_tiles=bias_tiles)
+
+
+#: An ALU step that leaves every int32 as it is, by operation.
+_IDENTITY = {AluOp.MUL: 1, AluOp.SHR: 0, AluOp.ADD: 0, AluOp.MAX: INT32_MIN, AluOp.MIN: INT32_MAX}
+
+
+def merged_sequence(a: list, b: list) -> list:
+    """A shortest sequence of which both `a` and `b` are subsequences (dynamic programming
+    over the two: ALU programs are a few steps long)."""
+    rows, cols = len(a), len(b)
+    length = [[0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            length[i][j] = length[i + 1][j + 1] + 1 if a[i] == b[j] else \
+                max(length[i + 1][j], length[i][j + 1])
+    merged, i, j = [], 0, 0
+    while i < rows and j < cols:
+        if a[i] == b[j]:
+            merged.append(a[i])
+            i, j = i + 1, j + 1
+        elif length[i + 1][j] >= length[i][j + 1]:
+            merged.append(a[i])
+            i += 1
+        else:
+            merged.append(b[j])
+            j += 1
+    return merged + a[i:] + b[j:]
+
+
+def embedding(sequence: list, part: list) -> list[int]:
+    """Positions in `sequence` of the items of its subsequence `part`, leftmost first."""
+    positions, index = [], 0
+    for item in part:
+        while sequence[index] != item:
+            index += 1
+        positions.append(index)
+        index += 1
+    return positions
 
 
 def lower_transposed(node: ir.ConvTranspose2d, graph: ir.Graph) -> conv_transpose.Lowering:

@@ -4,9 +4,12 @@ the packed layout (with halo) of every value.
 Every operator VTA can express runs there: convolutions of any group structure, Dense, average
 and max pooling, residual Add, requantization, and products of two activations (their second
 operand, prepared by the host, is read as weight tiles). A Reshape that flattens an image for Dense
-costs nothing: the Dense weights are permuted to read the image's packed tiles directly. Nodes
-VTA cannot take (Concat, a Reshape feeding anything but Dense, requantization operands that vary
-by position, or a padding value no producer can provide) run on the host.
+costs nothing: the Dense weights are permuted to read the image's packed tiles directly. A
+Concat along the channels costs nothing where its inputs can be stored into their channel blocks
+of its output, and is one VTA layer (a 1×1 convolution gathering lanes, the Requantizations
+before it folded in) where an input ends inside a block (`_concat_slices`). Nodes VTA cannot
+take (other Concats, a Reshape feeding anything but Dense, requantization operands that vary by
+position, or a padding value no producer can provide) run on the host.
 
 A residual Add whose operand is produced by a convolution used nowhere else is fused into that
 convolution: the sum is formed in ACC right after the convolution's requantization, so the
@@ -25,8 +28,11 @@ by the host right after it packs the input — as a 1×1 convolution over C·KH�
 
 from __future__ import annotations
 
+import numpy as np
+
 from vta.compiler import ir
 from vta.compiler import layouts as value_layouts
+from vta.compiler.alu_program import Register
 from vta.compiler.fusion import fusable_conv, fuse_add, fuse_pool, poolable_conv
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
 from vta.compiler.packing import ActLayout
@@ -153,9 +159,12 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
             break
         placement[conflict] = Placement.HOST
         reasons[conflict] = "its input's padding must hold another value for another consumer"
-    layouts, alias, flattened, slices = _value_layouts(graph, placement, needs, config)
+    layouts, alias, flattened, slices, staged, folded = _value_layouts(graph, placement, needs,
+                                                                      config)
+    for name in list(staged) + list(folded):
+        reasons.pop(name, None)
     result = Partition(graph, layouts, alias, placement, reasons=reasons, flattened=flattened,
-                       slices=slices)
+                       slices=slices, staged=staged, folded=folded)
     for node in graph.nodes:
         if placement[node.name] == Placement.VTA and im2col and _lowers_to_im2col(
                 graph, node, placement, activation_block(config)):
@@ -194,8 +203,12 @@ def _place_in_device_memory(part: Partition) -> None:
         placement = part.placement[node.name]
         if placement == Placement.VTA:
             device.update(part.sources(node), [node.output])
+            if node.name in part.staged:              # the values in its staging buffer
+                device.update(staged_members(graph, node, part.folded))
             if node.name in part.im2col:
                 device.add(node.inputs[0])
+        elif node.name in part.folded:                # computed by the Concat's layer
+            device.update(node.inputs)
         elif placement in (Placement.FUSED, Placement.ALIAS):
             device.update(node.inputs, [node.output])
     changed = True
@@ -212,9 +225,10 @@ def _place_in_device_memory(part: Partition) -> None:
 
 
 def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict,
-                   config: Config) -> tuple[dict[str, ActLayout], dict[str, str], set[str]]:
+                   config: Config) -> tuple:
     """(layout of every value with one, value -> the value whose buffer it shares, the
-    flattened images Dense reads in place).
+    flattened images Dense reads in place, the slices of Concats' inputs, staged Concat node
+    -> its staging buffer (`_concat_slices`)).
 
     A Reshape or Transpose whose output lies in its input's bytes (`layouts.same_bytes`) is an
     alias (placement ALIAS): all values sharing one buffer take the largest halo any of their
@@ -244,19 +258,28 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
             fill for _, _, fill in needs.get(name, []))
     for name in [name for name in owner if len(fills[owner[name]]) > 1]:
         del owner[name]
-    concats = _concat_slices(graph, flags, owner, needs, config)
+    concats, staged, folded = _concat_slices(graph, flags, owner, needs, config, placement)
+    members_of = {node.name: staged_members(graph, node, folded) for node in staged}
     holder = {name: node.output for node in concats for name in node.inputs}
+    holder |= {name: staging_value(node) for node in staged for name in members_of[node.name]}
     groups: dict[str, list[str]] = {}
     for name in flags:
         groups.setdefault(owner.get(holder.get(name, name), holder.get(name, name)),
                           []).append(name)
     layouts = {}
-    for members in groups.values():
+    for key, members in groups.items():
         requests = [request for name in members for request in needs.get(name, [])]
         halo = tuple(max([pads[i] for _, pads, _ in requests], default=0) for i in range(4))
         fill = requests[0][2] if requests else 0
         for name in members:
             layouts[name] = layout(name, halo=halo, fill=fill)
+        if key not in flags:                  # a staged Concat's blocks: its inputs' halo
+            first = layouts[members[0]]
+            n, _, h, w = first.shape
+            block = activation_block(config)
+            channels = sum(layouts[name].channel_blocks for name in members) * block
+            layouts[key] = ActLayout((n, channels, h, w), config.batch, block,
+                                     halo=halo, fill=fill)
     for name, node in moves.items():
         if name in owner:
             placement[node.name] = Placement.ALIAS
@@ -268,24 +291,81 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
             layouts[node.output] = layouts[owner[node.output]]
             flattened.add(node.output)
     slices = {}
-    for node in concats:
-        placement[node.name] = Placement.ALIAS
-        target = layouts[node.output]
+    for node in concats + staged:
+        if node in concats:
+            placement[node.name] = Placement.ALIAS
+        buffer = node.output if node in concats else staging_value(node)
+        target = layouts[buffer]
         offset = 0
-        for name in node.inputs:
-            slices[name] = (node.output, offset)
+        for name in node.inputs if node in concats else members_of[node.name]:
+            slices[name] = (buffer, offset)
             offset += layouts[name].channel_blocks * target.channel_block_tiles \
                 * target.tile_bytes
-    return layouts, owner, flattened, slices
+    for node in staged:
+        placement[node.name] = Placement.VTA
+    for name in folded:
+        placement[name] = Placement.FUSED
+    return (layouts, owner, flattened, slices,
+            {node.name: staging_value(node) for node in staged}, folded)
+
+
+def staged_members(graph: ir.Graph, node: ir.Concat, folded: dict[str, str]) -> list[str]:
+    """The values a staged Concat's staging buffer holds, one per input: the input itself, or
+    the input of the Requantization producing it where that is folded into the Concat's layer
+    (`folded`: Requantization node -> Concat node)."""
+    members = []
+    for name in node.inputs:
+        producer = graph.producer(name)
+        members.append(producer.inputs[0] if producer is not None and producer.name in folded
+                       else name)
+    return members
+
+
+def _foldable(graph: ir.Graph, node: ir.Concat, placement) -> dict[str, str]:
+    """The Requantizations (plain rescales on VTA, read by this Concat alone, without scratch
+    registers) producing inputs of a staged Concat: their programs, lane by lane, become the
+    Concat layer's epilogue (`node_layers._staged_concat_layer`). Requantization node ->
+    Concat node."""
+    folded = {}
+    for name in node.inputs:
+        producer = graph.producer(name)
+        if not isinstance(producer, ir.Requantization) or producer.activation is not None \
+                or placement.get(producer.name) != Placement.VTA or name in graph.outputs \
+                or [consumer.name for consumer in graph.consumers(name)] != [node.name] \
+                or np.any(producer.requant.offset) \
+                or graph.values[producer.inputs[0]].shape != graph.values[name].shape:
+            continue
+        if any(step.register or isinstance(step.operand, Register)
+               for step in producer.requant.steps):
+            continue
+        folded[producer.name] = node.name
+    return folded
+
+
+def staging_value(node: ir.Concat) -> str:
+    """The device buffer a staged Concat's inputs are written into (`_concat_slices`)."""
+    return f"{node.name}/blocks"
 
 
 def _concat_slices(graph: ir.Graph, flags: dict[str, bool], owner: dict[str, str],
-                   needs: dict, config: Config) -> list[ir.Concat]:
-    """The Concats whose inputs can be written straight into the channel blocks of their
-    output's buffer: along the channels of a value of one batch block, every input but the last
-    a whole number of channel blocks, each input a value of its own (no other alias, in no
-    other Concat) whose consumers' padding asks the fill the output's consumers ask."""
-    chosen, taken = [], set(owner) | set(owner.values())
+                   needs: dict, config: Config, placement) -> tuple[list, list, dict]:
+    """(aligned, staged, folded): the Concats whose inputs can be written straight into channel blocks
+    of one buffer: along the channels of a value of one batch block, each input a value of its
+    own (no other alias, in no other Concat) whose consumers' padding asks the fill the
+    others' ask.
+
+    *Aligned*: every input but the last a whole number of channel blocks — they are written
+    into their blocks of the output's buffer (the output's consumers' fill too), and the
+    Concat costs nothing. *Staged*: an input before the last ends inside a channel block (a
+    store writes whole blocks, so it cannot share that block with the next input): each input
+    is written into blocks of its own of a staging buffer (`staging_value`, every input's
+    blocks one after the other), which one VTA layer — a 1×1 convolution whose weights place
+    each input's lanes at its channels of the output — gathers into the output (NCHW values;
+    the IR's Concat joins the int8 values as they are: the importer has brought its inputs to
+    the output's scale). The Requantizations that bring them there are folded into that layer
+    where they can be (`_foldable`): their inputs are then written into the staging buffer
+    instead, and each lane's epilogue is its input's requantization program."""
+    chosen, staged, taken, folded = [], [], set(owner) | set(owner.values()), {}
     for node in graph.nodes:
         if not isinstance(node, ir.Concat) or node.output not in flags \
                 or node.output in taken or node.output in graph.inputs:
@@ -297,15 +377,22 @@ def _concat_slices(graph: ir.Graph, flags: dict[str, bool], owner: dict[str, str
         if axis != (len(shape) - 1 if last else 1) or len(set(names)) != len(names) \
                 or -(-shape[0] // config.batch) != 1 or len(shape) == 2 and last:
             continue
-        if any(name not in flags or flags[name] != last or name in taken
-               or name in graph.outputs for name in names):
-            continue
         channels = [graph.values[name].shape[axis] for name in names]
-        if any(count % activation_block(config) for count in channels[:-1]):
+        aligned = not any(count % activation_block(config) for count in channels[:-1])
+        if not aligned and last:
             continue
-        fills = {fill for name in names + [node.output] for _, _, fill in needs.get(name, [])}
-        if len(fills) > 1:
-            continue
-        chosen.append(node)
-        taken.update(names + [node.output])
-    return chosen
+        for fold in ([_foldable(graph, node, placement), {}] if not aligned else [{}]):
+            members = staged_members(graph, node, fold)
+            if len(set(members)) != len(members) or any(
+                    name not in flags or flags[name] != last or name in taken
+                    or name in graph.outputs for name in members):
+                continue
+            shared = members + [node.output] if aligned else members
+            fills = {fill for name in shared for _, _, fill in needs.get(name, [])}
+            if len(fills) > 1:
+                continue
+            (chosen if aligned else staged).append(node)
+            folded |= fold
+            taken.update(members + names + [node.output])
+            break
+    return chosen, staged, folded

@@ -49,9 +49,16 @@ class Partition:
     #: value -> (the Concat output whose buffer holds it, byte offset): inputs of a Concat along
     #: the channels, written straight into their channel blocks (`partition._concat_slices`)
     slices: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: staged Concat node name -> the staging buffer its inputs are written into, which its
+    #: VTA layer reads (`partition._concat_slices`)
+    staged: dict[str, str] = field(default_factory=dict)
+    #: Requantization node name -> the staged Concat whose layer computes it (lane by lane)
+    folded: dict[str, str] = field(default_factory=dict)
 
     def sources(self, node: ir.Node) -> list[str]:
         """The values (DRAM buffers) a VTA node's layer reads."""
+        if node.name in self.staged:
+            return [self.staged[node.name]]
         reads = [self.im2col[node.name]] if node.name in self.im2col else \
             [self.alias.get(name, name) for name in node.inputs]
         if node.name in self.residual_inputs:

@@ -2,6 +2,8 @@
 shapes compiled for VTA, run on the backends under test, bit-exact with the numpy reference
 executor (`vta.compiler.reference`, which shares nothing with the code generator)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,8 +11,11 @@ from hypothesis import strategies as st
 
 from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_graph,
                             conv_pool_graph, conv_transpose_graph, dense_graph, pool_graph,
-                            random_feeds, residual_graph, run_both)
-from vta.compiler import ir
+                            random_feeds, requant, residual_graph, run_both, value)
+from test_nonsquare_blocks import IN8_OUT16, IN16_OUT8
+from vta.compiler import ir, reference
+from vta.compiler.build import compile_graph
+from vta.compiler.executor import Executor
 from vta.compiler.alu_program import registers
 from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
@@ -210,13 +215,88 @@ def test_chained_layers_share_halo_buffers():
     check(chained_graph(np.random.default_rng(5)))
 
 
-def test_concat_runs_on_the_host_with_a_layout_move():
+def _conv(rng, graph, name, source, channels, out_channels, pad, output_quant):
+    weight = rng.integers(-128, 128, size=(out_channels, channels, 3, 3)).astype(np.int8)
+    bound = np.abs(weight.astype(np.int64)).sum(axis=(1, 2, 3)) * 256
+    rq = requant(rng, out_channels, bound[:, None, None], per_channel=True, alu_mul=True)
+    _, _, h, w = graph.values[source].shape
+    graph.add_node(ir.Conv2d(name, (source,), name, weight=weight,
+                             bias=np.zeros(out_channels, np.int32), strides=(1, 1),
+                             pads=(pad,) * 4, dilations=(1, 1), groups=1,
+                             input_zero_point=graph.values[source].quant.zero_point, requant=rq),
+                   ir.Value(name, (1, out_channels, h, w), output_quant))
+
+
+def _requantization(graph, name, source, multiplier, zero_point, quant):
+    """An int8 → int8 Requantization as the importer plans one before a Concat."""
+    rq = plan_requantization(multiplier, zero_point=zero_point, acc_bound=255, alu_mul=True,
+                             where=name, absorb=True)
+    izp = graph.values[source].quant.zero_point
+    graph.add_node(ir.Requantization(name, (source,), name, input_zero_point=izp - int(rq.offset),
+                                     requant=dataclasses.replace(rq, offset=0)),
+                   ir.Value(name, graph.values[source].shape, quant))
+
+
+def partial_block_concat_graph(rng, channels=(5, 8, 19), h=5, w=7, rescale=False) -> ir.Graph:
+    """Two convolutions (5 and 8 channels) and a graph input (19) concatenated along the
+    channels — inputs ending inside a channel block —, read by a padded convolution; with
+    `rescale`, the convolutions' results are first brought to the Concat's scale by
+    Requantizations (as the importer inserts them; multipliers of unet_k3's)."""
+    graph = ir.Graph("concat")
+    quant = ir.Quant(0.1, 4)
+    value(graph, "x", (1, 6, h, w), -3)
+    value(graph, "c", (1, channels[2], h, w), 4)
+    graph.inputs += ["x", "c"]
+    _conv(rng, graph, "a", "x", 6, channels[0], 1, ir.Quant(0.12, -128))
+    _conv(rng, graph, "b", "x", 6, channels[1], 1, ir.Quant(0.05, -11))
+    inputs = ("a", "b", "c")
+    if rescale:
+        _requantization(graph, "a/requantized", "a", 0.8038527447988104, 4, quant)
+        _requantization(graph, "b/requantized", "b", 0.42851979507079857, 4, quant)
+        inputs = ("a/requantized", "b/requantized", "c")
+    graph.add_node(ir.Concat("cat", inputs, "cat", axis=1),
+                   ir.Value("cat", (1, sum(channels), h, w), quant))
+    _conv(rng, graph, "y", "cat", sum(channels), 8, 1, ir.Quant(0.2, 0))
+    graph.outputs.append("y")
+    return graph
+
+
+@pytest.mark.parametrize("config,rescale", [
+    (PYNQ, False), (PYNQ, True), (TINY, False), (TINY, True), (IN16_OUT8, True),
+    (IN8_OUT16, True)], ids=["pynq", "pynq-requantized", "tiny", "tiny-requantized",
+                             "1x16x8-requantized", "1x8x16-requantized"])
+def test_partial_block_concat_runs_on_vta(config, rescale):
+    """Inputs ending inside a channel block are written into blocks of their own of a staging
+    buffer, which one VTA layer gathers into the output's channels — with the Requantizations
+    before it folded in, lane by lane —: bit-exact with the reference (numpy's concatenation
+    of the requantized branches), the Concat on VTA."""
+    graph = partial_block_concat_graph(np.random.default_rng(6), rescale=rescale)
+    rng = np.random.default_rng(7)
+    feeds = random_feeds(rng, graph)
+    model = compile_graph(graph, config)
+    executor = Executor(model, "functional")
+    executor.run(feeds)
+    expected = reference.run(graph, feeds)
+    inputs = next(node.inputs for node in graph.nodes if node.name == "cat")
+    np.testing.assert_array_equal(expected["cat"], np.concatenate(
+        [expected[name] for name in inputs[:2]] + [feeds["c"]], axis=1))
+    for name in ("a", "b", "cat", "y"):
+        np.testing.assert_array_equal(executor.read(name), expected[name], name)
+    placement = {node["name"]: node["placement"] for node in model.nodes}
+    folded = {"a/requantized": "fused", "b/requantized": "fused"} if rescale else {}
+    assert placement == {"a": "vta", "b": "vta", "cat": "vta", "y": "vta"} | folded
+    addresses = [model.values[name]["addr"] for name in ("a", "b", "c")]
+    assert addresses[0] < addresses[1] < addresses[2]
+
+
+def test_concat_of_tokens_runs_on_the_host_with_a_layout_move():
+    """A Concat along a channels-last value's tokens (no channel axis of VTA's) is a host move."""
     graph = ir.Graph("concat")
     for name in ("a", "b"):
-        graph.add_value(ir.Value(name, (1, 8, 3, 3), ir.Quant(0.1, 4)))
+        graph.add_value(ir.Value(name, (1, 3, 8), ir.Quant(0.1, 4)))
         graph.inputs.append(name)
     graph.add_node(ir.Concat("cat", ("a", "b"), "y", axis=1),
-                   ir.Value("y", (1, 16, 3, 3), ir.Quant(0.1, 4)))
+                   ir.Value("y", (1, 6, 8), ir.Quant(0.1, 4)))
     graph.outputs.append("y")
     rng = np.random.default_rng(6)
     got, expected, model, _ = run_both(graph, random_feeds(rng, graph))
