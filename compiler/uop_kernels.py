@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vta.isa import AluOp, VtaError
-from vta.runtime.kernels import HAZARD_WINDOW
+from vta.runtime.kernels import HAZARD_WINDOW, KernelRecorder, UopKernel
 
 
 @dataclass(frozen=True)
@@ -167,14 +167,41 @@ def choose_loops(dims: list[Dim], base: tuple[int, int, int], check_hazard: bool
 def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: int) -> int:
     """Emit the loop nest `dims` over `base` as few GEMM/ALU instructions as possible (more
     than one when the micro-ops would pass `max_uops`); returns the instruction count."""
-    kernels = _kernels(tuple(dims), tuple(base), op, max_uops)
-    for key, chosen in kernels:
-        known = stream.kernels.get(key)
-        if known is None:
-            _record(stream, key, chosen, op)
-        else:
-            stream.push_kernel(known)
+    config = stream.config
+    if _recorded.config is not config or len(_recorded.nests) >= RECORDED_NESTS:
+        _recorded.__init__(config)
+    nest = (tuple(dims), tuple(base), op, max_uops)
+    kernels = _recorded.nests.get(nest)
+    if kernels is None:
+        kernels = _recorded.nests[nest] = tuple(
+            _recorded.kernel(key, chosen, op) for key, chosen in _kernels(*nest))
+    for kernel in kernels:
+        stream.push_kernel(kernel)
     return len(kernels)
+
+
+class _Recorded:
+    """The micro-kernels recorded for one config, shared by every stream (layers emit the same
+    nests tile after tile, and the schedule search emits each layer many times): by kernel
+    key (one `UopKernel` per key, so that the uop cache finds it resident), and the kernels
+    of each loop nest `emit` was given."""
+
+    def __init__(self, config=None):
+        self.config = config
+        self.keys: dict[tuple, UopKernel] = {}
+        self.nests: dict[tuple, tuple[UopKernel, ...]] = {}
+
+    def kernel(self, key: tuple, chosen: LoopChoice, op: Op) -> UopKernel:
+        known = self.keys.get(key)
+        if known is None:
+            known = self.keys[key] = _record(self.config, key, chosen, op)
+        return known
+
+
+#: the kernels of the last config emitted for (at most `RECORDED_NESTS` nests, then
+#: forgotten)
+_recorded = _Recorded()
+RECORDED_NESTS = 1 << 16
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -195,12 +222,13 @@ def _kernels(dims: tuple[Dim, ...], base: tuple[int, int, int], op: Op, max_uops
         rest, tuple(b + index * s for b, s in zip(base, head.steps)), op, max_uops))
 
 
-def _record(stream, key: tuple, chosen: LoopChoice, op: Op) -> None:
-    with stream.kernel(key) as k:
-        for loop in [d for d in (chosen.outer, chosen.inner) if d.extent > 1]:
-            k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src, wgt_factor=loop.wgt)
-        for dst, src, wgt in key[-1]:
-            if op.unit == Unit.GEMM:
-                k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
-            else:
-                k.alu(op.alu, dst=dst, src=src, imm=op.imm)
+def _record(config, key: tuple, chosen: LoopChoice, op: Op) -> UopKernel:
+    k = KernelRecorder(config, key)
+    for loop in [d for d in (chosen.outer, chosen.inner) if d.extent > 1]:
+        k.loop(loop.extent, dst_factor=loop.dst, src_factor=loop.src, wgt_factor=loop.wgt)
+    for dst, src, wgt in key[-1]:
+        if op.unit == Unit.GEMM:
+            k.gemm(dst=dst, src=src, wgt=wgt, reset=op.reset)
+        else:
+            k.alu(op.alu, dst=dst, src=src, imm=op.imm)
+    return k.finish()

@@ -156,8 +156,18 @@ _last_layouts: tuple | None = None
 
 def encode(insn: Instruction, config: Config, where: str = "") -> bytes:
     """The 16 little-endian bytes of `insn`; a value that does not fit raises FieldRangeError."""
-    word = layout_of(insn, config).pack(insn.fields(), where)
-    return word.to_bytes(INSN_BYTES, "little")
+    if _last_encoders[0] is not config:
+        _last_encoders[:] = [config, {}]
+    pack = _last_encoders[1].get(type(insn))
+    if pack is None:
+        cls = type(insn)
+        pack = _last_encoders[1][cls] = layout_of(insn, config).packer(
+            _field_names(cls), (("opcode", int(cls.opcode)),))
+    return pack(insn.__dict__, where).to_bytes(INSN_BYTES, "little")
+
+
+#: [config, {instruction class: its layout's `Layout.packer`}] of the last config encoded for
+_last_encoders: list = [None, {}]
 
 
 def decode(data: bytes, config: Config, where: str = "") -> Instruction:

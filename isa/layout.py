@@ -84,6 +84,28 @@ class Layout:
             word |= (value & mask) << lsb
         return word
 
+    def packer(self, names: tuple[str, ...], constants: tuple[tuple[str, int], ...] = ()):
+        """A function ``pack(values, where="")`` equal to ``self.pack`` for a dict `values`
+        (an object's ``__dict__``) that holds every one of `names` (fields not named, nor
+        given in `constants`, are zero), written out once as straight-line code (it packs one
+        instruction per call in code generation's loops)."""
+        given = dict(constants)
+        lines, checks, terms, values = [], [], [], {}
+        for index, (name, lsb, mask, low, high, field) in enumerate(self._packing):
+            if name in given:
+                field.check(given[name])
+                terms.append(str((given[name] & mask) << lsb))
+            elif name in names:
+                lines.append(f"    v{index} = int(values[{name!r}])")
+                checks.append(f"{low} <= v{index} <= {high}")
+                terms.append(f"((v{index} & {mask}) << {lsb})" if lsb else f"(v{index} & {mask})")
+        source = ("def pack(values, where=''):\n" + "\n".join(lines) + "\n"
+                  + (f"    if not ({' and '.join(checks)}):\n"
+                     f"        return slow(dict(values, **given), where)\n" if checks else "")
+                  + f"    return {' | '.join(terms) or '0'}\n")
+        exec(source, {"slow": self.pack, "given": given}, values)
+        return values["pack"]
+
     def unpack(self, word: int) -> dict[str, int]:
         values = {}
         for field in self.fields:

@@ -3,6 +3,7 @@ hazard check) and the on-chip micro-op cache (``UopQueue``: FIFO ring eviction).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,6 +191,8 @@ class UopCache:
     def __init__(self, depth: int):
         self.depth = depth
         self._resident: dict[UopKernel, int] = {}
+        #: the resident kernels' (start, end, kernel) by start (they never overlap)
+        self._spans: list[tuple[int, int, UopKernel]] = []
         self._next = 0
 
     def lookup(self, kernel: UopKernel) -> int | None:
@@ -201,8 +204,16 @@ class UopCache:
         size = len(kernel)
         begin = 0 if self._next + size > self.depth else self._next
         end = begin + size
-        self._resident = {other: start for other, start in self._resident.items()
-                          if start + len(other) <= begin or start >= end}
+        spans = self._spans
+        # the first span that ends after `begin`, then every one that starts before `end`
+        first = bisect.bisect_left(spans, begin, key=_start)
+        if first and spans[first - 1][1] > begin:
+            first -= 1
+        last = first
+        while last < len(spans) and spans[last][0] < end:
+            del self._resident[spans[last][2]]
+            last += 1
+        spans[first:last] = [(begin, end, kernel)]
         self._resident[kernel] = begin
         self._next = end
         return begin
@@ -210,4 +221,9 @@ class UopCache:
     def clear(self) -> None:
         """Forget everything: SRAM is not trusted across runs."""
         self._resident.clear()
+        self._spans.clear()
         self._next = 0
+
+
+def _start(span: tuple) -> int:
+    return span[0]
