@@ -124,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config.preset(args.preset)
     if args.serial:
-        schedule.PARALLEL_CYCLES = float("inf")
+        schedule.PARALLEL_CYCLES = schedule.PARALLEL_TILINGS = float("inf")
     for name in args.models:
         path = model_path(name)
         digests = set()

@@ -253,12 +253,20 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         open_lanes = np.flatnonzero(smallest <= limit_all)      # a at the largest b
         if not open_lanes.size:
             break
-        mu = mu_all[open_lanes, None]
-        a = np.round(mu * 2.0 ** step / b).astype(np.int64)
-        valid = (a >= 1) & (a <= limit_all[open_lanes, None])
         dropped = b * ((1 << step) - 1) / 2.0 ** step
         centre = np.round(dropped / 2)
-        found = (reach_all[open_lanes, None] * np.abs(a * b / 2.0 ** step - mu)
+        # A b whose truncation term alone is no better than a lane's best so far cannot
+        # improve it (the reach term is ≥ 0): only the b before the first b from which every
+        # larger one is such, for the worst open lane, are tried.
+        floor = np.minimum.accumulate(np.maximum(centre, dropped - centre)[::-1])[::-1]
+        tried = int(np.searchsorted(floor, units[open_lanes].max(), side="left"))
+        if not tried:
+            continue
+        bs, dropped, centre = b[:tried], dropped[:tried], centre[:tried]
+        mu = mu_all[open_lanes, None]
+        a = np.round(mu * 2.0 ** step / bs).astype(np.int64)
+        valid = (a >= 1) & (a <= limit_all[open_lanes, None])
+        found = (reach_all[open_lanes, None] * np.abs(a * bs / 2.0 ** step - mu)
                  + np.maximum(centre, dropped - centre))
         found = np.where(valid, found, np.inf)
         pick = np.argmin(found, axis=-1)
@@ -269,7 +277,7 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         units[lanes_better] = found[better]
         shift[lanes_better] = step
         a_best[lanes_better] = a[rows[better], pick[better]]
-        b_best[lanes_better] = b[pick[better]]
+        b_best[lanes_better] = bs[pick[better]]
         centre_best[lanes_better] = centre[pick[better]]
     if not np.all(np.isfinite(units)):
         return None

@@ -26,7 +26,7 @@ from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import SramPlan, Tiling, fitting_plans, plan_sram
+from vta.compiler.tiling import SramPlan, Tiling, candidates, fitting_plans, plan_sram
 from vta.isa import Config, MemoryType, VtaError
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
@@ -37,6 +37,9 @@ SHORTLIST = 8
 #: Estimated cycles (summed over a batch of candidates) from which they are timed in parallel
 #: (smaller batches time faster than a process pool starts).
 PARALLEL_CYCLES = 100_000
+#: Tilings (summed over a batch of layers to rank) from which the layers are ranked in
+#: parallel.
+PARALLEL_TILINGS = 20_000
 #: Address space of the scratch device a candidate is emitted on (pages are touched lazily).
 SCRATCH_MEMORY_BYTES = 1 << 31
 
@@ -81,6 +84,25 @@ class CycleCost:
             return head
         return [(dataclasses.replace(plan, layer=layer), value) for plan, value in head]
 
+    def _rank(self, layers: list[VtaLayer]) -> None:
+        """Rank the layers not ranked yet: in the process pool when their tilings add up to
+        `PARALLEL_TILINGS` (the pool's answers leave out the layer, bound again here)."""
+        missing = {}
+        for layer in layers:
+            missing.setdefault(timing_key(layer), layer)
+        for key in list(missing):
+            if key in self._rankings:
+                del missing[key]
+        if len(missing) < 2 or self.workers < 2 or sum(
+                _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
+            return
+        heads = self._map(shortlist, list(missing.values()))
+        if heads is None:
+            return
+        for (key, layer), head in zip(missing.items(), heads):
+            self._rankings[key] = (layer, [(dataclasses.replace(plan, layer=layer), value)
+                                           for plan, value in head])
+
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""
         self._time([(layer, tiling) for tiling in tilings])
@@ -88,17 +110,19 @@ class CycleCost:
         return [self.cycles[(layer_key, tiling)] for tiling in tilings]
 
     def prefetch(self, layers: list[VtaLayer]) -> None:
-        """Time the shortlists of all `layers` at once (`choose` then finds them timed): one
-        batch spreads over the cores better than a layer at a time."""
-        self._time([(layer, plan.tiling) for layer in layers
-                    for plan, _ in self.ranking(layer)[:SHORTLIST]])
+        """Rank and time the shortlists of all `layers` at once (`choose` then finds them
+        timed): one batch spreads over the cores better than a layer at a time."""
+        self._rank(layers)
+        self._time([(layer, plan.tiling, value) for layer in layers
+                    for plan, value in self.ranking(layer)[:SHORTLIST]])
 
-    def _time(self, pairs: list[tuple[VtaLayer, Tiling]]) -> None:
-        """Time the (layer, tiling) pairs not timed yet: in the process pool, longest first,
-        when there are several and they add up to `PARALLEL_CYCLES`; else here."""
+    def _time(self, pairs: list[tuple]) -> None:
+        """Time the (layer, tiling) pairs not timed yet (given as (layer, tiling, analytic
+        estimate) where it is known): in the process pool, longest first, when there are
+        several and they add up to `PARALLEL_CYCLES`; else here."""
         missing = {}
-        for layer, tiling in pairs:
-            missing.setdefault((timing_key(layer), tiling), (layer, tiling))
+        for layer, tiling, *known in pairs:
+            missing.setdefault((timing_key(layer), tiling), (layer, tiling, *known))
         for key in list(missing):
             if key in self.cycles:
                 del missing[key]
@@ -107,24 +131,28 @@ class CycleCost:
         keys = list(missing)
         results = None
         if len(keys) > 1 and self.workers > 1:
-            estimates = {key: estimate(plan_sram(*missing[key], self.config), self.config)
-                         for key in keys}
+            estimates = {key: known[0] if known else estimate(plan_sram(layer, tiling,
+                                                                        self.config),
+                                                              self.config)
+                         for key, (layer, tiling, *known) in missing.items()}
             if sum(estimates.values()) >= PARALLEL_CYCLES:
                 keys.sort(key=lambda key: -estimates[key])
-                results = self._parallel([missing[key] for key in keys])
+                results = self._map(time_tiling, [missing[key][:2] for key in keys])
         if results is None:
-            results = [time_tiling(self.config, *missing[key]) for key in keys]
+            results = [time_tiling(self.config, *missing[key][:2]) for key in keys]
         self.cycles.update(zip(keys, results))
 
-    def _parallel(self, pairs: list[tuple[VtaLayer, Tiling]]) -> list[int] | None:
-        """Times from the process pool, or None (and serial from now on) where processes
-        cannot be started here."""
+    def _map(self, function, arguments: list[tuple]) -> list | None:
+        """`function(config, *each)` for each of `arguments` from the process pool, or None
+        (and serial from now on) where processes cannot be started here."""
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers,
                                                  mp_context=multiprocessing.get_context("spawn"))
-            return list(self._pool.map(time_tiling, [self.config] * len(pairs),
-                                       *zip(*pairs)))
+            if arguments and not isinstance(arguments[0], tuple):
+                arguments = [(each,) for each in arguments]
+            return list(self._pool.map(function, [self.config] * len(arguments),
+                                       *zip(*arguments)))
         except (OSError, BrokenProcessPool):
             self.close()
             self.workers = 1
@@ -175,6 +203,18 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
 
 def _nbytes(layout: ActLayout) -> int:
     return max(layout.nbytes, 1)
+
+
+def shortlist(config: Config, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
+    """The head of `ranked(layer)` with the layer left out of its plans (what the process
+    pool sends back: the asking process holds the layer)."""
+    return [(dataclasses.replace(plan, layer=None), value)
+            for plan, value in ranked(layer, config)[:SHORTLIST]]
+
+
+def _tilings(layer: VtaLayer) -> int:
+    """How many tilings `ranked` tries for `layer` (its cost)."""
+    return sum(1 for _ in candidates(layer))
 
 
 def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:

@@ -1,6 +1,6 @@
 """The same model compiled twice gives the same `.vtab` bytes, also across processes with
 different hash seeds (set and dict orders), with the schedule search timing candidates in a
-process pool in one run and in the compiling process in the other."""
+process pool (layers ranked there too) in one run and in the compiling process in the other."""
 
 import hashlib
 import os
@@ -19,7 +19,7 @@ from vta.compiler.build import compile_graph
 from vta.compiler.onnx_import import import_onnx
 from vta.isa import Config
 if __name__ == "__main__":
-    schedule.PARALLEL_CYCLES = float(sys.argv[2])
+    schedule.PARALLEL_CYCLES = schedule.PARALLEL_TILINGS = float(sys.argv[2])
     model = compile_graph(import_onnx(sys.argv[1]), Config.preset("pynq"))
     print(hashlib.sha256(artifact.to_bytes(model)).hexdigest())
 """

@@ -34,3 +34,23 @@ def test_parallel_timing_equals_serial_timing():
         parallel = cost.times(layer, tilings)
         assert cost._pool is not None
     assert parallel == [time_tiling(config, layer, tiling) for tiling in tilings]
+
+
+def test_rankings_from_the_pool_equal_rankings_here(monkeypatch):
+    """Layers ranked by the process pool get the plans and estimates ranked here, bound to
+    the asking process's layers."""
+    from vta.compiler import schedule
+    from vta.compiler.partition import partition
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    graph = chained_graph(np.random.default_rng(3))
+    layers = list(partition(graph, config).layers.values())
+    assert len(layers) >= 2
+    monkeypatch.setattr(schedule, "PARALLEL_TILINGS", 0)
+    with schedule.CycleCost(config, workers=2) as cost:
+        cost._rank(layers)
+        assert cost._pool is not None
+        for layer in layers:
+            pooled = cost.ranking(layer)
+            assert [plan.layer for plan, _ in pooled] == [layer] * len(pooled)
+            assert pooled == schedule.ranked(layer, config)[:schedule.SHORTLIST]
