@@ -57,6 +57,8 @@ X_LIMIT = ACC_LIMIT
 CLAMP_SLACK = 2
 #: The largest second factor b of a chain ⌊acc·a / 2^s⌋·b (its truncation error grows with b).
 CHAIN_FACTOR = 512
+#: Lanes `_chain` works on at once (its arrays are lanes × CHAIN_FACTOR floats).
+CHAIN_LANES = 64
 
 
 @dataclass(frozen=True)
@@ -263,22 +265,29 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         if not tried:
             continue
         bs, dropped, centre = b[:tried], dropped[:tried], centre[:tried]
-        mu = mu_all[open_lanes, None]
-        a = np.round(mu * 2.0 ** step / bs).astype(np.int64)
-        valid = (a >= 1) & (a <= limit_all[open_lanes, None])
-        found = (reach_all[open_lanes, None] * np.abs(a * bs / 2.0 ** step - mu)
-                 + np.maximum(centre, dropped - centre))
-        found = np.where(valid, found, np.inf)
-        pick = np.argmin(found, axis=-1)
-        rows = np.arange(open_lanes.size)
-        found = found[rows, pick]
-        better = found < units[open_lanes]
-        lanes_better = open_lanes[better]
-        units[lanes_better] = found[better]
-        shift[lanes_better] = step
-        a_best[lanes_better] = a[rows[better], pick[better]]
-        b_best[lanes_better] = bs[pick[better]]
-        centre_best[lanes_better] = centre[pick[better]]
+        truncation = np.maximum(centre, dropped - centre)
+        for first in range(0, open_lanes.size, CHAIN_LANES):   # a block stays in cache
+            lanes_open = open_lanes[first:first + CHAIN_LANES]
+            mu = mu_all[lanes_open, None]
+            # a and a·b as floats: exact integers (below 2^53), as the int64 products
+            a = np.round(mu * 2.0 ** step / bs)
+            found = a * bs
+            found /= 2.0 ** step
+            found -= mu
+            np.abs(found, out=found)
+            found *= reach_all[lanes_open, None]
+            found += truncation
+            found[(a < 1) | (a > limit_all[lanes_open, None])] = np.inf
+            pick = np.argmin(found, axis=-1)
+            rows = np.arange(lanes_open.size)
+            found = found[rows, pick]
+            better = found < units[lanes_open]
+            lanes_better = lanes_open[better]
+            units[lanes_better] = found[better]
+            shift[lanes_better] = step
+            a_best[lanes_better] = a[rows[better], pick[better]]
+            b_best[lanes_better] = bs[pick[better]]
+            centre_best[lanes_better] = centre[pick[better]]
     if not np.all(np.isfinite(units)):
         return None
     units, shift, a, b, centre = (values.reshape(lanes) for values in

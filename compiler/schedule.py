@@ -198,7 +198,7 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
                       device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp))
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
-    return stream.build()
+    return stream.build(decoded=True)
 
 
 def _nbytes(layout: ActLayout) -> int:

@@ -130,6 +130,21 @@ def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
     return program
 
 
+def program_of(instructions: list[Instruction], encoded: list[bytes]) -> list[DecodedInstruction]:
+    """The decoded program of `instructions` whose encodings are `encoded`, as
+    `decode_program` decodes it from DRAM, without decoding (nor validating) them again: for
+    a caller that built them (`encode` checked every field) and only times them."""
+    program = []
+    for index, (insn, raw) in enumerate(zip(instructions, encoded)):
+        fields = insn.fields()
+        opcode = insn.opcode
+        module = module_of(opcode, fields.get("memory_type", 0))
+        pops, pushes = TOKEN_TRAFFIC[(module, fields["pop_prev_dep"], fields["pop_next_dep"],
+                                      fields["push_prev_dep"], fields["push_next_dep"])]
+        program.append(DecodedInstruction(index, opcode, module, pops, pushes, fields, raw))
+    return program
+
+
 def _field_dicts(config: Config, opcode: Opcode, words: np.ndarray) -> list[dict[str, int]]:
     columns = layouts(config).for_opcode(opcode).unpack_array(words)
     names = list(columns)

@@ -10,6 +10,7 @@ import numpy as np
 
 from vta.isa import INSN_BYTES, BoundsError, Finish, Load, MemoryType, Module, Store, VtaError
 from vta.isa.image import ProgramImage
+from vta.isa.program import program_of
 from vta.runtime.insn_queue import InstructionQueue
 from vta.runtime.kernels import KernelRecorder, UopCache, UopKernel
 from vta.runtime.memory import Buffer
@@ -178,9 +179,11 @@ class CommandStream:
             current.free()
         return self.device.alloc(max(nbytes, 1))
 
-    def build(self) -> ProgramImage:
+    def build(self, decoded: bool = False) -> ProgramImage:
         """End the stream with the synchronisation tail, write instructions and micro-ops into
-        device DRAM and return the program image over it; the stream starts afresh."""
+        device DRAM and return the program image over it; the stream starts afresh. With
+        `decoded`, the image's `program` is the instructions as built (`program_of`), not
+        decoded back from DRAM and validated (for a caller that only times many streams)."""
         self._append_tail()
         uop_bytes = self.config.elem_bytes(MemoryType.UOP)
         self._uop_buffer = self._staging(self._uop_buffer, self._uop_count * uop_bytes)
@@ -194,6 +197,8 @@ class CommandStream:
         self._insn_buffer.copy_in(np.frombuffer(stream, np.uint8))
         image = ProgramImage(self.config, self.device.dram_view(), self._insn_buffer.phys_addr,
                              len(stream) // INSN_BYTES)
+        if decoded:
+            image.__dict__["program"] = program_of(self.queue.instructions, self.queue.encoded)
         self.reset()
         return image
 

@@ -54,3 +54,22 @@ def test_rankings_from_the_pool_equal_rankings_here(monkeypatch):
             pooled = cost.ranking(layer)
             assert [plan.layer for plan, _ in pooled] == [layer] * len(pooled)
             assert pooled == schedule.ranked(layer, config)[:schedule.SHORTLIST]
+
+
+def test_timed_programs_are_the_programs_decoded_from_dram():
+    """The schedule search times the instructions as built (`CommandStream.build(decoded=
+    True)`): the same program, field for field, as decoding the image's DRAM gives."""
+    from vta.compiler import schedule
+    from vta.compiler.partition import partition
+    from vta.isa import Config
+    from vta.isa.program import decode_program
+    config = Config.preset("pynq")
+    graph = chained_graph(np.random.default_rng(3))
+    for layer in partition(graph, config).layers.values():
+        for plan, _ in schedule.ranked(layer, config)[:2]:
+            image = schedule.scratch_image(config, layer, plan.tiling)
+            built = image.program
+            decoded = decode_program(config, image.dram, image.insn_addr, image.insn_count)
+            assert len(built) == len(decoded) > 0
+            for ours, theirs in zip(built, decoded):
+                assert ours == theirs and list(ours.fields) == list(theirs.fields)
