@@ -221,10 +221,17 @@ def _two_factors(mu: np.ndarray):
     """Per lane, 16-bit factors (f, g) whose product is closest to mu (IMM_MAX < mu ≤
     IMM_MAX²)."""
     first, second = np.empty(mu.shape, np.int64), np.empty(mu.shape, np.int64)
+    factors = np.arange(IMM_MAX + 1, dtype=np.float64)
     for index, target in np.ndenumerate(mu):
-        f = np.arange(math.ceil(target / IMM_MAX), IMM_MAX + 1, dtype=np.int64)
-        g = np.clip(np.round(target / f), 1, IMM_MAX).astype(np.int64)
-        best = int(np.argmin(np.abs(f * g - target)))
+        # in floats, in place: the factors and their products are exact integers (< 2^31)
+        f = factors[math.ceil(target / IMM_MAX):]
+        g = np.divide(target, f)
+        np.round(g, out=g)
+        np.clip(g, 1, IMM_MAX, out=g)
+        product = np.multiply(f, g, out=np.empty_like(g))
+        product -= target
+        np.abs(product, out=product)
+        best = int(np.argmin(product))
         first[index], second[index] = f[best], g[best]
     return first, second
 
