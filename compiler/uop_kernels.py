@@ -17,6 +17,7 @@ import functools
 import itertools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,9 +25,9 @@ from vta.isa import AluOp, VtaError
 from vta.runtime.kernels import HAZARD_WINDOW, KernelRecorder, UopKernel
 
 
-@dataclass(frozen=True)
-class Dim:
-    """One loop level: `extent` iterations, each moving the dst/src/wgt indices by a step."""
+class Dim(NamedTuple):
+    """One loop level: `extent` iterations, each moving the dst/src/wgt indices by a step (a
+    named tuple: loop nests are hashed for every kernel emitted)."""
 
     extent: int
     dst: int = 0
@@ -55,13 +56,24 @@ class Op:
     alu: AluOp | None = None
     imm: int | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "_hash", hash((self.unit, self.reset, self.alu, self.imm)))
+
+    def __hash__(self) -> int:          # kept: every kernel emitted hashes its operation
+        return self._hash
+
 
 GEMM = Op(Unit.GEMM)
 RESET = Op(Unit.GEMM, reset=True)
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _alu(op: AluOp, imm: int | None) -> Op:
+    return Op(Unit.ALU, alu=AluOp(op), imm=imm)
+
+
 def alu(op: AluOp, imm: int | None = None) -> Op:
-    return Op(Unit.ALU, alu=AluOp(op), imm=None if imm is None else int(imm))
+    return _alu(op, None if imm is None else int(imm))
 
 
 def simplify(dims: list[Dim]) -> list[Dim]:

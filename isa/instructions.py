@@ -23,6 +23,17 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(cls))
 
 
+@functools.cache
+def _fields_of(cls: type):
+    """A function from an instruction's ``__dict__`` to `Instruction.fields` (written out once
+    per class: the schedule search asks for every instruction it times)."""
+    items = "".join(f", {name!r}: int(values[{name!r}])" for name in _field_names(cls))
+    namespace: dict = {}
+    exec(f"def fields(values):\n    return {{'opcode': {int(cls.opcode)}{items}}}\n", {},
+         namespace)
+    return namespace["fields"]
+
+
 @dataclass(frozen=True)
 class Instruction:
     """Fields common to every instruction: the four dependency flags."""
@@ -35,10 +46,7 @@ class Instruction:
 
     def fields(self) -> dict[str, int]:
         """Field values by layout name, opcode included."""
-        values = {"opcode": int(self.opcode)}
-        for name in _field_names(type(self)):
-            values[name] = int(getattr(self, name))
-        return values
+        return _fields_of(type(self))(self.__dict__)
 
     @property
     def module(self) -> Module:
