@@ -99,12 +99,15 @@ def compile_once(path, config: Config
     bytes) of one compile."""
     timer = PhaseTimer()
     started, cpu = time.perf_counter(), time.process_time()
-    with timer.patched():
+    with timer.patched(), schedule.CycleCost(config) as cost:
+        if os.path.getsize(path) >= schedule.EARLY_POOL_BYTES \
+                and schedule.PARALLEL_CYCLES < float("inf"):
+            cost.start()                    # as `vta compile`: workers start during the import
         imported, imported_cpu = time.perf_counter(), time.process_time()
         graph = import_onnx(path, alu_mul=config.ALU_MUL)
         timer.seconds["import"] += time.perf_counter() - imported
         timer.cpu["import"] += time.process_time() - imported_cpu
-        data = artifact.to_bytes(build.compile_graph(graph, config))
+        data = artifact.to_bytes(build.compile_graph(graph, config, cost=cost))
     total = time.perf_counter() - started
     cpu = time.process_time() - cpu
     timer.seconds[OTHER] += total - sum(timer.seconds.values())

@@ -69,13 +69,16 @@ class _Planner:
 def compile_graph(graph: ir.Graph, config: Config, *,
                   progress: Callable[[str, int, int], None] | None = None,
                   im2col: bool = True, timed: bool = True,
-                  workers: int | None = None) -> CompiledModel:
+                  workers: int | None = None, cost: CycleCost | None = None) -> CompiledModel:
     """Compile `graph` for `config`; `progress(layer, done, total)` reports each layer;
     `im2col` allows lowering graph inputs' convolutions (`partition`). `timed`: choose each
     layer's tiling by timing the cost model's shortlist on the cycle model (else take the cost
     model's best: much faster, and its cycles are the cost model's estimate); `workers`:
-    processes timing tilings at once (default one per core)."""
+    processes timing tilings at once (default one per core); `cost`: the `CycleCost` to time
+    with (the caller's, e.g. started before the model's import; it stays open)."""
     started = time.perf_counter()
+    if cost is not None:
+        return _compile(graph, config, progress, im2col, cost if timed else None, started)
     with CycleCost(config, workers) as cost:
         return _compile(graph, config, progress, im2col, cost if timed else None, started)
 

@@ -40,6 +40,9 @@ PARALLEL_CYCLES = 100_000
 #: Tilings (summed over a batch of layers to rank) from which the layers are ranked in
 #: parallel.
 PARALLEL_TILINGS = 20_000
+#: ONNX models from this many bytes start the process pool before their import (`vta
+#: compile`): a small model's compile may be over before the workers are up.
+EARLY_POOL_BYTES = 1 << 20
 #: Address space of the scratch device a candidate is emitted on (pages are touched lazily).
 SCRATCH_MEMORY_BYTES = 1 << 31
 
@@ -142,17 +145,31 @@ class CycleCost:
             results = [time_tiling(self.config, *missing[key][:2]) for key in keys]
         self.cycles.update(zip(keys, results))
 
+    def start(self) -> None:
+        """Start the process pool now (its workers import the compiler while the caller does
+        other work, e.g. imports the model), where there are several workers."""
+        if self.workers > 1 and self._pool is None:
+            try:
+                for _ in range(self.workers):
+                    self._executor().submit(_ready, self.config)
+            except (OSError, BrokenProcessPool):
+                self.close()
+                self.workers = 1
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
     def _map(self, function, arguments: list[tuple]) -> list | None:
         """`function(config, *each)` for each of `arguments` from the process pool, or None
         (and serial from now on) where processes cannot be started here."""
         try:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"))
             if arguments and not isinstance(arguments[0], tuple):
                 arguments = [(each,) for each in arguments]
-            return list(self._pool.map(function, [self.config] * len(arguments),
-                                       *zip(*arguments)))
+            return list(self._executor().map(function, [self.config] * len(arguments),
+                                             *zip(*arguments)))
         except (OSError, BrokenProcessPool):
             self.close()
             self.workers = 1
@@ -168,6 +185,10 @@ class CycleCost:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _ready(config: Config) -> None:
+    """Nothing: a task that starts a worker (`CycleCost.start`)."""
 
 
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:

@@ -48,8 +48,9 @@ def test_rankings_from_the_pool_equal_rankings_here(monkeypatch):
     assert len(layers) >= 2
     monkeypatch.setattr(schedule, "PARALLEL_TILINGS", 0)
     with schedule.CycleCost(config, workers=2) as cost:
-        cost._rank(layers)
+        cost.start()                        # workers start before any work is sent
         assert cost._pool is not None
+        cost._rank(layers)
         for layer in layers:
             pooled = cost.ranking(layer)
             assert [plan.layer for plan, _ in pooled] == [layer] * len(pooled)

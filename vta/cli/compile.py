@@ -53,6 +53,7 @@ def run(args) -> int:
     from vta.compiler import artifact, compile_cache
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
+    from vta.compiler.schedule import EARLY_POOL_BYTES, CycleCost
     from vta.compiler.report import (format_report, measured_host_times, model_labels,
                                      placement_report, share_summary)
     from vta.isa import VtaError, progress
@@ -74,7 +75,9 @@ def run(args) -> int:
         for notice in notices:
             print(f"vta compile: {notice}", file=sys.stderr)
     else:
-        with _about(args.model):
+        with _about(args.model), CycleCost(config) as cost:
+            if args.model.is_file() and args.model.stat().st_size >= EARLY_POOL_BYTES:
+                cost.start()        # the schedule search's workers start during the import
             with progress.step(f"importing {args.model.name}"):
                 graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes,
                                     widths=widths)
@@ -84,7 +87,7 @@ def run(args) -> int:
                 def advance(name, done, total):
                     step.update(completed=done, description=f"compiling {name[-40:]}")
 
-                model = compile_graph(graph, config, progress=advance)
+                model = compile_graph(graph, config, progress=advance, cost=cost)
             model.labels = model_labels(args.model)
         data = artifact.to_bytes(model)
         if entry is not None:
