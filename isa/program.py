@@ -135,12 +135,18 @@ def program_of(instructions: list[Instruction], encoded: list[bytes]) -> list[De
     `decode_program` decodes it from DRAM, without decoding (nor validating) them again: for
     a caller that built them (`encode` checked every field) and only times them."""
     program = []
+    known: dict[int, tuple] = {}      # by instruction object: a stream repeats its kernels'
     for index, (insn, raw) in enumerate(zip(instructions, encoded)):
-        fields = insn.fields()
-        opcode = insn.opcode
-        module = module_of(opcode, fields.get("memory_type", 0))
-        pops, pushes = TOKEN_TRAFFIC[(module, fields["pop_prev_dep"], fields["pop_next_dep"],
-                                      fields["push_prev_dep"], fields["push_next_dep"])]
+        decoded = known.get(id(insn))
+        if decoded is None:
+            fields = insn.fields()
+            opcode = insn.opcode
+            module = module_of(opcode, fields.get("memory_type", 0))
+            pops, pushes = TOKEN_TRAFFIC[(module, fields["pop_prev_dep"],
+                                          fields["pop_next_dep"], fields["push_prev_dep"],
+                                          fields["push_next_dep"])]
+            decoded = known[id(insn)] = (opcode, module, pops, pushes, fields)
+        opcode, module, pops, pushes, fields = decoded
         program.append(DecodedInstruction(index, opcode, module, pops, pushes, fields, raw))
     return program
 

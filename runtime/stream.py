@@ -32,6 +32,8 @@ class CommandStream:
         self.device = device
         self.config = device.config
         self.kernels: dict[object, UopKernel] = {}
+        self._elem_bytes = {memory: self.config.elem_bytes(memory) for memory in LOADABLE
+                            + (MemoryType.OUT,)}
         self._cache = UopCache(self.config.uop_depth)
         self._insn_buffer: Buffer | None = None
         self._uop_buffer: Buffer | None = None
@@ -54,7 +56,7 @@ class CommandStream:
     # -- DRAM <-> SRAM transfers -------------------------------------------------------------
     def _dram_base(self, buffer: Buffer, memory_type: MemoryType, elem_offset: int, x_size: int,
                    y_size: int, x_stride: int, action: str) -> int:
-        elem_bytes = self.config.elem_bytes(memory_type)
+        elem_bytes = self._elem_bytes[memory_type]
         if buffer.freed:
             raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} was freed")
         if buffer.phys_addr % elem_bytes:
