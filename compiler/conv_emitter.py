@@ -63,8 +63,8 @@ class ConvEmitter(LayerEmitter):
     tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
     tiles span the convolution rows under whole pooled rows, the maximum goes into the POOLED
     region, and only that is requantized and stored. Where it pays
-    (`layers.gemm_copied_epilogue`), the GEMMs also accumulate into scratch register 1, which
-    the requantization would otherwise copy from the accumulators on the ALU."""
+    (`layers.gemm_copied_epilogue`), the reset also zeroes scratch register 1 and the GEMMs may
+    accumulate into it too, which the requantization would otherwise do on the ALU."""
 
     copy_offset = 0         # ACC entries from the accumulators to the GEMM's copy (0: none)
 
@@ -99,8 +99,10 @@ class ConvEmitter(LayerEmitter):
         last = regions.get(Part.OPERAND) or regions.get(Part.POOLED) or first
         start, end = placed.at(Part.ACCUMULATORS), last.end
         self.copy_offset = 0
-        if self.copied_epilogue(placed.tile) is not None:
-            self.copy_offset = regions[Part.SCRATCH].offset - first.offset
+        copied = self.copied_epilogue(placed.tile)
+        if copied is not None:
+            if copied.duplicate:
+                self.copy_offset = regions[Part.SCRATCH].offset - first.offset
             end = regions[Part.SCRATCH].offset + first.size      # register 1
         size = end - first.offset
         if self.alu_resets():
@@ -282,7 +284,8 @@ class ConvEmitter(LayerEmitter):
             return
         self.phase_biases(placed)
         copied = self.copied_epilogue(tile)
-        self.alu_steps(layer.epilogue if copied is None else copied, region, outputs, placed)
+        self.alu_steps(layer.epilogue if copied is None else copied.steps, region, outputs,
+                       placed)
         residual = self.layer.residual
         if residual is not None:
             other = placed.at(Part.OPERAND)

@@ -132,9 +132,11 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
         stored = regions[Part.POOLED].size
         alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
     copied = gemm_copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
-    if copied is not None:          # the GEMMs and the reset again, for register 1
+    if copied is not None and copied.duplicate:    # the GEMMs and the reset again, for r1
         gemm *= 2
-    alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied)
+    elif copied is not None:                        # the reset of register 1
+        gemm += dma.gemm_interval * stored
+    alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied.steps)
     if dma.overlap and t.threads > 1 and dma.alu_mul and reset_on_alu(layer):
         gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
         alu += dma.alu_interval * stored

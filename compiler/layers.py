@@ -257,37 +257,49 @@ def reset_on_alu(layer: ConvLayer) -> bool:
     return gemm - reset >= alu + reset
 
 
-def gemm_copied_epilogue(layer: ConvLayer) -> list[Step] | None:
-    """The epilogue of `layer` when its GEMM also accumulates into scratch register 1, or None
-    where that does not pay (or does not apply).
+class CopiedEpilogue(NamedTuple):
+    """A convolution's epilogue when the GEMM unit prepares scratch register 1: `steps`, and
+    whether the GEMMs also accumulate into it (`duplicate`) or the reset only zeroes it."""
 
-    A requantization with a correction register starts by copying register 0 into register 1
-    (``r1 MUL 0``, ``r1 ADD r0``: two ALU cycles per output), after any constant steps on
-    register 0 (the bias, the clamps), which the copy must then also get. Where the layer's ALU
-    work per output exceeds its GEMM work, running the GEMM (and the bias GEMM) a second time
-    into register 1, reset with the accumulators, moves that copy to the GEMM unit: the same
-    values in both registers, two ALU cycles fewer, the GEMM work and one reset more. Chosen
-    where the busier of the two units gets less work per output.
+    steps: list[Step]
+    duplicate: bool
+
+
+def gemm_copied_epilogue(layer: ConvLayer) -> CopiedEpilogue | None:
+    """The epilogue of `layer` with the copy into scratch register 1 moved to the GEMM unit,
+    or None where that does not pay (or does not apply).
+
+    A requantization with a correction register copies register 0 into register 1 (``r1 MUL
+    0``, ``r1 ADD r0``: two ALU cycles per output) after any constant steps on register 0 (the
+    bias, the clamps). Where the layer's ALU work per output exceeds its GEMM work, the GEMM
+    unit can take over part of it: running the GEMMs (and the bias GEMM) a second time into
+    register 1, reset with the accumulators, replaces both steps (the constant steps before them
+    are then repeated on register 1: `duplicate`); or the reset alone zeroes register 1 and only
+    ``r1 MUL 0`` goes. The registers hold the same values either way. Chosen where the busier of
+    the two units gets less work per output.
     """
-    steps = layer.epilogue
+    steps = list(layer.epilogue)
     copy = [Step(AluOp.MUL, Imm(0), 1), Step(AluOp.ADD, Reg(0), 1)]
     if layer.pool is not None or layer.phases or layer.upsample != (1, 1):
         return None
     for index, step in enumerate(steps):
-        if list(steps[index:index + 2]) == copy:
+        if steps[index:index + 2] == copy:
             break
         if step.register != 0 or isinstance(step.operand, Reg):
             return None
     else:
         return None
-    prefix = list(steps[:index])
-    copied = prefix + [Step(step.op, step.operand, 1) for step in prefix] + list(steps[index + 2:])
+    prefix = steps[:index]
+    duplicated = prefix + [Step(step.op, step.operand, 1) for step in prefix] + steps[index + 2:]
+    zeroed = steps[:index] + steps[index + 1:]
     gemm, alu = work_per_output(layer)
     residual = 2 if layer.residual is not None else 0   # its identity GEMM and reset: once
-    copying = (2 * gemm - residual, alu - len(steps) + len(copied))
-    if max(copying) >= max(gemm, alu):
-        return None
-    return copied
+    options = [((gemm, alu), None),
+               ((gemm + 1, alu - 1), CopiedEpilogue(zeroed, False)),
+               ((2 * gemm - residual, alu - len(steps) + len(duplicated)),
+                CopiedEpilogue(duplicated, True))]
+    # the least work on the busier unit, then on the other one
+    return min(options, key=lambda option: (max(option[0]), min(option[0])))[1]
 
 
 def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
