@@ -44,7 +44,8 @@ LAYOUT_SCHEMA = s.record({
     "shape": s.array(s.integer(1, 1 << 24), 4, 4),
     "batch": s.integer(1, 1 << 16), "block": s.integer(1, 1 << 16),
     "halo": s.array(s.integer(0, 1 << 16), 4, 4),
-    "fill": s.integer(-128, 127)}, {"channels_last": {"type": "boolean"}})
+    "fill": s.integer(-128, 127)}, {"channels_last": {"type": "boolean"},
+                                    "lanes": s.integer(1, 1 << 16)})
 
 #: Element types of host tensors (numpy's names) and of quantized values.
 HOST_DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
@@ -203,6 +204,9 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
         if value["scale"] is None:
             raise ArtifactError(f"{where}: {what}: a layout for a value that is not quantized")
         block = activation_block(config)
+        if layout.get("lanes", block) not in (block, config.block_in):
+            raise ArtifactError(f"{where}: {what}: layout of {layout['lanes']} lanes, not the "
+                                f"config's {block} (or {config.block_in}, weight tiles)")
         if layout["block"] != block or layout["batch"] not in (config.batch, block):
             raise ArtifactError(f"{where}: {what}: layout of batch {layout['batch']} and block "
                                 f"{layout['block']}, not the config's {config.batch} (or "

@@ -56,9 +56,13 @@ def layout_json(layout: ActLayout) -> dict:
     """The layout in the .vtab header ("channels_last" only where true)."""
     data = {"shape": list(layout.shape), "batch": layout.batch, "block": layout.block,
             "halo": list(layout.halo), "fill": layout.fill}
-    return data | {"channels_last": True} if layout.channels_last else data
+    if layout.channels_last:
+        data["channels_last"] = True
+    if layout.lanes and layout.lanes != layout.block:
+        data["lanes"] = layout.lanes
+    return data
 
 
 def layout_from_json(data: dict) -> ActLayout:
     return ActLayout(tuple(data["shape"]), data["batch"], data["block"], tuple(data["halo"]),
-                     data["fill"], data.get("channels_last", False))
+                     data["fill"], data.get("channels_last", False), data.get("lanes", 0))

@@ -189,10 +189,6 @@ def _product_layer(node: ir.MatMul, part: Partition, config: Config) -> ConvLaye
     if config.batch != 1 or config.inp_width != config.wgt_width:
         raise Unsupported("a product of two activations needs a config of batch 1 and equal "
                           "input and weight widths")
-    if config.block_in < config.block_out:
-        raise Unsupported("a product of two activations needs BLOCK_IN ≥ BLOCK_OUT (its "
-                          "operand's tiles of BLOCK_OUT rows of the activation block are the "
-                          "weight tiles only then)")
     weights = part.layouts[node.inputs[1]]
     if weights.halo != (0, 0, 0, 0) or node.inputs[1] in part.alias:
         raise Unsupported(f"weights {node.inputs[1]!r} are shared with another layout")

@@ -39,6 +39,15 @@ class ActLayout:
     halo: tuple[int, int, int, int] = (0, 0, 0, 0)
     fill: int = 0
     channels_last: bool = False
+    #: channels per run of a tile's bytes (0: the block): a tile holds its block as
+    #: block / lanes runs, each `batch` rows of `lanes` values — the weight tiles of a config
+    #: whose BLOCK_IN < BLOCK_OUT, read from an activation (compiler/subtiles.py)
+    lanes: int = 0
+
+    @property
+    def run(self) -> int:
+        """Channels per run of a tile's bytes (`lanes`, or the whole block)."""
+        return self.lanes or self.block
 
     @property
     def batch_blocks(self) -> int:
@@ -88,8 +97,12 @@ class ActLayout:
         channel_block = np.arange(self.channel_blocks)[None, :, None, None, None, None]
         y = np.arange(self.height_with_halo)[None, None, :, None, None, None] - self.halo[0]
         x = np.arange(self.width_with_halo)[None, None, None, :, None, None] - self.halo[1]
-        lane_batch = np.arange(self.batch)[None, None, None, None, :, None]
-        lane_channel = np.arange(self.block)[None, None, None, None, None, :]
+        runs, run = self.block // self.run, self.run
+        batch_block, channel_block, y, x = (axis[..., None] for axis in (batch_block,
+                                                                         channel_block, y, x))
+        lane_batch = np.arange(self.batch)[None, None, None, None, None, :, None]
+        lane_channel = (np.arange(runs)[:, None, None] * run + np.arange(run)[None, None, :])[
+            None, None, None, None]
         sample = batch_block * self.batch + lane_batch
         channel = channel_block * self.block + lane_channel
         valid = (sample < n) & (channel < c) & (y >= 0) & (y < h) & (x >= 0) & (x < w)
@@ -115,7 +128,9 @@ class ActLayout:
                 or x.max() >= self.width_with_halo:
             raise VtaError("convolution windows reach beyond the tensor's halo")
         tile = self.tile_offset(sample // self.batch, channel // self.block, y, x)
-        byte = (tile * self.batch + sample % self.batch) * self.block + channel % self.block
+        lane, run = channel % self.block, self.run
+        byte = ((tile * (self.block // run) + lane // run) * self.batch + sample % self.batch) \
+            * run + lane % run
         return byte.astype(np.int64).ravel()
 
     def scatter_map(self) -> np.ndarray:

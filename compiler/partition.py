@@ -239,6 +239,8 @@ def _value_layouts(graph: ir.Graph, placement: dict[str, Placement], needs: dict
     weight_operands = value_layouts.weight_operands(graph)
 
     def layout(name: str, **options) -> ActLayout:
+        if name in weight_operands and config.block_in < config.block_out:
+            options = {"lanes": config.block_in} | options   # weight tiles (`subtiles`)
         batch = activation_block(config) if name in weight_operands else config.batch
         return value_layouts.layout_of(graph.values[name].shape, flags[name], batch,
                                        activation_block(config), **options)
