@@ -16,7 +16,7 @@ from vta.cli import main
 from vta.compiler import reference
 from vta.compiler.evaluate import prepare, run_one
 from vta.compiler.onnx_import import import_onnx
-from vta.compiler.packing import dense_weight_tiles
+from vta.compiler.packing import ActLayout, dense_weight_tiles, pack_array
 from vta.compiler.subtiles import SubTiles, activation_block
 from vta.isa import Config, VtaError
 
@@ -47,6 +47,21 @@ def check(graph, config, seed=0, im2col=True, backend="functional"):
         np.testing.assert_array_equal(got[name], expected[name])
     assert all(node["placement"] in ("vta", "alias", "fused") for node in model.nodes)
     return model, result
+
+
+def test_weight_operand_layout_holds_the_configs_weight_tiles():
+    """A product's second operand (rows × channels, tiles of 16 rows) laid out in runs of
+    BLOCK_IN = 8 lanes: each 16 × 16 tile's bytes are two 16 × 8 WGT tiles, input lanes 0–7
+    then 8–15 — what `SubTiles.weight_tiles` makes of the same weight."""
+    matrix = np.random.default_rng(1).integers(-128, 128, (32, 40)).astype(np.int8)
+    layout = ActLayout((32, 40, 1, 1), 16, 16, lanes=8)
+    packed = pack_array(matrix, layout)
+    tiles = SubTiles.of(IN8_OUT16).weight_tiles(
+        dense_weight_tiles(matrix.reshape(32, 40, 1, 1), 16), IN8_OUT16)
+    np.testing.assert_array_equal(packed, tiles.ravel())
+    scattered = np.zeros(packed.size, np.int8)
+    scattered[layout.scatter_map()] = matrix.ravel()
+    np.testing.assert_array_equal(scattered, packed)
 
 
 def test_sub_tiles_of_the_activation_block():
