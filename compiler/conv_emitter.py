@@ -146,9 +146,7 @@ class ConvEmitter(LayerEmitter):
             if first:
                 self.load_identity()
         elif self.tiling.weights_resident:
-            if first:
-                self.dma_load(self.buffers.weights, MemoryType.WGT,
-                                 sram=shared[Part.WEIGHTS].offset, x_size=layer.weight_tiles)
+            self.load_resident(tile, chunk)
         elif self.slot_weights.get(placed.wgt) != (tile.first_block, tile.blocks, first_block,
                                                    count):
             # A slot keeps its weights while consecutive tiles use the same chunk.
@@ -167,6 +165,39 @@ class ConvEmitter(LayerEmitter):
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
                          input_window(layer, tile), placed.at(Part.INPUT))
 
+    def resident_part(self, tile: Tile, chunk: tuple[int, int]) -> int:
+        """The WGT entry of the resident weights that `chunk` of `tile` reads. A dense layer's
+        resident weights lie by reduction chunk (chunk after chunk, each [output block][its
+        input blocks][tap]), so that the part one tile's chunk reads is one DMA; with a single
+        chunk that is the tensor's own layout. Other layers': [output block][tap]."""
+        layer, shared = self.layer, self.plan.shared[Part.WEIGHTS].offset
+        if layer.mode != WeightMode.DENSE:
+            return shared + tile.first_block * layer.taps
+        first, count = chunk
+        out_blocks = layer.weight_tiles // (layer.input.channel_blocks * layer.taps)
+        return shared + (first * out_blocks + tile.first_block * count) * layer.taps
+
+    def load_resident(self, tile: Tile, chunk: tuple[int, int]) -> None:
+        """Load the part of the resident weights that `chunk` of `tile` reads, the first time
+        a tile needs it: the weights come in with the first tiles' chunks (each part once per
+        layer), so their load overlaps the GEMMs of the chunks before instead of holding back
+        the layer's first GEMM (a layer of one or a few tiles, e.g. a 7×7 1×1 convolution,
+        would otherwise wait for its whole weight tensor)."""
+        layer = self.layer
+        key = (tile.first_block, chunk[0] if layer.mode == WeightMode.DENSE else 0)
+        if key in self.resident_parts:
+            return
+        self.resident_parts.add(key)
+        taps, sram = layer.taps, self.resident_part(tile, chunk)
+        if layer.mode == WeightMode.DENSE:
+            in_blocks = layer.input.channel_blocks
+            self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                          offset=(tile.first_block * in_blocks + chunk[0]) * taps,
+                          x_size=chunk[1] * taps, y_size=tile.blocks, x_stride=in_blocks * taps)
+        else:
+            self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
+                          offset=tile.first_block * taps, x_size=tile.blocks * taps)
+
     def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
         layer, tile, tiling = self.layer, placed.tile, self.tiling
         window = input_window(layer, tile)
@@ -181,9 +212,7 @@ class ConvEmitter(LayerEmitter):
         if layer.mode == WeightMode.DENSE:
             in_blocks = layer.input.channel_blocks
             if tiling.weights_resident:
-                row = in_blocks * taps
-                weights = self.plan.shared[Part.WEIGHTS].offset \
-                    + (tile.first_block * in_blocks + chunk[0]) * taps
+                row, weights = chunk[1] * taps, self.resident_part(tile, chunk)
             else:
                 row, weights = chunk[1] * taps, placed.at(Part.WEIGHTS)
             blocks = [Dim(chunk[1], 0, window.tiles, taps)]
@@ -192,7 +221,7 @@ class ConvEmitter(LayerEmitter):
             if identity:
                 weights = self.plan.shared[Part.IDENTITY].offset
             elif tiling.weights_resident:
-                weights = self.plan.shared[Part.WEIGHTS].offset + tile.first_block * taps
+                weights = self.resident_part(tile, chunk)
             else:
                 weights = placed.at(Part.WEIGHTS)
             blocks = []

@@ -88,6 +88,7 @@ class LayerEmitter(ABC):
         self.layer, self.tiling = plan.layer, plan.tiling
         self.instructions = 0
         self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
+        self.resident_parts: set[tuple] = set()    # parts of resident weights loaded so far
         self.slot_constants: dict[int, tuple] = {}  # ACC slot -> the blocks of its constants
         self.recording: list | None = None         # kernels kept instead of emitted
         self.gemm_executions = 0                   # of the current tile so far
