@@ -83,7 +83,8 @@ def has_layout(value: ir.Value) -> bool:
     return value.quantized and len(value.shape) in value_layouts.DEVICE_RANKS
 
 
-def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Placement]:
+def _initial_placement(graph: ir.Graph, reasons: dict[str, str], batch: int
+                       ) -> dict[str, Placement]:
     """Every node VTA may compute on VTA, a flatten read in place by Dense aliased, the rest on
     the host (layout moves become aliases later where their bytes agree)."""
     placement = {}
@@ -100,7 +101,7 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Pl
             reasons[node.name] = (f"its {len(flat.shape)}-D tensor {flat.name!r} has no VTA "
                                   "layout (quantized, 2 to 4 axes)")
         elif isinstance(node, ir.Reshape):
-            placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node) \
+            placement[node.name] = Placement.ALIAS if _flatten_for_dense(graph, node, batch) \
                 else Placement.HOST
             if placement[node.name] == Placement.HOST:
                 reasons[node.name] = "a reshape other than a flatten read by Dense: a gather"
@@ -117,10 +118,15 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str]) -> dict[str, Pl
     return placement
 
 
-def _flatten_for_dense(graph: ir.Graph, node: ir.Reshape) -> bool:
+def _flatten_for_dense(graph: ir.Graph, node: ir.Reshape, batch: int) -> bool:
+    """Whether a Reshape flattens each sample's C×H×W into a row its Dense consumers read in
+    place: only where those rows are samples (at most a tile's batch, laid N×C×1×1). Many rows
+    (tokens: a (T, 1, heads, d) attention output flattened to (T, heads·d)) are laid channels
+    last, one row per tile row, which the image's layout is not (`layouts.required`)."""
     source = graph.values[node.inputs[0]].shape
     consumers = graph.consumers(node.output)
     return (len(source) == 4 and len(node.shape) == 2 and node.shape[0] == source[0]
+            and not value_layouts.usual(node.shape, batch)
             and consumers and node.output not in graph.outputs
             and all(isinstance(c, ir.Dense) for c in consumers))
 
@@ -144,7 +150,7 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         raise VtaError("the compiler needs BATCH = 1 where BLOCK_IN ≠ BLOCK_OUT (an activation "
                        "tile's sub-tiles lie apart otherwise)")
     reasons: dict[str, str] = {}
-    placement = _initial_placement(graph, reasons)
+    placement = _initial_placement(graph, reasons, config.batch)
     while True:
         needs = _pad_needs(graph, placement)
         conflict = None

@@ -47,6 +47,25 @@ def attention_single_head():
     return nodes, init, shape
 
 
+def heads_to_rows(heads=2, tokens=8, width=32):
+    """nn.MultiheadAttention's output projection as torch exports it: the heads' context
+    (1, heads, tokens, d) permuted to (tokens, 1, heads, d) and flattened to (tokens, heads·d)
+    for the projection's Gemm — a 4-D value with many rows (tokens) flattened for a Dense."""
+    size = width // heads
+    init = {"v.w": weights(width, width), "o.w": weights(width, width),
+            "o.b": RNG.normal(0, 0.1, width).astype(np.float32),
+            "split": np.array([1, tokens, heads, size], np.int64),
+            "rows": np.array([tokens, width], np.int64)}
+    nodes = [helper.make_node("MatMul", ["x", "v.w"], ["v"], name="v"),
+             helper.make_node("Reshape", ["v", "split"], ["v.r"], name="v.r"),
+             helper.make_node("Transpose", ["v.r"], ["v.t"], name="v.t", perm=[0, 2, 1, 3]),
+             helper.make_node("Transpose", ["v.t"], ["c"], name="c", perm=[2, 0, 1, 3]),
+             helper.make_node("Reshape", ["c", "rows"], ["c.r"], name="c.r"),
+             helper.make_node("Gemm", ["c.r", "o.w", "o.b"], ["y"], name="out_proj",
+                              transB=1)]
+    return nodes, init, (1, tokens, width)
+
+
 def compiled_case(case, tmp_path, seed=0, **settings):
     nodes, init, shape = case()
     rng = np.random.default_rng(seed)
@@ -78,6 +97,19 @@ def test_token_products_run_on_vta(case, tmp_path):
     _, graph, model, x = compiled_case(case, tmp_path)
     assert placements(model, "Dense") == ["vta", "vta"]
     assert_functional_matches_reference(graph, model, x)
+
+
+def test_rows_flattened_from_a_4d_value_are_gathered_for_dense(tmp_path):
+    """A (tokens, 1, heads, d) tensor flattened to (tokens, heads·d): the Dense reads its rows
+    channels last, which the 4-D value's layout is not, so the flatten is a device move, not
+    read in place (read in place, the projection was 67 output steps off on a
+    TransformerEncoder)."""
+    path, graph, model, x = compiled_case(heads_to_rows, tmp_path)
+    assert placements(model, "Dense") == ["vta", "vta"]
+    assert_functional_matches_reference(graph, model, x)
+    theirs = onnxruntime_values(path, graph, {"x": x}, False)
+    ours = reference.run(graph, {"x": x})
+    assert max(np.abs(ours[name].astype(int) - theirs[name]).max() for name in theirs) <= 1
 
 
 def test_transposed_convolutions_run_on_vta(tmp_path):
