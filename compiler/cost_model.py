@@ -17,7 +17,8 @@ from __future__ import annotations
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import Part, SramPlan, Tile, input_window, partial_accumulators
+from vta.compiler.tiling import (Part, SramPlan, Tile, input_window, partial_accumulators,
+                                 split_rows)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -79,7 +80,12 @@ def estimate(plan: SramPlan, config: Config) -> float:
         window_rows = input_window(layer, tile).rows
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size, t.out_blocks * window_rows)
         gemm = dma.alu_interval * 2 * regions[Part.WINDOW].size
-        alu = dma.alu_interval * positions * (1 + layer.kernel[0] * layer.kernel[1])
+        taps = layer.kernel[0] * layer.kernel[1]
+        if split_rows(layer, input_window(layer, tile)) is None:
+            alu = dma.alu_interval * positions * (1 + taps)
+        else:           # one tap copied by the GEMM, one MAX for each other
+            gemm += dma.gemm_interval * positions
+            alu = dma.alu_interval * positions * (taps - 1)
     else:
         load, gemm, alu, stored = _conv(plan, tile, dma, tiles)
     store = dma.write(stored, t.out_blocks * t.rows * _upsample(layer)[0])
@@ -93,9 +99,27 @@ def estimate(plan: SramPlan, config: Config) -> float:
     if t.threads > 1 and tiles > 1:
         busiest = max(load, compute, store)
         total = tiles * busiest + (load + compute + store - busiest)
-    if t.weights_resident and isinstance(layer, ConvLayer):
-        total += dma.read(MemoryType.WGT, layer.weight_tiles, 1)
+    if t.weights_resident and isinstance(layer, ConvLayer) \
+            and layer.mode != WeightMode.IDENTITY:
+        total += _resident(layer, t, dma, tiles, load, compute, store)
     return total
+
+
+def _resident(layer: ConvLayer, t, dma: _Dma, tiles: int, load: float, compute: float,
+              store: float) -> float:
+    """What resident weights add: each output channel chunk's part comes in with the first tile
+    of that chunk, reduction chunk by reduction chunk (`ConvEmitter.load_resident`), so that
+    tile's load grows by it; beyond the busiest module of a tile that costs time (two threads),
+    and the first reduction chunk's part is waited for before the first GEMM."""
+    out_chunks = -(-layer.output.channel_blocks // t.out_blocks)
+    reduction = -(-layer.input.channel_blocks // t.in_blocks) \
+        if layer.mode == WeightMode.DENSE else 1
+    weights = dma.read(MemoryType.WGT, layer.weight_tiles, layer.output.channel_blocks
+                       * reduction) / out_chunks           # one output channel chunk's
+    if t.threads == 1:
+        return out_chunks * weights
+    busiest = max(load, compute, store)
+    return weights / reduction + out_chunks * max(0.0, load + weights - busiest)
 
 
 def _upsample(layer) -> tuple[int, int]:
@@ -111,9 +135,12 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     dense = layer.mode == WeightMode.DENSE
     reduction_chunks = -(-layer.input.channel_blocks // t.in_blocks) if dense else 1
     in_blocks = t.in_blocks * reduction_chunks if dense else t.out_blocks
-    window_rows = input_window(layer, tile).rows
+    # the read latency per DMA row: a window of whole halo'd rows is one contiguous row per
+    # channel block, a narrower one a row per window row and block
+    window = input_window(layer, tile)
+    whole_rows = window.pitch == layer.input.width_with_halo
     load = dma.read(MemoryType.INP, reduction_chunks * regions[Part.INPUT].size,
-                    in_blocks * window_rows)
+                    in_blocks * (1 if whole_rows else window.rows))
     if not t.weights_resident:
         per_tile = t.out_blocks * (layer.input.channel_blocks if dense else 1) * taps
         weights = dma.read(MemoryType.WGT, per_tile, t.out_blocks * reduction_chunks)
