@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
-from vta.compiler.tiling import Part, input_window, operand_window, same_shape_window
+from vta.compiler.tiling import (Part, SplitRows, input_window, operand_window,
+                                 same_shape_window, split_rows)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp
 
 
 class MaxPoolEmitter(LayerEmitter):
-    """Identity GEMM of the input window into ACC, then ALU MAX over the taps."""
+    """Identity GEMM of the input window into ACC, then ALU MAX over the taps.
+
+    With column stride 2 (`tiling.split_rows`) the copy puts each window row's even columns
+    and odd columns apart, so that a tap reads consecutive entries for consecutive outputs;
+    the maxima start as one tap, copied from INP by an identity GEMM into the zeroed
+    accumulators (a tap whose MAX would conflict), and one ALU MAX per other tap follows.
+    Otherwise the window is copied as it lies, an ALU ADD copies tap (0, 0) into the zeroed
+    maxima and one ALU MAX runs over every tap."""
 
     def prologue(self, placed: Placed) -> None:
         regions = placed.regions
@@ -26,24 +34,70 @@ class MaxPoolEmitter(LayerEmitter):
                          (tile.first_block, tile.blocks), input_window(self.layer, tile),
                          placed.at(Part.INPUT))
 
+    def taps(self, placed: Placed, split: SplitRows):
+        """(tap, its first output's entry in the window copy, conflicts) of every tap:
+        `conflicts` where its MAX would read both operands from one ACC bank."""
+        layer, tile = self.layer, placed.tile
+        (kh, kw), (sh, _), (dh, dw) = layer.kernel, layer.strides, layer.dilations
+        window = input_window(layer, tile)
+        result = placed.at(Part.ACCUMULATORS)
+        found = []
+        for ky in range(kh):
+            for kx in range(kw):
+                entry = placed.at(Part.WINDOW) + ky * dh * split.stride \
+                    + split.column(window.origin + kx * dw)
+                found.append(((ky, kx), entry, (result - entry) % 2 == 0))
+        return found
+
     def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
         tile = placed.tile
         window = input_window(self.layer, tile)
-        self.kernel([Dim(tile.blocks * window.tiles, 1, 1)],
-                    (placed.at(Part.WINDOW), placed.at(Part.INPUT),
-                     self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
+        split = split_rows(self.layer, window)
+        identity = self.plan.shared[Part.IDENTITY].offset
+        copy, inp = placed.at(Part.WINDOW), placed.at(Part.INPUT)
+        if split is None:
+            self.kernel([Dim(tile.blocks * window.tiles, 1, 1)], (copy, inp, identity), uk.GEMM)
+        else:
+            rows = [Dim(tile.blocks, window.rows * split.stride, window.tiles),
+                    Dim(window.rows, split.stride, window.pitch)]
+            for parity, count in ((0, -(-window.pitch // 2)), (1, window.pitch // 2)):
+                if count:
+                    self.kernel(rows + [Dim(count, 1, 2)],
+                                (copy + split.column(parity), inp + parity, identity), uk.GEMM)
+            # the maxima start as one tap (one whose MAX would conflict, if any), from INP
+            (ky, kx), _, _ = self.first_tap(placed, split)
+            layer = self.layer
+            (sh, sw), (dh, dw) = layer.strides, layer.dilations
+            outputs = [Dim(tile.blocks, tile.positions, window.tiles),
+                       Dim(tile.rows, tile.cols, sh * window.pitch), Dim(tile.cols, 1, sw)]
+            self.kernel(outputs, (placed.at(Part.ACCUMULATORS),
+                                  inp + window.origin + ky * dh * window.pitch + kx * dw,
+                                  identity), uk.GEMM)
         if middle is not None:
             middle(last=True)
+
+    def first_tap(self, placed: Placed, split: SplitRows):
+        taps = self.taps(placed, split)
+        return next((tap for tap in taps if tap[2]), taps[0])
 
     def epilogue(self, placed: Placed) -> None:
         layer, tile = self.layer, placed.tile
         (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
         window = input_window(layer, tile)
+        split = split_rows(layer, window)
+        result = placed.at(Part.ACCUMULATORS)
+        if split is not None:
+            first = self.first_tap(placed, split)
+            outputs = [Dim(tile.blocks, tile.positions, window.rows * split.stride),
+                       Dim(tile.rows, tile.cols, sh * split.stride), Dim(tile.cols, 1, 1)]
+            for tap in self.taps(placed, split):
+                if tap[0] != first[0]:
+                    self.kernel(outputs, (result, tap[1], 0), uk.alu(AluOp.MAX))
+            return
         pitch = window.pitch
         source = placed.at(Part.WINDOW) + window.origin
         outputs = [Dim(tile.blocks, tile.positions, window.tiles),
                    Dim(tile.rows, tile.cols, sh * pitch), Dim(tile.cols, 1, sw)]
-        result = placed.at(Part.ACCUMULATORS)
         self.kernel(outputs, (result, source, 0), uk.alu(AluOp.ADD))
         taps = [Dim(kh, 0, dh * pitch), Dim(kw, 0, dw)]
         self.kernel(taps + outputs, (result, source, 0), uk.alu(AluOp.MAX))

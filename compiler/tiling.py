@@ -448,13 +448,42 @@ def odd_distance(start: int, free: int) -> int:
     return free + 1 - (free - start) % 2
 
 
+class SplitRows(NamedTuple):
+    """How a MaxPool of column stride 2 lays out its window copy in ACC: each window row as its
+    even columns from entry 0 of the row, its odd ones from `odd` (odd), rows `stride` (even)
+    entries apart; a tap then reads consecutive entries for consecutive outputs, as the
+    outputs lie, so that most of its MAX executions read their two operands from different
+    ACC banks (with the window copied as is, every other one conflicts)."""
+
+    stride: int
+    odd: int
+
+    def column(self, column: int) -> int:
+        """The entry of window column `column` in its row."""
+        return column // 2 if column % 2 == 0 else self.odd + column // 2
+
+
+def split_rows(layer: MaxPoolLayer, window: Window) -> SplitRows | None:
+    """The split layout of the window copy of a MaxPool of column stride 2 (and dilation 1),
+    else None (the copy is the window as it lies)."""
+    if layer.strides[1] != 2 or layer.dilations[1] != 1:
+        return None
+    odd = -(-window.pitch // 2) | 1
+    stride = odd + window.pitch // 2
+    return SplitRows(stride + stride % 2, odd)
+
+
 def _max_pool_regions(layer: MaxPoolLayer, tiling: Tiling, tile: Tile,
                       scratch: int | None = None) -> dict[Part, Region]:
-    """INP: the input window. ACC: its copy, then the maxima."""
-    window = tile.blocks * input_window(layer, tile).tiles
-    return {Part.INPUT: Region(MemoryType.INP, 0, window),
-            Part.WINDOW: Region(MemoryType.ACC, 0, window),
-            Part.ACCUMULATORS: Region(MemoryType.ACC, window, tile.blocks * tile.positions)}
+    """INP: the input window. ACC: its copy (`split_rows`), then the maxima, an odd number of
+    entries from the odd columns of the copy's first row (their taps then never conflict)."""
+    window = input_window(layer, tile)
+    split = split_rows(layer, window)
+    copy = tile.blocks * window.rows * (window.pitch if split is None else split.stride)
+    maxima = copy if split is None else odd_distance(split.odd, copy)
+    return {Part.INPUT: Region(MemoryType.INP, 0, tile.blocks * window.tiles),
+            Part.WINDOW: Region(MemoryType.ACC, 0, copy),
+            Part.ACCUMULATORS: Region(MemoryType.ACC, maxima, tile.blocks * tile.positions)}
 
 
 def _add_regions(layer: AddLayer, tiling: Tiling, tile: Tile, scratch: int | None = None
