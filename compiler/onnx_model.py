@@ -94,9 +94,12 @@ def _check_domains(model: onnx.ModelProto, source: str) -> None:
     for index, node in enumerate(model.graph.node):
         if node.domain not in STANDARD_DOMAINS:
             name = node.name or (node.output[0] if node.output else f"#{index}")
+            advice = (" (onnxruntime's QOperator format writes it: quantize with "
+                      "quant_format=QuantFormat.QDQ, whose operators are all standard)"
+                      if node.domain == "com.microsoft" and node.op_type.startswith("Q") else "")
             raise VtaError(f"node {name} ({node.op_type}): operator {node.domain}.{node.op_type} "
                            f"is not supported: domain {node.domain!r} is not ONNX's standard "
-                           "domain, and no engine here runs it")
+                           f"domain, and no engine here runs it{advice}")
 
 
 def _fix_input_shapes(model: onnx.ModelProto, source: str, shapes: dict, notices: list[str]):
