@@ -116,7 +116,9 @@ def _resident(layer: ConvLayer, t, dma: _Dma, tiles: int, load: float, compute: 
         if layer.mode == WeightMode.DENSE else 1
     weights = dma.read(MemoryType.WGT, layer.weight_tiles, layer.output.channel_blocks
                        * reduction) / out_chunks           # one output channel chunk's
-    if t.threads == 1:
+    if t.threads == 1 or out_chunks > 1:
+        # (each output channel chunk's GEMMs then read their own part of WGT: other
+        # micro-kernels, loaded again tile after tile; counted as the whole load, serial)
         return out_chunks * weights
     busiest = max(load, compute, store)
     return weights / reduction + out_chunks * max(0.0, load + weights - busiest)
