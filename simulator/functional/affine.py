@@ -91,6 +91,37 @@ def expand(grid: Grid, dims: tuple[Dimension, ...], component: int) -> np.ndarra
     return values
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D integer array, in increasing order (what `np.unique`
+    returns, without its first call's import of numpy.ma: tens of milliseconds)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def progression(base: int, loops: list[tuple[int, int]]) -> slice | None:
+    """The indices ``base + Σ i_k · step_k`` (0 ≤ i_k < extent_k) of `loops` (extent, step),
+    outermost first, as a slice when they run in that order as an increasing arithmetic
+    progression (each loop's step the inner one's step times its extent); None otherwise.
+    Found by arithmetic alone: no index array is built."""
+    loops = [(extent, step) for extent, step in loops if extent > 1]
+    if not loops:
+        return slice(base, base + 1, 1)
+    step = loops[-1][1]
+    if step <= 0:
+        return None
+    span = step
+    for extent, loop_step in reversed(loops):
+        if loop_step != span:
+            return None
+        span *= extent
+    return slice(base, base + span, step)
+
+
 def compact_index(indices: np.ndarray) -> slice | np.ndarray:
     """A slice selecting the same elements as `indices` when they are an increasing arithmetic
     progression (basic indexing makes views, fancy indexing copies), else `indices`."""

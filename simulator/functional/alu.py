@@ -13,7 +13,7 @@ import numpy as np
 
 from vta.isa import AluOp, Config, VtaError
 from vta.isa.alu import alu
-from vta.simulator.functional.affine import compact_index
+from vta.simulator.functional.affine import compact_index, progression
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.plan_cache import PlanCache
@@ -57,15 +57,37 @@ class AluPlan:
         self.sram = sram
         self.opcode = AluOp(f["alu_opcode"])
         self.immediate = np.int32(f["imm"]) if f["use_imm"] else None
+        self.segments = self._single_segment(f, uops)
+        if self.segments is None:
+            self.segments = self._segments(f, uops)
+
+    @staticmethod
+    def _single_segment(f: dict[str, int], uops: dict[str, np.ndarray]) -> list | None:
+        """One micro-op whose destinations run as a progression, reading an immediate, its own
+        destinations or tiles it does not write: one segment, found by arithmetic."""
+        if len(uops["dst_idx"]) != 1:
+            return None
+        loops = lambda operand: [(f["iter_out"], f[f"{operand}_factor_out"]),  # noqa: E731
+                                 (f["iter_in"], f[f"{operand}_factor_in"])]
+        dst = progression(int(uops["dst_idx"][0]), loops("dst"))
+        if dst is None or f["use_imm"]:
+            return None if dst is None else [(dst, None)]
+        src = progression(int(uops["src_idx"][0]), loops("src"))
+        if src is None or (src != dst and src.start < dst.stop and dst.start < src.stop):
+            return None
+        return [(dst, src)]
+
+    @staticmethod
+    def _segments(f: dict[str, int], uops: dict[str, np.ndarray]) -> list:
         i = np.arange(f["iter_out"], dtype=np.int64)[:, None, None]
         j = np.arange(f["iter_in"], dtype=np.int64)[None, :, None]
         dst = (uops["dst_idx"][None, None, :] + i * f["dst_factor_out"]
                + j * f["dst_factor_in"]).reshape(-1)
         src = None if f["use_imm"] else (uops["src_idx"][None, None, :] + i * f["src_factor_out"]
                                          + j * f["src_factor_in"]).reshape(-1)
-        self.segments = [(compact_index(dst[start:end]),
-                          None if src is None else compact_index(src[start:end]))
-                         for start, end in independent_segments(dst, src)]
+        return [(compact_index(dst[start:end]),
+                 None if src is None else compact_index(src[start:end]))
+                for start, end in independent_segments(dst, src)]
 
     def run(self) -> None:
         acc, out = self.sram.acc, self.sram.out
@@ -93,10 +115,17 @@ class AluEngine:
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
             self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
 
+    def prepare(self, insn: DecodedInstruction) -> None:
+        """Plan `insn` over the micro-ops now in UOP memory, as its execution would."""
+        f = insn.fields
+        if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
+            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words))
+
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> AluPlan:
-        check_loop_indices(insn, self.sram.uop, self.sizes)
+        uops = self.sizes.uop_layout.unpack_array(words)
+        check_loop_indices(insn, self.sram.uop, self.sizes, uops)
         if insn.executions > MAX_EXECUTIONS:
             raise VtaError(f"instruction {insn.index}: {insn.name}: {insn.executions} "
                            f"executions are more than the functional simulator expands "
                            f"({MAX_EXECUTIONS})")
-        return AluPlan(self.sram, insn, self.sizes.uop_layout.unpack_array(words))
+        return AluPlan(self.sram, insn, uops)

@@ -68,8 +68,10 @@ def check_memory_access(insn: DecodedInstruction, sizes: Sizes, dram_size: int) 
                           f"{dram_size} bytes")
 
 
-def check_loop_indices(insn: DecodedInstruction, uop_memory: np.ndarray, sizes: Sizes) -> None:
-    """Bounds of a GEMM/ALU: its micro-op range and every loop-expanded SRAM index.
+def check_loop_indices(insn: DecodedInstruction, uop_memory: np.ndarray, sizes: Sizes,
+                       uops: dict[str, np.ndarray] | None = None) -> None:
+    """Bounds of a GEMM/ALU: its micro-op range and every loop-expanded SRAM index (`uops`:
+    its micro-ops' fields, if the caller has unpacked them).
 
     Loop factors are unsigned, so the largest index of each micro-op is reached in the last
     iteration of both loops: the affine maximum bounds the whole loop nest."""
@@ -81,7 +83,8 @@ def check_loop_indices(insn: DecodedInstruction, uop_memory: np.ndarray, sizes: 
         raise BoundsError(f"instruction {insn.index}: {insn.name}: UOP index {uop_depth} is outside "
                           f"the buffer of depth {uop_depth} (micro-ops [{f['uop_bgn']}, "
                           f"{f['uop_end']}))")
-    uops = sizes.uop_layout.unpack_array(uop_memory[f["uop_bgn"]:f["uop_end"]])
+    if uops is None:
+        uops = sizes.uop_layout.unpack_array(uop_memory[f["uop_bgn"]:f["uop_end"]])
     if insn.opcode == Opcode.GEMM:
         operands = [("dst", MemoryType.ACC), ("src", MemoryType.INP), ("wgt", MemoryType.WGT)]
     elif f["use_imm"]:

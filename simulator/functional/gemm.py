@@ -25,7 +25,8 @@ import math
 import numpy as np
 
 from vta.isa import Config, MemoryType
-from vta.simulator.functional.affine import Dimension, Grid, compact_index, expand, loop_grid
+from vta.simulator.functional.affine import (Dimension, Grid, compact_index, expand, loop_grid,
+                                             progression, sorted_unique)
 from vta.simulator.functional.bounds import Sizes, check_loop_indices
 from vta.simulator.functional.memory import Sram
 from vta.simulator.functional.plan_cache import PlanCache
@@ -41,6 +42,15 @@ def wrap_int32(value: int) -> np.int32:
     return np.int32((value + (1 << 31)) % (1 << 32) - (1 << 31))
 
 
+def tile_set(grid: Grid, dims: tuple[Dimension, ...]) -> slice | None:
+    """The destination tiles of `grid` over `dims` as a slice, when they are an arithmetic
+    progression hit once each (found from the steps alone); None when that takes index arrays."""
+    if len(grid.bases) != 1:
+        return None
+    loops = sorted(((d.extent, d.step[DST]) for d in dims), key=lambda loop: -loop[1])
+    return progression(int(grid.bases[0, DST]), loops)
+
+
 def strided_tiles(buffer: np.ndarray, origin: int, axes: list[tuple[int, int]]) -> np.ndarray:
     """A view of `buffer` starting at tile `origin`, with (extent, byte stride) axes (numpy
     checks that the view stays inside the buffer)."""
@@ -53,8 +63,8 @@ class ResetPlan:
 
     nbytes = 0
 
-    def __init__(self, sram: Sram, destinations: np.ndarray):
-        self.sram, self.destinations = sram, compact_index(destinations)
+    def __init__(self, sram: Sram, destinations: slice | np.ndarray):
+        self.sram, self.destinations = sram, destinations
 
     def run(self) -> None:
         self.sram.acc[self.destinations] = 0
@@ -92,9 +102,12 @@ class ProductPlan:
             MemoryType.INP: np.zeros((self.batches, self.rows, self.padded), np.float32),
             MemoryType.WGT: np.zeros((self.batches, self.cols, self.padded), np.float32)}
         self.generations = dict.fromkeys(self.operands, -1)
-        destinations = expand(grid, p_dims + m_dims + n_dims, DST).reshape(-1)
-        injective = len(np.unique(destinations)) == len(destinations)
-        self.strided = groups == 1 and injective
+        if tile_set(grid, p_dims + m_dims + n_dims) is not None:
+            self.strided = True
+        else:
+            destinations = expand(grid, p_dims + m_dims + n_dims, DST).reshape(-1)
+            injective = len(sorted_unique(destinations)) == len(destinations)
+            self.strided = groups == 1 and injective
         if self.strided:
             self._plan_views(grid.bases[0], p_dims, m_dims, n_dims, k_dims)
         else:
@@ -222,10 +235,16 @@ class GemmEngine:
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
             self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
 
-    def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
-        check_loop_indices(insn, self.sram.uop, self.sizes)
+    def prepare(self, insn: DecodedInstruction) -> None:
+        """Plan `insn` over the micro-ops now in UOP memory, as its execution would."""
         f = insn.fields
+        if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
+            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words))
+
+    def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
         fields = self.sizes.uop_layout.unpack_array(words)
+        check_loop_indices(insn, self.sram.uop, self.sizes, fields)
+        f = insn.fields
         uops = np.stack([fields["dst_idx"], fields["src_idx"], fields["wgt_idx"]], axis=1)
         loops = [Dimension(f[f"iter_{level}"], tuple(f[f"{operand}_factor_{level}"]
                                                      for operand in ("dst", "src", "wgt")))
@@ -233,5 +252,8 @@ class GemmEngine:
         grid = loop_grid(uops, loops)
         if f["reset_reg"]:
             moving = tuple(d for d in grid.dims if d.step[DST])
-            return ResetPlan(self.sram, np.unique(expand(grid, moving, DST)))
+            tiles = tile_set(grid, moving)
+            if tiles is None:
+                tiles = compact_index(sorted_unique(expand(grid, moving, DST).reshape(-1)))
+            return ResetPlan(self.sram, tiles)
         return ProductPlan(self.config, self.sram, self.workspace, grid)

@@ -115,6 +115,15 @@ class DataMover:
         t.inner = t.block[y0:y0 + y_size, x0:x0 + x_size]
         return t
 
+    def prepare(self, insn: DecodedInstruction, dram: np.ndarray) -> None:
+        """Work out the addressing of a LOAD/STORE before it runs; a LOAD UOP also loads its
+        micro-ops (the engines plan over them)."""
+        if insn.fields["x_size"]:
+            if insn.opcode == Opcode.LOAD and insn.fields["memory_type"] == MemoryType.UOP:
+                self.load(insn, dram)
+            else:
+                self._transfer(insn, dram)
+
     def load(self, insn: DecodedInstruction, dram: np.ndarray) -> int:
         f = insn.fields
         if f["x_size"] == 0:

@@ -72,6 +72,26 @@ class FunctionalSimulator:
             cached = self._programs[key] = program, counter_increments(program, self.config)
         return cached
 
+    def prepare(self, dram: np.ndarray, insn_addr: int, insn_count: int, *,
+                program: list[DecodedInstruction] | None = None) -> None:
+        """Do now, for the program at `insn_addr`, the work its first `run` would otherwise do
+        on meeting each instruction: decode the stream (a DecodeError is raised here as `run`
+        would raise it), work out every LOAD/STORE's addressing, and plan every GEMM/ALU over
+        the micro-ops its LOAD UOPs bring from `dram` as it is now, in program order (as
+        `check_program` reads them). Nothing executes and `dram` is not changed. Preparation
+        stops quietly at an instruction that fails (bounds): `run` raises that error when it
+        gets there. Plans of micro-ops that a run finds different are made by the run."""
+        program, _ = self._decoded(dram, insn_addr, insn_count, program)
+        prepare = {Opcode.GEMM: self.gemm.prepare, Opcode.ALU: self.alu.prepare,
+                   Opcode.LOAD: lambda insn: self.mover.prepare(insn, dram),
+                   Opcode.STORE: lambda insn: self.mover.prepare(insn, dram),
+                   Opcode.FINISH: lambda insn: None}
+        try:
+            for insn in program:
+                prepare[insn.opcode](insn)
+        except VtaError:
+            pass
+
     def run(self, dram: np.ndarray, insn_addr: int, insn_count: int, *,
             program: list[DecodedInstruction] | None = None) -> dict[str, int]:
         """Execute the program in place on `dram` (a 1-D uint8 array) until FINISH retires;

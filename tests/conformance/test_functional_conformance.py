@@ -67,6 +67,30 @@ def test_case(corpus, case):
             assert f"{module} waits for a token on {queue}" in message
 
 
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_case_prepared(corpus, case):
+    """The same results from a fresh simulator that prepared the program first; preparing a
+    program with a bounds error is quiet, its run raises the error at the same instruction."""
+    image = ProgramImage.load(case)
+    meta = image.metadata
+    run = FunctionalSimulator(image.config)
+    dram = image.dram.copy()
+    if meta["expect"] == "deadlock":
+        run.prepare(dram, image.insn_addr, image.insn_count)
+        with pytest.raises(DeadlockError):
+            run.run(dram, image.insn_addr, image.insn_count)
+        return
+    run.prepare(dram, image.insn_addr, image.insn_count)
+    assert (dram == image.dram).all()
+    if meta["expect"] == "ok":
+        counters = run.run(dram, image.insn_addr, image.insn_count)
+        assert (dram == np.fromfile(case / "expected.bin", np.uint8)).all()
+        assert counters == meta["counters"]
+    else:
+        with pytest.raises(BoundsError, match=f"^instruction {oracle_index(meta)}: "):
+            run.run(dram, image.insn_addr, image.insn_count)
+
+
 def test_corpus_covers_both_configs(corpus):
     names = {case.parent.name for case in CASES}
     assert names == {"vta-1x16", "vta-1x32"}

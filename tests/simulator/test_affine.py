@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vta.simulator.functional.affine import Dimension, compact_index, expand, factor_sequence, loop_grid
+from vta.simulator.functional.affine import (Dimension, compact_index, expand, factor_sequence,
+                                             loop_grid, progression, sorted_unique)
 
 
 def executions(grid) -> list[tuple[int, ...]]:
@@ -77,3 +78,24 @@ def test_compact_index():
     assert compact_index(np.array([7])) == slice(7, 8, 1)
     assert isinstance(compact_index(np.array([3, 2, 1])), np.ndarray)
     assert isinstance(compact_index(np.array([1, 2, 4])), np.ndarray)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=st.integers(0, 20),
+       loops=st.lists(st.tuples(st.integers(1, 4), st.integers(-2, 9)), max_size=3))
+def test_progression_is_the_loop_indices_in_order(base, loops):
+    indices = [base]
+    for extent, step in loops:
+        indices = [i + k * step for i in indices for k in range(extent)]
+    found = progression(base, loops)
+    ordered = compact_index(np.array(indices))
+    if isinstance(ordered, slice):
+        assert found == ordered
+    else:
+        assert found is None
+
+
+@given(values=st.lists(st.integers(-5, 5), max_size=12))
+def test_sorted_unique_is_numpy_unique(values):
+    array = np.array(values, dtype=np.int64)
+    assert sorted_unique(array).tolist() == np.unique(array).tolist()

@@ -23,6 +23,7 @@ CONFIGS = {
     "1x16-no-mul": PYNQ.replace(ALU_MUL=False),
 }
 SIMULATORS = {name: FunctionalSimulator(config) for name, config in CONFIGS.items()}
+PREPARED = {name: FunctionalSimulator(config) for name, config in CONFIGS.items()}
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -37,6 +38,20 @@ def test_random_program_matches_reference(name, data):
     different = np.flatnonzero(dram != expected)
     assert not different.size, f"{different.size} bytes differ, first at {different[0]:#x}"
     assert counters == expected_counters
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_prepared_program_matches_reference(name, data):
+    """`prepare` changes nothing in DRAM, and the prepared run gives the reference's bytes."""
+    image = data.draw(programs(CONFIGS[name]))
+    expected, expected_counters = reference_run(image)
+    dram = image.dram.copy()
+    PREPARED[name].prepare(dram, image.insn_addr, image.insn_count)
+    assert (dram == image.dram).all()
+    counters = PREPARED[name].run(dram, image.insn_addr, image.insn_count)
+    assert (dram == expected).all() and counters == expected_counters
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -2,6 +2,8 @@
 them (itself checked against the reference table in tests/isa/test_alu.py), the SHR shift rule,
 MUL, wrap-around, OUT."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,8 @@ from vta.isa import Alu, AluOp, Config, DecodeError, Finish, Load, MemoryType, S
 from vta.isa.alu import alu
 from vta.simulator import check_program
 from vta.simulator.functional import FunctionalSimulator
-from vta.simulator.functional.alu import independent_segments
+from vta.simulator.functional.alu import AluPlan, independent_segments
+from vta.simulator.functional.memory import Sram
 
 from image_builder import ImageBuilder
 
@@ -167,3 +170,27 @@ def test_segments_are_independent_and_cut_only_where_needed(dst, data):
             written.add(dst[k])
         if end < len(dst):  # the cut was needed: the next execution depends on this segment
             assert dst[end] in written or (src is not None and src[end] in written)
+
+
+@settings(max_examples=300, deadline=None)
+@given(loops=st.tuples(*[st.integers(1, 4)] * 2, *[st.integers(0, 3)] * 4),
+       dst=st.integers(0, 8), src=st.integers(0, 8), use_imm=st.booleans(),
+       opcode=st.sampled_from([AluOp.ADD, AluOp.MAX]))
+def test_one_micro_op_runs_its_executions_in_order(loops, dst, src, use_imm, opcode):
+    """Plans of one micro-op (one segment found by arithmetic where it can be) do what the
+    executions do one after the other."""
+    iter_out, iter_in, dst_out, dst_in, src_out, src_in = loops
+    fields = dict(alu_opcode=int(opcode), use_imm=int(use_imm), imm=3, iter_out=iter_out,
+                  iter_in=iter_in, dst_factor_out=dst_out, dst_factor_in=dst_in,
+                  src_factor_out=src_out, src_factor_in=src_in, uop_bgn=0, uop_end=1)
+    sram = Sram(PYNQ)
+    sram.acc[:40] = np.random.default_rng(dst * 9 + src).integers(-99, 99, sram.acc[:40].shape)
+    acc, out = sram.acc[:40].copy(), sram.out[:40].copy()
+    for i in range(iter_out):
+        for j in range(iter_in):
+            d, s = dst + i * dst_out + j * dst_in, src + i * src_out + j * src_in
+            acc[d] = alu(opcode, acc[d], np.int32(3) if use_imm else acc[s])
+            out[d] = acc[d].astype(np.int8)
+    AluPlan(sram, SimpleNamespace(fields=fields),
+            {"dst_idx": np.array([dst]), "src_idx": np.array([src])}).run()
+    assert (sram.acc[:40] == acc).all() and (sram.out[:40] == out).all()
