@@ -72,7 +72,8 @@ class ResetPlan:
 
 
 class ProductPlan:
-    """An accumulating GEMM as products of (G·P) pairs of (M × K) and (N × K) matrices."""
+    """An accumulating GEMM as products of (G·P) pairs of (M × K) and (K × N) or (N × K)
+    matrices."""
 
     def __init__(self, config: Config, sram: Sram, workspace: Workspace, grid: Grid):
         self.sram, self.workspace = sram, workspace
@@ -96,11 +97,23 @@ class ProductPlan:
         self.padded = self.chunks * chunk_tiles * block_in
         lead = (groups,) + extents(p_dims)
         self.a_shape = lead + extents(m_dims) + (batch,) + extents(k_dims) + (block_in,)
+        # BLAS multiplies by B ~10-20 % faster held as (K, N) than as (N, K), but gathering it
+        # transposed costs about twice as much: (K, N) where B is the smaller operand (weights
+        # reused by many rows, as in a convolution), (N, K) otherwise. b_axes orders the
+        # (N, K)-ordered source view as it is gathered.
+        self.b_rows = self.cols <= self.rows  # B held as (K, N)
         self.b_shape = lead + extents(n_dims) + (block_out,) + extents(k_dims) + (block_in,)
+        n_axes, k_axes, first = len(n_dims) + 1, len(k_dims) + 1, len(lead)
+        self.b_axes = tuple(range(len(self.b_shape)))
+        if self.b_rows:
+            self.b_axes = (self.b_axes[:first] + self.b_axes[first + n_axes:]
+                           + self.b_axes[first:first + n_axes])
+            self.b_shape = tuple(self.b_shape[axis] for axis in self.b_axes)
         self.c_shape = lead + extents(m_dims) + (batch,) + extents(n_dims) + (block_out,)
         self.operands = {  # zero padding beyond `terms` is never overwritten
             MemoryType.INP: np.zeros((self.batches, self.rows, self.padded), np.float32),
-            MemoryType.WGT: np.zeros((self.batches, self.cols, self.padded), np.float32)}
+            MemoryType.WGT: np.zeros((self.batches, self.padded, self.cols) if self.b_rows
+                                     else (self.batches, self.cols, self.padded), np.float32)}
         self.generations = dict.fromkeys(self.operands, -1)
         if tile_set(grid, p_dims + m_dims + n_dims) is not None:
             self.strided = True
@@ -155,20 +168,23 @@ class ProductPlan:
         return sum(operand.nbytes for operand in self.operands.values())
 
     def _operand(self, memory_type: MemoryType) -> np.ndarray:
-        """The (batches, rows, padded) float32 matrix of INP (A) or WGT (B), refreshed from the
-        buffer only when it changed since this plan last read it."""
+        """The float32 matrix of INP, A (batches, rows, padded), or of WGT, B (batches, padded,
+        cols) or (batches, cols, padded) (`b_rows`), refreshed from the buffer only when it changed since this plan last read it."""
         generation, matrix = self.sram.generation[memory_type], self.operands[memory_type]
         if self.generations[memory_type] == generation:
             return matrix
-        core = matrix[..., :self.terms] if self.padded > self.terms else matrix
         if memory_type == MemoryType.INP:
+            core = matrix[..., :self.terms] if self.padded > self.terms else matrix
             tiles = np.reshape(core, self.a_shape, copy=False)
             np.copyto(tiles, self.a_view if self.strided else
                       np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis))
         else:
+            core = matrix if self.padded == self.terms else (
+                matrix[:, :self.terms] if self.b_rows else matrix[..., :self.terms])
             tiles = np.reshape(core, self.b_shape, copy=False)
-            np.copyto(tiles, self.b_view if self.strided else
-                      np.moveaxis(self.sram.wgt[self.b_index], -2, self.col_lane_axis))
+            source = self.b_view if self.strided else np.moveaxis(
+                self.sram.wgt[self.b_index], -2, self.col_lane_axis)
+            np.copyto(tiles, source.transpose(self.b_axes))
         self.generations[memory_type] = generation
         return matrix
 
@@ -193,19 +209,20 @@ class ProductPlan:
         return result
 
     def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(batches, rows, cols) = a · bᵀ, exact: float32 holding integers when the reduction
+        """(batches, rows, cols) = a · b (or a · bᵀ), exact: float32 holding integers when the reduction
         fits one chunk, else int32 chunk sums with wrap-around."""
         ws, shape = self.workspace, (self.batches, self.rows, self.cols)
         if self.chunks == 1:
             partial = ws.get("partial", shape, np.float32)
-            np.matmul(a, b.transpose(0, 2, 1), out=partial)
+            np.matmul(a, b if self.b_rows else b.transpose(0, 2, 1), out=partial)
             return partial
         result = ws.get("product", shape, np.int32)
         width = self.padded // self.chunks
         chunked = (self.batches, self.chunks, self.rows, self.cols)
         partial = ws.get("partial", chunked, np.float32)
         a_chunks = a.reshape(self.batches, self.rows, self.chunks, width).transpose(0, 2, 1, 3)
-        b_chunks = b.reshape(self.batches, self.cols, self.chunks, width).transpose(0, 2, 3, 1)
+        b_chunks = (b.reshape(self.batches, self.chunks, width, self.cols) if self.b_rows else
+                    b.reshape(self.batches, self.cols, self.chunks, width).transpose(0, 2, 3, 1))
         np.matmul(a_chunks, b_chunks, out=partial)
         exact = ws.get("partial_int", chunked, np.int32)
         np.copyto(exact, partial, casting="unsafe")

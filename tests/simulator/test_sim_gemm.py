@@ -83,6 +83,21 @@ def test_long_reduction_stays_exact():
     assert (simulator.sram.out[3] == ((expected[3] + 128) % 256 - 128)).all()
 
 
+def test_long_reduction_over_many_rows_stays_exact():
+    """32 overlapping rows of 2048 products each (near 127·127): the weight operand is the
+    smaller one here, held as (K, N), and its reduction split in two."""
+    config, rng = PYNQ, np.random.default_rng(3)
+    inp = np.full((160, config.batch, config.block_in), 127)
+    inp[::3] = tiles(rng, config, MemoryType.INP, len(inp[::3]))
+    wgt = np.full((128, config.block_out, config.block_in), -127)
+    wgt[::11] = tiles(rng, config, MemoryType.WGT, len(wgt[::11]))
+    acc = tiles(rng, config, MemoryType.ACC, 32, -1000, 1000)
+    fields = dict(iter_out=32, iter_in=128, dst_factor_out=1, src_factor_out=1, src_factor_in=1,
+                  wgt_factor_in=1)
+    simulator, _ = run_gemm(config, inp, wgt, [Uop()], acc, **fields)
+    assert (simulator.sram.acc[:32] == reference(config, inp, wgt, [Uop()], acc, **fields)).all()
+
+
 def test_repeated_executions_multiply_and_wrap():
     """iter_out = iter_in = 16383 with zero factors: 268 402 689 identical accumulations."""
     config, rng = PYNQ, np.random.default_rng(2)
