@@ -113,13 +113,13 @@ class AluEngine:
     def execute(self, insn: DecodedInstruction) -> None:
         f = insn.fields
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
-            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
+            self.plans.plan(insn, self.sram, lambda words: self._plan(insn, words)).run()
 
     def prepare(self, insn: DecodedInstruction) -> None:
         """Plan `insn` over the micro-ops now in UOP memory, as its execution would."""
         f = insn.fields
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
-            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words))
+            self.plans.plan(insn, self.sram, lambda words: self._plan(insn, words))
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> AluPlan:
         uops = self.sizes.uop_layout.unpack_array(words)

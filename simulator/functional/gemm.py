@@ -114,6 +114,8 @@ class ProductPlan:
             MemoryType.INP: np.zeros((self.batches, self.rows, self.padded), np.float32),
             MemoryType.WGT: np.zeros((self.batches, self.padded, self.cols) if self.b_rows
                                      else (self.batches, self.cols, self.padded), np.float32)}
+        for operand in self.operands.values():
+            operand.fill(0)  # its pages mapped when it is planned, not in its first run
         self.generations = dict.fromkeys(self.operands, -1)
         if tile_set(grid, p_dims + m_dims + n_dims) is not None:
             self.strided = True
@@ -125,6 +127,7 @@ class ProductPlan:
             self._plan_views(grid.bases[0], p_dims, m_dims, n_dims, k_dims)
         else:
             self._plan_gather(grid, p_dims, m_dims, n_dims, k_dims, destinations, injective)
+        self.scratch()
 
     # -- planning -------------------------------------------------------------------------
     def _plan_views(self, origin, p_dims, m_dims, n_dims, k_dims) -> None:
@@ -188,6 +191,18 @@ class ProductPlan:
         self.generations[memory_type] = generation
         return matrix
 
+    def scratch(self) -> None:
+        """Allocate the workspace arrays a run of this plan uses (when it is planned)."""
+        shape = (self.batches, self.rows, self.cols)
+        if self.chunks == 1:
+            self.workspace.get("partial", shape, np.float32)
+        else:
+            chunked = (self.batches, self.chunks, self.rows, self.cols)
+            self.workspace.get("partial", chunked, np.float32)
+            self.workspace.get("partial_int", chunked, np.int32)
+        if self.chunks > 1 or self.multiplier != 1 or not self.strided:
+            self.workspace.get("product", shape, np.int32)
+
     def run(self) -> None:
         product = self._product(self._operand(MemoryType.INP), self._operand(MemoryType.WGT))
         if self.multiplier != 1 or not self.strided:
@@ -250,13 +265,13 @@ class GemmEngine:
     def execute(self, insn: DecodedInstruction) -> None:
         f = insn.fields
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
-            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words)).run()
+            self.plans.plan(insn, self.sram, lambda words: self._plan(insn, words)).run()
 
     def prepare(self, insn: DecodedInstruction) -> None:
         """Plan `insn` over the micro-ops now in UOP memory, as its execution would."""
         f = insn.fields
         if f["iter_out"] and f["iter_in"] and f["uop_end"] > f["uop_bgn"]:
-            self.plans.plan(insn, self.sram.uop, lambda words: self._plan(insn, words))
+            self.plans.plan(insn, self.sram, lambda words: self._plan(insn, words))
 
     def _plan(self, insn: DecodedInstruction, words: np.ndarray) -> ResetPlan | ProductPlan:
         fields = self.sizes.uop_layout.unpack_array(words)

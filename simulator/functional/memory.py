@@ -31,8 +31,8 @@ class Sram:
         self.wgt = np.zeros((config.wgt_depth, block_out, block_in), dtype=np.int8)
         self.acc = np.zeros((config.acc_depth, batch, block_out), dtype=np.int32)
         self.out = np.zeros((config.out_depth, batch, block_out), dtype=np.int8)
-        #: Bumped whenever INP or WGT changes, so that readers can cache what they derive.
-        self.generation = {MemoryType.INP: 0, MemoryType.WGT: 0}
+        #: Bumped whenever INP, WGT or UOP changes, so that readers can cache what they derive.
+        self.generation = {MemoryType.INP: 0, MemoryType.WGT: 0, MemoryType.UOP: 0}
 
     def clear(self) -> None:
         """Zero every buffer in place (views other objects hold stay valid)."""
@@ -131,6 +131,7 @@ class DataMover:
         t = self._transfer(insn, dram)
         if t.uop is not None:
             t.uop[...] = dram[t.first:t.first + t.row_bytes].view("<u4")
+            self.sram.generation[MemoryType.UOP] += 1
             return t.moved
         memory_type = f["memory_type"]
         if memory_type in self.sram.generation:

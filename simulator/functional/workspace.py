@@ -22,7 +22,8 @@ class Workspace:
         key = (role, shape, np.dtype(dtype))
         array = self.arrays.get(key)
         if array is None:
-            array = np.empty(shape, dtype)
+            array = np.zeros(shape, dtype)
+            array.fill(0)  # its pages mapped now (allocation), not at its first use in a run
             if self.nbytes + array.nbytes > self.limit:
                 self.arrays.clear()
                 self.nbytes = 0
