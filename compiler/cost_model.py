@@ -61,6 +61,27 @@ def _dma(config: Config) -> _Dma:
 _last_dma: tuple[Config, _Dma] | None = None
 
 
+def _copied_epilogue(layer: ConvLayer):
+    """`gemm_copied_epilogue(layer)`, kept for the last layer asked (a ranking estimates
+    thousands of plans of one layer in a row)."""
+    return _layer_facts(layer)[0]
+
+
+def _reset_on_alu(layer: ConvLayer) -> bool:
+    """`reset_on_alu(layer)`, kept like `_copied_epilogue`."""
+    return _layer_facts(layer)[1]
+
+
+def _layer_facts(layer: ConvLayer) -> tuple:
+    global _last_facts
+    if _last_facts is None or _last_facts[0] is not layer:
+        _last_facts = (layer, (gemm_copied_epilogue(layer), reset_on_alu(layer)))
+    return _last_facts[1]
+
+
+_last_facts: tuple | None = None
+
+
 def estimate(plan: SramPlan, config: Config) -> float:
     """Estimated cycles of the plan's layer under its tiling."""
     layer, t = plan.layer, plan.tiling
@@ -160,13 +181,13 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
         alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-    copied = gemm_copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
+    copied = _copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
     if copied is not None and copied.duplicate:    # the GEMMs and the reset again, for r1
         gemm *= 2
     elif copied is not None:                        # the reset of register 1
         gemm += dma.gemm_interval * stored
     alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied.steps)
-    if dma.overlap and t.threads > 1 and dma.alu_mul and reset_on_alu(layer):
+    if dma.overlap and t.threads > 1 and dma.alu_mul and _reset_on_alu(layer):
         gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
         alu += dma.alu_interval * stored
     gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))

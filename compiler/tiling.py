@@ -410,8 +410,7 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
     window = input_window(layer, tile).tiles
     regions = {Part.INPUT: Region(inp, 0, (tiling.in_blocks if dense else tile.blocks) * window)}
     if not tiling.weights_resident and layer.mode != WeightMode.IDENTITY:
-        regions[Part.WEIGHTS] = Region(wgt, 0, tile.blocks * taps
-                                       * (tiling.in_blocks if dense else 1))
+        regions[Part.WEIGHTS] = _streamed_weights(layer, tiling, tile)
     if layer.residual is not None:
         full_window = input_window(layer, largest_tile(layer, tiling)).tiles
         start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
@@ -439,6 +438,28 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
         anchor = regions[Part.POOLED if layer.pool is not None else Part.ACCUMULATORS]
         regions[Part.SCRATCH] = Region(acc, odd_distance(anchor.offset, end), scratch * register)
     return regions
+
+
+def _streamed_weights(layer: ConvLayer, tiling: Tiling, tile: Tile) -> Region:
+    """WGT: a tile's chunk of streamed weights (its output blocks' taps, for the input blocks of
+    a reduction chunk)."""
+    dense = layer.mode == WeightMode.DENSE
+    return Region(MemoryType.WGT, 0,
+                  tile.blocks * layer.taps * (tiling.in_blocks if dense else 1))
+
+
+def _streamed_slots(layer: ConvLayer, tiling: Tiling, resident: tuple) -> tuple:
+    """`_slots(layer, tiling)` of a tiling that streams its weights, from `resident`: the
+    `_slots` of the same tiling with resident weights (the weight chunk is the only region
+    that differs; an edge tile's chunk is no larger than the full tile's)."""
+    full_tile, full_regions, slots = resident
+    weights = _streamed_weights(layer, tiling, full_tile)
+    regions = {}
+    for part, region in full_regions.items():
+        regions[part] = region
+        if part is Part.INPUT:
+            regions[Part.WEIGHTS] = weights
+    return full_tile, regions, slots | {MemoryType.WGT: max(slots[MemoryType.WGT], weights.end)}
 
 
 def odd_distance(start: int, free: int) -> int:
@@ -535,14 +556,30 @@ def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
     scratch = scratch_registers(layer)
     plans = []
     known: dict[tuple, tuple] = {}      # the slots of tilings that differ only in threads
+    #: the shared regions of each (resident, threads, slot sizes), None where they do not fit
+    checked: dict[tuple, dict | None] = {}
+    streams = isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY
     for tiling in candidates(layer):
-        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks,
-                   tiling.weights_resident)
-        if extents not in known:
-            known[extents] = _slots(layer, tiling, scratch)
-        full_tile, full_regions, slots = known[extents]
-        shared = _shared(layer, tiling, slots, capacity)
-        if _fits(tiling.threads, slots, shared, capacity):
+        resident = tiling.weights_resident
+        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks, resident)
+        slotted = known.get(extents)
+        if slotted is None:
+            along = extents[:4] + (True,)
+            if not resident and streams and along in known:
+                slotted = _streamed_slots(layer, tiling, known[along])
+            else:
+                slotted = _slots(layer, tiling, scratch)
+            known[extents] = slotted
+        full_tile, full_regions, slots = slotted
+        key = (resident, tiling.threads, *slots.values())
+        if key in checked:
+            shared = checked[key]
+        else:
+            shared = _shared(layer, tiling, slots, capacity)
+            if not _fits(tiling.threads, slots, shared, capacity):
+                shared = None
+            checked[key] = shared
+        if shared is not None:
             plans.append(SramPlan(layer, tiling, slots, shared, full_tile, full_regions,
                                   capacity))
     return plans
