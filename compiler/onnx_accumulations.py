@@ -150,12 +150,17 @@ def resize(im, node, label):
     coded = np.arange(int(np.prod(x.shape)), dtype=np.float32).reshape(x.shape)
     picked = im.host.fold_arrays(node, label, [coded] + rest)[0]
     n, c, h, w = x.shape
+    interpolates = _interpolating(node, label)
     if picked.shape[:2] != (n, c) or picked.shape[2] % h or picked.shape[3] % w:
+        if interpolates:
+            return [_exact_resize(x, picked.shape, label)]
         raise NodeError(label, f"resize {x.shape} → {picked.shape}: integer factors of the "
                         "height and width only")
     factors = (picked.shape[2] // h, picked.shape[3] // w)
     nearest = np.repeat(np.repeat(coded, factors[0], axis=2), factors[1], axis=3)
     if not np.array_equal(picked, nearest):
+        if interpolates:
+            return [_exact_resize(x, picked.shape, label)]
         raise NodeError(label, "only nearest up-sampling by integer factors runs on VTA")
     weight = np.zeros((c, c) + factors, np.int8)
     weight[np.arange(c), np.arange(c)] = 1
@@ -165,6 +170,29 @@ def resize(im, node, label):
     return [Pending(label, "convtranspose", ir.ConvTranspose2d, (x.name,), picked.shape,
                     np.full(channel_shape("conv", c), x.quant.scale), fields,
                     np.zeros(c, np.int64))]
+
+
+def _interpolating(node, label) -> bool:
+    """Whether a Resize weighs several input elements (linear or cubic mode) rather than
+    picking one."""
+    mode = attributes(node, label, {"antialias": 0, "axes": None,
+                                    "coordinate_transformation_mode": "half_pixel",
+                                    "cubic_coeff_a": -0.75, "exclude_outside": 0,
+                                    "extrapolation_value": 0.0,
+                                    "keep_aspect_ratio_policy": "stretch", "mode": "nearest",
+                                    "nearest_mode": "round_prefer_floor"})["mode"]
+    return mode in ("linear", "cubic")
+
+
+def _exact_resize(x: ir.Value, shape: tuple[int, ...], label: str) -> Pending:
+    """An interpolating Resize of a dequantized tensor, waiting for the QuantizeLinear after it:
+    then it runs on the host in float64 from the integers (`Importer.finalize`), as the exact
+    evaluation of the QDQ graph does. Its weights (¼ and ¾ for a ×2 half-pixel up-sampling) put
+    many results exactly on a tie between two steps, which float32 arithmetic (dequantized
+    inputs, a float32 result) breaks either way by its rounding noise; where the result is used
+    as a float tensor, the node runs on the host as it is."""
+    return Pending(label, "resize", ir.HostOp, (x.name,), tuple(shape),
+                   np.asarray(x.quant.scale))
 
 
 def _transposed_pads(attrs: dict, label: str, spatial, kernel, strides, dilations,

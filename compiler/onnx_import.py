@@ -279,6 +279,8 @@ class Importer:
             return self._finalize_product(pending, output, lo, hi)
         if pending.kind == "activation":
             return self._finalize_activation(pending, output, lo, hi)
+        if pending.kind == "resize":
+            return self._finalize_resize(pending, output, lo, hi)
         where = f"node {pending.label}"
         if pending.kind == "mul":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
@@ -368,6 +370,45 @@ class Importer:
                                   channels, f"node {pending.label}")
         return self.emit(ir.Requantization, pending.label, pending.inputs, output,
                          requant=requant, activation=spec.op, **fields)
+
+    def _finalize_resize(self, pending: Pending, output: ir.Value, lo: int, hi: int
+                         ) -> ir.Value:
+        """An interpolating Resize and its QuantizeLinear on the host in float64
+        (`onnx_accumulations._exact_resize`): the input's integers dequantized (exact), the
+        ONNX Resize node itself (its kernel computes in the input's float type), divided by the
+        output scale, rounded half to even, shifted by the zero point and clamped — each an ONNX
+        node, the Resize's own inputs and attributes unchanged."""
+        from vta.compiler.onnx_recurrent import Builder
+        resize = pending.nodes[-1]
+        x = self.graph.values[pending.inputs[0]]
+        build = Builder(f"{pending.label.rsplit(' (', 1)[0]}/exact", self)
+        shift = {name: 128 if value.onnx_dtype == "uint8" else 0
+                 for name, value in (("x", x), ("y", output))}
+        integers = f"{build.prefix}/integers"
+        self.env[integers] = Quantized(x.name)
+        double = onnx.TensorProto.DOUBLE
+        real = build.add("Mul", [
+            build.add("Sub", [build.add("Cast", [integers], "cast", to=double),
+                              build.const("x_zero_point",
+                                          np.float64(x.quant.zero_point + shift["x"]))], "sub"),
+            build.const("x_scale", np.float64(x.quant.scale))], "dequantized")
+        resized = build.add("Resize", [real] + list(resize.input[1:]), "resize",
+                            **{a.name: onnx.helper.get_attribute_value(a)
+                               for a in resize.attribute})
+        steps = build.add("Round", [build.add("Div", [resized, build.const(
+            "y_scale", np.float64(output.quant.scale))], "steps")], "round")
+        offset = shift["y"]
+        clamped = build.add("Clip", [
+            build.add("Add", [steps, build.const("y_zero_point", np.float64(
+                output.quant.zero_point + offset))], "shifted"),
+            build.const("lo", np.float64(lo + offset)), build.const("hi", np.float64(hi + offset))],
+            "clamped")
+        integers_out = build.add("Cast", [clamped], "quantized",
+                                 to=onnx.helper.np_dtype_to_tensor_dtype(
+                                     np.dtype(output.onnx_dtype)))
+        host = self.graph.values[self.host.value(integers_out, pending.label)]
+        return self.emit(ir.Reinterpret, f"{build.prefix}/integers_out", [host.name], output,
+                         onnx_dtype=output.onnx_dtype, to_host=False)
 
     def _finalize_concat(self, pending: Pending, output: ir.Value) -> ir.Value:
         """Concatenate after bringing every input to the output's quantization."""

@@ -1,7 +1,8 @@
 """Nearest Resize by integer factors runs on VTA as a transposed convolution with identity taps
 (the attribute combinations torch and other exporters write: scales or sizes, asymmetric/floor,
 half_pixel/round_prefer_floor, factors 2 and 3, unequal factors), bit-exact with the reference
-and equal to onnxruntime's; other resizes stay on the host with their reason."""
+and equal to onnxruntime's; interpolating resizes are quantized exactly on the host; other
+resizes stay on the host with their reason."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from onnx import helper
 
 from backend_graphs import run_both
 from qdq_models import float_model, output_steps, quantize_with_onnxruntime
-from vta.compiler import ir
+from vta.compiler import ir, reference
+from vta.compiler.compare import exact_values
 from vta.compiler.onnx_import import import_onnx
 
 TORCH = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
@@ -59,7 +61,6 @@ def test_nearest_integer_resize_runs_on_vta(case, tmp_path):
 
 
 @pytest.mark.parametrize("attributes,scales,reason", [
-    ({"mode": "linear"}, [1, 1, 2, 2], "only nearest up-sampling by integer factors"),
     (TORCH, [1, 1, 1.5, 1.5], "integer factors of the height and width only"),
 ])
 def test_other_resizes_stay_on_the_host(attributes, scales, reason, tmp_path):
@@ -70,3 +71,36 @@ def test_other_resizes_stay_on_the_host(attributes, scales, reason, tmp_path):
     graph = import_onnx(path)
     node = next(n for n in graph.nodes if n.name == "resize")
     assert isinstance(node, ir.HostOp) and reason in graph.host_reasons["resize"]
+
+
+@pytest.mark.parametrize("mode,transformation,scales", [
+    ("linear", "half_pixel", [1, 1, 2, 2]),          # torch's bilinear, align_corners=False
+    ("linear", "align_corners", [1, 1, 2, 2]),
+    ("linear", "pytorch_half_pixel", [1, 1, 1.5, 1.5]),
+    ("cubic", "half_pixel", [1, 1, 2, 2]),
+])
+def test_interpolating_resize_is_quantized_exactly(mode, transformation, scales, tmp_path):
+    """Dequantize → linear/cubic Resize → Quantize runs on the host in float64 from the
+    integers: every quantized tensor is the exact (float64) evaluation's of the QDQ graph. A ×2
+    half-pixel linear resize puts about 2 % of its outputs exactly on a tie between two steps
+    (weights ¼ and ¾), which a float32 resize of float32 dequantized values breaks either way by
+    its rounding noise (as onnxruntime's does); the exact evaluation rounds them half to even."""
+    rng = np.random.default_rng(13)
+    attributes = {"mode": mode, "coordinate_transformation_mode": transformation}
+    nodes, init = _model(attributes, {"scales": np.array(scales, np.float32)}, 16, rng)
+    path = quantize_with_onnxruntime(float_model(nodes, init, [1, 3, 12, 12]), tmp_path,
+                                     rng.normal(size=(8, 3, 12, 12)).astype(np.float32))
+    graph = import_onnx(path)
+    resized = next(n for n in graph.nodes if n.name == "resize/exact/resize")
+    assert isinstance(resized, ir.HostOp) and resized.op_type == "Resize"
+    for _ in range(3):
+        feed = {"x": rng.normal(size=(1, 3, 12, 12)).astype(np.float32)}
+        exact, ours = exact_values(path, graph, feed), reference.run(graph, feed)
+        assert len(exact) >= 3
+        for name, value in exact.items():
+            np.testing.assert_array_equal(ours[name], value, name)
+    got, expected, model, _ = run_both(graph, feed)
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
+    placed = {n["name"]: n["placement"] for n in model.nodes}
+    assert placed["conv"] == placed["conv2"] == "vta"
