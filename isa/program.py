@@ -100,22 +100,28 @@ def instruction_words(dram: np.ndarray, insn_addr: int, insn_count: int) -> np.n
 
 def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
                    insn_count: int) -> list[DecodedInstruction]:
-    """Decode and validate every instruction; the first invalid one raises DecodeError."""
+    """Decode and validate every instruction; the first invalid one raises DecodeError.
+    Instructions that repeat (the same 16 bytes) are decoded once and share their fields."""
     words = instruction_words(dram, insn_addr, insn_count)
     raw = words.tobytes()
+    raws = [raw[start:start + INSN_BYTES] for start in range(0, len(raw), INSN_BYTES)]
+    first = dict(zip(reversed(raws), range(insn_count - 1, -1, -1)))  # bytes -> first index
+    rows = np.array(sorted(first.values()), dtype=np.int64)
+    distinct = words[rows]
     opcode_field = layouts(config).finish["opcode"]
-    opcodes = ((words[:, 0] >> np.uint64(opcode_field.lsb))
+    opcodes = ((distinct[:, 0] >> np.uint64(opcode_field.lsb))
                & np.uint64((1 << opcode_field.width) - 1)).astype(np.int64)
-    all_fields: list[dict[str, int] | None] = [None] * insn_count
+    all_fields: list[dict[str, int] | None] = [None] * len(rows)
     for opcode in Opcode:
-        rows = np.flatnonzero(opcodes == opcode)
-        if len(rows):
-            for row, fields in zip(rows.tolist(), _field_dicts(config, opcode, words[rows])):
-                all_fields[row] = fields
-    program = []
-    for index, fields in enumerate(all_fields):
+        positions = np.flatnonzero(opcodes == opcode)
+        if len(positions):
+            for position, fields in zip(positions.tolist(),
+                                        _field_dicts(config, opcode, distinct[positions])):
+                all_fields[position] = fields
+    decoded = {}
+    for position, (index, fields) in enumerate(zip(rows.tolist(), all_fields)):
         if fields is None:
-            raise DecodeError(f"instruction {index}: invalid opcode {opcodes[index]}")
+            raise DecodeError(f"instruction {index}: invalid opcode {opcodes[position]}")
         opcode = OPCODES[fields["opcode"]]
         module = _validate(opcode, fields, config, index)
         tokens = TOKEN_TRAFFIC.get((module, fields["pop_prev_dep"], fields["pop_next_dep"],
@@ -125,9 +131,10 @@ def decode_program(config: Config, dram: np.ndarray, insn_addr: int,
                         if fields[flag] and flag not in FLAG_QUEUES[module])
             raise DecodeError(f"instruction {index}: {_mnemonic(opcode, fields)} sets {flag}, "
                               f"which the {module.name.lower()} module does not have")
-        program.append(DecodedInstruction(index, opcode, module, tokens[0], tokens[1], fields,
-                                          raw[index * INSN_BYTES:(index + 1) * INSN_BYTES]))
-    return program
+        decoded[raws[index]] = opcode, module, tokens[0], tokens[1], fields
+    new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per instruction
+    return [new(DecodedInstruction, (index, *decoded[insn], insn))
+            for index, insn in enumerate(raws)]
 
 
 def program_of(instructions: list[Instruction], encoded: list[bytes]) -> list[DecodedInstruction]:

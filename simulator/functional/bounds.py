@@ -52,20 +52,25 @@ def dram_byte_range(insn: DecodedInstruction, sizes: Sizes) -> tuple[int, int] |
 
 def check_memory_access(insn: DecodedInstruction, sizes: Sizes, dram_size: int) -> None:
     """Bounds of a LOAD or STORE: its SRAM block and its DRAM rows (x_size = 0 is a NOP)."""
-    f = insn.fields
-    if f["x_size"] == 0:
+    if insn.fields["x_size"] == 0:
         return
+    check_sram_access(insn, sizes)
+    extent = dram_byte_range(insn, sizes)
+    if extent is not None and extent[1] > dram_size:
+        raise BoundsError(f"instruction {insn.index}: {insn.name}: DRAM bytes "
+                          f"[{extent[0]:#x}, {extent[1]:#x}) lie outside the DRAM image of "
+                          f"{dram_size} bytes")
+
+
+def check_sram_access(insn: DecodedInstruction, sizes: Sizes) -> None:
+    """Bounds of the SRAM block of a LOAD or STORE with x_size > 0."""
+    f = insn.fields
     memory_type = MemoryType.OUT if insn.opcode == Opcode.STORE else MemoryType(f["memory_type"])
     depth, count = sizes.depth[memory_type], sram_elements(insn)
     if f["sram_base"] + count > depth:
         raise BoundsError(f"instruction {insn.index}: {insn.name}: {memory_type.name} index "
                           f"{max(f['sram_base'], depth)} is outside the buffer of depth {depth} "
                           f"(SRAM elements [{f['sram_base']}, {f['sram_base'] + count}))")
-    extent = dram_byte_range(insn, sizes)
-    if extent is not None and extent[1] > dram_size:
-        raise BoundsError(f"instruction {insn.index}: {insn.name}: DRAM bytes "
-                          f"[{extent[0]:#x}, {extent[1]:#x}) lie outside the DRAM image of "
-                          f"{dram_size} bytes")
 
 
 def check_loop_indices(insn: DecodedInstruction, uop_memory: np.ndarray, sizes: Sizes,

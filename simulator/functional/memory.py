@@ -13,7 +13,8 @@ import numpy as np
 
 from vta.isa import Config, MemoryType, Opcode
 from vta.isa.elements import pack, unpack
-from vta.simulator.functional.bounds import Sizes, check_memory_access, dram_byte_range
+from vta.simulator.functional.bounds import (Sizes, check_memory_access, check_sram_access,
+                                             dram_byte_range)
 from vta.isa.program import DecodedInstruction
 
 PADS = ("y_pad_0", "y_pad_1", "x_pad_0", "x_pad_1")
@@ -53,9 +54,16 @@ def dram_rows(dram: np.ndarray, first_byte: int, rows: int, row_bytes: int,
                       strides=(stride_bytes, 1))
 
 
+class _Block:
+    """The SRAM side of a LOAD or STORE: the block (a view), its pad regions and the region
+    the DRAM rows fill; the same for every instruction that names the same SRAM block."""
+
+    __slots__ = ("block", "pads", "inner", "acc", "width", "uop")
+
+
 class _Transfer:
-    """What a LOAD or STORE of tensor tiles does, worked out once per instruction: the SRAM
-    block (a view), its pad regions, and the DRAM rows (first byte, rows, bytes, stride)."""
+    """What a LOAD or STORE of tensor tiles does, worked out once per instruction: its SRAM
+    side (`_Block`, shared), and the DRAM rows (first byte, rows, bytes, stride)."""
 
     __slots__ = ("block", "pads", "inner", "first", "rows", "row_bytes", "stride", "end",
                  "acc", "width", "uop", "moved")
@@ -63,19 +71,22 @@ class _Transfer:
 
 class DataMover:
     """Executes LOADs and STOREs between a DRAM image and the buffers; returns bytes moved.
-    Each instruction's addressing is worked out once (`_Transfer`, cached by its bytes)."""
+    Each instruction's addressing is worked out once (`_Transfer`, cached by its bytes; its
+    SRAM side by the SRAM block it names)."""
 
     def __init__(self, config: Config, sram: Sram):
         self.sram, self.sizes = sram, Sizes.of(config)
         self.width = {kind: config.element_width(kind)
                       for kind in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT)}
         self.transfers: dict[bytes, _Transfer] = {}
+        self.blocks: dict[tuple, _Block] = {}
 
     def _transfer(self, insn: DecodedInstruction, dram: np.ndarray) -> _Transfer:
         transfer = self.transfers.get(insn.raw)
         if transfer is None:
             if len(self.transfers) >= TRANSFER_CACHE_SIZE:
                 self.transfers.clear()
+                self.blocks.clear()
             transfer = self.transfers[insn.raw] = self._plan(insn)
         if transfer.end > dram.size:
             check_memory_access(insn, self.sizes, dram.size)  # raises BoundsError
@@ -83,37 +94,50 @@ class DataMover:
 
     def _plan(self, insn: DecodedInstruction) -> _Transfer:
         """The addressing of a LOAD/STORE with x_size > 0, its SRAM bounds checked."""
-        check_memory_access(insn, self.sizes, 1 << 62)
         f, t = insn.fields, _Transfer()
         store = insn.opcode == Opcode.STORE
-        memory_type = MemoryType.OUT if store else MemoryType(f["memory_type"])
+        memory_type = MemoryType.OUT if store else f["memory_type"]
+        x_size, y_size = f["x_size"], f["y_size"]
+        key = (store, memory_type, f["sram_base"], x_size, y_size, f["y_pad_0"], f["y_pad_1"],
+               f["x_pad_0"], f["x_pad_1"])
+        side = self.blocks.get(key)
+        if side is None:
+            check_sram_access(insn, self.sizes)
+            side = self.blocks[key] = self._block(insn, store, MemoryType(memory_type))
+        t.block, t.pads, t.inner, t.acc, t.width, t.uop = (side.block, side.pads, side.inner,
+                                                           side.acc, side.width, side.uop)
         elem = self.sizes.elem_bytes[memory_type]
-        x_size, y_size, base = f["x_size"], f["y_size"], f["sram_base"]
         extent = dram_byte_range(insn, self.sizes)
         t.end = 0 if extent is None else extent[1]
         t.first, t.rows, t.row_bytes = f["dram_base"] * elem, y_size, x_size * elem
-        t.stride, t.uop, t.acc, t.pads = f["x_stride"] * elem, None, False, ()
-        t.width = self.width.get(memory_type, 8)
-        t.moved = x_size * y_size * elem
+        t.stride, t.moved = f["x_stride"] * elem, x_size * y_size * elem
+        if side.uop is not None:
+            t.rows = 1
+        return t
+
+    def _block(self, insn: DecodedInstruction, store: bool, memory_type: MemoryType) -> _Block:
+        f, b = insn.fields, _Block()
+        x_size, y_size, base = f["x_size"], f["y_size"], f["sram_base"]
+        b.uop, b.acc, b.pads, b.block, b.inner = None, False, (), None, None
+        b.width = self.width.get(memory_type, 8)
         if memory_type == MemoryType.UOP:
-            t.uop = self.sram.uop[base:base + x_size]
-            t.rows, t.row_bytes = 1, x_size * elem
-            return t
+            b.uop = self.sram.uop[base:base + x_size]
+            return b
         buffer = self.sram.out if store else self.sram.buffer(memory_type)
-        t.acc = memory_type == MemoryType.ACC
+        b.acc = memory_type == MemoryType.ACC
         if store:
-            t.block = buffer[base:base + y_size * x_size].reshape((y_size, x_size)
+            b.block = buffer[base:base + y_size * x_size].reshape((y_size, x_size)
                                                                    + buffer.shape[1:])
-            t.inner = t.block
-            return t
+            b.inner = b.block
+            return b
         y0, y1, x0, x1 = (f[pad] for pad in PADS)
         rows, width = y0 + y_size + y1, x0 + x_size + x1
-        t.block = buffer[base:base + rows * width].reshape((rows, width) + buffer.shape[1:])
-        t.pads = tuple(region for region in (t.block[:y0], t.block[y0 + y_size:],
-                                             t.block[:, :x0], t.block[:, x0 + x_size:])
+        b.block = buffer[base:base + rows * width].reshape((rows, width) + buffer.shape[1:])
+        b.pads = tuple(region for region in (b.block[:y0], b.block[y0 + y_size:],
+                                             b.block[:, :x0], b.block[:, x0 + x_size:])
                        if region.size)
-        t.inner = t.block[y0:y0 + y_size, x0:x0 + x_size]
-        return t
+        b.inner = b.block[y0:y0 + y_size, x0:x0 + x_size]
+        return b
 
     def prepare(self, insn: DecodedInstruction, dram: np.ndarray) -> None:
         """Work out the addressing of a LOAD/STORE before it runs; a LOAD UOP also loads its

@@ -19,11 +19,14 @@ PROGRAM_CACHE_SIZE = 8
 
 
 def counter_increments(program: list[DecodedInstruction], config: Config) -> dict:
-    """By instruction index, what executing it adds to the profiler counters: ``(name,
-    amount)`` or None (`vta.isa.program.count`, tabulated once per stream)."""
+    """By instruction bytes, what executing it adds to the profiler counters: ``(name,
+    amount)`` or None (`vta.isa.program.count`, tabulated once per stream and per distinct
+    instruction)."""
     elem = {kind: config.elem_bytes(kind) for kind in MemoryType}
     increments = {}
     for insn in program:
+        if insn.raw in increments:
+            continue
         f, opcode, step = insn.fields, insn.opcode, None
         if opcode == Opcode.LOAD and f["x_size"]:
             kind = f["memory_type"]
@@ -34,7 +37,7 @@ def counter_increments(program: list[DecodedInstruction], config: Config) -> dic
             step = "gemm_counter", insn.executions
         elif opcode == Opcode.ALU:
             step = "alu_counter", insn.executions
-        increments[insn.index] = step if step and step[1] else None
+        increments[insn.raw] = step if step and step[1] else None
     return increments
 
 
@@ -110,7 +113,7 @@ class FunctionalSimulator:
                     Opcode.FINISH: lambda insn: None}
 
         def execute(insn: DecodedInstruction) -> None:
-            step = increments[insn.index]
+            step = increments[insn.raw]
             if step is not None:
                 counters[step[0]] += step[1]
             handlers[insn.opcode](insn)
