@@ -110,6 +110,14 @@ class ProductPlan:
                            + self.b_axes[first:first + n_axes])
             self.b_shape = tuple(self.b_shape[axis] for axis in self.b_axes)
         self.c_shape = lead + extents(m_dims) + (batch,) + extents(n_dims) + (block_out,)
+        # BLAS is faster with the longer side as the product's rows: where B has more rows
+        # than A (and is held as (N, K)), a strided plan computes Cᵀ = B · Aᵀ (c_axes puts it
+        # back in C's axis order as it is added to ACC).
+        self.transposed = False
+        self.ct_shape = lead + extents(n_dims) + (block_out,) + extents(m_dims) + (batch,)
+        m_axes = len(m_dims) + 1
+        self.c_axes = (tuple(range(first)) + tuple(range(first + n_axes, first + n_axes + m_axes))
+                       + tuple(range(first, first + n_axes)))
         self.operands = {  # zero padding beyond `terms` is never overwritten
             MemoryType.INP: np.zeros((self.batches, self.rows, self.padded), np.float32),
             MemoryType.WGT: np.zeros((self.batches, self.padded, self.cols) if self.b_rows
@@ -124,6 +132,7 @@ class ProductPlan:
             injective = len(sorted_unique(destinations)) == len(destinations)
             self.strided = groups == 1 and injective
         if self.strided:
+            self.transposed = self.chunks == 1 and not self.b_rows
             self._plan_views(grid.bases[0], p_dims, m_dims, n_dims, k_dims)
         else:
             self._plan_gather(grid, p_dims, m_dims, n_dims, k_dims, destinations, injective)
@@ -150,6 +159,8 @@ class ProductPlan:
         self.c_order = tuple(np.argsort([-stride for stride in acc_view.strides], kind="stable"))
         self.acc_view = acc_view.transpose(self.c_order)
         self.out_view = out_view.transpose(self.c_order)
+        if self.transposed:  # Cᵀ's axes to C's, then to memory order
+            self.c_order = tuple(self.c_axes[axis] for axis in self.c_order)
 
     def _plan_gather(self, grid, p_dims, m_dims, n_dims, k_dims, destinations, injective) -> None:
         self.a_index = expand(grid, p_dims + m_dims + k_dims, SRC)
@@ -194,7 +205,9 @@ class ProductPlan:
     def scratch(self) -> None:
         """Allocate the workspace arrays a run of this plan uses (when it is planned)."""
         shape = (self.batches, self.rows, self.cols)
-        if self.chunks == 1:
+        if self.transposed:
+            self.workspace.get("partial_t", (self.batches, self.cols, self.rows), np.float32)
+        elif self.chunks == 1:
             self.workspace.get("partial", shape, np.float32)
         else:
             chunked = (self.batches, self.chunks, self.rows, self.cols)
@@ -210,7 +223,8 @@ class ProductPlan:
             if self.multiplier != 1:
                 np.multiply(product, self.multiplier, out=product)
         if self.strided:  # float32 products hold exact integers: cast, then add with wrap-around
-            np.add(self.acc_view, product.reshape(self.c_shape).transpose(self.c_order),
+            product = product.reshape(self.ct_shape if self.transposed else self.c_shape)
+            np.add(self.acc_view, product.transpose(self.c_order),
                    out=self.acc_view, dtype=np.int32, casting="unsafe")
             np.copyto(self.out_view, self.acc_view, casting="unsafe")
         else:
@@ -227,6 +241,10 @@ class ProductPlan:
         """(batches, rows, cols) = a · b (or a · bᵀ), exact: float32 holding integers when the reduction
         fits one chunk, else int32 chunk sums with wrap-around."""
         ws, shape = self.workspace, (self.batches, self.rows, self.cols)
+        if self.transposed:  # (batches, cols, rows) = b · aᵀ
+            partial = ws.get("partial_t", (self.batches, self.cols, self.rows), np.float32)
+            np.matmul(b, a.transpose(0, 2, 1), out=partial)
+            return partial
         if self.chunks == 1:
             partial = ws.get("partial", shape, np.float32)
             np.matmul(a, b if self.b_rows else b.transpose(0, 2, 1), out=partial)
