@@ -46,6 +46,15 @@ class UopKernel:
     def __len__(self) -> int:
         return len(self.uops)
 
+    @property
+    def content(self) -> bytes:
+        """The micro-ops' words: kernels that differ only in their loops or operation (ALU
+        steps over the same tiles) share them in uop SRAM (`UopCache`)."""
+        content = self.__dict__.get("_content")
+        if content is None:
+            content = self.__dict__["_content"] = self.words.tobytes()
+        return content
+
     def __repr__(self) -> str:
         return f"UopKernel({self.key!r}, {self.opcode.name}, {len(self)} uops, loops={self.loops})"
 
@@ -184,20 +193,21 @@ class KernelRecorder:
 
 
 class UopCache:
-    """Which kernels are resident in uop SRAM. A kernel that is not resident is placed after
-    the last one loaded, or at 0 when it would pass the end of the buffer; kernels it overlaps
-    are evicted (the original ``UopQueue``'s FIFO ring)."""
+    """Which micro-ops are resident in uop SRAM, by their words (`UopKernel.content`: kernels
+    with the same micro-ops share them). A kernel that is not resident is placed after the
+    last one loaded, or at 0 when it would pass the end of the buffer; kernels it overlaps are
+    evicted (the original ``UopQueue``'s FIFO ring)."""
 
     def __init__(self, depth: int):
         self.depth = depth
-        self._resident: dict[UopKernel, int] = {}
-        #: the resident kernels' (start, end, kernel) by start (they never overlap)
-        self._spans: list[tuple[int, int, UopKernel]] = []
+        self._resident: dict[bytes, int] = {}
+        #: the resident micro-ops' (start, end, content) by start (they never overlap)
+        self._spans: list[tuple[int, int, bytes]] = []
         self._next = 0
 
     def lookup(self, kernel: UopKernel) -> int | None:
-        """The SRAM index of a resident kernel, else None."""
-        return self._resident.get(kernel)
+        """The SRAM index of a resident kernel's micro-ops, else None."""
+        return self._resident.get(kernel.content)
 
     def place(self, kernel: UopKernel) -> int:
         """Make room for `kernel` (not resident) and return its SRAM index."""
@@ -213,8 +223,8 @@ class UopCache:
         while last < len(spans) and spans[last][0] < end:
             del self._resident[spans[last][2]]
             last += 1
-        spans[first:last] = [(begin, end, kernel)]
-        self._resident[kernel] = begin
+        spans[first:last] = [(begin, end, kernel.content)]
+        self._resident[kernel.content] = begin
         self._next = end
         return begin
 

@@ -43,7 +43,7 @@ class CommandStream:
         """Drop the instructions built so far and forget what is resident in uop SRAM."""
         self.queue = InstructionQueue(self.config)
         self._cache.clear()
-        self._uop_offsets: dict[UopKernel, int] = {}  # kernel -> uop index in the staging area
+        self._uop_offsets: dict[bytes, int] = {}  # micro-ops -> uop index in the staging area
         self._uop_words: list[np.ndarray] = []
         self._uop_count = 0
         self._uop_fixups: list[tuple[int, int]] = []  # (LOAD UOP index, uop index in staging)
@@ -148,11 +148,12 @@ class CommandStream:
 
     def _stage_uops(self, kernel: UopKernel) -> int:
         """Where the kernel's micro-ops sit in this run's uop staging area (once per run)."""
-        if kernel not in self._uop_offsets:
-            self._uop_offsets[kernel] = self._uop_count
+        content = kernel.content
+        if content not in self._uop_offsets:
+            self._uop_offsets[content] = self._uop_count
             self._uop_words.append(kernel.words)
             self._uop_count += len(kernel)
-        return self._uop_offsets[kernel]
+        return self._uop_offsets[content]
 
     # -- dependency tokens -------------------------------------------------------------------
     def dep_push(self, src: Module | int, dst: Module | int) -> None:

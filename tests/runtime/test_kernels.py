@@ -15,9 +15,11 @@ def device():
 
 
 def kernel_of_size(stream, key, size, start=0):
+    """A GEMM kernel of `size` micro-ops whose words differ from other keys' (kernels with the
+    same micro-ops share them in uop SRAM)."""
     with stream.kernel(key) as k:
         for index in range(size):
-            k.gemm(dst=(start + index) % 64, src=0, wgt=0)
+            k.gemm(dst=(start + index) % 64, src=sum(key.encode()) % 64, wgt=0)
 
 
 def test_gemm_loops_map_to_outer_then_inner(device):
@@ -84,6 +86,26 @@ def test_resident_kernel_is_not_loaded_again(device):
     assert [load.sram_base for load in loads] == [0, 3]
     gemms = [i for i in s.instructions if isinstance(i, Gemm)]
     assert [(g.uop_bgn, g.uop_end) for g in gemms] == [(0, 3), (3, 6), (0, 3), (3, 6), (0, 3)]
+
+
+def test_kernels_with_the_same_micro_ops_share_them(device):
+    """ALU steps over the same tiles (other operations, immediates or loops) have the same
+    micro-ops: loaded once, every instruction runs them from the same uop SRAM range."""
+    s = device.stream
+    for key, op, imm in (("shift", AluOp.SHR, 3), ("add", AluOp.ADD, 7), ("max", AluOp.MAX, -5)):
+        with s.kernel(key) as k:
+            for index in range(4):
+                k.alu(op, dst=index, src=index, imm=imm)
+    with s.kernel("looped") as k:
+        k.loop(2, dst_factor=4, src_factor=4)
+        for index in range(4):
+            k.alu(AluOp.MIN, dst=index, src=index, imm=9)
+    loads = uop_loads(s.instructions)
+    assert [(load.sram_base, load.x_size) for load in loads] == [(0, 4)]
+    alus = [i for i in s.instructions if isinstance(i, Alu)]
+    assert [(i.uop_bgn, i.uop_end, i.alu_opcode, i.imm, i.iter_in) for i in alus] == [
+        (0, 4, AluOp.SHR, 3, 1), (0, 4, AluOp.ADD, 7, 1), (0, 4, AluOp.MAX, -5, 1),
+        (0, 4, AluOp.MIN, 9, 2)]
 
 
 def test_fifo_ring_eviction(device):
