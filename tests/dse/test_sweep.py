@@ -12,6 +12,7 @@ from vta.dse.engine import Engine
 from vta.dse.models import resolve
 from vta.dse.space import load
 from vta.dse.store import Store
+from vta.dse import sweep as sweep_module
 from vta.dse.sweep import Explorer
 from vta.isa import Config
 
@@ -71,7 +72,8 @@ def test_local_cluster_and_synchronous_scheduler_agree_and_a_killed_worker_is_su
 
 
 def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(write_space, tmp_path,
-                                                                           small_model, capsys):
+                                                                           small_model, capsys,
+                                                                           monkeypatch):
     space = write_space(tmp_path, SPACE)
     out = tmp_path / "out"
     argv = ["dse", str(space), "--models", str(small_model), "-o", str(out), "--synchronous"]
@@ -106,6 +108,10 @@ def test_rerun_reuses_the_store_and_an_interrupted_sweep_keeps_what_finished(wri
     assert again["evaluated"] == 0
     assert [p["fingerprint"] for p in again["front"]] == [p["fingerprint"] for p in first["front"]]
     assert (out / "front.png").stat().st_size > 0 and (out / "front.svg").stat().st_size > 0
+    # another compiler: its cycles and accuracies are evaluated again, not read from the store
+    monkeypatch.setattr(sweep_module, "compiler_digest", lambda: "another compiler")
+    assert main(argv + ["--json", "--quiet"]) == 0
+    assert json.loads((out / "front.json").read_text())["evaluated"] == 9  # 8 cycle keys + 1
 
 
 def test_best_prints_a_loadable_config_of_the_fastest_point(write_space, tmp_path, small_model,

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vta.compiler.compile_cache import compiler_digest
 from vta.dse import evaluate
 from vta.dse.engine import Engine
 from vta.dse.layers import cost_key
@@ -65,11 +66,15 @@ def _geomean(values: list[float]) -> float:
 
 
 def model_key(config: Config, spec: ModelSpec, fidelity: str) -> str:
-    return f"model:{evaluate.cycle_fingerprint(config)}:{spec.key}:{fidelity}"
+    """A model's evaluation on `config`: also keyed by the compiler that produced it, so that a
+    store kept across an upgrade of pyvta evaluates again rather than report stale cycles."""
+    return (f"model:{evaluate.cycle_fingerprint(config)}:{spec.key}:{fidelity}"
+            f":{compiler_digest()[:16]}")
 
 
 def accuracy_key(spec: ModelSpec, config: Config) -> str:
-    return f"accuracy:{spec.key}:{config.inp_width}x{config.wgt_width}"
+    return (f"accuracy:{spec.key}:{config.inp_width}x{config.wgt_width}"
+            f":{compiler_digest()[:16]}")
 
 
 class Explorer:
