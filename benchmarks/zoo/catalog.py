@@ -1,6 +1,7 @@
 """The zoo's models: at least one per family of issue 11, in the attribute combinations real
 exports produce (opsets 13 and 17, strides, kernel sizes, paddings, Resize modes, fused or
-separate attention projections, batch-first GRU), plus the CNNs the compiler handled first."""
+separate attention projections, torch's own attention and recurrent modules, batch-first GRU),
+plus the CNNs the compiler handled first."""
 
 from __future__ import annotations
 
@@ -103,6 +104,19 @@ MODELS: tuple[ZooModel, ...] = (
              {"depths": (1, 1, 1), "dims": (16, 32, 64)}, opset=17, preprocess=False,
              description="3 stages, LayerNormalization channels-last, Linears as 4-D MatMul + Add "
                          "(no pre-processing), 64×64"),
+    ZooModel("transformer_encoder", "Transformer",
+             (InputSpec("input_ids", (1, 32), "tokens", {"vocabulary": 1000}),), True, SEQUENCE,
+             "encoder.EncoderClassifier", opset=17, preprocess=False,
+             description="torch.nn.TransformerEncoder (post-norm, ReLU, sequence first): "
+                         "nn.MultiheadAttention's export (packed in-projection, heads in the "
+                         "batch axis, √scale on Q and Kᵀ), mean over tokens"),
+    ZooModel("vit_torchvision", "ViT", _image(32), True, SEQUENCE, "encoder.TorchvisionViT",
+             {"approximate": "tanh"}, opset=17, preprocess=False,
+             description="torchvision's ViT blocks: nn.MultiheadAttention(batch_first) with "
+                         "need_weights=False, GELU's tanh approximation"),
+    ZooModel("lstm", "LSTM", (InputSpec("features", (1, 20, 16), "sequence"),), True, SEQUENCE,
+             "lstm.RecurrentClassifier", opset=17,
+             description="two stacked torch.nn.LSTM layers (batch first): ONNX LSTM operators"),
     ZooModel("resnet18", "ResNet", _image(224), True, CONVOLUTIONAL, prebuilt=_resnet18,
              large=True, description="ResNet-18, 224×224, seeded random weights"),
     ZooModel("efficientnet_lite0", "EfficientNet", _image(224, mean=127 / 255, std=128 / 255),

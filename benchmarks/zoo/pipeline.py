@@ -38,6 +38,12 @@ STATISTICS_SAMPLES = 32
 LEVELS = ("disabled", "enabled")
 #: The package holding the torch networks.
 FAMILIES = "zoo.families"
+#: How the zoo quantizes (`quantize_static`'s keywords and extra options; an entry's
+#: `quantization` overrides them): QDQ, int8 activations (asymmetric), symmetric per-channel
+#: int8 weights, MinMax calibration.
+QUANTIZATION = {"quant_format": "QDQ", "activation_type": "QInt8", "weight_type": "QInt8",
+                "per_channel": True, "reduce_range": False, "calibrate_method": "MinMax",
+                "WeightSymmetric": True, "ActivationSymmetric": False}
 
 
 def _version(package: str) -> str:
@@ -70,6 +76,9 @@ class ZooModel:
     prebuilt: Callable[[], tuple[Path, Path]] | None = None
     large: bool = False
     description: str = ""
+    #: `quantize_static` settings that differ from the zoo's (`QUANTIZATION`): its keyword
+    #: arguments and `extra_options` keys, enum members by name ("QUInt8", "QOperator").
+    quantization: dict = field(default_factory=dict)
 
     def recipe(self) -> str:
         """Every input of the build, as text: the source of the modules involved, the entry's
@@ -79,7 +88,7 @@ class ZooModel:
                  " ".join(f"{p} {_version(p)}" for p in packages),
                  repr((self.name, self.opset, self.preprocess,
                        [(s.name, s.shape, s.kind, sorted(s.options.items()))
-                        for s in self.inputs]))]
+                        for s in self.inputs], sorted(self.quantization.items())))]
         if self.network:
             module, _ = self.network.rsplit(".", 1)
             source = importlib.util.find_spec(f"{FAMILIES}.{module}").origin
@@ -143,7 +152,8 @@ def build(spec: ZooModel, seed: int = 0, rebuild: bool = False) -> BuiltModel:
         calibration = zoo_inputs.feeds(spec.inputs, np.random.default_rng([seed, 1]),
                                        CALIBRATION_SAMPLES)
         int8_path = cached(f"{stem}_int8.onnx",
-                           lambda path: quantize(float_path, calibration, path, spec.preprocess),
+                           lambda path: quantize(float_path, calibration, path, spec.preprocess,
+                                                 spec.quantization),
                            rebuild)
     reference_path = cached(f"{stem}_reference.npz",
                             lambda path: write_reference(spec, seed, float_path, int8_path, path),
@@ -192,8 +202,9 @@ def export(spec: ZooModel, seed: int, path: Path) -> None:
 
 
 def quantize(float_path: Path, calibration: list[dict[str, np.ndarray]], int8_path: Path,
-             preprocess: bool = True) -> None:
-    """onnxruntime's static QDQ quantization, configured as the zoo's models are."""
+             preprocess: bool = True, options: dict | None = None) -> None:
+    """onnxruntime's static quantization, configured as the zoo's models are (`QUANTIZATION`,
+    updated by `options`)."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -205,15 +216,18 @@ def quantize(float_path: Path, calibration: list[dict[str, np.ndarray]], int8_pa
         def get_next(self):
             return next(self.feeds, None)
 
+    settings = dict(QUANTIZATION, **(options or {}))
+    enums = {"quant_format": QuantFormat, "activation_type": QuantType, "weight_type": QuantType,
+             "calibrate_method": CalibrationMethod}
+    keywords = {key: enums[key][value] if key in enums else value
+                for key, value in settings.items() if key[0].islower()}
+    extra = {key: value for key, value in settings.items() if not key[0].islower()}
     with tempfile.TemporaryDirectory() as scratch, _quiet():
         source = float_path
         if preprocess:
             source = Path(scratch) / "preprocessed.onnx"
             quant_pre_process(str(float_path), str(source), skip_symbolic_shape=False)
-        quantize_static(str(source), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        quantize_static(str(source), str(int8_path), Reader(), extra_options=extra, **keywords)
 
 
 def session(path: Path, level: str = "enabled"):

@@ -24,10 +24,11 @@ DOUBLING = {2: (0, 0), 3: (1, 1), 4: (1, 0)}
 
 
 class Up(nn.Module):
-    def __init__(self, cin: int, cout: int, bilinear: bool, kernel: int):
+    def __init__(self, cin: int, cout: int, bilinear: bool, kernel: int, mode: str = "bilinear",
+                 align_corners: bool | None = True):
         super().__init__()
         if bilinear:
-            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            self.up = nn.Upsample(scale_factor=2, mode=mode, align_corners=align_corners)
             self.conv = DoubleConv(cin, cout, cin // 2)
         else:
             padding, output_padding = DOUBLING[kernel]
@@ -44,10 +45,12 @@ class Up(nn.Module):
 class UNet(nn.Module):
     """`widths`: channels per level, top first; `bilinear` up-samples by Resize instead of
     ConvTranspose (and halves the bottom level's width, as PyTorch-UNet does); `kernel`: the
-    transposed convolutions' kernel (2, or 3 with output padding, or 4)."""
+    transposed convolutions' kernel (2, or 3 with output padding, or 4); `mode` and
+    `align_corners`: the Resize's (`nn.Upsample`'s), where `bilinear`."""
 
     def __init__(self, channels: int = 3, classes: int = 2, widths=(16, 32, 64),
-                 bilinear: bool = False, kernel: int = 2):
+                 bilinear: bool = False, kernel: int = 2, mode: str = "bilinear",
+                 align_corners: bool | None = True):
         super().__init__()
         factor = 2 if bilinear else 1
         self.inc = DoubleConv(channels, widths[0])
@@ -58,7 +61,7 @@ class UNet(nn.Module):
         ups = []
         for level in range(len(widths) - 1, 0, -1):
             cout = widths[level - 1] // (factor if level > 1 else 1)
-            ups.append(Up(widths[level], cout, bilinear, kernel))
+            ups.append(Up(widths[level], cout, bilinear, kernel, mode, align_corners))
         self.ups = nn.ModuleList(ups)
         self.outc = nn.Conv2d(widths[0], classes, 1)
 
