@@ -124,6 +124,13 @@ class ProductPlan:
                                      else (self.batches, self.cols, self.padded), np.float32)}
         for operand in self.operands.values():
             operand.fill(0)  # its pages mapped when it is planned, not in its first run
+        a, b = self.operands[MemoryType.INP], self.operands[MemoryType.WGT]
+        if self.padded > self.terms:
+            a = a[..., :self.terms]
+            b = b[:, :self.terms] if self.b_rows else b[..., :self.terms]
+        #: The operand matrices as the tiles' axes (views), which a refresh fills.
+        self.tiles = {MemoryType.INP: np.reshape(a, self.a_shape, copy=False),
+                      MemoryType.WGT: np.reshape(b, self.b_shape, copy=False)}
         self.generations = dict.fromkeys(self.operands, -1)
         if tile_set(grid, p_dims + m_dims + n_dims) is not None:
             self.strided = True
@@ -150,8 +157,9 @@ class ProductPlan:
                     + [(buffer.shape[1], buffer.shape[2] * lane(buffer))]
                     + [(d.extent, step(d)) for d in inner] + [(buffer.shape[2], lane(buffer))])
 
-        self.a_view = strided_tiles(sram.inp, origin[SRC], axes(sram.inp, SRC, m_dims, k_dims))
-        self.b_view = strided_tiles(sram.wgt, origin[WGT], axes(sram.wgt, WGT, n_dims, k_dims))
+        a_view = strided_tiles(sram.inp, origin[SRC], axes(sram.inp, SRC, m_dims, k_dims))
+        b_view = strided_tiles(sram.wgt, origin[WGT], axes(sram.wgt, WGT, n_dims, k_dims))
+        self.sources = {MemoryType.INP: a_view, MemoryType.WGT: b_view.transpose(self.b_axes)}
         acc_view = strided_tiles(sram.acc, origin[DST], axes(sram.acc, DST, m_dims, n_dims))
         out_view = strided_tiles(sram.out, origin[DST], axes(sram.out, DST, m_dims, n_dims))
         # The C axes in the accumulators' memory order (largest stride first): the product is
@@ -183,24 +191,20 @@ class ProductPlan:
 
     def _operand(self, memory_type: MemoryType) -> np.ndarray:
         """The float32 matrix of INP, A (batches, rows, padded), or of WGT, B (batches, padded,
-        cols) or (batches, cols, padded) (`b_rows`), refreshed from the buffer only when it changed since this plan last read it."""
-        generation, matrix = self.sram.generation[memory_type], self.operands[memory_type]
-        if self.generations[memory_type] == generation:
-            return matrix
-        if memory_type == MemoryType.INP:
-            core = matrix[..., :self.terms] if self.padded > self.terms else matrix
-            tiles = np.reshape(core, self.a_shape, copy=False)
-            np.copyto(tiles, self.a_view if self.strided else
-                      np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis))
-        else:
-            core = matrix if self.padded == self.terms else (
-                matrix[:, :self.terms] if self.b_rows else matrix[..., :self.terms])
-            tiles = np.reshape(core, self.b_shape, copy=False)
-            source = self.b_view if self.strided else np.moveaxis(
-                self.sram.wgt[self.b_index], -2, self.col_lane_axis)
-            np.copyto(tiles, source.transpose(self.b_axes))
-        self.generations[memory_type] = generation
-        return matrix
+        cols) or (batches, cols, padded) (`b_rows`), refreshed from the buffer only when it
+        changed since this plan last read it."""
+        generation = self.sram.generation[memory_type]
+        if self.generations[memory_type] != generation:
+            if self.strided:
+                source = self.sources[memory_type]
+            elif memory_type == MemoryType.INP:
+                source = np.moveaxis(self.sram.inp[self.a_index], -2, self.lane_axis)
+            else:
+                source = np.moveaxis(self.sram.wgt[self.b_index], -2,
+                                     self.col_lane_axis).transpose(self.b_axes)
+            np.copyto(self.tiles[memory_type], source)
+            self.generations[memory_type] = generation
+        return self.operands[memory_type]
 
     def scratch(self) -> None:
         """Allocate the workspace arrays a run of this plan uses (when it is planned)."""
