@@ -242,7 +242,8 @@ class ProductPlan:
         return result
 
     def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(batches, rows, cols) = a · b (or a · bᵀ), exact: float32 holding integers when the reduction
+        """(batches, rows, cols) = a · b (a · bᵀ for B held as (N, K)), or (batches, cols, rows)
+        = b · aᵀ for a `transposed` plan; exact: float32 holding integers when the reduction
         fits one chunk, else int32 chunk sums with wrap-around."""
         ws, shape = self.workspace, (self.batches, self.rows, self.cols)
         if self.transposed:  # (batches, cols, rows) = b · aᵀ
