@@ -1,6 +1,7 @@
 """Instruction and micro-op encodings: reference positions, hypothesis round trips over random
 configs, and the bit-exact decode -> encode round trip of every instruction in the corpus."""
 
+import numpy as np
 import pytest
 from corpus import case_id, corpus_cases
 from hypothesis import HealthCheck, assume, given, settings
@@ -10,6 +11,7 @@ from isa_strategies import configs, instructions, uops
 from vta.isa import (INSN_BYTES, Config, DecodeError, FieldRangeError, Gemm, Opcode, decode,
                      decode_uop, encode, encode_uop, layouts)
 from vta.isa.image import ProgramImage
+from vta.isa.program import decode_program
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.filter_too_much])
@@ -117,6 +119,19 @@ def test_invalid_opcodes_are_rejected():
     for opcode in (5, 6, 7):
         with pytest.raises(DecodeError, match=f"instruction 3: invalid opcode {opcode}"):
             decode(bytes([opcode]) + bytes(15), config, "instruction 3: ")
+
+
+def test_a_program_decodes_repeated_instructions_once_and_names_the_first_invalid_one():
+    config = Config.preset()
+    gemm = encode(Gemm(uop_end=1, iter_out=2, iter_in=3), config)
+    invalid = bytes([6]) + bytes(15)
+    words = np.frombuffer(gemm * 3 + invalid + gemm + invalid, np.uint8)
+    with pytest.raises(DecodeError, match="^instruction 3: invalid opcode 6"):
+        decode_program(config, words, 0, 6)
+    program = decode_program(config, words, 0, 3)
+    assert [insn.index for insn in program] == [0, 1, 2]
+    assert all(insn.fields is program[0].fields and insn.raw == gemm for insn in program)
+    assert program[2].executions == 6 and program[2].opcode is Opcode.GEMM
 
 
 @pytest.mark.parametrize("case", corpus_cases(), ids=case_id)
