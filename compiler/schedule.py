@@ -12,7 +12,9 @@ blocks) are timed once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -191,10 +193,26 @@ def _ready(config: Config) -> None:
     """Nothing: a task that starts a worker (`CycleCost.start`)."""
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """The cyclic garbage collector paused: the schedule search makes many objects (plans,
+    instructions, events), and collections triggered by their count walk them and everything
+    the process holds (20 % of the search's time); what became garbage goes at the first
+    collection after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
-    image = scratch_image(config, layer, tiling)
-    return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
+    with _collector_paused():
+        image = scratch_image(config, layer, tiling)
+        return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
 
 
 def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
@@ -240,8 +258,9 @@ def _tilings(layer: VtaLayer) -> int:
 
 def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
     """The SRAM plans of the tilings that fit, with their analytic estimates, best first."""
-    estimated = [(plan, estimate(plan, config)) for plan in fitting_plans(layer, config)]
-    return sorted(estimated, key=lambda item: item[1])
+    with _collector_paused():
+        estimated = [(plan, estimate(plan, config)) for plan in fitting_plans(layer, config)]
+        return sorted(estimated, key=lambda item: item[1])
 
 
 def choose(layer: VtaLayer, config: Config, cost: CycleCost | None = None

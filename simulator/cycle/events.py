@@ -23,14 +23,16 @@ class Event:
 
     def __init__(self):
         self.time: int | None = None
-        self._waiters: list = []
+        #: the processes waiting, None while there are none (most events are never waited
+        #: for: a run makes several per instruction, and an empty list each cost as much)
+        self._waiters: list | None = None
 
     def fire(self, kernel: Kernel, time: int) -> None:
         self.time = time
         if self._waiters:
             for process in self._waiters:
                 kernel.resume(process, time)
-            self._waiters.clear()
+            self._waiters = None
 
 
 class Kernel:
@@ -70,7 +72,10 @@ class Kernel:
                 return
             if type(wait) is Event:
                 if wait.time is None:
-                    wait._waiters.append(process)
+                    if wait._waiters is None:
+                        wait._waiters = [process]
+                    else:
+                        wait._waiters.append(process)
                     return
                 wait = wait.time
             if wait > self.now:
