@@ -109,15 +109,16 @@ class KernelFootprints(wiring.Component):
         hit = Signal()
         found = {name: Signal(len(table[0][name]), name=f"found_{name}")
                  for name in ("lo_dst", "hi_dst", "lo_source", "hi_source")}
-        hits = []
-        for n, entry in enumerate(table):
-            inside = valid[n] & (entry["base"] <= loop.uop_bgn) & (loop.uop_end <= entry["end"])
-            hits.append(inside)
+        # One signal per entry (not an expression repeated in each field's selection below).
+        hits = [Signal(name=f"inside{n}") for n in range(entries)]
+        for n, (inside, entry) in enumerate(zip(hits, table)):
+            m.d.comb += inside.eq(valid[n] & (entry["base"] <= loop.uop_bgn)
+                                  & (loop.uop_end <= entry["end"]))
         m.d.comb += hit.eq(Cat(*hits).any())
         for name, signal in found.items():
             value = 0
             for inside, entry in zip(hits, table):
-                value = value | (entry[name] & inside.replicate(len(signal)))
+                value = value | Mux(inside, entry[name], 0)
             m.d.comb += signal.eq(value)
 
         def halves(lo, hi, factor_out, factor_in):

