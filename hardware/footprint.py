@@ -21,7 +21,7 @@ both halves.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from vta.hardware.layouts import insn_layout, log_depth, uop_layout
@@ -84,11 +84,14 @@ class KernelFootprints(wiring.Component):
             with m.If(written.src_idx > hi_source):
                 m.d.sync += hi_source.eq(written.src_idx)
 
-        # The table: entry `oldest` is replaced next.
+        # The table: entry `oldest` is replaced next. An entry's fields need no reset (`valid`
+        # has one); its four bounds are one signal, selected at once by the lookup.
+        bounds = data.StructLayout({"lo_dst": index_bits, "hi_dst": index_bits,
+                                    "lo_source": index_bits, "hi_source": index_bits})
         valid = Signal(entries)
-        table = [{name: Signal(width, name=f"{name}{n}") for name, width in
-                  (("base", len(load.sram_base)), ("end", end_bits), ("lo_dst", index_bits),
-                   ("hi_dst", index_bits), ("lo_source", index_bits), ("hi_source", index_bits))}
+        table = [{"base": Signal(len(load.sram_base), name=f"base{n}", reset_less=True),
+                  "end": Signal(end_bits, name=f"end{n}", reset_less=True),
+                  "bounds": Signal(bounds, name=f"bounds{n}", reset_less=True)}
                  for n in range(entries)]
         oldest = Signal(range(entries))
         with m.If(self.load_done):
@@ -98,8 +101,7 @@ class KernelFootprints(wiring.Component):
                             | (end > config.uop_depth))      # a load wrapping around
                 with m.If(oldest == n):
                     m.d.sync += [valid[n].eq(1), entry["base"].eq(base), entry["end"].eq(end),
-                                 entry["lo_dst"].eq(lo_dst), entry["hi_dst"].eq(hi_dst),
-                                 entry["lo_source"].eq(lo_source), entry["hi_source"].eq(hi_source)]
+                                 entry["bounds"].eq(Cat(lo_dst, hi_dst, lo_source, hi_source))]
                 with m.Elif(overlaps):
                     m.d.sync += valid[n].eq(0)
 
@@ -107,19 +109,17 @@ class KernelFootprints(wiring.Component):
         insn = self.insn
         loop = insn.gemm
         hit = Signal()
-        found = {name: Signal(len(table[0][name]), name=f"found_{name}")
-                 for name in ("lo_dst", "hi_dst", "lo_source", "hi_source")}
-        # One signal per entry (not an expression repeated in each field's selection below).
+        found = Signal(bounds, name="found")
+        # One signal per entry (not an expression repeated in the selection below).
         hits = [Signal(name=f"inside{n}") for n in range(entries)]
         for n, (inside, entry) in enumerate(zip(hits, table)):
             m.d.comb += inside.eq(valid[n] & (entry["base"] <= loop.uop_bgn)
                                   & (loop.uop_end <= entry["end"]))
         m.d.comb += hit.eq(Cat(*hits).any())
-        for name, signal in found.items():
-            value = 0
-            for inside, entry in zip(hits, table):
-                value = value | Mux(inside, entry[name], 0)
-            m.d.comb += signal.eq(value)
+        value = 0
+        for inside, entry in zip(hits, table):
+            value = value | Mux(inside, entry["bounds"].as_value(), 0)
+        m.d.comb += found.eq(value)
 
         def halves(lo, hi, factor_out, factor_in):
             top = Signal(index_bits + 26)
@@ -132,8 +132,8 @@ class KernelFootprints(wiring.Component):
         opcode = insn.header.opcode
         vector = (opcode == Opcode.ALU) & ~insn.alu.use_imm
         empty = (loop.iter_out == 0) | (loop.iter_in == 0) | (loop.uop_bgn >= loop.uop_end)
-        dst = halves(found["lo_dst"], found["hi_dst"], loop.dst_factor_out, loop.dst_factor_in)
-        src = halves(found["lo_source"], found["hi_source"], insn.alu.src_factor_out,
+        dst = halves(found.lo_dst, found.hi_dst, loop.dst_factor_out, loop.dst_factor_in)
+        src = halves(found.lo_source, found.hi_source, insn.alu.src_factor_out,
                      insn.alu.src_factor_in)
         with m.If(empty):
             m.d.comb += self.mask.eq(0)
