@@ -24,7 +24,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from vta.hardware.layouts import insn_layout, log_depth, uop_layout
+from vta.hardware.layouts import insn_layout, log_depth, sign_extended, uop_layout
 from vta.isa import Config, MemoryType, Opcode
 from vta.isa.config import UOP_BITS
 
@@ -123,8 +123,8 @@ class KernelFootprints(wiring.Component):
 
         def halves(lo, hi, factor_out, factor_in):
             top = Signal(index_bits + 26)
-            m.d.comb += top.eq(hi + (loop.iter_out - 1) * factor_out
-                               + (loop.iter_in - 1) * factor_in)
+            m.d.comb += top.eq(sign_extended(hi + (loop.iter_out - 1) * factor_out
+                                             + (loop.iter_in - 1) * factor_in, len(top)))
             half = 1 << (acc_bits - 1)
             beyond = top >= (1 << acc_bits)
             return (((lo < half) | beyond) & 1) | ((((top >= half) | beyond) & 1) << 1)

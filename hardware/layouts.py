@@ -5,7 +5,7 @@ Instruction layouts are `FlexibleLayout`s placing every ISA field at its ISA bit
 layouts describe one on-chip buffer element (INP, WGT, ACC, OUT) as arrays of signed lanes.
 """
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Const, signed, unsigned
 from amaranth.lib import data
 
 from vta.isa import Config, Layout, MemoryType, layouts
@@ -67,3 +67,12 @@ def elem_bits(config: Config, memory_type: MemoryType) -> int:
 
 def log_depth(config: Config, memory_type: MemoryType) -> int:
     return (config.depth(memory_type) - 1).bit_length()
+
+
+def sign_extended(value, width: int):
+    """`value` (signed) sign-extended to `width` bits, as an addition of a signed zero: an
+    assignment's sign extension is written in the Verilog as the sign bit repeated bit by bit,
+    which Verilator evaluates bit by bit; an addition is written ``$signed(a) + ...``, one
+    extension in Verilator's C++ (the fast RTL harness, docs/cosim.md). Synthesis removes the
+    addition."""
+    return value + Const(0, signed(width))

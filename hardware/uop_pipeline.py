@@ -32,7 +32,8 @@ from amaranth.lib.wiring import In, Out
 from vta.hardware.acc_memory import bank_of
 from vta.hardware.alu import TensorAlu
 from vta.hardware.gemm import GemmCore
-from vta.hardware.layouts import acc_tile, elem_bits, insn_layout, log_depth, uop_layout
+from vta.hardware.layouts import (acc_tile, elem_bits, insn_layout, log_depth, sign_extended,
+                                  uop_layout)
 from vta.isa import Config, ConfigError, MemoryType, Opcode, layouts
 
 
@@ -214,7 +215,7 @@ class UopPipeline(wiring.Component):
                 m.d.sync += previous_source.eq(source)
             # The immediate, sign-extended once and broadcast (not extended in every lane).
             immediate = Signal(signed(config.acc_width))
-            m.d.comb += immediate.eq(alu_insn.imm)
+            m.d.comb += immediate.eq(sign_extended(alu_insn.imm, config.acc_width))
             with m.If(alu_insn.use_imm):
                 m.d.comb += [alu.b[lane].eq(immediate) for lane in range(len(alu.b))]
             # S4: align the ALU result with the GEMM result.
