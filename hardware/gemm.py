@@ -3,21 +3,21 @@
 ``result = acc + inp · wgtᵀ`` per batch row (mod 2³²), or 0 with `reset`. Stage 1 registers the
 products, stage 2 the adder trees plus the accumulator.
 
-DSP budget: with the machine's `pack_multiplier_pairs` (the default), the two products of one input element with the
-weights of two neighbouring output channels come from a single multiplication
-``x · (w_hi · 2¹⁶ + w_lo)`` — an 8 × 25-bit signed product, which fits one DSP48E1 (25 × 18).
-The low product (in −16256…16384) is the signed low 16 bits of P, the high one
-``(P >> 16) + sign(low)``. A 16 × 16 core
-then needs 128 multipliers instead of 256 (the XC7Z020 has 220 DSP48E1).
+DSP budget: with the machine's `pack_multiplier_pairs` (the default), the two products of one
+input element with the weights of two neighbouring output channels come from a single
+multiplication ``P = x · (w_hi · 2¹⁶ + w_lo)`` — an 8 × 25-bit signed product, which fits one
+DSP48E1 (25 × 18). A 16 × 16 core then needs 128 multipliers instead of 256 (the XC7Z020 has
+220 DSP48E1).
 
-Stage 1 registers each product `p` (``product_bits`` wide) in offset binary, ``q = p + 2^(product_bits-1)``
-as an unsigned number (the two products of a packed pair are the two halves of
-``x · (w_hi · 2¹⁶ + w_lo) + 2³¹ + 2¹⁵``: one addition, no correction of the high product), so the
-adder trees add unsigned numbers, and their sum less ``block_in · 2^(product_bits-1)`` is the sum of
-the products: with `block_in` a power of two, the tree's top bit inverted, read as signed. The
-same function as signed products and signed trees, in the same adders; but Verilator's C++ for
-it has no sign extension at each adder (the fast RTL harness's time is mostly this datapath,
-docs/cosim.md).
+Stage 1 registers each product ``p`` (``product_bits`` wide) in offset binary: the unsigned
+``q = p + 2^(product_bits-1)``. Of a packed pair, the low product (in −16256…16384) plus 2¹⁵
+stays inside the low 16 bits, so the two are the two halves of ``P + 2³¹ + 2¹⁵`` (one addition;
+no correction of the high product by the low one's sign). The adder trees add these unsigned
+numbers; a tree of ``block_in = 2^k`` of them exceeds the sum of the products by
+``2^(product_bits+k-1)``, its top bit: inverted, and read as signed, the tree is that sum. The
+same function, in the same adders, as signed products and signed trees — but written so that
+Verilator's C++ of it has no sign extension at every adder, nor a sign bit repeated bit by bit
+(the fast RTL harness spends most of its time here: docs/cosim.md, "Figures").
 """
 
 from amaranth.hdl import Cat, Const, Module, Signal, signed
@@ -50,7 +50,7 @@ def packed_products(m: Module, x, w_lo, w_hi):
     # sign bit repeated, bit by bit, in the Verilog.
     high_weight = Cat(Const(0, shift), w_hi).as_signed()
     m.d.comb += [product.eq(x * (high_weight + w_lo)),
-                 offset.eq(product + ((1 << (2 * shift - 1)) | (1 << (shift - 1))))]
+                 offset.eq(product.as_unsigned() + ((1 << (2 * shift - 1)) | (1 << (shift - 1))))]
     return offset[:shift], offset[shift:]
 
 
