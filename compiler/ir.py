@@ -111,7 +111,9 @@ class Conv2d(Node):
     """acc[n,o] = bias[o] + Σ weight[o,c,i,j] · (x − input_zero_point)[n, g·C/G + c, ...] over the
     window (padding contributes 0, i.e. pads hold the input zero point), then `requant`.
 
-    weight: int8 (O, C/groups, KH, KW); bias: int32 (O,) (holding the requantization's offset
+    weight: int8 (O, C/groups, KH, KW), or int16 within ±255 where the model's weights minus
+    their zero point do not fit int8 (VTA sums int8 parts: `packing.weight_parts`); bias: int32
+    (O,) (holding the requantization's offset
     too: its rounding and output zero point, see `Requantize.offset`); pads: (top, left, bottom,
     right).
     """
@@ -139,7 +141,7 @@ class Conv2d(Node):
 @dataclass(frozen=True)
 class Dense(Node):
     """acc[n,m] = bias[m] + Σ_k weight[m,k] · (x[n,k] − input_zero_point), then `requant`.
-    weight: int8 (M, K) (output-major, as VTA's weight tiles); bias: int32 (M,) (holding the
+    weight: int8 (M, K) (output-major, as VTA's weight tiles; int16 as `Conv2d.weight`); bias: int32 (M,) (holding the
     requantization's offset, as `Conv2d.bias`). `copies` > 1: the weight holds the model's
     product that many times over (a recurrent product's rows twice, each copy stored its own
     way, and its input as two digits: `onnx_recurrent`); the model's MACs count one."""

@@ -27,8 +27,8 @@ def activation(quant: ir.Quant, bits: int) -> ir.Quant:
 
 
 def weights(weight: np.ndarray, scale: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(`bits`-bit weights in int8, scale per output channel) for symmetric int8 `weight` with
-    output channels on axis 0 and their `scale` (one per channel)."""
+    """(`bits`-bit weights in int8, scale per output channel) for `weight` (int8, or int16
+    within ±255) with output channels on axis 0 and their `scale` (one per channel)."""
     if bits == 8:
         return weight, scale
     limit = (1 << (bits - 1)) - 1

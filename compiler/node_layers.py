@@ -12,7 +12,7 @@ from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, 
                                  VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
-                                  is_block_diagonal)
+                                  is_block_diagonal, weight_parts)
 from vta.compiler.placement import Partition
 from vta.compiler.subtiles import activation_block
 from vta.isa import AluOp, Config, VtaError
@@ -105,16 +105,18 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     out_shape = graph.values[node.output].shape
     constants: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
-        weight = node.weight.reshape(node.weight.shape[0], -1, 1, 1)
+        parts, weight = weight_parts(node.weight.reshape(node.weight.shape[0], -1, 1, 1))
         epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=layouts[part.im2col[node.name]], output=output,
                          mode=WeightMode.DENSE, weights=dense_weight_tiles(weight, block),
-                         epilogue=epilogue, constants=constants, bias_tiles=bias_tiles,
+                         parts=parts, epilogue=epilogue, constants=constants,
+                         bias_tiles=bias_tiles,
                          macs=int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
     if isinstance(node, ir.Conv2d):
         x = layouts[node.inputs[0]]
-        weight = expand_groups(node.weight, node.groups, x.shape[1]) if node.groups > 1 \
-            else node.weight
+        parts, weight = weight_parts(node.weight)
+        if node.groups > 1:
+            weight = expand_groups(weight, node.groups, x.shape[1])
         if node.groups > 1 and is_block_diagonal(weight, block):
             mode, tiles = WeightMode.DIAGONAL, diagonal_weight_tiles(weight, block)
         else:
@@ -122,17 +124,18 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
         epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=x, output=output, kernel=node.weight.shape[2:],
                          strides=node.strides, dilations=node.dilations, pads=node.pads,
-                         mode=mode, weights=tiles, epilogue=epilogue, constants=constants,
-                         bias_tiles=bias_tiles,
+                         mode=mode, weights=tiles, parts=parts, epilogue=epilogue,
+                         constants=constants, bias_tiles=bias_tiles,
                          macs=int(np.prod(out_shape)) * int(np.prod(node.weight.shape[1:])))
     if isinstance(node, ir.ConvTranspose2d):
         return _transposed_layer(node, part, config)
     if isinstance(node, ir.Dense):
         x, weight = _dense_input(node, part, config)
+        parts, weight = weight_parts(weight)
         epilogue, bias_tiles = _epilogue(node, out_shape, constants, config, output.channels_last)
         return ConvLayer(name=node.name, input=x, output=output, mode=WeightMode.DENSE,
-                         weights=dense_weight_tiles(weight, block), epilogue=epilogue,
-                         constants=constants, bias_tiles=bias_tiles,
+                         weights=dense_weight_tiles(weight, block), parts=parts,
+                         epilogue=epilogue, constants=constants, bias_tiles=bias_tiles,
                          macs=int(np.prod(out_shape)) * node.weight.shape[1] // node.copies)
     if isinstance(node, ir.AvgPool):
         taps = node.kernel[0] * node.kernel[1]
@@ -294,6 +297,9 @@ def embedding(sequence: list, part: list) -> list[int]:
 
 def lower_transposed(node: ir.ConvTranspose2d, graph: ir.Graph) -> conv_transpose.Lowering:
     """The lowering of a transposed convolution (`conv_transpose.lower`), or Unsupported."""
+    if node.weight.dtype != np.int8:
+        raise Unsupported("weights minus their zero point do not fit int8 (a transposed "
+                          "convolution's phases take int8 weights only)")
     try:
         return conv_transpose.lower(node, graph.values[node.inputs[0]].shape,
                                     graph.values[node.output].shape)
@@ -363,6 +369,6 @@ def _dense_input(node: ir.Dense, part: Partition, config: Config):
     channel, y, xx = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
     position = image.tile_offset(0, channel // block, y + image.halo[0], xx + image.halo[1]) \
         * block + channel % block
-    weight = np.zeros((m, virtual.shape[1]), dtype=np.int8)
+    weight = np.zeros((m, virtual.shape[1]), dtype=node.weight.dtype)
     weight[:, position.ravel()] = node.weight
     return virtual, weight.reshape(m, -1, 1, 1)

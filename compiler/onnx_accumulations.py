@@ -11,17 +11,23 @@ from vta.compiler.onnx_operators import operator, optional_input
 from vta.compiler.onnx_values import Const, Pending, QConst, Quantized, channel_shape
 from vta.compiler.requantize import INT8_MAX, INT8_MIN
 
+#: The largest |weight − zero point| of 8-bit weights (uint8 255 against zero point 0).
+WIDE_WEIGHT = 255
+
 
 def _weights(q: np.ndarray, zero_point: np.ndarray, axis: int, label: str) -> np.ndarray:
-    """int8 weights with the zero point (scalar or per `axis`) removed."""
+    """Weights with the zero point (scalar or per `axis`) removed: int8 where they fit, else
+    int16 within ±255 (asymmetric uint8 weights, or weights quantized as activations), which
+    VTA runs as a sum of int8 parts (`packing.weight_parts`)."""
     shape = [1] * q.ndim
     if zero_point.size > 1:
         shape[axis] = zero_point.size
     weight = q.astype(np.int64) - zero_point.reshape(shape if zero_point.size > 1 else ())
-    if weight.min(initial=0) < INT8_MIN or weight.max(initial=0) > INT8_MAX:
-        raise NodeError(label, f"weights minus their zero point do not fit int8 (quantize "
-                        "weights symmetrically, as `vta quantize` does)")
-    return weight.astype(np.int8)
+    low, high = weight.min(initial=0), weight.max(initial=0)
+    if low < -WIDE_WEIGHT or high > WIDE_WEIGHT:
+        raise NodeError(label, f"weights minus their zero point reach {low}…{high}, beyond what "
+                        f"8-bit weights span (±{WIDE_WEIGHT})")
+    return weight.astype(np.int8 if INT8_MIN <= low and high <= INT8_MAX else np.int16)
 
 
 def _bias(im, name: str | None, label: str, acc_scale: np.ndarray, channels: int,

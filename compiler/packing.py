@@ -175,6 +175,18 @@ def dense_weight_tiles(weight: np.ndarray, block: int) -> np.ndarray:
     return np.ascontiguousarray(tiles.transpose(0, 2, 4, 5, 1, 3)).astype(np.int8)
 
 
+def weight_parts(weight: np.ndarray) -> tuple[int, np.ndarray]:
+    """(P, int8 (O, C, P·KH, KW)): (O, C, KH, KW) weights as the sum of the fewest int8 parts
+    P, part p's taps after part p − 1's (rows p·KH…). A weight w splits evenly, into
+    ⌊(w + p) / P⌋ for p = 0…P − 1 (their sum is w), each within int8 where −128·P ≤ w ≤ 127·P:
+    one part for int8 weights, two for weights minus an activation-style zero point (−1: up to
+    128) or most asymmetric uint8 ones (−255…254), three at most (255)."""
+    weight = weight.astype(np.int64)
+    parts = max(1, -(-int(weight.max(initial=0)) // 127), -(-int(-weight.min(initial=0)) // 128))
+    split = [(weight + part) // parts for part in range(parts)]
+    return parts, np.concatenate(split, axis=2).astype(np.int8)
+
+
 def diagonal_weight_tiles(weight: np.ndarray, block: int) -> np.ndarray:
     """The diagonal blocks of a block-diagonal (O, O, KH, KW) weight: (O/c, KH, KW, c, c)."""
     tiles = dense_weight_tiles(weight, block)

@@ -5,7 +5,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from vta.compiler.packing import (ActLayout, bias_input_tile, bias_weight_tiles, pack_array,
-                                  physical_shape)
+                                  physical_shape, weight_parts)
 
 
 @pytest.mark.parametrize("shape, kernel, strides, dilations, pads, batch", [
@@ -45,6 +45,20 @@ def test_bias_tiles_add_the_bias_through_the_gemm(block):
     np.testing.assert_array_equal(sums[len(bias):], 0)
     assert bias_weight_tiles(np.array([128 * 128 * (block - 1) + 64]), block) is None
     assert bias_weight_tiles(np.array([-reach - 128 - 64]), block) is None
+
+
+@pytest.mark.parametrize("low, high, parts", [(-128, 127, 1), (-127, 128, 2), (-255, 254, 2),
+                                               (-256, 254, 2), (0, 255, 3), (-255, 0, 2)])
+def test_weight_parts_are_int8_and_sum_to_the_weights(low, high, parts):
+    """Every weight of the range is the sum of its parts (rows p·KH… of the split), each part
+    int8, in the fewest parts that hold the range."""
+    values = np.arange(low, high + 1)
+    weight = np.resize(values, (len(values), 2, 2, 3)).astype(np.int16)
+    count, split = weight_parts(weight)
+    assert count == parts and split.dtype == np.int8
+    assert split.shape == (len(values), 2, 2 * parts, 3)
+    total = split.astype(np.int64).reshape(len(values), 2, parts, 2, 3).sum(axis=2)
+    np.testing.assert_array_equal(total, weight)
 
 
 def tile_array(x: np.ndarray, batch: int, block: int, halo, fill: int) -> np.ndarray:

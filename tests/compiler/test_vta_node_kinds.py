@@ -118,6 +118,80 @@ def test_transposed_convolutions_run_on_vta(tmp_path):
     assert_functional_matches_reference(graph, model, x)
 
 
+def shared_weights():
+    """Two MatMuls reading one weight through Identity nodes, as torch exports the layers
+    `nn.TransformerEncoder` deep-copies: onnxruntime quantizes the shared weight as an
+    activation, per tensor and asymmetric — its range (−0.99…1) gives zero point −1, so w − z
+    reaches 128, beyond int8."""
+    w = np.clip(weights(16, 16), -0.99, 1.0)
+    w[0, 0], w[1, 1] = 1.0, -0.99
+    nodes = [helper.make_node("Identity", ["w"], ["w1"], name="w1"),
+             helper.make_node("Identity", ["w"], ["w2"], name="w2"),
+             helper.make_node("MatMul", ["x", "w1"], ["h"], name="first"),
+             helper.make_node("Relu", ["h"], ["h.relu"], name="relu"),
+             helper.make_node("MatMul", ["h.relu", "w2"], ["y"], name="second")]
+    return nodes, {"w": w}, (1, 6, 16)
+
+
+def uint8_weight_convolutions():
+    """Convolutions (3×3 with all-positive weights: zero point 0, w − z up to 255; depthwise;
+    1×1) and a Gemm for uint8 weights quantized asymmetrically."""
+    init = {"a.w": np.abs(weights(8, 3, 3, 3)) + 0.05, "d.w": weights(8, 1, 3, 3) + 0.1,
+            "b.w": weights(20, 8, 1, 1) + 0.2, "f.w": weights(10, 20 * 36) - 0.02,
+            "shape": np.array([1, -1], np.int64)}
+    nodes = [helper.make_node("Conv", ["x", "a.w"], ["a"], name="a", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["a.relu"], name="a.relu"),
+             helper.make_node("Conv", ["a.relu", "d.w"], ["d"], name="d", pads=[1, 1, 1, 1],
+                              group=8),
+             helper.make_node("Conv", ["d", "b.w"], ["b"], name="b"),
+             helper.make_node("Reshape", ["b", "shape"], ["flat"], name="flat"),
+             helper.make_node("Gemm", ["flat", "f.w"], ["y"], name="f", transB=1)]
+    return nodes, init, (1, 3, 6, 6)
+
+
+def uint8_weight_tokens():
+    nodes, init, shape = case_token_matmul()
+    return nodes, {name: value + 0.1 for name, value in init.items()}, shape
+
+
+#: onnxruntime's asymmetric uint8 weights, per tensor (uint8 weights need uint8 activations)
+UINT8_WEIGHTS = dict(weight="uint8", activation="uint8", weight_symmetric=False, per_channel=False)
+
+
+@pytest.mark.parametrize("case, settings", [
+    (shared_weights, {}),
+    (uint8_weight_convolutions, UINT8_WEIGHTS), (uint8_weight_tokens, UINT8_WEIGHTS)],
+    ids=["shared", "uint8-convolutions", "uint8-tokens"])
+def test_weights_beyond_int8_run_on_vta(case, settings, tmp_path):
+    """Weights whose values minus their zero point do not fit int8 run on VTA as a sum of int8
+    parts over the same input: every product on VTA, the functional backend bit-exact with
+    the reference, which is within one step of onnxruntime."""
+    path, graph, model, x = compiled_case(case, tmp_path, **settings)
+    products = [node for node in graph.nodes if isinstance(node, (ir.Conv2d, ir.Dense))]
+    assert any(np.abs(node.weight.astype(int)).max() > 127 for node in products)
+    assert [model.nodes[index]["placement"] for index, node in enumerate(model.nodes)
+            if node["name"] in {p.name for p in products}] == ["vta"] * len(products)
+    assert_functional_matches_reference(graph, model, x)
+    theirs = onnxruntime_values(path, graph, {"x": x}, False)
+    ours = reference.run(graph, {"x": x})
+    assert max(np.abs(ours[name].astype(int) - theirs[name]).max() for name in theirs) <= 1
+
+
+def test_transposed_convolutions_with_weights_beyond_int8_run_on_the_host(tmp_path):
+    nodes, init, shape = case_conv_transpose()
+    init = {name: np.abs(value) for name, value in init.items()}
+    path, graph, model, x = compiled_case(lambda: (nodes, init, shape), tmp_path,
+                                          **UINT8_WEIGHTS)
+    transposed = [node for node in model.nodes if node["operator"] == "ConvTranspose2d"]
+    assert [node["placement"] for node in transposed] == ["host", "host"]
+    assert all(node["reason"].startswith("weights minus their zero point do not fit int8")
+               for node in transposed)
+    assert_functional_matches_reference(graph, model, x)
+    theirs = onnxruntime_values(path, graph, {"x": x}, False)
+    ours = reference.run(graph, {"x": x})
+    assert max(np.abs(ours[name].astype(int) - theirs[name]).max() for name in theirs) <= 1
+
+
 def concat_of_branches():
     """Branches of different scales (two convolutions and a host Sigmoid) concatenated along
     the channels and read by a padded convolution."""
