@@ -232,7 +232,7 @@ class ConvEmitter(LayerEmitter):
         copies = partial_accumulators(tile)
         for group in groups:
             (kh, kw), (sh, sw), (dh, dw) = group.kernel, group.strides, group.dilations
-            reduction = blocks + [Dim(layer.parts, 0, 0, kh * kw),
+            reduction = blocks + [Dim(layer.parts, 0, 0, taps // layer.parts),
                                   Dim(kh, 0, dh * window.pitch, 0 if identity else kw),
                                   Dim(kw, 0, dw, 0 if identity else 1)]
             outputs = [out_blocks, Dim(tile.rows, group.row_step, sh * window.pitch, 0),

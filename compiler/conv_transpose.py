@@ -43,7 +43,8 @@ class AxisPhase:
 class Lowering:
     """What the VTA layer of a transposed convolution needs: the window kernel and its pads,
     the phases along rows and columns (window offsets relative to the window's first row and
-    column), the weights (O, C, 1, taps) in phase order, and the bias of each phase."""
+    column), the weights (O, C, 1, taps) in phase order (of the node's weight type: int16 where
+    they do not fit int8), and the bias of each phase."""
 
     kernel: tuple[int, int]
     pads: tuple[int, int, int, int]
@@ -101,6 +102,6 @@ def lower(node: ir.ConvTranspose2d, input_shape: tuple[int, ...],
                                        np.zeros(weight.shape[1], np.int64)))
     for sums in zero_point_sums:
         biases.append(wrap32(node.bias.astype(np.int64) - node.input_zero_point * sums))
-    weights = np.stack(taps, axis=-1)[:, :, None, :].astype(np.int8)   # (O, C, 1, taps)
+    weights = np.stack(taps, axis=-1)[:, :, None, :].astype(node.weight.dtype)  # (O, C, 1, taps)
     return Lowering(tuple(extents), (pads[0][0], pads[1][0], pads[0][1], pads[1][1]), rows,
                     cols, weights, biases)

@@ -137,9 +137,10 @@ class ConvLayer:
     #: `kernel` is then the input window under one position, and `phases` compute the outputs
     upsample: tuple[int, int] = (1, 1)
     phases: tuple[Phase, ...] = ()
-    #: the GEMM over the kernel's taps runs this many times over the same input window, each
-    #: time with the next `kernel` taps of the weights: weights that do not fit int8 (minus
-    #: their zero point) as a sum of int8 parts (`packing.weight_parts`)
+    #: the GEMMs over the taps (the kernel's, or every phase's) run this many times over the
+    #: same input window, each time with the next `taps / parts` taps of the weights: weights
+    #: that do not fit int8 (minus their zero point) as a sum of int8 parts
+    #: (`packing.weight_parts`)
     parts: int = 1
 
     @property
@@ -164,7 +165,7 @@ class ConvLayer:
         """Weight taps per pair of channel blocks (a transposed convolution's phases' together,
         every part's)."""
         if self.phases:
-            return sum(phase.kernel[0] * phase.kernel[1] for phase in self.phases)
+            return sum(phase.kernel[0] * phase.kernel[1] for phase in self.phases) * self.parts
         return self.kernel[0] * self.kernel[1] * self.parts
 
     @property

@@ -297,9 +297,6 @@ def embedding(sequence: list, part: list) -> list[int]:
 
 def lower_transposed(node: ir.ConvTranspose2d, graph: ir.Graph) -> conv_transpose.Lowering:
     """The lowering of a transposed convolution (`conv_transpose.lower`), or Unsupported."""
-    if node.weight.dtype != np.int8:
-        raise Unsupported("weights minus their zero point do not fit int8 (a transposed "
-                          "convolution's phases take int8 weights only)")
     try:
         return conv_transpose.lower(node, graph.values[node.inputs[0]].shape,
                                     graph.values[node.output].shape)
@@ -331,13 +328,14 @@ def _transposed_layer(node: ir.ConvTranspose2d, part: Partition, config: Config)
                                 first_tap, None if shared else Const(len(constants) - 1)))
             first_tap += kernel[0] * kernel[1]
     epilogue += convert_steps(node.requant.steps, out_shape, constants)
+    parts, weights = weight_parts(lowering.weights)
     n, channels, height, width = graph.values[node.inputs[0]].shape
     return ConvLayer(name=node.name, input=part.layouts[node.inputs[0]],
                      output=part.layouts[node.output], kernel=lowering.kernel,
                      pads=lowering.pads, mode=WeightMode.DENSE,
-                     weights=dense_weight_tiles(lowering.weights, block), epilogue=epilogue,
+                     weights=dense_weight_tiles(weights, block), epilogue=epilogue,
                      constants=constants, bias_tiles=bias_tiles, upsample=tuple(node.strides),
-                     phases=tuple(phases),
+                     phases=tuple(phases), parts=parts,
                      macs=n * height * width * channels * int(np.prod(node.weight.shape[1:])))
 
 
