@@ -4,6 +4,8 @@ outputs, amplified through the layers): fed onnxruntime's own inputs, every laye
 onnxruntime's int8 outputs but for its float32 noise (values within ~1e-7 relative of a tie,
 about one output in 10^5), and the whole model stays within issue 11's acceptance."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -58,18 +60,43 @@ def test_recurrent_zoo_model_on_rtl_is_bit_exact(torch_installed):
 
 
 def test_yolov5n_integer_graph_is_the_exact_evaluation(torch_installed):
-    """yolov5n's integer graph (which every VTA backend reproduces bit for bit) gives, on every
-    reference input and at every quantized tensor onnxruntime would expose, the tensors of an
-    exact (float64) evaluation of the same QDQ graph — so where it is more than 2 output steps
-    from onnxruntime, the distance is onnxruntime's float32 arithmetic (docs/zoo.md, "Exact
-    evaluation")."""
+    """yolov5n's integer graph (which every VTA backend reproduces bit for bit), node by node on
+    the exact inputs, gives on every reference input and at every quantized tensor onnxruntime
+    would expose the tensors of an exact (float64) evaluation of the same QDQ graph, but for one
+    step where a requantization planned within its error bound of exact rounding
+    (`Requantize.error` ≤ requantize_multiply.ERROR_BUDGET) meets a value that close to a
+    rounding tie — so where it is more than 2 output steps from onnxruntime, the distance is
+    onnxruntime's float32 arithmetic (docs/zoo.md, "Exact evaluation")."""
     built = zoo.build("yolov5n")
     graph = import_onnx(built.int8_path)
-    compared = 0
+    compared = flips = 0
     for feed in built.reference.inputs:
         exact = exact_values(built.int8_path, graph, feed)
-        ours = reference.run(graph, feed)
-        for name, value in exact.items():
-            assert np.array_equal(ours[name], value), name
-            compared += value.size
-    assert len(exact) > 100 and compared > 10**6
+        values = dict(graph.constants) | {name: feed[name] for name in graph.inputs}
+        for node in graph.nodes:
+            inputs = [values[name] if name else None for name in node.inputs]
+            outputs = reference.run_node(node, inputs)
+            values.update((name, value) for name, value in zip(node.outputs, outputs) if name)
+            if node.output not in exact:
+                continue
+            ours, theirs = values[node.output], exact[node.output]
+            differ = ours != theirs
+            if differ.any():
+                gap = np.abs(ours.astype(np.int32) - theirs)
+                assert gap.max() == 1 and np.all(_near_tie(node, inputs)[differ]), node.output
+                flips += int(np.count_nonzero(differ))
+                values[node.output] = theirs        # the next nodes judged on exact inputs
+            compared += theirs.size
+    assert len(exact) > 100 and compared > 10**6 and flips <= compared * 1e-5
+
+
+def _near_tie(node: ir.Node, inputs: list) -> np.ndarray:
+    """Where the node's requantization input acc·M lies within the plan's error bound of a
+    rounding tie (nowhere for an exact plan)."""
+    requant = getattr(node, "requant", None)
+    if requant is None or requant.error == 0:
+        return np.zeros(reference.run_node(node, inputs)[0].shape, dtype=bool)
+    unrounded = dataclasses.replace(node, requant=lambda acc: np.asarray(acc, dtype=np.int64))
+    acc = reference.run_node(unrounded, inputs)[0]
+    scaled = (acc + requant.offset) * requant.multiplier
+    return np.abs(scaled - np.floor(scaled) - 0.5) <= requant.error
