@@ -30,7 +30,7 @@ from vta.isa import Config
 #: up. Time inside a nested phase counts for that phase only.
 PHASES = {
     (build, "partition"): "partition",
-    (schedule, "ranked"): "tiling ranking",
+    (schedule, "shortlisted"): "tiling ranking",
     (schedule.CycleCost, "_time"): "candidate timing",
     (build, "emit_layer"): "emission",
     (artifact, "to_bytes"): "serialization",

@@ -17,8 +17,8 @@ from __future__ import annotations
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import (Part, SramPlan, Tile, input_window, partial_accumulators,
-                                 split_rows)
+from vta.compiler.tiling import (Part, SramPlan, Tile, Tiling, input_window,
+                                 partial_accumulators, split_rows)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -84,6 +84,14 @@ _last_facts: tuple | None = None
 
 def estimate(plan: SramPlan, config: Config) -> float:
     """Estimated cycles of the plan's layer under its tiling."""
+    return estimates(plan, config)[0]
+
+
+def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
+    """`estimate`, and the same with each tile's store counted on top of its compute where the
+    layer has two threads: what a tile costs when the tile after next waits for its store (two
+    ACC slots, `SramPlan.acc_slots`; the second ranking of `schedule.shortlisted`). Neither
+    reads the buffer depths."""
     layer, t = plan.layer, plan.tiling
     dma = _dma(config)
     tile, regions = plan.full_tile, plan.full_regions
@@ -116,6 +124,15 @@ def estimate(plan: SramPlan, config: Config) -> float:
         compute = max(gemm, alu) + 6 * INSTRUCTION_OVERHEAD
     else:
         compute = gemm + alu + 6 * INSTRUCTION_OVERHEAD
+    usual = _total(layer, t, dma, tiles, load, compute, store)
+    if t.threads == 2:
+        return usual, _total(layer, t, dma, tiles, load, compute + store, store)
+    return usual, usual
+
+
+def _total(layer, t: Tiling, dma: _Dma, tiles: int, load: float, compute: float,
+           store: float) -> float:
+    """A layer's cycles from one tile's load, compute and store."""
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:
         busiest = max(load, compute, store)

@@ -1,7 +1,8 @@
-"""Choice of a layer's tiling: the analytic model (`cost_model.estimate`) ranks the SRAM plans of
-every tiling that fits the buffers (`tiling.fitting_plans`), the cycle-level model of the core
-(`vta.simulator.cycle`) times the `SHORTLIST` best of them as code generation emits them, and
-the fastest wins.
+"""Choice of a layer's tiling: the analytic model (`cost_model.estimates`) ranks the SRAM plans
+of every tiling that fits the buffers (`tiling.fitting_plans`) twice — by its estimate, and with
+each tile's store waited for where the tile after next needs its ACC slot —, the cycle-level
+model of the core (`vta.simulator.cycle`) times the `SHORTLIST` best of each ranking as code
+generation emits them (`shortlisted`), and the fastest wins.
 
 The analytic model alone is off by up to 1.5× per layer and often ranks the best tiling tenth
 or twentieth; eight timed candidates find within 0.6 % of the best of forty on ResNet-18
@@ -17,13 +18,15 @@ import dataclasses
 import gc
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 
 import numpy as np
 
 from vta.compiler.codegen import emit_layer
-from vta.compiler.cost_model import estimate
+from vta.compiler.cost_model import estimate, estimates
 from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
@@ -34,7 +37,7 @@ from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
 from vta.simulator.cycle import CycleModel
 
-#: Tilings the cycle model times per layer (the analytic model's best ones).
+#: Tilings the cycle model times per layer from each of the analytic model's two rankings.
 SHORTLIST = 8
 #: Estimated cycles (summed over a batch of candidates) from which they are timed in parallel
 #: (smaller batches time faster than a process pool starts).
@@ -74,16 +77,16 @@ class CycleCost:
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.cycles: dict[tuple, int] = {}
-        #: per `timing_key`: the layer ranked, the head of its ranking
+        #: per `timing_key`: the layer ranked, its shortlist
         self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
         self._pool: ProcessPoolExecutor | None = None
 
     def ranking(self, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
-        """The head of `ranked(layer)` (its `SHORTLIST` best plans: all `choose` reads),
-        ranked once per `timing_key` (layers that differ only in their data rank alike)."""
+        """`shortlisted(layer)` (all `choose` reads), ranked once per `timing_key` (layers that
+        differ only in their data rank alike)."""
         key = timing_key(layer)
         if key not in self._rankings:
-            self._rankings[key] = (layer, ranked(layer, self.config)[:SHORTLIST])
+            self._rankings[key] = (layer, shortlisted(layer, self.config))
         ranked_layer, head = self._rankings[key]
         if ranked_layer is layer:
             return head
@@ -119,7 +122,7 @@ class CycleCost:
         timed): one batch spreads over the cores better than a layer at a time."""
         self._rank(layers)
         self._time([(layer, plan.tiling, value) for layer in layers
-                    for plan, value in self.ranking(layer)[:SHORTLIST]])
+                    for plan, value in self.ranking(layer)])
 
     def _time(self, pairs: list[tuple]) -> None:
         """Time the (layer, tiling) pairs not timed yet (given as (layer, tiling, analytic
@@ -136,12 +139,12 @@ class CycleCost:
         keys = list(missing)
         results = None
         if len(keys) > 1 and self.workers > 1:
-            estimates = {key: known[0] if known else estimate(plan_sram(layer, tiling,
-                                                                        self.config),
-                                                              self.config)
-                         for key, (layer, tiling, *known) in missing.items()}
-            if sum(estimates.values()) >= PARALLEL_CYCLES:
-                keys.sort(key=lambda key: -estimates[key])
+            expected = {key: known[0] if known else estimate(plan_sram(layer, tiling,
+                                                                       self.config),
+                                                             self.config)
+                        for key, (layer, tiling, *known) in missing.items()}
+            if sum(expected.values()) >= PARALLEL_CYCLES:
+                keys.sort(key=lambda key: -expected[key])
                 results = self._map(time_tiling, [missing[key][:2] for key in keys])
         if results is None:
             results = [time_tiling(self.config, *missing[key][:2]) for key in keys]
@@ -245,10 +248,10 @@ def _nbytes(layout: ActLayout) -> int:
 
 
 def shortlist(config: Config, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
-    """The head of `ranked(layer)` with the layer left out of its plans (what the process
-    pool sends back: the asking process holds the layer)."""
+    """`shortlisted(layer)` with the layer left out of its plans (what the process pool sends
+    back: the asking process holds the layer)."""
     return [(dataclasses.replace(plan, layer=None), value)
-            for plan, value in ranked(layer, config)[:SHORTLIST]]
+            for plan, value in shortlisted(layer, config)]
 
 
 def _tilings(layer: VtaLayer) -> int:
@@ -263,17 +266,45 @@ def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
         return sorted(estimated, key=lambda item: item[1])
 
 
+def shortlisted(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
+    """The plans the cycle model times (`heads` of the two rankings of the tilings that fit),
+    with their analytic estimates."""
+    with _collector_paused():
+        estimated = [(plan, *estimates(plan, config)) for plan in fitting_plans(layer, config)]
+        by_estimate = sorted(estimated, key=lambda item: item[1])
+        by_wait = sorted(by_estimate, key=lambda item: waited(item[0].acc_slots, *item[1:]))
+        return [(plan, value) for plan, value, _ in heads(by_estimate, by_wait, id)]
+
+
+def waited(acc_slots: int, usual: float, store_on_top: float) -> float:
+    """A plan's estimate in the ranking by store wait (from its `cost_model.estimates`): the
+    store counts on top of the compute where the tile after next waits for it."""
+    return store_on_top if acc_slots == 2 else usual
+
+
+def heads(by_estimate: Iterable, by_wait: Iterable, key: Callable) -> list:
+    """The first `SHORTLIST` of `by_estimate` (plans ranked by the analytic estimate), then
+    those of the first `SHORTLIST` of `by_wait` (ranked with each tile's store waited for) that
+    are not among them (same `key`). The second ranking puts the tilings whose tile after next
+    waits for a store further back, and so lets in others that the first ranks too low
+    (ResNet-18's stem); neither alone picks the best for every layer (docs/compiler.md, "Two
+    rankings")."""
+    head = list(islice(by_estimate, SHORTLIST))
+    chosen = {key(item) for item in head}
+    return head + [item for item in islice(by_wait, SHORTLIST) if key(item) not in chosen]
+
+
 def choose(layer: VtaLayer, config: Config, cost: CycleCost | None = None
            ) -> tuple[SramPlan, int]:
     """The SRAM plan (tiling) of `layer` and its cycles: timed by `cost` among the analytic
-    model's shortlist, or the analytic model's best and its estimate when `cost` is None."""
+    model's shortlists, or the analytic model's best and its estimate when `cost` is None."""
     plans = ranked(layer, config) if cost is None else cost.ranking(layer)
     if not plans:
         raise VtaError(f"layer {layer.name}: no tiling fits the on-chip buffers")
     if cost is None:
         plan, estimated = plans[0]
         return plan, int(estimated)
-    shortlist = [plan for plan, _ in plans[:SHORTLIST]]
+    shortlist = [plan for plan, _ in plans]
     timed = zip(cost.times(layer, [plan.tiling for plan in shortlist]), range(len(shortlist)),
                 shortlist)
     cycles, _, plan = min(timed)

@@ -276,13 +276,8 @@ class SramPlan:
 
     @property
     def acc_slots(self) -> int:
-        """ACC slots the tiles rotate through: with two threads, two in each half of ACC where
-        a tile's ACC regions fit a quarter of it (so that a tile's store overlaps the work of
-        the next two tiles instead of holding back the tile after next), else one per thread."""
-        threads = self.tiling.threads
-        if threads == 2 and self.slots[MemoryType.ACC] <= self.capacity.depths[MemoryType.ACC] // 4:
-            return 4
-        return threads
+        """ACC slots the tiles rotate through (`acc_slots`)."""
+        return acc_slots(self.tiling.threads, self.slots, self.capacity)
 
     def slot(self, memory: MemoryType, index: int) -> int:
         """First entry of the slot of `memory` that tile (or reduction step) `index` uses. With
@@ -308,6 +303,15 @@ class SramPlan:
     def fits(self) -> bool:
         """True when the slots of every thread and the shared regions fit the buffers."""
         return _fits(self.tiling.threads, self.slots, self.shared, self.capacity)
+
+
+def acc_slots(threads: int, slots: dict[MemoryType, int], capacity: Capacity) -> int:
+    """ACC slots the tiles rotate through: with two threads, two in each half of ACC where a
+    tile's ACC regions (`slots`) fit a quarter of it (so that a tile's store overlaps the work
+    of the next two tiles instead of holding back the tile after next), else one per thread."""
+    if threads == 2 and slots[MemoryType.ACC] <= capacity.depths[MemoryType.ACC] // 4:
+        return 4
+    return threads
 
 
 def _fits(threads: int, slots: dict[MemoryType, int], shared: dict[Part, Region],

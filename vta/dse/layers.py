@@ -12,9 +12,11 @@ depend on a point's buffer sizes or clock:
 - a layer's candidate tilings with their slot sizes (they depend on the layer's shape only) and
   each one's analytic estimate (it reads the bus, the machine and the tile sizes, not the
   buffer depths): a point ranks those that fit its buffers;
-- a (layer, tiling)'s cycles on the cycle model and its program's counters: between buffer
-  sizes the program differs only in the SRAM entry of the bias input tile (INP's last entry),
-  which no timing reads (the cycle model's banks are the ACC's).
+- a (layer, tiling)'s cycles on the cycle model and its program's counters, per count of ACC
+  slots (`tiling.acc_slots`, which ACC's depth decides): beyond that count, between buffer
+  sizes the program differs only in SRAM entries no timing reads — the bias input tile's (INP's
+  last entry) and where in its half of ACC a slot starts (the cycle model's banks are ACC's
+  halves and parities).
 
 Layers that differ only in their data (ResNet's repeated blocks) share all of it too.
 """
@@ -23,12 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from vta.compiler.cost_model import estimate
+from vta.compiler.cost_model import estimates
 from vta.compiler.macs import node_macs
 from vta.compiler.partition import partition
 from vta.compiler.placement import Placement
-from vta.compiler.schedule import SHORTLIST, CycleCost, choose, scratch_image, timing_key
-from vta.compiler.tiling import Capacity, SramPlan, _fits, _shared, _slots, candidates
+from vta.compiler.schedule import CycleCost, choose, heads, scratch_image, timing_key, waited
+from vta.compiler.tiling import (Capacity, SramPlan, _fits, _shared, _slots, acc_slots,
+                                 candidates)
 from vta.isa import Config, VtaError
 from vta.isa.opcodes import Opcode
 from vta.isa.program import count
@@ -59,9 +62,9 @@ def cost_key(config: Config) -> tuple:
 
 @dataclasses.dataclass
 class _Group:
-    """One layer shape under one cost key: every candidate tiling (with its slots) ordered by
-    its analytic estimate, the shortlist of each set of buffer depths, and the programs
-    (cycles or None, counters) made so far."""
+    """One layer shape under one cost key: every candidate tiling (with its slots) with its
+    analytic estimates (`cost_model.estimates`), ordered by the first, the shortlist of each
+    set of buffer depths, and the programs (cycles or None, counters) made so far."""
 
     ordered: list[tuple]
     shortlists: dict = dataclasses.field(default_factory=dict)
@@ -98,41 +101,47 @@ class SharedCost(CycleCost):
         for tiling, full_tile, full_regions, slots in _CANDIDATES[shape]:
             plan = SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, self.capacity),
                             full_tile, full_regions, self.capacity)
-            estimated.append((estimate(plan, self.config), tiling, full_tile, full_regions,
+            estimated.append((*estimates(plan, self.config), tiling, full_tile, full_regions,
                               slots))
         estimated.sort(key=lambda item: item[0])      # stable: ties keep the candidates' order
         group = _GROUPS[(shape, self.key)] = _Group(estimated)
         return group
 
     def ranking(self, layer) -> list[tuple[SramPlan, float]]:
-        """The analytic model's best `SHORTLIST` tilings of `layer` that fit the buffers, best
-        first: the head of `schedule.ranked`, all `choose` reads."""
+        """The tilings of `layer` that fit the buffers in `schedule.shortlisted`'s order (the
+        analytic model's best first), all `choose` reads."""
         group = self._group(layer)
         capacity = self.capacity
+
+        def fitting(ordered):
+            for entry in ordered:
+                tiling, slots = entry[2], entry[5]
+                if _fits(tiling.threads, slots, _shared(layer, tiling, slots, capacity),
+                         capacity):
+                    yield entry
+
         if self.depths not in group.shortlists:
-            shortlist = []
-            for value, tiling, full_tile, full_regions, slots in group.ordered:
-                shared = _shared(layer, tiling, slots, capacity)
-                if _fits(tiling.threads, slots, shared, capacity):
-                    shortlist.append((value, tiling, full_tile, full_regions, slots))
-                    if len(shortlist) == SHORTLIST:
-                        break
-            group.shortlists[self.depths] = shortlist
+            by_wait = sorted(group.ordered, key=lambda entry: waited(
+                acc_slots(entry[2].threads, entry[5], capacity), *entry[:2]))
+            group.shortlists[self.depths] = heads(fitting(group.ordered), fitting(by_wait),
+                                                  lambda entry: entry[2])
         return [(SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, capacity),
                           full_tile, full_regions, capacity), value)
-                for value, tiling, full_tile, full_regions, slots
+                for value, _, tiling, full_tile, full_regions, slots
                 in group.shortlists[self.depths]]
 
     def program(self, layer, tiling, timed: bool = True) -> tuple[int | None, dict]:
-        """(cycles on the cycle model, counters) of `layer`'s program under `tiling`; not
-        `timed`: the counters only (cycles None, unless timed before)."""
+        """(cycles on the cycle model, counters) of `layer`'s program under `tiling` (shared
+        between buffer depths that give it as many ACC slots); not `timed`: the counters only
+        (cycles None, unless timed before)."""
         programs = self._group(layer).programs
-        known = programs.get(tiling)
+        key = (tiling, acc_slots(tiling.threads, _slots(layer, tiling)[2], self.capacity))
+        known = programs.get(key)
         if known is None or (timed and known[0] is None):
             image = scratch_image(self.config, layer, tiling)
             cycles = CycleModel(self.config).run(image.program, image.insn_addr,
                                                  image.dram).cycles if timed else None
-            known = programs[tiling] = (cycles, program_counters(image.program, self.config))
+            known = programs[key] = (cycles, program_counters(image.program, self.config))
         return known
 
     def _time(self, pairs) -> None:
