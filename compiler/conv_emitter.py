@@ -16,7 +16,7 @@ from vta.isa.layout import ALU_IMM_BITS
 
 
 #: Parts a tile's GEMM is split into when the previous tile's epilogue runs beside it (its ALU
-#: kernels go between the parts, `LayerEmitter.emit`).
+#: kernels go after each part, `LayerEmitter.over_last`).
 OVERLAP_PARTS = 4
 
 
@@ -240,14 +240,10 @@ class ConvEmitter(LayerEmitter):
             base = (accumulators + group.first_output, source + group.first_input,
                     weights + group.first_tap)
             if middle is not None and len(groups) == 1 and copies == 1:
-                parts = split_outputs(outputs, base, OVERLAP_PARTS)
-                for number, (dims, shifted) in enumerate(parts):
-                    self.accumulate(reduction, dims, shifted, copies, count)
-                    if number < len(parts) - 1:
-                        middle(last=number == len(parts) - 2,
-                               share=(number + 1) / (len(parts) - 1))
-                if len(parts) > 1:
-                    middle = None
+                self.over_last(split_outputs(outputs, base, OVERLAP_PARTS), middle,
+                               lambda dims, shifted: self.accumulate(reduction, dims, shifted,
+                                                                     copies, count))
+                middle = None
             else:
                 self.accumulate(reduction, outputs, base, copies, count)
         if middle is not None:

@@ -107,8 +107,9 @@ class LayerEmitter(ABC):
         # With two threads on a core whose GEMM and ALU units overlap (docs/hardware.md), a
         # tile's epilogue (its ALU kernels, recorded) is spread over the next tile's GEMMs, so
         # that it runs beside them: after each part of those GEMMs come the kernels whose
-        # executions, added up, do not exceed the GEMM executions so far; the rest before the
-        # last part, then its store. The two tiles' ACC slots lie in different halves
+        # executions, added up, do not exceed the GEMM executions so far; the rest after the
+        # last part of a tile of one reduction chunk (`over_last`), before the last chunk of a
+        # tile of several, then its store. The two tiles' ACC slots lie in different halves
         # (`SramPlan.slot`).
         overlap = threads == 2 and stream.config.machine.overlap_kernels > 0
         carry = _Carry()
@@ -210,6 +211,17 @@ class LayerEmitter(ABC):
         self.carried = None
 
     # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def over_last(parts: list[tuple], middle, emit_part) -> None:
+        """Emit the GEMM `parts` (`emit_part(*part)`) with the carried epilogue spread over all
+        of them (`middle`), the last one included: after each part the kernels due, at least
+        an even share, and the rest after the last part, where it runs beside that part
+        (before it, the GEMM unit would wait in the in-order queue until the rest is
+        issued)."""
+        for number, part in enumerate(parts):
+            emit_part(*part)
+            middle(last=number == len(parts) - 1, share=(number + 1) / len(parts))
+
     def kernel(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> None:
         """Emit a GEMM/ALU kernel (or, while an epilogue is recorded, keep it for later)."""
         if self.recording is not None:

@@ -316,3 +316,15 @@ def test_requantization_with_a_scratch_register(config, shape):
     conv = next(node for node in graph.nodes if isinstance(node, ir.Conv2d))
     assert registers(conv.requant.steps) == 2
     check(graph, config)
+
+
+def test_carried_epilogue_is_spread_over_every_gemm_part_the_last_included():
+    """After each GEMM part come the carried epilogue's kernels due (at least an even share);
+    after the last part, the rest (`middle(last=True)`), so that it runs beside that part."""
+    from vta.compiler.layer_emitter import LayerEmitter
+    calls = []
+    LayerEmitter.over_last([("a",), ("b",), ("c",)],
+                           lambda last, share: calls.append(("middle", last, share)),
+                           lambda part: calls.append(("gemm", part)))
+    assert calls == [("gemm", "a"), ("middle", False, 1 / 3), ("gemm", "b"),
+                     ("middle", False, 2 / 3), ("gemm", "c"), ("middle", True, 1.0)]
