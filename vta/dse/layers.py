@@ -24,14 +24,15 @@ Layers that differ only in their data (ResNet's repeated blocks) share all of it
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 from vta.compiler.cost_model import estimates
 from vta.compiler.macs import node_macs
 from vta.compiler.partition import partition
 from vta.compiler.placement import Placement
 from vta.compiler.schedule import CycleCost, choose, heads, scratch_image, timing_key, waited
-from vta.compiler.tiling import (Capacity, SramPlan, _fits, _shared, _slots, acc_slots,
-                                 candidates)
+from vta.compiler.tiling import (Capacity, SramPlan, Tiling, _fits, _shared, _slots,
+                                 acc_slots, candidates)
 from vta.isa import Config, VtaError
 from vta.isa.opcodes import Opcode
 from vta.isa.program import count
@@ -60,13 +61,24 @@ def cost_key(config: Config) -> tuple:
     return tuple(sorted((name, repr(value)) for name, value in keys.items()))
 
 
+class _Candidate(NamedTuple):
+    """A tiling of a layer shape with its slots and its two analytic estimates."""
+
+    estimate: float
+    store_on_top: float
+    tiling: Tiling
+    full_tile: object
+    full_regions: dict
+    slots: dict
+
+
 @dataclasses.dataclass
 class _Group:
     """One layer shape under one cost key: every candidate tiling (with its slots) with its
     analytic estimates (`cost_model.estimates`), ordered by the first, the shortlist of each
     set of buffer depths, and the programs (cycles or None, counters) made so far."""
 
-    ordered: list[tuple]
+    ordered: list[_Candidate]
     shortlists: dict = dataclasses.field(default_factory=dict)
     programs: dict = dataclasses.field(default_factory=dict)
 
@@ -101,9 +113,9 @@ class SharedCost(CycleCost):
         for tiling, full_tile, full_regions, slots in _CANDIDATES[shape]:
             plan = SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, self.capacity),
                             full_tile, full_regions, self.capacity)
-            estimated.append((*estimates(plan, self.config), tiling, full_tile, full_regions,
-                              slots))
-        estimated.sort(key=lambda item: item[0])      # stable: ties keep the candidates' order
+            estimated.append(_Candidate(*estimates(plan, self.config), tiling, full_tile,
+                                        full_regions, slots))
+        estimated.sort(key=lambda item: item.estimate)      # stable: ties keep the candidates' order
         group = _GROUPS[(shape, self.key)] = _Group(estimated)
         return group
 
@@ -115,16 +127,16 @@ class SharedCost(CycleCost):
 
         def fitting(ordered):
             for entry in ordered:
-                tiling, slots = entry[2], entry[5]
-                if _fits(tiling.threads, slots, _shared(layer, tiling, slots, capacity),
-                         capacity):
+                if _fits(entry.tiling.threads, entry.slots,
+                         _shared(layer, entry.tiling, entry.slots, capacity), capacity):
                     yield entry
 
         if self.depths not in group.shortlists:
             by_wait = sorted(group.ordered, key=lambda entry: waited(
-                acc_slots(entry[2].threads, entry[5], capacity), *entry[:2]))
+                acc_slots(entry.tiling.threads, entry.slots, capacity), entry.estimate,
+                entry.store_on_top))
             group.shortlists[self.depths] = heads(fitting(group.ordered), fitting(by_wait),
-                                                  lambda entry: entry[2])
+                                                  lambda entry: entry.tiling)
         return [(SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, capacity),
                           full_tile, full_regions, capacity), value)
                 for value, _, tiling, full_tile, full_regions, slots
