@@ -54,12 +54,15 @@ class Quant:
         return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
 
     def quantize(self, real: np.ndarray) -> np.ndarray:
-        """Round half to even and saturate, as ONNX QuantizeLinear does. The quotient is taken
-        in float64 (of the float32 values): the exact quotient's rounding, which a float32
-        division misses for a quotient within 2^-24 relative of a tie (about 2 values in 10^6)."""
+        """Round half to even and saturate, as ONNX QuantizeLinear does; a NaN quotient (of an
+        infinite scale, which calibration gives a tensor holding −inf) becomes the lowest value,
+        as in onnxruntime and ONNX's reference evaluator. The quotient is taken in float64 (of
+        the float32 values): the exact quotient's rounding, which a float32 division misses for
+        a quotient within 2^-24 relative of a tie (about 2 values in 10^6)."""
         q = np.rint(np.asarray(real, dtype=np.float32).astype(np.float64)
                     / np.float64(self.scale)) + self.zero_point
-        return np.clip(q, *self.range).astype(np.int8)
+        lowest, highest = self.range
+        return np.clip(np.nan_to_num(q, nan=lowest), lowest, highest).astype(np.int8)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (np.asarray(q, dtype=np.float32) - self.zero_point) * np.float32(self.scale)

@@ -44,6 +44,7 @@ def quantize_linear(call, x, scale, zero_point=None):
     rounded = np.rint(np.clip(scaled, -2.0 ** 31, 2.0 ** 31 - 1))
     if zero_point is not None:
         rounded = rounded + along_axis(zero_point, x.shape, axis, block).astype(np.float64)
+    rounded = np.nan_to_num(rounded, nan=info.min)     # NaN quotients: the lowest, as ORT
     return np.clip(rounded, info.min, info.max).astype(dtype)
 
 

@@ -74,7 +74,26 @@ def attention():
     return float_model(nodes, init, [1, 8, d], opset=17), (1, 8, d)
 
 
-MODELS = {"squeeze_excite": squeeze_excite, "unet_step": unet_step, "attention": attention}
+def causal_attention():
+    """Decoder self-attention masked as GPT exports have it: Where(causal, −inf, scores). The
+    quantizer calibrates the masked scores' range to −inf, so their scale is infinite: every
+    quantized score is NaN or ±inf over ∞, and onnxruntime quantizes a NaN to the lowest value."""
+    d, t = 16, 8
+    init = {"q.w": weights(d, d), "k.w": weights(d, d), "v.w": weights(d, d),
+            "o.w": weights(d, d), "scale": np.array(0.25, np.float32),
+            "causal": np.triu(np.ones((t, t), bool), 1),
+            "minus_inf": np.array(-np.inf, np.float32)}
+    nodes = [node("MatMul", ["x", "q.w"], "q"), node("MatMul", ["x", "k.w"], "k"),
+             node("MatMul", ["x", "v.w"], "v"), node("Transpose", ["k"], "kt", perm=[0, 2, 1]),
+             node("MatMul", ["q", "kt"], "s"), node("Mul", ["s", "scale"], "ss"),
+             node("Where", ["causal", "minus_inf", "ss"], "masked"),
+             node("Softmax", ["masked"], "a", axis=-1), node("MatMul", ["a", "v"], "c"),
+             node("MatMul", ["c", "o.w"], "y")]
+    return float_model(nodes, init, [1, t, d], opset=17), (1, t, d)
+
+
+MODELS = {"squeeze_excite": squeeze_excite, "unet_step": unet_step, "attention": attention,
+          "causal_attention": causal_attention}
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -110,6 +129,7 @@ def test_convolutions_run_on_vta_and_the_rest_on_the_host(quantized):
     if name == "unet_step":           # nearest ×2 up-sampling on VTA (identity taps)
         assert placements["near"] == "vta"
     assert {"LayerNormalization", "Softmax", "Erf"} <= host or name != "attention"
+    assert {"Where", "Softmax"} <= host or name != "causal_attention"
     convolutions = [n.name for n in graph.nodes
                     if type(n).__name__ in ("Conv2d", "ConvTranspose2d", "Dense")]
     assert all(placements[conv] == "vta" for conv in convolutions)
