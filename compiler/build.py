@@ -120,6 +120,8 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
             operator = node.activation if isinstance(node, ir.Requantization) else "Mul"
         if getattr(node, "upsample", False):
             operator = "Resize"
+        if isinstance(node, ir.Table):
+            operator = node.operator
         info = {"name": node.name, "operator": operator, "placement": str(placement),
                 "macs": node_macs(graph, node)}
         if placement == Placement.VTA and node.name in residuals:

@@ -26,7 +26,7 @@ INLINE_ELEMENTS = 16
 TYPES = {cls.__name__: cls for cls in (
     ir.HostOp, ir.Quantize, ir.Dequantize, ir.Reinterpret, ir.Conv2d, ir.Dense, ir.Add,
     ir.MaxPool, ir.AvgPool, ir.Requantization, ir.Reshape, ir.Concat, ir.ConvTranspose2d,
-    ir.Transpose, ir.MatMulOperand, ir.MatMul,
+    ir.Transpose, ir.MatMulOperand, ir.MatMul, ir.Table,
     ir.Quant, Requantize, AluStep, Register)}
 
 

@@ -307,6 +307,33 @@ class ConvTranspose2d(Node):
 
 
 @dataclass(frozen=True)
+class Table(Node):
+    """y = table[x + 128]: an element-wise function of an int8 tensor, given by its output at
+    each of the 256 inputs — a chain of ONNX float operators between a DequantizeLinear and a
+    QuantizeLinear, evaluated once in float64 with ONNX's semantics (`tables`). `operators`
+    are the ONNX operators it stands for, in order. VTA has no gather: it runs on the host."""
+
+    table: np.ndarray = field(repr=False)
+    operators: tuple[str, ...]
+
+    def __post_init__(self):
+        table = self.table
+        if not (isinstance(table, np.ndarray) and table.dtype == np.int8
+                and table.shape == (256,)):
+            found = (f"{table.dtype} {table.shape}" if isinstance(table, np.ndarray)
+                     else type(table).__name__)
+            raise VtaError(f"node {self.name}: a table holds 256 int8 outputs, not {found}")
+        if not (isinstance(self.operators, tuple) and self.operators
+                and all(isinstance(op, str) for op in self.operators)):
+            raise VtaError(f"node {self.name}: a table names the operators it stands for")
+
+    @property
+    def operator(self) -> str:
+        """How the placement report names it: "Sigmoid (table)", "Div+Erf+Add (table)"."""
+        return f"{'+'.join(self.operators)} (table)"
+
+
+@dataclass(frozen=True)
 class HostOp(Node):
     """One ONNX node run on the host with exactly ONNX's semantics, on host values.
 

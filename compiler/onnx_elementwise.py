@@ -1,5 +1,6 @@
 """Handlers of the element-wise ONNX operators: Relu, Clip, the activations (`activations`),
-Add, Mul, Sub and Div."""
+Add, Mul, Sub and Div, and the float functions of one tensor that become lookup tables
+(`tables`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from vta.compiler import ir
+from vta.compiler import ir, tables
 from vta.compiler.activations import ACTIVATIONS, Activation
 from vta.compiler.onnx_attributes import NodeError, attributes
 from vta.compiler.onnx_operators import operator, optional_input
@@ -23,6 +24,8 @@ def _requant_pending(label, x: ir.Value) -> Pending:
 
 def _clamped(im, node, label, lo: float, hi: float):
     source = im.env.get(node.input[0])
+    if isinstance(source, Pending) and source.kind == "table":
+        return [_table_step(im, node, label)]
     pending = source if isinstance(source, Pending) else _requant_pending(label, im.real(node.input[0], label))
     if pending.kind == "concat":
         raise NodeError(label, "a clamp after Concat is not supported")
@@ -51,6 +54,8 @@ def activation(im, node, label):
     """An element-wise activation of a dequantized tensor, planned as an ALU program once the
     QuantizeLinear after it fixes the output's quantization (`activations`)."""
     attrs = attributes(node, label, ACTIVATIONS[node.op_type])
+    if _extends_table(im, node):
+        return [_table_step(im, node, label)]
     x = im.real(node.input[0], label)
     channels = ()
     if node.op_type == "PRelu":
@@ -105,6 +110,8 @@ def add(im, node, label):
         return [dataclasses.replace(pending, bias=bias.reshape(channels))]
     if constant is not None and pending is None:
         return [_constant_affine(im, node, label)]
+    if constant is not None and tables.chainable(pending):
+        return [_table_step(im, node, label)]
     if constant is not None:
         raise NodeError(label, f"adding a constant is only supported as the bias of a "
                         "Conv/Gemm/MatMul result before its QuantizeLinear")
@@ -135,6 +142,8 @@ def mul(im, node, label):
         return [_activation_product(im, node, label)]
     if pending is None and constant is not None:
         return [_constant_affine(im, node, label)]
+    if constant is not None and pending is not None and tables.chainable(pending):
+        return [_table_step(im, node, label)]
     if pending is None or constant is None or pending.kind not in ("conv", "convtranspose",
                                                                    "dense"):
         raise NodeError(label, f"Mul is only supported as the rescaling of a ConvInteger "
@@ -165,7 +174,56 @@ def _activation_product(im, node, label) -> Pending:
 @operator("Sub", "Div")
 def sub_div(im, node, label):
     attributes(node, label, {})
+    if _extends_table(im, node):
+        return [_table_step(im, node, label)]
     return [_constant_affine(im, node, label)]
+
+
+@operator(*tables.OPERATORS)
+def table_operator(im, node, label):
+    """A float function of a dequantized tensor or of a chain of them: a step of a lookup
+    table (`tables`), once a QuantizeLinear ends the chain."""
+    return [_table_step(im, node, label)]
+
+
+def _extends_table(im, node) -> bool:
+    """Whether one of the node's inputs is a pending chain it may extend (`tables.chainable`)."""
+    return any(isinstance(m, Pending) and tables.chainable(m)
+               for m in (im.env.get(name) for name in node.input if name))
+
+
+def _table_step(im, node, label) -> Pending:
+    """The node applied to its one tensor input — a dequantized int8 tensor, or a chain
+    (`tables.chainable`) — as the next float function of a table: its host kernel on float64
+    values, its other inputs scalar constants (widened from float32, exactly)."""
+    meanings = [im.env.get(name) if name else None for name in node.input]
+    tensors = [index for index, (name, meaning) in enumerate(zip(node.input, meanings))
+               if name and not isinstance(meaning, (Const, QConst))]
+    source = meanings[tensors[0]] if len(tensors) == 1 and len(node.output) == 1 else None
+    if isinstance(source, Real):
+        x = im.graph.values[source.value]
+        chain = Pending(label, "table", ir.Table, (x.name,), x.shape, np.asarray(x.quant.scale),
+                        {"functions": ()})
+    elif isinstance(source, Pending) and tables.chainable(source):
+        chain = tables.as_table(source)
+    else:
+        raise NodeError(label, f"{node.op_type} has no VTA layer")
+    operands = []
+    for name, meaning in zip(node.input, meanings):
+        if not name or not isinstance(meaning, (Const, QConst)):
+            operands.append(None)
+            continue
+        constant = np.asarray(im.const(name, label, "operand"))
+        if constant.size != 1 or constant.ndim > len(chain.shape):
+            raise NodeError(label, f"{node.op_type} has no VTA layer (a table takes scalar "
+                            f"constants, not {constant.shape})")
+        operands.append(constant.reshape(()).astype(np.float64) if constant.dtype.kind == "f"
+                        else constant.reshape(()))
+    index = tensors[0]
+
+    def function(real):
+        return im.host.fold_arrays(node, label, operands[:index] + [real] + operands[index + 1:])[0]
+    return dataclasses.replace(chain, fields={"functions": chain.fields["functions"] + (function,)})
 
 
 def _constant_affine(im, node, label) -> Pending:
@@ -193,7 +251,8 @@ def _constant_affine(im, node, label) -> Pending:
         raise NodeError(label, "division by zero")
 
     def table(real):
-        operands = [real, constant] if index == 0 else [constant, real]
+        operands = [real, constant.astype(real.dtype)] if index == 0 else \
+            [constant.astype(real.dtype), real]
         return im.host.fold_arrays(node, label, operands)[0]
     spec = Activation(node.op_type, (slope, slope), table)
     return Pending(label, "activation", ir.Requantization, (x.name,), x.shape,

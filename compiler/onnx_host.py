@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from vta.compiler import host_ops, ir, onnx_model
+from vta.compiler import host_ops, ir, onnx_model, tables
 from vta.compiler.onnx_attributes import NodeError, node_label
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.isa import VtaError
@@ -117,7 +117,7 @@ class HostEmitter:
             result = self._crossing(ir.Reinterpret, source.name, name, source.onnx_dtype, exact,
                                     onnx_dtype=source.onnx_dtype, to_host=True)
         elif isinstance(meaning, Pending):
-            self._replay(meaning, reason or f"its result is used as a float tensor (by {label})")
+            self._replay(meaning, reason, label)
             result = self.tensors[name]
         else:
             raise NodeError(label, f"input {name!r} is not defined before it is used")
@@ -132,12 +132,17 @@ class HostEmitter:
                                       inputs=(source,), output=output.name, **fields), output)
         return output.name
 
-    def _replay(self, pending: Pending, reason: str) -> None:
-        """Run the ONNX nodes of a pending accumulation on the host, as they are."""
+    def _replay(self, pending: Pending, reason: str | None, label: str) -> None:
+        """Run the ONNX nodes of a pending accumulation on the host, as they are: for `reason`,
+        or because `label` uses its result as a float tensor (a table's own operators: because
+        VTA has none)."""
         for index, node in enumerate(pending.nodes):
             if all(name in self.tensors for name in node.output if name):
                 continue
-            self.emit(node, node_label(node, index), reason)
+            why = reason or (f"{node.op_type} has no VTA layer"
+                             if pending.kind == "table" and node.op_type in tables.OPERATORS
+                             else f"its result is used as a float tensor (by {label})")
+            self.emit(node, node_label(node, index), why)
 
     def quantize(self, name: str, quant: ir.Quant, onnx_dtype: str, label: str,
                  output_name: str, reason: str | None = None) -> ir.Value:

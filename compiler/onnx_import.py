@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from vta.compiler import ir, narrow, onnx_host, onnx_model
+from vta.compiler import ir, narrow, onnx_host, onnx_model, tables
 # The handler modules register their operators in `OPERATORS` as they are imported.
 from vta.compiler import onnx_accumulations, onnx_elementwise  # noqa: F401
 from vta.compiler import onnx_layout_ops, onnx_recurrent  # noqa: F401
@@ -278,7 +278,18 @@ class Importer:
         if pending.kind == "matmul":
             return self._finalize_product(pending, output, lo, hi)
         if pending.kind == "activation":
-            return self._finalize_activation(pending, output, lo, hi)
+            try:
+                return self._finalize_activation(pending, output, lo, hi)
+            except VtaError:            # no ALU program: exact on the host, as a table
+                if pending.fields["channels"]:
+                    raise
+                pending = tables.as_table(pending)
+        if pending.kind == "table":
+            x = self.graph.values[pending.inputs[0]]
+            table = tables.exact_table(pending.fields["functions"], x.quant, quant, lo, hi,
+                                       f"node {pending.label}")
+            return self.emit(ir.Table, pending.label, pending.inputs, output, table=table,
+                             operators=tuple(node.op_type for node in pending.nodes))
         if pending.kind == "resize":
             return self._finalize_resize(pending, output, lo, hi)
         where = f"node {pending.label}"

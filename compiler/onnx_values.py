@@ -57,8 +57,10 @@ class Pending:
     (broadcast against the output; None for an Add, whose accumulator's unit depends on the output
     scale), clamped to [lo, hi] by any ReLU/Clip seen since.
 
-    `kind` is conv, convtranspose, dense, add, avgpool, requant or concat; `fields` are the IR node's fields
-    apart from the requantization (and the bias, kept as int64 in accumulator units). `nodes`
+    `kind` is conv, convtranspose, dense, add, mul, matmul, avgpool, requant, activation, concat,
+    resize or table (a chain of float functions of one tensor: `fields["functions"]`,
+    `tables`); `fields` are the IR node's fields apart from the requantization (and the bias,
+    kept as int64 in accumulator units). `nodes`
     are the ONNX nodes folded into it, in order: where the accumulation cannot stay integer,
     the host runs them as they are.
     """

@@ -96,7 +96,11 @@ def _initial_placement(graph: ir.Graph, reasons: dict[str, str], batch: int
             continue
         flat = next((graph.values[name] for name in node.inputs + node.outputs
                      if not has_layout(graph.values[name])), None)
-        if flat is not None:
+        if isinstance(node, ir.Table):
+            placement[node.name] = Placement.HOST
+            reasons[node.name] = ("a lookup table of the 256 input values, exact "
+                                  "(VTA has no gather)")
+        elif flat is not None:
             placement[node.name] = Placement.HOST
             reasons[node.name] = (f"its {len(flat.shape)}-D tensor {flat.name!r} has no VTA "
                                   "layout (quantized, 2 to 4 axes)")

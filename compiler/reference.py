@@ -206,6 +206,10 @@ def _matmul(node: ir.MatMul, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return node.requant(wrap32(acc))
 
 
+def _table(node: ir.Table, x: np.ndarray) -> np.ndarray:
+    return np.take(node.table, x.astype(np.intp) + 128)
+
+
 def _quantize(node: ir.Quantize, x: np.ndarray) -> np.ndarray:
     return node.quant.quantize(x)
 
@@ -226,5 +230,5 @@ _KERNELS: dict[type, Callable] = {
     ir.AvgPool: _avg_pool, ir.Requantization: _requantization, ir.Reshape: _reshape,
     ir.Concat: _concat, ir.ConvTranspose2d: _conv_transpose2d, ir.Quantize: _quantize,
     ir.Dequantize: _dequantize, ir.Reinterpret: _reinterpret, ir.Transpose: _transpose,
-    ir.MatMulOperand: _matmul_operand, ir.MatMul: _matmul,
+    ir.MatMulOperand: _matmul_operand, ir.MatMul: _matmul, ir.Table: _table,
 }

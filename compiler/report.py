@@ -92,13 +92,13 @@ def measured_host_times(model) -> dict[str, float] | None:
 def format_report(report: dict) -> str:
     """The placement report as a table, one line per node, and its summary."""
     width = min(max((len(n["name"]) for n in report["nodes"]), default=4), 48)
-    lines = [f"{'node':{width}}  {'operator':18} {'where':6} {'MACs':>12} {'cycles':>10} "
+    lines = [f"{'node':{width}}  {'operator':24} {'where':6} {'MACs':>12} {'cycles':>10} "
              f"{'host µs':>9}  why not on VTA"]
     for node in report["nodes"]:
         cycles = "" if node["cycles"] is None else str(node["cycles"])
         host = "" if node["host_seconds"] is None else f"{node['host_seconds'] * 1e6:.0f}"
         why = node["reason"] or (f"fused into {node['into']}" if node.get("into") else "")
-        lines.append(f"{node['name'][-width:]:{width}}  {node['operator'][:18]:18} "
+        lines.append(f"{node['name'][-width:]:{width}}  {node['operator'][:24]:24} "
                      f"{node['placement']:6} {node['macs']:12d} {cycles:>10} {host:>9}  {why}")
     s = report["summary"]
     host = ("not measured" if s["host_seconds"] is None

@@ -35,7 +35,8 @@ def test_report_lists_every_node_with_where_and_why(gated_model, tmp_path, capsy
     assert status == 0 and err == ""
     rows = {line.split()[0]: line for line in out.splitlines()[1:-2]}
     assert set(rows) >= {"conv_a", "gate", "conv_b"}
-    assert re.search(r"gate\s+Sigmoid\s+host\s+0\s+\d+\s+Sigmoid has no VTA layer$", rows["gate"])
+    assert re.search(r"gate\s+Sigmoid \(table\)\s+host\s+0\s+\d+\s+a lookup table of the 256 "
+                     r"input values, exact \(VTA has no gather\)$", rows["gate"])
     assert re.search(r"conv_a\s+Conv2d\s+vta\s+13824\s+\d+", rows["conv_a"])   # 8·8·8 × 27
     assert re.search(r"100\.00 % of 0\.03 M MACs on VTA; VTA \d+ cycles .*host \d+\.\d+ ms per "
                      r"inference", out.splitlines()[-1])

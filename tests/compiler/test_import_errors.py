@@ -67,11 +67,11 @@ def test_float_model_runs_on_the_host_with_a_notice(tmp_path):
 
 
 def test_operator_without_vta_layer_runs_on_the_host(tmp_path):
-    path = quantized(conv_model([helper.make_node("Sigmoid", ["c"], ["y"], name="gate")],
+    path = quantized(conv_model([helper.make_node("Softmax", ["c"], ["y"], name="gate")],
                                 output="y"), tmp_path)
     graph = import_onnx(path)
     _, reason = on_host(graph, "gate")
-    assert reason == "Sigmoid has no VTA layer"
+    assert reason == "Softmax has no VTA layer"
     close_to_onnxruntime(graph, path)
 
 

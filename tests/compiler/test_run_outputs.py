@@ -122,7 +122,7 @@ def test_html_report_is_self_contained_and_renders_in_chromium(model, capsys, tm
             placement = page.locator("#placement tr")
             assert placement.count() == len(compiled.nodes) + 1
             gate = placement.filter(has_text="Sigmoid").locator("td")
-            assert [gate.nth(i).inner_text() for i in range(3)] == ["gate", "Sigmoid", "host"]
+            assert [gate.nth(i).inner_text() for i in range(3)] == ["gate", "Sigmoid (table)", "host"]
             plot = page.locator("#roofline svg").bounding_box()
             assert plot and plot["width"] > 200 and plot["height"] > 100
             assert page.locator("#roofline svg text", has_text="conv_b").count() >= 1
