@@ -217,6 +217,9 @@ def _table_step(im, node, label) -> Pending:
         if constant.size != 1 or constant.ndim > len(chain.shape):
             raise NodeError(label, f"{node.op_type} has no VTA layer (a table takes scalar "
                             f"constants, not {constant.shape})")
+        if isinstance(meaning, QConst):     # dequantized in float64, as the exact evaluation
+            constant = (meaning.q.astype(np.float64) - meaning.zero_point) * \
+                meaning.scale.astype(np.float64)
         operands.append(constant.reshape(()).astype(np.float64) if constant.dtype.kind == "f"
                         else constant.reshape(()))
     index = tensors[0]
