@@ -152,13 +152,15 @@ def test_silu_is_exact_where_float32_flips(tmp_path):
     assert placed["m"]["placement"] == "vta"
 
 
-def test_nan_leaves_the_chain_on_the_host():
-    """Log of negative inputs is NaN, whose quantization ONNX leaves undefined: no table."""
+def test_nan_quantizes_to_the_lowest_value():
+    """Log of negative inputs is NaN, which QuantizeLinear takes to the lowest value (ONNX's
+    reference, onnxruntime, `ir.Quant.quantize`); zero gives −inf, which saturates."""
     model = _qdq_model([node("Log", ["r"], "f")], {}, (0.05, 0), _output_quant(-3, 2, 1))
     graph = import_onnx(model)
-    assert not any(isinstance(n, ir.Table) for n in graph.nodes)
-    log = next(n for n in graph.nodes if isinstance(n, ir.HostOp) and n.op_type == "Log")
-    assert "gives NaN" in graph.host_reasons[log.name]
+    table = next(n for n in graph.nodes if isinstance(n, ir.Table))
+    exact = exact_values(model, graph, {"q": EVERY_INPUT})[table.output]
+    np.testing.assert_array_equal(table.table, exact.ravel())
+    assert np.all(table.table[:128] == -128) and table.table[-1] > -128
 
 
 def test_float_use_keeps_the_operators_reason():
