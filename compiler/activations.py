@@ -2,12 +2,14 @@
 slopes), HardSigmoid and HardSwish between a DequantizeLinear and a QuantizeLinear.
 
 An int8 input takes at most 256 values, so the activation *is* a table: for each input q, the
-output ONNX defines — DequantizeLinear, the float operator (the host kernel, float32, exactly as
-the host fallback computes it), QuantizeLinear (round half to even, saturate), any Relu/Clip
-after it. The planners below build an ALU program on ``a = q − zero_point`` (register 0, as a
-`Requantization` layer leaves it) and accept it only if it gives that table on every one of the
-256 inputs: the VTA result then equals the host's for every input, by exhaustion, not by an
-error bound. Where no candidate program matches, the caller runs the activation on the host.
+output ONNX defines — DequantizeLinear, the float operator (its host kernel), QuantizeLinear
+(round half to even, saturate), any Relu/Clip after it — evaluated in float64, the exact
+evaluation of the QDQ graph. The planners below build an ALU program on ``a = q − zero_point``
+(register 0, as a `Requantization` layer leaves it) and accept it only if it gives that table
+on every one of the 256 inputs: the VTA result then equals the exact table for every input, by
+exhaustion, not by an error bound. Where no candidate program matches, the caller makes the
+table itself a host node (`tables`; with per-channel parameters, the float operator runs on the
+host as it is).
 
 Programs (unit 2^−T of an output step, T as large as the 32-bit accumulator allows):
 
@@ -47,7 +49,7 @@ class Activation:
     """What the importer knows of an activation node: the operator, its real slopes for the
     piecewise-linear planner (per channel, broadcast like the table's channel axes: (negative,
     positive) slopes of f(x) around 0), and `table`, which computes the float output of the
-    node for float inputs (the host kernel)."""
+    node for float inputs (the host kernel, in the inputs' float type)."""
 
     op: str
     slopes: tuple[np.ndarray, np.ndarray] | None
@@ -57,11 +59,14 @@ class Activation:
 def target_table(activation: Activation, x_quant, out_quant, lo: int, hi: int, inputs: np.ndarray,
                  channel_shape: tuple[int, ...]) -> np.ndarray:
     """The int8 output for each int8 input (axis 0) and channel (the other axes): ONNX's
-    DequantizeLinear, the node's float kernel, QuantizeLinear, clamped to [lo, hi]."""
-    real = x_quant.dequantize(inputs).reshape((-1,) + (1,) * len(channel_shape))
-    real = np.broadcast_to(real, (len(inputs),) + channel_shape)
-    out = activation.table(np.ascontiguousarray(real, dtype=np.float32))
-    return np.clip(out_quant.quantize(out).astype(np.int64), lo, hi)
+    DequantizeLinear, the node's float kernel and QuantizeLinear, clamped to [lo, hi], all in
+    float64 — the exact evaluation of the QDQ graph, as the host's tables (`tables`)."""
+    real = ((inputs.astype(np.float64) - x_quant.zero_point) * np.float64(x_quant.scale)
+            ).reshape((-1,) + (1,) * len(channel_shape))
+    out = activation.table(np.ascontiguousarray(np.broadcast_to(
+        real, (len(inputs),) + channel_shape)))
+    steps = np.rint(out / np.float64(out_quant.scale)) + out_quant.zero_point
+    return np.clip(steps, lo, hi).astype(np.int64)
 
 
 def fit_constant(x: np.ndarray, table: np.ndarray, shift: int, low: int, high: int

@@ -1,7 +1,7 @@
 """LeakyRelu, PRelu (constant slopes), HardSigmoid and HardSwish between a DequantizeLinear and
 a QuantizeLinear run on the VTA ALU (`compiler/activations.py`): the program gives ONNX's int8
-output for every one of the 256 inputs, the compiled layer is bit-exact with the reference on
-VTA, and the model stays within a step of onnxruntime."""
+output, evaluated exactly (float64), for every one of the 256 inputs, the compiled layer is
+bit-exact with the reference on VTA, and the model stays within a step of onnxruntime."""
 
 import numpy as np
 import pytest
@@ -9,20 +9,22 @@ from onnx import helper
 
 from backend_graphs import run_both
 from qdq_models import float_model, output_steps, quantize_with_onnxruntime
-from vta.compiler import ir
+from vta.compiler import ir, reference
 from vta.compiler.activations import Activation, plan_activation
 from vta.compiler.alu_program import run_steps
+from vta.compiler.compare import exact_values
 from vta.compiler.onnx_import import import_onnx
 
 INPUTS = np.arange(-128, 128)
 
 
 def _numpy_table(f, x_quant, out_quant):
-    """ONNX's result computed independently of the host kernels: float32 dequantize, f in
-    float64 rounded to float32, quantize (round half to even, saturate)."""
-    real = ((INPUTS.astype(np.float32) - x_quant.zero_point) * np.float32(x_quant.scale))
-    out = f(real.astype(np.float64)).astype(np.float32)
-    return np.clip(np.rint(out / np.float32(out_quant.scale)) + out_quant.zero_point, -128, 127)
+    """ONNX's result computed independently of the host kernels, exactly: dequantize, f and
+    quantize (round half to even, saturate) in float64."""
+    real = (INPUTS - x_quant.zero_point) * np.float64(np.float32(x_quant.scale))
+    out = f(real)
+    return np.clip(np.rint(out / np.float64(np.float32(out_quant.scale))) + out_quant.zero_point,
+                   -128, 127)
 
 
 FUNCTIONS = {
@@ -54,7 +56,7 @@ def test_program_gives_onnx_result_for_every_input(op, alpha):
                                          -128, 127)))
         slopes = None if alpha is None else ((alpha, 1.0) if op == "LeakyRelu" else (alpha, alpha))
         slopes = slopes and tuple(np.float64(s) for s in slopes)
-        spec = Activation(op, slopes, lambda real: f(real.astype(np.float64)).astype(np.float32))
+        spec = Activation(op, slopes, f)
         try:
             requant = plan_activation(spec, x_quant, out_quant, -128, 127, (-128, 127), (),
                                       "node test")
@@ -71,7 +73,7 @@ def test_per_channel_slopes():
     slopes = rng.normal(0, 0.5, (6, 1, 1))
     x_quant, out_quant = ir.Quant(0.0513, 3), ir.Quant(0.0417, -20)   # no exact ties
     spec = Activation("PRelu", (slopes, np.ones_like(slopes)),
-                      lambda real: np.where(real < 0, slopes * real, real).astype(np.float32))
+                      lambda real: np.where(real < 0, slopes * real, real))
     requant = plan_activation(spec, x_quant, out_quant, -128, 127, (-128, 127), (6, 1, 1), "n")
     got = run_steps(requant.steps, (INPUTS - 3).reshape(-1, 1, 1, 1) + np.zeros((1, 6, 1, 1),
                                                                                  np.int64))
@@ -121,6 +123,10 @@ def test_activation_runs_on_vta_bit_exact_and_near_onnxruntime(case, tmp_path):
     for _ in range(2):
         assert output_steps(graph, path, rng.normal(size=(1, 3, 8, 8)).astype(np.float32)) <= 1
     feeds = {"x": rng.normal(size=(1, 3, 8, 8)).astype(np.float32)}
+    exact = exact_values(path, graph, feeds)            # the QDQ graph in float64
+    ours = reference.run(graph, feeds)
+    for name in exact:
+        np.testing.assert_array_equal(ours[name], exact[name], name)
     got, expected, model, _ = run_both(graph, feeds)
     assert {n["name"]: n["placement"] for n in model.nodes}["act"] == "vta"
     for name in got:
