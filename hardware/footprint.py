@@ -110,15 +110,18 @@ class KernelFootprints(wiring.Component):
         loop = insn.gemm
         hit = Signal()
         found = Signal(bounds, name="found")
-        # One signal per entry (not an expression repeated in the selection below).
-        hits = [Signal(name=f"inside{n}") for n in range(entries)]
-        for n, (inside, entry) in enumerate(zip(hits, table)):
-            m.d.comb += inside.eq(valid[n] & (entry["base"] <= loop.uop_bgn)
-                                  & (loop.uop_end <= entry["end"]))
-        m.d.comb += hit.eq(Cat(*hits).any())
+        # The entries' hits in one signal, computed in one expression (not an expression
+        # repeated in the selection below, nor a one-bit signal per entry: each is a byte that
+        # Verilator's C++ stores, after which the compiler reads the instruction again).
+        uop_bgn, uop_end = Signal.like(loop.uop_bgn), Signal.like(loop.uop_end)
+        m.d.comb += [uop_bgn.eq(loop.uop_bgn), uop_end.eq(loop.uop_end)]
+        hits = Signal(entries)
+        m.d.comb += hits.eq(valid & Cat((entry["base"] <= uop_bgn) & (uop_end <= entry["end"])
+                                        for entry in table))
+        m.d.comb += hit.eq(hits.any())
         value = 0
-        for inside, entry in zip(hits, table):
-            value = value | Mux(inside, entry["bounds"].as_value(), 0)
+        for n, entry in enumerate(table):
+            value = value | Mux(hits[n], entry["bounds"].as_value(), 0)
         m.d.comb += found.eq(value)
 
         def halves(lo, hi, factor_out, factor_in):
