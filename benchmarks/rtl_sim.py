@@ -19,43 +19,12 @@ import time
 
 import numpy as np
 
-from vta.isa import (Config, Finish, Gemm, Load, MemoryType, Store, Uop, encode_stream,
-                     encode_uops)
+from vta.isa import Config
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import get_backend
 from vta.runtime.backends.rtl.backend import make_harness
+from vta.runtime.backends.rtl.training import gemm_program
 from vta.runtime.backends.rtl.verilog import core_verilog
-
-TILES, UOPS, ITERATIONS = 16, 16, 64
-
-
-def gemm_program(config: Config, gemms: int) -> ProgramImage:
-    """The benchmark image: ``gemms`` GEMMs of ITERATIONS² · UOPS executions each."""
-    inp, wgt, out = (config.elem_bytes(t) for t in (MemoryType.INP, MemoryType.WGT, MemoryType.OUT))
-    uop_at, inp_at, wgt_at = 0, 4096, 4096 + TILES * inp
-    wgt_at = -(-wgt_at // wgt) * wgt
-    out_at = wgt_at + TILES * wgt
-    insn_at = -(-(out_at + TILES * out) // 4096) * 4096
-    program = [
-        Load(memory_type=MemoryType.UOP, dram_base=uop_at, y_size=1, x_size=UOPS, x_stride=UOPS),
-        Load(memory_type=MemoryType.INP, dram_base=inp_at // inp, y_size=1, x_size=TILES, x_stride=TILES),
-        Load(memory_type=MemoryType.WGT, dram_base=wgt_at // wgt, y_size=1, x_size=TILES,
-             x_stride=TILES, push_next_dep=True),
-        Gemm(pop_prev_dep=True, reset_reg=True, uop_bgn=0, uop_end=UOPS, iter_out=1, iter_in=1),
-    ]
-    program += [Gemm(uop_bgn=0, uop_end=UOPS, iter_out=ITERATIONS, iter_in=ITERATIONS,
-                     push_next_dep=index == gemms - 1) for index in range(gemms)]
-    program += [Store(dram_base=out_at // out, y_size=1, x_size=TILES, x_stride=TILES,
-                      pop_prev_dep=True, push_prev_dep=True),
-                Finish(pop_next_dep=True)]
-    stream = encode_stream(program, config)
-    dram = np.zeros(insn_at + len(stream), dtype=np.uint8)
-    rng = np.random.default_rng(0)
-    dram[inp_at:out_at + TILES * out] = rng.integers(0, 256, out_at + TILES * out - inp_at, dtype=np.uint8)
-    uops = encode_uops([Uop(dst_idx=i, src_idx=i, wgt_idx=i) for i in range(UOPS)], config)
-    dram[uop_at:uop_at + 4 * UOPS] = uops.view(np.uint8)
-    dram[insn_at:] = np.frombuffer(stream, dtype=np.uint8)
-    return ProgramImage(config, dram, insn_at, len(program))
 
 
 def measure(config: Config, gemms: int, harness: str) -> None:
@@ -63,7 +32,7 @@ def measure(config: Config, gemms: int, harness: str) -> None:
     reference = image.dram.copy()
     get_backend("functional", config).run(ProgramImage(config, reference, image.insn_addr, image.insn_count))
     start = time.perf_counter()
-    make_harness(core_verilog(config), "verilator", harness).build()
+    make_harness(core_verilog(config), "verilator", harness, config=config).build()
     built = time.perf_counter() - start
     backend = get_backend("rtl", config, harness=harness)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

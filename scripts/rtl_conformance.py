@@ -126,7 +126,8 @@ def _warm_builds(cases: list[Path], simulator: str, harnesses: tuple[str, ...]) 
         config = ProgramImage.load(cases[[c.parent for c in cases].index(folder)]).config
         for harness in harnesses:
             start = time.perf_counter()
-            make_harness(core_verilog(config, sv=simulator != "icarus"), simulator, harness).build()
+            make_harness(core_verilog(config, sv=simulator != "icarus"), simulator, harness,
+                         config=config).build()
             print(f"{folder.name}: {harness} harness on {simulator} ready in "
                   f"{time.perf_counter() - start:.1f} s", flush=True)
 

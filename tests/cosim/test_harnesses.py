@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from copy_design import copy_design_verilog
 
-from vta.isa import Config, DeadlockError
+from vta.isa import Config, DeadlockError, VtaError
+from vta.runtime.backends.rtl import harnesses
 from vta.runtime.backends.rtl.backend import make_harness, run_in_harness
 from vta.runtime.backends.rtl.memory_model import MemoryBoundsError
 
@@ -93,3 +94,24 @@ def test_access_outside_the_image_is_a_bounds_error(verilog, simulator, harness,
 def test_watchdog_stops_a_run_that_does_not_finish(verilog):
     with pytest.raises(DeadlockError, match="not done after"):
         run(verilog, "verilator", "fast", dram_image(), max_cycles=50)
+
+
+def test_a_failed_training_run_falls_back_to_a_plain_build(verilog, tmp_path, monkeypatch, capfd):
+    """A profile-guided build whose training fails is built again without a profile, with a
+    one-line notice, and works (the copy design, in a fresh cache)."""
+    monkeypatch.setenv("VTA_CACHE_DIR", str(tmp_path))
+
+    def no_training(config):
+        raise VtaError("no training program here")
+
+    monkeypatch.setattr(harnesses, "training_program", no_training)
+    harness = harnesses.FastHarness(verilog, training=CONFIG)
+    folder = harness.build()
+    notice = capfd.readouterr().err
+    assert "profile-guided build of the fast harness failed (no training program here)" in notice
+    assert not (folder / "profile").exists()
+    assert "-fprofile-use" not in (folder / "build.log").read_text()
+    dram = dram_image()
+    final = dram.copy()
+    run_in_harness(harness, CONFIG, final, INSN_ADDR, UNITS, max_cycles=100_000)
+    np.testing.assert_array_equal(final, expected_copy(dram))

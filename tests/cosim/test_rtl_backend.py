@@ -58,6 +58,15 @@ def test_fast_harness_conforms(case):
     check_conforms(case)
 
 
+def test_the_backend_builds_the_fast_harness_profile_guided(corpus):
+    """The backend's fast harness for a config (built by the cases above) is compiled with the
+    profile of its training run."""
+    config = ProgramImage.load(corpus_cases("vta-1x16")[0]).config
+    folder = get_backend("rtl", config).harness.build()
+    assert any((folder / "profile").rglob("*.gcda"))
+    assert "-fprofile-use=" in (folder / "build.log").read_text()
+
+
 def test_bounds_error_is_caught_before_the_run(corpus):
     case = next(case for case in corpus_cases("vta-1x16") if case.name.startswith("n_bounds"))
     with pytest.raises(BoundsError, match="instruction"):

@@ -84,7 +84,7 @@ class BoardBackend(Backend):
         from vta.runtime.memory import PAGE_BYTES
 
         verilog = core_verilog(self.config, sv=self.simulator != "icarus")
-        harness = make_harness(verilog, self.simulator, None)
+        harness = make_harness(verilog, self.simulator, None, config=self.config)
         # Page 0 is never allocated, so the image lands at a non-zero physical address.
         pages = -(-(PAGE_BYTES + image.dram.size) // PAGE_BYTES)
         with harness.open_session(self.config, pages * PAGE_BYTES) as session:

@@ -31,11 +31,13 @@ def choose_harness(simulator: str, harness: str | None) -> str:
     return harness
 
 
-def make_harness(verilog: str, simulator: str, harness: str | None, waves: str | None = None):
+def make_harness(verilog: str, simulator: str, harness: str | None, waves: str | None = None,
+                 config: Config | None = None):
     """The harness object for (simulator, harness) running `verilog`; `waves` ("fst", "vcd"):
-    one that can dump waveforms (the fast harness)."""
+    one that can dump waveforms (the fast harness); `config`: the config of the core in
+    `verilog`, for which the fast harness is built profile-guided (`FastHarness`)."""
     if choose_harness(simulator, harness) == "fast":
-        return FastHarness(verilog, waves)
+        return FastHarness(verilog, waves, training=config)
     return CocotbHarness(verilog, simulator, waves)
 
 
@@ -90,7 +92,7 @@ class RtlBackend(Backend):
         harness = choose_harness(simulator, harness)
         wave_format = None if waves is None else waves_format(waves)
         verilog = core_verilog(config, sv=simulator != "icarus")
-        self.harness = make_harness(verilog, simulator, harness, wave_format)
+        self.harness = make_harness(verilog, simulator, harness, wave_format, config)
         self.max_cycles = max_cycles
         self.waves = None if waves is None else Path(waves).resolve()
         self.waves_window = waves_window

@@ -1,7 +1,8 @@
 """The two harnesses that simulate the Verilog core, built through the cache, and the sessions
 they open (`vta.runtime.backends.rtl.session`).
 
-`FastHarness`: Verilator ``--cc --exe`` with ``harness.cpp`` as main; no Python per cycle.
+`FastHarness`: Verilator ``--cc --exe`` with ``harness.cpp`` as main; no Python per cycle;
+built profile-guided when it is given the core's config.
 `CocotbHarness`: the cocotb 2.x runner (Verilator or Icarus) with ``cocotb_testbench.py``.
 Both serve the same bus protocol with the one memory model (``memory_model.h``).
 """
@@ -10,15 +11,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from vta.isa import Config, progress
 from vta.isa.errors import VtaError
+from vta.runtime.backends.driver import CoreDriver
 from vta.runtime.backends.rtl.cache import build_key, cached_build
 from vta.runtime.backends.rtl.processes import run_group
-from vta.runtime.backends.rtl.session import CocotbSession, HarnessSession, Session
+from vta.runtime.backends.rtl.session import CocotbSession, HarnessSession, Session, SessionBus
 from vta.runtime.backends.rtl.toolchain import simulator_identity, tool_env
+from vta.runtime.backends.rtl.training import training_program
+from vta.runtime.backends.rtl.workload import watchdog_cycles
 
 TOP = "vta_core"
 HERE = Path(__file__).resolve().parent
@@ -40,6 +46,13 @@ WAVE_FORMATS = {"fst": ("--trace-fst", "-DVTA_WAVES_FST"), "vcd": ("--trace", "-
 WRAPPER = "vta_fast_top"
 #: C++ compiler options of the fast harness (the generated model and harness.cpp).
 FAST_CFLAGS = "-O3 -std=c++17"
+#: Statements per function of the model's C++ (Verilator's ``--output-split-cfuncs``): the edge's
+#: evaluation in functions of this size rather than a few huge ones (docs/cosim.md, "Figures").
+SPLIT_CFUNCS = "3000"
+#: C++ compiler and linker options of a profile-guided build: the instrumented build, whose
+#: training run writes its profile into folder PROFILE, and the build that uses the profile.
+PROFILE_GENERATE = ("-fprofile-generate={profile} -fprofile-update=single", "-fprofile-generate")
+PROFILE_USE = ("-fprofile-use={profile} -fprofile-partial-training -Wno-missing-profile", "")
 
 
 def input_registers(verilog: str, top: str = TOP, name: str = WRAPPER) -> str:
@@ -82,14 +95,18 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 class FastHarness:
     """`waves` ("fst" or "vcd"): a build that can dump every signal (`open_session`'s
-    ``waves``); a separate cache entry, as tracing slows the simulation."""
+    ``waves``); a separate cache entry, as tracing slows the simulation. `training`: the config
+    of the core in `verilog`, for a profile-guided build (without waves): the C++ is compiled
+    instrumented, runs `training_program` of that config, and is compiled again with the
+    profile; if any of that fails, a plain build follows with a one-line notice."""
 
     name = "fast"
     simulator = "verilator"
 
-    def __init__(self, verilog: str, waves: str | None = None):
+    def __init__(self, verilog: str, waves: str | None = None, training: Config | None = None):
         self.verilog = verilog
         self.waves = waves
+        self.training = None if waves else training
         self.sources = {name: (HERE / name).read_text() for name in FAST_SOURCES}
         if waves:  # the core as the top module: waveforms keep its signal names
             trace, define = WAVE_FORMATS[waves]
@@ -98,13 +115,24 @@ class FastHarness:
             self.sources[f"{WRAPPER}.v"] = input_registers(verilog)
             define, top = "-DVTA_INPUT_REGISTERS", WRAPPER
             options, files = ["--prefix", f"V{TOP}"], [f"{TOP}.v", f"{WRAPPER}.v"]
-        self.command = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3",
-                        "--x-assign", "fast", "--x-initial", "fast", "--noassert", *options,
-                        *VERILATOR_WARNINGS, "--top-module", top, "-Mdir", "obj", "-o", "harness",
-                        "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", f"{FAST_CFLAGS} {define}",
-                        *files, "harness.cpp"]
-        self.key = build_key("fast", verilog, *self.sources.values(), *self.command,
+        self._options = (define, top, options, files)
+        self.command = self._command()
+        trained = [] if self.training is None else [
+            "profile-guided", *PROFILE_GENERATE, *PROFILE_USE, (HERE / "training.py").read_text(),
+            repr(sorted(self.training.to_dict().items()))]
+        self.key = build_key("fast", verilog, *self.sources.values(), *self.command, *trained,
                              simulator_identity("verilator"))
+
+    def _command(self, cflags: str = "", ldflags: str = "") -> list[str]:
+        """The Verilator command, with extra C++ compiler and linker options."""
+        define, top, options, files = self._options
+        linking = ["-LDFLAGS", ldflags] if ldflags else []
+        return ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3",
+                "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+                "--output-split-cfuncs", SPLIT_CFUNCS, *options, *VERILATOR_WARNINGS,
+                "--top-module", top, "-Mdir", "obj", "-o", "harness",
+                "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", f"{FAST_CFLAGS} {define} {cflags}".strip(),
+                *linking, *files, "harness.cpp"]
 
     def build(self) -> Path:
         return cached_build(self.key, self._build)
@@ -114,10 +142,46 @@ class FastHarness:
         for name, text in self.sources.items():
             (folder / name).write_text(text)
         log = folder / "build.log"
-        with open(log, "w") as out, progress.step(
-                f"building the Verilator harness{' with waveforms' if self.waves else ''} "
-                f"(once per design; minutes)"):
-            status = run_group(self.command, record=folder.parent / f"{folder.name}.pgid",
+        log.write_text("")
+        with progress.step(f"building the Verilator harness"
+                           f"{' with waveforms' if self.waves else ''}"
+                           f"{' (profile-guided)' if self.training else ''} "
+                           f"(once per design; minutes)"):
+            if self.training is not None:
+                try:
+                    self._build_profiled(folder, log)
+                    return
+                except Exception as error:      # any failure: a plain build instead
+                    print(f"vta: the profile-guided build of the fast harness failed ({error}); "
+                          f"building it without a profile", file=sys.stderr)
+                    for leftover in ("obj", "profile"):
+                        shutil.rmtree(folder / leftover, ignore_errors=True)
+            self._compile(folder, log, self.command)
+
+    def _build_profiled(self, folder: Path, log: Path) -> None:
+        """Build instrumented, run the training program, build again with its profile."""
+        profile = folder / "profile"
+        generate, use = ([flag.format(profile=profile) for flag in flags]
+                         for flags in (PROFILE_GENERATE, PROFILE_USE))
+        self._compile(folder, log, self._command(*generate))
+        config, image = self.training, training_program(self.training)
+        with HarnessSession(config, image.dram.size, folder / "obj" / "harness") as session:
+            session.dram[:] = image.dram
+            CoreDriver(SessionBus(session)).run(
+                image.insn_addr, image.insn_count,
+                watchdog_us=watchdog_cycles(image) / config.CLOCK_MHZ)
+        if not any(profile.rglob("*.gcda")):
+            raise VtaError("the training run wrote no profile")
+        for path in (folder / "obj").glob("*"):     # compile everything again
+            if path.suffix in (".o", ".a", ".gch") or path.name == "harness":
+                path.unlink()
+        self._compile(folder, log, self._command(*use))
+
+    def _compile(self, folder: Path, log: Path, command: list[str]) -> None:
+        with open(log, "a") as out:
+            out.write(" ".join(command) + "\n")
+            out.flush()
+            status = run_group(command, record=folder.parent / f"{folder.name}.pgid",
                                cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=tool_env())
         if status:
             raise VtaError(f"Verilator build of the fast harness failed (see {log}):\n{_tail(log)}")
