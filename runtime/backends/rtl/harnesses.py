@@ -152,7 +152,8 @@ class FastHarness:
                     self._build_profiled(folder, log)
                     return
                 except Exception as error:      # any failure: a plain build instead
-                    print(f"vta: the profile-guided build of the fast harness failed ({error}); "
+                    reason = (str(error).splitlines() or [type(error).__name__])[0]
+                    print(f"vta: the profile-guided build of the fast harness failed ({reason}); "
                           f"building it without a profile", file=sys.stderr)
                     for leftover in ("obj", "profile"):
                         shutil.rmtree(folder / leftover, ignore_errors=True)
