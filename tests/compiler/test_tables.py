@@ -115,6 +115,20 @@ def test_sigmoid_table_by_hand():
     np.testing.assert_array_equal(table.table, expected)
 
 
+def test_dequantized_constant_joins_the_table():
+    """A scalar constant given as DequantizeLinear of an integer (a Q/DQ pair on a constant)
+    joins the chain, dequantized in float64 from its integers as the exact evaluation does."""
+    constant = [helper.make_node("DequantizeLinear", ["cq", "cs", "cz"], ["c"], name="dqc")]
+    model = _qdq_model(constant + [node("Sigmoid", ["r"], "s"), node("Mul", ["s", "c"], "f")],
+                       {"cq": np.int8(77), "cs": np.float32(0.0123), "cz": np.int8(-3)},
+                       (0.035, 3), _output_quant(0, 1, TensorProto.INT8))
+    graph = import_onnx(model)
+    table = next(n for n in graph.nodes if isinstance(n, ir.Table))
+    assert table.operators == ("Sigmoid", "Mul")
+    exact = exact_values(model, graph, {"q": EVERY_INPUT})[table.output]
+    np.testing.assert_array_equal(table.table, exact.ravel())
+
+
 # A SiLU whose Sigmoid lies near a rounding tie: x_scale 0.0411 and the gate's scale the float32
 # of sigmoid(x)/248.5 at q = 33, where the exact quotient is then 248.5000008 (found by search).
 FLIP_X, FLIP_Q = (0.0411, 0), 33
