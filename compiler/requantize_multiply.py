@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -116,11 +115,15 @@ def _saturation_bounds(multiplier: np.ndarray, zero_point: int, lo: int, hi: int
     result is ≥ hi (exact rational arithmetic: M is a binary fraction)."""
     low = np.empty(multiplier.shape, dtype=np.int64)
     high = np.empty(multiplier.shape, dtype=np.int64)
+    # round half up: floor(acc·M + zp + 1/2) ≤ lo  ⇔  acc < (lo + 1/2 − zp) / M; with M = n/d,
+    # (lo + 1/2 − zp) / M = (2·(lo − zp) + 1)·d / 2n, and ⌈p/q⌉ = −(−p // q) in integers
+    below, above = 2 * (lo - zero_point) + 1, 2 * (hi - zero_point) - 1
+    bounds = {}                                  # lanes mostly share their multiplier
     for index, m in np.ndenumerate(multiplier):
-        m = Fraction(float(m))
-        # round half up: floor(acc·M + zp + 1/2) ≤ lo  ⇔  acc < (lo + 1/2 − zp) / M
-        low[index] = math.ceil((lo - zero_point + Fraction(1, 2)) / m) - 1
-        high[index] = math.ceil((hi - zero_point - Fraction(1, 2)) / m)
+        if m not in bounds:
+            n, d = float(m).as_integer_ratio()
+            bounds[m] = -(-below * d // (2 * n)) - 1, -(-above * d // (2 * n))
+        low[index], high[index] = bounds[m]
     return low, high
 
 
@@ -181,7 +184,7 @@ def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int) -> list[
 
 def _exact_totals(multiplier: np.ndarray, top: int) -> list[int]:
     """The least T ≤ top with μ = M·2^T an integer for every lane (M with a short mantissa)."""
-    exponents = [Fraction(float(m)).denominator.bit_length() - 1 for m in multiplier.ravel()]
+    exponents = [float(m).as_integer_ratio()[1].bit_length() - 1 for m in multiplier.ravel()]
     total = max(exponents)
     return [total] if total <= top else []
 

@@ -318,3 +318,21 @@ def test_chain_replaces_the_correction_where_it_is_within_the_budget():
     for acc in range(-2**16, 2**16 + 1, 7):
         low, high = admissible(acc, multiplier, zero_point, -128, 127, requant.error)
         assert low <= run_exactly(requant.steps, acc) <= high
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(2.0 ** -30, 64.0), min_size=1, max_size=6),
+       st.integers(-128, 127), st.integers(-128, 127), st.integers(-128, 127))
+def test_saturation_bounds_are_the_exact_saturation_points(multipliers, zero_point, a, b):
+    """Per lane, the largest accumulator whose exactly rounded result is ≤ lo and the smallest
+    whose result is ≥ hi (round half up of acc·M + zero point, in rationals)."""
+    from vta.compiler.requantize_multiply import _saturation_bounds
+    lo, hi = min(a, b), max(a, b)
+    low, high = _saturation_bounds(np.array(multipliers), zero_point, lo, hi)
+
+    def rounded(acc, m):
+        return math.floor(acc * Fraction(m) + zero_point + Fraction(1, 2))
+
+    for m, below, above in zip(multipliers, low, high):
+        assert rounded(int(below), m) <= lo < rounded(int(below) + 1, m)
+        assert rounded(int(above) - 1, m) < hi <= rounded(int(above), m)
