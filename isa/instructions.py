@@ -89,12 +89,16 @@ class Load(MemoryInstruction):
 class Store(MemoryInstruction):
     opcode: ClassVar[Opcode] = Opcode.STORE
     memory_type: MemoryType = MemoryType.OUT
+    #: every STORE runs on the store module (a class attribute: asked once per instruction)
+    module: ClassVar[Module] = Module.STORE
 
 
 @dataclass(frozen=True)
 class LoopInstruction(Instruction):
     """GEMM or ALU: a micro-op range run inside two nested loops."""
 
+    #: GEMM and ALU run on the compute module (a class attribute: asked once per instruction)
+    module: ClassVar[Module] = Module.COMPUTE
     reset_reg: bool = False
     uop_bgn: int = 0
     uop_end: int = 0
@@ -129,6 +133,7 @@ class Alu(LoopInstruction):
 @dataclass(frozen=True)
 class Finish(Instruction):
     opcode: ClassVar[Opcode] = Opcode.FINISH
+    module: ClassVar[Module] = Module.COMPUTE
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def program_of(instructions: list[Instruction], encoded: list[bytes]) -> list[De
     a caller that built them (`encode` checked every field) and only times them."""
     program = []
     known: dict[int, tuple] = {}      # by instruction object: a stream repeats its kernels'
+    new = tuple.__new__               # as in `decode_program`
     for index, (insn, raw) in enumerate(zip(instructions, encoded)):
         decoded = known.get(id(insn))
         if decoded is None:
@@ -153,8 +154,7 @@ def program_of(instructions: list[Instruction], encoded: list[bytes]) -> list[De
                                           fields["pop_next_dep"], fields["push_prev_dep"],
                                           fields["push_next_dep"])]
             decoded = known[id(insn)] = (opcode, module, pops, pushes, fields)
-        opcode, module, pops, pushes, fields = decoded
-        program.append(DecodedInstruction(index, opcode, module, pops, pushes, fields, raw))
+        program.append(new(DecodedInstruction, (index, *decoded, raw)))
     return program
 
 

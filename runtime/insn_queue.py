@@ -18,6 +18,8 @@ def module_of(insn: Instruction) -> Module | None:
 
 
 def _as_module(value: Module | int, role: str) -> Module:
+    if type(value) is Module:
+        return value
     try:
         return Module(value)
     except ValueError:
@@ -50,6 +52,9 @@ class InstructionQueue:
         self.config = config
         self.instructions: list[Instruction] = []
         self.encoded: list[bytes] = []  # the 16 bytes of each instruction, kept in step
+        #: by instruction object: it and its bytes (a stream appends its kernels' instructions
+        #: again and again; the object is kept so that its id is not reused)
+        self._encodings: dict[int, tuple[Instruction, bytes]] = {}
         self._pending_pop_prev = {module: False for module in Module}
         self._pending_pop_next = {module: False for module in Module}
 
@@ -67,7 +72,10 @@ class InstructionQueue:
                                 pop_next_dep=insn.pop_next_dep or pop_next)
         self._pending_pop_prev[module] = self._pending_pop_next[module] = False
         index = len(self.instructions)
-        self.encoded.append(self._encode(insn, index))
+        known = self._encodings.get(id(insn))
+        if known is None:
+            known = self._encodings[id(insn)] = insn, self._encode(insn, index)
+        self.encoded.append(known[1])
         self.instructions.append(insn)
         return index
 
