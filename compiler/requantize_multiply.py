@@ -268,16 +268,17 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         dropped = b * ((1 << step) - 1) / 2.0 ** step
         centre = np.round(dropped / 2)
         # A b whose truncation term alone is no better than a lane's best so far cannot
-        # improve it (the reach term is ≥ 0): only the b before the first b from which every
-        # larger one is such, for the worst open lane, are tried.
-        floor = np.minimum.accumulate(np.maximum(centre, dropped - centre)[::-1])[::-1]
-        tried = int(np.searchsorted(floor, units[open_lanes].max(), side="left"))
-        if not tried:
-            continue
-        bs, dropped, centre = b[:tried], dropped[:tried], centre[:tried]
-        truncation = np.maximum(centre, dropped - centre)
+        # improve it (the reach term is ≥ 0): per block of lanes, only the b before the first
+        # b from which every larger one is such, for the block's worst lane, are tried (where
+        # a lane improves, its first smallest error lies before).
+        truncation_all = np.maximum(centre, dropped - centre)
+        floor = np.minimum.accumulate(truncation_all[::-1])[::-1]
         for first in range(0, open_lanes.size, CHAIN_LANES):   # a block stays in cache
             lanes_open = open_lanes[first:first + CHAIN_LANES]
+            tried = int(np.searchsorted(floor, units[lanes_open].max(), side="left"))
+            if not tried:
+                continue
+            bs, truncation = b[:tried], truncation_all[:tried]
             mu = mu_all[lanes_open, None]
             # a and a·b as floats: exact integers (below 2^53), as the int64 products
             a = np.round(mu * 2.0 ** step / bs)
