@@ -252,7 +252,7 @@ class _Run:
         for k, insn in enumerate(self.streams[name]):
             yield queue.visible[k]
             head = max(free, queue.visible[k].time)
-            tokens, taken = yield from self._pop(name, insn, head)
+            tokens, taken = (yield from self._pop(name, insn, head)) if insn.pops else (head, ())
             self.stall[name] += tokens - head
             opcode = insn.opcode
             if opcode is Opcode.GEMM or opcode is Opcode.ALU:
@@ -297,7 +297,7 @@ class _Run:
                 f = insn.fields
                 if opcode is Opcode.LOAD and f["memory_type"] == UOP_MEMORY and f["x_size"]:
                     self._record_kernel(insn)
-                last = yield from self._push(insn, done)
+                last = (yield from self._push(insn, done)) if insn.pushes else done
                 free = last + 1
                 spans.append([start, last, len(self.timeline), k, head])
                 self.timeline.append(None)
