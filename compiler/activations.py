@@ -34,6 +34,7 @@ import numpy as np
 
 from vta.compiler.alu_program import (IMM_MAX, INT32_MAX, AluStep, Register, run_steps, shifts)
 from vta.compiler.requantize import Requantize
+from vta.compiler.tables import quantized_exactly
 from vta.isa import AluOp, VtaError
 
 #: The operators planned here and the ONNX attributes (with defaults) each takes.
@@ -61,11 +62,11 @@ def target_table(activation: Activation, x_quant, out_quant, lo: int, hi: int, i
     """The int8 output for each int8 input (axis 0) and channel (the other axes): ONNX's
     DequantizeLinear, the node's float kernel and QuantizeLinear, clamped to [lo, hi], all in
     float64 — the exact evaluation of the QDQ graph, as the host's tables (`tables`)."""
-    real = ((inputs.astype(np.float64) - x_quant.zero_point) * np.float64(x_quant.scale)
-            ).reshape((-1,) + (1,) * len(channel_shape))
-    out = activation.table(np.ascontiguousarray(np.broadcast_to(
-        real, (len(inputs),) + channel_shape)))
-    steps = np.rint(out / np.float64(out_quant.scale)) + out_quant.zero_point
+    def per_channel(real):
+        real = real.reshape((-1,) + (1,) * len(channel_shape))
+        return activation.table(np.ascontiguousarray(np.broadcast_to(
+            real, (len(inputs),) + channel_shape)))
+    steps = quantized_exactly(inputs, x_quant, out_quant, per_channel)
     return np.clip(steps, lo, hi).astype(np.int64)
 
 

@@ -57,15 +57,25 @@ def exact_table(functions, x_quant: ir.Quant, out_quant: ir.Quant, lo: int, hi: 
                 where: str) -> np.ndarray:
     """The int8 output for each int8 input −128…127 (index q + 128): DequantizeLinear, the
     `functions` (float64 in, float64 out) and QuantizeLinear, clamped to [lo, hi], all in
-    float64; a NaN (Log or Sqrt of a negative input) quantizes to the lowest value, as
-    `ir.Quant.quantize` and onnxruntime do."""
-    inputs = np.arange(-128, 128)
-    real = (inputs - x_quant.zero_point).astype(np.float64) * np.float64(x_quant.scale)
-    with np.errstate(all="ignore"):
+    float64 (`quantized_exactly`)."""
+    def chain(real):
         for function in functions:
             real = np.asarray(function(real))
-        if real.dtype != np.float64 or real.shape != inputs.shape:
+        if real.dtype != np.float64 or real.shape != (256,):
             raise VtaError(f"{where}: the chain gives {real.dtype} {real.shape}, not one float64 "
                            "value per input")
-        steps = np.rint(real / np.float64(out_quant.scale)) + out_quant.zero_point
-    return np.clip(np.nan_to_num(steps, nan=out_quant.range[0]), lo, hi).astype(np.int8)
+        return real
+    steps = quantized_exactly(np.arange(-128, 128), x_quant, out_quant, chain)
+    return np.clip(steps, lo, hi).astype(np.int8)
+
+
+def quantized_exactly(inputs: np.ndarray, x_quant: ir.Quant, out_quant: ir.Quant,
+                      function) -> np.ndarray:
+    """QuantizeLinear(function(DequantizeLinear(inputs))) in float64 — the exact evaluation of
+    the QDQ graph —, unclamped: rounded half to even, the zero point added; a NaN (Log or Sqrt
+    of a negative input) is the lowest value, as `ir.Quant.quantize` and onnxruntime give it.
+    `function` maps the dequantized inputs (float64) to float64 outputs."""
+    real = (inputs.astype(np.float64) - x_quant.zero_point) * np.float64(x_quant.scale)
+    with np.errstate(all="ignore"):
+        steps = np.rint(function(real) / np.float64(out_quant.scale)) + out_quant.zero_point
+    return np.nan_to_num(steps, nan=out_quant.range[0])
