@@ -9,6 +9,7 @@ Both serve the same bus protocol with the one memory model (``memory_model.h``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -262,9 +263,12 @@ class CocotbHarness:
             # Plain Verilog needs -g2005 on Icarus 11, SystemVerilog the runner's -g2012
             # (docs/cosim.md).
             self.build_args = [] if "always_comb" in verilog else ["-g2005"]
-        # The testbench is imported from this package when a session starts: not part of the build.
+        # The testbench is imported from this package when a session starts: not part of the
+        # build. The simulator the build makes links cocotb's libraries from where cocotb is
+        # installed, so each environment's cocotb has builds of its own.
         self.key = build_key("cocotb", simulator, verilog, *self.build_args,
-                             simulator_identity(simulator), f"waves={waves}")
+                             simulator_identity(simulator), f"waves={waves}",
+                             str(Path(importlib.util.find_spec("cocotb").origin).parent))
 
     def _runner(self):
         from cocotb_tools.runner import get_runner
