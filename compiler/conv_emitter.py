@@ -61,8 +61,8 @@ class ConvEmitter(LayerEmitter):
     of INP, where the layer has bias tiles); requantization on the ALU. With a fused residual
     Add, the other operand is copied into the OPERAND region by an identity GEMM (with the
     tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
-    tiles span the convolution rows under whole pooled rows, the maximum goes into the POOLED
-    region, and only that is requantized and stored. Where it pays
+    tiles span the convolution rows and columns under their pooled ones, the maximum goes into
+    the POOLED region, and only that is requantized and stored. Where it pays
     (`layers.gemm_copied_epilogue`), the reset also zeroes scratch register 1 and the GEMMs may
     accumulate into it too, which the requantization would otherwise do on the ALU."""
 
@@ -85,7 +85,7 @@ class ConvEmitter(LayerEmitter):
             self.store_tile(self.layer.output, output_tile(self.layer, placed.tile),
                             self.result_region(placed))
         else:
-            self.store_tile(self.layer.pool.output, pooled_tile(self.layer, placed.tile),
+            self.store_tile(self.layer.pool.output, pooled_tile(placed.tile),
                             self.result_region(placed))
 
     def opens(self, tile: Tile, chunk: tuple[int, int]) -> bool:
@@ -305,7 +305,7 @@ class ConvEmitter(LayerEmitter):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
         if layer.pool is not None:
             self.pool(placed)
-            self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(layer, tile),
+            self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(tile),
                            placed)
             return
         self.phase_biases(placed)
@@ -336,27 +336,50 @@ class ConvEmitter(LayerEmitter):
 
     def pool(self, placed: Placed) -> None:
         """Max over the pooling windows of the accumulators into the (zeroed) pooled region:
-        start every lane at the int32 minimum, then one ALU MAX per tap over the pooled
-        positions whose tap lies inside the convolution output (padding never wins)."""
+        start every lane at the int32 minimum, then ALU MAXes over the pooled positions whose
+        tap lies inside the convolution output (padding never wins): one over the taps that
+        every pooled position of the tile has (fewer micro-kernels: the compute overlap knows
+        the footprints of the last few only), one per other tap."""
         layer, pool, tile = self.layer, self.layer.pool, placed.tile
         (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
         height, width = layer.output_size
-        pooled = pooled_tile(layer, tile)
+        pooled = pooled_tile(tile)
+        first_row, first_col = tile.first_pooled_row, tile.first_pooled_col
         target, source = placed.at(Part.POOLED), placed.at(Part.ACCUMULATORS)
         lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
         self.alu_steps([Step(AluOp.ADD, Imm(lowest_imm)),
                         Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
                        pooled, placed)
-        for ky in range(kh):
-            rows = [r for r in range(tile.first_pooled_row, tile.first_pooled_row
-                                     + tile.pooled_rows) if 0 <= r * sh - top + ky < height]
-            for kx in range(kw):
-                cols = [c for c in range(pooled.cols) if 0 <= c * sw - left + kx < width]
-                if not rows or not cols:
-                    continue
-                y, x = rows[0] * sh - top + ky, cols[0] * sw - left + kx
-                dims = [Dim(tile.blocks, pooled.positions, tile.positions),
-                        Dim(len(rows), pooled.cols, sh * width), Dim(len(cols), 1, sw)]
-                self.kernel(dims, (target + (rows[0] - tile.first_pooled_row) * pooled.cols
-                                   + cols[0], source + (y - tile.first_row) * width + x, 0),
-                            uk.alu(AluOp.MAX))
+        rows = [[r for r in range(first_row, first_row + pooled.rows)
+                 if tile.first_row <= r * sh - top + ky < tile.first_row + tile.rows]
+                for ky in range(kh)]
+        cols = [[c for c in range(first_col, first_col + pooled.cols)
+                 if tile.first_col <= c * sw - left + kx < tile.first_col + tile.cols]
+                for kx in range(kw)]
+        full_rows = [ky for ky in range(kh) if len(rows[ky]) == pooled.rows]
+        full_cols = [kx for kx in range(kw) if len(cols[kx]) == pooled.cols]
+        taps = [(ky, kx) for ky in range(kh) for kx in range(kw)]
+        if full_rows and full_cols and full_rows == list(range(full_rows[0], full_rows[-1] + 1)) \
+                and full_cols == list(range(full_cols[0], full_cols[-1] + 1)):
+            self.pool_max(placed, [Dim(len(full_rows), 0, tile.cols),
+                                   Dim(len(full_cols), 0, 1)], full_rows[0], full_cols[0],
+                          rows[full_rows[0]], cols[full_cols[0]])
+            taps = [(ky, kx) for ky, kx in taps if ky not in full_rows or kx not in full_cols]
+        for ky, kx in taps:
+            if rows[ky] and cols[kx]:
+                self.pool_max(placed, [], ky, kx, rows[ky], cols[kx])
+
+    def pool_max(self, placed: Placed, taps: list[Dim], ky: int, kx: int, rows: list[int],
+                 cols: list[int]) -> None:
+        """One ALU MAX of the taps `taps` from tap (ky, kx) (loops over the accumulators) into
+        the pooled positions `rows` × `cols` (contiguous ranges) of the tile."""
+        pool, tile = self.layer.pool, placed.tile
+        (sh, sw), (top, left) = pool.strides, pool.pads[:2]
+        pooled = pooled_tile(tile)
+        y, x = rows[0] * sh - top + ky, cols[0] * sw - left + kx
+        dims = taps + [Dim(tile.blocks, pooled.positions, tile.positions),
+                       Dim(len(rows), pooled.cols, sh * tile.cols), Dim(len(cols), 1, sw)]
+        self.kernel(dims, (placed.at(Part.POOLED) + (rows[0] - tile.first_pooled_row)
+                           * pooled.cols + cols[0] - tile.first_pooled_col,
+                           placed.at(Part.ACCUMULATORS) + (y - tile.first_row) * tile.cols
+                           + x - tile.first_col, 0), uk.alu(AluOp.MAX))

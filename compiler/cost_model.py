@@ -96,7 +96,7 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
     dma = _dma(config)
     tile, regions = plan.full_tile, plan.full_regions
     tiles = layer.output.batch_blocks * -(-layer.output.channel_blocks // t.out_blocks) \
-        * -(-layer.tiled_size[0] // t.rows) * -(-layer.grid_size[1] // t.cols)
+        * -(-layer.tiled_size[0] // t.rows) * -(-layer.tiled_size[1] // t.cols)
     positions = tile.blocks * tile.positions
     stored = positions
     if isinstance(layer, AddLayer):

@@ -313,20 +313,21 @@ def window_extent(count: int, kernel: int, stride: int, dilation: int) -> int:
     return (count - 1) * stride + (kernel - 1) * dilation + 1
 
 
-def pooled_conv_rows(layer: ConvLayer, first_pooled_row: int, pooled_rows: int
+def pooled_conv_span(layer: ConvLayer, axis: int, first_pooled: int, pooled: int
                      ) -> tuple[int, int]:
-    """(first row, rows) of the convolution output under the pooled rows
-    [first_pooled_row, first_pooled_row + pooled_rows)."""
-    (kh, _), (sh, _), top = layer.pool.kernel, layer.pool.strides, layer.pool.pads[0]
-    first = max(0, first_pooled_row * sh - top)
-    end = min(layer.output_size[0], (first_pooled_row + pooled_rows - 1) * sh - top + kh)
+    """(first, count) of the convolution output rows (`axis` 0) or columns (1) under the pooled
+    ones [first_pooled, first_pooled + pooled)."""
+    kernel, stride = layer.pool.kernel[axis], layer.pool.strides[axis]
+    first = max(0, first_pooled * stride - layer.pool.pads[axis])
+    end = min(layer.output_size[axis],
+              (first_pooled + pooled - 1) * stride - layer.pool.pads[axis] + kernel)
     return first, end - first
 
 
-def tile_conv_rows(layer: VtaLayer, rows: int) -> int:
-    """Most convolution output rows a tile of `rows` output rows computes (with a fused pool:
-    the rows under `rows` pooled rows)."""
+def tile_conv_extent(layer: VtaLayer, axis: int, count: int) -> int:
+    """Most convolution output rows (`axis` 0) or columns (1) a tile of `count` output rows or
+    columns computes (with a fused pool: those under `count` pooled ones)."""
     if not isinstance(layer, ConvLayer) or layer.pool is None:
-        return rows
-    (kh, _), (sh, _) = layer.pool.kernel, layer.pool.strides
-    return min(layer.output_size[0], window_extent(rows, kh, sh, 1))
+        return count
+    kernel, stride = layer.pool.kernel[axis], layer.pool.strides[axis]
+    return min(layer.output_size[axis], window_extent(count, kernel, stride, 1))

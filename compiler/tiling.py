@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, VtaLayer, WeightMode,
-                                 pooled_conv_rows, scratch_registers, tile_conv_rows,
+                                 pooled_conv_span, scratch_registers, tile_conv_extent,
                                  window_extent)
 from vta.compiler.subtiles import SubTiles
 from vta.isa import Config, MemoryType
@@ -63,7 +63,7 @@ class Tiling:
 
 class Tile(NamedTuple):
     """One tile: a batch block, output channel blocks from `first_block`, output rows and
-    columns; with a fused pool also the pooled rows that the rows serve."""
+    columns; with a fused pool also the pooled rows and columns that they serve."""
 
     batch_block: int
     first_block: int
@@ -74,6 +74,8 @@ class Tile(NamedTuple):
     cols: int
     first_pooled_row: int = 0
     pooled_rows: int = 0
+    first_pooled_col: int = 0
+    pooled_cols: int = 0
 
     @property
     def positions(self) -> int:
@@ -173,18 +175,20 @@ def same_shape_window(layout, width: int, tile: Tile) -> Window:
 
 def tiles(layer: VtaLayer, tiling: Tiling) -> list[Tile]:
     """The tiles of a layer in the order they run: output channel chunks outermost, then batch
-    blocks, rows and columns (with a fused pool: pooled rows, each tile computing the
-    convolution rows under them)."""
+    blocks, rows and columns (with a fused pool: pooled rows and columns, each tile computing
+    the convolution rows and columns under them)."""
     output = layer.output
     block_chunks = chunks(output.channel_blocks, tiling.out_blocks)
     if isinstance(layer, ConvLayer) and layer.pool is not None:
-        width = layer.grid_size[1]
+        height, width = layer.tiled_size
         return [Tile(batch_block, first_block, blocks,
-                     *pooled_conv_rows(layer, first_pooled, pooled_rows), 0, width,
-                     first_pooled, pooled_rows)
+                     *pooled_conv_span(layer, 0, first_row, rows),
+                     *pooled_conv_span(layer, 1, first_col, cols),
+                     first_row, rows, first_col, cols)
                 for first_block, blocks in block_chunks
                 for batch_block in range(output.batch_blocks)
-                for first_pooled, pooled_rows in chunks(layer.tiled_size[0], tiling.rows)]
+                for first_row, rows in chunks(height, tiling.rows)
+                for first_col, cols in chunks(width, tiling.cols)]
     height, width = layer.grid_size
     return [Tile(batch_block, first_block, blocks, first_row, rows, first_col, cols)
             for first_block, blocks in block_chunks for batch_block in range(output.batch_blocks)
@@ -202,11 +206,11 @@ def output_tile(layer: VtaLayer, tile: Tile) -> Tile:
                          first_col=tile.first_col * cols, cols=tile.cols * cols)
 
 
-def pooled_tile(layer: ConvLayer, tile: Tile) -> Tile:
-    """The pooled rows of a tile of a convolution with a fused pool, as a tile of the pool's
-    output."""
+def pooled_tile(tile: Tile) -> Tile:
+    """The pooled rows and columns of a tile of a convolution with a fused pool, as a tile of
+    the pool's output."""
     return Tile(tile.batch_block, tile.first_block, tile.blocks, tile.first_pooled_row,
-                tile.pooled_rows, 0, layer.tiled_size[1])
+                tile.pooled_rows, tile.first_pooled_col, tile.pooled_cols)
 
 
 def reduction_chunks(layer: VtaLayer, tiling: Tiling, tile: Tile) -> list[tuple[int, int]]:
@@ -219,8 +223,8 @@ def reduction_chunks(layer: VtaLayer, tiling: Tiling, tile: Tile) -> list[tuple[
 
 def largest_tile(layer: VtaLayer, tiling: Tiling) -> Tile:
     """A tile of the tiling's full extents (the one its slots are sized for)."""
-    rows = tile_conv_rows(layer, tiling.rows)
-    return Tile(0, 0, tiling.out_blocks, 0, rows, 0, tiling.cols, 0, tiling.rows)
+    return Tile(0, 0, tiling.out_blocks, 0, tile_conv_extent(layer, 0, tiling.rows), 0,
+                tile_conv_extent(layer, 1, tiling.cols), 0, tiling.rows, 0, tiling.cols)
 
 
 def partial_accumulators(tile: Tile) -> int:
@@ -347,8 +351,8 @@ def _slots(layer: VtaLayer, tiling: Tiling, scratch: int | None = None):
     regions = list(full_regions.values())
     if isinstance(layer, ConvLayer) and partial_accumulators(full_tile) == 1 \
             and _last_chunk(layer.output.channel_blocks, tiling.out_blocks) \
-            * _last_chunk(layer.grid_size[1], tiling.cols) * (
-                _last_chunk(layer.tiled_size[0], tiling.rows) if layer.pool is None else 1) \
+            * (_last_chunk(layer.grid_size[1], tiling.cols)
+               * _last_chunk(layer.tiled_size[0], tiling.rows) if layer.pool is None else 1) \
             < PARTIAL_ACCUMULATORS:
         for tile in _edge_tiles(layer, tiling):
             if partial_accumulators(tile) > 1:
@@ -365,21 +369,25 @@ def _last_chunk(total: int, size: int) -> int:
 
 def _edge_tiles(layer: ConvLayer, tiling: Tiling) -> list[Tile]:
     """Tiles of every combination of the chunk sizes along the output blocks, rows and columns
-    (the full ones and the last, smaller ones; with a fused pool, the convolution rows under
-    the first, a full and the last chunk of pooled rows)."""
+    (the full ones and the last, smaller ones; with a fused pool, the convolution rows and
+    columns under the first, a full and the last chunk of pooled ones)."""
     def last_chunk(total: int, size: int) -> set[int]:
         return {min(size, total), _last_chunk(total, size)}
 
-    height, width = layer.tiled_size[0], layer.grid_size[1]
-    if layer.pool is None:
-        rows = {(count, 0) for count in last_chunk(height, tiling.rows)}
-    else:
-        rows = {(pooled_conv_rows(layer, first, count)[1], count) for first, count in
-                (chunks(height, tiling.rows)[0], chunks(height, tiling.rows)[-1])}
-        rows.add((tile_conv_rows(layer, tiling.rows), tiling.rows))
-    return [Tile(0, 0, blocks, 0, conv_rows, 0, cols, 0, pooled_rows)
+    def extents(axis: int, size: int) -> set[tuple[int, int]]:
+        """(convolution rows or columns, pooled ones) of the tiles' chunks along `axis`."""
+        total = layer.tiled_size[axis]
+        if layer.pool is None:
+            return {(count, 0) for count in last_chunk(total, size)}
+        parts = chunks(total, size)
+        return {(pooled_conv_span(layer, axis, first, count)[1], count)
+                for first, count in (parts[0], parts[-1])} \
+            | {(tile_conv_extent(layer, axis, size), size)}
+
+    return [Tile(0, 0, blocks, 0, conv_rows, 0, conv_cols, 0, pooled_rows, 0, pooled_cols)
             for blocks in last_chunk(layer.output.channel_blocks, tiling.out_blocks)
-            for conv_rows, pooled_rows in rows for cols in last_chunk(width, tiling.cols)]
+            for conv_rows, pooled_rows in extents(0, tiling.rows)
+            for conv_cols, pooled_cols in extents(1, tiling.cols)]
 
 
 def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
@@ -431,7 +439,7 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
                                        outputs)
     if layer.pool is not None:
         regions[Part.POOLED] = Region(acc, accumulators.end,
-                                      tile.blocks * pooled_tile(layer, tile).positions)
+                                      tile.blocks * pooled_tile(tile).positions)
     if scratch is None:
         scratch = scratch_registers(layer)
     if scratch:
@@ -539,11 +547,9 @@ def candidates(layer: VtaLayer):
     """Every tiling worth considering: chunk sizes of output channel blocks, rows, columns
     (a few divisions) and reduction (dense convolutions), one or two threads, resident or
     streamed weights."""
-    height, width = layer.tiled_size[0], layer.grid_size[1]
+    height, width = layer.tiled_size
     dense = isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
-    whole_rows = isinstance(layer, AddLayer) or (isinstance(layer, ConvLayer)
-                                                  and layer.pool is not None)
-    col_options = [width] if whole_rows else \
+    col_options = [width] if isinstance(layer, AddLayer) else \
         sorted({-(-width // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
     in_block_options = sizes(layer.input.channel_blocks) if dense else [1]
     resident_options = [True, False] if isinstance(layer, ConvLayer) \
