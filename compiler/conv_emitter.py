@@ -8,8 +8,9 @@ from typing import NamedTuple
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
 from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue, reset_on_alu
-from vta.compiler.tiling import (Part, Tile, input_window, operand_window, output_tile,
-                                 partial_accumulators, pooled_tile, reduction_chunks)
+from vta.compiler.tiling import (Part, Tile, computed_tile, input_window, operand_window,
+                                 output_tile, partial_accumulators, pooled_tile,
+                                 reduction_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType
 from vta.isa.layout import ALU_IMM_BITS
@@ -61,8 +62,9 @@ class ConvEmitter(LayerEmitter):
     of INP, where the layer has bias tiles); requantization on the ALU. With a fused residual
     Add, the other operand is copied into the OPERAND region by an identity GEMM (with the
     tile's first reduction chunk), both are scaled, added and requantized. With a fused pool,
-    tiles span the convolution rows and columns under their pooled ones, the maximum goes into
-    the POOLED region, and only that is requantized and stored. Where it pays
+    tiles span the convolution rows and columns under their pooled ones (the first row carried
+    from the thread's previous tile where `tiling.carries`), the maximum goes into the POOLED
+    region, and only that is requantized and stored. Where it pays
     (`layers.gemm_copied_epilogue`), the reset also zeroes scratch register 1 and the GEMMs may
     accumulate into it too, which the requantization would otherwise do on the ALU."""
 
@@ -105,7 +107,13 @@ class ConvEmitter(LayerEmitter):
                 self.copy_offset = regions[Part.SCRATCH].offset - first.offset
             end = regions[Part.SCRATCH].offset + first.size      # register 1
         size = end - first.offset
-        if self.alu_resets():
+        carried = placed.tile.carried_rows * placed.tile.cols
+        if carried:             # the carried rows stay (a fused pool: no copy, a GEMM reset)
+            tile = placed.tile
+            self.kernel([Dim(tile.blocks, tile.positions), Dim(tile.positions - carried, 1)],
+                        (start + carried, 0, 0), uk.RESET)
+            self.kernel([Dim(end - first.end, 1)], (start + first.size, 0, 0), uk.RESET)
+        elif self.alu_resets():
             self.kernel([Dim(size, 1, 1)], (start, start, 0), uk.alu(AluOp.MUL, 0))
         else:
             self.kernel([Dim(size, 1)], (start, 0, 0), uk.RESET)
@@ -202,10 +210,12 @@ class ConvEmitter(LayerEmitter):
         layer, tile, tiling = self.layer, placed.tile, self.tiling
         window = input_window(layer, tile)
         taps = layer.taps
-        accumulators = placed.at(Part.ACCUMULATORS)
+        computed = computed_tile(tile)      # the rows after the carried ones
+        accumulators = placed.at(Part.ACCUMULATORS) + (tile.rows - computed.rows) * tile.cols
         if layer.bias_tiles is not None and self.opens(tile, chunk):
             positions = output_tile(layer, tile).positions
-            self.gemm([Dim(tile.blocks, positions, 0, 1), Dim(positions, 1, 0, 0)],
+            self.gemm([Dim(tile.blocks, positions, 0, 1),
+                       Dim(output_tile(layer, computed).positions, 1, 0, 0)],
                       (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
                        self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block))
         identity = layer.mode == WeightMode.IDENTITY
@@ -235,7 +245,7 @@ class ConvEmitter(LayerEmitter):
             reduction = blocks + [Dim(layer.parts, 0, 0, taps // layer.parts),
                                   Dim(kh, 0, dh * window.pitch, 0 if identity else kw),
                                   Dim(kw, 0, dw, 0 if identity else 1)]
-            outputs = [out_blocks, Dim(tile.rows, group.row_step, sh * window.pitch, 0),
+            outputs = [out_blocks, Dim(computed.rows, group.row_step, sh * window.pitch, 0),
                        Dim(tile.cols, group.col_step, sw, 0)]
             base = (accumulators + group.first_output, source + group.first_input,
                     weights + group.first_tap)
@@ -305,6 +315,7 @@ class ConvEmitter(LayerEmitter):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
         if layer.pool is not None:
             self.pool(placed)
+            self.carry(placed)
             self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(tile),
                            placed)
             return
@@ -368,6 +379,45 @@ class ConvEmitter(LayerEmitter):
         for ky, kx in taps:
             if rows[ky] and cols[kx]:
                 self.pool_max(placed, [], ky, kx, rows[ky], cols[kx])
+
+    def carry(self, placed: Placed) -> None:
+        """Copy the tile's last convolution row into the first row of the accumulators of the
+        tile that carries it (`tiling.carries`), if any: ``MUL 0``, ``ADD``. In the tile's own
+        ACC slot (one thread, or two ACC slots) a block's target may be another block's
+        source (the two tiles' blocks lie apart by their own sizes): such blocks are copied one
+        by one, each before any target overwrites its source."""
+        tile = placed.tile
+        following = self.successors().get(tile)
+        if following is None:
+            return
+        successor, slot = following
+        target = slot + self.plan.regions(successor)[Part.ACCUMULATORS].offset
+        source = placed.at(Part.ACCUMULATORS) + (tile.rows - 1) * tile.cols
+        copies = {block: (target + block * successor.positions, source + block * tile.positions)
+                  for block in range(tile.blocks)}
+        if not {to for to, _ in copies.values()} & {of for _, of in copies.values()}:
+            self.kernel([Dim(tile.blocks, successor.positions, successor.positions),
+                         Dim(tile.cols, 1, 1)], (target, target, 0), uk.alu(AluOp.MUL, 0))
+            self.kernel([Dim(tile.blocks, successor.positions, tile.positions),
+                         Dim(tile.cols, 1, 1)], (target, source, 0), uk.alu(AluOp.ADD))
+            return
+        copies = {block: pair for block, pair in copies.items() if pair[0] != pair[1]}
+        while copies:
+            block = next(block for block, (to, _) in copies.items()
+                         if all(of != to for other, (_, of) in copies.items() if other != block))
+            to, of = copies.pop(block)
+            self.kernel([Dim(tile.cols, 1, 1)], (to, to, 0), uk.alu(AluOp.MUL, 0))
+            self.kernel([Dim(tile.cols, 1, 1)], (to, of, 0), uk.alu(AluOp.ADD))
+
+    def successors(self) -> dict[Tile, tuple[Tile, int]]:
+        """For each tile whose last row the next tile of its thread carries: that tile and its
+        ACC slot."""
+        if not hasattr(self, "_successors"):
+            order, threads = tiles(self.layer, self.tiling), self.tiling.threads
+            self._successors = {order[index - threads]: (tile, self.plan.slot(MemoryType.ACC,
+                                                                               index))
+                                for index, tile in enumerate(order) if tile.carried_rows}
+        return self._successors
 
     def pool_max(self, placed: Placed, taps: list[Dim], ky: int, kx: int, rows: list[int],
                  cols: list[int]) -> None:

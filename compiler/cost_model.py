@@ -17,7 +17,7 @@ from __future__ import annotations
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import (Part, SramPlan, Tile, Tiling, input_window,
+from vta.compiler.tiling import (Part, SramPlan, Tile, Tiling, carries, input_window,
                                  partial_accumulators, split_rows)
 from vta.isa import Config, MemoryType
 
@@ -170,7 +170,10 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
           ) -> tuple[float, float, float, int]:
     """(load, GEMM, ALU, stored tiles) of the full tile of a convolution."""
     layer, t, regions = plan.layer, plan.tiling, plan.full_regions
-    positions = tile.blocks * tile.positions
+    carried = carries(layer, t)
+    if carried:     # most tiles take their first row from the tile before
+        tile = tile._replace(carried_rows=1)
+    positions = tile.blocks * (tile.rows - tile.carried_rows) * tile.cols
     taps = layer.taps
     dense = layer.mode == WeightMode.DENSE
     reduction_chunks = -(-layer.input.channel_blocks // t.in_blocks) if dense else 1
@@ -179,7 +182,7 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     # channel block, a narrower one a row per window row and block
     window = input_window(layer, tile)
     whole_rows = window.pitch == layer.input.width_with_halo
-    load = dma.read(MemoryType.INP, reduction_chunks * regions[Part.INPUT].size,
+    load = dma.read(MemoryType.INP, in_blocks * window.tiles,
                     in_blocks * (1 if whole_rows else window.rows))
     if not t.weights_resident:
         per_tile = t.out_blocks * (layer.input.channel_blocks if dense else 1) * taps
@@ -198,6 +201,8 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
         alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+        if carried:     # the last row copied into the next tile's first (MUL 0, ADD)
+            alu += dma.alu_interval * 2 * tile.blocks * tile.cols
     copied = _copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
     if copied is not None and copied.duplicate:    # the GEMMs and the reset again, for r1
         gemm *= 2

@@ -63,7 +63,8 @@ class Tiling:
 
 class Tile(NamedTuple):
     """One tile: a batch block, output channel blocks from `first_block`, output rows and
-    columns; with a fused pool also the pooled rows and columns that they serve."""
+    columns; with a fused pool also the pooled rows and columns that they serve, and how many
+    of its first rows the thread's previous tile computed (`carried_rows`, `carries`)."""
 
     batch_block: int
     first_block: int
@@ -76,6 +77,7 @@ class Tile(NamedTuple):
     pooled_rows: int = 0
     first_pooled_col: int = 0
     pooled_cols: int = 0
+    carried_rows: int = 0
 
     @property
     def positions(self) -> int:
@@ -146,8 +148,8 @@ def input_window(layer: ConvLayer | MaxPoolLayer, tile: Tile) -> Window:
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
     top, left = layer.pads[0], layer.pads[1]
     x = layer.input
-    rows = window_extent(tile.rows, kh, sh, dh)
-    first_row = tile.first_row * sh + x.halo[0] - top
+    rows = window_extent(tile.rows - tile.carried_rows, kh, sh, dh)
+    first_row = (tile.first_row + tile.carried_rows) * sh + x.halo[0] - top
     if tile.cols == layer.grid_size[1]:
         return Window(rows, x.width_with_halo, first_row, 0, x.halo[1] - left)
     return Window(rows, window_extent(tile.cols, kw, sw, dw), first_row,
@@ -181,19 +183,53 @@ def tiles(layer: VtaLayer, tiling: Tiling) -> list[Tile]:
     block_chunks = chunks(output.channel_blocks, tiling.out_blocks)
     if isinstance(layer, ConvLayer) and layer.pool is not None:
         height, width = layer.tiled_size
+        row_chunks, col_chunks = chunks(height, tiling.rows), chunks(width, tiling.cols)
+        carried = carries(layer, tiling)
+        # with carried rows, each thread walks down its own columns
+        strips = tiling.threads if carried else len(col_chunks)
         return [Tile(batch_block, first_block, blocks,
                      *pooled_conv_span(layer, 0, first_row, rows),
                      *pooled_conv_span(layer, 1, first_col, cols),
-                     first_row, rows, first_col, cols)
+                     first_row, rows, first_col, cols, int(carried and first_row > 0))
                 for first_block, blocks in block_chunks
                 for batch_block in range(output.batch_blocks)
-                for first_row, rows in chunks(height, tiling.rows)
-                for first_col, cols in chunks(width, tiling.cols)]
+                for group in range(0, len(col_chunks), strips)
+                for first_row, rows in row_chunks
+                for first_col, cols in col_chunks[group:group + strips]]
     height, width = layer.grid_size
     return [Tile(batch_block, first_block, blocks, first_row, rows, first_col, cols)
             for first_block, blocks in block_chunks for batch_block in range(output.batch_blocks)
             for first_row, rows in chunks(height, tiling.rows)
             for first_col, cols in chunks(width, tiling.cols)]
+
+
+def carries(layer: VtaLayer, tiling: Tiling) -> bool:
+    """True where the tiles of a convolution with a fused pool take the first of their
+    convolution rows from the thread's previous tile (the one above, in the same columns),
+    which computed it as its last: the pooling windows of consecutive row chunks share exactly
+    that row (a 3×3/2 pool), and the column chunks split evenly between the threads, so that
+    each thread walks down its own. The row is then computed once; the tile's epilogue copies
+    it into the first row of the next tile's accumulators."""
+    if not isinstance(layer, ConvLayer) or layer.pool is None \
+            or -(-layer.tiled_size[1] // tiling.cols) % tiling.threads:
+        return False
+    spans = [pooled_conv_span(layer, 0, first, count)
+             for first, count in chunks(layer.tiled_size[0], tiling.rows)]
+    fewest = _last_chunk(layer.output.channel_blocks, tiling.out_blocks) \
+        * min(count for _, count in spans) * min(
+            pooled_conv_span(layer, 1, first, count)[1]
+            for first, count in chunks(layer.tiled_size[1], tiling.cols))
+    return len(spans) > 1 and fewest >= PARTIAL_ACCUMULATORS and all(
+        first + count - 1 == next_first and next_count >= 2
+        for (first, count), (next_first, next_count) in zip(spans, spans[1:]))
+
+
+def computed_tile(tile: Tile) -> Tile:
+    """The rows of a tile that its own GEMMs compute (without the carried ones)."""
+    if not tile.carried_rows:
+        return tile
+    return tile._replace(first_row=tile.first_row + tile.carried_rows,
+                         rows=tile.rows - tile.carried_rows, carried_rows=0)
 
 
 def output_tile(layer: VtaLayer, tile: Tile) -> Tile:

@@ -184,6 +184,42 @@ def test_max_pool_fused_into_its_conv(config, shape):
         assert placements == ["vta", "fused"]
 
 
+@pytest.mark.parametrize("config", [PYNQ, TINY], ids=["pynq", "tiny"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [
+    dict(h=13, w=11), dict(c=3, k=7, stride=2, pad=3, h=28, w=26),
+    dict(pool=3, pool_stride=2, pool_pad=0, ceil_mode=True, h=12, w=12)],
+    ids=["3x3-s2", "stem", "ceil"])
+def test_fused_pool_tiles_carrying_their_first_row(monkeypatch, config, threads, shape):
+    """Tilings whose tiles take their first convolution row from the tile above
+    (`tiling.carries`: each thread walks down its own column chunks), three of those that fit
+    with `threads`: bit-exact with the reference."""
+    from vta.compiler import build, tiling as tilings
+    graph = conv_pool_graph(np.random.default_rng(3), **shape)
+    feeds = random_feeds(np.random.default_rng(0), graph)
+    expected = reference.run(graph, feeds)["p"]
+    chosen = []
+    original = build.choose
+
+    def carrying(layer, config, cost=None):
+        if getattr(layer, "pool", None) is None:
+            return original(layer, config, cost)
+        plans = [plan for plan in tilings.fitting_plans(layer, config)
+                 if plan.tiling.threads == threads and tilings.carries(layer, plan.tiling)]
+        assert plans
+        chosen.append(plans[len(chosen) * len(plans) // 3])     # three far apart
+        return chosen[-1], 0
+
+    monkeypatch.setattr(build, "choose", carrying)
+    for _ in range(3):
+        model = compile_graph(graph, config, timed=False)
+        assert [node["placement"] for node in model.nodes] == ["vta", "fused"]
+        got = Executor(model, "functional").run(feeds).outputs["p"]
+        np.testing.assert_array_equal(got, expected)
+    assert any(tile.carried_rows for plan in chosen for tile in
+               tilings.tiles(plan.layer, plan.tiling))
+
+
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
 def test_residual_add_matches_reference(config):
     check(add_graph(np.random.default_rng(1), c=24, h=5, w=6), config)
