@@ -35,6 +35,30 @@ def test_chained_layers_on_rtl_are_bit_exact():
     assert len(result.reports) == 2 and result.cycles > 0
 
 
+def test_fused_pool_carrying_rows_on_rtl(monkeypatch):
+    """A fused max pool whose tiles take their first convolution row from the tile above
+    (`tiling.carries`: two threads, each walking down its own column chunks): bit-exact on the
+    RTL, in the cycles the cycle model times for that tiling."""
+    from vta.compiler import build, tiling
+    from vta.compiler.schedule import time_tiling
+    rng = np.random.default_rng(3)
+    graph = conv_pool_graph(rng, c=3, o=20, k=7, stride=2, pad=3, h=24, w=24)
+    original = build.choose
+
+    def carrying(layer, config, cost=None):
+        if getattr(layer, "pool", None) is None:
+            return original(layer, config, cost)
+        plan = next(plan for plan in tiling.fitting_plans(layer, config)
+                    if plan.tiling.threads == 2 and tiling.carries(layer, plan.tiling))
+        return plan, time_tiling(config, layer, plan.tiling)
+
+    monkeypatch.setattr(build, "choose", carrying)
+    got, expected, model, result = run_both(graph, random_feeds(rng, graph), backend="rtl")
+    np.testing.assert_array_equal(got["p"], expected["p"])
+    assert [node["placement"] for node in model.nodes] == ["vta", "fused"]
+    assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
+
+
 @pytest.mark.parametrize("kind", GRAPHS)
 def test_layer_on_rtl_is_bit_exact(kind):
     rng = np.random.default_rng(3)
