@@ -70,6 +70,23 @@ class ConvEmitter(LayerEmitter):
 
     copy_offset = 0         # ACC entries from the accumulators to the GEMM's copy (0: none)
 
+    @property
+    def epilogue_beside_last_chunk(self) -> bool:
+        """With a fused pool: the epilogue (the pool's MAXes and the requantization of the
+        pooled tile) is longer than a tile's first reduction chunk, so it is spread over all."""
+        return self.layer.pool is not None
+
+    def epilogue_cost(self, kernel: tuple) -> float:
+        """With a fused pool, a vector ALU kernel counts twice its executions: the MAXes read
+        the pooled positions at stride 1 and the accumulators at stride 2, and the per-channel
+        constants stay put, so half of their executions meet an ACC bank conflict, and the
+        GEMMs' budget includes the reset and the bias GEMM, which take no ALU work beside."""
+        dims, _, op = kernel
+        cost = super().epilogue_cost(kernel)
+        if self.layer.pool is not None and op.unit == uk.Unit.ALU and op.imm is None:
+            return 2 * cost
+        return cost
+
     def copied_epilogue(self, tile: Tile):
         """The epilogue of `tile` with the GEMM's copy in register 1, or None (tiles that
         spread their reduction over partial accumulators copy on the ALU)."""

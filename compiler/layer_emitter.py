@@ -130,11 +130,10 @@ class LayerEmitter(ABC):
             epilogue if that is more (an epilogue longer than the GEMM is spread evenly over
             its parts)."""
             budget = max(self.gemm_executions * self.spread, share * carry.total)
-            while carry.kernels and (last or carry.spent + _executions(carry.kernels[0][0])
+            while carry.kernels and (last or carry.spent + self.epilogue_cost(carry.kernels[0])
                                      <= budget):
-                dims, base, op = carry.kernels.pop(0)
-                carry.spent += _executions(dims)
-                self.kernel(dims, base, op)
+                carry.spent += self.epilogue_cost(carry.kernels[0])
+                self.kernel(*carry.kernels.pop(0))
             if carry.placed is not None and not carry.kernels:
                 finish(carry.placed, carry.index)
                 carry.placed = None
@@ -160,11 +159,10 @@ class LayerEmitter(ABC):
                     # GEMMs after the wait keeps both busier.)
                     outputs = tile.blocks * output_tile(self.layer, tile).positions
                     budget = carry.spent + outputs * store_beats
-                    while carry.kernels and carry.spent + _executions(carry.kernels[0][0]) \
-                            <= budget:
-                        dims, base, op = carry.kernels.pop(0)
-                        carry.spent += _executions(dims)
-                        self.kernel(dims, base, op)
+                    while carry.kernels and carry.spent \
+                            + self.epilogue_cost(carry.kernels[0]) <= budget:
+                        carry.spent += self.epilogue_cost(carry.kernels[0])
+                        self.kernel(*carry.kernels.pop(0))
                 stream.dep_pop(STORE, COMPUTE)
             self.spread = max(1.0, carry.total / tile_gemm) \
                 if carry.placed is not None and tile_gemm else 1.0
@@ -184,8 +182,10 @@ class LayerEmitter(ABC):
                 if step + threads < total_steps:
                     stream.dep_push(COMPUTE, LOAD)
                 if carry.placed is not None:
-                    middle(last=number >= len(steps) - 2,
-                           share=(number + 1) / max(len(steps) - 1, 1))
+                    # the rest before the last chunk, or with `epilogue_beside_last_chunk`
+                    # after it
+                    chunks = len(steps) - (not self.epilogue_beside_last_chunk)
+                    middle(last=number >= chunks - 1, share=(number + 1) / max(chunks, 1))
                 step += 1
             tile_gemm = self.gemm_executions
             # Deferring pays when the epilogue is no longer than the GEMM, or when the GEMM is
@@ -196,7 +196,7 @@ class LayerEmitter(ABC):
                 carry.kernels = self.recording = []
                 self.epilogue(placed)
                 self.recording = None
-                total = sum(_executions(dims) for dims, _, _ in carry.kernels)
+                total = sum(map(self.epilogue_cost, carry.kernels))
                 if total <= self.gemm_executions or self.gemm_executions >= 4 * outputs:
                     carry.placed, carry.index, carry.spent, carry.total = placed, index, 0, total
                 else:
@@ -209,6 +209,15 @@ class LayerEmitter(ABC):
                 finish(placed, index)
         middle(last=True)
         self.carried = None
+
+    #: Whether a carried epilogue's rest comes after the last reduction chunk of a tile of
+    #: several (so that it runs beside every chunk) rather than before it.
+    epilogue_beside_last_chunk = False
+
+    def epilogue_cost(self, kernel: tuple) -> float:
+        """What a carried epilogue's kernel (dims, base, op) counts against the GEMM
+        executions it is spread over: its executions."""
+        return _executions(kernel[0])
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
