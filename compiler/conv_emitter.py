@@ -115,7 +115,7 @@ class ConvEmitter(LayerEmitter):
         self.load_constants(placed)
         regions = placed.regions
         first = regions[Part.ACCUMULATORS]
-        last = regions.get(Part.OPERAND) or regions.get(Part.POOLED) or first
+        last = regions.get(Part.OPERAND) or first
         start, end = placed.at(Part.ACCUMULATORS), last.end
         self.copy_offset = 0
         copied = self.copied_epilogue(placed.tile)
@@ -129,7 +129,6 @@ class ConvEmitter(LayerEmitter):
             tile = placed.tile
             self.kernel([Dim(tile.blocks, tile.positions), Dim(tile.positions - carried, 1)],
                         (start + carried, 0, 0), uk.RESET)
-            self.kernel([Dim(end - first.end, 1)], (start + first.size, 0, 0), uk.RESET)
         elif self.alu_resets():
             self.kernel([Dim(size, 1, 1)], (start, start, 0), uk.alu(AluOp.MUL, 0))
         else:
@@ -363,8 +362,9 @@ class ConvEmitter(LayerEmitter):
                                constants + phase.bias.index * tile.blocks, 0), uk.alu(AluOp.ADD))
 
     def pool(self, placed: Placed) -> None:
-        """Max over the pooling windows of the accumulators into the (zeroed) pooled region:
-        start every lane at the int32 minimum, then ALU MAXes over the pooled positions whose
+        """Max over the pooling windows of the accumulators into the pooled region: start every
+        lane at the int32 minimum (``MUL 0``, ``ADD −2^15``, ``SHL 16``: on the ALU, which has
+        time to spare beside the GEMMs, rather than zeroed with the accumulators), then ALU MAXes over the pooled positions whose
         tap lies inside the convolution output (padding never wins): one over the taps that
         every pooled position of the tile has (fewer micro-kernels: the compute overlap knows
         the footprints of the last few only), one per other tap."""
@@ -375,7 +375,7 @@ class ConvEmitter(LayerEmitter):
         first_row, first_col = tile.first_pooled_row, tile.first_pooled_col
         target, source = placed.at(Part.POOLED), placed.at(Part.ACCUMULATORS)
         lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
-        self.alu_steps([Step(AluOp.ADD, Imm(lowest_imm)),
+        self.alu_steps([Step(AluOp.MUL, Imm(0)), Step(AluOp.ADD, Imm(lowest_imm)),
                         Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
                        pooled, placed)
         rows = [[r for r in range(first_row, first_row + pooled.rows)

@@ -200,7 +200,7 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
                                                   for phase in layer.phases)
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
-        alu += dma.alu_interval * stored * (3 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
+        alu += dma.alu_interval * stored * (4 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
         if carried:     # the last row copied into the next tile's first (MUL 0, ADD)
             alu += dma.alu_interval * 2 * tile.blocks * tile.cols
     copied = _copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
