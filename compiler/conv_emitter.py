@@ -125,11 +125,9 @@ class ConvEmitter(LayerEmitter):
             end = regions[Part.SCRATCH].offset + first.size      # register 1
         size = end - first.offset
         carried = placed.tile.carried_rows * placed.tile.cols
-        if carried:             # the carried rows stay (a fused pool: no copy, a GEMM reset)
-            tile = placed.tile
-            self.kernel([Dim(tile.blocks, tile.positions), Dim(tile.positions - carried, 1)],
-                        (start + carried, 0, 0), uk.RESET)
-        elif self.alu_resets():
+        if carried and placed.tile.first_pooled_row:    # zeroed by the tile above, which
+            return                                          # carries its last row in
+        if self.alu_resets():
             self.kernel([Dim(size, 1, 1)], (start, start, 0), uk.alu(AluOp.MUL, 0))
         else:
             self.kernel([Dim(size, 1)], (start, 0, 0), uk.RESET)
@@ -331,9 +329,9 @@ class ConvEmitter(LayerEmitter):
             self.kernel([Dim(size, 1, 1)], (region, region + copy * size, 0), uk.alu(AluOp.ADD))
         if layer.pool is not None:
             self.pool(placed)
-            self.carry(placed)
             self.alu_steps(layer.epilogue, self.result_region(placed), pooled_tile(tile),
                            placed)
+            self.carry(placed)
             return
         self.phase_biases(placed)
         copied = self.copied_epilogue(tile)
@@ -379,7 +377,8 @@ class ConvEmitter(LayerEmitter):
                         Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
                        pooled, placed)
         rows = [[r for r in range(first_row, first_row + pooled.rows)
-                 if tile.first_row <= r * sh - top + ky < tile.first_row + tile.rows]
+                 if max(0, tile.first_row) <= r * sh - top + ky
+                 < min(height, tile.first_row + tile.rows)]
                 for ky in range(kh)]
         cols = [[c for c in range(first_col, first_col + pooled.cols)
                  if tile.first_col <= c * sw - left + kx < tile.first_col + tile.cols]
@@ -417,14 +416,19 @@ class ConvEmitter(LayerEmitter):
                          Dim(tile.cols, 1, 1)], (target, target, 0), uk.alu(AluOp.MUL, 0))
             self.kernel([Dim(tile.blocks, successor.positions, tile.positions),
                          Dim(tile.cols, 1, 1)], (target, source, 0), uk.alu(AluOp.ADD))
-            return
-        copies = {block: pair for block, pair in copies.items() if pair[0] != pair[1]}
-        while copies:
-            block = next(block for block, (to, _) in copies.items()
-                         if all(of != to for other, (_, of) in copies.items() if other != block))
-            to, of = copies.pop(block)
-            self.kernel([Dim(tile.cols, 1, 1)], (to, to, 0), uk.alu(AluOp.MUL, 0))
-            self.kernel([Dim(tile.cols, 1, 1)], (to, of, 0), uk.alu(AluOp.ADD))
+        else:
+            copies = {block: pair for block, pair in copies.items() if pair[0] != pair[1]}
+            while copies:
+                block = next(block for block, (to, _) in copies.items()
+                             if all(of != to for other, (_, of) in copies.items()
+                                    if other != block))
+                to, of = copies.pop(block)
+                self.kernel([Dim(tile.cols, 1, 1)], (to, to, 0), uk.alu(AluOp.MUL, 0))
+                self.kernel([Dim(tile.cols, 1, 1)], (to, of, 0), uk.alu(AluOp.ADD))
+        rest = successor.positions - tile.cols        # the successor's other rows: zeroed
+        self.kernel([Dim(tile.blocks, successor.positions, successor.positions),
+                     Dim(rest, 1, 1)], (target + tile.cols, target + tile.cols, 0),
+                    uk.alu(AluOp.MUL, 0))
 
     def successors(self) -> dict[Tile, tuple[Tile, int]]:
         """For each tile whose last row the next tile of its thread carries: that tile and its
@@ -433,7 +437,8 @@ class ConvEmitter(LayerEmitter):
             order, threads = tiles(self.layer, self.tiling), self.tiling.threads
             self._successors = {order[index - threads]: (tile, self.plan.slot(MemoryType.ACC,
                                                                                index))
-                                for index, tile in enumerate(order) if tile.carried_rows}
+                                for index, tile in enumerate(order)
+                                if tile.carried_rows and tile.first_pooled_row}
         return self._successors
 
     def pool_max(self, placed: Placed, taps: list[Dim], ky: int, kx: int, rows: list[int],

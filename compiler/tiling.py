@@ -188,9 +188,11 @@ def tiles(layer: VtaLayer, tiling: Tiling) -> list[Tile]:
         # with carried rows, each thread walks down its own columns
         strips = tiling.threads if carried else len(col_chunks)
         return [Tile(batch_block, first_block, blocks,
-                     *pooled_conv_span(layer, 0, first_row, rows),
+                     *(carried_span(layer, first_row, rows) if carried else
+                       pooled_conv_span(layer, 0, first_row, rows)),
                      *pooled_conv_span(layer, 1, first_col, cols),
-                     first_row, rows, first_col, cols, int(carried and first_row > 0))
+                     first_row, rows, first_col, cols,
+                     int(carried and (first_row > 0 or layer.pool.pads[0] > 0)))
                 for first_block, blocks in block_chunks
                 for batch_block in range(output.batch_blocks)
                 for group in range(0, len(col_chunks), strips)
@@ -209,19 +211,35 @@ def carries(layer: VtaLayer, tiling: Tiling) -> bool:
     which computed it as its last: the pooling windows of consecutive row chunks share exactly
     that row (a 3×3/2 pool), and the column chunks split evenly between the threads, so that
     each thread walks down its own. The row is then computed once; the tile's epilogue copies
-    it into the first row of the next tile's accumulators."""
+    it into the first row of the next tile's accumulators. (`carried_span`: every tile counts
+    that row, the first one a padding row above the image where the pool has one, so that no
+    tile's accumulators are larger than those of the tile before it in the same ACC slot.)"""
     if not isinstance(layer, ConvLayer) or layer.pool is None \
-            or -(-layer.tiled_size[1] // tiling.cols) % tiling.threads:
+            or -(-layer.tiled_size[1] // tiling.cols) % tiling.threads \
+            or layer.pool.pads[0] > 1:
         return False
     spans = [pooled_conv_span(layer, 0, first, count)
              for first, count in chunks(layer.tiled_size[0], tiling.rows)]
+    first_rows = [carried_span(layer, first, count)[1]
+                  for first, count in chunks(layer.tiled_size[0], tiling.rows)]
     fewest = _last_chunk(layer.output.channel_blocks, tiling.out_blocks) \
         * min(count for _, count in spans) * min(
             pooled_conv_span(layer, 1, first, count)[1]
             for first, count in chunks(layer.tiled_size[1], tiling.cols))
     return len(spans) > 1 and fewest >= PARTIAL_ACCUMULATORS and all(
         first + count - 1 == next_first and next_count >= 2
-        for (first, count), (next_first, next_count) in zip(spans, spans[1:]))
+        for (first, count), (next_first, next_count) in zip(spans, spans[1:])) \
+        and first_rows == sorted(first_rows, reverse=True)
+
+
+def carried_span(layer: ConvLayer, first_pooled: int, pooled: int) -> tuple[int, int]:
+    """(first, count) of the convolution rows of a tile that carries its first row
+    (`carries`): those under its pooled rows, from the padding row above the image for the
+    first tile of a pool padded at the top (a row no window reads)."""
+    first, count = pooled_conv_span(layer, 0, first_pooled, pooled)
+    if first_pooled == 0 and layer.pool.pads[0]:
+        return first - 1, count + 1
+    return first, count
 
 
 def computed_tile(tile: Tile) -> Tile:
