@@ -74,6 +74,11 @@ def main() -> int:
     convs = [0, 0]        # compute-bound 3x3/1x1 convolutions: at >= 90 %, all
     depthwise = {"layers": 0, "cycles": 0, "bound": 0, "macs": 0, "GEMM": 0, "ALU": 0, "bus": 0,
                  "GEMM+ALU": 0}
+    # a convolution fused into another's layer (a residual block's shortcut) counts there
+    fused_macs: dict[str, int] = {}
+    for node in evaluation.model.nodes:
+        if node.get("into") and node["operator"] == "Conv2d":
+            fused_macs[node["into"]] = fused_macs.get(node["into"], 0) + node["macs"]
     for node in evaluation.model.nodes:
         if node["placement"] != "vta":
             continue
@@ -84,7 +89,7 @@ def main() -> int:
         compute = max(gemm, alu) if overlap else gemm + alu
         bound = max(compute, bus)
         cycles = report.cycles or 0
-        macs = node["macs"]
+        macs = node["macs"] + fused_macs.get(node["name"], 0)
         graph_node = graph_nodes.get(node["name"])
         weight = getattr(graph_node, "weight", None)
         kernel = "x".join(str(k) for k in weight.shape[2:]) if weight is not None \

@@ -131,6 +131,8 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
                               steps, cost))
         elif placement == Placement.FUSED and node.name in part.folded:
             info["into"] = part.folded[node.name]      # computed lane by lane by the Concat
+        elif placement == Placement.FUSED and node.name in part.shortcuts:
+            info["into"] = part.shortcuts[node.name].name   # computed by its residual's layer
         elif placement == Placement.FUSED:
             conv = part.fused[node.name]
             info["into"] = conv.name
@@ -163,7 +165,8 @@ def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], 
     blocks (`Partition.slices`) — of a staged Concat's staging buffer, which gets a buffer of
     its own."""
     unstored = {conv.output for conv in part.fused.values()} | {
-        node.output for node in graph.nodes if node.name in part.folded}
+        node.output for node in graph.nodes if node.name in part.folded
+        or node.name in part.shortcuts}
     buffers = {}
     for name in graph.values:
         if name in part.device and name not in part.alias and name not in unstored \
@@ -208,7 +211,8 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
         steps.append(_im2col_step(node, part.im2col[node.name]))
         info["lowering"] = "im2col"
     if isinstance(layer, ConvLayer) and layer.residual is not None:
-        info["fused"] = "residual add"
+        info["fused"] = "residual add" if layer.residual.shortcut is None else \
+            f"residual add, shortcut {layer.residual.shortcut.name}"
     plan, estimate = choose(layer, config, cost)
     weights = constants = bias_weights = None
     if isinstance(layer, ConvLayer) and layer.weights_from is not None:
@@ -219,6 +223,10 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
         bias_weights = planner.data(f"{node.name} bias tiles",
                                     sub.weight_tiles(layer.bias_tiles, config), MemoryType.WGT)
+    shortcut = layer.residual.shortcut if isinstance(layer, ConvLayer) \
+        and layer.residual is not None else None
+    shortcut_weights = None if shortcut is None else planner.data(
+        f"{shortcut.name} weights", sub.weight_tiles(shortcut.weights, config), MemoryType.WGT)
     if layer.constants:
         constants = planner.data(f"{node.name} constants",
                                  channel_tiles(layer.constants, layer.output.shape[1], config))
@@ -226,7 +234,7 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
     identity, bias_input = shared
     count = emit_layer(stream, plan, Buffers([buffers[s] for s in part.sources(node)],
                                              buffers[output], weights, constants, identity,
-                                             bias_weights, bias_input))
+                                             bias_weights, bias_input, shortcut_weights))
     before = planner.device.memory.allocator.high_water
     image = stream.build()
     after = planner.device.memory.allocator.high_water

@@ -157,13 +157,16 @@ class ConvEmitter(LayerEmitter):
                              sram=shared[Part.BIAS_INPUT].offset, x_size=1)
             self.dma_load(self.buffers.bias_weights, MemoryType.WGT,
                              sram=shared[Part.BIAS_WEIGHTS].offset, x_size=len(layer.bias_tiles))
+        shortcut = layer.residual.shortcut if layer.residual is not None else None
         if layer.residual is not None:
-            if first:
+            if first and shortcut is None:
                 self.load_identity()
-            if self.opens(tile, chunk):
+            if self.opens(tile, chunk) and shortcut is None:
                 self.load_blocks(layer.residual.other, self.buffers.inputs[1], tile,
                                  (tile.first_block, tile.blocks), operand_window(layer, tile),
                                  placed.at(Part.OTHER))
+            elif self.opens(tile, chunk):
+                self.load_shortcut(placed)
         if layer.mode == WeightMode.IDENTITY:
             if first:
                 self.load_identity()
@@ -186,6 +189,20 @@ class ConvEmitter(LayerEmitter):
                                  offset=tile.first_block * taps, x_size=tile.blocks * taps)
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
                          input_window(layer, tile), placed.at(Part.INPUT))
+
+    def load_shortcut(self, placed: Placed) -> None:
+        """Load a fused shortcut's input window (every input block, every stride-th row) and,
+        unless the WGT slot holds them already, its weights for the tile's output blocks."""
+        shortcut, tile = self.layer.residual.shortcut, placed.tile
+        self.load_blocks(shortcut.input, self.buffers.inputs[1], tile, (0, shortcut.in_blocks),
+                         operand_window(self.layer, tile), placed.at(Part.OTHER),
+                         row_step=shortcut.strides[0])
+        sram = placed.at(Part.SHORTCUT_WEIGHTS)
+        if self.slot_shortcut.get(sram) != (tile.first_block, tile.blocks):
+            self.slot_shortcut[sram] = (tile.first_block, tile.blocks)
+            self.dma_load(self.buffers.shortcut_weights, MemoryType.WGT, sram=sram,
+                          offset=tile.first_block * shortcut.in_blocks,
+                          x_size=tile.blocks * shortcut.in_blocks)
 
     def resident_part(self, tile: Tile, chunk: tuple[int, int]) -> int:
         """The WGT entry of the resident weights that `chunk` of `tile` reads. A dense layer's
@@ -273,12 +290,30 @@ class ConvEmitter(LayerEmitter):
         if middle is not None:
             middle(last=True)
         if layer.residual is not None and self.opens(tile, chunk):
-            other = operand_window(layer, tile)
-            positions = tile.positions
-            dims = [Dim(tile.blocks, positions, tile.rows * other.pitch),
+            self.operand_gemm(placed, copies, count)
+
+    def operand_gemm(self, placed: Placed, copies: int, count: int) -> None:
+        """Form the residual operand in the OPERAND region: copy it by an identity GEMM, or
+        GEMM a fused shortcut over its input blocks (its reduction spread over `copies`
+        partial operands of `count` tiles, as the accumulators')."""
+        layer, tile = self.layer, placed.tile
+        other, shortcut = operand_window(layer, tile), layer.residual.shortcut
+        source = placed.at(Part.OTHER) + other.origin
+        if shortcut is None:
+            dims = [Dim(tile.blocks, tile.positions, tile.rows * other.pitch),
                     Dim(tile.rows, tile.cols, other.pitch), Dim(tile.cols, 1, 1)]
-            self.kernel(dims, (placed.at(Part.OPERAND), placed.at(Part.OTHER) + other.origin,
+            self.kernel(dims, (placed.at(Part.OPERAND), source,
                                self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
+            return
+        in_blocks, (_, sw) = shortcut.in_blocks, shortcut.strides
+        reduction = [Dim(in_blocks, 0, other.tiles, 1)]
+        outputs = [Dim(tile.blocks, tile.positions, 0, in_blocks),
+                   Dim(tile.rows, tile.cols, other.pitch, 0), Dim(tile.cols, 1, sw, 0)]
+        base = (placed.at(Part.OPERAND), source, placed.at(Part.SHORTCUT_WEIGHTS))
+        if copies == 1:         # (not `gemm`: never into the epilogue's register 1)
+            self.kernel(reduction + outputs, base, uk.GEMM)
+        else:
+            self.accumulate(reduction, outputs, base, copies, count)
 
     def tap_groups(self, tile: Tile, pitch: int) -> list[_TapGroup]:
         """The GEMMs of a tile over the input window (row pitch `pitch`): one over the layer's
@@ -340,8 +375,12 @@ class ConvEmitter(LayerEmitter):
         residual = self.layer.residual
         if residual is not None:
             other = placed.at(Part.OPERAND)
+            if residual.shortcut is not None:
+                for copy in range(1, partial_accumulators(tile)):
+                    self.kernel([Dim(size, 1, 1)], (other, other + copy * size, 0),
+                                uk.alu(AluOp.ADD))
             self.alu_steps(residual.steps_conv, region, tile, placed)
-            self.alu_steps(residual.steps_other, other, tile, placed)
+            self.alu_steps(residual.operand_steps, other, tile, placed)
             self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
             self.alu_steps(residual.epilogue, region, tile, placed)
 

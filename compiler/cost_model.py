@@ -215,10 +215,15 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
     load += reduction_chunks * INSTRUCTION_OVERHEAD
     if layer.residual is not None:
-        residual = layer.residual
-        load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
-        gemm += dma.gemm_interval * positions
+        residual, shortcut = layer.residual, layer.residual.shortcut
+        if shortcut is None:
+            load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
+        else:       # a row per input block and tile row; its weights, once per tile
+            load += dma.read(MemoryType.INP, regions[Part.OTHER].size,
+                             shortcut.in_blocks * t.rows)
+            load += dma.read(MemoryType.WGT, regions[Part.SHORTCUT_WEIGHTS].size, t.out_blocks)
+        gemm += dma.gemm_interval * positions * residual.operand_gemms
         alu += dma.alu_interval * positions * (3 + len(residual.steps_conv)
-                                               + len(residual.steps_other)
+                                               + len(residual.operand_steps)
                                                + len(residual.epilogue))
     return load, gemm, alu, stored

@@ -1,5 +1,5 @@
-"""Fusing a residual Add or a MaxPool into the VTA layer of the convolution that feeds it (see
-`partition`'s docstring)."""
+"""Fusing a residual Add or a MaxPool into the VTA layer of the convolution that feeds it, and a
+residual Add's strided 1×1 shortcut into the same layer (see `partition`'s docstring)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 
 from vta.compiler import ir
-from vta.compiler.alu_program import AluStep, Register, monotone
-from vta.compiler.layers import Imm, Pool, Reg, Residual
-from vta.compiler.node_layers import convert_steps
+from vta.compiler.alu_program import AluStep, Register, monotone, run_steps
+from vta.compiler.layers import ConvLayer, Imm, Pool, Reg, Residual, Shortcut, WeightMode
+from vta.compiler.node_layers import bias_step, convert_steps
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.tiling import feasible
@@ -28,15 +28,25 @@ def poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | 
             and len(graph.consumers(producer.output)) == 1):
         return None
     layer = part.layers[producer.name]
-    reach = 128 * np.abs(producer.weight.astype(np.int64)).sum(axis=(1, 2, 3))
+    reach = _reach(producer)
     offset = 0
     if layer.bias_tiles is not None:
         offset = producer.folded_bias().astype(np.int64)
-    steps = [AluStep(step.op, np.int64(step.operand.value) if isinstance(step.operand, Imm)
-                     else Register(step.operand.index) if isinstance(step.operand, Reg)
-                     else layer.constants[step.operand.index], step.register)
-             for step in layer.epilogue]
+    steps = _alu_steps(layer.epilogue, layer.constants)
     return producer if monotone(steps, offset - reach, offset + reach) else None
+
+
+def _reach(conv: ir.Conv2d) -> np.ndarray:
+    """Per output channel, a bound on |Σ weight · x| over int8 inputs x."""
+    return 128 * np.abs(conv.weight.astype(np.int64)).sum(axis=(1, 2, 3))
+
+
+def _alu_steps(steps: list, constants: list[np.ndarray]) -> list[AluStep]:
+    """A layer's steps as `AluStep`s (per-channel operands from `constants`)."""
+    return [AluStep(step.op, np.int64(step.operand.value) if isinstance(step.operand, Imm)
+                    else Register(step.operand.index) if isinstance(step.operand, Reg)
+                    else constants[step.operand.index], step.register)
+            for step in steps]
 
 
 def fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
@@ -76,8 +86,9 @@ def fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | N
     return None
 
 
-def fuse_add(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> None:
-    """Fuse Add `add` into the layer of `conv` where the other operand's window fits in SRAM."""
+def fuse_add(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> bool:
+    """Fuse Add `add` into the layer of `conv` where the other operand's window fits in SRAM;
+    True where it did."""
     layer, add_layer = part.layers[conv.name], part.layers[add.name]
     first = 0 if add.inputs[0] == conv.output else 1
     steps = (add.input_steps[first], add.input_steps[1 - first])
@@ -90,9 +101,69 @@ def fuse_add(conv: ir.Node, add: ir.Add, part: Partition, config: Config) -> Non
     fused = replace(layer, constants=constants, residual=residual,
                     output=part.layouts[add.output])
     if not feasible(fused, config):      # the other operand's window needs more SRAM
-        return
+        return False
     part.layers[conv.name] = fused
     del part.layers[add.name]
     part.placement[add.name] = Placement.FUSED
     part.fused[add.name] = conv
     part.residual_inputs[conv.name] = add.inputs[1 - first]
+    return True
+
+
+def shortcut_conv(graph: ir.Graph, conv: ir.Node, part: Partition) -> ir.Conv2d | None:
+    """The convolution producing the other operand of the residual Add fused into `conv`
+    where it can compute that operand in place (`Shortcut`): a dense 1×1 convolution without
+    padding used nowhere else."""
+    other = part.residual_inputs.get(conv.name)
+    node = graph.producer(other) if other is not None else None
+    if not (isinstance(node, ir.Conv2d) and part.placement[node.name] == Placement.VTA
+            and node.name not in part.im2col and other not in graph.outputs
+            and len(graph.consumers(other)) == 1):
+        return None
+    layer = part.layers[node.name]
+    if not (isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
+            and layer.kernel == (1, 1) and layer.pads == (0, 0, 0, 0) and layer.parts == 1
+            and layer.weights_from is None and layer.pool is None and layer.residual is None
+            and not layer.input.channels_last and not layer.output.channels_last):
+        return None
+    return node
+
+
+def fuse_shortcut(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: Config,
+                  cost: CycleCost | None) -> None:
+    """Compute the operand of the residual Add fused into `conv` in place, by its producer
+    `shortcut` (`Shortcut`), where that is the value the shortcut would store, the layer fits
+    in SRAM and (with `cost`) the cycle model times it faster than the two layers.
+
+    The operand is the shortcut's epilogue (its bias, its requantization) on its accumulators,
+    as an int32 in ACC; the stored value is its low INP-width bits, which the Add's identity
+    copy would read back. The two agree where the epilogue maps every accumulator within
+    reach into the INP range: it is monotone (`alu_program.monotone`) and maps the two ends
+    of the reach inside."""
+    layer, short_layer = part.layers[conv.name], part.layers[shortcut.name]
+    out_shape = part.graph.values[shortcut.output].shape
+    constants = list(layer.constants)
+    epilogue = bias_step(shortcut.folded_bias(), constants) \
+        + convert_steps(shortcut.requant.steps, out_shape, constants)
+    steps, reach = _alu_steps(epilogue, constants), _reach(shortcut)
+    lowest, highest = -(1 << (config.inp_width - 1)), (1 << (config.inp_width - 1)) - 1
+    if not (monotone(steps, -reach, reach) and np.all(run_steps(steps, -reach) >= lowest)
+            and np.all(run_steps(steps, reach) <= highest)):
+        return
+    residual = replace(layer.residual, other=short_layer.input,
+                       shortcut=Shortcut(shortcut.name, short_layer.input, short_layer.strides,
+                                         short_layer.weights, epilogue))
+    fused = replace(layer, constants=constants, residual=residual,
+                    macs=layer.macs + short_layer.macs)
+    if not feasible(fused, config):
+        return
+    if cost is not None:
+        cost.prefetch([fused, layer, short_layer])
+        if choose(fused, config, cost)[1] >= (choose(layer, config, cost)[1]
+                                               + choose(short_layer, config, cost)[1]):
+            return
+    part.layers[conv.name] = fused
+    del part.layers[shortcut.name]
+    part.placement[shortcut.name] = Placement.FUSED
+    part.shortcuts[shortcut.name] = conv
+    part.residual_inputs[conv.name] = shortcut.inputs[0]

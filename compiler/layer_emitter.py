@@ -40,6 +40,8 @@ class Buffers:
     identity: Buffer
     bias_weights: Buffer | None = None
     bias_input: Buffer | None = None
+    #: a fused shortcut's weight tiles
+    shortcut_weights: Buffer | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class LayerEmitter(ABC):
         self.layer, self.tiling = plan.layer, plan.tiling
         self.instructions = 0
         self.slot_weights: dict[int, tuple] = {}   # WGT slot -> the weight chunk it holds
+        self.slot_shortcut: dict[int, tuple] = {}  # WGT entry -> its shortcut weights' blocks
         self.resident_parts: set[tuple] = set()    # parts of resident weights loaded so far
         self.slot_constants: dict[int, tuple] = {}  # ACC slot -> the blocks of its constants
         self.recording: list | None = None         # kernels kept instead of emitted
@@ -258,13 +261,14 @@ class LayerEmitter(ABC):
                           y_size=y_size, x_stride=(x_size if x_stride is None else x_stride) * f)
 
     def load_blocks(self, layout: ActLayout, buffer: Buffer, tile: Tile, blocks: tuple[int, int],
-                    window: Window, sram: int) -> None:
+                    window: Window, sram: int, row_step: int = 1) -> None:
         """DMA channel blocks (first, count) of `window` (of batch block `tile.batch_block`)
-        into INP from `sram`, block after block."""
+        into INP from `sram`, block after block; `row_step` > 1: every row_step-th row of the
+        input from the window's first (a strided 1×1 convolution's)."""
         first_block, count = blocks
         offset = layout.tile_offset(tile.batch_block, first_block, window.first_row,
                                     window.first_col)
-        if window.pitch == layout.width_with_halo:
+        if window.pitch == layout.width_with_halo and row_step == 1:
             self.dma_load(buffer, MemoryType.INP, sram=sram, offset=offset,
                              x_size=window.tiles, y_size=count,
                              x_stride=layout.channel_block_tiles)
@@ -273,7 +277,7 @@ class LayerEmitter(ABC):
             self.dma_load(buffer, MemoryType.INP, sram=sram + block * window.tiles,
                              offset=offset + block * layout.channel_block_tiles,
                              x_size=window.pitch, y_size=window.rows,
-                             x_stride=layout.width_with_halo)
+                             x_stride=row_step * layout.width_with_halo)
 
     def load_constants(self, placed: Placed) -> None:
         """Load the per-channel constants of the tile's output blocks into its ACC slot, unless

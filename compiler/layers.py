@@ -67,9 +67,29 @@ class WeightMode(enum.StrEnum):
 
 
 @dataclass
+class Shortcut:
+    """A 1×1 convolution (a residual block's strided downsample) that computes a fused
+    residual Add's other operand in place: a GEMM over every input block of `input`, read at
+    `strides`, into the operand's ACC region, then `epilogue` (its bias and requantization,
+    ending in an int8 clamp), which leaves there the int8 value the convolution would have
+    stored. `weights`: dense tiles (O/c, C/c, 1, 1, c, c); `name`: its node."""
+
+    name: str
+    input: ActLayout
+    strides: tuple[int, int]
+    weights: np.ndarray = field(repr=False)
+    epilogue: list[Step] = field(default_factory=list)
+
+    @property
+    def in_blocks(self) -> int:
+        return self.input.channel_blocks
+
+
+@dataclass
 class Residual:
     """A residual Add fused into the convolution that produces one of its operands: the other
-    operand `other` is copied into ACC by an identity GEMM; both are brought to the Add's scale
+    operand `other` is copied into ACC by an identity GEMM (or, with a `shortcut`, computed
+    there from `other`, the shortcut's input); both are brought to the Add's scale
     (`steps_conv` on the convolution's requantized result, `steps_other`), added, and
     requantized by `epilogue`."""
 
@@ -77,6 +97,19 @@ class Residual:
     steps_conv: list[Step]
     steps_other: list[Step]
     epilogue: list[Step]
+    shortcut: Shortcut | None = None
+
+    @property
+    def operand_gemms(self) -> int:
+        """GEMM executions per output that form the operand: the copy, or the shortcut's
+        input blocks."""
+        return 1 if self.shortcut is None else self.shortcut.in_blocks
+
+    @property
+    def operand_steps(self) -> list[Step]:
+        """The ALU steps on the operand before the Add: the shortcut's epilogue, then
+        `steps_other`."""
+        return ([] if self.shortcut is None else self.shortcut.epilogue) + self.steps_other
 
 
 @dataclass
@@ -227,7 +260,7 @@ def scratch_registers(layer: VtaLayer) -> int:
     elif isinstance(layer, ConvLayer):
         residual = layer.residual
         programs = [layer.epilogue] + ([] if residual is None else
-                                       [residual.steps_conv, residual.steps_other,
+                                       [residual.steps_conv, residual.operand_steps,
                                         residual.epilogue])
     else:
         return 0
@@ -246,8 +279,8 @@ def work_per_output(layer: ConvLayer) -> tuple[int, int]:
     alu = len(layer.epilogue)
     if layer.residual is not None:
         residual = layer.residual
-        gemm += 2                       # the operand's identity GEMM and its reset
-        alu += len(residual.steps_conv) + len(residual.steps_other) + 1 \
+        gemm += residual.operand_gemms + 1      # the operand's GEMMs and its reset
+        alu += len(residual.steps_conv) + len(residual.operand_steps) + 1 \
             + len(residual.epilogue)
     return gemm, alu
 
@@ -299,7 +332,8 @@ def gemm_copied_epilogue(layer: ConvLayer) -> CopiedEpilogue | None:
     duplicated = prefix + [Step(step.op, step.operand, 1) for step in prefix] + steps[index + 2:]
     zeroed = steps[:index] + steps[index + 1:]
     gemm, alu = work_per_output(layer)
-    residual = 2 if layer.residual is not None else 0   # its identity GEMM and reset: once
+    # the operand's GEMMs and its reset: once
+    residual = layer.residual.operand_gemms + 1 if layer.residual is not None else 0
     options = [((gemm, alu), None),
                ((gemm + 1, alu - 1), CopiedEpilogue(zeroed, False)),
                ((2 * gemm - residual, alu - len(steps) + len(duplicated)),

@@ -20,6 +20,15 @@ commutes with it when every step is monotone and never wraps over the accumulato
 (`alu_program.monotone`), so only the pooled tiles are requantized; given the cycle model, only
 where that is faster than the two layers.
 
+Where the fused Add's other operand is itself produced by a 1×1 convolution without padding
+used nowhere else (a residual block's strided downsample), that convolution may be fused too
+(`fusion.fuse_shortcut`): the layer loads the shortcut's input and weights and computes the
+operand in place — a GEMM over the input blocks instead of the identity copy, the shortcut's
+bias and requantization (which clamps to int8: the value it would have stored) —; its placement
+is FUSED (`Partition.shortcuts`). Again only where it fits and, given the cycle model, is faster
+than the two layers (a shortcut whose own layer is bound by its ALU epilogue runs it in the ALU
+slack of a GEMM-bound 3×3 convolution).
+
 A convolution that reads a graph input with few channels (the stem's 3) wastes most of the GEMM
 array on channel padding: 3 of 16 lanes per tap. When lowering cuts its GEMM work at least
 `IM2COL_GAIN` times, it reads the im2col of its windows instead — (N, C·KH·KW, OH, OW), gathered
@@ -33,7 +42,8 @@ import numpy as np
 from vta.compiler import ir
 from vta.compiler import layouts as value_layouts
 from vta.compiler.alu_program import Register
-from vta.compiler.fusion import fusable_conv, fuse_add, fuse_pool, poolable_conv
+from vta.compiler.fusion import (fusable_conv, fuse_add, fuse_pool, fuse_shortcut, poolable_conv,
+                                 shortcut_conv)
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
 from vta.compiler.packing import ActLayout
 from vta.compiler.placement import Partition, Placement
@@ -194,8 +204,10 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
             result.reasons[node.name] = str(error)
     for node in graph.nodes:
         conv = fusable_conv(graph, node, result)
-        if conv is not None:
-            fuse_add(conv, node, result, config)
+        if conv is not None and fuse_add(conv, node, result, config):
+            shortcut = shortcut_conv(graph, conv, result)
+            if shortcut is not None:
+                fuse_shortcut(conv, shortcut, result, config, cost)
         conv = poolable_conv(graph, node, result)
         if conv is not None:
             fuse_pool(conv, node, result, config, cost)

@@ -38,7 +38,11 @@ class Partition:
     im2col: dict[str, str] = field(default_factory=dict)
     #: Add or MaxPool node name -> the convolution node whose layer it is fused into
     fused: dict[str, ir.Node] = field(default_factory=dict)
-    #: convolution node name -> the other operand of the Add fused into it
+    #: 1×1 convolution node name -> the convolution whose fused residual Add computes its
+    #: output in place (`layers.Shortcut`; the output is never stored)
+    shortcuts: dict[str, ir.Node] = field(default_factory=dict)
+    #: convolution node name -> the other operand of the Add fused into it (its shortcut's
+    #: input, where the shortcut is fused too)
     residual_inputs: dict[str, str] = field(default_factory=dict)
     #: values in device memory (`partition._place_in_device_memory`)
     device: set[str] = field(default_factory=set)

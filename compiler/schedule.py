@@ -226,7 +226,10 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         inputs.append(layer.residual.other)
-    weights = constants = bias_weights = None
+    weights = constants = bias_weights = shortcut_weights = None
+    if isinstance(layer, ConvLayer) and layer.residual is not None \
+            and layer.residual.shortcut is not None:
+        shortcut_weights = device.alloc(layer.residual.shortcut.weights.nbytes)
     if isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY:
         weights = device.alloc(layer.weights.nbytes)
     if isinstance(layer, ConvLayer) and layer.bias_tiles is not None:
@@ -237,7 +240,7 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
     buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
                       device.alloc(_nbytes(layer.output)), weights, constants,
                       device.alloc(config.elem_bytes(MemoryType.WGT) * sub.wgt), bias_weights,
-                      device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp))
+                      device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp), shortcut_weights)
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
     return stream.build(decoded=True)

@@ -112,6 +112,8 @@ class Part(enum.StrEnum):
     BIAS_INPUT = "bias input tile"
     #: WGT: weight tiles (a slot's chunk, or the whole tensor when resident)
     WEIGHTS = "weights"
+    #: WGT: a fused shortcut's weight tiles (the tile's output blocks × its input blocks)
+    SHORTCUT_WEIGHTS = "shortcut weights"
     #: WGT: the identity tile of the copies into ACC
     IDENTITY = "identity tile"
     #: WGT: one tile per output block that adds the bias by one GEMM
@@ -157,13 +159,29 @@ def input_window(layer: ConvLayer | MaxPoolLayer, tile: Tile) -> Window:
 
 
 def operand_window(layer: ConvLayer | AddLayer, tile: Tile) -> Window:
-    """The window under a tile of a fused residual Add's other operand, or of an Add's second
-    operand."""
+    """The window under a tile of a fused residual Add's other operand (of its shortcut's
+    input: `shortcut_window`), or of an Add's second operand."""
     if isinstance(layer, AddLayer) and layer.broadcast:
         b = layer.b                     # one position per channel: its only (halo'd) row
         return Window(1, b.width_with_halo, b.halo[0], 0, b.halo[1])
+    if isinstance(layer, ConvLayer) and layer.residual.shortcut is not None:
+        return shortcut_window(layer, tile)
     return same_shape_window(layer.residual.other if isinstance(layer, ConvLayer) else layer.b,
                              layer.output_size[1], tile)
+
+
+def shortcut_window(layer: ConvLayer, tile: Tile) -> Window:
+    """The window of a fused shortcut's input under a tile, as it lies in INP: the tile's rows,
+    every stride-th row of the input (the load skips the others), each whole (halo'd) when the
+    tile spans the output's width, else the columns under the tile (the GEMM skips the
+    stride's others)."""
+    shortcut = layer.residual.shortcut
+    x, (sh, sw) = shortcut.input, shortcut.strides
+    first_row = tile.first_row * sh + x.halo[0]
+    if tile.cols == layer.output_size[1]:
+        return Window(tile.rows, x.width_with_halo, first_row, 0, x.halo[1])
+    return Window(tile.rows, window_extent(tile.cols, 1, sw, 1), first_row,
+                  tile.first_col * sw + x.halo[1], 0)
 
 
 def same_shape_window(layout, width: int, tile: Tile) -> Window:
@@ -453,7 +471,8 @@ def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
         return {Part.IDENTITY: Region(wgt, 0, 1)}
     shared = {}
     if tiling.weights_resident:
-        after = shared[Part.WEIGHTS] = Region(wgt, 0, layer.weight_tiles)
+        after = shared[Part.WEIGHTS] = Region(wgt, tiling.threads * slots[wgt],
+                                              layer.weight_tiles)
     else:
         after = Region(wgt, tiling.threads * slots[wgt], 0)
     if layer.residual is not None:
@@ -467,21 +486,26 @@ def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
 def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | None = None
                   ) -> dict[Part, Region]:
     """INP: the input window of a reduction chunk, then (at a fixed offset: after the full
-    tile's window) a fused residual operand's window. WGT: the weight chunk, when weights are
-    streamed. ACC: the constants (for the tiling's output blocks), the accumulators (times
-    `partial_accumulators`), then the residual operand's copy or the pooled results."""
+    tile's window) a fused residual operand's window (its shortcut's input window, every input
+    block). WGT: a fused shortcut's weights, then (at a fixed offset) the weight chunk, when
+    weights are streamed. ACC: the constants (for the tiling's output blocks), the accumulators
+    (times `partial_accumulators`), then the residual operand (a shortcut's: times
+    `partial_accumulators` too) or the pooled results."""
     inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
     taps = layer.taps
     dense = layer.mode == WeightMode.DENSE
     window = input_window(layer, tile).tiles
     regions = {Part.INPUT: Region(inp, 0, (tiling.in_blocks if dense else tile.blocks) * window)}
+    shortcut = layer.residual.shortcut if layer.residual is not None else None
+    if shortcut is not None:
+        regions[Part.SHORTCUT_WEIGHTS] = Region(wgt, 0, tile.blocks * shortcut.in_blocks)
     if not tiling.weights_resident and layer.mode != WeightMode.IDENTITY:
         regions[Part.WEIGHTS] = _streamed_weights(layer, tiling, tile)
     if layer.residual is not None:
         full_window = input_window(layer, largest_tile(layer, tiling)).tiles
         start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
-        regions[Part.OTHER] = Region(inp, start,
-                                     tile.blocks * operand_window(layer, tile).tiles)
+        blocks = tile.blocks if shortcut is None else shortcut.in_blocks
+        regions[Part.OTHER] = Region(inp, start, blocks * operand_window(layer, tile).tiles)
     outputs = tile.blocks * tile.positions
     constants = len(layer.constants) * tiling.out_blocks
     regions[Part.CONSTANTS] = Region(acc, 0, constants)
@@ -489,8 +513,9 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
         acc, constants, partial_accumulators(tile) * outputs * layer.upsample[0]
         * layer.upsample[1])
     if layer.residual is not None:
+        copies = 1 if shortcut is None else partial_accumulators(tile)
         regions[Part.OPERAND] = Region(acc, odd_distance(accumulators.offset, accumulators.end),
-                                       outputs)
+                                       copies * outputs)
     if layer.pool is not None:
         regions[Part.POOLED] = Region(acc, accumulators.end,
                                       tile.blocks * pooled_tile(tile).positions)
@@ -508,9 +533,11 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
 
 def _streamed_weights(layer: ConvLayer, tiling: Tiling, tile: Tile) -> Region:
     """WGT: a tile's chunk of streamed weights (its output blocks' taps, for the input blocks of
-    a reduction chunk)."""
+    a reduction chunk), after a fused shortcut's weights for the tiling's output blocks."""
     dense = layer.mode == WeightMode.DENSE
-    return Region(MemoryType.WGT, 0,
+    shortcut = layer.residual.shortcut if layer.residual is not None else None
+    start = 0 if shortcut is None else tiling.out_blocks * shortcut.in_blocks
+    return Region(MemoryType.WGT, start,
                   tile.blocks * layer.taps * (tiling.in_blocks if dense else 1))
 
 

@@ -192,6 +192,41 @@ def residual_graph(rng, *, c=20, h=6, w=6, conv_first=True, relu=False) -> ir.Gr
     return graph
 
 
+def downsample_graph(rng, *, c=20, o=40, h=9, w=9, downsample_first=False) -> ir.Graph:
+    """A residual block that halves the image: x → conv1 (3×3, stride 2, ReLU) → y → conv2
+    (3×3) → u; a 1×1 stride-2 convolution of x → d (the shortcut); z = u + d. The Add fuses
+    into conv2, the shortcut computes its operand in place."""
+    graph = ir.Graph("downsample")
+    value(graph, "x", (1, c, h, w), -3)
+    graph.inputs.append("x")
+    oh, ow = (h + 1) // 2, (w + 1) // 2
+
+    def conv(name, source, output, channels, k, stride, relu):
+        node = conv_graph(rng, c=channels, o=o, k=k, stride=stride, pad=k // 2,
+                          relu=relu).nodes[0]
+        zero_point = graph.values[source].quant.zero_point
+        return (ir.Conv2d(name, (source,), output, weight=node.weight, bias=node.bias,
+                          strides=(stride, stride), pads=(k // 2,) * 4, dilations=(1, 1),
+                          groups=1, input_zero_point=zero_point, requant=node.requant),
+                ir.Value(output, (1, o, oh, ow), ir.Quant(0.1, node.requant.zero_point)))
+
+    downsample = conv("downsample", "x", "d", c, 1, 2, False)
+    if downsample_first:
+        graph.add_node(*downsample)
+    graph.add_node(*conv("conv1", "x", "y", c, 3, 2, True))
+    graph.add_node(*conv("conv2", "y", "u", o, 3, 1, False))
+    if not downsample_first:
+        graph.add_node(*downsample)
+    steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.MUL, np.int64(9000)))
+    steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.MUL, np.int64(16384)))
+    rq = plan_requantization(1 / 40.0 / 2 ** 12, zero_point=-128, acc_bound=2 ** 23,
+                             alu_mul=True, where="add")
+    graph.add_node(ir.Add("add", ("u", "d"), "z", input_steps=(steps_a, steps_b), requant=rq),
+                   ir.Value("z", (1, o, oh, ow), ir.Quant(0.1, -128)))
+    graph.outputs.append("z")
+    return graph
+
+
 def chained_graph(rng) -> ir.Graph:
     """conv (ReLU) → maxpool → conv with padding: the second conv's padding comes from the halo
     the maxpool's output buffer was allocated with (filled with the zero point)."""

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_graph,
-                            conv_pool_graph, conv_transpose_graph, dense_graph, pool_graph,
-                            random_feeds, requant, residual_graph, run_both, value)
+                            conv_pool_graph, conv_transpose_graph, dense_graph, downsample_graph,
+                            pool_graph, random_feeds, requant, residual_graph, run_both, value)
 from test_nonsquare_blocks import IN8_OUT16, IN16_OUT8
 from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
@@ -161,6 +161,30 @@ def test_residual_add_fused_into_its_conv(config, conv_first, c, size):
     assert [(node["placement"], node.get("fused")) for node in model.nodes] == \
         [("vta", "residual add"), ("fused", None)]
     assert model.values["y"]["addr"] is None
+
+
+@pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
+@pytest.mark.parametrize("c, o, size, downsample_first", [
+    (20, 40, 9, False), (40, 20, 12, True), (16, 64, 16, False), (3, 8, 5, True),
+    (20, 8, 3, False)])
+def test_strided_shortcut_fused_with_the_residual_add(config, c, o, size, downsample_first):
+    """A residual block's 1×1 stride-2 shortcut computes the fused Add's operand in place in
+    conv2's layer (where it fits and the cycle model times that faster than two layers):
+    neither its output nor conv2's is stored, the result is bit-exact with the reference.
+    TINY forces column tiles and reduction chunks, the 2×2 output partial accumulators."""
+    graph = downsample_graph(np.random.default_rng(c + size), c=c, o=o, h=size, w=size,
+                             downsample_first=downsample_first)
+    model = check(graph, config)
+    nodes = {node["name"]: node for node in model.nodes}
+    assert nodes["add"]["placement"] == "fused" and nodes["add"]["into"] == "conv2"
+    fused = nodes["downsample"]["placement"] == "fused"
+    assert nodes["conv2"]["fused"] == ("residual add, shortcut downsample" if fused
+                                       else "residual add")
+    assert nodes["downsample"].get("into") == ("conv2" if fused else None)
+    assert (model.values["d"]["addr"] is None) == fused
+    assert model.values["u"]["addr"] is None
+    if config is PYNQ and size >= 9 and c >= 20:
+        assert fused
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
