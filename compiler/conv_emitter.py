@@ -10,7 +10,7 @@ from vta.compiler.layer_emitter import LayerEmitter, Placed
 from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue, reset_on_alu
 from vta.compiler.tiling import (Part, Tile, computed_tile, input_window, operand_window,
                                  output_tile, partial_accumulators, pooled_tile,
-                                 reduction_chunks, tiles)
+                                 reduction_chunks, shortcut_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType
 from vta.isa.layout import ALU_IMM_BITS
@@ -165,8 +165,8 @@ class ConvEmitter(LayerEmitter):
                 self.load_blocks(layer.residual.other, self.buffers.inputs[1], tile,
                                  (tile.first_block, tile.blocks), operand_window(layer, tile),
                                  placed.at(Part.OTHER))
-            elif self.opens(tile, chunk):
-                self.load_shortcut(placed)
+            elif shortcut is not None and self.shortcut_part(tile, chunk)[1]:
+                self.load_shortcut(placed, self.shortcut_part(tile, chunk))
         if layer.mode == WeightMode.IDENTITY:
             if first:
                 self.load_identity()
@@ -190,19 +190,26 @@ class ConvEmitter(LayerEmitter):
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
                          input_window(layer, tile), placed.at(Part.INPUT))
 
-    def load_shortcut(self, placed: Placed) -> None:
-        """Load a fused shortcut's input window (every input block, every stride-th row) and,
-        unless the WGT slot holds them already, its weights for the tile's output blocks."""
+    def shortcut_part(self, tile: Tile, chunk: tuple[int, int]) -> tuple[int, int]:
+        """The fused shortcut's input blocks (first, count) that `chunk` of `tile` takes."""
+        index = reduction_chunks(self.layer, self.tiling, tile).index(chunk)
+        return shortcut_chunks(self.layer, self.tiling, tile)[index]
+
+    def load_shortcut(self, placed: Placed, part: tuple[int, int]) -> None:
+        """Load input blocks `part` of a fused shortcut's input window (every stride-th row)
+        and, unless the WGT slot holds them already, their weights for the tile's output
+        blocks ([output block][input block])."""
         shortcut, tile = self.layer.residual.shortcut, placed.tile
-        self.load_blocks(shortcut.input, self.buffers.inputs[1], tile, (0, shortcut.in_blocks),
+        first, count = part
+        self.load_blocks(shortcut.input, self.buffers.inputs[1], tile, part,
                          operand_window(self.layer, tile), placed.at(Part.OTHER),
                          row_step=shortcut.strides[0])
         sram = placed.at(Part.SHORTCUT_WEIGHTS)
-        if self.slot_shortcut.get(sram) != (tile.first_block, tile.blocks):
-            self.slot_shortcut[sram] = (tile.first_block, tile.blocks)
+        if self.slot_shortcut.get(sram) != (tile.first_block, tile.blocks, part):
+            self.slot_shortcut[sram] = (tile.first_block, tile.blocks, part)
             self.dma_load(self.buffers.shortcut_weights, MemoryType.WGT, sram=sram,
-                          offset=tile.first_block * shortcut.in_blocks,
-                          x_size=tile.blocks * shortcut.in_blocks)
+                          offset=tile.first_block * shortcut.in_blocks + first, x_size=count,
+                          y_size=tile.blocks, x_stride=shortcut.in_blocks)
 
     def resident_part(self, tile: Tile, chunk: tuple[int, int]) -> int:
         """The WGT entry of the resident weights that `chunk` of `tile` reads. A dense layer's
@@ -289,25 +296,31 @@ class ConvEmitter(LayerEmitter):
                 self.accumulate(reduction, outputs, base, copies, count)
         if middle is not None:
             middle(last=True)
-        if layer.residual is not None and self.opens(tile, chunk):
-            self.operand_gemm(placed, copies, count)
+        if layer.residual is not None:
+            self.operand_gemm(placed, chunk, copies, count)
 
-    def operand_gemm(self, placed: Placed, copies: int, count: int) -> None:
-        """Form the residual operand in the OPERAND region: copy it by an identity GEMM, or
-        GEMM a fused shortcut over its input blocks (its reduction spread over `copies`
-        partial operands of `count` tiles, as the accumulators')."""
+    def operand_gemm(self, placed: Placed, chunk: tuple[int, int], copies: int,
+                     count: int) -> None:
+        """Form the residual operand in the OPERAND region: with the tile's first reduction
+        chunk, copy it by an identity GEMM; or, with each chunk, GEMM the chunk's share of a
+        fused shortcut's input blocks into it (`shortcut_chunks`; the reduction spread over
+        `copies` partial operands of `count` tiles, as the accumulators')."""
         layer, tile = self.layer, placed.tile
         other, shortcut = operand_window(layer, tile), layer.residual.shortcut
         source = placed.at(Part.OTHER) + other.origin
         if shortcut is None:
+            if not self.opens(tile, chunk):
+                return
             dims = [Dim(tile.blocks, tile.positions, tile.rows * other.pitch),
                     Dim(tile.rows, tile.cols, other.pitch), Dim(tile.cols, 1, 1)]
             self.kernel(dims, (placed.at(Part.OPERAND), source,
                                self.plan.shared[Part.IDENTITY].offset), uk.GEMM)
             return
-        in_blocks, (_, sw) = shortcut.in_blocks, shortcut.strides
-        reduction = [Dim(in_blocks, 0, other.tiles, 1)]
-        outputs = [Dim(tile.blocks, tile.positions, 0, in_blocks),
+        blocks, sw = self.shortcut_part(tile, chunk)[1], shortcut.strides[1]
+        if not blocks:
+            return
+        reduction = [Dim(blocks, 0, other.tiles, 1)]
+        outputs = [Dim(tile.blocks, tile.positions, 0, blocks),
                    Dim(tile.rows, tile.cols, other.pitch, 0), Dim(tile.cols, 1, sw, 0)]
         base = (placed.at(Part.OPERAND), source, placed.at(Part.SHORTCUT_WEIGHTS))
         if copies == 1:         # (not `gemm`: never into the epilogue's register 1)

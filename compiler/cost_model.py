@@ -18,7 +18,7 @@ from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.tiling import (Part, SramPlan, Tile, Tiling, carries, input_window,
-                                 partial_accumulators, split_rows)
+                                 partial_accumulators, shortcut_blocks, split_rows)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).
@@ -218,10 +218,12 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
         residual, shortcut = layer.residual, layer.residual.shortcut
         if shortcut is None:
             load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
-        else:       # a row per input block and tile row; its weights, once per tile
-            load += dma.read(MemoryType.INP, regions[Part.OTHER].size,
+        else:       # over the chunks: a row per input block and tile row; its weights
+            window = regions[Part.OTHER].size // shortcut_blocks(layer, t)
+            load += dma.read(MemoryType.INP, shortcut.in_blocks * window,
                              shortcut.in_blocks * t.rows)
-            load += dma.read(MemoryType.WGT, regions[Part.SHORTCUT_WEIGHTS].size, t.out_blocks)
+            load += dma.read(MemoryType.WGT, t.out_blocks * shortcut.in_blocks,
+                             t.out_blocks * reduction_chunks)
         gemm += dma.gemm_interval * positions * residual.operand_gemms
         alu += dma.alu_interval * positions * (3 + len(residual.steps_conv)
                                                + len(residual.operand_steps)

@@ -293,6 +293,25 @@ def reduction_chunks(layer: VtaLayer, tiling: Tiling, tile: Tile) -> list[tuple[
     return [(tile.first_block, tile.blocks)]
 
 
+def shortcut_chunks(layer: ConvLayer, tiling: Tiling, tile: Tile) -> list[tuple[int, int]]:
+    """(first input block, blocks) of a fused shortcut's input that each reduction chunk of a
+    tile (`reduction_chunks`, in order) loads and GEMMs: its input blocks spread evenly over
+    the chunks, so that each chunk's window is a share of them (the last chunks may get
+    none)."""
+    reduction = len(reduction_chunks(layer, tiling, tile))
+    total = layer.residual.shortcut.in_blocks
+    spread = chunks(total, -(-total // reduction))
+    return spread + [(total, 0)] * (reduction - len(spread))
+
+
+def shortcut_blocks(layer: ConvLayer, tiling: Tiling) -> int:
+    """The most input blocks of a fused shortcut one reduction chunk takes
+    (`shortcut_chunks`)."""
+    reduction = -(-layer.input.channel_blocks // tiling.in_blocks) \
+        if layer.mode == WeightMode.DENSE else 1
+    return -(-layer.residual.shortcut.in_blocks // reduction)
+
+
 def largest_tile(layer: VtaLayer, tiling: Tiling) -> Tile:
     """A tile of the tiling's full extents (the one its slots are sized for)."""
     return Tile(0, 0, tiling.out_blocks, 0, tile_conv_extent(layer, 0, tiling.rows), 0,
@@ -486,9 +505,9 @@ def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
 def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | None = None
                   ) -> dict[Part, Region]:
     """INP: the input window of a reduction chunk, then (at a fixed offset: after the full
-    tile's window) a fused residual operand's window (its shortcut's input window, every input
-    block). WGT: a fused shortcut's weights, then (at a fixed offset) the weight chunk, when
-    weights are streamed. ACC: the constants (for the tiling's output blocks), the accumulators
+    tile's window) a fused residual operand's window (its shortcut's input window, the input
+    blocks of the chunk's share). WGT: a fused shortcut's weights (of that share), then (at a
+    fixed offset) the weight chunk, when weights are streamed. ACC: the constants (for the tiling's output blocks), the accumulators
     (times `partial_accumulators`), then the residual operand (a shortcut's: times
     `partial_accumulators` too) or the pooled results."""
     inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
@@ -498,13 +517,14 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
     regions = {Part.INPUT: Region(inp, 0, (tiling.in_blocks if dense else tile.blocks) * window)}
     shortcut = layer.residual.shortcut if layer.residual is not None else None
     if shortcut is not None:
-        regions[Part.SHORTCUT_WEIGHTS] = Region(wgt, 0, tile.blocks * shortcut.in_blocks)
+        regions[Part.SHORTCUT_WEIGHTS] = Region(wgt, 0,
+                                                tile.blocks * shortcut_blocks(layer, tiling))
     if not tiling.weights_resident and layer.mode != WeightMode.IDENTITY:
         regions[Part.WEIGHTS] = _streamed_weights(layer, tiling, tile)
     if layer.residual is not None:
         full_window = input_window(layer, largest_tile(layer, tiling)).tiles
         start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
-        blocks = tile.blocks if shortcut is None else shortcut.in_blocks
+        blocks = tile.blocks if shortcut is None else shortcut_blocks(layer, tiling)
         regions[Part.OTHER] = Region(inp, start, blocks * operand_window(layer, tile).tiles)
     outputs = tile.blocks * tile.positions
     constants = len(layer.constants) * tiling.out_blocks
@@ -536,7 +556,7 @@ def _streamed_weights(layer: ConvLayer, tiling: Tiling, tile: Tile) -> Region:
     a reduction chunk), after a fused shortcut's weights for the tiling's output blocks."""
     dense = layer.mode == WeightMode.DENSE
     shortcut = layer.residual.shortcut if layer.residual is not None else None
-    start = 0 if shortcut is None else tiling.out_blocks * shortcut.in_blocks
+    start = 0 if shortcut is None else tiling.out_blocks * shortcut_blocks(layer, tiling)
     return Region(MemoryType.WGT, start,
                   tile.blocks * layer.taps * (tiling.in_blocks if dense else 1))
 
