@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from backend_graphs import (add_graph, chained_graph, conv_graph, conv_pool_graph,
-                            conv_transpose_graph, dense_graph, pool_graph, random_feeds,
-                            residual_graph, run_both)
+                            conv_transpose_graph, dense_graph, downsample_graph, pool_graph,
+                            random_feeds, residual_graph, run_both)
 
 GRAPHS = {
     "conv3x3": lambda rng: conv_graph(rng, c=16, o=16, h=4, w=4, k=3, pad=1),
@@ -56,6 +56,18 @@ def test_fused_pool_carrying_rows_on_rtl(monkeypatch):
     got, expected, model, result = run_both(graph, random_feeds(rng, graph), backend="rtl")
     np.testing.assert_array_equal(got["p"], expected["p"])
     assert [node["placement"] for node in model.nodes] == ["vta", "fused"]
+    assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
+
+
+def test_fused_shortcut_on_rtl_is_bit_exact():
+    """A residual block whose strided 1×1 shortcut is fused into conv2's layer with the Add:
+    bit-exact on the RTL, and the cycles the compiler recorded are the RTL's."""
+    rng = np.random.default_rng(7)
+    graph = downsample_graph(rng, c=20, o=40, h=9, w=9)
+    got, expected, model, result = run_both(graph, random_feeds(rng, graph), backend="rtl")
+    np.testing.assert_array_equal(got["z"], expected["z"])
+    assert {node["name"]: node["placement"] for node in model.nodes} == {
+        "conv1": "vta", "conv2": "vta", "downsample": "fused", "add": "fused"}
     assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
 
 
