@@ -494,7 +494,7 @@ def _shared(layer: VtaLayer, tiling: Tiling, slots: dict[MemoryType, int],
                                               layer.weight_tiles)
     else:
         after = Region(wgt, tiling.threads * slots[wgt], 0)
-    if layer.residual is not None:
+    if layer.residual is not None and layer.residual.shortcut is None:
         after = shared[Part.IDENTITY] = Region(wgt, after.end, 1)
     if layer.bias_tiles is not None:
         shared[Part.BIAS_WEIGHTS] = Region(wgt, after.end, len(layer.bias_tiles))

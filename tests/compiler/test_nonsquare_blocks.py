@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend_graphs import (add_graph, chained_graph, channels_last_graph, conv_graph, conv_pool_graph,
-                            conv_transpose_graph, dense_graph, pool_graph, random_feeds,
-                            residual_graph, run_both)
+                            conv_transpose_graph, dense_graph, downsample_graph, pool_graph,
+                            random_feeds, residual_graph, run_both)
 from vta.cli import main
 from vta.compiler import reference
+from vta.compiler.build import compile_graph
+from vta.compiler.executor import Executor
 from vta.compiler.evaluate import prepare, run_one
 from vta.compiler.onnx_import import import_onnx
 from vta.compiler.packing import ActLayout, dense_weight_tiles, pack_array
@@ -156,6 +158,21 @@ def test_residual_add_fused_into_its_conv(config, c, size):
     model, _ = check(graph, config)
     assert [(node["placement"], node.get("fused")) for node in model.nodes] == \
         [("vta", "residual add"), ("fused", None)]
+
+
+@pytest.mark.parametrize("config", CONFIGS + [PYNQ.replace(LOG_BATCH=1)],
+                         ids=IDS + ["batch2"])
+def test_strided_shortcut_fused_with_the_residual_add(config):
+    """The shortcut's input window, weights and GEMM in the config's tiles (and batch
+    blocks), bit-exact. Compiled untimed: fused wherever it fits (the cycle model would keep
+    it apart on some of these configs)."""
+    graph = downsample_graph(np.random.default_rng(2), c=40, o=20, h=12, w=12)
+    model = compile_graph(graph, config, timed=False)
+    feeds = random_feeds(np.random.default_rng(0), graph)
+    got = Executor(model, "functional").run(feeds).outputs["z"]
+    np.testing.assert_array_equal(got, reference.run(graph, feeds)["z"])
+    placements = {node["name"]: node["placement"] for node in model.nodes}
+    assert placements["add"] == placements["downsample"] == "fused"
 
 
 @pytest.mark.parametrize("shape, config", [
