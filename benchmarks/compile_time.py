@@ -104,7 +104,7 @@ def compile_once(path, config: Config
                 and schedule.PARALLEL_CYCLES < float("inf"):
             cost.start()                    # as `vta compile`: workers start during the import
         imported, imported_cpu = time.perf_counter(), time.process_time()
-        graph = import_onnx(path, alu_mul=config.ALU_MUL)
+        graph = import_onnx(path, alu_mul=config.ALU_MUL, executor=cost.executor())
         timer.seconds["import"] += time.perf_counter() - imported
         timer.cpu["import"] += time.process_time() - imported_cpu
         data = artifact.to_bytes(build.compile_graph(graph, config, cost=cost))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -47,17 +48,32 @@ NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUnifo
 
 def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
                 input_shapes: Mapping[str, tuple[int, ...]] | None = None,
-                widths: tuple[int, int] = (8, 8)) -> ir.Graph:
+                widths: tuple[int, int] = (8, 8), executor: Executor | None = None) -> ir.Graph:
     """Import an ONNX model. `alu_mul`: whether the target config has the ALU multiply
     (without it, requantizations by scales that are not powers of two run on the host);
     `input_shapes`: fixes the dimensions the model leaves dynamic, by graph input name;
     `widths`: the (activation, weight) bits of the target config — below 8 the int8 model is
-    re-quantized for them (`narrow`, docs/compiler.md "Narrow operands")."""
+    re-quantized for them (`narrow`, docs/compiler.md "Narrow operands"); `executor` (the
+    schedule search's process pool, `schedule.CycleCost.executor`): the integer layers'
+    requantization plans are computed there while the walk goes on — should one fail, the walk
+    would have sent its layer to the host, so the model is imported again without it."""
     model, source = onnx_model.load(model)
+    graph = None
+    if executor is not None:
+        graph = _walk(model, source, input_shapes, alu_mul, widths, executor)
+    if graph is None:
+        graph = _walk(model, source, input_shapes, alu_mul, widths, None)
+    return graph
+
+
+def _walk(model: onnx.ModelProto, source: str, input_shapes, alu_mul: bool,
+          widths: tuple[int, int], executor: Executor | None) -> ir.Graph | None:
+    """`Importer.run` on the prepared model (None when a plan in `executor` failed)."""
     notices: list[str] = []
-    model = onnx_model.prepare(model, source, input_shapes, notices)
-    graph = Importer(model, source, alu_mul, widths).run()
-    graph.notices[:0] = notices
+    prepared = onnx_model.prepare(model, source, input_shapes, notices)
+    graph = Importer(prepared, source, alu_mul, widths, executor).run()
+    if graph is not None:
+        graph.notices[:0] = notices
     return graph
 
 
@@ -74,8 +90,12 @@ class Importer:
     """One walk over a model's nodes in order, filling an `ir.Graph`."""
 
     def __init__(self, model: onnx.ModelProto, source: str, alu_mul: bool,
-                 widths: tuple[int, int] = (8, 8)):
+                 widths: tuple[int, int] = (8, 8), executor: Executor | None = None):
         self.model, self.source, self.alu_mul = model, source, alu_mul
+        #: where the integer layers' requantization plans are computed (None: at once, here)
+        self.executor = executor
+        #: (node emitted without its plan, the accumulation, the plan's future), in order
+        self.deferred: list[tuple] = []
         self.activation_bits, self.weight_bits = widths
         #: the values every quantized activation may take
         self.lo, self.hi = ir.Quant(1.0, 0, self.activation_bits).range
@@ -90,7 +110,8 @@ class Importer:
         self.node_names: set[str] = set()
 
     # -- driver -----------------------------------------------------------------------------
-    def run(self) -> ir.Graph:
+    def run(self) -> ir.Graph | None:
+        """The graph; None when a requantization plan computed in `executor` failed."""
         for tensor in self.model.graph.initializer:
             self.env[tensor.name] = Const(onnx_model.tensor_array(tensor,
                                                                     f"{self.source}: initializer"))
@@ -114,7 +135,24 @@ class Importer:
                 "DIR_OR_NPY -o MODEL_int8.onnx`)")
         for output in self.model.graph.output:
             self.graph.outputs.append(self.host.graph_output(output.name))
-        return self.graph
+        return self.graph if self._settle_deferred() else None
+
+    def _settle_deferred(self) -> bool:
+        """Complete the nodes whose plans were computed in `executor` (those still in the
+        graph); False when a plan failed."""
+        try:
+            plans = [future.result() for _, _, future in self.deferred]
+        except Exception:  # noqa: BLE001 - any failure: the plain walk decides what it means
+            for _, _, future in self.deferred:
+                future.cancel()
+            return False
+        positions = {id(node): index for index, node in enumerate(self.graph.nodes)}
+        for (node, pending, _), requant in zip(self.deferred, plans):
+            index = positions.get(id(node))
+            if index is not None:
+                self.graph.nodes[index] = dataclasses.replace(
+                    node, **self._requantized_fields(pending, requant))
+        return True
 
     def _import_node(self, node: onnx.NodeProto, label: str) -> list:
         """The meanings of the node's outputs: the integer path's, or the host's."""
@@ -310,12 +348,23 @@ class Importer:
             return self.emit(ir.Add, pending.label, pending.inputs, output,
                              input_steps=(steps_a, steps_b), requant=requant)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
-        multiplier = exact_multiplier(pending.acc_scale, quant.scale)
-        requant = plan_requantization(multiplier, zero_point=quant.zero_point, lo=lo, hi=hi,
-                                      acc_bound=pending.acc_bound(), alu_mul=self.alu_mul,
-                                      where=where,
-                                      absorb=pending.kind in ("conv", "convtranspose", "dense",
-                                                             "requant"))
+        plan = (exact_multiplier(pending.acc_scale, quant.scale),)
+        options = dict(zero_point=quant.zero_point, lo=lo, hi=hi, acc_bound=pending.acc_bound(),
+                       alu_mul=self.alu_mul, where=where,
+                       absorb=pending.kind in ("conv", "convtranspose", "dense", "requant"))
+        if self.executor is None:
+            requant = plan_requantization(*plan, **options)
+            return self.emit(pending.node_type, pending.label, pending.inputs, output,
+                             **self._requantized_fields(pending, requant))
+        future = self.executor.submit(plan_requantization, *plan, **options)
+        value = self.emit(pending.node_type, pending.label, pending.inputs, output,
+                          requant=None, **pending.node_fields())
+        self.deferred.append((self.graph.nodes[-1], pending, future))
+        return value
+
+    @staticmethod
+    def _requantized_fields(pending: Pending, requant) -> dict:
+        """The node fields of `pending` requantized by the plan `requant`."""
         fields = pending.node_fields()
         if np.any(requant.offset):
             # The plan's leading constant costs nothing inside the bias or the zero point.
@@ -325,8 +374,7 @@ class Importer:
             else:
                 fields["bias"] = wrap32(pending.bias + offset)
             requant = dataclasses.replace(requant, offset=0)
-        return self.emit(pending.node_type, pending.label, pending.inputs, output,
-                         requant=requant, **fields)
+        return fields | {"requant": requant}
 
     def _finalize_product(self, pending: Pending, output: ir.Value, lo: int, hi: int
                           ) -> ir.Value:

@@ -161,6 +161,11 @@ class CycleCost:
                 self.close()
                 self.workers = 1
 
+    def executor(self) -> ProcessPoolExecutor | None:
+        """The process pool once `start`ed (None without one): the import computes its
+        requantization plans there (`onnx_import.import_onnx`)."""
+        return self._pool
+
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers,

@@ -2,13 +2,17 @@
 every node within one quantization step of onnxruntime given the same inputs, and the outputs
 close after the whole graph (per-channel and per-tensor, int8 and uint8)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from onnx import helper
 
 from qdq_models import float_model, output_steps, quantize_with_onnxruntime, steps_apart
-from vta.compiler import ir
+from vta.compiler import artifact, ir
+from vta.compiler.build import compile_graph
 from vta.compiler.onnx_import import import_onnx
+from vta.isa import Config
 
 RNG = np.random.default_rng(1234)
 
@@ -195,6 +199,34 @@ def test_relu_after_quantize_static_is_the_saturation_at_the_zero_point(tmp_path
     graph = import_onnx(path)
     conv_node = next(node for node in graph.nodes if isinstance(node, ir.Conv2d))
     assert graph.values[conv_node.output].quant.zero_point == -128
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """An executor that counts the tasks given to it."""
+
+    submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("alu_mul", [True, False], ids=["multiply", "shifts-only"])
+def test_plans_computed_in_an_executor_give_the_plain_import(alu_mul, tmp_path):
+    """The requantization plans computed in an executor while the walk goes on give the same
+    model, byte for byte, and the same notices; without the ALU multiply a plan fails (the
+    scale is no power of two), its layer runs on the host as in the plain import."""
+    path, _ = build(case_residual_add, SETTINGS["int8-per-channel"], tmp_path)
+    config = Config.preset("pynq").replace(ALU_MUL=alu_mul)
+    plain = import_onnx(path, alu_mul=alu_mul)
+    with CountingExecutor(2) as executor:
+        pooled = import_onnx(path, alu_mul=alu_mul, executor=executor)
+    assert executor.submitted >= 2         # both convolutions
+    assert pooled.notices == plain.notices
+    on_host = [node for node in pooled.nodes if isinstance(node, ir.HostOp)]
+    assert bool(on_host) is not alu_mul
+    assert (artifact.to_bytes(compile_graph(pooled, config))
+            == artifact.to_bytes(compile_graph(plain, config)))
 
 
 def test_power_of_two_model_needs_no_multiply(tmp_path):

@@ -80,7 +80,7 @@ def run(args) -> int:
                 cost.start()        # the schedule search's workers start during the import
             with progress.step(f"importing {args.model.name}"):
                 graph = import_onnx(args.model, alu_mul=config.ALU_MUL, input_shapes=shapes,
-                                    widths=widths)
+                                    widths=widths, executor=cost.executor())
             for notice in graph.notices:
                 print(f"vta compile: {notice}", file=sys.stderr)
             with progress.step("compiling", total=len(graph.nodes)) as step:
