@@ -55,6 +55,11 @@ class InstructionQueue:
         #: by instruction object: it and its bytes (a stream appends its kernels' instructions
         #: again and again; the object is kept so that its id is not reused)
         self._encodings: dict[int, tuple[Instruction, bytes]] = {}
+        #: by (instruction object, changes): it and its copy with those changes (the same
+        #: instructions get the same dependency flags folded in again and again)
+        self._variants: dict[tuple, tuple[Instruction, Instruction]] = {}
+        #: by module and flags: a NOP and its bytes
+        self._noops: dict[tuple, tuple[Instruction, bytes]] = {}
         self._pending_pop_prev = {module: False for module in Module}
         self._pending_pop_next = {module: False for module in Module}
 
@@ -68,16 +73,29 @@ class InstructionQueue:
         module = insn.module
         pop_prev, pop_next = self._pending_pop_prev[module], self._pending_pop_next[module]
         if (pop_prev and not insn.pop_prev_dep) or (pop_next and not insn.pop_next_dep):
-            insn = insn.replace(pop_prev_dep=insn.pop_prev_dep or pop_prev,
-                                pop_next_dep=insn.pop_next_dep or pop_next)
+            insn = self._variant(insn, pop_prev_dep=insn.pop_prev_dep or pop_prev,
+                                 pop_next_dep=insn.pop_next_dep or pop_next)
         self._pending_pop_prev[module] = self._pending_pop_next[module] = False
         index = len(self.instructions)
+        self.encoded.append(self._encoding(insn, index))
+        self.instructions.append(insn)
+        return index
+
+    def _variant(self, insn: Instruction, **changes) -> Instruction:
+        """`insn.replace(**changes)`, one object per instruction object and changes (whose
+        encoding `_encoding` then computes once)."""
+        key = (id(insn), *changes.items())
+        known = self._variants.get(key)
+        if known is None:
+            known = self._variants[key] = insn, insn.replace(**changes)
+        return known[1]
+
+    def _encoding(self, insn: Instruction, index: int) -> bytes:
+        """The bytes of `insn` at `index`, encoded once per instruction object."""
         known = self._encodings.get(id(insn))
         if known is None:
             known = self._encodings[id(insn)] = insn, self._encode(insn, index)
-        self.encoded.append(known[1])
-        self.instructions.append(insn)
-        return index
+        return known[1]
 
     def replace(self, index: int, **fields) -> None:
         """Change fields of an instruction already in the queue (checked again)."""
@@ -98,15 +116,20 @@ class InstructionQueue:
     def push_noop(self, module: Module, *, push_prev=False, push_next=False,
                   pop_prev=False, pop_next=False) -> None:
         """Append a NOP of `module` carrying the given flags (``PushNoop``)."""
-        flags = dict(push_prev_dep=push_prev, push_next_dep=push_next,
-                     pop_prev_dep=pop_prev, pop_next_dep=pop_next)
-        if module == Module.STORE:
-            noop = Store(memory_type=MemoryType.UOP, **flags)  # memory type 0, as the runtime
-        else:
-            noop = Load(memory_type=MemoryType.INP if module == Module.LOAD else MemoryType.UOP,
-                        **flags)
-        self.encoded.append(encode(noop, self.config, f"instruction {len(self.instructions)} (NOP): "))
-        self.instructions.append(noop)
+        key = (module, push_prev, push_next, pop_prev, pop_next)
+        known = self._noops.get(key)
+        if known is None:
+            flags = dict(push_prev_dep=push_prev, push_next_dep=push_next,
+                         pop_prev_dep=pop_prev, pop_next_dep=pop_next)
+            if module == Module.STORE:
+                noop = Store(memory_type=MemoryType.UOP, **flags)  # memory type 0, as the runtime
+            else:
+                noop = Load(memory_type=MemoryType.INP if module == Module.LOAD
+                            else MemoryType.UOP, **flags)
+            known = self._noops[key] = noop, encode(
+                noop, self.config, f"instruction {len(self.instructions)} (NOP): ")
+        self.encoded.append(known[1])
+        self.instructions.append(known[0])
 
     # -- dependency tokens --------------------------------------------------------------------
     def dep_pop(self, src: Module | int, dst: Module | int) -> None:
@@ -125,7 +148,9 @@ class InstructionQueue:
         if self.instructions:
             last = self.instructions[-1]
             if module_of(last) == src and not getattr(last, flag):
-                self.replace(len(self.instructions) - 1, **{flag: True})
+                index = len(self.instructions) - 1
+                self.instructions[index] = last = self._variant(last, **{flag: True})
+                self.encoded[index] = self._encoding(last, index)
                 return
         if src < dst:
             self.push_noop(src, push_next=True)
