@@ -393,7 +393,8 @@ class ConvEmitter(LayerEmitter):
                     self.kernel([Dim(size, 1, 1)], (other, other + copy * size, 0),
                                 uk.alu(AluOp.ADD))
             self.alu_steps(residual.steps_conv, region, tile, placed)
-            self.alu_steps(residual.operand_steps, other, tile, placed)
+            self.alu_steps(residual.operand_steps, other, tile, placed,
+                           Part.SCRATCH if residual.shortcut is None else Part.OPERAND_SCRATCH)
             self.kernel([Dim(size, 1, 1)], (region, other, 0), uk.alu(AluOp.ADD))
             self.alu_steps(residual.epilogue, region, tile, placed)
 

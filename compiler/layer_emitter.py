@@ -298,14 +298,15 @@ class LayerEmitter(ABC):
         self.dma_load(self.buffers.identity, MemoryType.WGT,
                          sram=self.plan.shared[Part.IDENTITY].offset, x_size=1)
 
-    def alu_steps(self, steps: list[Step], region: int, tile: Tile, placed: Placed) -> None:
+    def alu_steps(self, steps: list[Step], region: int, tile: Tile, placed: Placed,
+                  scratch: Part = Part.SCRATCH) -> None:
         """Apply ALU steps to the region [block][position] of `tile` (register 0; scratch
         registers in `Part.SCRATCH`, per-channel operands from the constants of `placed`)."""
         positions, blocks = tile.positions, tile.blocks
         size = blocks * positions
 
         def register(index: int) -> int:
-            return region if index == 0 else placed.at(Part.SCRATCH) + (index - 1) * size
+            return region if index == 0 else placed.at(scratch) + (index - 1) * size
 
         for step in steps:
             target, operand = register(step.register), step.operand

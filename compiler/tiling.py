@@ -128,6 +128,9 @@ class Part(enum.StrEnum):
     POOLED = "pooled results"
     #: ACC: a MaxPool's copy of its input window
     WINDOW = "window copy"
+    #: ACC: the scratch registers of a fused shortcut's epilogue, an odd number of entries from
+    #: the operand (`SCRATCH` lies so from the accumulators)
+    OPERAND_SCRATCH = "operand scratch registers"
     #: ACC: the scratch registers of the ALU steps (`layers.scratch_registers`), each the size
     #: of the accumulators of one output of the tile
     SCRATCH = "scratch registers"
@@ -548,6 +551,11 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
         end = max(region.end for region in regions.values() if region.memory == acc)
         anchor = regions[Part.POOLED if layer.pool is not None else Part.ACCUMULATORS]
         regions[Part.SCRATCH] = Region(acc, odd_distance(anchor.offset, end), scratch * register)
+    if shortcut is not None and scratch:
+        operand = regions[Part.OPERAND]
+        end = max(region.end for region in regions.values() if region.memory == acc)
+        regions[Part.OPERAND_SCRATCH] = Region(acc, odd_distance(operand.offset, end),
+                                               scratch * outputs)
     return regions
 
 
