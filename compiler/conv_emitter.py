@@ -278,6 +278,9 @@ class ConvEmitter(LayerEmitter):
         count = tile.blocks * output_tile(layer, tile).positions
         groups = self.tap_groups(tile, window.pitch)
         copies = partial_accumulators(tile)
+        if layer.residual is not None and layer.residual.shortcut is not None:
+            # before the convolution's GEMMs: the carried epilogue then spreads over both
+            self.operand_gemm(placed, chunk, copies, count)
         for group in groups:
             (kh, kw), (sh, sw), (dh, dw) = group.kernel, group.strides, group.dilations
             reduction = blocks + [Dim(layer.parts, 0, 0, taps // layer.parts),
@@ -296,7 +299,7 @@ class ConvEmitter(LayerEmitter):
                 self.accumulate(reduction, outputs, base, copies, count)
         if middle is not None:
             middle(last=True)
-        if layer.residual is not None:
+        if layer.residual is not None and layer.residual.shortcut is None:
             self.operand_gemm(placed, chunk, copies, count)
 
     def operand_gemm(self, placed: Placed, chunk: tuple[int, int], copies: int,

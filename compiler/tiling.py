@@ -299,12 +299,12 @@ def reduction_chunks(layer: VtaLayer, tiling: Tiling, tile: Tile) -> list[tuple[
 def shortcut_chunks(layer: ConvLayer, tiling: Tiling, tile: Tile) -> list[tuple[int, int]]:
     """(first input block, blocks) of a fused shortcut's input that each reduction chunk of a
     tile (`reduction_chunks`, in order) loads and GEMMs: its input blocks spread evenly over
-    the chunks, so that each chunk's window is a share of them (the last chunks may get
-    none)."""
+    the chunks (with fewer blocks than chunks, every so many chunks take one), so that each
+    chunk's window is a share of them."""
     reduction = len(reduction_chunks(layer, tiling, tile))
     total = layer.residual.shortcut.in_blocks
-    spread = chunks(total, -(-total // reduction))
-    return spread + [(total, 0)] * (reduction - len(spread))
+    starts = [index * total // reduction for index in range(reduction + 1)]
+    return [(start, end - start) for start, end in zip(starts, starts[1:])]
 
 
 def shortcut_blocks(layer: ConvLayer, tiling: Tiling) -> int:
