@@ -90,7 +90,9 @@ STEP_KINDS = {
                                   "kind": {"const": "im2col"}, "inputs": s.array(_name, 1, 1),
                                   "output": _name, "kernel": _pair, "strides": _pair,
                                   "dilations": _pair,
-                                  "pads": s.array(s.integer(0, 1 << 16), 4, 4)}),
+                                  "pads": s.array(s.integer(0, 1 << 16), 4, 4)},
+                                 # the values of the channels after the windows, every position
+                                 {"constant_lanes": s.array(s.integer(-128, 127), 1, 1 << 16)}),
     # a graph node the host runs; "ir" is the node, which `host_steps.decode` reads and checks
     ("host", None): s.record({"op": {"const": "host"}, "node": _name,
                               "inputs": s.array(_name, 0, 4096),
@@ -288,13 +290,14 @@ def _check_concat(sources: list, target: list, axis: int, where: str) -> None:
 
 def _check_im2col(step: dict, source: dict, target: list, where: str) -> None:
     """The windows stay inside the source's halo (`ActLayout.window_map`) and the output has
-    one channel per (input channel, kernel position)."""
+    one channel per (input channel, kernel position), then one per constant lane."""
     n, c, h, w = source["layout"]["shape"]
     top, left, bottom, right = source["layout"]["halo"]
     (kh, kw), (sh, sw), (dh, dw) = step["kernel"], step["strides"], step["dilations"]
     pads = step["pads"]
-    if len(target) != 4 or target[:2] != [n, c * kh * kw]:
-        raise ArtifactError(f"{where}: im2col output {target} is not ({n}, {c * kh * kw}, ...)")
+    channels = c * kh * kw + len(step.get("constant_lanes", ()))
+    if len(target) != 4 or target[:2] != [n, channels]:
+        raise ArtifactError(f"{where}: im2col output {target} is not ({n}, {channels}, ...)")
     oh, ow = target[2:]
     reach_y = (oh - 1) * sh + (kh - 1) * dh
     reach_x = (ow - 1) * sw + (kw - 1) * dw

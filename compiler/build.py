@@ -193,11 +193,16 @@ def _values(graph: ir.Graph, part, planner: _Planner) -> tuple[dict[str, dict], 
     return values, buffers
 
 
-def _im2col_step(node: ir.Conv2d, output: str) -> dict:
-    return {"op": "move", "node": node.name, "kind": "im2col", "inputs": list(node.inputs[:1]),
-            "output": output, "kernel": list(node.weight.shape[2:]),
+def _im2col_step(node: ir.Conv2d, part) -> dict:
+    """The host's im2col of a lowered convolution's windows, then the constant lanes that
+    carry its bias (`Partition.im2col_bias`), if any, at every position."""
+    step = {"op": "move", "node": node.name, "kind": "im2col", "inputs": list(node.inputs[:1]),
+            "output": part.im2col[node.name], "kernel": list(node.weight.shape[2:]),
             "strides": list(node.strides), "dilations": list(node.dilations),
             "pads": list(node.pads)}
+    if node.name in part.im2col_bias:
+        step["constant_lanes"] = part.im2col_bias[node.name][0].tolist()
+    return step
 
 
 def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, steps,
@@ -208,7 +213,7 @@ def _emit(planner: _Planner, node: ir.Node, output: str, buffers, part, shared, 
     layer = part.layers[node.name]
     info = {}
     if node.name in part.im2col:
-        steps.append(_im2col_step(node, part.im2col[node.name]))
+        steps.append(_im2col_step(node, part))
         info["lowering"] = "im2col"
     if isinstance(layer, ConvLayer) and layer.residual is not None:
         info["fused"] = "residual add" if layer.residual.shortcut is None else \

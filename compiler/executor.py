@@ -87,7 +87,7 @@ class Executor:
                            for step in model.steps if step["op"] == "host"}
         self.host_values: dict[str, np.ndarray] = {}
         self._maps: dict[str, np.ndarray] = {}
-        self._windows: dict[str, np.ndarray] = {}
+        self._im2col_maps: dict[str, tuple[np.ndarray, ...]] = {}
         #: bits of every activation value in device memory, and how many share a byte
         self.bits = model.config.inp_width
         self.per_byte = values_per_byte(self.bits)
@@ -120,16 +120,24 @@ class Executor:
             self._maps[value] = layout.scatter_map() + info["addr"] * self.per_byte
         return self._maps[value]
 
-    def windows(self, step: dict) -> np.ndarray:
-        """Absolute position read for every element of an im2col step's output."""
+    def im2col_maps(self, step: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(positions written, positions read) of an im2col step's windows — its output's first
+        C·KH·KW channels —, then (positions written, index into its `constant_lanes`) of the
+        constant lanes in the channels after them, at every position."""
         output = step["output"]
-        if output not in self._windows:
+        if output not in self._im2col_maps:
             info = self.model.values[step["inputs"][0]]
-            _, _, oh, ow = self.model.values[output]["shape"]
-            self._windows[output] = layout_from_json(info["layout"]).window_map(
+            n, channels, oh, ow = self.model.values[output]["shape"]
+            lanes = len(step.get("constant_lanes", ()))
+            sources = layout_from_json(info["layout"]).window_map(
                 step["kernel"], step["strides"], step["dilations"], step["pads"], (oh, ow)) \
                 + info["addr"] * self.per_byte
-        return self._windows[output]
+            targets = self.positions(output).reshape(n, channels, oh * ow)
+            lane_index = np.broadcast_to(np.arange(lanes, dtype=np.int64)[None, :, None],
+                                         (n, lanes, oh * ow))
+            self._im2col_maps[output] = (targets[:, :channels - lanes].ravel(), sources,
+                                     targets[:, channels - lanes:].ravel(), lane_index.ravel())
+        return self._im2col_maps[output]
 
     def read(self, value: str) -> np.ndarray:
         """A value after a run: a device value's int8 contents (NCHW or NC), a host value as the
@@ -239,16 +247,20 @@ class Executor:
             self._store(name, result)
 
     def _device_move(self, step: dict) -> None:
-        """Reshape (same elements, row-major), Concat or im2col, as one gather over device
-        memory."""
+        """Reshape (same elements, row-major), Concat or im2col (its windows, then its constant
+        lanes), as gathers over device memory."""
         dram = self._values()
-        if step["kind"] == "reshape":
-            sources = self.positions(step["inputs"][0])
-        elif step["kind"] == "im2col":
-            sources = self.windows(step)
+        if step["kind"] == "im2col":
+            targets, sources, lane_targets, lane_index = self.im2col_maps(step)
+            self.kernels.move(dram, targets, dram, sources)
+            self.kernels.move(dram, lane_targets,
+                              np.array(step.get("constant_lanes", ()), dtype=np.int8), lane_index)
         else:
-            pieces = [self.positions(name).reshape(self.model.values[name]["shape"])
-                      for name in step["inputs"]]
-            sources = np.concatenate(pieces, axis=step["axis"]).ravel()
-        self.kernels.move(dram, self.positions(step["output"]), dram, sources)
+            if step["kind"] == "reshape":
+                sources = self.positions(step["inputs"][0])
+            else:
+                pieces = [self.positions(name).reshape(self.model.values[name]["shape"])
+                          for name in step["inputs"]]
+                sources = np.concatenate(pieces, axis=step["axis"]).ravel()
+            self.kernels.move(dram, self.positions(step["output"]), dram, sources)
         self._commit(dram)

@@ -30,7 +30,7 @@ def poolable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | 
     layer = part.layers[producer.name]
     reach = _reach(producer)
     offset = 0
-    if layer.bias_tiles is not None:
+    if layer.bias_tiles is not None or producer.name in part.im2col_bias:   # in the GEMM
         offset = producer.folded_bias().astype(np.int64)
     steps = _alu_steps(layer.epilogue, layer.constants)
     return producer if monotone(steps, offset - reach, offset + reach) else None

@@ -106,7 +106,15 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     constants: list[np.ndarray] = []
     if isinstance(node, ir.Conv2d) and node.name in part.im2col:
         parts, weight = weight_parts(node.weight.reshape(node.weight.shape[0], -1, 1, 1))
-        epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
+        if node.name in part.im2col_bias:          # the bias rides on constant input lanes
+            lane_weights = part.im2col_bias[node.name][1]
+            bias = np.zeros((len(weight), lane_weights.shape[1], parts, 1), dtype=np.int8)
+            bias[:, :, 0, 0] = lane_weights         # in the first part only
+            weight = np.concatenate([weight, bias], axis=1)
+            epilogue = convert_steps(node.requant.steps, out_shape, constants)
+            bias_tiles = None
+        else:
+            epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=layouts[part.im2col[node.name]], output=output,
                          mode=WeightMode.DENSE, weights=dense_weight_tiles(weight, block),
                          parts=parts, epilogue=epilogue, constants=constants,

@@ -232,32 +232,48 @@ def channel_tiles(vectors: list[np.ndarray], channels: int, config: Config) -> n
                                                         block)))
 
 
-def bias_input_tile(batch: int, block: int, bits: int = 8) -> np.ndarray:
-    """The INP tile a bias GEMM reads: lane 0 holds 1, the others the lowest `bits`-bit value
-    (−128 at int8; every batch row)."""
-    lanes = np.full(block, -(1 << (bits - 1)), dtype=np.int8)
+def bias_input_lanes(count: int, bits: int = 8) -> np.ndarray:
+    """`count` constant input lanes that carry a bias through a GEMM: 1, then the lowest
+    `bits`-bit value (−128 at int8)."""
+    lanes = np.full(count, -(1 << (bits - 1)), dtype=np.int8)
     lanes[0] = 1
-    return np.ascontiguousarray(np.broadcast_to(lanes, (1, batch, block)))
+    return lanes
 
 
-def bias_weight_tiles(bias: np.ndarray, block: int, input_bits: int = 8,
+def bias_lane_weights(bias: np.ndarray, lanes: int, input_bits: int = 8,
                       weight_bits: int = 8) -> np.ndarray | None:
-    """WGT tiles (O/c, c, c) whose GEMM with `bias_input_tile` adds `bias` (int, per output
-    channel) to the accumulators: with m = 2^(input_bits − 1) (128 at int8),
-    bias = w0 − m · (w1 + … + w_{c−1}) with w0 ≡ bias (mod m) in −m/2…m/2 − 1 and the rest
+    """int8 weights (len(bias), lanes) whose products with `bias_input_lanes(lanes)` add `bias`
+    (int, per output channel): with m = 2^(input_bits − 1) (128 at int8),
+    bias = w0 − m · (w1 + … + w_{lanes−1}) with w0 ≡ bias (mod m) in −m/2…m/2 − 1 and the rest
     spread evenly over `weight_bits`-bit values; None when some |bias| is beyond their reach
-    (about 128² · (c − 1) at int8)."""
+    (about 128² · (lanes − 1) at int8)."""
     bias = np.asarray(bias, dtype=np.int64)
     modulus, weight_low = 1 << (input_bits - 1), -(1 << (weight_bits - 1))
     low = (bias + modulus // 2) % modulus - modulus // 2
     high = (low - bias) // modulus
-    lanes = block - 1
-    if lanes < 1 or low.min(initial=0) < weight_low or high.min() < weight_low * lanes \
-            or high.max() > (-weight_low - 1) * lanes:
+    spread = lanes - 1
+    if spread < 1 or low.min(initial=0) < weight_low or high.min(initial=0) < weight_low * spread \
+            or high.max(initial=0) > (-weight_low - 1) * spread:
         return None
-    base, extra = np.divmod(high, lanes)
-    count = blocks(len(bias), block) * block
-    tiles = np.zeros((count, block), dtype=np.int8)
-    tiles[:len(bias), 0] = low
-    tiles[:len(bias), 1:] = base[:, None] + (np.arange(lanes)[None, :] < extra[:, None])
+    base, extra = np.divmod(high, spread)
+    weights = np.empty((len(bias), lanes), dtype=np.int8)
+    weights[:, 0] = low
+    weights[:, 1:] = base[:, None] + (np.arange(spread)[None, :] < extra[:, None])
+    return weights
+
+
+def bias_input_tile(batch: int, block: int, bits: int = 8) -> np.ndarray:
+    """The INP tile a bias GEMM reads: `bias_input_lanes` of the block in every batch row."""
+    return np.ascontiguousarray(np.broadcast_to(bias_input_lanes(block, bits), (1, batch, block)))
+
+
+def bias_weight_tiles(bias: np.ndarray, block: int, input_bits: int = 8,
+                      weight_bits: int = 8) -> np.ndarray | None:
+    """WGT tiles (O/c, c, c) whose GEMM with `bias_input_tile` adds `bias` to the accumulators
+    (`bias_lane_weights` over the c lanes; None beyond their reach)."""
+    weights = bias_lane_weights(bias, block, input_bits, weight_bits)
+    if weights is None:
+        return None
+    tiles = np.zeros((blocks(len(weights), block) * block, block), dtype=np.int8)
+    tiles[:len(weights)] = weights
     return np.ascontiguousarray(tiles.reshape(-1, block, block))

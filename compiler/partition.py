@@ -45,7 +45,7 @@ from vta.compiler.alu_program import Register
 from vta.compiler.fusion import (fusable_conv, fuse_add, fuse_pool, fuse_shortcut, poolable_conv,
                                  shortcut_conv)
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
-from vta.compiler.packing import ActLayout
+from vta.compiler.packing import ActLayout, bias_input_lanes, bias_lane_weights
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost
 from vta.compiler.subtiles import activation_block
@@ -155,6 +155,21 @@ def _lowers_to_im2col(graph: ir.Graph, node: ir.Node, placement, block: int) -> 
     return direct >= IM2COL_GAIN * -(-channels * taps // block)
 
 
+def _bias_lanes(node: ir.Conv2d, windows: int, config: Config
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(constant lanes, their weights) that add a lowered convolution's bias through the spare
+    channel padding of its im2col (`windows` channels): every lane left in the last block, the
+    arithmetic of the bias GEMM (`packing.bias_lane_weights`); None without a bias, with fewer
+    than 2 spare lanes or a bias beyond their reach (the bias GEMM or ALU adds it then)."""
+    block = activation_block(config)
+    spare = -(-windows // block) * block - windows
+    bias = node.folded_bias()
+    if spare < 2 or not np.any(bias):
+        return None
+    weights = bias_lane_weights(bias, spare, config.inp_width, config.wgt_width)
+    return None if weights is None else (bias_input_lanes(spare, config.inp_width), weights)
+
+
 def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
               cost: CycleCost | None = None) -> Partition:
     """Place every node and give every value its packed layout; `im2col` allows lowering graph
@@ -191,8 +206,13 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
             name = f"{node.name}/im2col"
             n, c, _, _ = layouts[node.inputs[0]].shape
             _, _, oh, ow = graph.values[node.output].shape
-            layouts[name] = ActLayout((n, c * node.weight.shape[2] * node.weight.shape[3], oh, ow),
-                                      config.batch, activation_block(config))
+            windows = c * node.weight.shape[2] * node.weight.shape[3]
+            bias = _bias_lanes(node, windows, config)
+            if bias is not None:
+                result.im2col_bias[node.name] = bias
+            lanes = 0 if bias is None else len(bias[0])
+            layouts[name] = ActLayout((n, windows + lanes, oh, ow), config.batch,
+                                      activation_block(config))
             result.im2col[node.name] = name
     for node in graph.nodes:
         if placement[node.name] != Placement.VTA:

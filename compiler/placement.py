@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vta.compiler import ir
 from vta.compiler.layers import VtaLayer
 from vta.compiler.packing import ActLayout
@@ -36,6 +38,10 @@ class Partition:
     reasons: dict[str, str] = field(default_factory=dict)
     #: convolution node name -> the value holding the im2col of its input (see the docstring)
     im2col: dict[str, str] = field(default_factory=dict)
+    #: lowered convolution node name -> (constant lanes, their (O, lanes) weights): the lanes
+    #: that follow its im2col's windows in the spare channel padding and add its bias
+    #: (`partition._bias_lanes`)
+    im2col_bias: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: Add or MaxPool node name -> the convolution node whose layer it is fused into
     fused: dict[str, ir.Node] = field(default_factory=dict)
     #: 1×1 convolution node name -> the convolution whose fused residual Add computes its

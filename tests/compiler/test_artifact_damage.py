@@ -97,3 +97,21 @@ def test_a_value_out_of_range_is_named(field, value, message, original):
     header["values"]["x"][field] = value
     with pytest.raises(artifact.ArtifactError, match=f"values.x.{message}"):
         artifact.from_bytes(join(version, json.dumps(header).encode(), payload))
+
+
+@pytest.mark.parametrize("lanes, message", [
+    ([1, -128], r"im2col output \[1, 48, 6, 5\] is not \(1, 47, \.\.\.\)"),
+    ([1, -128, -128, 5], r"im2col output \[1, 48, 6, 5\] is not \(1, 49, \.\.\.\)"),
+    ([1, -128, 128], r"steps\[0\].constant_lanes\[2\]: 128 is above the maximum 127"),
+    ([], r"steps\[0\].constant_lanes: has 0 items, at least 1 expected"),
+])
+def test_im2col_constant_lanes_are_checked(lanes, message, original):
+    """The constant lanes an im2col writes after its windows (the bias of the lowered
+    convolution: 45 window channels, 3 lanes) are int8 and fill the output's channels."""
+    import json
+    version, header, payload = split(original[0])
+    (step,) = [step for step in header["steps"] if step.get("kind") == "im2col"]
+    assert step["constant_lanes"] == [1, -128, -128]
+    step["constant_lanes"] = lanes
+    with pytest.raises(artifact.ArtifactError, match=message):
+        artifact.from_bytes(join(version, json.dumps(header).encode(), payload))

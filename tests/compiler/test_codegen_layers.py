@@ -85,6 +85,27 @@ def test_stem_conv_lowered_to_im2col(im2col):
         assert result.cycles * 2 < direct.cycles
 
 
+@pytest.mark.parametrize("input_zero_point, folded", [(-14, True), (-128, False)])
+def test_stem_bias_rides_on_the_im2col_padding(input_zero_point, folded):
+    """The stem's 147 im2col channels leave 13 of 160 lanes: the host writes 1 and twelve −128
+    there and their weights add the bias (the input zero point folded in), so each output tile
+    takes its 10 blocks' GEMMs and no bias GEMM; a bias beyond the lanes' reach (128 · 127 · 12,
+    here with the input zero point −128) is added by the bias GEMM still. Bit-exact either way."""
+    graph = conv_graph(np.random.default_rng(7), c=3, o=32, h=30, w=30, k=7, stride=2, pad=3,
+                       input_zero_point=input_zero_point)
+    assert (np.abs(graph.nodes[0].folded_bias()).max() <= 128 * 127 * 12) == folded
+    feeds = random_feeds(np.random.default_rng(8), graph)
+    got, expected, model, result = run_both(graph, feeds, backend="cycle")
+    np.testing.assert_array_equal(got["y"], expected["y"])
+    (step,) = [step for step in model.steps if step["op"] == "move"]
+    assert step.get("constant_lanes") == ([1] + [-128] * 12 if folded else None)
+    assert model.values[step["output"]]["shape"] == [1, 160 if folded else 147, 15, 15]
+    assert any(section.name == "conv bias tiles" for section in model.sections) != folded
+    (report,) = [report for _, report in result.reports]
+    tiles = 2 * 15 * 15                       # output blocks × positions
+    assert report.counters["gemm_counter"] == tiles * (10 if folded else 11)
+
+
 @SETTINGS
 @given(st.data())
 def test_conv_transpose_matches_reference(data):

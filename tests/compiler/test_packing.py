@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from vta.compiler.packing import (ActLayout, bias_input_tile, bias_weight_tiles, pack_array,
-                                  physical_shape, weight_parts)
+from vta.compiler.packing import (ActLayout, bias_input_lanes, bias_input_tile, bias_lane_weights,
+                                  bias_weight_tiles, pack_array, physical_shape, weight_parts)
 
 
 @pytest.mark.parametrize("shape, kernel, strides, dilations, pads, batch", [
@@ -45,6 +45,25 @@ def test_bias_tiles_add_the_bias_through_the_gemm(block):
     np.testing.assert_array_equal(sums[len(bias):], 0)
     assert bias_weight_tiles(np.array([128 * 128 * (block - 1) + 64]), block) is None
     assert bias_weight_tiles(np.array([-reach - 128 - 64]), block) is None
+
+
+@pytest.mark.parametrize("lanes, bits", [(2, 8), (13, 8), (5, 4)])
+def test_bias_lanes_add_the_bias_through_the_padding(lanes, bits):
+    """The constant lanes an im2col writes into its channel padding (1, then the lowest input
+    value) and their weights add every bias they reach: |bias| up to m · 127 · (lanes − 1) with
+    m = 2^(bits − 1); one past m · 128 · (lanes − 1) + m / 2 − 1 is refused."""
+    m = 1 << (bits - 1)
+    reach = m * 127 * (lanes - 1)
+    bias = np.concatenate([np.random.default_rng(lanes).integers(-reach, reach, size=45),
+                           [reach, -reach, 0, m // 2 - 1, -m // 2, m // 2, -m // 2 - 1]])
+    inputs = bias_input_lanes(lanes, bits)
+    assert inputs[0] == 1 and np.all(inputs[1:] == -m)
+    weights = bias_lane_weights(bias, lanes, bits)
+    assert weights.shape == (len(bias), lanes) and weights.dtype == np.int8
+    np.testing.assert_array_equal(weights.astype(np.int64) @ inputs.astype(np.int64), bias)
+    assert bias_lane_weights(np.array([m * 128 * (lanes - 1) + m // 2]), lanes, bits) is None
+    assert bias_lane_weights(np.array([-reach - m - m // 2]), lanes, bits) is None
+    assert bias_lane_weights(np.array([5]), 1, bits) is None
 
 
 @pytest.mark.parametrize("low, high, parts", [(-128, 127, 1), (-127, 128, 2), (-255, 254, 2),
