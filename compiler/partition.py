@@ -37,6 +37,8 @@ by the host right after it packs the input — as a 1×1 convolution over C·KH�
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from vta.compiler import ir
@@ -47,7 +49,7 @@ from vta.compiler.fusion import (fusable_conv, fuse_add, fuse_pool, fuse_shortcu
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
 from vta.compiler.packing import ActLayout, bias_input_lanes, bias_lane_weights
 from vta.compiler.placement import Partition, Placement
-from vta.compiler.schedule import CycleCost
+from vta.compiler.schedule import CycleCost, choose
 from vta.compiler.subtiles import activation_block
 from vta.isa import Config, VtaError
 
@@ -231,8 +233,33 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         conv = poolable_conv(graph, node, result)
         if conv is not None:
             fuse_pool(conv, node, result, config, cost)
+    if cost is not None:
+        for node in graph.nodes:
+            if node.name in result.im2col_bias:
+                _keep_bias_lanes_where_faster(node, result, config, cost)
     _place_in_device_memory(result)
     return result
+
+
+def _keep_bias_lanes_where_faster(node: ir.Conv2d, part: Partition, config: Config,
+                                  cost: CycleCost) -> None:
+    """Give up the bias on the im2col's padding lanes where the cycle model times the layer
+    (its max pool fused, if it is) faster with the bias GEMM or ALU ADD: a tile with fewer GEMM
+    executions may no longer carry its epilogue beside the next tile's GEMMs
+    (`LayerEmitter.emit`) — VGG's stem, 2 input blocks. A layer with a fused Add keeps it."""
+    layer = part.layers.get(node.name)
+    if layer is None or layer.residual is not None:
+        return
+    name = part.im2col[node.name]
+    with_lanes, bias = part.layouts[name], part.im2col_bias.pop(node.name)
+    n, channels, oh, ow = with_lanes.shape
+    part.layouts[name] = replace(with_lanes, shape=(n, channels - len(bias[0]), oh, ow))
+    plain = replace(describe(node, part, config), pool=layer.pool)
+    cost.prefetch([layer, plain])
+    if choose(plain, config, cost)[1] < choose(layer, config, cost)[1]:
+        part.layers[node.name] = plain
+    else:
+        part.layouts[name], part.im2col_bias[node.name] = with_lanes, bias
 
 
 def _place_in_device_memory(part: Partition) -> None:
