@@ -27,6 +27,9 @@ from vta.runtime.memory import Buffer
 from vta.runtime.stream import CommandStream
 
 LOAD, COMPUTE, STORE = Module.LOAD, Module.COMPUTE, Module.STORE
+#: GEMM executions per output from which a tile's epilogue is carried beside the next tile's
+#: GEMMs however long it is (`LayerEmitter.emit`)
+CARRY_GEMMS_PER_OUTPUT = 4
 
 
 @dataclass
@@ -200,7 +203,8 @@ class LayerEmitter(ABC):
                 self.epilogue(placed)
                 self.recording = None
                 total = sum(map(self.epilogue_cost, carry.kernels))
-                if total <= self.gemm_executions or self.gemm_executions >= 4 * outputs:
+                if total <= self.gemm_executions \
+                        or self.gemm_executions >= CARRY_GEMMS_PER_OUTPUT * outputs:
                     carry.placed, carry.index, carry.spent, carry.total = placed, index, 0, total
                 else:
                     for dims, base, op in carry.kernels:

@@ -46,6 +46,7 @@ from vta.compiler import layouts as value_layouts
 from vta.compiler.alu_program import Register
 from vta.compiler.fusion import (fusable_conv, fuse_add, fuse_pool, fuse_shortcut, poolable_conv,
                                  shortcut_conv)
+from vta.compiler.layer_emitter import CARRY_GEMMS_PER_OUTPUT
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
 from vta.compiler.packing import ActLayout, bias_input_lanes, bias_lane_weights
 from vta.compiler.placement import Partition, Placement
@@ -246,9 +247,12 @@ def _keep_bias_lanes_where_faster(node: ir.Conv2d, part: Partition, config: Conf
     """Give up the bias on the im2col's padding lanes where the cycle model times the layer
     (its max pool fused, if it is) faster with the bias GEMM or ALU ADD: a tile with fewer GEMM
     executions may no longer carry its epilogue beside the next tile's GEMMs
-    (`LayerEmitter.emit`) — VGG's stem, 2 input blocks. A layer with a fused Add keeps it."""
+    (`LayerEmitter.emit`) — VGG's stem, 2 input blocks. Timed only where that can happen (the
+    lanes leave fewer than `CARRY_GEMMS_PER_OUTPUT` GEMM executions per output); a layer with
+    a fused Add keeps them."""
     layer = part.layers.get(node.name)
-    if layer is None or layer.residual is not None:
+    if layer is None or layer.residual is not None \
+            or layer.input.channel_blocks * layer.parts >= CARRY_GEMMS_PER_OUTPUT:
         return
     name = part.im2col[node.name]
     with_lanes, bias = part.layouts[name], part.im2col_bias.pop(node.name)
