@@ -106,6 +106,33 @@ def test_stem_bias_rides_on_the_im2col_padding(input_zero_point, folded):
     assert report.counters["gemm_counter"] == tiles * (10 if folded else 11)
 
 
+@pytest.mark.parametrize("channels, kernel", [(3, 3), (1, 3)])
+def test_bias_lanes_are_kept_only_where_faster(channels, kernel, monkeypatch):
+    """A stem with few input blocks and its max pool fused (VGG's 27 channels: 2 blocks; the
+    digits CNN's 9: 1) takes the faster of the bias on its padding lanes and the bias GEMM, as
+    the cycle backend runs each alone, bit-exact either way."""
+    from vta.compiler import partition as partitioning
+    graph = conv_pool_graph(np.random.default_rng(4), c=channels, o=16, h=16, w=16, k=kernel,
+                            stride=1, pad=1)
+    feeds = random_feeds(np.random.default_rng(5), graph)
+
+    def cycles():
+        got, expected, model, result = run_both(graph, feeds, backend="cycle")
+        np.testing.assert_array_equal(got["p"], expected["p"])
+        (step,) = [step for step in model.steps if step["op"] == "move"]
+        return result.cycles, "constant_lanes" in step
+
+    chosen, _ = cycles()
+    with monkeypatch.context() as patch:
+        patch.setattr(partitioning, "_keep_bias_lanes_where_faster", lambda *args: None)
+        with_lanes, lanes = cycles()
+    with monkeypatch.context() as patch:
+        patch.setattr(partitioning, "_bias_lanes", lambda *args: None)
+        without, none = cycles()
+    assert lanes and not none
+    assert chosen == min(with_lanes, without)
+
+
 @SETTINGS
 @given(st.data())
 def test_conv_transpose_matches_reference(data):
