@@ -140,11 +140,20 @@ class InstructionQueue:
             self.commit_pending_pops(dst)
         pending[dst] = True
 
-    def dep_push(self, src: Module | int, dst: Module | int) -> None:
-        """`src` sends a token to `dst` once its last instruction is done (``DepPush``)."""
+    def dep_push(self, src: Module | int, dst: Module | int, after: int | None = None) -> None:
+        """`src` sends a token to `dst` once its last instruction is done (``DepPush``); or,
+        with `after`, once its instruction at that index is done, where that one pushes no
+        token to `dst` yet and no later one of `src` does (the caller knows that none after it
+        uses what the token frees)."""
         src, dst = _check_edge(src, dst, "dep_push")
         self.commit_pending_pops(src)
         flag = "push_next_dep" if src < dst else "push_prev_dep"
+        if after is not None:
+            later = (insn for insn in self.instructions[after:] if module_of(insn) == src)
+            if module_of(self.instructions[after]) == src and not any(
+                    getattr(insn, flag) for insn in later):
+                self.replace(after, **{flag: True})
+                return
         if self.instructions:
             last = self.instructions[-1]
             if module_of(last) == src and not getattr(last, flag):

@@ -196,21 +196,41 @@ class UopCache:
     """Which micro-ops are resident in uop SRAM, by their words (`UopKernel.content`: kernels
     with the same micro-ops share them). A kernel that is not resident is placed after the
     last one loaded, or at 0 when it would pass the end of the buffer; kernels it overlaps are
-    evicted (the original ``UopQueue``'s FIFO ring)."""
+    evicted (the original ``UopQueue``'s FIFO ring).
 
-    def __init__(self, depth: int):
+    On a core whose GEMM and ALU units overlap, the compute module knows the ACC footprint of
+    only the last `footprints` kernels loaded (`Machine.overlap_kernels`, docs/hardware.md): an
+    instruction whose micro-ops were loaded before them may touch either half of ACC and waits
+    for the other unit. A kernel with `footprints` loads after its own counts as not resident,
+    so that it is loaded again (its footprint with it)."""
+
+    def __init__(self, depth: int, footprints: int = 0):
         self.depth = depth
+        self.footprints = footprints
         self._resident: dict[bytes, int] = {}
         #: the resident micro-ops' (start, end, content) by start (they never overlap)
         self._spans: list[tuple[int, int, bytes]] = []
         self._next = 0
+        self._loads = 0                         # kernels loaded so far
+        self._loaded: dict[bytes, int] = {}     # resident micro-ops -> their load's number
 
     def lookup(self, kernel: UopKernel) -> int | None:
         """The SRAM index of a resident kernel's micro-ops, else None."""
-        return self._resident.get(kernel.content)
+        content = kernel.content
+        if self.footprints and content in self._resident \
+                and self._loads - self._loaded[content] > self.footprints:
+            return None
+        return self._resident.get(content)
 
     def place(self, kernel: UopKernel) -> int:
-        """Make room for `kernel` (not resident) and return its SRAM index."""
+        """Make room for `kernel` (not resident, or resident with its footprint forgotten)
+        and return its SRAM index."""
+        content = kernel.content
+        if content in self._resident:           # loaded again: its old place is free
+            index = bisect.bisect_left(self._spans, self._resident.pop(content), key=_start)
+            del self._spans[index]
+        self._loaded[content] = self._loads
+        self._loads += 1
         size = len(kernel)
         begin = 0 if self._next + size > self.depth else self._next
         end = begin + size
@@ -222,6 +242,7 @@ class UopCache:
         last = first
         while last < len(spans) and spans[last][0] < end:
             del self._resident[spans[last][2]]
+            del self._loaded[spans[last][2]]
             last += 1
         spans[first:last] = [(begin, end, kernel.content)]
         self._resident[kernel.content] = begin
@@ -233,6 +254,8 @@ class UopCache:
         self._resident.clear()
         self._spans.clear()
         self._next = 0
+        self._loads = 0
+        self._loaded.clear()
 
 
 def _start(span: tuple) -> int:

@@ -34,7 +34,7 @@ class CommandStream:
         self.kernels: dict[object, UopKernel] = {}
         self._elem_bytes = {memory: self.config.elem_bytes(memory) for memory in LOADABLE
                             + (MemoryType.OUT,)}
-        self._cache = UopCache(self.config.uop_depth)
+        self._cache = UopCache(self.config.uop_depth, self.config.machine.overlap_kernels)
         self._insn_buffer: Buffer | None = None
         self._uop_buffer: Buffer | None = None
         self.reset()
@@ -156,10 +156,12 @@ class CommandStream:
         return self._uop_offsets[content]
 
     # -- dependency tokens -------------------------------------------------------------------
-    def dep_push(self, src: Module | int, dst: Module | int) -> None:
+    def dep_push(self, src: Module | int, dst: Module | int, after: int | None = None) -> None:
         """``VTADepPush``: module `src` sends a token to neighbouring module `dst` after its
-        last instruction (folded into that instruction when possible, else a NOP)."""
-        self.queue.dep_push(src, dst)
+        last instruction (folded into that instruction when possible, else a NOP); with
+        `after`, after its instruction of that index in the queue (`InstructionQueue.dep_push`)
+        where it may."""
+        self.queue.dep_push(src, dst, after)
 
     def dep_pop(self, src: Module | int, dst: Module | int) -> None:
         """``VTADepPop``: the next instruction of `dst` waits for a token from `src`."""

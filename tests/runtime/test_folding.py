@@ -103,6 +103,29 @@ def test_push_sets_both_directions_on_one_compute_instruction(device):
     assert isinstance(alu, Alu) and flags(alu) == (0, 0, 1, 1) and flags(uop_load) == (0, 0, 0, 0)
 
 
+def test_push_after_an_earlier_instruction_of_the_module(device):
+    """`after`: the token goes with that instruction (a GEMM whose slot the ALU kernels after
+    it do not read), unless it pushes that token already or a later one of its module does
+    (then with the last instruction, as without `after`)."""
+    s = device.stream
+    with s.kernel("gemm") as k:
+        k.gemm(0, 0, 0)
+    gemm = len(s.instructions) - 1
+    with s.kernel("shift") as k:
+        k.shr(1, imm=1)
+    s.dep_push(COMPUTE, LOAD, gemm)
+    first_gemm, alu = s.instructions[gemm], s.instructions[-1]
+    assert isinstance(first_gemm, Gemm) and flags(first_gemm) == (0, 0, 1, 0)
+    assert isinstance(alu, Alu) and flags(alu) == (0, 0, 0, 0)
+    s.dep_push(COMPUTE, LOAD, gemm)   # the GEMM pushes already: the last instruction does
+    assert flags(s.instructions[gemm]) == (0, 0, 1, 0) and flags(s.instructions[-1]) == \
+        (0, 0, 1, 0)
+    with s.kernel("shift"):
+        pass
+    s.dep_push(COMPUTE, LOAD, gemm)   # a later instruction pushed: after the last one again
+    assert isinstance(s.instructions[-1], Alu) and flags(s.instructions[-1]) == (0, 0, 1, 0)
+
+
 def test_pending_compute_pop_is_absorbed_by_the_uop_load(device):
     s = device.stream
     s.dep_pop(LOAD, COMPUTE)

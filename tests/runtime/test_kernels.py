@@ -125,6 +125,25 @@ def test_fifo_ring_eviction(device):
     assert gemms == [0, third, 0, third, third, 0, 0]
 
 
+def test_kernel_whose_footprint_was_forgotten_is_loaded_again(device):
+    """The compute module keeps the ACC footprints of the last `overlap_kernels` kernels loaded
+    (docs/hardware.md): a resident kernel with that many loads after its own is loaded again,
+    one with a load fewer is not."""
+    s = device.stream
+    footprints = PYNQ.machine.overlap_kernels
+    kernel_of_size(s, "a", 1)
+    for index in range(footprints - 1):
+        kernel_of_size(s, f"other {index}", 1, start=1 + index)
+    kernel_of_size(s, "a", 1)                # the table still holds its footprint
+    assert len(uop_loads(s.instructions)) == footprints
+    kernel_of_size(s, "last", 1, start=footprints)
+    kernel_of_size(s, "a", 1)                # its entry replaced by the last load
+    loads = uop_loads(s.instructions)
+    assert len(loads) == footprints + 2 and loads[-1].sram_base == footprints + 1
+    gemms = [i.uop_bgn for i in s.instructions if isinstance(i, Gemm)]
+    assert gemms[footprints] == 0 and gemms[-1] == footprints + 1
+
+
 def test_kernel_filling_the_whole_buffer(device):
     s = device.stream
     kernel_of_size(s, "small", 5)
