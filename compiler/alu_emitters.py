@@ -26,7 +26,7 @@ class MaxPoolEmitter(LayerEmitter):
         size = regions[Part.ACCUMULATORS].end - regions[Part.WINDOW].offset
         self.kernel([Dim(size, 1)], (placed.at(Part.WINDOW), 0, 0), uk.RESET)
 
-    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool, part=None) -> None:
         if first:
             self.load_identity()
         tile = placed.tile
@@ -49,7 +49,7 @@ class MaxPoolEmitter(LayerEmitter):
                 found.append(((ky, kx), entry, (result - entry) % 2 == 0))
         return found
 
-    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None, part=None) -> None:
         tile = placed.tile
         window = input_window(self.layer, tile)
         split = split_rows(self.layer, window)
@@ -121,14 +121,14 @@ class AddEmitter(LayerEmitter):
                 (layer.b, self.buffers.inputs[1], operand_window(layer, tile),
                  placed.at(Part.OTHER), placed.at(Part.OPERAND))]
 
-    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool, part=None) -> None:
         if first:
             self.load_identity()
         tile = placed.tile
         for layout, buffer, window, sram, _ in self.operands(placed):
             self.load_blocks(layout, buffer, tile, (tile.first_block, tile.blocks), window, sram)
 
-    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None, part=None) -> None:
         tile = placed.tile
         for index, (_, _, window, sram, region) in enumerate(self.operands(placed)):
             gate = index == 1 and self.layer.broadcast       # the one position, at every one

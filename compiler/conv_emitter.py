@@ -7,9 +7,10 @@ from typing import NamedTuple
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
-from vta.compiler.layers import Imm, Step, WeightMode, gemm_copied_epilogue, reset_on_alu
-from vta.compiler.tiling import (Part, Tile, computed_tile, input_window, operand_window,
-                                 output_tile, partial_accumulators, pooled_tile,
+from vta.compiler.layers import (Imm, Step, WeightMode, gemm_copied_epilogue, reset_on_alu,
+                                 work_per_output)
+from vta.compiler.tiling import (Part, Tile, chunks, computed_tile, halved, input_window,
+                                 operand_window, output_tile, partial_accumulators, pooled_tile,
                                  reduction_chunks, shortcut_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType
@@ -19,6 +20,48 @@ from vta.isa.layout import ALU_IMM_BITS
 #: Parts a tile's GEMM is split into when the previous tile's epilogue runs beside it (its ALU
 #: kernels go after each part, `LayerEmitter.over_last`).
 OVERLAP_PARTS = 4
+#: Parts at most a reduction step is loaded and computed in where its GEMM would wait for its
+#: loads (`ConvEmitter.parts`).
+STEP_PARTS = 8
+#: Cycles a part costs beyond its GEMM and loads (its instructions, tokens and micro-ops).
+PART_OVERHEAD = 40
+#: Cycles a DMA costs beyond its data and the read latency (estimated, `ConvEmitter.parts`).
+DMA_OVERHEAD = 3
+
+
+class StepPart(NamedTuple):
+    """A part of one reduction step, loaded and computed on its own: `count` input blocks of
+    the chunk from its `first` (`inputs`), or output blocks of the tile."""
+
+    inputs: bool
+    first: int
+    count: int
+    last: bool
+
+
+class _Pace:
+    """Estimated times (cycles from the layer's start) of the load module, the GEMM unit and
+    each thread's INP/WGT slot being free, step after step (`ConvEmitter.parts`)."""
+
+    def __init__(self, threads: int):
+        self.load = self.gemm = 0.0
+        self.slots = [0.0] * threads
+        self.step = 0
+
+    def run(self, loads: float, gemm: float, parts: int) -> tuple[float, float, float]:
+        """(GEMM end, load end, slot) of the next step loaded and computed in `parts`: its GEMM
+        waits for the first part's operands, then each part for its own."""
+        slot = self.step % len(self.slots)
+        load = max(self.load, self.slots[slot])
+        end = self.gemm
+        for part in range(parts):
+            end = max(end, load + loads * (part + 1) / parts) + gemm / parts
+        return end + PART_OVERHEAD * (parts - 1), load + loads, slot
+
+    def commit(self, gemm_end: float, load_end: float, slot: int) -> None:
+        self.gemm, self.load = gemm_end, load_end
+        self.slots[slot] = gemm_end
+        self.step += 1
 
 
 def split_outputs(outputs: list[Dim], base: tuple[int, int, int], parts: int):
@@ -69,6 +112,10 @@ class ConvEmitter(LayerEmitter):
     accumulate into it too, which the requantization would otherwise do on the ALU."""
 
     copy_offset = 0         # ACC entries from the accumulators to the GEMM's copy (0: none)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.pace = _Pace(self.tiling.threads)
 
     @property
     def epilogue_beside_last_chunk(self) -> bool:
@@ -149,16 +196,94 @@ class ConvEmitter(LayerEmitter):
         if self.copy_offset:
             self.kernel(dims, (base[0] + self.copy_offset, base[1], base[2]), uk.GEMM)
 
-    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
+    def parts(self, placed: Placed, chunk: tuple[int, int]) -> list:
+        """The parts of a dense convolution's reduction step with streamed weights (no fused
+        pool): its input blocks (or else its output blocks) in 2, 4 … up to `STEP_PARTS` parts
+        where the step's GEMM would otherwise wait for its loads — the layer's first step, and
+        the next ones until the loads run a step ahead (`_Pace`: from the bytes and DMAs each
+        step loads and its GEMM executions) —, else the whole step."""
+        layer, tile = self.layer, placed.tile
+        whole = [None]
+        if layer.mode != WeightMode.DENSE or self.tiling.weights_resident or layer.phases \
+                or layer.pool is not None or partial_accumulators(tile) > 1:
+            return whole
+        first_block, count = chunk
+        weights = self.slot_weights.get(placed.wgt) != (tile.first_block, tile.blocks,
+                                                        first_block, count)
+        residual = layer.residual
+        extras = residual is not None and (self.opens(tile, chunk) if residual.shortcut is None
+                                           else self.shortcut_part(tile, chunk)[1] > 0)
+        data, gemm = self.step_work(tile, chunk, weights, extras)
+        latency = self.stream.config.MEM_READ_LATENCY + DMA_OVERHEAD
+        axis = count if count > 1 else tile.blocks
+        best, chosen = self.pace.run(data + latency * (1 + weights + extras), gemm, 1), 1
+        split = 2
+        while split <= min(axis, STEP_PARTS):
+            # per part an input DMA and the weights' (one per output block for input parts)
+            dmas = split * (weights * (tile.blocks if count > 1 else 1) + (count > 1)) \
+                + (count == 1) + extras
+            timed = self.pace.run(data + latency * dmas, gemm, split)
+            if timed[0] < best[0]:
+                best, chosen = timed, split
+            split *= 2
+        self.pace.commit(*best)
+        if chosen == 1:
+            return whole
+        return [StepPart(count > 1, first, size, first + size == axis)
+                for first, size in chunks(axis, -(-axis // chosen))]
+
+    def step_work(self, tile: Tile, chunk: tuple[int, int], weights: bool,
+                  other: bool) -> tuple[float, float]:
+        """(bus cycles of the data, GEMM cycles) of one reduction step: its input blocks, its
+        weights (`weights`) and the residual operand's window (`other`) against its GEMM
+        executions."""
+        layer, config = self.layer, self.stream.config
+        count = chunk[1]
+        window = input_window(layer, tile)
+        reduction = layer.taps * (count if layer.mode == WeightMode.DENSE else 1)
+        tiles = {MemoryType.INP: count * window.tiles
+                 + (tile.blocks * operand_window(layer, tile).tiles if other else 0),
+                 MemoryType.WGT: tile.blocks * reduction
+                 if weights and layer.mode != WeightMode.IDENTITY else 0}
+        data = sum(config.elem_bytes(memory) * self.sub.factor(memory) * size
+                   for memory, size in tiles.items()) / config.bus_bytes
+        gemm = (tile.blocks * output_tile(layer, tile).positions * reduction
+                * config.machine.loop_interval(gemm=True) * self.sub.wgt)
+        return data, gemm
+
+    def run_tiles(self) -> list[Tile]:
+        """The tiles in the order they run; on two threads, where the GEMM work per output
+        exceeds the ALU work, the last one halved (`tiling.halved`) so that the requantization
+        left after the last GEMM is half a tile's (the first half's runs beside the second
+        half's GEMM, in the other ACC slot) — unless the second half's steps would wait for
+        their loads (its input and weights, loaded again)."""
+        found = super().run_tiles()
+        layer = self.layer
+        if self.tiling.threads != 2 or layer.phases or layer.pool is not None:
+            return found
+        gemm, alu = work_per_output(layer)
+        pieces = halved(found[-1])
+        if alu >= gemm or len(pieces) == 1:
+            return found
+        last = pieces[-1]
+        for chunk in reduction_chunks(layer, self.tiling, last):
+            data, gemm_cycles = self.step_work(last, chunk, True, False)
+            if data > gemm_cycles:
+                return found
+        return found[:-1] + pieces
+
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool,
+              part: StepPart | None = None) -> None:
         layer, tile, shared = self.layer, placed.tile, self.plan.shared
         first_block, count = chunk
-        if first and layer.bias_tiles is not None:
+        opening = part is None or part.first == 0       # the step's extras, with its first part
+        if opening and first and layer.bias_tiles is not None:
             self.dma_load(self.buffers.bias_input, MemoryType.INP,
                              sram=shared[Part.BIAS_INPUT].offset, x_size=1)
             self.dma_load(self.buffers.bias_weights, MemoryType.WGT,
                              sram=shared[Part.BIAS_WEIGHTS].offset, x_size=len(layer.bias_tiles))
         shortcut = layer.residual.shortcut if layer.residual is not None else None
-        if layer.residual is not None:
+        if opening and layer.residual is not None:
             if first and shortcut is None:
                 self.load_identity()
             if self.opens(tile, chunk) and shortcut is None:
@@ -167,6 +292,9 @@ class ConvEmitter(LayerEmitter):
                                  placed.at(Part.OTHER))
             elif shortcut is not None and self.shortcut_part(tile, chunk)[1]:
                 self.load_shortcut(placed, self.shortcut_part(tile, chunk))
+        if part is not None:
+            self.load_part(placed, chunk, part)
+            return
         if layer.mode == WeightMode.IDENTITY:
             if first:
                 self.load_identity()
@@ -179,11 +307,7 @@ class ConvEmitter(LayerEmitter):
             taps = layer.taps
             sram = placed.at(Part.WEIGHTS)
             if layer.mode == WeightMode.DENSE:
-                in_blocks = layer.input.channel_blocks
-                self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
-                                 offset=(tile.first_block * in_blocks + first_block) * taps,
-                                 x_size=count * taps, y_size=tile.blocks,
-                                 x_stride=in_blocks * taps)
+                self.load_weights(tile, chunk, sram, (0, count), (0, tile.blocks))
             else:
                 self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
                                  offset=tile.first_block * taps, x_size=tile.blocks * taps)
@@ -210,6 +334,45 @@ class ConvEmitter(LayerEmitter):
             self.dma_load(self.buffers.shortcut_weights, MemoryType.WGT, sram=sram,
                           offset=tile.first_block * shortcut.in_blocks + first, x_size=count,
                           y_size=tile.blocks, x_stride=shortcut.in_blocks)
+
+    def load_weights(self, tile: Tile, chunk: tuple[int, int], sram: int,
+                     inputs: tuple[int, int], outputs: tuple[int, int]) -> None:
+        """DMA the weights of a dense convolution's reduction `chunk` of `tile` into its slot
+        from `sram` ([output block][input block of the chunk][tap]): input blocks (first, count)
+        of the chunk and output blocks (first, count) of the tile; one DMA where they are the
+        chunk's whole rows, else one per output block."""
+        layer, taps = self.layer, self.layer.taps
+        in_blocks, row = layer.input.channel_blocks, chunk[1] * taps
+        (first_in, ins), (first_out, outs) = inputs, outputs
+        offset = ((tile.first_block + first_out) * in_blocks + chunk[0] + first_in) * taps
+        sram += first_out * row + first_in * taps
+        rows = [(0, outs)] if ins == chunk[1] else [(block, 1) for block in range(outs)]
+        for block, count in rows:
+            self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram + block * row,
+                          offset=offset + block * in_blocks * taps, x_size=ins * taps,
+                          y_size=count, x_stride=in_blocks * taps)
+
+    def load_part(self, placed: Placed, chunk: tuple[int, int], part: StepPart) -> None:
+        """The weights and input blocks of a part of a reduction step: where the step loads
+        weights, its part of them (recorded as the slot's with the last part); its input
+        blocks, or where the parts are output blocks the whole input with the first."""
+        layer, tile = self.layer, placed.tile
+        key = (tile.first_block, tile.blocks, *chunk)
+        window = input_window(layer, tile)
+        if self.slot_weights.get(placed.wgt) != key:
+            if part.last:
+                self.slot_weights[placed.wgt] = key
+            span = (part.first, part.count)
+            self.load_weights(tile, chunk, placed.at(Part.WEIGHTS),
+                              span if part.inputs else (0, chunk[1]),
+                              (0, tile.blocks) if part.inputs else span)
+        if part.inputs:
+            self.load_blocks(layer.input, self.buffers.inputs[0], tile,
+                             (chunk[0] + part.first, part.count), window,
+                             placed.at(Part.INPUT) + part.first * window.tiles)
+        elif not part.first:
+            self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk, window,
+                             placed.at(Part.INPUT))
 
     def resident_part(self, tile: Tile, chunk: tuple[int, int]) -> int:
         """The WGT entry of the resident weights that `chunk` of `tile` reads. A dense layer's
@@ -244,27 +407,38 @@ class ConvEmitter(LayerEmitter):
             self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
                           offset=tile.first_block * taps, x_size=tile.blocks * taps)
 
-    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None,
+                part: StepPart | None = None) -> None:
         layer, tile, tiling = self.layer, placed.tile, self.tiling
         window = input_window(layer, tile)
         taps = layer.taps
         computed = computed_tile(tile)      # the rows after the carried ones
         accumulators = placed.at(Part.ACCUMULATORS) + (tile.rows - computed.rows) * tile.cols
-        if layer.bias_tiles is not None and self.opens(tile, chunk):
+        opening = part is None or part.first == 0       # the step's extras, with its first part
+        opens = self.opens(tile, chunk) and opening
+        if layer.bias_tiles is not None and opens:
             positions = output_tile(layer, tile).positions
             self.gemm([Dim(tile.blocks, positions, 0, 1),
                        Dim(output_tile(layer, computed).positions, 1, 0, 0)],
                       (accumulators, self.plan.shared[Part.BIAS_INPUT].offset,
                        self.plan.shared[Part.BIAS_WEIGHTS].offset + tile.first_block))
         identity = layer.mode == WeightMode.IDENTITY
+        source_shift = 0
         if layer.mode == WeightMode.DENSE:
-            in_blocks = layer.input.channel_blocks
             if tiling.weights_resident:
                 row, weights = chunk[1] * taps, self.resident_part(tile, chunk)
             else:
                 row, weights = chunk[1] * taps, placed.at(Part.WEIGHTS)
             blocks = [Dim(chunk[1], 0, window.tiles, taps)]
-            out_blocks = Dim(tile.blocks, output_tile(layer, tile).positions, 0, row)
+            positions = output_tile(layer, tile).positions
+            out_blocks = Dim(tile.blocks, positions, 0, row)
+            if part is not None and part.inputs:
+                blocks = [Dim(part.count, 0, window.tiles, taps)]
+                source_shift, weights = part.first * window.tiles, weights + part.first * taps
+            elif part is not None:
+                out_blocks = Dim(part.count, positions, 0, row)
+                accumulators += part.first * positions
+                weights += part.first * row
         else:
             if identity:
                 weights = self.plan.shared[Part.IDENTITY].offset
@@ -274,11 +448,11 @@ class ConvEmitter(LayerEmitter):
                 weights = placed.at(Part.WEIGHTS)
             blocks = []
             out_blocks = Dim(tile.blocks, tile.positions, window.tiles, 0 if identity else taps)
-        source = placed.at(Part.INPUT) + window.origin
+        source = placed.at(Part.INPUT) + window.origin + source_shift
         count = tile.blocks * output_tile(layer, tile).positions
         groups = self.tap_groups(tile, window.pitch)
         copies = partial_accumulators(tile)
-        if layer.residual is not None and layer.residual.shortcut is not None:
+        if layer.residual is not None and layer.residual.shortcut is not None and opening:
             # before the convolution's GEMMs: the carried epilogue then spreads over both
             self.operand_gemm(placed, chunk, copies, count)
         for group in groups:
@@ -299,7 +473,7 @@ class ConvEmitter(LayerEmitter):
                 self.accumulate(reduction, outputs, base, copies, count)
         if middle is not None:
             middle(last=True)
-        if layer.residual is not None and layer.residual.shortcut is None:
+        if layer.residual is not None and layer.residual.shortcut is None and opening:
             self.operand_gemm(placed, chunk, copies, count)
 
     def operand_gemm(self, placed: Placed, chunk: tuple[int, int], copies: int,

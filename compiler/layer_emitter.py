@@ -98,6 +98,7 @@ class LayerEmitter(ABC):
         self.slot_constants: dict[int, tuple] = {}  # ACC slot -> the blocks of its constants
         self.recording: list | None = None         # kernels kept instead of emitted
         self.gemm_executions = 0                   # of the current tile so far
+        self.last_gemm = -1                        # queue index of the last GEMM instruction
         #: the config's tiles in one tile of the activation block (`subtiles`)
         self.sub = SubTiles.of(stream.config)
         self.carried = None                        # emits the carried kernels due so far
@@ -106,7 +107,7 @@ class LayerEmitter(ABC):
     def emit(self) -> None:
         threads = self.tiling.threads
         work = [(tile, reduction_chunks(self.layer, self.tiling, tile))
-                for tile in tiles(self.layer, self.tiling)]
+                for tile in self.run_tiles()]
         total_steps = sum(len(steps) for _, steps in work)
         step = 0
         stream = self.stream
@@ -180,13 +181,22 @@ class LayerEmitter(ABC):
                                  self.plan.slot(MemoryType.WGT, step))
                 if step >= threads:
                     stream.dep_pop(COMPUTE, LOAD)
-                self.loads(at_step, chunk, first=step == 0)
-                stream.dep_push(LOAD, COMPUTE)
-                stream.dep_pop(LOAD, COMPUTE)
+                step_start = len(stream.queue.instructions)
                 inside = len(steps) == 1 and carry.placed is not None
-                self.compute(at_step, chunk, middle if inside else None)
+                # A step may come in parts (`parts`), each loaded and then computed, so that
+                # its GEMMs start when the first part's operands are in.
+                parts = self.parts(at_step, chunk)
+                for part in parts:
+                    self.loads(at_step, chunk, first=step == 0, part=part)
+                    stream.dep_push(LOAD, COMPUTE)
+                    stream.dep_pop(LOAD, COMPUTE)
+                    self.compute(at_step, chunk, middle if inside and part is parts[-1]
+                                 else None, part=part)
                 if step + threads < total_steps:
-                    stream.dep_push(COMPUTE, LOAD)
+                    # The slot is free once the step's last GEMM is done: the token goes with
+                    # that GEMM, not with carried ALU kernels after it (they would wait for it).
+                    stream.dep_push(COMPUTE, LOAD, self.last_gemm
+                                    if self.last_gemm >= step_start else None)
                 if carry.placed is not None:
                     # the rest before the last chunk, or with `epilogue_beside_last_chunk`
                     # after it
@@ -247,8 +257,10 @@ class LayerEmitter(ABC):
             self.gemm_executions += _executions(dims)
         dims, base = self.sub.kernel_dims(dims, base, op)
         self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
-        if op.unit == uk.Unit.GEMM and self.carried is not None:
-            self.carried()
+        if op.unit == uk.Unit.GEMM:
+            self.last_gemm = len(self.stream.queue.instructions) - 1
+            if self.carried is not None:
+                self.carried()
 
     def dma_load(self, buffer: Buffer, memory: MemoryType, *, sram: int, offset: int = 0,
                  x_size: int, y_size: int = 1, x_stride: int | None = None) -> None:
@@ -345,20 +357,30 @@ class LayerEmitter(ABC):
         """The OUT entry where the int8 result of the tile lies, for the store."""
         return placed.at(Part.ACCUMULATORS)
 
+    def run_tiles(self) -> list[Tile]:
+        """The tiles in the order they run (`tiling.tiles`)."""
+        return tiles(self.layer, self.tiling)
+
+    def parts(self, placed: Placed, chunk: tuple[int, int]) -> list:
+        """The parts one reduction step of `placed` is loaded and computed in: the whole
+        step (None), unless the kind splits it."""
+        return [None]
+
     # -- per kind ----------------------------------------------------------------------------
     @abstractmethod
     def prologue(self, placed: Placed) -> None:
         """Set up the accumulators of the tile (constants, reset)."""
 
     @abstractmethod
-    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool) -> None:
-        """Load the inputs and weights of one reduction chunk; `first`: the layer's first."""
+    def loads(self, placed: Placed, chunk: tuple[int, int], first: bool, part=None) -> None:
+        """Load the inputs and weights of one reduction chunk (of its `part`, from `parts`);
+        `first`: the layer's first."""
 
     @abstractmethod
-    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None) -> None:
-        """The GEMM/ALU work of one chunk; `middle(last)` (if given) is called between its
-        GEMMs, where the previous tile's epilogue may run beside them (``last=True`` the last
-        time: the rest of it)."""
+    def compute(self, placed: Placed, chunk: tuple[int, int], middle=None, part=None) -> None:
+        """The GEMM/ALU work of one chunk (of its `part`); `middle(last)` (if given) is called
+        between its GEMMs, where the previous tile's epilogue may run beside them
+        (``last=True`` the last time: the rest of it)."""
 
     @abstractmethod
     def epilogue(self, placed: Placed) -> None:

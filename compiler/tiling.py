@@ -271,6 +271,25 @@ def computed_tile(tile: Tile) -> Tile:
                          rows=tile.rows - tile.carried_rows, carried_rows=0)
 
 
+def halved(tile: Tile) -> list[Tile]:
+    """`tile` in two: by output channel blocks, else rows, the larger half first; or `tile`
+    alone where neither halves, or where the smaller half would need partial accumulators and
+    the tile does not."""
+    if tile.blocks >= 2:
+        half = tile.blocks // 2
+        first = tile._replace(blocks=tile.blocks - half)
+        second = tile._replace(first_block=tile.first_block + first.blocks, blocks=half)
+    elif tile.rows >= 2:
+        half = tile.rows // 2
+        first = tile._replace(rows=tile.rows - half)
+        second = tile._replace(first_row=tile.first_row + first.rows, rows=half)
+    else:
+        return [tile]
+    if partial_accumulators(second) > partial_accumulators(tile):
+        return [tile]
+    return [first, second]
+
+
 def output_tile(layer: VtaLayer, tile: Tile) -> Tile:
     """The outputs of a tile: itself, or a transposed convolution's tile of the output (its grid
     positions times `upsample`)."""

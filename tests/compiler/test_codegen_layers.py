@@ -438,3 +438,42 @@ def test_carried_epilogue_is_spread_over_every_gemm_part_the_last_included():
                            lambda part: calls.append(("gemm", part)))
     assert calls == [("gemm", "a"), ("middle", False, 1 / 3), ("gemm", "b"),
                      ("middle", False, 2 / 3), ("gemm", "c"), ("middle", True, 1.0)]
+
+
+@pytest.mark.parametrize("residual", [False, True], ids=["conv", "residual"])
+@pytest.mark.parametrize("tiling, halves", [((2, 3, 8, 4), True), ((4, 8, 8, 1), True),
+                                            ((1, 4, 8, 2), False)],
+                         ids=["input-parts", "output-parts", "small"])
+def test_reduction_steps_in_parts_match_reference(monkeypatch, residual, tiling, halves):
+    """A dense convolution with streamed weights loads and computes its first reduction steps
+    in parts (input blocks, or output blocks where a step has one input block) and runs its
+    last tile in two halves: bit-exact, the layer's first step split, the last tile halved
+    where the half's loads do not exceed its GEMM."""
+    from vta.compiler import build, conv_emitter
+    from vta.compiler.tiling import Tiling, plan_sram
+    out_blocks, rows, cols, in_blocks = tiling
+    chosen = Tiling(out_blocks, rows, cols, in_blocks, 2, False)
+    monkeypatch.setattr(build, "choose", lambda layer, config, cost: (
+        plan_sram(layer, chosen, config), 0))
+    split = []
+    parts = conv_emitter.ConvEmitter.parts
+
+    def recorded(self, placed, chunk):
+        found = parts(self, placed, chunk)
+        split.append(found != [None])
+        return found
+
+    monkeypatch.setattr(conv_emitter.ConvEmitter, "parts", recorded)
+    run = []
+    run_tiles = conv_emitter.ConvEmitter.run_tiles
+    monkeypatch.setattr(conv_emitter.ConvEmitter, "run_tiles",
+                        lambda self: run.extend(run_tiles(self)) or run)
+    rng = np.random.default_rng(sum(tiling) + residual)
+    graph = residual_graph(rng, c=64, h=8, w=8) if residual else \
+        conv_graph(rng, c=64, o=64, h=8, w=8)
+    check(graph)
+    assert split[0]
+    # the last tile in two halves (`ConvEmitter.run_tiles`), except where the second half
+    # (1 block, 2 rows of 8) would load more than it computes: its weights (18 tiles of 256
+    # bytes) and window (2 × 4 × 10 tiles of 16) take 736 bus cycles, its GEMM 288
+    assert (run[-1].blocks * run[-1].rows < out_blocks * rows) == halves

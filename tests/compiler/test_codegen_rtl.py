@@ -81,3 +81,23 @@ def test_layer_on_rtl_is_bit_exact(kind):
     assert result.cycles and result.cycles > 0
     assert [node["placement"] for node in model.nodes if node["placement"] != "fused"] == ["vta"]
     assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
+
+
+@pytest.mark.parametrize("residual", [False, True], ids=["conv", "residual"])
+def test_steps_in_parts_and_halved_last_tile_on_rtl(monkeypatch, residual):
+    """A tiling whose first reduction steps run in parts and whose last tile runs in two
+    halves (`ConvEmitter.parts`, `run_tiles`): bit-exact on the RTL, which counts the cycles
+    the compiler recorded (the cycle model's timing of the same tiling)."""
+    from vta.compiler import build
+    from vta.compiler.schedule import time_tiling
+    from vta.compiler.tiling import Tiling, plan_sram
+    chosen = Tiling(2, 3, 8, 4, 2, False)
+    monkeypatch.setattr(build, "choose", lambda layer, config, cost: (
+        plan_sram(layer, chosen, config), time_tiling(config, layer, chosen)))
+    rng = np.random.default_rng(11)
+    graph = residual_graph(rng, c=64, h=8, w=8) if residual else \
+        conv_graph(rng, c=64, o=64, h=8, w=8)
+    got, expected, model, result = run_both(graph, random_feeds(rng, graph), backend="rtl")
+    for name in graph.outputs:
+        np.testing.assert_array_equal(got[name], expected[name])
+    assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)

@@ -8,7 +8,7 @@ import pytest
 from backend_graphs import (add_graph, conv_graph, conv_pool_graph, dense_graph, pool_graph,
                             residual_graph)
 from vta.compiler.partition import partition
-from vta.compiler.tiling import PLANNED, fitting_plans, tiles
+from vta.compiler.tiling import PLANNED, Tile, fitting_plans, halved, tiles
 from vta.isa import Config, MemoryType
 
 PYNQ = Config.preset("pynq")
@@ -73,3 +73,15 @@ def test_every_tile_stays_inside_its_slots(kind, config):
         assert plans
         for plan in plans[::max(1, len(plans) // 200)]:
             check_plan(plan)
+
+
+def test_halved_splits_blocks_then_rows_and_keeps_whole_accumulators():
+    tile = Tile(0, 4, 3, 2, 5, 0, 7)
+    assert halved(tile) == [Tile(0, 4, 2, 2, 5, 0, 7), Tile(0, 6, 1, 2, 5, 0, 7)]
+    one_block = tile._replace(blocks=1)
+    assert halved(one_block) == [one_block._replace(rows=3), one_block._replace(first_row=5,
+                                                                                rows=2)]
+    assert halved(one_block._replace(rows=1)) == [one_block._replace(rows=1)]
+    # halves of 1 × 2 outputs would spread their reduction over partial accumulators
+    narrow = Tile(0, 0, 1, 0, 2, 0, 2)
+    assert halved(narrow) == [narrow]
