@@ -14,14 +14,14 @@ LABEL_KEYS = ("labels", "classes", "class_names")
 
 def shares(nodes: list[dict]) -> dict:
     """Counts and MAC shares by placement ("vta", "host"; "alias" and "fused" = folded into a
-    VTA layer)."""
+    VTA layer, so their MACs, a fused shortcut convolution's, run on VTA)."""
     total_macs = sum(node["macs"] for node in nodes) or 1
     vta = [n for n in nodes if n["placement"] == "vta"]
     host = [n for n in nodes if n["placement"] == "host"]
     folded = [n for n in nodes if n["placement"] in ("alias", "fused")]
     return {"operators": len(nodes), "vta_operators": len(vta), "host_operators": len(host),
             "folded_operators": len(folded),
-            "vta_mac_share": sum(n["macs"] for n in vta) / total_macs,
+            "vta_mac_share": sum(n["macs"] for n in vta + folded) / total_macs,
             "macs": sum(node["macs"] for node in nodes),
             "host": [f"{n['operator']} {n['name']} ({n.get('reason', '')})" for n in host]}
 

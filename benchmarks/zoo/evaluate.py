@@ -137,15 +137,15 @@ def top1_agreement(ours: np.ndarray, theirs: list[np.ndarray], tolerance: float
 
 
 def vta_mac_share(compiled, model: onnx.ModelProto, feed: dict[str, np.ndarray]) -> float:
-    """MACs of the nodes the compiler placed on VTA over all MACs of the ONNX graph, both
-    counted from the ONNX graph (by node name; a compiler node that is no ONNX node counts its
-    own figure)."""
+    """MACs of the nodes the compiler placed on VTA (or fused into a VTA layer) over all MACs
+    of the ONNX graph, both counted from the ONNX graph (by node name; a compiler node that is
+    no ONNX node counts its own figure)."""
     macs = measure.node_macs(model, feed)
     total = sum(macs.values())
     if total == 0:
         return 1.0
     on_vta = sum(macs.get(node["name"], node.get("macs", 0)) for node in compiled.nodes
-                 if node["placement"] == "vta")
+                 if node["placement"] in ("vta", "fused"))
     return min(on_vta / total, 1.0)
 
 

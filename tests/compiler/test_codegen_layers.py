@@ -16,6 +16,7 @@ from test_nonsquare_blocks import IN8_OUT16, IN16_OUT8
 from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
 from vta.compiler.executor import Executor
+from vta.compiler.report import shares
 from vta.compiler.alu_program import registers
 from vta.compiler.requantize import plan_requantization
 from vta.isa import Config
@@ -231,6 +232,7 @@ def test_strided_shortcut_fused_with_the_residual_add(config, c, o, size, downsa
     assert nodes["add"]["into"] == nodes["downsample"]["into"] == "conv2"
     assert nodes["conv2"]["fused"] == "residual add, shortcut downsample"
     assert model.values["d"]["addr"] is None and model.values["u"]["addr"] is None
+    assert shares(model.nodes)["vta_mac_share"] == 1.0   # the shortcut's MACs run on VTA too
 
 
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])

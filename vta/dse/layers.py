@@ -187,6 +187,8 @@ def evaluate_model(graph, config: Config, timed: bool) -> dict:
     for node in graph.nodes:
         node_count = node_macs(graph, node)
         macs["all"] += node_count
+        if part.placement[node.name] == Placement.FUSED:
+            macs["vta"] += node_count         # computed in the VTA layer it is fused into
         if part.placement[node.name] != Placement.VTA:
             continue
         layer = part.layers[node.name]
