@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
-from vta.compiler.tiling import (Part, SplitRows, input_window, operand_window,
-                                 same_shape_window, split_rows)
+from vta.compiler.sram_plan import SplitRows, split_rows
+from vta.compiler.tiling import Part, input_window, operand_window, same_shape_window
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp
 
@@ -14,7 +14,7 @@ from vta.isa import AluOp
 class MaxPoolEmitter(LayerEmitter):
     """Identity GEMM of the input window into ACC, then ALU MAX over the taps.
 
-    With column stride 2 (`tiling.split_rows`) the copy puts each window row's even columns
+    With column stride 2 (`sram_plan.split_rows`) the copy puts each window row's even columns
     and odd columns apart, so that a tap reads consecutive entries for consecutive outputs;
     the maxima start as one tap, copied from INP by an identity GEMM into the zeroed
     accumulators (a tap whose MAX would conflict), and one ALU MAX per other tap follows.

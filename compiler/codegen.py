@@ -7,7 +7,7 @@ from vta.compiler.alu_emitters import AddEmitter, MaxPoolEmitter
 from vta.compiler.conv_emitter import ConvEmitter
 from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, MaxPoolLayer
-from vta.compiler.tiling import SramPlan
+from vta.compiler.sram_plan import SramPlan
 from vta.runtime.stream import CommandStream
 
 

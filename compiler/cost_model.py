@@ -1,7 +1,7 @@
 """The analytic cost model that ranks tilings, so that the cycle model (`schedule`) times only
 the most promising few.
 
-Per tile it counts what each module does with the regions of the layer's `tiling.SramPlan`: the
+Per tile it counts what each module does with the regions of the layer's `sram_plan.SramPlan`: the
 load module's DRAM bytes (at the config's bus width, plus the read latency per DMA row), the
 compute module's GEMM and ALU micro-op executions (at the machine description's initiation
 intervals; their sum, or with two threads on a core whose units overlap the larger of the two)
@@ -17,8 +17,9 @@ from __future__ import annotations
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import (Part, SramPlan, Tile, Tiling, carries, input_window,
-                                 partial_accumulators, shortcut_blocks, split_rows)
+from vta.compiler.sram_plan import SramPlan, split_rows
+from vta.compiler.tiling import (Part, Tile, Tiling, carries, input_window, partial_accumulators,
+                                 shortcut_blocks)
 from vta.isa import Config, MemoryType
 
 #: Cycles the fetch and issue of one instruction costs its module (rough).

@@ -13,7 +13,7 @@ from vta.compiler.layers import ConvLayer, Imm, Pool, Reg, Residual, Shortcut, W
 from vta.compiler.node_layers import bias_step, convert_steps
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost, choose
-from vta.compiler.tiling import feasible
+from vta.compiler.sram_plan import feasible
 from vta.isa import Config
 
 

@@ -1,5 +1,5 @@
 """The schedule every layer's emitter shares (`LayerEmitter`): one VTA layer (`layers`) under
-its SRAM plan (`tiling.SramPlan`) → instructions and micro-kernels through the runtime's
+its SRAM plan (`sram_plan.SramPlan`) → instructions and micro-kernels through the runtime's
 `CommandStream`.
 
 Each tile runs: (compute) wait for its ACC slot to be stored, load the per-channel constants,
@@ -19,8 +19,8 @@ from vta.compiler import uop_kernels as uk
 from vta.compiler.layers import Imm, Reg, Step
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import (Part, Region, SramPlan, Tile, Window, output_tile,
-                                 reduction_chunks, tiles)
+from vta.compiler.sram_plan import SramPlan
+from vta.compiler.tiling import Part, Region, Tile, Window, output_tile, reduction_chunks, tiles
 from vta.compiler.uop_kernels import Dim
 from vta.isa import MemoryType, Module
 from vta.runtime.memory import Buffer

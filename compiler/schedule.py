@@ -1,5 +1,5 @@
 """Choice of a layer's tiling: the analytic model (`cost_model.estimates`) ranks the SRAM plans
-of every tiling that fits the buffers (`tiling.fitting_plans`) twice — by its estimate, and with
+of every tiling that fits the buffers (`sram_plan.fitting_plans`) twice — by its estimate, and with
 each tile's store waited for where the tile after next needs its ACC slot —, the cycle-level
 model of the core (`vta.simulator.cycle`) times the `SHORTLIST` best of each ranking as code
 generation emits them (`shortlisted`), and the fastest wins.
@@ -31,7 +31,8 @@ from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
-from vta.compiler.tiling import SramPlan, Tiling, candidates, fitting_plans, plan_sram
+from vta.compiler.sram_plan import SramPlan, candidates, fitting_plans, plan_sram
+from vta.compiler.tiling import Tiling
 from vta.isa import Config, MemoryType, VtaError
 from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream

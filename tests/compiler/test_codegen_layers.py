@@ -268,7 +268,7 @@ def test_fused_pool_tiles_carrying_their_first_row(monkeypatch, config, threads,
     with `threads` (the fewest, a middle and the most pooled rows: with one, the first tile's
     accumulators hold fewer real rows than the next one's, in the same ACC slot with one
     thread): bit-exact with the reference."""
-    from vta.compiler import build, tiling as tilings
+    from vta.compiler import build, sram_plan, tiling as tilings
     graph = conv_pool_graph(np.random.default_rng(3), **shape)
     feeds = random_feeds(np.random.default_rng(0), graph)
     expected = reference.run(graph, feeds)["p"]
@@ -278,7 +278,7 @@ def test_fused_pool_tiles_carrying_their_first_row(monkeypatch, config, threads,
     def carrying(layer, config, cost=None):
         if getattr(layer, "pool", None) is None:
             return original(layer, config, cost)
-        plans = sorted((plan for plan in tilings.fitting_plans(layer, config)
+        plans = sorted((plan for plan in sram_plan.fitting_plans(layer, config)
                         if plan.tiling.threads == threads
                         and tilings.carries(layer, plan.tiling)),
                        key=lambda plan: plan.tiling.rows)
@@ -452,7 +452,8 @@ def test_reduction_steps_in_parts_match_reference(monkeypatch, residual, tiling,
     last tile in two halves: bit-exact, the layer's first step split, the last tile halved
     where the half's loads do not exceed its GEMM."""
     from vta.compiler import build, conv_emitter
-    from vta.compiler.tiling import Tiling, plan_sram
+    from vta.compiler.sram_plan import plan_sram
+    from vta.compiler.tiling import Tiling
     out_blocks, rows, cols, in_blocks = tiling
     chosen = Tiling(out_blocks, rows, cols, in_blocks, 2, False)
     monkeypatch.setattr(build, "choose", lambda layer, config, cost: (

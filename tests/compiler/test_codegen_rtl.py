@@ -39,7 +39,7 @@ def test_fused_pool_carrying_rows_on_rtl(monkeypatch):
     """A fused max pool whose tiles take their first convolution row from the tile above
     (`tiling.carries`: two threads, each walking down its own column chunks): bit-exact on the
     RTL, in the cycles the cycle model times for that tiling."""
-    from vta.compiler import build, tiling
+    from vta.compiler import build, sram_plan, tiling
     from vta.compiler.schedule import time_tiling
     rng = np.random.default_rng(3)
     graph = conv_pool_graph(rng, c=3, o=20, k=7, stride=2, pad=3, h=24, w=24)
@@ -48,7 +48,7 @@ def test_fused_pool_carrying_rows_on_rtl(monkeypatch):
     def carrying(layer, config, cost=None):
         if getattr(layer, "pool", None) is None:
             return original(layer, config, cost)
-        plan = next(plan for plan in tiling.fitting_plans(layer, config)
+        plan = next(plan for plan in sram_plan.fitting_plans(layer, config)
                     if plan.tiling.threads == 2 and tiling.carries(layer, plan.tiling))
         return plan, time_tiling(config, layer, plan.tiling)
 
@@ -90,7 +90,8 @@ def test_steps_in_parts_and_halved_last_tile_on_rtl(monkeypatch, residual):
     the compiler recorded (the cycle model's timing of the same tiling)."""
     from vta.compiler import build
     from vta.compiler.schedule import time_tiling
-    from vta.compiler.tiling import Tiling, plan_sram
+    from vta.compiler.sram_plan import plan_sram
+    from vta.compiler.tiling import Tiling
     chosen = Tiling(2, 3, 8, 4, 2, False)
     monkeypatch.setattr(build, "choose", lambda layer, config, cost: (
         plan_sram(layer, chosen, config), time_tiling(config, layer, chosen)))

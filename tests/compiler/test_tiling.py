@@ -8,7 +8,8 @@ import pytest
 from backend_graphs import (add_graph, conv_graph, conv_pool_graph, dense_graph, pool_graph,
                             residual_graph)
 from vta.compiler.partition import partition
-from vta.compiler.tiling import PLANNED, Tile, fitting_plans, halved, tiles
+from vta.compiler.sram_plan import PLANNED, fitting_plans
+from vta.compiler.tiling import Tile, halved, tiles
 from vta.isa import Config, MemoryType
 
 PYNQ = Config.preset("pynq")

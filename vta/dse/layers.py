@@ -13,7 +13,7 @@ depend on a point's buffer sizes or clock:
   each one's analytic estimate (it reads the bus, the machine and the tile sizes, not the
   buffer depths): a point ranks those that fit its buffers;
 - a (layer, tiling)'s cycles on the cycle model and its program's counters, per count of ACC
-  slots (`tiling.acc_slots`, which ACC's depth decides): beyond that count, between buffer
+  slots (`sram_plan.acc_slots`, which ACC's depth decides): beyond that count, between buffer
   sizes the program differs only in SRAM entries no timing reads — the bias input tile's (INP's
   last entry) and where in its half of ACC a slot starts (the cycle model's banks are ACC's
   halves and parities).
@@ -31,8 +31,9 @@ from vta.compiler.macs import node_macs
 from vta.compiler.partition import partition
 from vta.compiler.placement import Placement
 from vta.compiler.schedule import CycleCost, choose, heads, scratch_image, timing_key, waited
-from vta.compiler.tiling import (Capacity, SramPlan, Tiling, _fits, _shared, _slots,
-                                 acc_slots, candidates)
+from vta.compiler.sram_plan import (Capacity, SramPlan, _fits, _shared, _slots, acc_slots,
+                                    candidates)
+from vta.compiler.tiling import Tiling
 from vta.isa import Config, VtaError
 from vta.isa.opcodes import Opcode
 from vta.isa.program import count
