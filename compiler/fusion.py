@@ -9,7 +9,8 @@ import numpy as np
 
 from vta.compiler import ir
 from vta.compiler.alu_program import AluStep, Register, monotone, run_steps
-from vta.compiler.layers import ConvLayer, Imm, Pool, Reg, Residual, Shortcut, WeightMode
+from vta.compiler.layers import (ConvLayer, Imm, Pool, Reg, Residual, Shortcut, VtaLayer,
+                                 WeightMode, gemm_copied_epilogue)
 from vta.compiler.node_layers import bias_step, convert_steps
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost, choose
@@ -49,6 +50,36 @@ def _alu_steps(steps: list, constants: list[np.ndarray]) -> list[AluStep]:
             for step in steps]
 
 
+def cycle_floor(layer: VtaLayer, config: Config) -> int:
+    """A lower bound on the cycles of `layer` run as a layer of its own, whatever its tiling:
+    its MACs at the GEMM core's peak and, for a convolution without a fused pool or phases,
+    its requantization's ALU executions (every output vector goes through its epilogue, or
+    through the shorter one where the GEMM unit takes over the copy), each unit doing at most
+    one execution per cycle."""
+    gemm = -(-getattr(layer, "macs", 0) // (config.batch * config.block_in * config.block_out))
+    if not isinstance(layer, ConvLayer) or layer.pool is not None or layer.phases \
+            or layer.upsample != (1, 1):
+        return gemm
+    copied = gemm_copied_epilogue(layer)
+    steps = len(layer.epilogue) if copied is None else min(len(layer.epilogue),
+                                                           len(copied.steps))
+    rows, cols = layer.grid_size                      # as `tiling.tiles` covers them
+    vectors = layer.output.batch_blocks * layer.output.channel_blocks * rows * cols
+    return max(gemm, vectors * steps)
+
+
+def _faster_fused(fused: VtaLayer, apart: list[VtaLayer], config: Config,
+                  cost: CycleCost) -> bool:
+    """True where the cycle model times `fused` faster than the layers `apart` together; those
+    are timed only where their `cycle_floor`s leave it open."""
+    cost.prefetch([fused])
+    cycles = choose(fused, config, cost)[1]
+    if cycles < sum(cycle_floor(layer, config) for layer in apart):
+        return True
+    cost.prefetch(apart)
+    return cycles < sum(choose(layer, config, cost)[1] for layer in apart)
+
+
 def fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
               cost: CycleCost | None) -> None:
     """Fuse MaxPool `pool` into the layer of `conv` where it fits in SRAM and (with `cost`)
@@ -62,10 +93,7 @@ def fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
     # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
     if not feasible(fused, config):
         return
-    if cost is not None:
-        cost.prefetch([fused, layer, pool_layer])
-    if cost is not None and choose(fused, config, cost)[1] >= (
-            choose(layer, config, cost)[1] + choose(pool_layer, config, cost)[1]):
+    if cost is not None and not _faster_fused(fused, [layer, pool_layer], config, cost):
         return
     part.layers[conv.name] = fused
     del part.layers[pool.name]
@@ -157,11 +185,8 @@ def fuse_shortcut(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: C
                     macs=layer.macs + short_layer.macs)
     if not feasible(fused, config):
         return
-    if cost is not None:
-        cost.prefetch([fused, layer, short_layer])
-        if choose(fused, config, cost)[1] >= (choose(layer, config, cost)[1]
-                                               + choose(short_layer, config, cost)[1]):
-            return
+    if cost is not None and not _faster_fused(fused, [layer, short_layer], config, cost):
+        return
     part.layers[conv.name] = fused
     del part.layers[shortcut.name]
     part.placement[shortcut.name] = Placement.FUSED

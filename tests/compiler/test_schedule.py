@@ -3,6 +3,7 @@ scratch device) are the cycles the layer takes when the compiled model runs on t
 backend, and the RTL agrees with the cycle backend (docs/cycle-model.md)."""
 
 import numpy as np
+import pytest
 
 from backend_graphs import chained_graph, conv_graph, random_feeds, run_both
 
@@ -106,3 +107,23 @@ def test_shortlist_holds_the_best_of_both_rankings():
     assert [plan.tiling for plan, _ in shortlisted] == first + second
     assert [value for _, value in shortlisted] == [estimates(plan, config)[0]
                                                    for plan, _ in shortlisted]
+
+
+@pytest.mark.parametrize("graph", [
+    conv_graph(np.random.default_rng(1), c=20, o=40, h=9, w=9, k=3, stride=2),
+    conv_graph(np.random.default_rng(2), c=3, o=16, h=12, w=12, k=7, stride=2, pad=3),
+    conv_graph(np.random.default_rng(3), c=40, o=24, h=6, w=6, k=1, pad=0, relu=True),
+], ids=["3x3-stride-2", "im2col-stem", "1x1"])
+def test_cycle_floor_lies_under_every_tiling(graph):
+    """`fusion.cycle_floor`, which spares timing the layers apart where a fused layer beats it,
+    lies under the layer's timed cycles with every tiling that fits (and is no zero)."""
+    from vta.compiler.fusion import cycle_floor
+    from vta.compiler.partition import partition
+    from vta.compiler.schedule import time_tiling
+    from vta.compiler.sram_plan import fitting_plans
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    (layer,) = partition(graph, config).layers.values()
+    floor = cycle_floor(layer, config)
+    timed = [time_tiling(config, layer, plan.tiling) for plan in fitting_plans(layer, config)]
+    assert floor >= len(layer.epilogue) and min(timed) >= floor
