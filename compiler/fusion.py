@@ -68,10 +68,15 @@ def cycle_floor(layer: VtaLayer, config: Config) -> int:
     return max(gemm, vectors * steps)
 
 
-def _faster_fused(fused: VtaLayer, apart: list[VtaLayer], config: Config,
-                  cost: CycleCost) -> bool:
-    """True where the cycle model times `fused` faster than the layers `apart` together; those
-    are timed only where their `cycle_floor`s leave it open."""
+def _worth_fusing(fused: VtaLayer, apart: list[VtaLayer], config: Config,
+                  cost: CycleCost | None) -> bool:
+    """True where `fused` fits in SRAM and (with `cost`) the cycle model times it faster than
+    the layers `apart` together; those are timed only where their `cycle_floor`s leave it
+    open."""
+    if not feasible(fused, config):
+        return False
+    if cost is None:
+        return True
     cost.prefetch([fused])
     cycles = choose(fused, config, cost)[1]
     if cycles < sum(cycle_floor(layer, config) for layer in apart):
@@ -91,9 +96,7 @@ def fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
     # Whole rows of windows may need more SRAM than tiles do; and the rows under a tile's
     # windows are recomputed by the next tile, which can cost more than the requantization of
     # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
-    if not feasible(fused, config):
-        return
-    if cost is not None and not _faster_fused(fused, [layer, pool_layer], config, cost):
+    if not _worth_fusing(fused, [layer, pool_layer], config, cost):
         return
     part.layers[conv.name] = fused
     del part.layers[pool.name]
@@ -183,9 +186,7 @@ def fuse_shortcut(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: C
                                          short_layer.weights, epilogue))
     fused = replace(layer, constants=constants, residual=residual,
                     macs=layer.macs + short_layer.macs)
-    if not feasible(fused, config):
-        return
-    if cost is not None and not _faster_fused(fused, [layer, short_layer], config, cost):
+    if not _worth_fusing(fused, [layer, short_layer], config, cost):
         return
     part.layers[conv.name] = fused
     del part.layers[shortcut.name]
