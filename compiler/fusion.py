@@ -56,7 +56,7 @@ def cycle_floor(layer: VtaLayer, config: Config) -> int:
     its requantization's ALU executions (every output vector goes through its epilogue, or
     through the shorter one where the GEMM unit takes over the copy), each unit doing at most
     one execution per cycle."""
-    gemm = -(-getattr(layer, "macs", 0) // (config.batch * config.block_in * config.block_out))
+    gemm = -(-getattr(layer, "macs", 0) // config.derived()["macs_per_cycle"])
     if not isinstance(layer, ConvLayer) or layer.pool is not None or layer.phases \
             or layer.upsample != (1, 1):
         return gemm
