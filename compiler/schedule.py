@@ -28,7 +28,7 @@ import numpy as np
 from vta.compiler.codegen import emit_layer
 from vta.compiler.cost_model import estimate, estimates
 from vta.compiler.layer_emitter import Buffers
-from vta.compiler.layers import AddLayer, ConvLayer, VtaLayer, WeightMode
+from vta.compiler.layers import AddLayer, ConvLayer, Imm, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.sram_plan import SramPlan, candidates, fitting_plans, plan_sram
@@ -54,7 +54,9 @@ SCRATCH_MEMORY_BYTES = 1 << 31
 
 
 def timing_key(layer) -> tuple:
-    """What the timing of a layer depends on: everything but its name and its data."""
+    """What the timing of a layer depends on: everything but its name and its data (the
+    immediates of its ALU steps included: an ALU instruction carries its immediate in a field,
+    and neither its micro-ops nor its cycles depend on it)."""
     return (type(layer).__name__,) + tuple(
         _shape_of(getattr(layer, item.name)) for item in dataclasses.fields(layer)
         if item.name != "name")
@@ -63,7 +65,9 @@ def timing_key(layer) -> tuple:
 def _shape_of(value):
     if isinstance(value, np.ndarray):
         return value.shape
-    if isinstance(value, list):
+    if isinstance(value, Imm):
+        return Imm
+    if isinstance(value, (list, tuple)):
         return tuple(_shape_of(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, ActLayout):
         return timing_key(value)

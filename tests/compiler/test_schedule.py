@@ -127,3 +127,25 @@ def test_cycle_floor_lies_under_every_tiling(graph):
     floor = cycle_floor(layer, config)
     timed = [time_tiling(config, layer, plan.tiling) for plan in fitting_plans(layer, config)]
     assert floor >= len(layer.epilogue) and min(timed) >= floor
+
+
+def test_layers_differing_in_their_immediates_time_alike():
+    """Two layers that differ only in the immediates of their ALU steps share a timing key,
+    and the cycle model times each tiling of both alike (each emitted and run on its own)."""
+    import dataclasses
+
+    from vta.compiler.layers import Imm, Step
+    from vta.compiler.partition import partition
+    from vta.compiler.schedule import ranked, time_tiling, timing_key
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    graph = conv_graph(np.random.default_rng(5), c=32, o=32, h=12, w=12, k=3, pad=1)
+    (layer,) = partition(graph, config).layers.values()
+    shifted = [Step(step.op, Imm(step.operand.value - 1 if step.operand.value > 0
+                                 else step.operand.value + 1), step.register)
+               if isinstance(step.operand, Imm) else step for step in layer.epilogue]
+    assert shifted != list(layer.epilogue)
+    other = dataclasses.replace(layer, name="other", epilogue=shifted)
+    assert timing_key(other) == timing_key(layer)
+    for plan, _ in ranked(layer, config)[:3]:
+        assert time_tiling(config, other, plan.tiling) == time_tiling(config, layer, plan.tiling)
