@@ -3,7 +3,8 @@ residual Add's strided 1×1 shortcut into the same layer (see `partition`'s docs
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -68,40 +69,59 @@ def cycle_floor(layer: VtaLayer, config: Config) -> int:
     return max(gemm, vectors * steps)
 
 
-def _worth_fusing(fused: VtaLayer, apart: list[VtaLayer], config: Config,
-                  cost: CycleCost | None) -> bool:
-    """True where `fused` fits in SRAM and (with `cost`) the cycle model times it faster than
-    the layers `apart` together; those are timed only where their `cycle_floor`s leave it
-    open."""
-    if not feasible(fused, config):
-        return False
-    if cost is None:
-        return True
-    cost.prefetch([fused])
-    cycles = choose(fused, config, cost)[1]
-    if cycles < sum(cycle_floor(layer, config) for layer in apart):
-        return True
-    cost.prefetch(apart)
-    return cycles < sum(choose(layer, config, cost)[1] for layer in apart)
+@dataclass
+class Fusion:
+    """A fusion that fits in SRAM: the fused layer, the layers it replaces (`apart`), and
+    `apply`, which puts it into the partition."""
+
+    fused: VtaLayer
+    apart: list[VtaLayer]
+    apply: Callable[[], None]
 
 
-def fuse_pool(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config,
-              cost: CycleCost | None) -> None:
-    """Fuse MaxPool `pool` into the layer of `conv` where it fits in SRAM and (with `cost`)
-    the cycle model times the fused layer faster than the two."""
+def apply_paying(fusions: list[Fusion], part: Partition, config: Config,
+                 cost: CycleCost | None) -> None:
+    """Apply those of `fusions` that pay: all of them without `cost`; with it, those the cycle
+    model times faster than their layers apart. The fused layers are timed in one batch with
+    the partition's layers that no fusion replaces (they are timed anyway, and one batch keeps
+    the process pool busy); the layers apart only where their `cycle_floor`s leave the decision
+    open, again in one batch."""
+    if cost is not None and fusions:
+        replaced = {id(layer) for fusion in fusions for layer in fusion.apart}
+        cost.prefetch([fusion.fused for fusion in fusions]
+                      + [layer for layer in part.layers.values() if id(layer) not in replaced])
+        fused = [choose(fusion.fused, config, cost)[1] for fusion in fusions]
+        floors = [sum(cycle_floor(layer, config) for layer in fusion.apart)
+                  for fusion in fusions]
+        cost.prefetch([layer for fusion, cycles, floor in zip(fusions, fused, floors)
+                       if cycles >= floor for layer in fusion.apart])
+        fusions = [fusion for fusion, cycles, floor in zip(fusions, fused, floors)
+                   if cycles < floor or cycles < sum(choose(layer, config, cost)[1]
+                                                     for layer in fusion.apart)]
+    for fusion in fusions:
+        fusion.apply()
+
+
+def pool_fusion(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config
+                ) -> Fusion | None:
+    """MaxPool `pool` fused into the layer of `conv`, where it fits in SRAM. (Whole rows of
+    windows may need more SRAM than tiles do; and the rows under a tile's windows are
+    recomputed by the next tile, which can cost more than the requantization of the unpooled
+    tiles saves: `apply_paying` decides.)"""
     layer, pool_layer = part.layers[conv.name], part.layers[pool.name]
     pool_spec = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
                      part.layouts[pool.output])
     fused = replace(layer, pool=pool_spec)
-    # Whole rows of windows may need more SRAM than tiles do; and the rows under a tile's
-    # windows are recomputed by the next tile, which can cost more than the requantization of
-    # the unpooled tiles saves (ResNet-18's stem with power-of-two scales).
-    if not _worth_fusing(fused, [layer, pool_layer], config, cost):
-        return
-    part.layers[conv.name] = fused
-    del part.layers[pool.name]
-    part.placement[pool.name] = Placement.FUSED
-    part.fused[pool.name] = conv
+    if not feasible(fused, config):
+        return None
+
+    def apply() -> None:
+        part.layers[conv.name] = fused
+        del part.layers[pool.name]
+        part.placement[pool.name] = Placement.FUSED
+        part.fused[pool.name] = conv
+
+    return Fusion(fused, [layer, pool_layer], apply)
 
 
 def fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
@@ -160,11 +180,11 @@ def shortcut_conv(graph: ir.Graph, conv: ir.Node, part: Partition) -> ir.Conv2d 
     return node
 
 
-def fuse_shortcut(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: Config,
-                  cost: CycleCost | None) -> None:
-    """Compute the operand of the residual Add fused into `conv` in place, by its producer
-    `shortcut` (`Shortcut`), where that is the value the shortcut would store, the layer fits
-    in SRAM and (with `cost`) the cycle model times it faster than the two layers.
+def shortcut_fusion(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: Config
+                    ) -> Fusion | None:
+    """The operand of the residual Add fused into `conv` computed in place by its producer
+    `shortcut` (`Shortcut`), where that is the value the shortcut would store and the layer
+    fits in SRAM (whether it pays, `apply_paying` decides).
 
     The operand is the shortcut's epilogue (its bias, its requantization) on its accumulators,
     as an int32 in ACC; the stored value is its low INP-width bits, which the Add's identity
@@ -180,16 +200,20 @@ def fuse_shortcut(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config: C
     lowest, highest = -(1 << (config.inp_width - 1)), (1 << (config.inp_width - 1)) - 1
     if not (monotone(steps, -reach, reach) and np.all(run_steps(steps, -reach) >= lowest)
             and np.all(run_steps(steps, reach) <= highest)):
-        return
+        return None
     residual = replace(layer.residual, other=short_layer.input,
                        shortcut=Shortcut(shortcut.name, short_layer.input, short_layer.strides,
                                          short_layer.weights, epilogue))
     fused = replace(layer, constants=constants, residual=residual,
                     macs=layer.macs + short_layer.macs)
-    if not _worth_fusing(fused, [layer, short_layer], config, cost):
-        return
-    part.layers[conv.name] = fused
-    del part.layers[shortcut.name]
-    part.placement[shortcut.name] = Placement.FUSED
-    part.shortcuts[shortcut.name] = conv
-    part.residual_inputs[conv.name] = shortcut.inputs[0]
+    if not feasible(fused, config):
+        return None
+
+    def apply() -> None:
+        part.layers[conv.name] = fused
+        del part.layers[shortcut.name]
+        part.placement[shortcut.name] = Placement.FUSED
+        part.shortcuts[shortcut.name] = conv
+        part.residual_inputs[conv.name] = shortcut.inputs[0]
+
+    return Fusion(fused, [layer, short_layer], apply)

@@ -22,7 +22,7 @@ where that is faster than the two layers.
 
 Where the fused Add's other operand is itself produced by a 1×1 convolution without padding
 used nowhere else (a residual block's strided downsample), that convolution may be fused too
-(`fusion.fuse_shortcut`): the layer loads the shortcut's input and weights and computes the
+(`fusion.shortcut_fusion`): the layer loads the shortcut's input and weights and computes the
 operand in place — a GEMM over the input blocks instead of the identity copy, the shortcut's
 bias and requantization (which clamps to int8: the value it would have stored) —; its placement
 is FUSED (`Partition.shortcuts`). Again only where it fits and, given the cycle model, is faster
@@ -44,8 +44,8 @@ import numpy as np
 from vta.compiler import ir
 from vta.compiler import layouts as value_layouts
 from vta.compiler.alu_program import Register
-from vta.compiler.fusion import (fusable_conv, fuse_add, fuse_pool, fuse_shortcut, poolable_conv,
-                                 shortcut_conv)
+from vta.compiler.fusion import (apply_paying, fusable_conv, fuse_add, pool_fusion, poolable_conv,
+                                 shortcut_conv, shortcut_fusion)
 from vta.compiler.layer_emitter import CARRY_GEMMS_PER_OUTPUT
 from vta.compiler.node_layers import Unsupported, describe, lower_transposed, window_pads
 from vta.compiler.packing import ActLayout, bias_input_lanes, bias_lane_weights
@@ -225,15 +225,17 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         except Unsupported as error:
             placement[node.name] = Placement.HOST
             result.reasons[node.name] = str(error)
+    fusions = []
     for node in graph.nodes:
         conv = fusable_conv(graph, node, result)
         if conv is not None and fuse_add(conv, node, result, config):
             shortcut = shortcut_conv(graph, conv, result)
             if shortcut is not None:
-                fuse_shortcut(conv, shortcut, result, config, cost)
+                fusions.append(shortcut_fusion(conv, shortcut, result, config))
         conv = poolable_conv(graph, node, result)
         if conv is not None:
-            fuse_pool(conv, node, result, config, cost)
+            fusions.append(pool_fusion(conv, node, result, config))
+    apply_paying([fusion for fusion in fusions if fusion is not None], result, config, cost)
     if cost is not None:
         for node in graph.nodes:
             if node.name in result.im2col_bias:
