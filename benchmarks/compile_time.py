@@ -31,6 +31,7 @@ from vta.isa import Config
 PHASES = {
     (build, "partition"): "partition",
     (schedule, "shortlisted"): "tiling ranking",
+    (schedule.CycleCost, "_rank"): "tiling ranking",
     (schedule.CycleCost, "_time"): "candidate timing",
     (build, "emit_layer"): "emission",
     (artifact, "to_bytes"): "serialization",
