@@ -202,8 +202,8 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     if layer.pool is not None:
         stored = regions[Part.POOLED].size
         alu += dma.alu_interval * stored * (4 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
-        if carried:     # the last row copied into the next tile's first (MUL 0, ADD)
-            alu += dma.alu_interval * 2 * tile.blocks * tile.cols
+        if carried:     # the last row copied into the next tile's first (zeroed, ADD)
+            alu += dma.alu_interval * (2 if dma.alu_mul else 3) * tile.blocks * tile.cols
     copied = _copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
     if copied is not None and copied.duplicate:    # the GEMMs and the reset again, for r1
         gemm *= 2

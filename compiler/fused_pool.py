@@ -18,11 +18,12 @@ class FusedPool:
 
     def pool(self, placed: Placed) -> None:
         """Max over the pooling windows of the accumulators into the pooled region: start every
-        lane at the int32 minimum (``MUL 0``, ``ADD −2^15``, ``SHL 16``: on the ALU, which has
-        time to spare beside the GEMMs, rather than zeroed with the accumulators), then ALU MAXes over the pooled positions whose
-        tap lies inside the convolution output (padding never wins): one over the taps that
-        every pooled position of the tile has (fewer micro-kernels: the compute overlap knows
-        the footprints of the last few only), one per other tap."""
+        lane at the int32 minimum (``MUL 0``, ``ADD −2^15``, ``SHL 16``, or without the ALU
+        multiply ``MIN −2^15``, ``MAX −2^15``, ``SHL 16``: on the ALU, which has time to spare
+        beside the GEMMs, rather than zeroed with the accumulators), then ALU MAXes over the
+        pooled positions whose tap lies inside the convolution output (padding never wins):
+        one over the taps that every pooled position of the tile has (fewer micro-kernels: the
+        compute overlap knows the footprints of the last few only), one per other tap."""
         layer, pool, tile = self.layer, self.layer.pool, placed.tile
         (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
         height, width = layer.output_size
@@ -30,9 +31,12 @@ class FusedPool:
         first_row, first_col = tile.first_pooled_row, tile.first_pooled_col
         target = placed.at(Part.POOLED)
         lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
-        self.alu_steps([Step(AluOp.MUL, Imm(0)), Step(AluOp.ADD, Imm(lowest_imm)),
-                        Step(AluOp.SHR, Imm(ALU_IMM_BITS - self.stream.config.acc_width))], target,
-                       pooled, placed)
+        start = [Step(AluOp.MUL, Imm(0)), Step(AluOp.ADD, Imm(lowest_imm))] \
+            if self.stream.config.ALU_MUL else [Step(AluOp.MIN, Imm(lowest_imm)),
+                                                Step(AluOp.MAX, Imm(lowest_imm))]
+        self.alu_steps(start + [Step(AluOp.SHR, Imm(ALU_IMM_BITS
+                                                    - self.stream.config.acc_width))],
+                       target, pooled, placed)
         rows = [[r for r in range(first_row, first_row + pooled.rows)
                  if max(0, tile.first_row) <= r * sh - top + ky
                  < min(height, tile.first_row + tile.rows)]
@@ -55,8 +59,8 @@ class FusedPool:
 
     def carry(self, placed: Placed) -> None:
         """Copy the tile's last convolution row into the first row of the accumulators of the
-        tile that carries it (`tiling.carries`), if any: ``MUL 0``, ``ADD``. In the tile's own
-        ACC slot (one thread, or two ACC slots) a block's target may be another block's
+        tile that carries it (`tiling.carries`), if any: `zero`, then ``ADD``. In the tile's
+        own ACC slot (one thread, or two ACC slots) a block's target may be another block's
         source (the two tiles' blocks lie apart by their own sizes): such blocks are copied one
         by one, each before any target overwrites its source."""
         tile = placed.tile
@@ -69,8 +73,8 @@ class FusedPool:
         copies = {block: (target + block * successor.positions, source + block * tile.positions)
                   for block in range(tile.blocks)}
         if not {to for to, _ in copies.values()} & {of for _, of in copies.values()}:
-            self.kernel([Dim(tile.blocks, successor.positions, successor.positions),
-                         Dim(tile.cols, 1, 1)], (target, target, 0), uk.alu(AluOp.MUL, 0))
+            self.zero([Dim(tile.blocks, successor.positions, successor.positions),
+                       Dim(tile.cols, 1, 1)], target)
             self.kernel([Dim(tile.blocks, successor.positions, tile.positions),
                          Dim(tile.cols, 1, 1)], (target, source, 0), uk.alu(AluOp.ADD))
         else:
@@ -80,12 +84,18 @@ class FusedPool:
                              if all(of != to for other, (_, of) in copies.items()
                                     if other != block))
                 to, of = copies.pop(block)
-                self.kernel([Dim(tile.cols, 1, 1)], (to, to, 0), uk.alu(AluOp.MUL, 0))
+                self.zero([Dim(tile.cols, 1, 1)], to)
                 self.kernel([Dim(tile.cols, 1, 1)], (to, of, 0), uk.alu(AluOp.ADD))
         rest = successor.positions - tile.cols        # the successor's other rows: zeroed
-        self.kernel([Dim(tile.blocks, successor.positions, successor.positions),
-                     Dim(rest, 1, 1)], (target + tile.cols, target + tile.cols, 0),
-                    uk.alu(AluOp.MUL, 0))
+        self.zero([Dim(tile.blocks, successor.positions, successor.positions), Dim(rest, 1, 1)],
+                  target + tile.cols)
+
+    def zero(self, dims: list[Dim], at: int) -> None:
+        """Zero the accumulators `dims` walks from `at` on the ALU: ``MUL 0``, or without the
+        ALU multiply ``MIN 0``, ``MAX 0``."""
+        ops = (AluOp.MUL,) if self.stream.config.ALU_MUL else (AluOp.MIN, AluOp.MAX)
+        for op in ops:
+            self.kernel(dims, (at, at, 0), uk.alu(op, 0))
 
     def successors(self) -> dict[Tile, tuple[Tile, int]]:
         """For each tile whose last row the next tile of its thread carries: that tile and its

@@ -296,6 +296,33 @@ def test_fused_pool_tiles_carrying_their_first_row(monkeypatch, config, threads,
                tilings.tiles(plan.layer, plan.tiling))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_pool_without_the_alu_multiply(monkeypatch, threads):
+    """On a core without the ALU multiply (ALU_MUL = False) a fused max pool starts its lanes
+    at the int32 minimum, and zeroes the rows a tile carries into the next, with MIN and MAX
+    (the runtime refuses ``MUL 0`` there): a tiling that carries rows, bit-exact on the cycle
+    backend, which counts the cycles the compiler recorded."""
+    from vta.compiler import build, sram_plan, tiling as tilings
+    from vta.compiler.schedule import time_tiling
+    config = PYNQ.replace(ALU_MUL=False)
+    graph = conv_pool_graph(np.random.default_rng(3), h=13, w=11, alu_mul=False)
+    original = build.choose
+
+    def carrying(layer, config, cost=None):
+        if getattr(layer, "pool", None) is None:
+            return original(layer, config, cost)
+        plan = next(plan for plan in sram_plan.fitting_plans(layer, config)
+                    if plan.tiling.threads == threads and tilings.carries(layer, plan.tiling))
+        return plan, time_tiling(config, layer, plan.tiling)
+
+    monkeypatch.setattr(build, "choose", carrying)
+    got, expected, model, result = run_both(graph, random_feeds(np.random.default_rng(0), graph),
+                                            config, backend="cycle")
+    np.testing.assert_array_equal(got["p"], expected["p"])
+    assert [node["placement"] for node in model.nodes] == ["vta", "fused"]
+    assert result.cycles == sum(node.get("estimated_cycles", 0) for node in model.nodes)
+
+
 @pytest.mark.parametrize("config", [PYNQ, TINY, BLOCK32], ids=["pynq", "tiny", "1x32"])
 def test_residual_add_matches_reference(config):
     check(add_graph(np.random.default_rng(1), c=24, h=5, w=6), config)
