@@ -230,7 +230,8 @@ def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
 
 def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
     """The program image of `layer` under `tiling`, emitted on a scratch device whose buffers
-    have the layer's sizes (no data: timing and counters need none)."""
+    have the layer's sizes, the output the one it stores (a fused pool's; no data: timing and
+    counters need none)."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
     sub = SubTiles.of(config)
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
@@ -247,8 +248,10 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
     if layer.constants:
         constants = device.alloc(len(layer.constants) * layer.output.channel_blocks
                                  * config.elem_bytes(MemoryType.ACC) * sub.acc)
+    pooled = isinstance(layer, ConvLayer) and layer.pool is not None
+    stored = layer.pool.output if pooled else layer.output
     buffers = Buffers([device.alloc(_nbytes(x)) for x in inputs],
-                      device.alloc(_nbytes(layer.output)), weights, constants,
+                      device.alloc(_nbytes(stored)), weights, constants,
                       device.alloc(config.elem_bytes(MemoryType.WGT) * sub.wgt), bias_weights,
                       device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp), shortcut_weights)
     stream = CommandStream(device)

@@ -146,18 +146,22 @@ def pool_graph(rng, *, kind="max", n=1, c=20, h=7, w=7, k=2, stride=2, pad=0,
     return graph
 
 
-def conv_pool_graph(rng, *, c=8, o=20, h=9, w=9, k=3, stride=1, pad=1, pool=3, pool_stride=2,
-                    pool_pad=1, ceil_mode=False, relu=True, per_channel=True) -> ir.Graph:
-    """x → conv → y → MaxPool → p: the pool fuses into the conv."""
-    graph = conv_graph(rng, c=c, o=o, h=h, w=w, k=k, stride=stride, pad=pad, relu=relu,
-                       per_channel=per_channel)
+def conv_pool_graph(rng, *, n=1, c=8, o=20, h=9, w=9, k=3, stride=1, pad=1, pool=3,
+                    pool_stride=2, pool_pad=1, ceil_mode=False, relu=True, per_channel=True,
+                    input_zero_point=-3, alu_mul=True) -> ir.Graph:
+    """x → conv → y → MaxPool → p: the pool fuses into the conv. `pool_pad`: one padding for
+    every side, or (top, left, bottom, right)."""
+    graph = conv_graph(rng, n=n, c=c, o=o, h=h, w=w, k=k, stride=stride, pad=pad, relu=relu,
+                       per_channel=per_channel, input_zero_point=input_zero_point,
+                       alu_mul=alu_mul)
     graph.outputs.clear()
     _, _, ch, cw = graph.values["y"].shape
-    ph = ir.window_output_size(ch, pool, pool_stride, pool_pad, pool_pad, 1, ceil_mode)
-    pw = ir.window_output_size(cw, pool, pool_stride, pool_pad, pool_pad, 1, ceil_mode)
+    pads = (pool_pad,) * 4 if isinstance(pool_pad, int) else tuple(pool_pad)
+    ph = ir.window_output_size(ch, pool, pool_stride, pads[0], pads[2], 1, ceil_mode)
+    pw = ir.window_output_size(cw, pool, pool_stride, pads[1], pads[3], 1, ceil_mode)
     node = ir.MaxPool("pool", ("y",), "p", kernel=(pool, pool), strides=(pool_stride,) * 2,
-                      pads=(pool_pad,) * 4, dilations=(1, 1), ceil_mode=ceil_mode)
-    graph.add_node(node, ir.Value("p", (1, o, ph, pw), graph.values["y"].quant))
+                      pads=pads, dilations=(1, 1), ceil_mode=ceil_mode)
+    graph.add_node(node, ir.Value("p", (n, o, ph, pw), graph.values["y"].quant))
     graph.outputs.append("p")
     return graph
 
@@ -192,53 +196,90 @@ def residual_graph(rng, *, c=20, h=6, w=6, conv_first=True, relu=False) -> ir.Gr
     return graph
 
 
-def downsample_graph(rng, *, c=20, o=40, h=9, w=9, downsample_first=False) -> ir.Graph:
-    """A residual block that halves the image: x → conv1 (3×3, stride 2, ReLU) → y → conv2
-    (3×3) → u; a 1×1 stride-2 convolution of x → d (the shortcut); z = u + d. The Add fuses
-    into conv2, the shortcut computes its operand in place."""
+def downsample_graph(rng, *, n=1, c=20, o=40, h=9, w=None, stride=2, downsample_first=False,
+                     alu_mul=True) -> ir.Graph:
+    """A residual block that shrinks the image (`add_downsample_block`) on input x."""
     graph = ir.Graph("downsample")
-    value(graph, "x", (1, c, h, w), -3)
+    value(graph, "x", (n, c, h, w or h), -3)
     graph.inputs.append("x")
-    oh, ow = (h + 1) // 2, (w + 1) // 2
-
-    def conv(name, source, output, channels, k, stride, relu):
-        node = conv_graph(rng, c=channels, o=o, k=k, stride=stride, pad=k // 2,
-                          relu=relu).nodes[0]
-        zero_point = graph.values[source].quant.zero_point
-        return (ir.Conv2d(name, (source,), output, weight=node.weight, bias=node.bias,
-                          strides=(stride, stride), pads=(k // 2,) * 4, dilations=(1, 1),
-                          groups=1, input_zero_point=zero_point, requant=node.requant),
-                ir.Value(output, (1, o, oh, ow), ir.Quant(0.1, node.requant.zero_point)))
-
-    downsample = conv("downsample", "x", "d", c, 1, 2, False)
-    if downsample_first:
-        graph.add_node(*downsample)
-    graph.add_node(*conv("conv1", "x", "y", c, 3, 2, True))
-    graph.add_node(*conv("conv2", "y", "u", o, 3, 1, False))
-    if not downsample_first:
-        graph.add_node(*downsample)
-    steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.MUL, np.int64(9000)))
-    steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.MUL, np.int64(16384)))
-    rq = plan_requantization(1 / 40.0 / 2 ** 12, zero_point=-128, acc_bound=2 ** 23,
-                             alu_mul=True, where="add")
-    graph.add_node(ir.Add("add", ("u", "d"), "z", input_steps=(steps_a, steps_b), requant=rq),
-                   ir.Value("z", (1, o, oh, ow), ir.Quant(0.1, -128)))
+    add_downsample_block(rng, graph, "x", "z", o=o, stride=stride,
+                         downsample_first=downsample_first, alu_mul=alu_mul)
     graph.outputs.append("z")
     return graph
 
 
-def chained_graph(rng) -> ir.Graph:
-    """conv (ReLU) → maxpool → conv with padding: the second conv's padding comes from the halo
-    the maxpool's output buffer was allocated with (filled with the zero point)."""
+def add_downsample_block(rng, graph, source: str, output: str, *, o: int, stride=2,
+                         downsample_first=False, alu_mul=True, prefix="") -> None:
+    """Append a residual block that shrinks the image: `source` → conv1 (3×3, stride
+    `stride`, ReLU) → y → conv2 (3×3) → u; a 1×1 stride-`stride` convolution of `source` → d
+    (the shortcut); `output` = u + d. The Add fuses into conv2, the shortcut computes its
+    operand in place. Without `alu_mul` the requantizations and the Add's operand scalings are
+    shifts. `prefix` goes before the names of its nodes and inner values."""
+    n, c, h, w = graph.values[source].shape
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    first, last = source, output
+
+    def conv(name, source, output, channels, k, stride, relu):
+        node = conv_graph(rng, c=channels, o=o, k=k, stride=stride, pad=k // 2, relu=relu,
+                          alu_mul=alu_mul).nodes[0]
+        zero_point = graph.values[source].quant.zero_point
+        name, output = prefix + name, output if output == last else prefix + output
+        source = source if source == first else prefix + source
+        return (ir.Conv2d(name, (source,), output, weight=node.weight, bias=node.bias,
+                          strides=(stride, stride), pads=(k // 2,) * 4, dilations=(1, 1),
+                          groups=1, input_zero_point=zero_point, requant=node.requant),
+                ir.Value(output, (n, o, oh, ow), ir.Quant(0.1, node.requant.zero_point)))
+
+    downsample = conv("downsample", source, "d", c, 1, stride, False)
+    if downsample_first:
+        graph.add_node(*downsample)
+    graph.add_node(*conv("conv1", source, "y", c, 3, stride, True))
+    graph.add_node(*conv("conv2", "y", "u", o, 3, 1, False))
+    if not downsample_first:
+        graph.add_node(*downsample)
+    if alu_mul:
+        steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.MUL, np.int64(9000)))
+        steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.MUL, np.int64(16384)))
+        scale = 1 / 40.0 / 2 ** 12
+    else:
+        steps_a = (AluStep(AluOp.ADD, np.int64(-3)), AluStep(AluOp.SHR, np.int64(-4)))
+        steps_b = (AluStep(AluOp.ADD, np.int64(5)), AluStep(AluOp.SHR, np.int64(-5)))
+        scale = 1 / 32.0
+    rq = plan_requantization(scale, zero_point=-128, acc_bound=2 ** 23 if alu_mul else 256 * 48,
+                             alu_mul=alu_mul, where="add")
+    graph.add_node(ir.Add(prefix + "add", (prefix + "u", prefix + "d"), output,
+                          input_steps=(steps_a, steps_b), requant=rq),
+                   ir.Value(output, (n, o, oh, ow), ir.Quant(0.1, -128)))
+
+
+def stem_block_graph(rng, *, o=32, block_channels=64, block_stride=2, downsample_first=False,
+                     **stem) -> ir.Graph:
+    """A small ResNet: a stem (`conv_pool_graph`'s conv → MaxPool, with `stem`'s parameters)
+    whose pooled output p feeds a residual block with a strided shortcut
+    (`add_downsample_block`) → z."""
+    graph = conv_pool_graph(rng, o=o, **stem)
+    graph.outputs.clear()
+    add_downsample_block(rng, graph, "p", "z", o=block_channels, stride=block_stride,
+                         downsample_first=downsample_first,
+                         alu_mul=stem.get("alu_mul", True), prefix="block.")
+    graph.outputs.append("z")
+    return graph
+
+
+def chained_graph(rng, *, pool_stride=2) -> ir.Graph:
+    """conv (ReLU) → 2×2 maxpool → conv with padding: the second conv's padding comes from the
+    halo the maxpool's output buffer was allocated with (filled with the zero point)."""
     graph = conv_graph(rng, c=3, o=20, h=8, w=8, relu=True)
-    pool = ir.MaxPool("pool", ("y",), "p", kernel=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
-                      dilations=(1, 1), ceil_mode=False)
-    graph.add_node(pool, ir.Value("p", (1, 20, 4, 4), graph.values["y"].quant))
-    node = conv_graph(rng, c=20, o=17, h=4, w=4).nodes[0]
+    pool = ir.MaxPool("pool", ("y",), "p", kernel=(2, 2), strides=(pool_stride, pool_stride),
+                      pads=(0, 0, 0, 0), dilations=(1, 1), ceil_mode=False)
+    size = (8 - 2) // pool_stride + 1
+    graph.add_node(pool, ir.Value("p", (1, 20, size, size), graph.values["y"].quant))
+    node = conv_graph(rng, c=20, o=17, h=size, w=size).nodes[0]
     conv = ir.Conv2d("conv2", ("p",), "z", weight=node.weight, bias=node.bias, strides=(1, 1),
                      pads=(1, 1, 1, 1), dilations=(1, 1), groups=1,
                      input_zero_point=graph.values["y"].quant.zero_point, requant=node.requant)
-    graph.add_node(conv, ir.Value("z", (1, 17, 4, 4), ir.Quant(0.1, node.requant.zero_point)))
+    graph.add_node(conv, ir.Value("z", (1, 17, size, size),
+                                  ir.Quant(0.1, node.requant.zero_point)))
     graph.outputs[:] = ["z"]
     return graph
 

@@ -20,6 +20,22 @@ def test_recorded_cycles_are_the_cycle_backends():
 
 
 
+def test_fused_pool_stored_with_a_halo_larger_than_the_convolution_output():
+    """A 2×2 stride-1 max pool fused into its convolution stores 7×7 pooled rows and columns
+    into a buffer with the next convolution's padding around them (9×9), larger than the
+    convolution's own output (8×8): the layer is timed with that buffer (it once overran the
+    scratch device's), bit-exact, in the cycles the cycle backend counts."""
+    graph = chained_graph(np.random.default_rng(3), pool_stride=1)
+    got, expected, model, result = run_both(graph, random_feeds(np.random.default_rng(4), graph),
+                                            backend="cycle")
+    np.testing.assert_array_equal(got["z"], expected["z"])
+    assert [node["placement"] for node in model.nodes] == ["vta", "fused", "vta"]
+    assert model.values["p"]["shape"] == [1, 20, 7, 7]
+    recorded = {node["name"]: node["estimated_cycles"] for node in model.nodes
+                if node["placement"] == "vta"}
+    assert recorded == {name: report.cycles for name, report in result.reports}
+
+
 def test_parallel_timing_equals_serial_timing():
     """A layer big enough to be timed by the process pool gets the same cycles as timed here."""
     from vta.compiler.partition import partition
