@@ -3,7 +3,6 @@ residual Add's strided 1×1 shortcut into the same layer (see `partition`'s docs
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -71,12 +70,25 @@ def cycle_floor(layer: VtaLayer, config: Config) -> int:
 
 @dataclass
 class Fusion:
-    """A fusion that fits in SRAM: the fused layer, the layers it replaces (`apart`), and
-    `apply`, which puts it into the partition."""
+    """A fusion that fits in SRAM: the layer of node `gone` merges into that of `conv` as
+    `fused` (`apart`: the two layers it replaces). `into` is the partition's map that records
+    it (`Partition.fused` or `Partition.shortcuts`), `residual_input` the fused layer's new
+    residual input, if it has one."""
 
+    conv: ir.Node
+    gone: ir.Node
     fused: VtaLayer
     apart: list[VtaLayer]
-    apply: Callable[[], None]
+    into: dict
+    residual_input: str | None = None
+
+    def apply(self, part: Partition) -> None:
+        part.layers[self.conv.name] = self.fused
+        del part.layers[self.gone.name]
+        part.placement[self.gone.name] = Placement.FUSED
+        self.into[self.gone.name] = self.conv
+        if self.residual_input is not None:
+            part.residual_inputs[self.conv.name] = self.residual_input
 
 
 def apply_paying(fusions: list[Fusion], part: Partition, config: Config,
@@ -99,7 +111,7 @@ def apply_paying(fusions: list[Fusion], part: Partition, config: Config,
                    if cycles < floor or cycles < sum(choose(layer, config, cost)[1]
                                                      for layer in fusion.apart)]
     for fusion in fusions:
-        fusion.apply()
+        fusion.apply(part)
 
 
 def pool_fusion(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config
@@ -112,16 +124,8 @@ def pool_fusion(conv: ir.Node, pool: ir.MaxPool, part: Partition, config: Config
     pool_spec = Pool(pool_layer.kernel, pool_layer.strides, pool_layer.pads,
                      part.layouts[pool.output])
     fused = replace(layer, pool=pool_spec)
-    if not feasible(fused, config):
-        return None
-
-    def apply() -> None:
-        part.layers[conv.name] = fused
-        del part.layers[pool.name]
-        part.placement[pool.name] = Placement.FUSED
-        part.fused[pool.name] = conv
-
-    return Fusion(fused, [layer, pool_layer], apply)
+    return Fusion(conv, pool, fused, [layer, pool_layer], part.fused) \
+        if feasible(fused, config) else None
 
 
 def fusable_conv(graph: ir.Graph, node: ir.Node, part: Partition) -> ir.Node | None:
@@ -206,14 +210,5 @@ def shortcut_fusion(conv: ir.Node, shortcut: ir.Conv2d, part: Partition, config:
                                          short_layer.weights, epilogue))
     fused = replace(layer, constants=constants, residual=residual,
                     macs=layer.macs + short_layer.macs)
-    if not feasible(fused, config):
-        return None
-
-    def apply() -> None:
-        part.layers[conv.name] = fused
-        del part.layers[shortcut.name]
-        part.placement[shortcut.name] = Placement.FUSED
-        part.shortcuts[shortcut.name] = conv
-        part.residual_inputs[conv.name] = shortcut.inputs[0]
-
-    return Fusion(fused, [layer, short_layer], apply)
+    return Fusion(conv, shortcut, fused, [layer, short_layer], part.shortcuts,
+                  shortcut.inputs[0]) if feasible(fused, config) else None
