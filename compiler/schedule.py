@@ -30,6 +30,7 @@ from vta.compiler.cost_model import estimate, estimates
 from vta.compiler.layer_emitter import Buffers
 from vta.compiler.layers import AddLayer, ConvLayer, Imm, VtaLayer, WeightMode
 from vta.compiler.packing import ActLayout
+from vta.compiler.search_cache import SearchCache
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.sram_plan import SramPlan, candidates, fitting_plans, plan_sram
 from vta.compiler.tiling import Tiling
@@ -75,12 +76,15 @@ def _shape_of(value):
 
 
 class CycleCost:
-    """Times layers under tilings on the cycle model; remembers every result. Big layers'
+    """Times layers under tilings on the cycle model; remembers every result (and finds those
+    of earlier compiles in `cache`, a `SearchCache`, which `close` saves). Big layers'
     candidates are timed in parallel, one process per core (`close` ends them)."""
 
-    def __init__(self, config: Config, workers: int | None = None):
+    def __init__(self, config: Config, workers: int | None = None,
+                 cache: SearchCache | None = None):
         self.config = config
         self.workers = workers or os.cpu_count() or 1
+        self.cache = cache
         self.cycles: dict[tuple, int] = {}
         #: per `timing_key`: the layer ranked, its shortlist
         self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
@@ -90,8 +94,8 @@ class CycleCost:
         """`shortlisted(layer)` (all `choose` reads), ranked once per `timing_key` (layers that
         differ only in their data rank alike)."""
         key = timing_key(layer)
-        if key not in self._rankings:
-            self._rankings[key] = (layer, shortlisted(layer, self.config))
+        if key not in self._rankings and not self._cached_ranking(key, layer):
+            self._rank_here(key, layer, shortlisted(layer, self.config))
         ranked_layer, head = self._rankings[key]
         if ranked_layer is layer:
             return head
@@ -103,8 +107,8 @@ class CycleCost:
         missing = {}
         for layer in layers:
             missing.setdefault(timing_key(layer), layer)
-        for key in list(missing):
-            if key in self._rankings:
+        for key, layer in list(missing.items()):
+            if key in self._rankings or self._cached_ranking(key, layer):
                 del missing[key]
         if len(missing) < 2 or self.workers < 2 or sum(
                 _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
@@ -113,8 +117,28 @@ class CycleCost:
         if heads is None:
             return
         for (key, layer), head in zip(missing.items(), heads):
-            self._rankings[key] = (layer, [(dataclasses.replace(plan, layer=layer), value)
-                                           for plan, value in head])
+            self._rank_here(key, layer, [(dataclasses.replace(plan, layer=layer), value)
+                                         for plan, value in head])
+
+    def _rank_here(self, key: tuple, layer: VtaLayer, head: list) -> None:
+        self._rankings[key] = (layer, head)
+        if self.cache is not None:
+            self.cache.keep_shortlist(self.cache.layer_digest(key),
+                                      [(plan.tiling, value) for plan, value in head])
+
+    def _cached_ranking(self, key: tuple, layer: VtaLayer) -> bool:
+        """Take the shortlist of `key` from the search cache if it holds it (its plans made
+        again from their tilings); whether it did."""
+        kept = self.cache.shortlist(self.cache.layer_digest(key)) \
+            if self.cache is not None else None
+        if kept is None:
+            return False
+        try:
+            head = [(plan_sram(layer, tiling, self.config), value) for tiling, value in kept]
+        except (VtaError, ValueError, KeyError, ZeroDivisionError):
+            return False                # an entry edited by hand: rank the layer again
+        self._rankings[key] = (layer, head)
+        return True
 
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
         """The cycles of `layer` under each of `tilings`."""
@@ -137,6 +161,10 @@ class CycleCost:
         for layer, tiling, *known in pairs:
             missing.setdefault((timing_key(layer), tiling), (layer, tiling, *known))
         for key in list(missing):
+            if key not in self.cycles and self.cache is not None:
+                kept = self.cache.cycles(self.cache.layer_digest(key[0]), key[1])
+                if kept is not None:
+                    self.cycles[key] = kept
             if key in self.cycles:
                 del missing[key]
         if not missing:
@@ -154,6 +182,9 @@ class CycleCost:
         if results is None:
             results = [time_tiling(self.config, *missing[key][:2]) for key in keys]
         self.cycles.update(zip(keys, results))
+        if self.cache is not None:
+            for (key, tiling), cycles in zip(keys, results):
+                self.cache.keep_cycles(self.cache.layer_digest(key), tiling, cycles)
 
     def start(self) -> None:
         """Start the process pool now (its workers import the compiler while the caller does
@@ -191,6 +222,8 @@ class CycleCost:
             return None
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.save()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

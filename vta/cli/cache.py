@@ -1,8 +1,9 @@
 """Show or clean what pyvta caches: simulator builds (Verilator, Icarus) and the core's Verilog,
 kept within a size cap by evicting the least recently used (VTA_CACHE_MAX_SIZE, default 5G;
-"unlimited" for none), built models, and compiled models (`vta compile`'s cache). The folder is
-$VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A build that a running
-process uses is never removed."""
+"unlimited" for none), built models, compiled models (`vta compile`'s cache) and the schedule
+search's results (a file per config and compiler: the tilings timed for every layer shape
+compiled). The folder is $VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A
+build that a running process uses is never removed."""
 
 import os
 import time
@@ -11,9 +12,10 @@ from vta.cli.common import Failure
 from vta.cli.output import add_output_options, emit
 
 NAME = "cache"
-HELP = "show or clean the cache of simulator builds, Verilog, models and compiled models"
+HELP = ("show or clean the cache of simulator builds, Verilog, models, compiled models and "
+        "schedule searches")
 
-KINDS = ("rtl", "verilog", "models", "compiled")
+KINDS = ("rtl", "verilog", "models", "compiled", "search")
 
 
 def add_arguments(parser):
@@ -66,10 +68,25 @@ def _compiled_entries():
     return found
 
 
+def _search_entries():
+    """The schedule search's files (`vta.compiler.search_cache`)."""
+    from vta.compiler import search_cache
+    from vta.runtime.backends.rtl.cache import Entry
+
+    folder = search_cache.folder()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        info = path.stat()
+        found.append(Entry("search", path, info.st_size, info.st_mtime))
+    return found
+
+
 def _entries():
     from vta.runtime.backends.rtl import cache
 
-    return [*cache.entries(), *_model_entries(), *_compiled_entries()]
+    return [*cache.entries(), *_model_entries(), *_compiled_entries(), *_search_entries()]
 
 
 def _info(args) -> int:
@@ -99,11 +116,11 @@ def _info(args) -> int:
              f"({'set by' if document['max_bytes_from'] != 'default' else 'default;'} "
              f"VTA_CACHE_MAX_SIZE), using {_size(capped)}"]
     names = {"rtl": "simulator builds", "verilog": "Verilog texts", "models": "models",
-             "compiled": "compiled models"}
+             "compiled": "compiled models", "search": "schedule searches"}
     for kind in KINDS:
         entries = [e for e in found if e.kind == kind]
         oldest = f", least recently used {_ago(entries[0].last_used)}" if entries else ""
-        if kind in ("models", "compiled"):
+        if kind in ("models", "compiled", "search"):
             entries.sort(key=lambda e: e.last_used)
             oldest = f", oldest {_ago(entries[0].last_used)}" if entries else ""
         lines.append(f"  {names[kind]:<17} {len(entries):>5}  {_size(kinds[kind]['bytes']):>10}"
@@ -134,6 +151,10 @@ def _clean(args) -> int:
         if "compiled" in kinds:
             for entry in _compiled_entries():
                 entry.path.with_suffix(".json").unlink(missing_ok=True)
+                entry.path.unlink(missing_ok=True)
+                outcome["removed"].append(entry)
+        if "search" in kinds:
+            for entry in _search_entries():
                 entry.path.unlink(missing_ok=True)
                 outcome["removed"].append(entry)
     removed, busy = outcome["removed"], outcome["in_use"]

@@ -29,7 +29,8 @@ def add_arguments(parser):
                              "--json prints this report)")
     parser.add_argument("--no-cache", action="store_true",
                         help="compile even when the compile cache holds this model for this "
-                             "config and compiler (and do not store the result there)")
+                             "config and compiler, and search every layer's tiling again "
+                             "(store neither the result nor the search's in the cache)")
     add_output_options(parser)
 
 
@@ -54,6 +55,7 @@ def run(args) -> int:
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
     from vta.compiler.schedule import EARLY_POOL_BYTES, CycleCost
+    from vta.compiler.search_cache import SearchCache
     from vta.compiler.report import (format_report, measured_host_times, model_labels,
                                      placement_report, share_summary)
     from vta.isa import VtaError, progress
@@ -75,7 +77,8 @@ def run(args) -> int:
         for notice in notices:
             print(f"vta compile: {notice}", file=sys.stderr)
     else:
-        with _about(args.model), CycleCost(config) as cost:
+        searched = None if args.no_cache else SearchCache.load(config)
+        with _about(args.model), CycleCost(config, cache=searched) as cost:
             if args.model.is_file() and args.model.stat().st_size >= EARLY_POOL_BYTES:
                 cost.start()        # the schedule search's workers start during the import
             with progress.step(f"importing {args.model.name}"):

@@ -1,0 +1,136 @@
+"""The schedule search's results kept across compiles: for one config and one compiler, each
+layer shape's shortlist (`schedule.shortlisted`: the tilings the cycle model times, with their
+analytic estimates) and the cycles of every tiling timed.
+
+A layer's entry is keyed by its `schedule.timing_key` (its shapes, kinds and ALU steps, not its
+name nor its data), so a model whose layers another compile has seen — the same network
+retrained, fine-tuned or quantized again, or another sharing its layer shapes — skips their
+ranking and timing and gets the same tilings, byte for byte the same `.vtab`. Everything a
+layer's timing depends on besides its key is in the file's name: the whole config
+(`Config.fingerprint`) and the compiler (`compile_cache.compiler_digest`), so a changed config
+or compiler starts afresh. `vta compile` uses it (not with `--no-cache`, nor with
+``VTA_COMPILE_CACHE=0``); files live in ``cache_home() / "search"`` (`vta cache info` lists
+them, `vta cache clean --kind search` removes them). A file that cannot be read is ignored and
+written again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from vta.compiler.compile_cache import compiler_digest
+from vta.compiler.tiling import Tiling
+from vta.isa import Config, VtaError
+from vta.isa.files import cache_home, write_atomically
+
+#: Folder of the search cache under `cache_home()`.
+FOLDER = "search"
+
+
+def folder() -> Path:
+    return cache_home() / FOLDER
+
+
+def _tiling_name(tiling: Tiling) -> str:
+    return ",".join(str(int(value)) for value in dataclasses.astuple(tiling))
+
+
+def _tiling(name: str) -> Tiling:
+    values = [int(value) for value in name.split(",")]
+    fields = dataclasses.fields(Tiling)
+    if len(values) != len(fields):
+        raise ValueError(f"tiling {name!r}")
+    return Tiling(*(bool(value) if field.type in (bool, "bool") else value
+                    for field, value in zip(fields, values)))
+
+
+class SearchCache:
+    """The shortlists and cycles of the layers one config's compiles have timed (`load`), and
+    those found since (`save` writes them all)."""
+
+    def __init__(self, path: Path, shortlists: dict, cycles: dict):
+        self.path = path
+        #: per layer digest: [(tiling, analytic estimate), …]
+        self._shortlists: dict[str, list[tuple[Tiling, float]]] = shortlists
+        #: per layer digest: {tiling: cycles}
+        self._cycles: dict[str, dict[Tiling, int]] = cycles
+        self._changed = False
+        self._digests: dict[tuple, str] = {}
+
+    @classmethod
+    def load(cls, config: Config) -> SearchCache | None:
+        """The cache of `config` under this compiler (empty if none was saved; what cannot be
+        read in it is left out), or None where compile caching is off
+        (``VTA_COMPILE_CACHE=0``)."""
+        if os.environ.get("VTA_COMPILE_CACHE", "1") == "0":
+            return None
+        name = hashlib.sha256(f"{config.fingerprint}\0{compiler_digest()}".encode()).hexdigest()
+        path = folder() / f"{name}.json"
+        shortlists, cycles = {}, {}
+        try:
+            layers = json.loads(path.read_text())["layers"]
+            entries = layers.items()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            entries = ()
+        for digest, entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            with contextlib.suppress(TypeError, ValueError):
+                shortlists[digest] = [(_tiling(name), float(value))
+                                      for name, value in entry["shortlist"]]
+            with contextlib.suppress(AttributeError):
+                cycles[digest] = {}
+                for name, value in entry.get("cycles", {}).items():
+                    with contextlib.suppress(TypeError, ValueError):
+                        if type(value) is int:
+                            cycles[digest][_tiling(name)] = value
+        return cls(path, shortlists, cycles)
+
+    def layer_digest(self, timing_key: tuple) -> str:
+        """The name of a layer's entry: a digest of its `timing_key`."""
+        digest = self._digests.get(timing_key)
+        if digest is None:
+            digest = self._digests[timing_key] = hashlib.sha256(
+                repr(timing_key).encode()).hexdigest()
+        return digest
+
+    def shortlist(self, layer_digest: str) -> list[tuple[Tiling, float]] | None:
+        """The shortlist kept for a layer (tilings and analytic estimates), or None."""
+        return self._shortlists.get(layer_digest)
+
+    def cycles(self, layer_digest: str, tiling: Tiling) -> int | None:
+        """The cycles kept for a layer under `tiling`, or None."""
+        return self._cycles.get(layer_digest, {}).get(tiling)
+
+    def keep_shortlist(self, layer_digest: str, shortlist: list[tuple[Tiling, float]]) -> None:
+        self._shortlists[layer_digest] = list(shortlist)
+        self._changed = True
+
+    def keep_cycles(self, layer_digest: str, tiling: Tiling, cycles: int) -> None:
+        self._cycles.setdefault(layer_digest, {})[tiling] = int(cycles)
+        self._changed = True
+
+    def save(self) -> None:
+        """Write the file if anything was added (atomically; a cache that cannot be written
+        is left as it was)."""
+        if not self._changed:
+            return
+        layers = {}
+        for digest in sorted(self._shortlists.keys() | self._cycles.keys()):
+            entry = layers[digest] = {}
+            if digest in self._shortlists:
+                entry["shortlist"] = [[_tiling_name(tiling), value]
+                                      for tiling, value in self._shortlists[digest]]
+            entry["cycles"] = {_tiling_name(tiling): cycles
+                               for tiling, cycles in self._cycles.get(digest, {}).items()}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, json.dumps({"layers": layers}).encode())
+        except (OSError, VtaError):
+            return
+        self._changed = False
