@@ -3,13 +3,15 @@ search it starts), the schedule search (the analytic ranking of the tilings that
 cycle-model timing of the shortlist), code emission, and `.vtab` serialization.
 
     python benchmarks/compile_time.py [resnet18] [efficientnet_lite0] [digits]
-                                      [--repeat N] [--serial] [--profile N]
+                                      [--repeat N] [--serial] [--profile N] [--shortlist N]
 
 Each phase's time is exclusive (a phase started inside another is not counted twice). With
 `--serial` the candidate timings run in this process (no pool), and the CPU seconds of this
 process (printed too, in total and per phase) measure the work whatever the machine's load. `--profile N` prints the N
-functions with the most own time under cProfile (which slows everything ~2×). Times on a
-shared machine are noisy: the load average is printed with them.
+functions with the most own time under cProfile (which slows everything ~2×). `--shortlist N`
+times N tilings per ranking instead of 8; the VTA layers' cycles the search chose are printed
+with each compile (their sum is the network's cycles). Times on a shared machine are noisy:
+the load average is printed with them. The search cache is not used: every compile searches.
 """
 
 from __future__ import annotations
@@ -94,13 +96,13 @@ class PhaseTimer:
 OTHER = "other (layout, planning, host steps)"
 
 
-def compile_once(path, config: Config
-                 ) -> tuple[dict[str, tuple[float, float]], float, float, bytes]:
+def compile_once(path, config: Config, shortlist: int = schedule.SHORTLIST
+                 ) -> tuple[dict[str, tuple[float, float]], float, float, bytes, int]:
     """((wall, CPU) seconds per phase, total seconds, CPU seconds of this process, the .vtab
-    bytes) of one compile."""
+    bytes, the VTA layers' cycles) of one compile."""
     timer = PhaseTimer()
     started, cpu = time.perf_counter(), time.process_time()
-    with timer.patched(), schedule.CycleCost(config) as cost:
+    with timer.patched(), schedule.CycleCost(config, shortlist=shortlist) as cost:
         if os.path.getsize(path) >= schedule.EARLY_POOL_BYTES \
                 and schedule.PARALLEL_CYCLES < float("inf"):
             cost.start()                    # as `vta compile`: workers start during the import
@@ -108,13 +110,15 @@ def compile_once(path, config: Config
         graph = import_onnx(path, alu_mul=config.ALU_MUL, executor=cost.executor())
         timer.seconds["import"] += time.perf_counter() - imported
         timer.cpu["import"] += time.process_time() - imported_cpu
-        data = artifact.to_bytes(build.compile_graph(graph, config, cost=cost))
+        model = build.compile_graph(graph, config, cost=cost)
+        data = artifact.to_bytes(model)
     total = time.perf_counter() - started
     cpu = time.process_time() - cpu
     timer.seconds[OTHER] += total - sum(timer.seconds.values())
     timer.cpu[OTHER] += cpu - sum(timer.cpu.values())
     phases = {phase: (seconds, timer.cpu[phase]) for phase, seconds in timer.seconds.items()}
-    return phases, total, cpu, data
+    cycles = sum(node.get("estimated_cycles") or 0 for node in model.nodes)
+    return phases, total, cpu, data, cycles
 
 
 def main() -> None:
@@ -123,6 +127,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="compiles per model (default 1)")
     parser.add_argument("--preset", default="pynq")
     parser.add_argument("--serial", action="store_true", help="time candidates in-process")
+    parser.add_argument("--shortlist", type=int, default=schedule.SHORTLIST, metavar="N",
+                        help="tilings timed per ranking (default %(default)s)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="print the N functions with the most own time (cProfile)")
     args = parser.parse_args()
@@ -135,11 +141,12 @@ def main() -> None:
         for run in range(args.repeat):
             profile = cProfile.Profile() if args.profile else None
             with profile or contextlib.nullcontext():
-                phases, total, cpu, data = compile_once(path, config)
+                phases, total, cpu, data, cycles = compile_once(path, config, args.shortlist)
             digests.add(hash(data))
             load = os.getloadavg()[0]
             print(f"{name} run {run + 1}: {total:.2f} s, {cpu:.2f} CPU s in this process "
-                  f"(load average {load:.1f}, {os.cpu_count()} cores)")
+                  f"(load average {load:.1f}, {os.cpu_count()} cores); shortlist "
+                  f"{args.shortlist}, VTA layers {cycles:,} cycles")
             print(f"  {'phase':38} {'wall':>9}  {'share':>7}  {'CPU here':>10}")
             for phase, (seconds, cpu_seconds) in sorted(phases.items(),
                                                         key=lambda item: -item[1][0]):

@@ -2,15 +2,15 @@
 an unchanged compiler reads the `.vtab` it wrote before instead of compiling again.
 
 An entry is keyed by a SHA-256 over the model file's bytes, the whole config
-(`Config.fingerprint`: ISA keys, clock, latencies, machine description), the import options
-(input shapes, operand widths), the `.vtab` format version and the compiler version: pyvta's
-version and a digest of the source of every package a compile runs (`compiler`, `isa`,
-`runtime`, `simulator`), so that any change of the code misses. A model whose tensors lie in
-external data files is never cached (those files are not hashed). Entries live in
-``cache_home() / "compiled"`` (``~/.cache/pyvta/compiled`` by default; `vta cache info` lists
-them, `vta cache clean --kind compiled` removes them); `vta compile --no-cache` bypasses the
-cache, and so does ``VTA_COMPILE_CACHE=0`` in the environment (the test suite sets it). An entry
-is the `.vtab` and a JSON file of the importer's notices, written atomically.
+(`Config.fingerprint`: ISA keys, clock, latencies, machine description), the compile options
+(input shapes, operand widths, shortlist length), the `.vtab` format version and the compiler
+version: pyvta's version and a digest of the source of every package a compile runs
+(`compiler`, `isa`, `runtime`, `simulator`), so that any change of the code misses. A model
+whose tensors lie in external data files is never cached (those files are not hashed). Entries
+live in ``cache_home() / "compiled"`` (``~/.cache/pyvta/compiled`` by default; `vta cache info`
+lists them, `vta cache clean --kind compiled` removes them); `vta compile --no-cache` bypasses
+the cache, and so does ``VTA_COMPILE_CACHE=0`` in the environment (the test suite sets it). An
+entry is the `.vtab` and a JSON file of the importer's notices, written atomically.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def compiler_digest() -> str:
 
 
 def key(model: Path, config: Config, options: dict) -> str | None:
-    """The cache key of compiling the ONNX file `model` for `config` with import `options`
+    """The cache key of compiling the ONNX file `model` for `config` with compile `options`
     (JSON-serializable), or None where the model cannot be cached (unreadable, or with
     external data)."""
     from vta.compiler.artifact import FORMAT_VERSION

@@ -39,7 +39,9 @@ from vta.runtime.device import Device
 from vta.runtime.stream import CommandStream
 from vta.simulator.cycle import CycleModel
 
-#: Tilings the cycle model times per layer from each of the analytic model's two rankings.
+#: Tilings the cycle model times per layer from each of the analytic model's two rankings, by
+#: default (`CycleCost`'s `shortlist`; fewer compile faster and choose worse: docs/compiler.md,
+#: "Shorter shortlists").
 SHORTLIST = 8
 #: Estimated cycles (summed over a batch of candidates) from which they are timed in parallel
 #: (smaller batches time faster than a process pool starts).
@@ -76,15 +78,19 @@ def _shape_of(value):
 
 
 class CycleCost:
-    """Times layers under tilings on the cycle model; remembers every result (and finds those
-    of earlier compiles in `cache`, a `SearchCache`, which `close` saves). Big layers'
-    candidates are timed in parallel, one process per core (`close` ends them)."""
+    """Times layers under tilings on the cycle model, the `shortlist` best of each ranking per
+    layer; remembers every result (and finds those of earlier compiles in `cache`, a
+    `SearchCache`, which `close` saves). Big layers' candidates are timed in parallel, one
+    process per core (`close` ends them)."""
 
     def __init__(self, config: Config, workers: int | None = None,
-                 cache: SearchCache | None = None):
+                 cache: SearchCache | None = None, shortlist: int = SHORTLIST):
+        if shortlist < 1:
+            raise VtaError(f"shortlist {shortlist}: time at least one tiling per ranking")
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.cache = cache
+        self.shortlist = shortlist
         self.cycles: dict[tuple, int] = {}
         #: per `timing_key`: the layer ranked, its shortlist
         self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
@@ -95,7 +101,7 @@ class CycleCost:
         differ only in their data rank alike)."""
         key = timing_key(layer)
         if key not in self._rankings and not self._cached_ranking(key, layer):
-            self._rank_here(key, layer, shortlisted(layer, self.config))
+            self._rank_here(key, layer, shortlisted(layer, self.config, self.shortlist))
         ranked_layer, head = self._rankings[key]
         if ranked_layer is layer:
             return head
@@ -113,7 +119,7 @@ class CycleCost:
         if len(missing) < 2 or self.workers < 2 or sum(
                 _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
             return
-        heads = self._map(shortlist, list(missing.values()))
+        heads = self._map(shortlist, [(layer, self.shortlist) for layer in missing.values()])
         if heads is None:
             return
         for (key, layer), head in zip(missing.items(), heads):
@@ -123,13 +129,13 @@ class CycleCost:
     def _rank_here(self, key: tuple, layer: VtaLayer, head: list) -> None:
         self._rankings[key] = (layer, head)
         if self.cache is not None:
-            self.cache.keep_shortlist(self.cache.layer_digest(key),
+            self.cache.keep_shortlist(self.cache.layer_digest(key), self.shortlist,
                                       [(plan.tiling, value) for plan, value in head])
 
     def _cached_ranking(self, key: tuple, layer: VtaLayer) -> bool:
         """Take the shortlist of `key` from the search cache if it holds it (its plans made
         again from their tilings); whether it did."""
-        kept = self.cache.shortlist(self.cache.layer_digest(key)) \
+        kept = self.cache.shortlist(self.cache.layer_digest(key), self.shortlist) \
             if self.cache is not None else None
         if kept is None:
             return False
@@ -296,11 +302,11 @@ def _nbytes(layout: ActLayout) -> int:
     return max(layout.nbytes, 1)
 
 
-def shortlist(config: Config, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
-    """`shortlisted(layer)` with the layer left out of its plans (what the process pool sends
-    back: the asking process holds the layer)."""
+def shortlist(config: Config, layer: VtaLayer, length: int) -> list[tuple[SramPlan, float]]:
+    """`shortlisted(layer, config, length)` with the layer left out of its plans (what the
+    process pool sends back: the asking process holds the layer)."""
     return [(dataclasses.replace(plan, layer=None), value)
-            for plan, value in shortlisted(layer, config)]
+            for plan, value in shortlisted(layer, config, length)]
 
 
 def _tilings(layer: VtaLayer) -> int:
@@ -315,14 +321,15 @@ def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
         return sorted(estimated, key=lambda item: item[1])
 
 
-def shortlisted(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
-    """The plans the cycle model times (`heads` of the two rankings of the tilings that fit),
-    with their analytic estimates."""
+def shortlisted(layer: VtaLayer, config: Config, length: int = SHORTLIST
+                ) -> list[tuple[SramPlan, float]]:
+    """The plans the cycle model times (`heads` of the two rankings of the tilings that fit,
+    `length` of each), with their analytic estimates."""
     with _collector_paused():
         estimated = [(plan, *estimates(plan, config)) for plan in fitting_plans(layer, config)]
         by_estimate = sorted(estimated, key=lambda item: item[1])
         by_wait = sorted(by_estimate, key=lambda item: waited(item[0].acc_slots, *item[1:]))
-        return [(plan, value) for plan, value, _ in heads(by_estimate, by_wait, id)]
+        return [(plan, value) for plan, value, _ in heads(by_estimate, by_wait, id, length)]
 
 
 def waited(acc_slots: int, usual: float, store_on_top: float) -> float:
@@ -331,16 +338,17 @@ def waited(acc_slots: int, usual: float, store_on_top: float) -> float:
     return store_on_top if acc_slots == 2 else usual
 
 
-def heads(by_estimate: Iterable, by_wait: Iterable, key: Callable) -> list:
-    """The first `SHORTLIST` of `by_estimate` (plans ranked by the analytic estimate), then
-    those of the first `SHORTLIST` of `by_wait` (ranked with each tile's store waited for) that
-    are not among them (same `key`). The second ranking puts the tilings whose tile after next
+def heads(by_estimate: Iterable, by_wait: Iterable, key: Callable, length: int = SHORTLIST
+          ) -> list:
+    """The first `length` of `by_estimate` (plans ranked by the analytic estimate), then those
+    of the first `length` of `by_wait` (ranked with each tile's store waited for) that are not
+    among them (same `key`). The second ranking puts the tilings whose tile after next
     waits for a store further back, and so lets in others that the first ranks too low
     (ResNet-18's stem); neither alone picks the best for every layer (docs/compiler.md, "Two
     rankings")."""
-    head = list(islice(by_estimate, SHORTLIST))
+    head = list(islice(by_estimate, length))
     chosen = {key(item) for item in head}
-    return head + [item for item in islice(by_wait, SHORTLIST) if key(item) not in chosen]
+    return head + [item for item in islice(by_wait, length) if key(item) not in chosen]
 
 
 def choose(layer: VtaLayer, config: Config, cost: CycleCost | None = None

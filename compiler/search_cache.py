@@ -1,6 +1,6 @@
 """The schedule search's results kept across compiles: for one config and one compiler, each
-layer shape's shortlist (`schedule.shortlisted`: the tilings the cycle model times, with their
-analytic estimates) and the cycles of every tiling timed.
+layer shape's shortlists (`schedule.shortlisted`, per shortlist length: the tilings the cycle
+model times, with their analytic estimates) and the cycles of every tiling timed.
 
 A layer's entry is keyed by its `schedule.timing_key` (its shapes, kinds and ALU steps, not its
 name nor its data), so a model whose layers another compile has seen — the same network
@@ -55,8 +55,8 @@ class SearchCache:
 
     def __init__(self, path: Path, shortlists: dict, cycles: dict):
         self.path = path
-        #: per layer digest: [(tiling, analytic estimate), …]
-        self._shortlists: dict[str, list[tuple[Tiling, float]]] = shortlists
+        #: per layer digest and shortlist length: [(tiling, analytic estimate), …]
+        self._shortlists: dict[str, dict[int, list[tuple[Tiling, float]]]] = shortlists
         #: per layer digest: {tiling: cycles}
         self._cycles: dict[str, dict[Tiling, int]] = cycles
         self._changed = False
@@ -80,9 +80,12 @@ class SearchCache:
         for digest, entry in entries:
             if not isinstance(entry, dict):
                 continue
-            with contextlib.suppress(TypeError, ValueError):
-                shortlists[digest] = [(_tiling(name), float(value))
-                                      for name, value in entry["shortlist"]]
+            shortlists[digest] = {}
+            with contextlib.suppress(AttributeError):
+                for length, shortlist in entry.get("shortlists", {}).items():
+                    with contextlib.suppress(TypeError, ValueError):
+                        shortlists[digest][int(length)] = [(_tiling(name), float(value))
+                                                           for name, value in shortlist]
             with contextlib.suppress(AttributeError):
                 cycles[digest] = {}
                 for name, value in entry.get("cycles", {}).items():
@@ -99,16 +102,18 @@ class SearchCache:
                 repr(timing_key).encode()).hexdigest()
         return digest
 
-    def shortlist(self, layer_digest: str) -> list[tuple[Tiling, float]] | None:
-        """The shortlist kept for a layer (tilings and analytic estimates), or None."""
-        return self._shortlists.get(layer_digest)
+    def shortlist(self, layer_digest: str, length: int) -> list[tuple[Tiling, float]] | None:
+        """The shortlist of `length` kept for a layer (tilings and analytic estimates), or
+        None."""
+        return self._shortlists.get(layer_digest, {}).get(length)
 
     def cycles(self, layer_digest: str, tiling: Tiling) -> int | None:
         """The cycles kept for a layer under `tiling`, or None."""
         return self._cycles.get(layer_digest, {}).get(tiling)
 
-    def keep_shortlist(self, layer_digest: str, shortlist: list[tuple[Tiling, float]]) -> None:
-        self._shortlists[layer_digest] = list(shortlist)
+    def keep_shortlist(self, layer_digest: str, length: int,
+                       shortlist: list[tuple[Tiling, float]]) -> None:
+        self._shortlists.setdefault(layer_digest, {})[length] = list(shortlist)
         self._changed = True
 
     def keep_cycles(self, layer_digest: str, tiling: Tiling, cycles: int) -> None:
@@ -123,9 +128,10 @@ class SearchCache:
         layers = {}
         for digest in sorted(self._shortlists.keys() | self._cycles.keys()):
             entry = layers[digest] = {}
-            if digest in self._shortlists:
-                entry["shortlist"] = [[_tiling_name(tiling), value]
-                                      for tiling, value in self._shortlists[digest]]
+            entry["shortlists"] = {str(length): [[_tiling_name(tiling), value]
+                                                 for tiling, value in shortlist]
+                                   for length, shortlist in self._shortlists.get(digest,
+                                                                                 {}).items()}
             entry["cycles"] = {_tiling_name(tiling): cycles
                                for tiling, cycles in self._cycles.get(digest, {}).items()}
         try:

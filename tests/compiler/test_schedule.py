@@ -93,10 +93,12 @@ def test_timed_programs_are_the_programs_decoded_from_dram():
                 assert ours == theirs and list(ours.fields) == list(theirs.fields)
 
 
-def test_shortlist_holds_the_best_of_both_rankings():
-    """The timed shortlist: the analytic model's `SHORTLIST` best plans, then the `SHORTLIST`
-    best with each tile's store counted on top of its compute where the tile after next waits
-    for it (two threads, two ACC slots) that are not among them; the two differ here."""
+@pytest.mark.parametrize("length", [8, 3])
+def test_shortlist_holds_the_best_of_both_rankings(length):
+    """The timed shortlist: the analytic model's `length` best plans (`SHORTLIST` by default),
+    then the `length` best with each tile's store counted on top of its compute where the tile
+    after next waits for it (two threads, two ACC slots) that are not among them; the two
+    differ here."""
     from vta.compiler import schedule
     from vta.compiler.cost_model import estimates
     from vta.compiler.partition import partition
@@ -105,7 +107,7 @@ def test_shortlist_holds_the_best_of_both_rankings():
     graph = conv_graph(np.random.default_rng(0), c=64, o=64, h=40, w=40, k=3, pad=1)
     (layer,) = partition(graph, config).layers.values()
     usual = schedule.ranked(layer, config)
-    first = [plan.tiling for plan, _ in usual[:schedule.SHORTLIST]]
+    first = [plan.tiling for plan, _ in usual[:length]]
 
     def with_store_waited(item):
         plan, value = item
@@ -117,12 +119,35 @@ def test_shortlist_holds_the_best_of_both_rankings():
         return waited if plan.tiling.threads == 2 and plan.acc_slots == 2 else value
 
     second = [plan.tiling for plan, _ in sorted(usual, key=with_store_waited)]
-    second = [tiling for tiling in second[:schedule.SHORTLIST] if tiling not in first]
+    second = [tiling for tiling in second[:length] if tiling not in first]
     assert second
-    shortlisted = schedule.shortlisted(layer, config)
+    shortlisted = schedule.shortlisted(layer, config, length)
+    if length == schedule.SHORTLIST:
+        assert shortlisted == schedule.shortlisted(layer, config)
     assert [plan.tiling for plan, _ in shortlisted] == first + second
     assert [value for _, value in shortlisted] == [estimates(plan, config)[0]
                                                    for plan, _ in shortlisted]
+
+
+def test_a_shorter_shortlist_times_fewer_tilings_and_finds_no_faster_one():
+    """`CycleCost(shortlist=N)` times the N best of each ranking, no more; the tiling it
+    chooses is one of the default shortlist's, never faster than the default's choice."""
+    from vta.compiler import schedule
+    from vta.compiler.partition import partition
+    from vta.isa import Config, VtaError
+    config = Config.preset("pynq")
+    graph = conv_graph(np.random.default_rng(0), c=64, o=64, h=40, w=40, k=3, pad=1)
+    (layer,) = partition(graph, config).layers.values()
+    with schedule.CycleCost(config, workers=1) as wide, \
+            schedule.CycleCost(config, workers=1, shortlist=2) as narrow:
+        plan, cycles = schedule.choose(layer, config, wide)
+        short_plan, short_cycles = schedule.choose(layer, config, narrow)
+        assert 2 < len(narrow.cycles) <= 4 < len(wide.cycles)
+        assert short_plan.tiling in [tiling for _, tiling in wide.cycles]
+        assert short_cycles == wide.cycles[(schedule.timing_key(layer), short_plan.tiling)]
+        assert short_cycles >= cycles
+    with pytest.raises(VtaError, match="shortlist 0"):
+        schedule.CycleCost(config, shortlist=0)
 
 
 @pytest.mark.parametrize("graph", [

@@ -1,7 +1,7 @@
 """The schedule search's cache (`vta.compiler.search_cache`): `vta compile` of a model whose layer
 shapes an earlier compile searched ranks and times none of them again, and writes the bytes a
 compile without the cache writes; a damaged file is searched around and written again; another
-config searches afresh; `vta cache` lists and cleans the files."""
+config or shortlist length searches afresh; `vta cache` lists and cleans the files."""
 
 import json
 
@@ -87,7 +87,7 @@ def test_a_damaged_file_is_searched_around_and_written_again(models, tmp_path, c
     (entry,) = (cache_dir / search_cache.FOLDER).glob("*.json")
     layers = json.loads(entry.read_text())["layers"]
     for number, damage in enumerate((b"{not json", json.dumps({"layers": {
-            digest: {"shortlist": [["1,2", "x"]], "cycles": {"1,1,1,1,1,0": "many"}}
+            digest: {"shortlists": {"8": [["1,2", "x"]]}, "cycles": {"1,1,1,1,1,0": "many"}}
             for digest in layers}}).encode())):
         entry.write_bytes(damage)
         searched.update(ranked=0, timed=0)
@@ -107,11 +107,23 @@ def test_no_cache_another_config_or_compile_cache_0_search_again(models, tmp_pat
         compile_cli(capsys, renamed(models[0], tmp_path, options[-1].strip("-")),
                     "-o", tmp_path / "b.vtab", *options)
         assert searched["timed"] > 0
+    # another shortlist length: the layers are ranked again, their tilings timed before not
+    searched.update(ranked=0, timed=0)
+    compile_cli(capsys, renamed(models[0], tmp_path, "short"), "-o", tmp_path / "c.vtab",
+                "--shortlist", "3")
+    assert searched["ranked"] > 0 and searched["timed"] == 0
     assert len(list((cache_dir / search_cache.FOLDER).glob("*.json"))) == 2
     monkeypatch.setenv("VTA_COMPILE_CACHE", "0")
     searched.update(timed=0)
-    compile_cli(capsys, renamed(models[0], tmp_path, "off"), "-o", tmp_path / "c.vtab")
+    compile_cli(capsys, renamed(models[0], tmp_path, "off"), "-o", tmp_path / "d.vtab")
     assert searched["timed"] > 0
+
+
+def test_shortlist_must_be_positive(models, tmp_path, capsys):
+    assert main(["compile", str(models[0]), "-o", str(tmp_path / "a.vtab"),
+                 "--shortlist", "0"]) != 0
+    assert "--shortlist 0" in capsys.readouterr().err
+    assert not (tmp_path / "a.vtab").exists()
 
 
 def test_vta_cache_lists_and_cleans_the_searches(models, tmp_path, capsys, cache_dir):

@@ -27,6 +27,10 @@ def add_arguments(parser):
                         help="list every node: where it runs, why not on VTA, MACs, cycles, "
                              "host time (one inference on the functional backend measures it; "
                              "--json prints this report)")
+    parser.add_argument("--shortlist", type=int, default=None, metavar="N",
+                        help="tilings the cycle model times per layer from each of the analytic "
+                             "model's two rankings (default 8; fewer compile faster and may "
+                             "choose slower tilings)")
     parser.add_argument("--no-cache", action="store_true",
                         help="compile even when the compile cache holds this model for this "
                              "config and compiler, and search every layer's tiling again "
@@ -54,7 +58,7 @@ def run(args) -> int:
     from vta.compiler import artifact, compile_cache
     from vta.compiler.build import compile_graph
     from vta.compiler.onnx_import import import_onnx
-    from vta.compiler.schedule import EARLY_POOL_BYTES, CycleCost
+    from vta.compiler.schedule import EARLY_POOL_BYTES, SHORTLIST, CycleCost
     from vta.compiler.search_cache import SearchCache
     from vta.compiler.report import (format_report, measured_host_times, model_labels,
                                      placement_report, share_summary)
@@ -63,9 +67,12 @@ def run(args) -> int:
     config = config_from(args)
     shapes = input_shapes(args.input_shape)
     widths = (config.inp_width, config.wgt_width)
+    shortlist = SHORTLIST if args.shortlist is None else args.shortlist
+    if shortlist < 1:
+        raise Failure(f"--shortlist {shortlist}: time at least one tiling per ranking (N ≥ 1)")
     entry = None if args.no_cache else compile_cache.key(
         args.model, config, {"input_shapes": {name: list(dims) for name, dims in shapes.items()},
-                             "widths": list(widths)})
+                             "widths": list(widths), "shortlist": shortlist})
     cached = compile_cache.load(entry) if entry is not None else None
     if cached is not None:
         try:
@@ -78,7 +85,7 @@ def run(args) -> int:
             print(f"vta compile: {notice}", file=sys.stderr)
     else:
         searched = None if args.no_cache else SearchCache.load(config)
-        with _about(args.model), CycleCost(config, cache=searched) as cost:
+        with _about(args.model), CycleCost(config, cache=searched, shortlist=shortlist) as cost:
             if args.model.is_file() and args.model.stat().st_size >= EARLY_POOL_BYTES:
                 cost.start()        # the schedule search's workers start during the import
             with progress.step(f"importing {args.model.name}"):

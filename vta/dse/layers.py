@@ -77,7 +77,7 @@ class _Candidate(NamedTuple):
 class _Group:
     """One layer shape under one cost key: every candidate tiling (with its slots) with its
     analytic estimates (`cost_model.estimates`), ordered by the first, the shortlist of each
-    set of buffer depths, and the programs (cycles or None, counters) made so far."""
+    set of buffer depths (and shortlist length), and the programs (cycles or None, counters) made so far."""
 
     ordered: list[_Candidate]
     shortlists: dict = dataclasses.field(default_factory=dict)
@@ -132,16 +132,17 @@ class SharedCost(CycleCost):
                          _shared(layer, entry.tiling, entry.slots, capacity), capacity):
                     yield entry
 
-        if self.depths not in group.shortlists:
+        searched = (self.depths, self.shortlist)
+        if searched not in group.shortlists:
             by_wait = sorted(group.ordered, key=lambda entry: waited(
                 acc_slots(entry.tiling.threads, entry.slots, capacity), entry.estimate,
                 entry.store_on_top))
-            group.shortlists[self.depths] = heads(fitting(group.ordered), fitting(by_wait),
-                                                  lambda entry: entry.tiling)
+            group.shortlists[searched] = heads(fitting(group.ordered), fitting(by_wait),
+                                               lambda entry: entry.tiling, self.shortlist)
         return [(SramPlan(layer, tiling, slots, _shared(layer, tiling, slots, capacity),
                           full_tile, full_regions, capacity), value)
                 for value, _, tiling, full_tile, full_regions, slots
-                in group.shortlists[self.depths]]
+                in group.shortlists[searched]]
 
     def program(self, layer, tiling, timed: bool = True) -> tuple[int | None, dict]:
         """(cycles on the cycle model, counters) of `layer`'s program under `tiling` (shared
