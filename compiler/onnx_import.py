@@ -138,16 +138,24 @@ class Importer:
         return self.graph if self._settle_deferred() else None
 
     def _settle_deferred(self) -> bool:
-        """Complete the nodes whose plans were computed in `executor` (those still in the
-        graph); False when a plan failed."""
+        """Complete the nodes whose plans were sent to `executor` (those still in the graph);
+        False when a plan failed. The plans no worker has taken yet are computed here, the
+        last first, while the workers take the first (the workers start while the walk goes
+        on, and a small model's walk may end before they take any)."""
+        plans: list = [None] * len(self.deferred)
         try:
-            plans = [future.result() for _, _, future in self.deferred]
+            for index in reversed(range(len(self.deferred))):
+                _, _, future, plan, options = self.deferred[index]
+                if future.cancel():
+                    plans[index] = plan_requantization(*plan, **options)
+            plans = [future.result() if requant is None else requant
+                     for requant, (_, _, future, *_) in zip(plans, self.deferred)]
         except Exception:  # noqa: BLE001 - any failure: the plain walk decides what it means
-            for _, _, future in self.deferred:
+            for _, _, future, *_ in self.deferred:
                 future.cancel()
             return False
         positions = {id(node): index for index, node in enumerate(self.graph.nodes)}
-        for (node, pending, _), requant in zip(self.deferred, plans):
+        for (node, pending, *_), requant in zip(self.deferred, plans):
             index = positions.get(id(node))
             if index is not None:
                 self.graph.nodes[index] = dataclasses.replace(
@@ -359,7 +367,7 @@ class Importer:
         future = self.executor.submit(plan_requantization, *plan, **options)
         value = self.emit(pending.node_type, pending.label, pending.inputs, output,
                           requant=None, **pending.node_fields())
-        self.deferred.append((self.graph.nodes[-1], pending, future))
+        self.deferred.append((self.graph.nodes[-1], pending, future, plan, options))
         return value
 
     @staticmethod

@@ -38,6 +38,21 @@ def test_round_trip_runs_bit_exact(compiled, vtab):
     np.testing.assert_array_equal(got, reference.run(graph, feeds)["y"])
 
 
+def test_incompressible_sections_are_stored_and_others_compressed():
+    """A section is one zlib stream: stored where it barely compresses (random int8 weights:
+    compressing them costs time and saves nothing), compressed where it does (a program's
+    repeated instructions); either inflates to its bytes."""
+    import zlib
+    rng = np.random.default_rng(9)
+    weights = rng.integers(-128, 128, 300_000, dtype=np.int8).tobytes()
+    program = np.tile(rng.integers(0, 256, 16 * 37, dtype=np.uint8), 500).tobytes()
+    for data, most in ((weights, 1.001), (program, 0.1)):
+        packed = artifact._packed(data)
+        assert zlib.decompress(packed) == data
+        assert len(packed) <= most * len(data)
+    assert len(artifact._packed(weights)) >= len(weights)          # stored, not deflated
+
+
 def test_same_isa_with_other_bus_is_accepted(vtab):
     """The fingerprint covers the ISA keys and ALU_MUL, not bus width or clock."""
     assert artifact.load(vtab, Config.preset("ultra96")).config == PYNQ

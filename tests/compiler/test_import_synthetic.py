@@ -229,6 +229,39 @@ def test_plans_computed_in_an_executor_give_the_plain_import(alu_mul, tmp_path):
             == artifact.to_bytes(compile_graph(plain, config)))
 
 
+def test_plans_no_worker_took_are_computed_by_the_importer(tmp_path):
+    """Where the executor's workers are busy (still starting, on a board of two cores) when the
+    walk ends, the importer computes the plans none has taken itself: the same model, and no
+    plan is left to the executor."""
+    import threading
+
+    path, _ = build(case_residual_add, SETTINGS["int8-per-channel"], tmp_path)
+    plain = import_onnx(path, alu_mul=True)
+    ran = []
+    release = threading.Event()
+    # the only worker is busy meanwhile (for 20 s at most: an importer that waited for it
+    # gets its plans then, computed there, and fails below rather than hangs)
+    timer = threading.Timer(20, release.set)
+    timer.start()
+    with CountingExecutor(1) as executor:
+        executor.submit(release.wait)
+        original = executor.submit
+
+        def submit(function, *args, **kwargs):
+            return original(lambda: ran.append(function) or function(*args, **kwargs))
+
+        executor.submit = submit
+        try:
+            shared = import_onnx(path, alu_mul=True, executor=executor)
+        finally:
+            timer.cancel()
+            release.set()
+    assert executor.submitted >= 3 and not ran
+    config = Config.preset("pynq")
+    assert (artifact.to_bytes(compile_graph(shared, config))
+            == artifact.to_bytes(compile_graph(plain, config)))
+
+
 def test_power_of_two_model_needs_no_multiply(tmp_path):
     from vta.compiler.quantize import round_scales_to_powers_of_two
     import onnx
