@@ -49,13 +49,18 @@ def compiler_digest() -> str:
     return digest.hexdigest()
 
 
+def enabled() -> bool:
+    """Whether compiles may use the caches (``VTA_COMPILE_CACHE=0`` turns them off)."""
+    return os.environ.get("VTA_COMPILE_CACHE", "1") != "0"
+
+
 def key(model: Path, config: Config, options: dict) -> str | None:
     """The cache key of compiling the ONNX file `model` for `config` with compile `options`
     (JSON-serializable), or None where the model cannot be cached (unreadable, or with
     external data)."""
     from vta.compiler.artifact import FORMAT_VERSION
 
-    if os.environ.get("VTA_COMPILE_CACHE", "1") == "0":
+    if not enabled():
         return None
     try:
         data = model.read_bytes()

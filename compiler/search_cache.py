@@ -20,10 +20,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 
-from vta.compiler.compile_cache import compiler_digest
+from vta.compiler import compile_cache
 from vta.compiler.tiling import Tiling
 from vta.isa import Config, VtaError
 from vta.isa.files import cache_home, write_atomically
@@ -41,12 +40,33 @@ def _tiling_name(tiling: Tiling) -> str:
 
 
 def _tiling(name: str) -> Tiling:
+    if not isinstance(name, str):
+        raise ValueError(f"tiling {name!r}")
     values = [int(value) for value in name.split(",")]
     fields = dataclasses.fields(Tiling)
     if len(values) != len(fields):
         raise ValueError(f"tiling {name!r}")
     return Tiling(*(bool(value) if field.type in (bool, "bool") else value
                     for field, value in zip(fields, values)))
+
+
+def _items(value) -> list:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def _entry(entry) -> tuple[dict, dict]:
+    """(shortlists by length, cycles by tiling) of a layer's entry in a file, without what
+    cannot be read in it."""
+    shortlists, cycles = {}, {}
+    for length, shortlist in _items(entry.get("shortlists") if isinstance(entry, dict) else None):
+        with contextlib.suppress(TypeError, ValueError):
+            shortlists[int(length)] = [(_tiling(name), float(value))
+                                       for name, value in shortlist]
+    for name, value in _items(entry.get("cycles") if isinstance(entry, dict) else None):
+        with contextlib.suppress(ValueError):
+            if type(value) is int:
+                cycles[_tiling(name)] = value
+    return shortlists, cycles
 
 
 class SearchCache:
@@ -67,31 +87,18 @@ class SearchCache:
         """The cache of `config` under this compiler (empty if none was saved; what cannot be
         read in it is left out), or None where compile caching is off
         (``VTA_COMPILE_CACHE=0``)."""
-        if os.environ.get("VTA_COMPILE_CACHE", "1") == "0":
+        if not compile_cache.enabled():
             return None
-        name = hashlib.sha256(f"{config.fingerprint}\0{compiler_digest()}".encode()).hexdigest()
+        name = hashlib.sha256(
+            f"{config.fingerprint}\0{compile_cache.compiler_digest()}".encode()).hexdigest()
         path = folder() / f"{name}.json"
-        shortlists, cycles = {}, {}
         try:
             layers = json.loads(path.read_text())["layers"]
-            entries = layers.items()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            entries = ()
-        for digest, entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            shortlists[digest] = {}
-            with contextlib.suppress(AttributeError):
-                for length, shortlist in entry.get("shortlists", {}).items():
-                    with contextlib.suppress(TypeError, ValueError):
-                        shortlists[digest][int(length)] = [(_tiling(name), float(value))
-                                                           for name, value in shortlist]
-            with contextlib.suppress(AttributeError):
-                cycles[digest] = {}
-                for name, value in entry.get("cycles", {}).items():
-                    with contextlib.suppress(TypeError, ValueError):
-                        if type(value) is int:
-                            cycles[digest][_tiling(name)] = value
+        except (OSError, ValueError, KeyError, TypeError):
+            layers = {}
+        entries = {digest: _entry(entry) for digest, entry in _items(layers)}
+        shortlists = {digest: entry[0] for digest, entry in entries.items()}
+        cycles = {digest: entry[1] for digest, entry in entries.items()}
         return cls(path, shortlists, cycles)
 
     def layer_digest(self, timing_key: tuple) -> str:
