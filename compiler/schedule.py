@@ -91,6 +91,8 @@ class CycleCost:
         self.workers = workers or os.cpu_count() or 1
         self.cache = cache
         self.shortlist = shortlist
+        #: layer shapes whose shortlist came from `cache`
+        self.cached_shapes = 0
         self.cycles: dict[tuple, int] = {}
         #: per `timing_key`: the layer ranked, its shortlist
         self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
@@ -144,6 +146,7 @@ class CycleCost:
         except (VtaError, ValueError, KeyError, ZeroDivisionError):
             return False                # an entry edited by hand: rank the layer again
         self._rankings[key] = (layer, head)
+        self.cached_shapes += 1
         return True
 
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:

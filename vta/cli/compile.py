@@ -110,11 +110,18 @@ def run(args) -> int:
         emit(args, report, format_report(report))
     elif not args.quiet:
         how = ("read from the compile cache (--no-cache compiles again)" if cached is not None
-               else f"compiled in {model.compile_seconds:.1f} s")
+               else f"compiled in {model.compile_seconds:.1f} s" + _searched(cost))
         print(f"{args.output}: {len(model.nodes)} operators for {config.model_string} "
               f"(fingerprint {config.isa_fingerprint}) {how}")
         print(share_summary(model.nodes))
     return 0
+
+
+def _searched(cost) -> str:
+    """What the search cache gave a compile, if anything."""
+    if not cost.cached_shapes:
+        return ""
+    return f" ({cost.cached_shapes} layer shapes searched before, from the search cache)"
 
 
 @contextlib.contextmanager
