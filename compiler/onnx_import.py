@@ -145,21 +145,20 @@ class Importer:
         plans: list = [None] * len(self.deferred)
         try:
             for index in reversed(range(len(self.deferred))):
-                _, _, future, plan, options = self.deferred[index]
+                _, _, future, plan, args, options = self.deferred[index]
                 if future.cancel():
-                    plans[index] = plan_requantization(*plan, **options)
-            plans = [future.result() if requant is None else requant
-                     for requant, (_, _, future, *_) in zip(plans, self.deferred)]
+                    plans[index] = (plan(*args, **options),)
+            plans = [(future.result(),) if planned is None else planned
+                     for planned, (_, _, future, *_) in zip(plans, self.deferred)]
         except Exception:  # noqa: BLE001 - any failure: the plain walk decides what it means
             for _, _, future, *_ in self.deferred:
                 future.cancel()
             return False
         positions = {id(node): index for index, node in enumerate(self.graph.nodes)}
-        for (node, pending, *_), requant in zip(self.deferred, plans):
+        for (node, fields_of, *_), (planned,) in zip(self.deferred, plans):
             index = positions.get(id(node))
             if index is not None:
-                self.graph.nodes[index] = dataclasses.replace(
-                    node, **self._requantized_fields(pending, requant))
+                self.graph.nodes[index] = dataclasses.replace(node, **fields_of(planned))
         return True
 
     def _import_node(self, node: onnx.NodeProto, label: str) -> list:
@@ -350,24 +349,42 @@ class Importer:
                              requant=requant, product=True)
         if pending.kind == "add":
             a, b = (self.graph.values[name].quant for name in pending.inputs)
-            steps_a, steps_b, requant = plan_add(
-                (a.scale, b.scale), (a.zero_point, b.zero_point), scale=quant.scale,
-                zero_point=quant.zero_point, lo=lo, hi=hi, alu_mul=self.alu_mul, where=where)
-            return self.emit(ir.Add, pending.label, pending.inputs, output,
-                             input_steps=(steps_a, steps_b), requant=requant)
+
+            def added(planned) -> dict:
+                steps_a, steps_b, requant = planned or (None, None, None)
+                return {"input_steps": (steps_a, steps_b), "requant": requant}
+
+            return self._planned(ir.Add, pending.label, pending.inputs, output, added, plan_add,
+                                 (a.scale, b.scale), (a.zero_point, b.zero_point),
+                                 scale=quant.scale, zero_point=quant.zero_point, lo=lo, hi=hi,
+                                 alu_mul=self.alu_mul, where=where)
         pending = pending.settle_constant_channels(quant.scale, quant.zero_point, lo, hi)
-        plan = (exact_multiplier(pending.acc_scale, quant.scale),)
-        options = dict(zero_point=quant.zero_point, lo=lo, hi=hi, acc_bound=pending.acc_bound(),
-                       alu_mul=self.alu_mul, where=where,
-                       absorb=pending.kind in ("conv", "convtranspose", "dense", "requant"))
+
+        def requantized(requant) -> dict:
+            if requant is None:
+                return pending.node_fields() | {"requant": None}
+            return self._requantized_fields(pending, requant)
+
+        return self._planned(pending.node_type, pending.label, pending.inputs, output,
+                             requantized, plan_requantization,
+                             exact_multiplier(pending.acc_scale, quant.scale),
+                             zero_point=quant.zero_point, lo=lo, hi=hi,
+                             acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where,
+                             absorb=pending.kind in ("conv", "convtranspose", "dense",
+                                                     "requant"))
+
+    def _planned(self, node_type, label: str, inputs, output: ir.Value, fields_of, plan,
+                 *args, **options) -> ir.Value:
+        """Emit the node whose fields `fields_of` makes of `plan(*args, **options)` (its
+        requantization): planned here without an executor; else the plan sent to it and the
+        node emitted with ``fields_of(None)``, completed when the walk ends
+        (`_settle_deferred`)."""
         if self.executor is None:
-            requant = plan_requantization(*plan, **options)
-            return self.emit(pending.node_type, pending.label, pending.inputs, output,
-                             **self._requantized_fields(pending, requant))
-        future = self.executor.submit(plan_requantization, *plan, **options)
-        value = self.emit(pending.node_type, pending.label, pending.inputs, output,
-                          requant=None, **pending.node_fields())
-        self.deferred.append((self.graph.nodes[-1], pending, future, plan, options))
+            return self.emit(node_type, label, inputs, output,
+                             **fields_of(plan(*args, **options)))
+        future = self.executor.submit(plan, *args, **options)
+        value = self.emit(node_type, label, inputs, output, **fields_of(None))
+        self.deferred.append((self.graph.nodes[-1], fields_of, future, plan, args, options))
         return value
 
     @staticmethod
