@@ -54,6 +54,18 @@ def _items(value) -> list:
     return list(value.items()) if isinstance(value, dict) else []
 
 
+def _read(path: Path) -> tuple[dict, dict]:
+    """(shortlists, cycles) per layer digest of the file at `path` (empty where there is
+    none), without what cannot be read in it."""
+    try:
+        layers = json.loads(path.read_text())["layers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        layers = {}
+    entries = {digest: _entry(entry) for digest, entry in _items(layers)}
+    return ({digest: entry[0] for digest, entry in entries.items()},
+            {digest: entry[1] for digest, entry in entries.items()})
+
+
 def _entry(entry) -> tuple[dict, dict]:
     """(shortlists by length, cycles by tiling) of a layer's entry in a file, without what
     cannot be read in it."""
@@ -92,14 +104,7 @@ class SearchCache:
         name = hashlib.sha256(
             f"{config.fingerprint}\0{compile_cache.compiler_digest()}".encode()).hexdigest()
         path = folder() / f"{name}.json"
-        try:
-            layers = json.loads(path.read_text())["layers"]
-        except (OSError, ValueError, KeyError, TypeError):
-            layers = {}
-        entries = {digest: _entry(entry) for digest, entry in _items(layers)}
-        shortlists = {digest: entry[0] for digest, entry in entries.items()}
-        cycles = {digest: entry[1] for digest, entry in entries.items()}
-        return cls(path, shortlists, cycles)
+        return cls(path, *_read(path))
 
     def layer_digest(self, timing_key: tuple) -> str:
         """The name of a layer's entry: a digest of its `timing_key`."""
@@ -128,19 +133,23 @@ class SearchCache:
         self._changed = True
 
     def save(self) -> None:
-        """Write the file if anything was added (atomically; a cache that cannot be written
-        is left as it was)."""
+        """Write the file if anything was added, with what other compiles saved there since
+        `load` (atomically; a cache that cannot be written is left as it was)."""
         if not self._changed:
             return
+        shortlists, cycles = _read(self.path)
+        for digest, kept in self._shortlists.items():
+            shortlists.setdefault(digest, {}).update(kept)
+        for digest, kept in self._cycles.items():
+            cycles.setdefault(digest, {}).update(kept)
         layers = {}
-        for digest in sorted(self._shortlists.keys() | self._cycles.keys()):
-            entry = layers[digest] = {}
-            entry["shortlists"] = {str(length): [[_tiling_name(tiling), value]
-                                                 for tiling, value in shortlist]
-                                   for length, shortlist in self._shortlists.get(digest,
-                                                                                 {}).items()}
-            entry["cycles"] = {_tiling_name(tiling): cycles
-                               for tiling, cycles in self._cycles.get(digest, {}).items()}
+        for digest in sorted(shortlists.keys() | cycles.keys()):
+            layers[digest] = {
+                "shortlists": {str(length): [[_tiling_name(tiling), value]
+                                             for tiling, value in shortlist]
+                               for length, shortlist in shortlists.get(digest, {}).items()},
+                "cycles": {_tiling_name(tiling): count
+                           for tiling, count in cycles.get(digest, {}).items()}}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(self.path, json.dumps({"layers": layers}).encode())

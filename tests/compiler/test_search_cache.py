@@ -121,6 +121,24 @@ def test_no_cache_another_config_or_compile_cache_0_search_again(models, tmp_pat
     assert searched["timed"] > 0
 
 
+def test_compiles_at_once_keep_each_others_entries(cache_dir):
+    """Two compiles of one config that load the file before either saves: the second to save
+    keeps the first's entries."""
+    from vta.compiler.tiling import Tiling
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    first, second = search_cache.SearchCache.load(config), search_cache.SearchCache.load(config)
+    tiling = Tiling(1, 2, 3, 1, 2, False)
+    first.keep_cycles("a", tiling, 100)
+    second.keep_cycles("b", tiling, 200)
+    second.keep_shortlist("b", 8, [(tiling, 150.5)])
+    first.save()
+    second.save()
+    kept = search_cache.SearchCache.load(config)
+    assert (kept.cycles("a", tiling), kept.cycles("b", tiling)) == (100, 200)
+    assert kept.shortlist("b", 8) == [(tiling, 150.5)] and kept.shortlist("a", 8) is None
+
+
 def test_shortlist_must_be_positive(models, tmp_path, capsys):
     assert main(["compile", str(models[0]), "-o", str(tmp_path / "a.vtab"),
                  "--shortlist", "0"]) != 0
