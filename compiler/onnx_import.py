@@ -142,20 +142,20 @@ class Importer:
         False when a plan failed. The plans no worker has taken yet are computed here, the
         last first, while the workers take the first (the workers start while the walk goes
         on, and a small model's walk may end before they take any)."""
-        plans: list = [None] * len(self.deferred)
+        here = {}
         try:
             for index in reversed(range(len(self.deferred))):
                 _, _, future, plan, args, options = self.deferred[index]
                 if future.cancel():
-                    plans[index] = (plan(*args, **options),)
-            plans = [(future.result(),) if planned is None else planned
-                     for planned, (_, _, future, *_) in zip(plans, self.deferred)]
+                    here[index] = plan(*args, **options)
+            plans = [here[index] if index in here else future.result()
+                     for index, (_, _, future, *_) in enumerate(self.deferred)]
         except Exception:  # noqa: BLE001 - any failure: the plain walk decides what it means
             for _, _, future, *_ in self.deferred:
                 future.cancel()
             return False
         positions = {id(node): index for index, node in enumerate(self.graph.nodes)}
-        for (node, fields_of, *_), (planned,) in zip(self.deferred, plans):
+        for (node, fields_of, *_), planned in zip(self.deferred, plans):
             index = positions.get(id(node))
             if index is not None:
                 self.graph.nodes[index] = dataclasses.replace(node, **fields_of(planned))
