@@ -4,6 +4,7 @@ cycle-model timing of the shortlist), code emission, and `.vtab` serialization.
 
     python benchmarks/compile_time.py [resnet18] [efficientnet_lite0] [digits]
                                       [--repeat N] [--serial] [--profile N] [--shortlist N]
+                                      [--warm]
 
 Each phase's time is exclusive (a phase started inside another is not counted twice). With
 `--serial` the candidate timings run in this process (no pool), and the CPU seconds of this
@@ -11,7 +12,9 @@ process (printed too, in total and per phase) measure the work whatever the mach
 functions with the most own time under cProfile (which slows everything ~2×). `--shortlist N`
 times N tilings per ranking instead of 8; the VTA layers' cycles the search chose are printed
 with each compile (their sum is the network's cycles). Times on a shared machine are noisy:
-the load average is printed with them. The search cache is not used: every compile searches.
+the load average is printed with them. Every compile searches, unless `--warm`: then a first
+compile of the model, not timed, fills a search cache (in a temporary folder) that the timed
+ones read, as a compile of a model whose layer shapes were compiled before does.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import contextlib
 import cProfile
 import os
 import pstats
+import tempfile
 import time
 from collections import defaultdict
 
 from vta.compiler import artifact, build, schedule
 from vta.compiler.onnx_import import import_onnx
+from vta.compiler.search_cache import SearchCache
 from vta.isa import Config
 
 #: (module, function name) -> phase: the functions timed, patched where their callers look them
@@ -96,13 +101,14 @@ class PhaseTimer:
 OTHER = "other (layout, planning, host steps)"
 
 
-def compile_once(path, config: Config, shortlist: int = schedule.SHORTLIST
+def compile_once(path, config: Config, shortlist: int = schedule.SHORTLIST,
+                 cache: SearchCache | None = None
                  ) -> tuple[dict[str, tuple[float, float]], float, float, bytes, int]:
     """((wall, CPU) seconds per phase, total seconds, CPU seconds of this process, the .vtab
-    bytes, the VTA layers' cycles) of one compile."""
+    bytes, the VTA layers' cycles) of one compile (reading and filling `cache` if given)."""
     timer = PhaseTimer()
     started, cpu = time.perf_counter(), time.process_time()
-    with timer.patched(), schedule.CycleCost(config, shortlist=shortlist) as cost:
+    with timer.patched(), schedule.CycleCost(config, shortlist=shortlist, cache=cache) as cost:
         if os.path.getsize(path) >= schedule.EARLY_POOL_BYTES \
                 and schedule.PARALLEL_CYCLES < float("inf"):
             cost.start()                    # as `vta compile`: workers start during the import
@@ -131,22 +137,38 @@ def main() -> None:
                         help="tilings timed per ranking (default %(default)s)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="print the N functions with the most own time (cProfile)")
+    parser.add_argument("--warm", action="store_true",
+                        help="time compiles that find the search in the search cache")
     args = parser.parse_args()
+    if args.warm:
+        with tempfile.TemporaryDirectory() as folder:
+            os.environ["VTA_CACHE_DIR"], os.environ["VTA_COMPILE_CACHE"] = folder, "1"
+            measure(args)
+    else:
+        measure(args)
+
+
+def measure(args) -> None:
     config = Config.preset(args.preset)
     if args.serial:
         schedule.PARALLEL_CYCLES = schedule.PARALLEL_TILINGS = float("inf")
     for name in args.models:
         path = model_path(name)
         digests = set()
+        if args.warm:
+            compile_once(path, config, args.shortlist, SearchCache.load(config))
         for run in range(args.repeat):
             profile = cProfile.Profile() if args.profile else None
+            cache = SearchCache.load(config) if args.warm else None
             with profile or contextlib.nullcontext():
-                phases, total, cpu, data, cycles = compile_once(path, config, args.shortlist)
+                phases, total, cpu, data, cycles = compile_once(path, config, args.shortlist,
+                                                                cache)
             digests.add(hash(data))
             load = os.getloadavg()[0]
             print(f"{name} run {run + 1}: {total:.2f} s, {cpu:.2f} CPU s in this process "
                   f"(load average {load:.1f}, {os.cpu_count()} cores); shortlist "
-                  f"{args.shortlist}, VTA layers {cycles:,} cycles")
+                  f"{args.shortlist}, VTA layers {cycles:,} cycles"
+                  f"{', search cache read' if args.warm else ''}")
             print(f"  {'phase':38} {'wall':>9}  {'share':>7}  {'CPU here':>10}")
             for phase, (seconds, cpu_seconds) in sorted(phases.items(),
                                                         key=lambda item: -item[1][0]):
