@@ -38,49 +38,39 @@ def run(args) -> int:
     return {"info": _info, "clean": _clean}[args.cache_command](args)
 
 
-def _model_entries():
-    from vta.isa.files import cache_home
+def _files(kind: str, folder, pattern: str) -> list:
+    """The entries of `kind`: the files in `folder` that match `pattern` (not dot files:
+    builds under way)."""
     from vta.runtime.backends.rtl.cache import Entry
 
-    folder = cache_home() / "models"
     if not folder.is_dir():
         return []
     found = []
-    for path in folder.iterdir():
-        if path.is_file() and not path.name.startswith("."):     # dot files: builds under way
+    for path in folder.glob(pattern):
+        if path.is_file() and not path.name.startswith("."):
             info = path.stat()
-            found.append(Entry("models", path, info.st_size, info.st_mtime))
+            found.append(Entry(kind, path, info.st_size, info.st_mtime))
     return found
+
+
+def _model_entries():
+    from vta.isa.files import cache_home
+
+    return _files("models", cache_home() / "models", "*")
 
 
 def _compiled_entries():
     """The compile cache's `.vtab` files (`vta.compiler.compile_cache`)."""
     from vta.compiler import compile_cache
-    from vta.runtime.backends.rtl.cache import Entry
 
-    folder = compile_cache.folder()
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob("*.vtab"):
-        info = path.stat()
-        found.append(Entry("compiled", path, info.st_size, info.st_mtime))
-    return found
+    return _files("compiled", compile_cache.folder(), "*.vtab")
 
 
 def _search_entries():
     """The schedule search's files (`vta.compiler.search_cache`)."""
     from vta.compiler import search_cache
-    from vta.runtime.backends.rtl.cache import Entry
 
-    folder = search_cache.folder()
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob("*.json"):
-        info = path.stat()
-        found.append(Entry("search", path, info.st_size, info.st_mtime))
-    return found
+    return _files("search", search_cache.folder(), "*.json")
 
 
 def _entries():
