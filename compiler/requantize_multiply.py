@@ -57,7 +57,7 @@ CLAMP_SLACK = 2
 #: The largest second factor b of a chain ⌊acc·a / 2^s⌋·b (its truncation error grows with b).
 CHAIN_FACTOR = 512
 #: Lanes `_chain` works on at once (its arrays are lanes × CHAIN_FACTOR floats).
-CHAIN_LANES = 64
+CHAIN_LANES = 256
 
 
 @dataclass(frozen=True)
@@ -222,20 +222,32 @@ def _corrections(remainder: np.ndarray, reach: np.ndarray, main: np.ndarray):
 
 def _two_factors(mu: np.ndarray):
     """Per lane, 16-bit factors (f, g) whose product is closest to mu (IMM_MAX < mu ≤
-    IMM_MAX²)."""
+    IMM_MAX²), the smallest such f.
+
+    Only f up to √(mu + f₀/2) (f₀ the smallest f) and, where g may be below f₀, the f with
+    g = f₀ − 1 are tried: any other f has g < f, and then f' = g, with the nearest g' (or
+    IMM_MAX), comes closer or as close and first."""
     first, second = np.empty(mu.shape, np.int64), np.empty(mu.shape, np.int64)
     factors = np.arange(IMM_MAX + 1, dtype=np.float64)
     for index, target in np.ndenumerate(mu):
-        # in floats, in place: the factors and their products are exact integers (< 2^31)
-        f = factors[math.ceil(target / IMM_MAX):]
-        g = np.divide(target, f)
-        np.round(g, out=g)
-        np.clip(g, 1, IMM_MAX, out=g)
-        product = np.multiply(f, g, out=np.empty_like(g))
-        product -= target
-        np.abs(product, out=product)
-        best = int(np.argmin(product))
-        first[index], second[index] = f[best], g[best]
+        smallest = math.ceil(target / IMM_MAX)
+        root = math.isqrt(int(target + smallest / 2)) + 2
+        tail = max(root, int(target / (smallest - 0.5)) - 1) if smallest > 1 else IMM_MAX + 1
+        best = None
+        for f in (factors[smallest:root], factors[tail:]):
+            if not f.size:
+                continue
+            # in floats, in place: the factors and their products are exact integers (< 2^31)
+            g = np.divide(target, f)
+            np.round(g, out=g)
+            np.clip(g, 1, IMM_MAX, out=g)
+            product = np.multiply(f, g, out=np.empty_like(g))
+            product -= target
+            np.abs(product, out=product)
+            at = int(np.argmin(product))
+            if best is None or product[at] < best[0]:
+                best = (product[at], f[at], g[at])
+        first[index], second[index] = best[1], best[2]
     return first, second
 
 
@@ -256,7 +268,7 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
     mu_all = np.broadcast_to(multiplier * 2.0 ** total, lanes).ravel()
     reach_all = np.broadcast_to(reach, lanes).ravel()
     limit_all = np.minimum(IMM_MAX, (X_LIMIT - 1) // (reach_all + 1))
-    b = np.arange(1, CHAIN_FACTOR + 1, dtype=np.int64)
+    b_all = np.arange(1, CHAIN_FACTOR + 1, dtype=np.int64)
     units = np.full(mu_all.shape, np.inf)
     shift, a_best, b_best = (np.zeros(mu_all.shape, np.int64) for _ in range(3))
     centre_best = np.zeros(mu_all.shape)
@@ -265,6 +277,10 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         open_lanes = np.flatnonzero(smallest <= limit_all)      # a at the largest b
         if not open_lanes.size:
             break
+        # An even b = 2b' at this shift has the a and the reach term of b' at the shift before
+        # (μ·2^s / 2b' = μ·2^(s−1) / b') and a larger truncation: never better, so from the
+        # second shift on only the odd b are tried.
+        b = b_all if step == 0 else b_all[::2]
         dropped = b * ((1 << step) - 1) / 2.0 ** step
         centre = np.round(dropped / 2)
         # A b whose truncation term alone is no better than a lane's best so far cannot
@@ -276,17 +292,21 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
         for first in range(0, open_lanes.size, CHAIN_LANES):   # a block stays in cache
             lanes_open = open_lanes[first:first + CHAIN_LANES]
             tried = int(np.searchsorted(floor, units[lanes_open].max(), side="left"))
-            if not tried:
+            scaled = mu_all[lanes_open, None] * 2.0 ** step       # μ·2^s
+            # nor can a b below μ·2^s / (limit + ½) (its a is over the lane's limit)
+            start = max(0, int(np.searchsorted(
+                b, np.min(scaled[:, 0] / (limit_all[lanes_open] + 0.5)))) - 1)
+            if start >= tried:
                 continue
-            bs, truncation = b[:tried], truncation_all[:tried]
-            mu = mu_all[lanes_open, None]
-            # a and a·b as floats: exact integers (below 2^53), as the int64 products
-            a = np.round(mu * 2.0 ** step / bs)
+            bs, truncation = b[start:tried], truncation_all[start:tried]
+            # a and a·b as floats: exact integers (below 2^53), as the int64 products; the
+            # reach term |a·b − μ·2^s| · reach / 2^s (scaled by a power of two: exact)
+            a = np.divide(scaled, bs)
+            np.round(a, out=a)
             found = a * bs
-            found /= 2.0 ** step
-            found -= mu
+            found -= scaled
             np.abs(found, out=found)
-            found *= reach_all[lanes_open, None]
+            found *= reach_all[lanes_open, None] / 2.0 ** step
             found += truncation
             found[(a < 1) | (a > limit_all[lanes_open, None])] = np.inf
             pick = np.argmin(found, axis=-1)
@@ -298,7 +318,7 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
             shift[lanes_better] = step
             a_best[lanes_better] = a[rows[better], pick[better]]
             b_best[lanes_better] = bs[pick[better]]
-            centre_best[lanes_better] = centre[pick[better]]
+            centre_best[lanes_better] = centre[start + pick[better]]
     if not np.all(np.isfinite(units)):
         return None
     units, shift, a, b, centre = (values.reshape(lanes) for values in

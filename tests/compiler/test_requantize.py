@@ -306,6 +306,59 @@ def test_chain_is_within_its_bound_of_the_exact_product(multiplier, reach, zero_
             assert got == (x + (1 << (top - 1)) + (zero_point << top)) >> top
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(2.0**-12, 2.0), min_size=1, max_size=4),
+       st.lists(st.integers(1, 2**22), min_size=1, max_size=4), st.integers(-3, 0))
+def test_chain_takes_the_smallest_bound_over_every_shift_and_factor(multipliers, reaches, below):
+    """Per lane, the chain's (s, b) has the smallest error bound of every shift s ≤ MAX_SHIFT
+    and factor b ≤ CHAIN_FACTOR whose a = round(μ·2^s / b) is a valid operand: the search's
+    pruning (odd b only from the second shift on, b bounded by the truncation and by a's
+    limit) leaves none out."""
+    from vta.compiler.alu_program import MAX_SHIFT
+    from vta.compiler.requantize_multiply import CHAIN_FACTOR, X_LIMIT, _chain
+    lanes = min(len(multipliers), len(reaches))
+    multiplier = np.array(multipliers[:lanes])
+    reach = np.array(reaches[:lanes], dtype=np.int64)
+    total = int(np.floor(np.log2(X_LIMIT / (np.max(reach * multiplier) + 1)))) + below
+    shape = _chain(multiplier, reach, total, 0)
+    b = np.arange(1, CHAIN_FACTOR + 1, dtype=np.float64)
+    for lane in range(lanes):
+        mu = multiplier[lane] * 2.0**total
+        limit = min(IMM_MAX, (X_LIMIT - 1) // (int(reach[lane]) + 1))
+        bounds = np.full((MAX_SHIFT + 1, CHAIN_FACTOR), np.inf)
+        for s in range(MAX_SHIFT + 1):
+            a = np.round(mu * 2.0**s / b)
+            dropped = b * (2**s - 1) / 2.0**s
+            centre = np.round(dropped / 2)
+            bound = reach[lane] * np.abs(a * b / 2.0**s - mu) + np.maximum(centre, dropped - centre)
+            bounds[s] = np.where((a >= 1) & (a <= limit), bound, np.inf)
+        if shape is None:       # no lane without a valid (s, b), or the chain leaves int32
+            continue
+        s, factor = int(shape.chain[lane]), int(shape.factors[1][lane])
+        assert np.isfinite(bounds.min())
+        assert shape.error_units[lane] == pytest.approx(bounds.min(), rel=1e-12)
+        assert bounds[s, factor - 1] == pytest.approx(bounds.min(), rel=1e-12)
+        assert shape.factors[0][lane] == round(mu * 2.0**s / factor)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(IMM_MAX + 1, IMM_MAX * IMM_MAX - 1),
+                 st.builds(lambda k, d: float(k * IMM_MAX) + d, st.integers(1, IMM_MAX - 1),
+                           st.sampled_from([-IMM_MAX / 2 - 0.5, -IMM_MAX / 2, -2, -0.5, 0, 0.5, 1,
+                                            IMM_MAX / 2]))
+                 .filter(lambda t: IMM_MAX < t < IMM_MAX * IMM_MAX)))
+def test_two_factors_are_the_first_closest_of_all_16_bit_pairs(target):
+    """The two factors of a product are those of the first f (smallest) whose f·g, g the nearest
+    16-bit factor, lies closest to the target among all f from ⌈target / IMM_MAX⌉ to
+    IMM_MAX: the search's bound on f loses none."""
+    from vta.compiler.requantize_multiply import _two_factors
+    f = np.arange(math.ceil(target / IMM_MAX), IMM_MAX + 1, dtype=np.float64)
+    g = np.clip(np.round(target / f), 1, IMM_MAX)
+    best = int(np.argmin(np.abs(f * g - target)))
+    first, second = _two_factors(np.array([target]))
+    assert (first[0], second[0]) == (f[best], g[best])
+
+
 def test_chain_replaces_the_correction_where_it_is_within_the_budget():
     """Accumulators up to 2^16 (a product of two activations over a short contraction), where
     one 16-bit multiply is too coarse: the chain, no scratch register, within 2^-16 of exact
