@@ -79,6 +79,26 @@ def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int
     bounds = _saturation_bounds(multiplier, zero_point, lo, hi)
     reaches = (bounds[0] > -acc_bound, bounds[1] < acc_bound)
     enumerable = acc_bound.size * (2 * int(acc_bound.max()) + 1) <= ENUMERATE
+    # the cheapest valid plan within the budget (without the chains whose error bound cannot
+    # be within it, unless each plan's error is measured); else the most accurate valid one
+    for within in (True, False):
+        candidates = _candidates(multiplier, acc_bound, zero_point, bounds, reaches,
+                                 ERROR_BUDGET if within and not enumerable else None)
+        order = (lambda c: c[:2]) if within else (lambda c: (c[1], c[0]))
+        for _, error, shape, clamped in sorted(candidates, key=order):
+            if within and error > ERROR_BUDGET and not enumerable:
+                continue
+            plan = _assemble(shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point,
+                             lo, hi, enumerable)
+            if plan is not None and (plan.error <= ERROR_BUDGET or not within):
+                return plan
+    raise VtaError("requantization: no ALU program computes this multiplier")
+
+
+def _candidates(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int, bounds,
+                reaches, budget: float | None) -> list[tuple]:
+    """(ALU cycles, error bound, shape, clamped sides) of every plan: each clamping's shapes
+    (`_shapes`; without chains over `budget`, where given)."""
     candidates = []
     known: dict[tuple, list[_Shape]] = {}   # the shapes of each reach (most clampings share it)
     # a side is clamped only where the accumulators reach beyond its saturation bound
@@ -90,24 +110,14 @@ def plan_multiply(multiplier: np.ndarray, acc_bound: np.ndarray, zero_point: int
             reach = np.maximum(-np.maximum(low, -acc_bound), np.minimum(high, acc_bound))
             seen = (reach.shape, reach.dtype.str, reach.tobytes())
             if seen not in known:
-                known[seen] = _shapes(multiplier, reach, zero_point)
+                known[seen] = _shapes(multiplier, reach, zero_point, budget)
             for shape in known[seen]:
                 # an unclamped side that reaches saturation saturates at the end
                 estimate = alu_cycles(_arithmetic(shape, zero_point)) + sum(
                     2 if clamped[side] else int(np.any(reaches[side])) for side in (0, 1))
                 error = float(np.max(shape.error_units * 2.0 ** -shape.total))
                 candidates.append((estimate, error, shape, clamped))
-    # the cheapest valid plan within the budget; else the most accurate valid one
-    for within in (True, False):
-        order = (lambda c: c[:2]) if within else (lambda c: (c[1], c[0]))
-        for _, error, shape, clamped in sorted(candidates, key=order):
-            if within and error > ERROR_BUDGET and not enumerable:
-                continue
-            plan = _assemble(shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point,
-                             lo, hi, enumerable)
-            if plan is not None and (plan.error <= ERROR_BUDGET or not within):
-                return plan
-    raise VtaError("requantization: no ALU program computes this multiplier")
+    return candidates
 
 
 def _saturation_bounds(multiplier: np.ndarray, zero_point: int, lo: int, hi: int):
@@ -144,11 +154,14 @@ class _Shape:
     centre: np.ndarray | int = 0
 
 
-def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int) -> list[_Shape]:
+def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int,
+            budget: float | None = None) -> list[_Shape]:
     """Candidate constants for accumulators |acc| ≤ reach: for the largest total shifts T that
     keep X inside int32 and the main multiplier a 16-bit operand, the main product alone and
     with the best corrections; for the largest T with μ a product of two such operands, that
-    product alone; and the T, if any, where μ is an integer for every lane (exact alone)."""
+    product alone; the T, if any, where μ is an integer for every lane (exact alone); and the
+    chains (`_chain`) of the two largest T that keep X inside int32 (only those that may be
+    within `budget`, where given)."""
     top = int(np.floor(np.log2(X_LIMIT / (np.max(reach * multiplier) + 1))))
     largest = multiplier.max()
     one = min(top, int(np.floor(np.log2((IMM_MAX + 0.5) / largest))))
@@ -176,7 +189,7 @@ def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int) -> list[
             shapes += [_Shape(two, factors, *correction)
                        for correction in _corrections(remainder, reach, product)]
     for total in dict.fromkeys([top, top - 1]):
-        chain = _chain(multiplier, reach, total, zero_point)
+        chain = _chain(multiplier, reach, total, zero_point, budget)
         if chain is not None:
             shapes.append(chain)
     return shapes
@@ -251,15 +264,18 @@ def _two_factors(mu: np.ndarray):
     return first, second
 
 
-def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: int
-           ) -> _Shape | None:
+def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: int,
+           budget: float | None = None) -> _Shape | None:
     """The single-register chain X = ⌊acc·a / 2^s⌋·b ≈ acc·μ (μ = M·2^T) per lane: the
     (s, b) with the smallest error bound, b ≤ CHAIN_FACTOR and a the 16-bit multiplier
     nearest μ·2^s / b with |acc·a| inside int32.
 
     With ρ = acc·a mod 2^s, X − acc·μ = acc·η − ρ·b/2^s, η = a·b/2^s − μ: the truncation
     removes between 0 and b·(2^s − 1)/2^s, centred by adding c = round of half that, so
-    |X + c − acc·μ| ≤ L·|η| + max(c, b·(2^s − 1)/2^s − c) over |acc| ≤ L."""
+    |X + c − acc·μ| ≤ L·|η| + max(c, b·(2^s − 1)/2^s − c) over |acc| ≤ L.
+
+    None where no chain is valid, or (given a `budget`, in output steps) where a lane's
+    `_chain_floor` shows that no chain is within it."""
     if total < 0:
         return None
     # lane by lane (flattened): a lane none of whose b gives a valid a at a shift has none at
@@ -268,6 +284,9 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
     mu_all = np.broadcast_to(multiplier * 2.0 ** total, lanes).ravel()
     reach_all = np.broadcast_to(reach, lanes).ravel()
     limit_all = np.minimum(IMM_MAX, (X_LIMIT - 1) // (reach_all + 1))
+    if budget is not None and np.any(_chain_floor(mu_all, reach_all, limit_all)
+                                     > budget * 2.0 ** total):
+        return None
     b_all = np.arange(1, CHAIN_FACTOR + 1, dtype=np.int64)
     units = np.full(mu_all.shape, np.inf)
     shift, a_best, b_best = (np.zeros(mu_all.shape, np.int64) for _ in range(3))
@@ -330,6 +349,20 @@ def _chain(multiplier: np.ndarray, reach: np.ndarray, total: int, zero_point: in
     return _Shape(total, (a.astype(np.int64), b.astype(np.int64)), 0,
                   np.zeros(a.shape, np.int64), 0, units, shift.astype(np.int64),
                   centre.astype(np.int64))
+
+
+def _chain_floor(mu: np.ndarray, reach: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Per lane (flattened), a lower bound on the error bound of every chain (units of 2^−T):
+    at each shift s, with x = μ·2^s, a·b is an integer (so |a·b − x| is at least x's distance
+    to one) and b is at least x / (limit + ½) (a larger a is over the limit), so the error is
+    at least reach·dist(x, ℤ)/2^s + b·(1 − 2^−s)/2; a shift where no b is valid has none."""
+    shifts = np.arange(MAX_SHIFT + 1, dtype=np.float64)[:, None]
+    scaled = mu * 2.0 ** shifts
+    first_valid = np.maximum(np.floor(scaled / (limit + 0.5)) - 1, 1)
+    bound = reach * np.abs(scaled - np.round(scaled)) / 2.0 ** shifts \
+        + first_valid * (1 - 2.0 ** -shifts) / 2
+    bound[np.round(scaled / CHAIN_FACTOR) > limit] = np.inf
+    return bound.min(axis=0) * (1 - 2.0 ** -40)     # below float rounding of the search's
 
 
 def _assemble(shape: _Shape, clamped, bounds, reaches, acc_bound, multiplier, zero_point, lo,

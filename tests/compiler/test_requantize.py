@@ -313,9 +313,9 @@ def test_chain_takes_the_smallest_bound_over_every_shift_and_factor(multipliers,
     """Per lane, the chain's (s, b) has the smallest error bound of every shift s ≤ MAX_SHIFT
     and factor b ≤ CHAIN_FACTOR whose a = round(μ·2^s / b) is a valid operand: the search's
     pruning (odd b only from the second shift on, b bounded by the truncation and by a's
-    limit) leaves none out."""
+    limit) leaves none out, and `_chain_floor` lies below them all."""
     from vta.compiler.alu_program import MAX_SHIFT
-    from vta.compiler.requantize_multiply import CHAIN_FACTOR, X_LIMIT, _chain
+    from vta.compiler.requantize_multiply import CHAIN_FACTOR, X_LIMIT, _chain, _chain_floor
     lanes = min(len(multipliers), len(reaches))
     multiplier = np.array(multipliers[:lanes])
     reach = np.array(reaches[:lanes], dtype=np.int64)
@@ -332,6 +332,9 @@ def test_chain_takes_the_smallest_bound_over_every_shift_and_factor(multipliers,
             centre = np.round(dropped / 2)
             bound = reach[lane] * np.abs(a * b / 2.0**s - mu) + np.maximum(centre, dropped - centre)
             bounds[s] = np.where((a >= 1) & (a <= limit), bound, np.inf)
+        # the floor that lets a first search give up a chain lies below every (s, b)'s bound
+        floor = _chain_floor(np.array([mu]), reach[lane:lane + 1], np.array([limit]))
+        assert floor[0] <= bounds.min()
         if shape is None:       # no lane without a valid (s, b), or the chain leaves int32
             continue
         s, factor = int(shape.chain[lane]), int(shape.factors[1][lane])
