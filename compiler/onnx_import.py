@@ -371,7 +371,8 @@ class Importer:
                              zero_point=quant.zero_point, lo=lo, hi=hi,
                              acc_bound=pending.acc_bound(), alu_mul=self.alu_mul, where=where,
                              absorb=pending.kind in ("conv", "convtranspose", "dense",
-                                                     "requant"))
+                                                     "requant"),
+                             ties_to_even=pending.kind == "avgpool")
 
     def _planned(self, node_type, label: str, inputs, output: ir.Value, fields_of, plan,
                  *args, **options) -> ir.Value:

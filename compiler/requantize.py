@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vta.compiler.alu_program import (ACC_LIMIT, IMM_MAX, MAX_SHIFT, AluStep, half,
+from vta.compiler.alu_program import (ACC_LIMIT, IMM_MAX, MAX_SHIFT, AluStep, Register, half,
                                       last_chunk_limit, rounding_shift, run_steps, shifts,
                                       split_shift)
 from vta.compiler.requantize_multiply import plan_multiply
@@ -38,7 +38,7 @@ class Requantize:
     `offset` (int64, broadcast like M) is added to the accumulator before the steps: a plan made
     with ``absorb=True`` leaves its leading constant there for the caller to fold into a bias.
     `error` bounds, in output steps, how far the result may round from exact rounding of
-    acc · M (round half up): 0 for exact plans.
+    acc · M (round half up, or half to even where `ties_to_even`): 0 for exact plans.
     """
 
     multiplier: np.ndarray
@@ -48,20 +48,24 @@ class Requantize:
     steps: tuple[AluStep, ...] = field(repr=False)
     offset: np.ndarray | int = field(default=0, repr=False)
     error: float = 0.0
+    ties_to_even: bool = False
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
         return run_steps(self.steps, np.asarray(acc, dtype=np.int64) + self.offset).astype(np.int8)
 
 
 def plan_requantization(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: int = INT8_MAX,
-                        acc_bound, alu_mul: bool, where: str, absorb: bool = False) -> Requantize:
+                        acc_bound, alu_mul: bool, where: str, absorb: bool = False,
+                        ties_to_even: bool = False) -> Requantize:
     """Choose the ALU steps of ``clamp(round(acc * M) + zero_point, lo, hi)``.
 
     `multiplier` M > 0 (scalar or per-channel, broadcast against the accumulator tensor);
     `acc_bound` bounds |acc| (same broadcast shape); `alu_mul` says whether the config has the
     ALU multiply; `where` names the node in errors. With `absorb`, the caller adds the plan's
     leading constant (`Requantize.offset`, any int32 below 2^31 − acc_bound) to the accumulator
-    itself, in a bias; otherwise it is a leading ADD.
+    itself, in a bias; otherwise it is a leading ADD. `ties_to_even`: round half to even where
+    M is a power of two below 1 (where exact ties occur: an average of 2^k values in its
+    input's scale, as onnxruntime's QLinearAveragePool rounds them) and the ALU multiplies.
     """
     multiplier = np.asarray(multiplier, dtype=np.float64)
     acc_bound = np.broadcast_to(np.asarray(acc_bound, dtype=np.int64), multiplier.shape)
@@ -70,8 +74,13 @@ def plan_requantization(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: 
         raise VtaError(f"{where}: requantization scale must be positive and finite")
     exponent = _power_of_two_exponent(multiplier)
     error = 0.0
+    halves = exponent is not None and np.all(exponent <= 0) and np.any(exponent < 0)
+    ties_to_even = bool(ties_to_even and halves and alu_mul and lo != hi
+                        and np.all(acc_bound < ACC_LIMIT // 4))
     if lo == hi:
         offset, steps = 0, saturate(lo, hi)       # one output value for every accumulator
+    elif ties_to_even:
+        offset, steps = 0, _half_even_shift(-exponent, zero_point) + saturate(lo, hi)
     elif exponent is not None and np.all(exponent <= 0):
         offset, steps = _right_shift(-exponent, zero_point, acc_bound, absorb)
         steps = steps + saturate(lo, hi)
@@ -87,7 +96,8 @@ def plan_requantization(multiplier, *, zero_point: int, lo: int = INT8_MIN, hi: 
         raise VtaError(f"{where}: requantization scale {float(multiplier.ravel()[0]):.6g} is not a "
                        "power of two and the config has no ALU multiply (ALU_MUL); quantize with "
                        "`vta quantize --power-of-two`")
-    return Requantize(multiplier, int(zero_point), lo, hi, tuple(steps), offset, error)
+    return Requantize(multiplier, int(zero_point), lo, hi, tuple(steps), offset, error,
+                      ties_to_even)
 
 
 def output_range(zero_point: int, lo: int, hi: int, where: str) -> tuple[int, int]:
@@ -139,6 +149,22 @@ def _right_shift(shift: np.ndarray, zero_point: int, acc_bound: np.ndarray, abso
         raise VtaError("requantization: power-of-two multipliers 2^0…2^-1 next to 2^-8 or "
                        "smaller with accumulators reaching 2^31 have no exact plan")
     return 0, rounding_shift(shift, zero_point)
+
+
+def _half_even_shift(shift: np.ndarray, zero_point: int) -> list[AluStep]:
+    """M = 2^−s, ties to even: ``⌊(x + 2^(s−1) − 1 + b) / 2^s⌋ + zp`` with b the parity of
+    ⌊x / 2^s⌋ (⌊x / 2^s⌋ − 2·⌊x / 2^(s+1)⌋, in scratch registers 1 and 2; 0 where s = 0): a tie
+    rounds up from an odd quotient, down from an even one, anything else as to nearest."""
+    shifted = (shift > 0).astype(np.int64)
+    parity = [AluStep(AluOp.MUL, np.int64(0), 1), AluStep(AluOp.ADD, Register(0), 1),
+              *shifts(shift, 1),
+              AluStep(AluOp.MUL, np.int64(0), 2), AluStep(AluOp.ADD, Register(1), 2),
+              AluStep(AluOp.SHR, np.int64(1), 2), AluStep(AluOp.MUL, np.int64(-2), 2),
+              AluStep(AluOp.ADD, Register(2), 1)]
+    if not np.all(shifted):
+        parity.append(AluStep(AluOp.MUL, shifted, 1))
+    return parity + [AluStep(AluOp.ADD, Register(1))] + rounding_shift(shift, zero_point,
+                                                                        centre=-shifted)
 
 
 def _clamp(bound: np.ndarray) -> list[AluStep]:
