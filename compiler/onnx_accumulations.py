@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from vta.compiler import ir, narrow
-from vta.compiler.onnx_attributes import NodeError, attributes, window_geometry
+from vta.compiler.onnx_attributes import (NodeError, attributes, transposed_geometry,
+                                          window_geometry)
 from vta.compiler.onnx_operators import operator, optional_input
 from vta.compiler.onnx_values import Const, Pending, QConst, Quantized, channel_shape
 from vta.compiler.requantize import INT8_MAX, INT8_MIN
@@ -57,13 +58,8 @@ def conv_pending(im, node, label, x: ir.Value, input_zero_point: int, weight: np
                                      "kernel_shape": None, "pads": None, "strides": None})
     if len(x.shape) != 4 or weight.ndim != 4:
         raise NodeError(label, "only 2-D convolutions (NCHW) are supported")
-    out_channels, group_channels, kh, kw = weight.shape
+    out_channels, _, kh, kw = weight.shape
     groups = attrs["group"]
-    if x.shape[1] != group_channels * groups or out_channels % groups:
-        raise NodeError(label, f"{x.shape[1]} input channels do not match weights "
-                        f"{weight.shape} in {groups} groups")
-    if attrs["kernel_shape"] and tuple(attrs["kernel_shape"]) != (kh, kw):
-        raise NodeError(label, f"kernel_shape {attrs['kernel_shape']} does not match weights")
     strides, pads, dilations = window_geometry(attrs, label, x.shape[2:], (kh, kw))
     out_h = ir.window_output_size(x.shape[2], kh, strides[0], pads[0], pads[2], dilations[0])
     out_w = ir.window_output_size(x.shape[3], kw, strides[1], pads[1], pads[3], dilations[1])
@@ -110,22 +106,15 @@ def conv_transpose(im, node, label):
                                      "kernel_shape": None, "output_padding": None,
                                      "output_shape": None, "pads": None, "strides": None})
     groups = attrs["group"]
-    channels, per_group, kh, kw = w.q.shape
+    _, per_group, kh, kw = w.q.shape
     out_channels = per_group * groups
     if w.scale.size > 1 and w.axis != 1:
         raise NodeError(label, "per-channel weight scales must be along axis 1 (output channels)")
     if w.scale.size > 1 and groups > 1:
         raise NodeError(label, "per-channel weight scales with groups are not supported")
-    if x.shape[1] != channels or channels % groups:
-        raise NodeError(label, f"{x.shape[1]} input channels do not match weights {w.q.shape}")
-    if attrs["kernel_shape"] and tuple(attrs["kernel_shape"]) != (kh, kw):
-        raise NodeError(label, f"kernel_shape {attrs['kernel_shape']} does not match weights")
     weight = _weights(w.q, w.zero_point, 1, label)
-    strides = tuple(attrs["strides"] or (1, 1))
-    dilations = tuple(attrs["dilations"] or (1, 1))
-    output_padding = tuple(attrs["output_padding"] or (0, 0))
-    pads = _transposed_pads(attrs, label, x.shape[2:], (kh, kw), strides, dilations,
-                            output_padding)
+    strides, pads, dilations, output_padding = transposed_geometry(attrs, label, x.shape[2:],
+                                                                   (kh, kw))
     acc_scale = x.quant.scale * _per_channel(w.scale, out_channels)
     bias = _bias(im, optional_input(node, 2), label, acc_scale, out_channels)
     fields = dict(weight=weight, strides=strides, pads=pads, dilations=dilations,
@@ -133,8 +122,6 @@ def conv_transpose(im, node, label):
                   input_zero_point=x.quant.zero_point)
     probe = ir.ConvTranspose2d(name="", inputs=(), output="", bias=bias, requant=None, **fields)
     out_h, out_w = probe.output_size(*x.shape[2:])
-    if out_h < 1 or out_w < 1:
-        raise NodeError(label, f"output size {out_h}×{out_w} is empty")
     return [Pending(label, "convtranspose", ir.ConvTranspose2d, (x.name,),
                     (x.shape[0], out_channels, out_h, out_w),
                     acc_scale.reshape(channel_shape("conv", out_channels)), fields, bias)]
@@ -199,40 +186,6 @@ def _exact_resize(x: ir.Value, shape: tuple[int, ...], label: str) -> Pending:
     as a float tensor, the node runs on the host as it is."""
     return Pending(label, "resize", ir.HostOp, (x.name,), tuple(shape),
                    np.asarray(x.quant.scale))
-
-
-def _transposed_pads(attrs: dict, label: str, spatial, kernel, strides, dilations,
-                     output_padding) -> tuple[int, int, int, int]:
-    """ConvTranspose's (top, left, bottom, right) output crops: `pads`, or derived from
-    `output_shape` as ONNX defines it (the larger half at the start unless SAME_UPPER)."""
-    if len(strides) != 2 or len(dilations) != 2 or len(output_padding) != 2:
-        raise NodeError(label, "only 2-D windows are supported")
-    if min(strides) < 1 or min(dilations) < 1 or min(output_padding) < 0:
-        raise NodeError(label, "strides and dilations must be positive")
-    if any(extra >= max(stride, dilation) for extra, stride, dilation
-           in zip(output_padding, strides, dilations)):
-        raise NodeError(label, "output_padding must be smaller than the stride or dilation")
-    auto_pad, output_shape = attrs["auto_pad"], attrs["output_shape"]
-    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        output_shape = [size * stride for size, stride in zip(spatial, strides)]
-    elif auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
-        raise NodeError(label, f"auto_pad {auto_pad!r} is not supported")
-    if output_shape is None:
-        pads = tuple(attrs["pads"] or (0, 0, 0, 0)) if auto_pad == "NOTSET" else (0, 0, 0, 0)
-        if len(pads) != 4 or min(pads) < 0:
-            raise NodeError(label, "pads must be 4 values, none negative")
-        return pads
-    output_shape = list(output_shape)[-2:]
-    begin, end = [], []
-    for size, k, stride, dilation, extra, out in zip(spatial, kernel, strides, dilations,
-                                                     output_padding, output_shape):
-        total = stride * (size - 1) + extra + (k - 1) * dilation + 1 - out
-        if total < 0:
-            raise NodeError(label, f"output_shape {attrs['output_shape']} needs negative pads")
-        small, large = total // 2, total - total // 2
-        begin.append(small if auto_pad == "SAME_UPPER" else large)
-        end.append(large if auto_pad == "SAME_UPPER" else small)
-    return begin[0], begin[1], end[0], end[1]
 
 
 def _dense_weight(w: QConst, transposed: bool, label: str, bits: int

@@ -31,7 +31,7 @@ from vta.compiler import ir, narrow, onnx_host, onnx_model, tables
 # The handler modules register their operators in `OPERATORS` as they are imported.
 from vta.compiler import onnx_accumulations, onnx_elementwise  # noqa: F401
 from vta.compiler import onnx_layout_ops, onnx_recurrent  # noqa: F401
-from vta.compiler.onnx_attributes import NodeError, node_label
+from vta.compiler.onnx_attributes import NodeError, check_node, node_label
 from vta.compiler.onnx_operators import OPERATORS
 from vta.compiler.onnx_values import Const, Host, Pending, QConst, Quantized, Real
 from vta.compiler.activations import plan_activation
@@ -119,8 +119,13 @@ class Importer:
             if value_info.name not in self.env:
                 self.env[value_info.name] = Host(self.host.graph_input(value_info).name)
         quantized = False
+        written = {name: "a graph input or initializer" for name in self.env}
         for index, node in enumerate(self.model.graph.node):
             label = node_label(node, index)
+            for name in filter(None, node.output):
+                if name in written:
+                    raise NodeError(label, f"output {name!r} is already {written[name]}")
+                written[name] = f"the output of node {label}"
             results = self._import_node(node, label)
             quantized |= any(isinstance(r, (Quantized, Real, Pending)) for r in results)
             for name, result in zip(node.output, results):
@@ -162,8 +167,13 @@ class Importer:
         return True
 
     def _import_node(self, node: onnx.NodeProto, label: str) -> list:
-        """The meanings of the node's outputs: the integer path's, or the host's."""
-        inputs = [self.env.get(name) for name in node.input if name]
+        """The meanings of the node's outputs: the integer path's, or the host's (a node ONNX
+        defines as invalid is refused first: `check_node`)."""
+        meanings = [self.env.get(name) if name else None for name in node.input]
+        check_node(node, label, self.opset, [self._shape(m) for m in meanings],
+                   [m.array if isinstance(m, Const) else m.real if isinstance(m, QConst)
+                    else None for m in meanings])
+        inputs = [m for name, m in zip(node.input, meanings) if name]
         if node.op_type == "Constant" or (
                 node.op_type not in NOT_FOLDED and inputs
                 and all(isinstance(m, (Const, QConst)) for m in inputs)):
@@ -208,6 +218,18 @@ class Importer:
         self.graph.onnx_names = onnx_names
 
     # -- looking up inputs ------------------------------------------------------------------
+    def _shape(self, meaning) -> tuple[int, ...] | None:
+        """The shape of the ONNX tensor that means `meaning` (None: an undefined tensor)."""
+        if isinstance(meaning, Const):
+            return meaning.array.shape
+        if isinstance(meaning, QConst):
+            return meaning.q.shape
+        if isinstance(meaning, Pending):
+            return meaning.shape
+        if isinstance(meaning, (Real, Quantized, Host)):
+            return self.graph.values[meaning.value].shape
+        return None
+
     def real(self, name: str, label: str) -> ir.Value:
         """The IR value whose dequantization the float tensor `name` is."""
         meaning = self.env.get(name)

@@ -255,10 +255,7 @@ def check(op_type: str, label: str, attributes: dict, lengths: np.ndarray | None
           steps: int) -> None:
     """Refuse (NodeError: the node then runs on the host whole) what is not decomposed."""
     defaults = CELLS[op_type][1]
-    direction = attributes.get("direction", "forward")
-    if direction not in ("forward", "reverse", "bidirectional"):
-        raise NodeError(label, f"direction {direction!r} is not an ONNX direction")
-    directions = 2 if direction == "bidirectional" else 1
+    directions = 2 if attributes.get("direction") == "bidirectional" else 1
     activations = tuple(attributes.get("activations", defaults * directions))
     if activations != defaults * directions:
         raise NodeError(label, f"activations {list(activations)} are not decomposed (only "
@@ -478,10 +475,6 @@ def recurrent(im, node, label):
     r = np.asarray(im.const(node.input[2], label, "R"), np.float32)
     b = np.asarray(im.const(given(3), label, "B"), np.float32) if given(3) else None
     lengths = im.const(given(4), label, "sequence_lens") if given(4) else None
-    gates = CELLS[node.op_type][0]
-    if len(x_shape) != 3 or w.ndim != 3 or r.ndim != 3 or r.shape[1] != gates * r.shape[2] \
-            or w.shape[1] != r.shape[1] or w.shape[2] != x_shape[2]:
-        raise NodeError(label, f"input {x_shape}, W {w.shape}, R {r.shape} do not fit")
     steps = x_shape[1] if attrs.get("layout", 0) else x_shape[0]
     check(node.op_type, label, attrs, lengths, steps)
     initial = []

@@ -4,9 +4,10 @@ A dynamic batch alone is not an error: test_cli_compile checks its notice."""
 
 import re
 
+import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from vta.cli import main
 
@@ -35,6 +36,24 @@ def constant_with_short_tensor_model():
     return model
 
 
+def one_node_model(op_type, input_shape, init=None, **attributes):
+    """A float model of the one node `n` (inputs: x, then the initializers `init`)."""
+    init = init or {}
+    graph = helper.make_graph(
+        [helper.make_node(op_type, ["x", *init], ["y"], name="n", **attributes)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(value, name) for name, value in init.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def duplicate_output_model():
+    model = relu_model()
+    model.graph.node.append(helper.make_node("Neg", ["x"], ["y"], name="neg"))
+    return model
+
+
+WEIGHTS = {"w": np.full((5, 3, 3, 3), 0.1, np.float32)}
 CASES = {
     "opset99": (relu_model(opset=99),
                 r"opset 99 of ONNX's default domain does not exist yet \(the newest this onnx "
@@ -54,6 +73,23 @@ CASES = {
     "short_constant": (constant_with_short_tensor_model(),
                        r"node weights \(Constant\): attribute value: tensor 'w' of shape \(4,\) "
                        r"has data that does not fit it"),
+    # attributes ONNX defines as invalid (onnxruntime refuses each: test_import_errors)
+    "conv_strides_zero": (one_node_model("Conv", (1, 3, 7, 5), WEIGHTS, strides=[0, 1]),
+                          r"node n \(Conv\): attribute strides \[0, 1\]: its values must be "
+                          r"positive$"),
+    "conv_float_strides": (one_node_model("Conv", (1, 3, 7, 5), WEIGHTS, strides=[1.0, 1.0]),
+                           r"node n \(Conv\): attribute strides is of type FLOATS; Conv defines "
+                           r"it as INTS$"),
+    "maxpool_pads_kernel": (one_node_model("MaxPool", (1, 3, 7, 5), kernel_shape=[3, 3],
+                                           pads=[3, 3, 3, 3]),
+                            r"node n \(MaxPool\): attribute pads \[3, 3, 3, 3\]: each pad must "
+                            r"be smaller than the kernel \[3, 3\]$"),
+    "depth_to_space_blocksize_zero": (one_node_model("DepthToSpace", (1, 8, 3, 5), blocksize=0),
+                                      r"node n \(DepthToSpace\): attribute blocksize 0 must be "
+                                      r"positive$"),
+    "duplicate_output": (duplicate_output_model(),
+                         r"node neg \(Neg\): output 'y' is already the output of node relu "
+                         r"\(Relu\)$"),
 }
 
 

@@ -168,3 +168,215 @@ def test_shift_only_config_averages_other_counts_on_the_host(tmp_path):
     graph = import_onnx(model, alu_mul=False)
     _, reason = on_host(graph, "gap")
     assert re.search(r"averaging over 36 elements is no power-of-two division", reason), reason
+
+
+# -- models ONNX defines as invalid: refused as onnxruntime refuses them ------------------------
+def _tensors(init: dict) -> list:
+    return [numpy_helper.from_array(np.asarray(value), name) for name, value in init.items()]
+
+
+def qdq_conv(**attributes):
+    """x → QuantizeLinear → DequantizeLinear → Conv `conv` (int8 weights 5×3×3×3, dequantized)
+    → QuantizeLinear → DequantizeLinear on a 1×3×7×5 input: the integer (VTA) path's Conv."""
+    init = {"xs": np.float32(0.02), "xz": np.int8(0), "ws": np.float32(0.01),
+            "wz": np.int8(0), "ys": np.float32(0.05), "yz": np.int8(0),
+            "wq": (np.arange(135).reshape(5, 3, 3, 3) % 17 - 8).astype(np.int8)}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+             helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv", **attributes),
+             helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "ys", "yz"], ["y"])]
+    return float_model(nodes, init, [1, 3, 7, 5])
+
+
+def qlinear_conv(**attributes):
+    """x → QuantizeLinear → QLinearConv `conv` (int8 weights 5×3×3×3) → DequantizeLinear."""
+    init = {"xs": np.float32(0.02), "xz": np.int8(0), "ws": np.float32(0.01),
+            "wz": np.int8(0), "ys": np.float32(0.05), "yz": np.int8(0),
+            "wq": (np.arange(135).reshape(5, 3, 3, 3) % 17 - 8).astype(np.int8)}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("QLinearConv", ["xq", "xs", "xz", "wq", "ws", "wz", "ys", "yz"],
+                              ["cq"], name="conv", **attributes),
+             helper.make_node("DequantizeLinear", ["cq", "ys", "yz"], ["y"])]
+    return float_model(nodes, init, [1, 3, 7, 5])
+
+
+def one_node(op_type, input_shape, init=None, opset=17, **attributes):
+    """A float model of the one node `n` (inputs: x, then the initializers `init`)."""
+    init = init or {}
+    node = helper.make_node(op_type, ["x", *init], ["y"], name="n", **attributes)
+    return float_model([node], init, list(input_shape), opset=opset)
+
+
+def gru(**attributes):
+    """A GRU `n` of hidden size 7 on 5 input features (W 1×21×5, R 1×21×7), 4 steps."""
+    weights = {"w": np.full((1, 21, 5), 0.1, np.float32), "r": np.full((1, 21, 7), 0.1, np.float32)}
+    return one_node("GRU", (4, 1, 5), weights, **attributes)
+
+
+def duplicate_output():
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="a"),
+             helper.make_node("Neg", ["x"], ["y"], name="b")]
+    return float_model(nodes, {}, [1, 4])
+
+
+TRANSPOSED = {"w": np.full((3, 4, 2, 2), 0.1, np.float32)}
+INVALID = {
+    "conv-strides-zero": (lambda: qdq_conv(strides=[0, 1]),
+                          r"conv \(Conv\): attribute strides \[0, 1\]: its values must be "
+                          r"positive"),
+    "conv-float-strides": (lambda: qdq_conv(strides=[1.0, 1.0]),
+                           r"conv \(Conv\): attribute strides is of type FLOATS; Conv defines "
+                           r"it as INTS"),
+    "conv-dilations-zero": (lambda: qdq_conv(dilations=[0, 1]),
+                            r"conv \(Conv\): attribute dilations \[0, 1\]: its values must be "
+                            r"positive"),
+    "conv-dilations-negative": (lambda: qdq_conv(dilations=[-1, 1]),
+                                r"conv \(Conv\): attribute dilations \[-1, 1\]: its values "
+                                r"must be positive"),
+    "conv-kernel-shape": (lambda: qdq_conv(kernel_shape=[5, 5]),
+                          r"conv \(Conv\): attribute kernel_shape \[5, 5\] does not match the "
+                          r"weights of shape \(5, 3, 3, 3\)"),
+    "conv-pads-short": (lambda: qdq_conv(pads=[1, 1]),
+                        r"conv \(Conv\): attribute pads \[1, 1\] has 2 values; a 2-D window "
+                        r"takes 4"),
+    "conv-pads-long": (lambda: qdq_conv(pads=[1] * 6),
+                       r"conv \(Conv\): attribute pads \[1, 1, 1, 1, 1, 1\] has 6 values"),
+    "conv-pads-negative": (lambda: qdq_conv(pads=[-1, 0, 0, 0]),
+                           r"conv \(Conv\): attribute pads \[-1, 0, 0, 0\]: its values must not "
+                           r"be negative"),
+    "conv-group-zero": (lambda: qdq_conv(group=0),
+                        r"conv \(Conv\): attribute group 0 must be positive"),
+    "conv-groups-mismatch": (lambda: qdq_conv(group=3),
+                             r"conv \(Conv\): 3 input channels do not match weights "
+                             r"\(5, 3, 3, 3\) in 3 groups \(attribute group\)"),
+    "qlinearconv-kernel-shape": (lambda: qlinear_conv(kernel_shape=[5, 5]),
+                                 r"conv \(QLinearConv\): attribute kernel_shape \[5, 5\] does not "
+                                 r"match the weights"),
+    "qlinearconv-strides-zero": (lambda: qlinear_conv(strides=[0, 1]),
+                                 r"conv \(QLinearConv\): attribute strides \[0, 1\]"),
+    "maxpool-kernel-zero": (lambda: one_node("MaxPool", (1, 3, 7, 5), kernel_shape=[0, 3]),
+                            r"n \(MaxPool\): attribute kernel_shape \[0, 3\]: its values must "
+                            r"be positive"),
+    "maxpool-pads-kernel": (lambda: one_node("MaxPool", (1, 3, 7, 5), kernel_shape=[3, 3],
+                                             pads=[3, 3, 3, 3]),
+                            r"n \(MaxPool\): attribute pads \[3, 3, 3, 3\]: each pad must be "
+                            r"smaller than the kernel \[3, 3\]"),
+    "maxpool-strides-zero": (lambda: one_node("MaxPool", (1, 3, 7, 5), kernel_shape=[3, 3],
+                                              strides=[0, 2]),
+                             r"n \(MaxPool\): attribute strides \[0, 2\]"),
+    "maxpool-dilations-zero": (lambda: one_node("MaxPool", (1, 3, 7, 5), kernel_shape=[3, 3],
+                                                dilations=[0, 1]),
+                               r"n \(MaxPool\): attribute dilations \[0, 1\]"),
+    "averagepool-kernel-zero": (lambda: one_node("AveragePool", (1, 3, 7, 5),
+                                                 kernel_shape=[0, 0]),
+                                r"n \(AveragePool\): attribute kernel_shape \[0, 0\]"),
+    "averagepool-strides-zero": (lambda: one_node("AveragePool", (1, 3, 7, 5),
+                                                  kernel_shape=[3, 3], strides=[0, 0]),
+                                 r"n \(AveragePool\): attribute strides \[0, 0\]"),
+    "convtranspose-group-zero": (lambda: one_node("ConvTranspose", (1, 3, 7, 5), TRANSPOSED,
+                                                  group=0),
+                                 r"n \(ConvTranspose\): attribute group 0 must be positive"),
+    "convtranspose-dilations-zero": (lambda: one_node("ConvTranspose", (1, 3, 7, 5),
+                                                      TRANSPOSED, dilations=[0, 1]),
+                                     r"n \(ConvTranspose\): attribute dilations \[0, 1\]"),
+    "convtranspose-empty": (lambda: one_node("ConvTranspose", (1, 3, 7, 5), TRANSPOSED,
+                                             strides=[2, 2], pads=[7, 0, 7, 0]),
+                            r"n \(ConvTranspose\): attribute pads \[7, 0, 7, 0\] crop all 14 "
+                            r"outputs of axis 0 \(an empty output\)"),
+    "convtranspose-output-padding": (lambda: one_node("ConvTranspose", (1, 3, 7, 5),
+                                                      TRANSPOSED, strides=[2, 2],
+                                                      output_padding=[2, 2]),
+                                     r"n \(ConvTranspose\): attribute output_padding \[2, 2\]: "
+                                     r"2 on axis 0 is not smaller than the stride or dilation"),
+    "convtranspose-output-shape": (lambda: one_node("ConvTranspose", (1, 3, 7, 5), TRANSPOSED,
+                                                    strides=[2, 2], output_shape=[16, 10]),
+                                   r"n \(ConvTranspose\): attribute output_shape \[16, 10\]: "
+                                   r"16 on axis 0 is beyond what the input makes \(at most 15\)"),
+    "depthtospace-blocksize-zero": (lambda: one_node("DepthToSpace", (1, 8, 3, 5), blocksize=0),
+                                    r"n \(DepthToSpace\): attribute blocksize 0 must be "
+                                    r"positive"),
+    "depthtospace-blocksize-channels": (lambda: one_node("DepthToSpace", (1, 8, 3, 5),
+                                                         blocksize=3),
+                                        r"n \(DepthToSpace\): attribute blocksize 3: the 8 "
+                                        r"channels are no multiple of 3×3"),
+    "concat-axis": (lambda: one_node("Concat", (1, 3, 4), axis=9),
+                    r"n \(Concat\): attribute axis 9 is out of range for an input of rank 3 "
+                    r"\(-3…2\)"),
+    "softmax-axis": (lambda: one_node("Softmax", (1, 3, 4), axis=7),
+                     r"n \(Softmax\): attribute axis 7 is out of range"),
+    "layernormalization-axis": (lambda: one_node("LayerNormalization", (1, 3, 4),
+                                                 {"s": np.ones(4, np.float32)}, axis=5),
+                                r"n \(LayerNormalization\): attribute axis 5 is out of range"),
+    "flatten-axis": (lambda: one_node("Flatten", (1, 3, 4), axis=-4),
+                     r"n \(Flatten\): attribute axis -4 is out of range for an input of rank 3 "
+                     r"\(-3…3\)"),
+    "squeeze-axes": (lambda: one_node("Squeeze", (1, 3, 4), {"axes": np.array([5])}),
+                     r"n \(Squeeze\): input axes: axis 5 is out of range"),
+    "transpose-perm": (lambda: one_node("Transpose", (1, 3, 4), perm=[0, 1, 1]),
+                       r"n \(Transpose\): attribute perm \[0, 1, 1\] is no permutation"),
+    "gru-hidden-size": (lambda: gru(hidden_size=9),
+                        r"n \(GRU\): input W of shape \(1, 21, 5\) does not fit: a forward GRU "
+                        r"of hidden_size 9 on 5 input features takes \(1, 27, 5\)"),
+    "gru-hidden-size-zero": (lambda: gru(hidden_size=0),
+                             r"n \(GRU\): attribute hidden_size 0 must be positive"),
+    "gru-direction": (lambda: gru(hidden_size=7, direction="sideways"),
+                      r"n \(GRU\): attribute direction 'sideways' is not forward, reverse or "
+                      r"bidirectional"),
+    "duplicate-output": (duplicate_output,
+                         r"b \(Neg\): output 'y' is already the output of node a \(Relu\)"),
+}
+
+
+def onnxruntime_refuses(model) -> bool:
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                               providers=["CPUExecutionProvider"])
+        session.run(None, {"x": np.zeros(shape, np.float32)})
+    except Exception:  # noqa: BLE001 - onnxruntime's load and run errors alike
+        return True
+    return False
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_model_is_refused_naming_node_and_attribute(case):
+    """ONNX defines the model as invalid and onnxruntime refuses it: the importer refuses it
+    too, on either path, with one line naming the node and what is wrong."""
+    build, pattern = INVALID[case]
+    model = build()
+    assert onnxruntime_refuses(model)
+    expect_error(model, rf"^node {pattern}")
+
+
+VALID_EDGES = {     # the limits of the checks above, on the valid side: onnxruntime runs them
+    "conv-pads-beyond-kernel": (lambda: qdq_conv(pads=[3, 3, 3, 3]), 0.05),
+    "maxpool-pads-below-kernel": (lambda: one_node("MaxPool", (1, 3, 7, 5), kernel_shape=[3, 3],
+                                                   pads=[2, 2, 2, 2]), 0),
+    "convtranspose-output-padding": (lambda: one_node("ConvTranspose", (1, 3, 7, 5), TRANSPOSED,
+                                                      strides=[2, 2], output_padding=[1, 1]),
+                                     1e-6),
+    "convtranspose-output-shape-within-stride": (
+        lambda: one_node("ConvTranspose", (1, 3, 7, 5), TRANSPOSED, strides=[2, 2],
+                         output_shape=[15, 10]), 1e-6),
+    "flatten-axis-rank": (lambda: one_node("Flatten", (1, 3, 4), axis=3), 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VALID_EDGES))
+def test_valid_edge_geometry_runs_as_onnxruntime(case):
+    import onnxruntime
+    from vta.compiler import reference
+    build, tolerance = VALID_EDGES[case]
+    model = build()
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = RNG.normal(size=shape).astype(np.float32)
+    theirs = onnxruntime.InferenceSession(model.SerializeToString(),
+                                          providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    ours = reference.run(import_onnx(model), {"x": x})["y"]
+    np.testing.assert_allclose(ours, theirs[0], rtol=1e-5, atol=tolerance)
+
