@@ -121,7 +121,7 @@ def _piecewise_linear(slopes, a, table, low, high) -> list[AluStep] | None:
     """X = min(a, 0)·m₋ + max(a, 0)·m₊ (one product where the slopes agree)."""
     negative, positive = (np.asarray(s, dtype=np.float64) for s in slopes)
     reach = float(max(np.abs(negative).max(), np.abs(positive).max()))
-    if reach == 0:
+    if not 0 < reach < np.inf:
         return None
     for bits in _PRECISIONS:
         shift = int(np.floor(np.log2((2 ** bits - 1) / reach)))

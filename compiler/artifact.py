@@ -85,9 +85,26 @@ def to_bytes(model: CompiledModel) -> bytes:
         "inputs": model.inputs, "outputs": model.outputs, "steps": model.steps,
         "nodes": model.nodes, "labels": model.labels, "host_kernels": KERNEL_IR,
     }
-    text = json.dumps(header, separators=(",", ":")).encode()
+    try:
+        text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:          # what the loader would refuse: refused before it is written
+        raise VtaError(f"{model.name}: {_non_finite(header, 'the header')} is not a finite "
+                       "number, which a .vtab cannot hold") from None
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text)) + text + bytes(payload)
     return body + hashlib.sha256(body).digest()
+
+
+def _non_finite(value, path: str) -> str | None:
+    """Where in `value` (JSON-like) the first infinity or NaN is, or None."""
+    if isinstance(value, float):
+        return None if np.isfinite(value) else f"{path} ({value})"
+    items = (value.items() if isinstance(value, dict) else
+             enumerate(value) if isinstance(value, (list, tuple)) else ())
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found:
+            return found
+    return None
 
 
 def save(model: CompiledModel, path: Path) -> None:

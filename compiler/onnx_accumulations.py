@@ -267,7 +267,10 @@ def _input_zero_point(im, node, label, value: ir.Value, index: int) -> int:
 
 
 def _scale(im, name, label) -> np.ndarray:
-    return np.asarray(im.const(name, label, "scale"), dtype=np.float64).ravel()
+    scale = np.asarray(im.const(name, label, "scale"), dtype=np.float64).ravel()
+    if not np.all(np.isfinite(scale)):
+        raise NodeError(label, f"scale {name!r} is not finite")
+    return scale
 
 
 def _finalize_qlinear(im, node, label, pending: Pending, scale_index: int, zero_index: int):

@@ -278,6 +278,8 @@ class Importer:
         """A quantized constant (a DequantizeLinear of an integer initializer)."""
         meaning = self.env.get(name)
         if isinstance(meaning, QConst):
+            if not np.all(np.isfinite(meaning.scale)):
+                raise NodeError(label, f"{what} {name!r} has scales that are not finite")
             return meaning
         if isinstance(meaning, Const) and meaning.array.dtype.kind == "f":
             raise NodeError(label, f"{what} {name!r} is float, not quantized")
@@ -300,8 +302,8 @@ class Importer:
         if dtype is None:
             raise NodeError(label, f"{zero_point.dtype} quantization is not supported "
                                    "(int8 and uint8 only)")
-        if not scale.item() > 0:
-            raise NodeError(label, f"scale {scale.item()} is not positive")
+        if not 0 < scale.item() < np.inf:
+            raise NodeError(label, f"scale {scale.item()} is not a positive finite number")
         shift = 128 if dtype == "uint8" else 0
         quant = ir.Quant(float(scale.item()), int(zero_point.item()) - shift)
         return narrow.activation(quant, self.activation_bits), dtype

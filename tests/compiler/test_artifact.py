@@ -1,6 +1,7 @@
 """The .vtab artifact: a round trip runs bit-exact with the reference; a damaged file, another
 format version or another config is a one-line error (library and CLI), never a traceback."""
 
+import dataclasses
 import hashlib
 import struct
 
@@ -12,7 +13,7 @@ from vta.cli import main
 from vta.compiler import artifact, reference
 from vta.compiler.build import compile_graph
 from vta.compiler.executor import Executor
-from vta.isa import Config
+from vta.isa import Config, VtaError
 
 PYNQ = Config.preset("pynq")
 
@@ -51,6 +52,17 @@ def test_incompressible_sections_are_stored_and_others_compressed():
         assert zlib.decompress(packed) == data
         assert len(packed) <= most * len(data)
     assert len(artifact._packed(weights)) >= len(weights)          # stored, not deflated
+
+
+def test_number_json_cannot_hold_is_refused_before_writing(compiled, tmp_path):
+    """An infinity or NaN anywhere in the header, which the loader would refuse, is a one-line
+    error saying where it is, and nothing is written."""
+    model = dataclasses.replace(compiled[1], values=dict(
+        compiled[1].values, y=dict(compiled[1].values["y"], scale=float("inf"))))
+    with pytest.raises(VtaError, match=r"^\S+: the header\.values\.y\.scale \(inf\) is not a "
+                                       r"finite number, which a \.vtab cannot hold$"):
+        artifact.save(model, tmp_path / "model.vtab")
+    assert not (tmp_path / "model.vtab").exists()
 
 
 def test_same_isa_with_other_bus_is_accepted(vtab):

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from qdq_models import float_model, quantize_with_onnxruntime
-from vta.compiler import reference
+from vta.compiler import artifact, reference
 from vta.compiler.build import compile_graph
 from vta.compiler.compare import onnxruntime_values
 from vta.compiler.executor import Executor
@@ -117,6 +117,17 @@ def test_every_value_bit_exact_with_the_reference(quantized):
                                              or name in executor.host_values):
                 np.testing.assert_array_equal(executor.read(name), expected[name], name)
         np.testing.assert_array_equal(result.outputs["y"], expected["y"])
+
+
+def test_vtab_round_trip_runs_as_in_memory(quantized, tmp_path):
+    """The .vtab loads and runs as the model did in memory (causal attention's infinite scale
+    included: its QuantizeLinear and DequantizeLinear stay ONNX nodes on the host)."""
+    _, _, shape, _, model = quantized
+    artifact.save(model, tmp_path / "model.vtab")
+    loaded = artifact.load(tmp_path / "model.vtab")
+    feeds = {"x": RNG.normal(size=shape).astype(np.float32)}
+    np.testing.assert_array_equal(Executor(loaded).run(feeds).outputs["y"],
+                                  Executor(model).run(feeds).outputs["y"])
 
 
 def test_convolutions_run_on_vta_and_the_rest_on_the_host(quantized):

@@ -380,3 +380,44 @@ def test_valid_edge_geometry_runs_as_onnxruntime(case):
     ours = reference.run(import_onnx(model), {"x": x})["y"]
     np.testing.assert_allclose(ours, theirs[0], rtol=1e-5, atol=tolerance)
 
+
+def qdq_activation(node, input_shape, scale=np.float32(1 / 255), zero_point=np.int8(-128)):
+    """x → QuantizeLinear → DequantizeLinear → `node` (from "xd" to "a") → QuantizeLinear
+    (`scale`, `zero_point`) → DequantizeLinear."""
+    init = {"xs": np.float32(0.02), "xz": np.int8(0), "ys": scale, "yz": zero_point}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]), node,
+             helper.make_node("QuantizeLinear", ["a", "ys", "yz"], ["aq"]),
+             helper.make_node("DequantizeLinear", ["aq", "ys", "yz"], ["y"])]
+    return float_model(nodes, init, list(input_shape))
+
+
+INFINITIES = {
+    # no ALU program has an infinite slope: the activation becomes a table on the host
+    "hardsigmoid-alpha-inf": lambda: qdq_activation(
+        helper.make_node("HardSigmoid", ["xd"], ["a"], name="act", alpha=float("inf")),
+        (1, 3, 4, 4)),
+    # windows wholly in the padding: the pool's result is -inf and calibration makes its scale
+    # infinite; the QuantizeLinear/DequantizeLinear pair stays ONNX nodes on the host
+    "scale-inf": lambda: qdq_activation(
+        helper.make_node("MaxPool", ["xd"], ["a"], name="pool", kernel_shape=[2, 2],
+                         dilations=[2, 2], pads=[1, 1, 1, 1]),
+        (1, 3, 1, 1), np.float32(np.inf), np.int8(0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INFINITIES))
+def test_infinities_compile_to_a_vtab_that_runs_as_onnxruntime(case, tmp_path):
+    """Infinite attributes and scales are valid ONNX (onnxruntime runs them): the .vtab holds
+    them (none in its JSON header), loads, and gives onnxruntime's output, NaNs included."""
+    import onnxruntime
+    import vta
+    model = INFINITIES[case]()
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = RNG.normal(size=shape).astype(np.float32)
+    x.flat[0] = 0.0                     # alpha · 0 is NaN
+    vta.save(vta.compile(model, config="pynq"), tmp_path / "model.vtab")
+    ours = vta.InferenceSession(tmp_path / "model.vtab").run(None, {"x": x})[0]
+    theirs = onnxruntime.InferenceSession(model.SerializeToString(),
+                                          providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_array_equal(ours, theirs[0])
