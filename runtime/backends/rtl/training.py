@@ -42,7 +42,7 @@ def gemm_program(config: Config, gemms: int, iterations: int = ITERATIONS) -> Pr
     rng = np.random.default_rng(0)
     dram[inp_at:out_at + tiles * out] = rng.integers(0, 256, out_at + tiles * out - inp_at, dtype=np.uint8)
     uops = encode_uops([Uop(dst_idx=i, src_idx=i, wgt_idx=i) for i in range(tiles)], config)
-    dram[uop_at:uop_at + 4 * tiles] = uops.view(np.uint8)
+    dram[uop_at:uop_at + uops.nbytes] = uops.view(np.uint8)
     dram[insn_at:] = np.frombuffer(stream, dtype=np.uint8)
     return ProgramImage(config, dram, insn_at, len(program))
 
