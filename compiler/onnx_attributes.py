@@ -89,17 +89,20 @@ def window_geometry(attrs: dict, label: str, spatial: tuple[int, ...],
     pads = _per_axis(attrs, "pads", rank, 2 * rank, 0, label) or (0,) * (2 * rank)
     auto_pad = _auto_pad(attrs, label)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        begin, end = [], []
-        for size, k, s, d in zip(spatial, kernel, strides, dilations):
-            out = math.ceil(size / s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            small, large = total // 2, total - total // 2
-            begin.append(small if auto_pad == "SAME_UPPER" else large)
-            end.append(large if auto_pad == "SAME_UPPER" else small)
-        pads = tuple(begin + end)
+        pads = _split_pads([max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+                            for size, k, s, d in zip(spatial, kernel, strides, dilations)],
+                           upper=auto_pad == "SAME_UPPER")
     elif auto_pad == "VALID":
         pads = (0,) * (2 * rank)
     return strides, pads, dilations
+
+
+def _split_pads(totals: list[int], upper: bool) -> tuple[int, ...]:
+    """Pads (begins, then ends) splitting each axis's total in two halves, the larger at the
+    end where `upper` (SAME_UPPER), else at the start."""
+    halves = [(total // 2, total - total // 2) for total in totals]
+    return tuple([small if upper else large for small, large in halves]
+                 + [large if upper else small for small, large in halves])
 
 
 def _auto_pad(attrs: dict, label: str) -> str:
@@ -134,17 +137,14 @@ def transposed_geometry(attrs: dict, label: str, spatial: tuple[int, ...],
     elif auto_pad == "VALID":
         pads = (0,) * (2 * rank)
     if wanted is not None:
-        begin, end = [], []
         for axis, (out, largest, stride) in enumerate(zip(wanted, full, strides)):
             if out >= largest + stride:
                 raise NodeError(label, f"attribute output_shape {list(wanted)}: {out} on axis "
                                 f"{axis} is beyond what the input makes (at most "
                                 f"{largest + stride - 1})")
-            total = largest - out       # negative: zeros appended
-            small, large = total // 2, total - total // 2
-            begin.append(small if auto_pad == "SAME_UPPER" else large)
-            end.append(large if auto_pad == "SAME_UPPER" else small)
-        pads = tuple(begin + end)
+        # (a negative total: zeros appended)
+        pads = _split_pads([largest - out for out, largest in zip(wanted, full)],
+                           upper=auto_pad == "SAME_UPPER")
     for axis, largest in enumerate(full):
         if largest - pads[axis] - pads[rank + axis] < 1:
             raise NodeError(label, f"attribute pads {list(pads)} crop all {largest} outputs of "
@@ -267,14 +267,16 @@ def _blocks(node, attrs, label, shapes, constants):
                                "must be multiples of it")
 
 
-#: Recurrent operators: (gates, activations per direction).
-_RECURRENT = {"RNN": (1, 1), "GRU": (3, 2), "LSTM": (4, 3)}
+#: Recurrent operators: (gates, default activations per direction).
+CELLS = {"RNN": (1, ("Tanh",)), "GRU": (3, ("Sigmoid", "Tanh")),
+         "LSTM": (4, ("Sigmoid", "Tanh", "Tanh"))}
 
 
 def _recurrent(node, attrs, label, shapes, constants):
     """RNN, GRU, LSTM: direction, layout, activations, and every input's shape against
     hidden_size (R's last axis where the attribute is absent)."""
-    gates, functions = _RECURRENT[node.op_type]
+    gates, defaults = CELLS[node.op_type]
+    functions = len(defaults)
     direction = attrs.get("direction", "forward")
     if direction not in ("forward", "reverse", "bidirectional"):
         raise NodeError(label, f"attribute direction {direction!r} is not forward, reverse or "

@@ -34,7 +34,7 @@ from onnx import helper
 
 from vta.compiler import ir
 from vta.compiler.alu_program import ACC_LIMIT, half, shifts, wrap32
-from vta.compiler.onnx_attributes import NodeError
+from vta.compiler.onnx_attributes import CELLS, NodeError
 from vta.compiler.onnx_host import python_attributes
 from vta.compiler.onnx_operators import operator
 from vta.compiler.onnx_values import Const, Host, Pending, Quantized, Real
@@ -44,9 +44,6 @@ from vta.compiler.requantize import INT8_MAX, INT8_MIN, Requantize
 STATE_SCALE = np.float32(1 / 127)
 #: A state's second int8 digit holds its rounding remainder times this (1: no second digit).
 RESIDUAL = 16
-#: (gates, default activations) per operator.
-CELLS = {"RNN": (1, ("Tanh",)), "GRU": (3, ("Sigmoid", "Tanh")),
-         "LSTM": (4, ("Sigmoid", "Tanh", "Tanh"))}
 
 
 def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -274,7 +271,6 @@ def decompose(layer: Layer, node: onnx.NodeProto, build: Builder,
     attrs = layer.attributes
     layout = attrs.get("layout", 0)
     steps = layer.x_shape[1] if layout else layer.x_shape[0]
-    gates = CELLS[layer.op_type][0]
     direction = attrs.get("direction", "forward")
     reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
     x, peak = node.input[0], None
