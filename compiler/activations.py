@@ -170,12 +170,28 @@ def _hard_swish(ratio: float, input_scale: float, a, table, low, high) -> list[A
     return None
 
 
+def _shift_only(slopes, a, table, low, high) -> list[AluStep] | None:
+    """X = a (no multiply, for configs without ALU_MUL): one slope, applied by the final
+    shift alone where it is close to 2^−T."""
+    negative, positive = (np.asarray(s, dtype=np.float64) for s in slopes)
+    if not np.array_equal(negative, positive) or np.any(positive <= 0) \
+            or not np.all(np.isfinite(positive)):
+        return None
+    for t in sorted({int(np.floor(-np.log2(v))) for v in (positive.min(), positive.max())}
+                    | {int(np.ceil(-np.log2(v))) for v in (positive.min(), positive.max())}):
+        program = _finish([], a, table, t, low, high) if t >= 0 else None
+        if program is not None:
+            return program
+    return None
+
+
 def plan_activation(activation: Activation, x_quant, out_quant, lo: int, hi: int,
-                    value_range: tuple[int, int], channel_shape: tuple[int, ...], where: str
-                    ) -> Requantize:
+                    value_range: tuple[int, int], channel_shape: tuple[int, ...], where: str,
+                    *, alu_mul: bool = True) -> Requantize:
     """The ALU program of `activation` on a = q − x_quant.zero_point (register 0) giving, for
     every int8 input q in `value_range`, exactly the output ONNX defines (`target_table`),
-    as a `Requantize` (its multiplier: the input/output scale ratio, for the cost model)."""
+    as a `Requantize` (its multiplier: the input/output scale ratio, for the cost model).
+    Without `alu_mul` only programs without a multiply qualify."""
     inputs = np.arange(value_range[0], value_range[1] + 1, dtype=np.int64)
     table = target_table(activation, x_quant, out_quant, lo, hi, inputs, channel_shape)
     a = (inputs - x_quant.zero_point).reshape((-1,) + (1,) * len(channel_shape))
@@ -184,6 +200,9 @@ def plan_activation(activation: Activation, x_quant, out_quant, lo: int, hi: int
     ratio = x_quant.scale / out_quant.scale
     if low == high:
         steps = [AluStep(AluOp.MAX, np.int64(low)), AluStep(AluOp.MIN, np.int64(high))]
+    elif not alu_mul:
+        steps = None if activation.op == "HardSwish" else _shift_only(
+            tuple(slope * ratio for slope in activation.slopes), a, table, low, high)
     elif activation.op == "HardSwish":
         steps = _hard_swish(ratio, x_quant.scale, a, table, low, high)
     else:
@@ -191,5 +210,5 @@ def plan_activation(activation: Activation, x_quant, out_quant, lo: int, hi: int
         steps = _piecewise_linear((negative * ratio, positive * ratio), a, table, low, high)
     if steps is None:
         raise VtaError(f"{where}: no ALU program of {activation.op} gives ONNX's int8 result "
-                       "for every input")
+                       "for every input" + ("" if alu_mul else " without the ALU multiply"))
     return Requantize(np.asarray(ratio), int(out_quant.zero_point), low, high, tuple(steps))

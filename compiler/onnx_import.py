@@ -476,7 +476,7 @@ class Importer:
         spec, channels = fields.pop("activation"), fields.pop("channels")
         x = self.graph.values[pending.inputs[0]]
         requant = plan_activation(spec, x.quant, output.quant, lo, hi, (self.lo, self.hi),
-                                  channels, f"node {pending.label}")
+                                  channels, f"node {pending.label}", alu_mul=self.alu_mul)
         return self.emit(ir.Requantization, pending.label, pending.inputs, output,
                          requant=requant, activation=spec.op, **fields)
 

@@ -14,6 +14,7 @@ from vta.compiler.activations import Activation, plan_activation
 from vta.compiler.alu_program import run_steps
 from vta.compiler.compare import exact_values
 from vta.compiler.onnx_import import import_onnx
+from vta.isa import AluOp, Config
 
 INPUTS = np.arange(-128, 128)
 
@@ -224,5 +225,32 @@ def test_arithmetic_with_a_constant_runs_on_vta(case, tmp_path):
     got, expected, model, _ = run_both(graph, {"x": rng.normal(size=(1, 3, 8, 8))
                                                .astype(np.float32)})
     assert {n["name"]: n["placement"] for n in model.nodes}["act"] == "vta"
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
+@pytest.mark.parametrize("case", ["leaky-relu-0.1", "hardsigmoid-torch", "hardswish",
+                                  "add-scalar", "div-scalar"])
+def test_activation_without_the_alu_multiply(case, tmp_path):
+    """On a config without ALU_MUL an activation's program has no MUL: a shift alone where the
+    slope allows it, else the node runs on the host; the model compiles, is bit-exact with the
+    reference and within a step of onnxruntime (its MULs used to fail the compile)."""
+    if case in EXPORTS:
+        make, extra, opset = EXPORTS[case]
+        rng = np.random.default_rng(70 + sorted(EXPORTS).index(case))
+        node = make(rng)
+    else:
+        op, inputs, constant = AFFINE[case]
+        rng = np.random.default_rng(80 + sorted(AFFINE).index(case))
+        node, extra, opset = helper.make_node(op, inputs, ["y"], name="act"), {"k": constant}, 13
+    path = quantize_with_onnxruntime(_model(rng, node, extra, opset), tmp_path,
+                                     rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    graph = import_onnx(path, alu_mul=False)
+    act = next((n for n in graph.nodes if n.name == "act"), None)
+    if isinstance(act, ir.Requantization):
+        assert all(step.op != AluOp.MUL for step in act.requant.steps)
+    feeds = {"x": rng.normal(size=(1, 3, 8, 8)).astype(np.float32)}
+    assert output_steps(graph, path, feeds["x"]) <= 1
+    got, expected, _, _ = run_both(graph, feeds, Config.preset("pynq").replace(ALU_MUL=False))
     for name in got:
         np.testing.assert_array_equal(got[name], expected[name])
