@@ -177,3 +177,45 @@ def test_points_with_separate_blocks_are_evaluated_and_best_prints_them(write_sp
     path.write_text(capsys.readouterr().out)
     best = Config.from_file(path)
     assert best.fingerprint in {point["fingerprint"] for point in front}
+
+
+@pytest.mark.parametrize("model, named", [
+    ("zoo:no_such_model", "model 'zoo:no_such_model': the zoo has no such model"),
+    ("garbage.onnx", "garbage.onnx: not a readable ONNX model"),
+])
+def test_a_model_that_is_not_there_or_not_onnx_is_one_line_and_writes_nothing(
+        write_space, tmp_path, capsys, model, named):
+    (tmp_path / "garbage.onnx").write_bytes(b"not a protobuf")
+    out = tmp_path / "out"
+    model = str(tmp_path / model) if model.endswith(".onnx") else model
+    status = main(["dse", str(write_space(tmp_path, SPACE)), "--models", model, "-o", str(out),
+                   "--synchronous"])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""
+    assert captured.err.count("\n") == 1 and named in captured.err
+    assert not out.exists()
+
+
+def test_a_space_whose_every_point_fails_exits_1_and_leaves_no_stale_plot(write_space, tmp_path,
+                                                                          small_model, capsys):
+    """Batch 2 with BLOCK_IN ≠ BLOCK_OUT is a config the compiler refuses: every point's model
+    evaluation is an error, so there is no front to plot (the plot of an earlier run goes)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "front.png").write_bytes(b"an earlier run's plot")
+    space = write_space(tmp_path, """
+base = "pynq"
+[parameters]
+LOG_BATCH = [1]
+LOG_BLOCK_IN = [3]
+LOG_BLOCK_OUT = [4]
+LOG_BUS_WIDTH = [7]
+""")
+    status = main(["dse", str(space), "--models", str(small_model), "-o", str(out),
+                   "--synchronous", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.err.count("\n") == 1
+    assert "no point of the space was evaluated without an error" in captured.err
+    assert "BATCH = 1 where BLOCK_IN ≠ BLOCK_OUT" in captured.err
+    failed = json.loads((out / "front.json").read_text())["failed"]
+    assert len(failed) == 1 and not (out / "front.png").exists()

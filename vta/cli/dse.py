@@ -89,8 +89,13 @@ def run(args) -> int:
                                               if r.fingerprint in verified else {})
                           for r in front]}
     write_atomically(args.output / "front.json", json.dumps(document, indent=1).encode())
-    if results:
-        plot(results, front, board, args.output)
+    if not any(not r.errors for r in results):
+        for stale in ("front.png", "front.svg"):
+            (args.output / stale).unlink(missing_ok=True)
+        first = document["failed"][0]["errors"][0] if document["failed"] else "none was built"
+        raise Failure(f"no point of the space was evaluated without an error (first: {first}); "
+                      f"{args.output / 'front.json'} lists them")
+    plot(results, front, board, args.output)
     lines = [f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
              f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
              f"({len(front)} points):", table(front, board)]

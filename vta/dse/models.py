@@ -47,13 +47,19 @@ def resolve(name: str) -> ModelSpec:
         from vta.compiler.models.resnet18 import build_resnet18
         float_path, int8_path = build_resnet18()
     elif name.startswith("zoo:"):
-        built = _zoo().build(name[4:])
+        zoo = _zoo()
+        if name[4:] not in zoo.names():
+            raise VtaError(f"model {name!r}: the zoo has no such model (it has "
+                           f"{', '.join(zoo.names())})")
+        built = zoo.build(name[4:])
         float_path, int8_path = built.float_path, built.int8_path
     else:
         int8_path = Path(name)
         if not int8_path.is_file():
             raise VtaError(f"model {name!r}: not {', '.join(BUILTIN)}, zoo:NAME or an .onnx "
                            f"file")
+        from vta.compiler import onnx_model
+        onnx_model.load(int8_path)   # an unreadable file is one error, not one per point
     digest = hashlib.sha256(Path(int8_path).read_bytes()).hexdigest()[:12]
     return ModelSpec(name, str(int8_path), str(float_path) if float_path else None, digest)
 
