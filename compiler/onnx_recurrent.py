@@ -467,6 +467,8 @@ def recurrent(im, node, label):
         raise NodeError(label, f"input {node.input[0]!r} is not a tensor of the model")
     if isinstance(meaning, Quantized):
         raise NodeError(label, "an integer input of a recurrent layer is not decomposed")
+    if (im.activation_bits, im.weight_bits) != (8, 8):    # its products' digits are int8
+        raise NodeError(label, "only QDQ Conv/Gemm/MatMul are re-quantized for narrow operands")
     w = np.asarray(im.const(node.input[1], label, "W"), np.float32)
     r = np.asarray(im.const(node.input[2], label, "R"), np.float32)
     b = np.asarray(im.const(given(3), label, "B"), np.float32) if given(3) else None

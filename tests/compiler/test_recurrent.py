@@ -239,3 +239,21 @@ def test_wide_results_are_the_rounded_accumulator():
         exact = np.floor_divide(acc + node.bias[::2].astype(np.int64), np.left_shift(1, shift))
         np.testing.assert_array_equal(pairs[..., 0] + 256 * pairs[..., 1], exact)
         assert np.abs(exact).max() < onnx_recurrent.WIDE_LIMIT
+
+
+def test_narrow_operands_run_the_layer_on_the_host():
+    """On a config of 4-bit operands the products' int8 digits do not fit: the node runs whole
+    on the host, bit-exact with the reference and as onnxruntime (its wide Dense layers used to
+    differ from the reference)."""
+    rng = np.random.default_rng(9)
+    model, feeds = recurrent_model(VARIANTS[2], rng)
+    config = Config.preset("pynq").replace(LOG_INP_WIDTH=2, LOG_WGT_WIDTH=2,
+                                           LOG_INP_BUFF_SIZE=14, LOG_WGT_BUFF_SIZE=17)
+    graph = import_onnx(model, widths=(config.inp_width, config.wgt_width))
+    gru = [n for n in graph.nodes if getattr(n, "op_type", "") == "GRU"]
+    assert len(gru) == 1 and "narrow" in graph.host_reasons[gru[0].name]
+    got = Executor(compile_graph(graph, config)).run(feeds).outputs
+    expected = reference.run(graph, feeds)
+    for name, theirs in expected_outputs(model, feeds).items():
+        np.testing.assert_array_equal(got[name], expected[name], name)
+        np.testing.assert_allclose(got[name], theirs, rtol=1e-5, atol=1e-5)
