@@ -107,10 +107,15 @@ class SplitAccumulatorMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        depth = config.depth(MemoryType.ACC) // 4
+        # A bank holds the tiles of one parity in one half, at the address bits between. ACC of
+        # two tiles has no such bits: its parities are its halves, one tile in bank 0, one in 3.
+        depth = max(config.depth(MemoryType.ACC) // 4, 1)
 
         def bank(address):
             return Cat(bank_of(address), half_of(address))
+
+        def row(address):
+            return address[1:max(len(address) - 1, 1)]
 
         readers = (self.alu_dst_rd, self.alu_src_rd, self.gemm_rd)   # by priority
         selected = [Signal(2, name=f"bank_{n}") for n in range(len(readers))]
@@ -121,16 +126,16 @@ class SplitAccumulatorMemory(wiring.Component):
             write = ram.write_port(granularity=config.bus_bits)
             read = ram.read_port(transparent_for=(write,))
             with m.If(self.load_wr.en.any() & (bank(self.load_wr.addr) == number)):
-                m.d.comb += [write.addr.eq(self.load_wr.addr[1:-1]),
+                m.d.comb += [write.addr.eq(row(self.load_wr.addr)),
                              write.data.eq(self.load_wr.data), write.en.eq(self.load_wr.en)]
             for writer in (self.alu_wr, self.gemm_wr):
                 with m.If(writer.en & (bank(writer.addr) == number)):
-                    m.d.comb += [write.addr.eq(writer.addr[1:-1]), write.data.eq(writer.data),
+                    m.d.comb += [write.addr.eq(row(writer.addr)), write.data.eq(writer.data),
                                  write.en.eq(-1)]
             m.d.comb += read.en.eq(1)
             for reader in reversed(readers):      # the last assignment wins
                 with m.If(reader.en & (bank(reader.addr) == number)):
-                    m.d.comb += read.addr.eq(reader.addr[1:-1])
+                    m.d.comb += read.addr.eq(row(reader.addr))
             for chosen, reader in zip(selected, readers):
                 with m.If(chosen == number):
                     m.d.comb += reader.data.eq(read.data)

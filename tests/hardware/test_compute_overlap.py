@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vta.fuzz.generator import generate
 from vta.hardware.core import VtaCore
 from vta.isa import Alu, AluOp, Config, Finish, Gemm, Load, MemoryType, Store, Uop
 from vta.runtime.backends.rtl.amaranth_simulation import run_core
@@ -100,3 +101,14 @@ def test_units_overlap_and_keep_the_semantics():
 @given(data=st.data())
 def test_random_programs_on_overlapping_units(data):
     run_and_compare(data.draw(programs(OVERLAP)))
+
+
+def test_an_acc_of_two_tiles_has_its_halves_as_its_banks():
+    """ACC two tiles deep: its halves are its parities (the split ACC's banks 0 and 3, no
+    address bits within a bank). Fuzzer programs whose GEMM and ALU kernels overlap there."""
+    config = Config.preset("pynq").replace(
+        LOG_BLOCK=2, LOG_BUS_WIDTH=5, LOG_UOP_BUFF_SIZE=6, LOG_INP_BUFF_SIZE=6,
+        LOG_WGT_BUFF_SIZE=8, LOG_ACC_BUFF_SIZE=5, MACHINE={"overlap_kernels": 4})
+    assert config.acc_depth == 2
+    for seed in (1, 3):             # programs the overlap makes faster (cycle model)
+        run_and_compare(generate(config, seed, loop_limits=False).image())
