@@ -219,3 +219,21 @@ LOG_BUS_WIDTH = [7]
     assert "BATCH = 1 where BLOCK_IN ≠ BLOCK_OUT" in captured.err
     failed = json.loads((out / "front.json").read_text())["failed"]
     assert len(failed) == 1 and not (out / "front.png").exists()
+
+
+@pytest.mark.parametrize("document, named", [
+    ('{"space": "s.toml"}', "not a front as 'vta dse' writes it"),
+    ("[]", "not a front as 'vta dse' writes it"),
+    ('{"board": "pynq-z1", "front": [{"fingerprint": "0123"}]}',
+     "not a front as 'vta dse' writes it"),
+    ('{"board": "pynq-z1", "front": [{"fingerprint": "0123", "objectives": {"latency_ms": 1}}]}',
+     "results.sqlite: no results store beside"),
+])
+def test_best_on_a_folder_without_a_front_of_vta_dse_is_one_line_and_writes_nothing(
+        tmp_path, capsys, document, named):
+    (tmp_path / "front.json").write_text(document)
+    status = main(["dse", "best", "-o", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""
+    assert captured.err.count("\n") == 1 and named in captured.err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["front.json"]

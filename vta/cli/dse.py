@@ -133,20 +133,28 @@ def _best(args) -> int:
         raise Failure(f"{path}: no front here (run 'vta dse SPACE -o {args.output}' first)")
     from vta.isa.schema import parse_json
     document = parse_json(path.read_bytes(), str(path), Failure)
-    board = args.board or document["board"]
-    if board != document["board"]:
-        raise Failure(f"{path}: the front is on {document['board']}, not {board} "
-                      f"(re-run with --board {board})")
-    if not document["front"]:
-        raise Failure(f"{path}: the front is empty")
     key = {"latency": "latency_ms", "energy": "energy_uj"}.get(args.objective, args.objective)
     sign = -1 if args.objective == "accuracy" else 1
-    best = min(document["front"], key=lambda point: sign * point["objectives"][key])
+    try:
+        front_board, front = document["board"], document["front"]
+        objective = {point["fingerprint"]: sign * point["objectives"][key] for point in front}
+    except (KeyError, TypeError):
+        raise Failure(f"{path}: not a front as 'vta dse' writes it") from None
+    board = args.board or front_board
+    if board != front_board:
+        raise Failure(f"{path}: the front is on {front_board}, not {board} "
+                      f"(re-run with --board {board})")
+    if not front:
+        raise Failure(f"{path}: the front is empty")
+    best = min(objective, key=objective.get)
+    store_path = args.output / "results.sqlite"
+    if not store_path.is_file():
+        raise Failure(f"{store_path}: no results store beside {path}")
     from vta.dse.store import Store
-    with Store(args.output / "results.sqlite") as store:
-        keys = store.config(best["fingerprint"])
+    with Store(store_path) as store:
+        keys = store.config(best)
     if keys is None:
-        raise Failure(f"{args.output / 'results.sqlite'}: no config {best['fingerprint']}")
+        raise Failure(f"{store_path}: no config {best}")
     keys = Config(**keys).to_dict()
     print(json.dumps(keys, indent=1))
     return 0
