@@ -233,10 +233,14 @@ class Concat(Node):
     axis: int
 
 
-def zero_point_pieces(zero_point: int) -> tuple[int, ...]:
-    """−zero_point as int8 pieces that add up to it (none for 0; −(−128) = 128 as 64 + 64)."""
+def zero_point_pieces(zero_point: int, bits: int = 8) -> tuple[int, ...]:
+    """−zero_point as `bits`-bit pieces, as few and as even as may be, that add up to it (none
+    for 0; −(−128) = 128 as 64 + 64 at 8 bits, −(−8) = 8 as 4 + 4 at 4 bits)."""
     negated = -int(zero_point)
-    return () if negated == 0 else (negated,) if negated <= 127 else (64, negated - 64)
+    limit = (1 << (bits - 1)) - 1
+    count = -(-abs(negated) // limit)
+    base, extra = divmod(negated, count) if count else (0, 0)
+    return (base + 1,) * extra + (base,) * (count - extra)
 
 
 @dataclass(frozen=True)
@@ -254,10 +258,12 @@ class MatMulOperand(Node):
     side: str
     head: int
     zero_points: tuple[int, int]
+    #: the operands' width in VTA's memories: each zero point piece fits it
+    bits: int = 8
 
     def segments(self) -> list[tuple[int | None, int | None]]:
         """(a piece or None for a itself, b piece or None for b itself) of each segment."""
-        a_pieces, b_pieces = (zero_point_pieces(z) for z in self.zero_points)
+        a_pieces, b_pieces = (zero_point_pieces(z, self.bits) for z in self.zero_points)
         return [(None, None)] + [(None, p) for p in b_pieces] + [(p, None) for p in a_pieces]
 
 

@@ -450,14 +450,15 @@ class Importer:
             operands = []
             for side, value in (("a", a), ("b", b)):
                 probe = ir.MatMulOperand(name="", inputs=(), output="", side=side, head=head,
-                                         zero_points=zero_points)
+                                         zero_points=zero_points, bits=self.activation_bits)
                 width = contraction * len(probe.segments())
                 shape = ((1,) * len(lead) + (a.shape[-2], width) if side == "a"
                          else (b.shape[-1], width))
                 operand = self.new_value(f"{tag}/{side}", shape, operand_quant)
                 operands.append(self.emit(ir.MatMulOperand, f"{tag}/{side}", [value.name],
                                           operand, side=side, head=head,
-                                          zero_points=zero_points).name)
+                                          zero_points=zero_points,
+                                          bits=self.activation_bits).name)
             target = output if heads == 1 else self.new_value(
                 f"{tag}/product", (1,) * len(lead) + output.shape[-2:], output.quant)
             products.append(self.emit(ir.MatMul, tag if heads == 1 else pending.label.replace(
