@@ -38,6 +38,11 @@ LOG_BUS_WIDTH = {from = 5, to = 7}
     ("[parameters]\nLOG_BLOCK = [6]\nLOG_INP_BUFF_SIZE = [16]\nLOG_WGT_BUFF_SIZE = [18]\n"
      "LOG_ACC_BUFF_SIZE = [18]\n[constraints]\nfits = 'pynq-z1'\n", "constraints.fits: no point"),
     ("[parameters]\nLOG_BLOCK = [4]\n[search]\nmethod = 'random'\n", "search.method"),
+    # NSGA-II breeds from two parents (optuna refuses a population of one)
+    ("[parameters]\nLOG_BLOCK = [4]\n[search]\nmethod = 'nsga2'\npopulation = 1\n",
+     "search.population: an integer of at least 2"),
+    ("[parameters]\nLOG_BLOCK = [4]\n[search]\nseed = -1\n",
+     "search.seed: an integer of at least 0"),
     ("[parameters]\nLOG_WIDTH = [3, 4]\n", "parameters.LOG_WIDTH: config key LOG_INP_WIDTH = 4"),
     ("[parameters]\nLOG_WIDTH = [3]\nLOG_WGT_WIDTH = [2]\n",
      "parameters.LOG_WIDTH: sets LOG_WGT_WIDTH, which is given too"),

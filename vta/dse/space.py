@@ -30,7 +30,9 @@ CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(Config)
 MACHINE_KEYS = tuple(f"MACHINE.{f.name}" for f in dataclasses.fields(Machine))
 SECTIONS = {"base", "parameters", "constraints", "search"}
 CONSTRAINTS = {"fits", "meets_clock"}
-SEARCH_KEYS = {"method", "trials", "population", "seed", "exhaustive_limit"}
+#: The search keys and the least value of each numeric one (NSGA-II breeds from two parents).
+SEARCH_MINIMA = {"trials": 1, "population": 2, "seed": 0, "exhaustive_limit": 1}
+SEARCH_KEYS = {"method", *SEARCH_MINIMA}
 METHODS = ("auto", "exhaustive", "nsga2")
 #: A space with more points than this is searched, not enumerated (method "auto").
 EXHAUSTIVE_LIMIT = 256
@@ -261,11 +263,10 @@ def _search(section: dict, where: str) -> Search:
         raise SpaceError(f"{where}: search.method: {method!r} is not one of "
                          f"{', '.join(METHODS)}")
     numbers = {}
-    for key in SEARCH_KEYS - {"method"}:
+    for key, least in SEARCH_MINIMA.items():
         if key in section:
             value = section[key]
-            if not isinstance(value, int) or isinstance(value, bool) or \
-                    value < (0 if key == "seed" else 1):
-                raise SpaceError(f"{where}: search.{key}: a positive integer")
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise SpaceError(f"{where}: search.{key}: an integer of at least {least}")
             numbers[key] = value
     return Search(method, **numbers)
