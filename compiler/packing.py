@@ -252,7 +252,8 @@ def bias_lane_weights(bias: np.ndarray, lanes: int, input_bits: int = 8,
     low = (bias + modulus // 2) % modulus - modulus // 2
     high = (low - bias) // modulus
     spread = lanes - 1
-    if spread < 1 or low.min(initial=0) < weight_low or high.min(initial=0) < weight_low * spread \
+    if spread < 1 or low.min(initial=0) < weight_low or low.max(initial=0) > -weight_low - 1 \
+            or high.min(initial=0) < weight_low * spread \
             or high.max(initial=0) > (-weight_low - 1) * spread:
         return None
     base, extra = np.divmod(high, spread)

@@ -345,6 +345,16 @@ def test_shift_only_requantization_without_alu_mul():
     assert model.config.ALU_MUL is False
 
 
+def test_conv_with_weights_narrower_than_inputs():
+    """int8 inputs and int4 weights (LOG_WGT_WIDTH = 2): the bias lanes' weights fit int4 (or
+    the bias goes to the ALU); they used to wrap, and the outputs differ from the reference."""
+    graph = conv_graph(np.random.default_rng(1), c=3, h=8, w=3, o=4, k=1, pad=0,
+                       input_zero_point=-8)
+    node = graph.nodes[0]
+    graph.nodes[0] = dataclasses.replace(node, weight=np.clip(node.weight, -7, 7))
+    check(graph, PYNQ.replace(LOG_WGT_WIDTH=2, LOG_WGT_BUFF_SIZE=17), seed=1)
+
+
 def test_batch_of_two_config():
     """LOG_BATCH = 1: two samples per tile; an odd batch is padded."""
     check(conv_graph(np.random.default_rng(4), n=3, c=5, o=18), PYNQ.replace(LOG_BATCH=1))

@@ -66,6 +66,24 @@ def test_bias_lanes_add_the_bias_through_the_padding(lanes, bits):
     assert bias_lane_weights(np.array([5]), 1, bits) is None
 
 
+@pytest.mark.parametrize("input_bits, weight_bits", [(8, 4), (8, 2), (4, 2)])
+def test_bias_lanes_with_weights_narrower_than_inputs(input_bits, weight_bits):
+    """Inputs wider than weights: every lane weight lies in the weights' range and the lanes
+    add the bias, or the bias is refused (the first lane's weight, the bias modulo 2^(bits−1)
+    of the inputs, may exceed a narrow weight: it used to wrap)."""
+    biases = np.random.default_rng(input_bits + weight_bits).integers(-2000, 2000, size=200)
+    inputs = bias_input_lanes(16, input_bits).astype(np.int64)
+    low, high = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+    placed = 0
+    for bias in biases:
+        weights = bias_lane_weights(np.array([bias]), 16, input_bits, weight_bits)
+        if weights is not None:
+            assert low <= weights.min() and weights.max() <= high
+            assert weights.astype(np.int64) @ inputs == [bias]
+            placed += 1
+    assert placed > 0
+
+
 @pytest.mark.parametrize("low, high, parts", [(-128, 127, 1), (-127, 128, 2), (-255, 254, 2),
                                                (-256, 254, 2), (0, 255, 3), (-255, 0, 2)])
 def test_weight_parts_are_int8_and_sum_to_the_weights(low, high, parts):
