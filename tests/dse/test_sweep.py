@@ -182,6 +182,8 @@ def test_points_with_separate_blocks_are_evaluated_and_best_prints_them(write_sp
 @pytest.mark.parametrize("model, named", [
     ("zoo:no_such_model", "model 'zoo:no_such_model': the zoo has no such model"),
     ("garbage.onnx", "garbage.onnx: not a readable ONNX model"),
+    ("missing.onnx", "missing.onnx': no such file"),
+    ("resnet", "model 'resnet': not digits, resnet18, zoo:NAME or an .onnx file"),
 ])
 def test_a_model_that_is_not_there_or_not_onnx_is_one_line_and_writes_nothing(
         write_space, tmp_path, capsys, model, named):

@@ -55,6 +55,8 @@ def resolve(name: str) -> ModelSpec:
         float_path, int8_path = built.float_path, built.int8_path
     else:
         int8_path = Path(name)
+        if int8_path.suffix == ".onnx" and not int8_path.is_file():
+            raise VtaError(f"model {name!r}: no such file")
         if not int8_path.is_file():
             raise VtaError(f"model {name!r}: not {', '.join(BUILTIN)}, zoo:NAME or an .onnx "
                            f"file")
