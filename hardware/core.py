@@ -36,7 +36,7 @@ class VtaCore(wiring.Component):
     """
 
     def __init__(self, *, config: Config):
-        Fetch.check_bus(config)
+        config.check_bus()      # the core moves instructions and tiles as whole bus words
         self.config = config
         super().__init__({
             "m_axi": Out(Axi4Signature(addr_width=ADDR_BITS, data_width=config.bus_bits)),

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from vta.hardware.axi_master import ReadClientSignature
 from vta.hardware.layouts import insn_layout
-from vta.isa import INSN_BYTES, Config, ConfigError, Opcode
+from vta.isa import INSN_BYTES, Config, Opcode
 from vta.isa.opcodes import LOAD_MODULE_TYPES
 from vta.isa.config import INSN_BITS
 
@@ -30,15 +30,8 @@ class Fetch(wiring.Component):
         Instructions for each module's command queue.
     """
 
-    @staticmethod
-    def check_bus(config: Config) -> None:
-        """Fetch splits instructions into whole bus words: the bus is at most 128 bits wide."""
-        if INSN_BITS % config.bus_bits:
-            raise ConfigError(f"the core needs a bus of at most {INSN_BITS} bits, "
-                              f"not {config.bus_bits} (LOG_BUS_WIDTH {config.LOG_BUS_WIDTH})")
-
     def __init__(self, *, config: Config):
-        self.check_bus(config)
+        config.check_bus()      # fetch splits instructions into whole bus words
         self.config = config
         super().__init__({
             "start": In(1), "insn_addr": In(32), "insn_count": In(32), "busy": Out(1),

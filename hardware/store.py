@@ -19,7 +19,7 @@ from vta.hardware.layouts import elem_bits
 from vta.hardware.module_control import InstructionCycle, token_ports
 from vta.hardware.token_queue import TokenSignature
 from vta.hardware.uop_pipeline import read_signature
-from vta.isa import Config, ConfigError, MemoryType
+from vta.isa import Config, MemoryType
 from vta.isa import Module as IsaModule
 from vta.isa.config import INSN_BITS
 
@@ -41,10 +41,7 @@ class Store(wiring.Component):
     """
 
     def __init__(self, *, config: Config):
-        bits = elem_bits(config, MemoryType.OUT)
-        if bits % config.bus_bits:
-            raise ConfigError(f"OUT tiles of {bits} bits are not a whole number of "
-                              f"{config.bus_bits}-bit bus words")
+        config.check_bus()      # tiles leave as whole bus words
         self.config = config
         super().__init__({
             "insn": In(stream.Signature(INSN_BITS)),

@@ -13,7 +13,7 @@ from amaranth.utils import exact_log2
 
 from vta.hardware.axi_master import ReadClientSignature
 from vta.hardware.layouts import elem_bits, insn_layout, log_depth
-from vta.isa import Config, ConfigError, MemoryType, layouts
+from vta.isa import Config, MemoryType, layouts
 
 
 def sram_write_signature(config: Config, memory_type: MemoryType) -> memory.WritePort.Signature:
@@ -40,10 +40,7 @@ class TensorLoad(wiring.Component):
     """
 
     def __init__(self, *, config: Config, memory_type: MemoryType):
-        bits = elem_bits(config, memory_type)
-        if bits % config.bus_bits:
-            raise ConfigError(f"{memory_type.name} tiles of {bits} bits are not a whole number of "
-                              f"{config.bus_bits}-bit bus words")
+        config.check_bus()      # tiles arrive as whole bus words
         self.config, self.memory_type = config, memory_type
         super().__init__({"cmd": In(stream.Signature(insn_layout(config))), "busy": Out(1),
                           "mem_wait": Out(1), "rd": Out(ReadClientSignature(config)),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vta.hardware.verilog import generate_verilog
-from vta.isa import Config
+from vta.isa import Config, ConfigError
 from vta.isa.registers import CONTROL_ADDR_BITS
 
 SMALL = Config.preset("pynq").replace(LOG_BLOCK=3, LOG_UOP_BUFF_SIZE=10, LOG_INP_BUFF_SIZE=9,
@@ -100,3 +100,20 @@ def test_verilator_lint_pynq(tmp_path):
     path = tmp_path / "vta_core.v"
     path.write_text(generate_verilog(Config.preset("pynq")))
     lint(path)
+
+
+def test_a_bus_the_tiles_do_not_fill_is_refused_as_the_cycle_model_refuses_it():
+    """INP tiles of a 1x4 int8 core are 32 bits: no whole number of 64-bit bus words. The RTL
+    backend refuses such a config before building anything, with the config check's one line,
+    as the cycle backend does (it failed inside Amaranth with a ValueError)."""
+    from vta.fuzz.compare import run
+    from vta.fuzz.generator import generate
+
+    config = Config.preset("pynq").replace(LOG_BLOCK=2, LOG_BUS_WIDTH=6, LOG_UOP_BUFF_SIZE=5,
+                                           LOG_INP_BUFF_SIZE=5, LOG_WGT_BUFF_SIZE=7,
+                                           LOG_ACC_BUFF_SIZE=7)
+    with pytest.raises(ConfigError) as expected:
+        config.check_bus()
+    image = generate(config, 0, loop_limits=False).image()
+    outcomes = [run(image, backend) for backend in ("cycle", "rtl")]
+    assert [(o.status, o.message) for o in outcomes] == [(1, str(expected.value))] * 2
