@@ -89,7 +89,7 @@ def run(args) -> int:
                                               if r.fingerprint in verified else {})
                           for r in front]}
     write_atomically(args.output / "front.json", json.dumps(document, indent=1).encode())
-    if not any(not r.errors for r in results):
+    if all(r.errors for r in results):
         for stale in ("front.png", "front.svg"):
             (args.output / stale).unlink(missing_ok=True)
         first = document["failed"][0]["errors"][0] if document["failed"] else "none was built"
