@@ -51,11 +51,16 @@ from vta.compiler.node_layers import Unsupported, describe, lower_transposed, wi
 from vta.compiler.packing import ActLayout, bias_input_lanes, bias_lane_weights
 from vta.compiler.placement import Partition, Placement
 from vta.compiler.schedule import CycleCost, choose
+from vta.compiler.sram_plan import feasible
 from vta.compiler.subtiles import activation_block
 from vta.isa import Config, VtaError
 
 #: Least factor by which lowering a graph input's convolution to im2col must cut its GEMM work.
 IM2COL_GAIN = 2
+
+#: The reason of a node whose VTA layer fits the on-chip buffers under no tiling: it runs on the
+#: host (a design-space point refuses such a config, `vta.dse.layers.evaluate_model`).
+NO_TILING_FITS = "no tiling of its VTA layer fits the on-chip buffers"
 
 
 def _pad_needs(graph: ir.Graph, placement) -> dict[str, list[tuple[str, tuple, int]]]:
@@ -221,10 +226,15 @@ def partition(graph: ir.Graph, config: Config, *, im2col: bool = True,
         if placement[node.name] != Placement.VTA:
             continue
         try:
-            result.layers[node.name] = describe(node, result, config)
+            layer = describe(node, result, config)
+            if not feasible(layer, config):
+                raise Unsupported(NO_TILING_FITS)
+            result.layers[node.name] = layer
         except Unsupported as error:
             placement[node.name] = Placement.HOST
             result.reasons[node.name] = str(error)
+            result.im2col.pop(node.name, None)
+            result.im2col_bias.pop(node.name, None)
     fusions = []
     for node in graph.nodes:
         conv = fusable_conv(graph, node, result)

@@ -15,7 +15,10 @@ from vta.compiler.build import compile_graph
 from vta.compiler.compare import onnxruntime_values
 from vta.compiler.executor import Executor
 from vta.compiler.onnx_import import import_onnx
-from vta.isa import Config
+from vta.compiler.partition import NO_TILING_FITS
+from vta.dse.layers import evaluate_model
+from vta.fuzz.configs import CONFIGS
+from vta.isa import Config, VtaError
 
 RNG = np.random.default_rng(2024)
 
@@ -168,3 +171,24 @@ def test_rtl_bit_exact_with_functional(quantized):
     functional = Executor(model).run(feeds).outputs
     rtl = Executor(model, "rtl").run(feeds).outputs
     np.testing.assert_array_equal(rtl["y"], functional["y"])
+
+
+def test_a_layer_no_tiling_fits_runs_on_the_host(tmp_path):
+    """On a config whose WGT holds fewer tiles than a 3×3 convolution has taps (the fuzzer's
+    `tiny`), that convolution runs on the host, the 1×1 one after it on VTA, and the model is
+    bit-exact with the reference; a design point refuses such a config (the host's work would
+    not count in its cycles)."""
+    init = {"a.w": weights(16, 16, 3, 3), "b.w": weights(16, 16, 1, 1)}
+    nodes = [node("Conv", ["x", "a.w"], "a", pads=[1, 1, 1, 1]), node("Relu", ["a"], "ar"),
+             node("Conv", ["ar", "b.w"], "y")]
+    samples = RNG.normal(size=(8, 16, 6, 6)).astype(np.float32)
+    path = quantize_with_onnxruntime(float_model(nodes, init, [1, 16, 6, 6]), tmp_path, samples)
+    graph, config = import_onnx(path), CONFIGS["tiny"]
+    model = compile_graph(graph, config)
+    placed = {node["name"]: (node["placement"], node.get("reason")) for node in model.nodes}
+    assert placed["a"] == ("host", NO_TILING_FITS) and placed["y"][0] == "vta"
+    feeds = {"x": RNG.normal(size=(1, 16, 6, 6)).astype(np.float32)}
+    np.testing.assert_array_equal(Executor(model).run(feeds).outputs["y"],
+                                  reference.run(graph, feeds)["y"])
+    with pytest.raises(VtaError, match="layer a: no tiling fits the on-chip buffers"):
+        evaluate_model(graph, config, timed=False)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from vta.compiler.cost_model import estimates
 from vta.compiler.macs import node_macs
-from vta.compiler.partition import partition
+from vta.compiler.partition import NO_TILING_FITS, partition
 from vta.compiler.placement import Placement
 from vta.compiler.schedule import CycleCost, choose, heads, scratch_image, timing_key, waited
 from vta.compiler.sram_plan import (Capacity, SramPlan, _fits, _shared, _slots, acc_slots,
@@ -184,6 +184,9 @@ def evaluate_model(graph, config: Config, timed: bool) -> dict:
     programs; `VtaError` where the compiler refuses."""
     cost = SharedCost(config)
     part = partition(graph, config, cost=cost if timed else None)
+    unfit = [name for name, reason in part.reasons.items() if reason == NO_TILING_FITS]
+    if unfit:       # on the host its work would not count: the point cannot run the model
+        raise VtaError(f"layer {unfit[0]}: no tiling fits the on-chip buffers")
     cycles, counters = 0, dict.fromkeys(COUNTERS, 0)
     macs = {"vta": 0, "all": 0}
     for node in graph.nodes:
