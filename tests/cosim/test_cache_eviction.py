@@ -88,9 +88,12 @@ def test_a_build_in_use_is_kept(root):
 
 def test_a_build_being_made_is_not_removed(root):
     maker = start_build("slow" + "0" * 16, MIB, seconds=3)
+    harness = root / ("slow" + "0" * 16) / "harness"
     try:
         deadline = time.time() + 30
-        while not (root / ("slow" + "0" * 16)).exists() and time.time() < deadline:
+        # until the build has written its file (an empty folder has nothing to evict)
+        while not (harness.exists() and harness.stat().st_size == MIB) \
+                and time.time() < deadline:
             time.sleep(0.05)
         outcome = cache.evict(0)
         assert outcome["removed"] == [] and len(outcome["in_use"]) == 1
