@@ -5,9 +5,8 @@ compiled and run: every value the executor computes (on VTA or the host) bit-exa
 reference, and the reference's output close to onnxruntime's."""
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from qdq_models import float_model, quantize_with_onnxruntime
 from vta.compiler import artifact, reference

@@ -4,7 +4,6 @@ and compiled, its products run on VTA as wide Dense layers, bit-exact with the r
 every backend and close to onnxruntime."""
 
 import numpy as np
-import onnx
 import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
