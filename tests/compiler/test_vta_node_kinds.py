@@ -211,40 +211,27 @@ def test_concat_inputs_are_written_into_their_channel_slices(tmp_path):
     assert_functional_matches_reference(graph, model, x)
 
 
-@pytest.mark.parametrize("zero_points", [(0, 0), (-128, 7), (127, -128), (-128, -128), (3, 0)])
-def test_product_operands_compute_the_zero_point_product(zero_points):
-    """The prepared operands' plain int8 product plus the node's constant is
-    Σ (a − za)(b − zb), for every kind of zero point (−128 needs two pieces)."""
+@pytest.mark.parametrize("bits, zero_points", [
+    *((8, pair) for pair in [(0, 0), (-128, 7), (127, -128), (-128, -128), (3, 0)]),
+    *((4, pair) for pair in [(-8, -8), (-8, 7), (7, 0), (-3, -8)])])
+def test_product_operands_compute_the_zero_point_product(bits, zero_points):
+    """The prepared operands fit `bits`, their zero point pieces included (−(−128) = 64 + 64 at
+    8 bits, −(−8) = 4 + 4 at 4), and their plain product plus the node's constant is
+    Σ (a − za)(b − zb), for every kind of zero point."""
     za, zb = zero_points
-    a = RNG.integers(-128, 128, size=(1, 3, 5, 20)).astype(np.int8)
-    b = RNG.integers(-128, 128, size=(1, 3, 20, 9)).astype(np.int8)
+    low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+    a = RNG.integers(low, high, size=(1, 3, 5, 20)).astype(np.int8)
+    b = RNG.integers(low, high, size=(1, 3, 20, 9)).astype(np.int8)
     expected = np.einsum("nhik,nhkj->nhij", a.astype(np.int64) - za, b.astype(np.int64) - zb)
     for head in range(3):
         prepared = [reference.run_node(ir.MatMulOperand(name=side, inputs=("x",), output=side,
                                                         side=side, head=head,
-                                                        zero_points=zero_points), [x])[0]
+                                                        zero_points=zero_points, bits=bits),
+                                       [x])[0]
                     for side, x in (("a", a), ("b", b))]
-        assert all(p.dtype == np.int8 for p in prepared)
+        assert all(p.dtype == np.int8 and p.min() >= low and p.max() < high for p in prepared)
         product = prepared[0].astype(np.int64) @ prepared[1].astype(np.int64).T
         np.testing.assert_array_equal(product[0, 0] + 20 * za * zb, expected[0, head])
-
-
-@pytest.mark.parametrize("zero_points", [(-8, -8), (-8, 7), (7, 0), (-3, -8)])
-def test_product_operands_fit_four_bit_operands(zero_points):
-    """At 4 bits the operands and their zero point pieces (−(−8) = 4 + 4) fit int4, and their
-    plain product plus the node's constant is Σ (a − za)(b − zb)."""
-    za, zb = zero_points
-    a = RNG.integers(-8, 8, size=(1, 2, 5, 12)).astype(np.int8)
-    b = RNG.integers(-8, 8, size=(1, 2, 12, 3)).astype(np.int8)
-    expected = np.einsum("nhik,nhkj->nhij", a.astype(np.int64) - za, b.astype(np.int64) - zb)
-    for head in range(2):
-        prepared = [reference.run_node(ir.MatMulOperand(name=side, inputs=("x",), output=side,
-                                                        side=side, head=head,
-                                                        zero_points=zero_points, bits=4), [x])[0]
-                    for side, x in (("a", a), ("b", b))]
-        assert all(p.min() >= -8 and p.max() <= 7 for p in prepared)
-        product = prepared[0].astype(np.int64) @ prepared[1].astype(np.int64).T
-        np.testing.assert_array_equal(product[0, 0] + 12 * za * zb, expected[0, head])
 
 
 def test_products_of_activations_on_four_bit_operands(tmp_path):
