@@ -10,7 +10,7 @@ from vta.compiler.report import shares
 from vta.dse import layers
 from vta.dse.layers import evaluate_model, program_counters
 from vta.dse.models import graph
-from vta.isa import Config
+from vta.isa import Config, VtaError
 from vta.isa.program import decode_program
 
 PYNQ = Config.preset("pynq")
@@ -56,3 +56,11 @@ def test_layer_by_layer_figures_are_the_compilers(model, timed, small_model):
             assert len(layers._GROUPS) == groups
         assert ours == compiled(integer, config, timed), config.config_string
         assert ours["cycles"] > 0 and ours["counters"]["gemm_counter"] > 0
+
+
+def test_a_model_nothing_of_which_runs_on_vta_is_refused(small_model):
+    """A float model runs on the host alone: 0 cycles at every point, which no design point
+    may report."""
+    host_only = graph(str(small_model.parent / "float.onnx"), PYNQ.ALU_MUL, (8, 8))
+    with pytest.raises(VtaError, match="nothing of the model runs on VTA"):
+        evaluate_model(host_only, PYNQ, False)

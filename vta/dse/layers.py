@@ -187,6 +187,8 @@ def evaluate_model(graph, config: Config, timed: bool) -> dict:
     unfit = [name for name, reason in part.reasons.items() if reason == NO_TILING_FITS]
     if unfit:       # on the host its work would not count: the point cannot run the model
         raise VtaError(f"layer {unfit[0]}: no tiling fits the on-chip buffers")
+    if not part.layers:
+        raise VtaError("nothing of the model runs on VTA (its cycles would be 0 at every point)")
     cycles, counters = 0, dict.fromkeys(COUNTERS, 0)
     macs = {"vta": 0, "all": 0}
     for node in graph.nodes:
