@@ -64,7 +64,7 @@ def run(args) -> int:
     space = load(args.space)
     board = _board(args, space)
     points = space.check_feasible()
-    specs = [resolve(name) for name in args.models.split(",") if name]
+    specs = [resolve(name) for name in dict.fromkeys(args.models.split(",")) if name]  # once each
     if not specs:
         raise Failure("--models names no model")
     args.output.mkdir(parents=True, exist_ok=True)
