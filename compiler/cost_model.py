@@ -2,7 +2,8 @@
 the most promising few.
 
 Per tile it counts what each module does with the regions of the layer's `sram_plan.SramPlan`: the
-load module's DRAM bytes (at the config's bus width, plus the read latency per DMA row), the
+load module's DRAM bytes (at the config's bus width, or the lower rate its outstanding reads
+sustain, plus the read latency per DMA row), the
 compute module's GEMM and ALU micro-op executions (at the machine description's initiation
 intervals; their sum, or with two threads on a core whose units overlap the larger of the two)
 and its ACC constant loads,
@@ -41,11 +42,20 @@ class _Dma:
         self.alu_mul = bool(config.ALU_MUL)
         self.bus_bytes = config.bus_bytes
         self.read_latency, self.write_latency = config.MEM_READ_LATENCY, config.MEM_WRITE_LATENCY
+        # Bus words per cycle the reads can keep up: a burst's AR waits while the machine's
+        # `max_outstanding_reads` bursts are in flight, each for the latency and its beats
+        # (all of them at once on the presets; a long latency with few outstanding reads is
+        # slower).
+        machine = config.machine
+        burst = machine.max_burst_beats
+        self.read_rate = min(1.0, machine.max_outstanding_reads * burst
+                             / (config.MEM_READ_LATENCY + burst))
         self.tile_bytes = {memory: config.elem_bytes(memory) * sub.factor(memory)
                            for memory in MemoryType}
 
     def read(self, memory: MemoryType, tiles: int, rows: int) -> float:
-        return tiles * self.tile_bytes[memory] / self.bus_bytes + rows * self.read_latency
+        return (tiles * self.tile_bytes[memory] / self.bus_bytes / self.read_rate
+                + rows * self.read_latency)
 
     def write(self, tiles: int, rows: int) -> float:
         return tiles * self.tile_bytes[MemoryType.OUT] / self.bus_bytes + rows * self.write_latency

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 from backend_graphs import chained_graph, conv_graph, random_feeds, run_both
+from vta.compiler.build import compile_graph
+from vta.compiler.models.digits import build_digits
+from vta.compiler.onnx_import import import_onnx
+from vta.isa import Config
 
 
 def test_recorded_cycles_are_the_cycle_backends():
@@ -190,3 +194,16 @@ def test_layers_differing_in_their_immediates_time_alike():
     assert timing_key(other) == timing_key(layer)
     for plan, _ in ranked(layer, config)[:3]:
         assert time_tiling(config, other, plan.tiling) == time_tiling(config, layer, plan.tiling)
+
+
+@pytest.mark.parametrize("latency, outstanding", [(200, 2), (1000, 4)])
+def test_the_estimate_reads_at_the_rate_the_outstanding_reads_sustain(latency, outstanding):
+    """With a long read latency and few outstanding reads the bus words come slower than one
+    per cycle: the analytic estimate of the digits CNN stays within a quarter of the cycles the
+    cycle model times (it was a quarter of them when it read a word per cycle)."""
+    config = Config.preset("pynq").replace(MEM_READ_LATENCY=latency,
+                                           MACHINE={"max_outstanding_reads": outstanding})
+    graph = import_onnx(build_digits()[1], alu_mul=config.ALU_MUL)
+    cycles = {timed: sum(node.get("estimated_cycles", 0) for node in compile_graph(
+        graph, config, timed=timed, workers=1).nodes) for timed in (False, True)}
+    assert 0.8 < cycles[False] / cycles[True] < 1.25
