@@ -4,6 +4,8 @@ simulator's paged memory manager)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from vta.isa import BoundsError, VtaError
@@ -24,7 +26,7 @@ class PageAllocator:
 
     def alloc(self, nbytes: int) -> int:
         """The physical address of a fresh page-aligned block of at least `nbytes` bytes."""
-        if nbytes <= 0:
+        if not isinstance(nbytes, numbers.Integral) or nbytes <= 0:
             raise VtaError(f"cannot allocate {nbytes} bytes of device memory")
         length = -(-nbytes // PAGE_BYTES) * PAGE_BYTES
         for index, (start, end) in enumerate(self._free):
@@ -109,6 +111,8 @@ class DeviceMemory:
         return Buffer(self, self.allocator.alloc(nbytes), nbytes)
 
     def free(self, buffer: Buffer) -> None:
+        if buffer.memory is not self:
+            raise VtaError(f"buffer at {buffer.phys_addr:#x} belongs to another device")
         if buffer.freed:
             raise VtaError(f"buffer at {buffer.phys_addr:#x} was already freed")
         self.allocator.free(buffer.phys_addr)

@@ -59,6 +59,8 @@ class CommandStream:
         elem_bytes = self._elem_bytes[memory_type]
         if buffer.freed:
             raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} was freed")
+        if buffer.memory is not self.device.memory:
+            raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} belongs to another device")
         if buffer.phys_addr % elem_bytes:
             raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} is not aligned to "
                            f"{memory_type.name} elements of {elem_bytes} bytes")

@@ -45,6 +45,23 @@ def test_allocator_errors():
         allocator.free(address)
 
 
+def test_a_size_that_is_not_a_whole_number_of_bytes_is_refused():
+    with pytest.raises(VtaError, match="cannot allocate 3.5 bytes"):
+        Device(PYNQ, memory_bytes=1 << 20).alloc(3.5)
+    assert Device(PYNQ, memory_bytes=1 << 20).alloc(np.int64(64)).nbytes == 64
+
+
+def test_a_buffer_of_another_device_is_refused_and_frees_nothing():
+    device, other = Device(PYNQ, memory_bytes=1 << 20), Device(PYNQ, memory_bytes=1 << 20)
+    mine, theirs = device.alloc(64), other.alloc(64)
+    assert mine.phys_addr == theirs.phys_addr
+    with pytest.raises(VtaError, match="belongs to another device"):
+        device.free(theirs)
+    with pytest.raises(VtaError, match="load_2d INP: buffer at 0x1000 belongs to another device"):
+        device.stream.load(theirs, MemoryType.INP, sram=0, x_size=1)
+    assert device.alloc(64).phys_addr != mine.phys_addr       # still allocated
+
+
 def test_copy_in_and_out_round_trip():
     device = Device(PYNQ, memory_bytes=1 << 20)
     data = np.arange(-50, 50, dtype=np.int32).reshape(10, 10)
