@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache, cached_property
+from numbers import Integral
+from operator import index
 
 import numpy as np
 
@@ -42,7 +44,10 @@ class Field:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
     def check(self, value: int, where: str = "") -> int:
-        """`value` itself if it fits this field, else a FieldRangeError naming the field."""
+        """`value` itself if it is a whole number that fits this field, else a FieldRangeError
+        naming the field."""
+        if not isinstance(value, Integral):
+            raise FieldRangeError(f"{where}field {self.name} = {value!r} is not a whole number")
         if not self.minimum <= value <= self.maximum:
             limit = (f"{self.minimum}..{self.maximum}" if self.signed
                      else f"at most {self.maximum}")
@@ -78,10 +83,10 @@ class Layout:
         """The integer word holding `values` (missing fields are zero)."""
         word = 0
         for name, lsb, mask, low, high, field in self._packing:
-            value = int(values.get(name, 0))
-            if not low <= value <= high:
+            value = values.get(name, 0)
+            if not isinstance(value, Integral) or not low <= value <= high:
                 field.check(value, where)
-            word |= (value & mask) << lsb
+            word |= (index(value) & mask) << lsb
         return word
 
     def packer(self, names: tuple[str, ...], constants: tuple[tuple[str, int], ...] = ()):
@@ -91,19 +96,22 @@ class Layout:
         instruction per call in code generation's loops)."""
         given = dict(constants)
         lines, checks, terms, values = [], [], [], {}
-        for index, (name, lsb, mask, low, high, field) in enumerate(self._packing):
+        for position, (name, lsb, mask, low, high, field) in enumerate(self._packing):
             if name in given:
                 field.check(given[name])
                 terms.append(str((given[name] & mask) << lsb))
             elif name in names:
-                lines.append(f"    v{index} = int(values[{name!r}])")
-                checks.append(f"{low} <= v{index} <= {high}")
-                terms.append(f"((v{index} & {mask}) << {lsb})" if lsb else f"(v{index} & {mask})")
-        source = ("def pack(values, where=''):\n" + "\n".join(lines) + "\n"
+                lines.append(f"        v{position} = index(values[{name!r}])")
+                checks.append(f"{low} <= v{position} <= {high}")
+                terms.append(f"((v{position} & {mask}) << {lsb})" if lsb
+                             else f"(v{position} & {mask})")
+        conversions = ("    try:\n" + "\n".join(lines) + "\n    except TypeError:\n"
+                       "        return slow(dict(values, **given), where)\n" if lines else "")
+        source = ("def pack(values, where=''):\n" + conversions
                   + (f"    if not ({' and '.join(checks)}):\n"
                      f"        return slow(dict(values, **given), where)\n" if checks else "")
                   + f"    return {' | '.join(terms) or '0'}\n")
-        exec(source, {"slow": self.pack, "given": given}, values)
+        exec(source, {"slow": self.pack, "given": given, "index": index}, values)
         return values["pack"]
 
     def unpack(self, word: int) -> dict[str, int]:

@@ -114,6 +114,16 @@ def test_out_of_range_value_names_field_value_and_limit(data):
                                 f"bits (at most {(1 << width) - 1})")
 
 
+@pytest.mark.parametrize("value", [2.5, 2.0, "2"])
+def test_a_value_that_is_not_a_whole_number_names_the_field(value):
+    config = Config.preset()
+    with pytest.raises(FieldRangeError, match=f"^instruction 7: field iter_out = {value!r} is "
+                                              "not a whole number$"):
+        encode(Gemm(uop_end=1, iter_out=value), config, "instruction 7: ")
+    assert encode(Gemm(uop_end=1, iter_out=np.int64(2)), config) == \
+        encode(Gemm(uop_end=1, iter_out=2), config)
+
+
 def test_invalid_opcodes_are_rejected():
     config = Config.preset()
     for opcode in (5, 6, 7):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from runtime_helpers import BACKENDS, PYNQ
 
-from vta.isa import BoundsError, MemoryType, VtaError
+from vta.isa import BoundsError, FieldRangeError, MemoryType, VtaError
 from vta.runtime import (COUNTER_NAMES, PAGE_BYTES, Device, PageAllocator, RunReport,
                          backend_names, get_backend)
 
@@ -87,6 +87,8 @@ def test_transfers_outside_a_buffer_are_rejected():
         device.stream.store(inp, sram=0, x_size=2, y_size=3, x_stride=2)
     with pytest.raises(VtaError, match="micro-ops are loaded by the kernel cache"):
         device.stream.load(inp, MemoryType.UOP, sram=0, x_size=1)
+    with pytest.raises(FieldRangeError, match="LOAD INP.*field x_size = 2.5 is not a whole number"):
+        device.stream.load(inp, MemoryType.INP, sram=0, x_size=2.5)
 
 
 def test_dram_base_is_physical_address_over_element_size_plus_offset():
