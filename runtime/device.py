@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vta.isa import Config
+from vta.isa import Config, VtaError
 from vta.isa.image import ProgramImage
 from vta.runtime.backends import COUNTER_NAMES, Backend, RunReport, get_backend
 from vta.runtime.memory import Buffer, DeviceMemory
@@ -32,6 +32,9 @@ class Device:
 
     def __init__(self, config: Config | None = None, backend: str | Backend = "functional", *,
                  memory_bytes: int = DEFAULT_MEMORY_BYTES, **backend_options):
+        if config is not None and not isinstance(config, Config):
+            raise VtaError(f"Device: config {config!r} is not a Config (a preset is "
+                           f"Config.preset(name))")
         self.config = config or Config.preset()
         if isinstance(backend, Backend):
             self.backend = backend

@@ -78,7 +78,7 @@ class Buffer:
     def _span(self, offset: int, length: int, action: str) -> slice:
         if self.freed:
             raise VtaError(f"{action}: buffer at {self.phys_addr:#x} was freed")
-        if offset < 0 or offset + length > self.nbytes:
+        if offset < 0 or length < 0 or offset + length > self.nbytes:
             raise BoundsError(f"{action}: bytes [{offset}, {offset + length}) lie outside the "
                               f"buffer of {self.nbytes} bytes at {self.phys_addr:#x}")
         return slice(self.phys_addr + offset, self.phys_addr + offset + length)

@@ -73,6 +73,8 @@ def test_copy_in_and_out_round_trip():
     assert list(buffer.copy_out(np.int32, (5,))) == [-50, -49, 7, 7, 7]
     with pytest.raises(BoundsError, match="outside the buffer"):
         buffer.copy_in(np.zeros(101, np.int32))
+    with pytest.raises(BoundsError, match=r"bytes \[0, -8\) lie outside the buffer"):
+        buffer.copy_out(np.int32, (-2,))
     device.free(buffer)
     with pytest.raises(VtaError, match="freed"):
         buffer.copy_out()
@@ -109,6 +111,11 @@ def test_field_out_of_range_names_the_field():
         device.stream.load(acc, MemoryType.ACC, sram=0, x_size=1, x_pad=(16, 0))
     with pytest.raises(FieldRangeError, match="sram_base"):
         device.stream.load(acc, MemoryType.ACC, sram=1 << 16, x_size=1)
+
+
+def test_a_config_that_is_not_a_config_is_refused():
+    with pytest.raises(VtaError, match="config 'pynq' is not a Config"):
+        Device("pynq")
 
 
 def test_registry_lists_functional_and_rejects_unknown_names():
