@@ -139,6 +139,64 @@ def test_best_prints_a_loadable_config_of_the_fastest_point(write_space, tmp_pat
     assert latency[best.fingerprint] == min(latency.values())
 
 
+BUSES = """
+base = "pynq"
+[parameters]
+LOG_BLOCK = [4]
+LOG_INP_BUFF_SIZE = [14]
+LOG_WGT_BUFF_SIZE = [16]
+LOG_ACC_BUFF_SIZE = [16]
+LOG_BUS_WIDTH = [6, 7]
+"""
+
+
+def test_the_front_holds_only_points_that_fit_its_board(write_space, tmp_path, small_model,
+                                                       capsys):
+    """The PYNQ-Z1's memory port carries at most 64 bits (docs/fpga.md): the 128-bit point of
+    a space without a `fits` constraint is evaluated, but it is not on the front on pynq-z1 and
+    `best` does not print it for that board; on the ZCU104 it is."""
+    out = tmp_path / "out"
+    argv = ["dse", str(write_space(tmp_path, BUSES)), "--models", str(small_model), "-o",
+            str(out), "--synchronous", "--json", "--quiet"]
+    assert main(argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [p["point"]["LOG_BUS_WIDTH"] for p in document["front"]] == [6]
+    assert document["points"] == 2 and document["unfit"] == ["1x16_i8w8a32_15_14_16_16"]
+    assert main(["dse", "best", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["LOG_BUS_WIDTH"] == 6
+    assert main(argv + ["--board", "zcu104"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["unfit"] == [] and 7 in [p["point"]["LOG_BUS_WIDTH"]
+                                             for p in document["front"]]
+
+
+def test_a_front_on_a_board_outside_the_fits_constraint_has_its_resources(write_space, tmp_path,
+                                                                          small_model, capsys):
+    """Points constrained to fit the PYNQ-Z1, their front on the larger ZCU104: utilization
+    there, not a KeyError."""
+    space = write_space(tmp_path, BUSES.replace("[6, 7]", "[6]")
+                        + '[constraints]\nfits = "pynq-z1"\n')
+    assert main(["dse", str(space), "--models", str(small_model), "-o", str(tmp_path / "out"),
+                 "--synchronous", "--json", "--quiet", "--board", "zcu104"]) == 0
+    (point,) = json.loads(capsys.readouterr().out)["front"]
+    resources = point["resources"]
+    assert point["objectives"]["utilization"] == resources["zcu104"]["utilization"]
+    assert resources["zcu104"]["utilization"] < resources["pynq-z1"]["utilization"] / 2
+
+
+def test_points_left_out_are_counted_by_reason(write_space, tmp_path, small_model, capsys):
+    """An 8-wide int8 INP tile is 64 bits, half a 128-bit bus word: that point cannot be built,
+    and the summary and front.json say so instead of the sweep shrinking silently."""
+    space = write_space(tmp_path, BUSES.replace("LOG_BLOCK = [4]", "LOG_BLOCK = [3, 4]")
+                        .replace("[6, 7]", "[7]"))
+    assert main(["dse", str(space), "--models", str(small_model), "-o", str(tmp_path / "out"),
+                 "--synchronous", "--board", "zcu104"]) == 0
+    out = capsys.readouterr().out
+    assert "1 left out: config key LOG_BUS_WIDTH = 7: INP tiles of 64 bits" in out
+    document = json.loads((tmp_path / "out" / "front.json").read_text())
+    assert document["points"] == 1 and list(document["rejected"].values()) == [1]
+
+
 SEPARATE_BLOCKS = """
 base = "pynq"
 [parameters]

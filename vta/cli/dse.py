@@ -63,7 +63,9 @@ def run(args) -> int:
         raise Failure("--workers must be positive")
     space = load(args.space)
     board = _board(args, space)
-    points = space.check_feasible()
+    points, rejected = space.valid_points()
+    if not points:
+        space.check_feasible()   # the SpaceError naming the constraint
     specs = [resolve(name) for name in dict.fromkeys(args.models.split(",")) if name]  # once each
     if not specs:
         raise Failure("--models names no model")
@@ -71,7 +73,8 @@ def run(args) -> int:
     with Store(args.output / "results.sqlite") as store, \
             progress.step("dse: evaluations (tasks done)") as step, \
             Engine(args.scheduler, args.workers, args.synchronous) as engine:
-        explorer = Explorer(space, specs, args.fidelity, store, engine, _advance(step))
+        explorer = Explorer(space, specs, args.fidelity, store, engine, _advance(step),
+                            board=board)
         results = explorer.evaluate(points) if space.method == "exhaustive" else \
             explorer.nsga2(board)
         front = pareto_front(results, board)
@@ -83,8 +86,11 @@ def run(args) -> int:
     document = {"space": str(args.space), "board": board, "method": space.method,
                 "fidelity": args.fidelity, "models": [s.key for s in specs],
                 "points": len(results), "evaluated": explorer.evaluated,
+                "rejected": rejected,
                 "failed": [{"config": r.config.config_string, "errors": r.errors}
                            for r in results if r.errors],
+                "unfit": [r.config.config_string for r in results
+                          if not r.errors and not r.resources[board]["fits"]],
                 "front": [r.to_json(board) | ({"verification": verified[r.fingerprint]}
                                               if r.fingerprint in verified else {})
                           for r in front]}
@@ -96,9 +102,12 @@ def run(args) -> int:
         raise Failure(f"no point of the space was evaluated without an error (first: {first}); "
                       f"{args.output / 'front.json'} lists them")
     plot(results, front, board, args.output)
+    left_out = [f"{count} left out: {reason}" for reason, count in rejected.items()]
+    if document["unfit"]:
+        left_out.append(f"{len(document['unfit'])} not on the front: they do not fit {board}")
     lines = [f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
              f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
-             f"({len(front)} points):", table(front, board)]
+             f"({len(front)} points):", *left_out, table(front, board)]
     lines += [f"verify {fingerprint}: {'pass' if outcome['passed'] else 'FAIL'} "
               f"({outcome['summary']})" for fingerprint, outcome in verified.items()]
     lines.append(f"results: {args.output / 'results.sqlite'}, {args.output / 'front.json'}, "

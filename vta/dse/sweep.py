@@ -79,12 +79,15 @@ def accuracy_key(spec: ModelSpec, config: Config) -> str:
 
 class Explorer:
     """Evaluates points of `space` on `specs` at `fidelity`, through `store` and `engine`;
-    `progress(done, total)` after every finished evaluation."""
+    `progress(done, total)` after every finished evaluation. Resources are estimated on the
+    space's boards and on `board` (the front's, which may be another)."""
 
     def __init__(self, space: Space, specs: list[ModelSpec], fidelity: str, store: Store,
-                 engine: Engine, progress: Callable[[int, int], None] | None = None):
+                 engine: Engine, progress: Callable[[int, int], None] | None = None, *,
+                 board: str | None = None):
         self.space, self.specs, self.fidelity = space, specs, fidelity
         self.store, self.engine, self.progress = store, engine, progress
+        self.boards = tuple(dict.fromkeys((*space.boards, *([board] if board else []))))
         self.evaluated = 0   # evaluations run (not found in the store)
 
     def evaluate(self, points: list[tuple[dict, Config]]) -> list[PointResult]:
@@ -129,7 +132,7 @@ class Explorer:
         return [self._result(point, config) for point, config in points]
 
     def _result(self, point: dict, config: Config) -> PointResult:
-        result = PointResult(point, config, evaluate.resources(config, self.space.boards))
+        result = PointResult(point, config, evaluate.resources(config, self.boards))
         for spec in self.specs:
             result.models[spec.name] = evaluate.on_clock(
                 self.store.get(model_key(config, spec, self.fidelity)), config)
@@ -177,8 +180,9 @@ class Explorer:
 
 
 def pareto_front(results: list[PointResult], board: str) -> list[PointResult]:
-    """The results no other result dominates on the objectives (on `board`), by latency."""
-    usable = [r for r in results if not r.errors]
+    """The results that fit `board` (its resources and its memory port) and no other such
+    result dominates on the objectives (on `board`), by latency."""
+    usable = [r for r in results if not r.errors and r.resources[board]["fits"]]
     signed = [[value if OBJECTIVES[name] else -value
                for name, value in r.objectives(board).items()] for r in usable]
 
