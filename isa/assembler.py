@@ -37,6 +37,7 @@ _ALWAYS_SHOWN = {"sram_base", "dram_base", "y_size", "x_size", "x_stride",
                  "uop_bgn", "uop_end", "iter_out", "iter_in"}
 _HEX_FIELDS = {"dram_base"}
 _INDEX_LABEL = re.compile(r"\d+:$")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @cache
@@ -140,9 +141,12 @@ def parse_instruction(text: str, config: Config, where: str = "") -> Instruction
 
 
 def parse_program(source: str, config: Config) -> list[Instruction]:
-    """The instructions of an assembly text; errors name the line (``line 3: ...``)."""
+    """The instructions of an assembly text; errors name the line (``line 3: ...``). Lines
+    end at a line feed, a carriage return or both, as an editor counts them: a form feed or
+    another character that `str.splitlines` also breaks at stays inside its line (so a comment
+    holding one stays a comment)."""
     program = []
-    for number, line in enumerate(source.splitlines(), start=1):
+    for number, line in enumerate(_LINE_END.split(source), start=1):
         insn = parse_instruction(line, config, f"line {number}: ")
         if insn is not None:
             program.append(insn)

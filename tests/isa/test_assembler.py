@@ -107,6 +107,17 @@ def test_errors_name_the_line_and_the_field(line, error, message):
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize("separator", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028"])
+def test_lines_end_only_at_line_feeds_and_carriage_returns(separator):
+    """A form feed (or another character str.splitlines breaks at) inside a comment leaves it
+    one comment line, and errors count lines as an editor does."""
+    assert parse_program(f"FINISH\n# page{separator}break\nFINISH\n", PYNQ) == [Finish()] * 2
+    with pytest.raises(DecodeError, match="^line 3: unknown mnemonic 'LAOD'"):
+        parse_program(f"FINISH\n# page{separator}break\nLAOD INP\n", PYNQ)
+    with pytest.raises(DecodeError, match="^line 3: unknown mnemonic 'LAOD'"):
+        parse_program("FINISH\r# old Mac\rLAOD INP\r\n", PYNQ)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("LOADSTRGEMFINSHUpx_=0x1-#: \n\t")), max_size=80))
 def test_arbitrary_text_gives_a_vta_error_or_a_program(text):
