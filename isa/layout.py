@@ -157,7 +157,7 @@ def _header() -> list[tuple]:
 
 
 def _loop_fields(config: Config, src_log_depth: int) -> list[tuple]:
-    acc, wgt = config.log_acc_depth, config.log_wgt_depth
+    acc = config.log_acc_depth
     return [
         ("reset_reg", 1),
         ("uop_bgn", config.log_uop_depth),
