@@ -28,13 +28,37 @@ class LayerDifference:
     isolated: int
 
 
+def onnxruntime_session(model: bytes | str, optimized: bool = True, threads: int | None = None):
+    """An onnxruntime CPU session for a reference run (`model`: serialized bytes or a path),
+    quiet, with exact integer products where onnxruntime can: on x86 CPUs with AVX2 but no
+    VNNI its uint8 × int8 kernels add products in saturating 16-bit pairs, and a uint8 model's
+    outputs drift by tens of steps, unless ``session.x64quantprecision`` is on. That option
+    converts such products to uint8 × uint8; where onnxruntime then has no kernel for a node
+    (an int8 QLinearMatMul), the session is made without it. `optimized=False` disables graph
+    optimisations (each operator as ONNX defines it)."""
+    import onnxruntime
+    for precise in (True, False):
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        if not optimized:
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        if precise:
+            options.add_session_config_entry("session.x64quantprecision", "1")
+        try:
+            return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except onnxruntime.capi.onnxruntime_pybind11_state.NotImplemented:
+            if not precise:
+                raise
+
+
 def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
                        inputs: dict[str, np.ndarray], optimized: bool = True) -> dict[str, np.ndarray]:
     """onnxruntime's quantized tensors, by IR value name, converted to the IR's int8 domain.
     `inputs` are the model's float inputs by ONNX name. `optimized=False` disables onnxruntime's
     graph optimisations: every operator then runs as ONNX defines it (DequantizeLinear, the float
     operator, QuantizeLinear) instead of onnxruntime's fused integer kernels."""
-    import onnxruntime
     model = onnx.load(str(model)) if isinstance(model, (str, Path)) else model
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
@@ -45,12 +69,7 @@ def onnxruntime_values(model: onnx.ModelProto | str | Path, graph: ir.Graph,
         value = graph.values[graph.onnx_names[name]]
         element = TensorProto.UINT8 if value.onnx_dtype == "uint8" else TensorProto.INT8
         exposed.graph.output.append(helper.make_tensor_value_info(name, element, None))
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    if not optimized:
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(exposed.SerializeToString(), optimized)
     results = session.run(names, inputs)
     return {graph.onnx_names[name]: graph.values[graph.onnx_names[name]].from_onnx(result)
             for name, result in zip(names, results)}

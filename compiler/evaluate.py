@@ -12,6 +12,7 @@ import numpy as np
 
 from vta.compiler import ir, reference
 from vta.compiler.build import compile_graph
+from vta.compiler.compare import onnxruntime_session
 from vta.compiler.model import CompiledModel
 from vta.compiler.executor import Executor
 from vta.compiler.onnx_import import import_onnx
@@ -63,10 +64,6 @@ def run_one(evaluation: Evaluation, x: np.ndarray, *, check_all: bool = True) ->
 
 def onnxruntime_outputs(onnx_path: Path, inputs: np.ndarray) -> np.ndarray:
     """The int8 model's float output under onnxruntime, one sample at a time."""
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(onnx_path), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(str(onnx_path), threads=1)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x[None]})[0] for x in inputs])
