@@ -85,27 +85,29 @@ def run_case(config_keys: dict, case: str) -> dict:
 def verify_front(front: list[PointResult], board: str, store: Store, engine: Engine,
                  programs: int, progress: Callable[[int, int], None] | None = None,
                  seed: int = 0) -> dict:
-    """Verify every front point not verified before (Yosys for `board`'s FPGA family);
-    {fingerprint: outcome} for the front."""
+    """Verify every front point: the fuzzer and the corpus once per point (stored), Yosys once
+    per point and FPGA family; a point passes if they find nothing and Yosys' counts fit
+    `board`. {fingerprint: outcome} for the front."""
     from vta.fuzz.campaign import batches
 
+    family = BOARDS[board].yosys_family
     todo = [r for r in front if store.get(f"verify:{r.fingerprint}") is None]
     builds, checks, synths = {}, {}, {}
+    for result in front:
+        synth_key = f"synth:{result.fingerprint}:{family}"
+        if store.get(synth_key) is None:
+            synths[synth_key] = (synthesize, (result.config.to_dict(), family))
     for result in todo:
         config, fingerprint = result.config, result.fingerprint
         builds[f"build:{fingerprint}"] = (build_rtl, (config.to_dict(),))
-        family = BOARDS[board].yosys_family
-        synth_key = f"synth:{fingerprint}:{family}"
-        if store.get(synth_key) is None:
-            synths[synth_key] = (synthesize, (config.to_dict(), family))
         for index, batch in enumerate(batches({fingerprint: config}, programs, seed,
                                               FUZZ_BACKENDS, FUZZ_BATCH)):
             checks[f"fuzz:{fingerprint}:{index}"] = (fuzz_batch, (batch,))
         for case in corpus_cases(config):
             checks[f"case:{fingerprint}:{case.parent.name}/{case.name}"] = (
                 run_case, (config.to_dict(), str(case)))
-    outcomes = {r.fingerprint: {"fuzz": {"programs": 0, "findings": []}, "corpus": [],
-                                "synth": {}} for r in todo}
+    outcomes = {r.fingerprint: {"fuzz": {"programs": 0, "findings": []}, "corpus": []}
+                for r in todo}
     total = len(builds) + len(checks) + len(synths)
     done = 0
     # Builds first (the checks need them); Yosys runs go alongside the checks.
@@ -114,30 +116,41 @@ def verify_front(front: list[PointResult], board: str, store: Store, engine: Eng
             done += 1
             if progress:
                 progress(done, total)
-            kind, fingerprint, *rest = key.split(":")
-            outcome = outcomes[fingerprint]
-            if kind == "fuzz":
-                outcome["fuzz"]["programs"] += result["programs"]
-                outcome["fuzz"]["findings"] += result["findings"]
-            elif kind == "case":
-                outcome["corpus"].append(result)
-            elif kind == "synth":
-                outcome["synth"][rest[0]] = result["used"]
+            kind, fingerprint, *_ = key.split(":")
+            if kind == "synth":
                 store.put(key, "synth", result, result["seconds"], config=fingerprint)
+            elif kind == "fuzz":
+                outcomes[fingerprint]["fuzz"]["programs"] += result["programs"]
+                outcomes[fingerprint]["fuzz"]["findings"] += result["findings"]
+            elif kind == "case":
+                outcomes[fingerprint]["corpus"].append(result)
     for result in todo:
         outcome = outcomes[result.fingerprint]
-        family = BOARDS[board].yosys_family
-        outcome["synth"][family] = store.get(f"synth:{result.fingerprint}:{family}")["used"]
         failed_cases = [case["case"] for case in outcome["corpus"] if not case["passed"]]
         outcome["passed"] = not outcome["fuzz"]["findings"] and not failed_cases
         outcome["summary"] = (f"{outcome['fuzz']['programs']} fuzz programs on "
                               f"{'/'.join(FUZZ_BACKENDS)}, {len(outcome['fuzz']['findings'])} "
                               f"divergences; corpus {len(outcome['corpus']) - len(failed_cases)}"
                               f"/{len(outcome['corpus'])}")
-        outcome["synth_vs_model"] = {
-            family: {name: (used[name], result.resources[board]["used"][name]) for name in used}
-            for family, used in outcome["synth"].items()}
         store.put(f"verify:{result.fingerprint}", "verify", outcome, 0.0,
                   config=result.fingerprint)
-    return {r.fingerprint: store.get(f"verify:{r.fingerprint}") for r in front}
+    return {r.fingerprint: _on_board(store.get(f"verify:{r.fingerprint}"), r, board, store)
+            for r in front}
+
+
+def _on_board(outcome: dict, result: PointResult, board: str, store: Store) -> dict:
+    """A stored verification with Yosys' counts on `board` (beside the analytic ones): it
+    passes only if they fit the board."""
+    capacity, family = BOARDS[board].capacity, BOARDS[board].yosys_family
+    used = store.get(f"synth:{result.fingerprint}:{family}")["used"]
+    overflows = [f"{name} {used[name]:,} > {capacity[name]:,}" for name in capacity
+                 if used[name] > capacity[name]]
+    fit = f"Yosys: {'does not fit' if overflows else 'fits'} {board}"
+    return outcome | {
+        "synth": {family: used}, "overflows": overflows,
+        "synth_vs_model": {family: {name: (used[name], result.resources[board]["used"][name])
+                                    for name in used}},
+        "passed": outcome["passed"] and not overflows,
+        "summary": f"{outcome['summary']}; {fit}" + (f" ({', '.join(overflows)})"
+                                                     if overflows else "")}
 
