@@ -26,12 +26,13 @@ from vta.isa.files import read_arrays, write_atomically
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
 
-def model_input(model: onnx.ModelProto) -> tuple[str, tuple[int, ...]]:
-    """Name and static shape (batch 1) of the model's one float input."""
+def model_input(model: onnx.ModelProto, where: str = "the model") -> tuple[str, tuple[int, ...]]:
+    """Name and static shape (batch 1) of the model's one float input (`where` names the model
+    in errors)."""
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:
-        raise VtaError(f"the model has {len(inputs)} inputs; `vta quantize` takes models with one")
+        raise VtaError(f"{where}: {len(inputs)} graph inputs; `vta quantize` takes models with one")
     dims = inputs[0].type.tensor_type.shape.dim
     shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims)
     return inputs[0].name, shape
@@ -43,6 +44,7 @@ def load_calibration(source: str | Path, shape: tuple[int, ...], *, mean=0.0, st
     files and images. Images are resized (short side, then centre crop) to the input's H×W,
     scaled to [0, 1] and normalised as (x − mean) / std (channel-wise if given per channel)."""
     source = Path(source)
+    _check_normalisation(mean, std, shape)
     if source.is_dir():
         files = sorted(p for p in source.iterdir()
                        if p.suffix.lower() in (".npy", ".npz") + IMAGE_SUFFIXES)
@@ -56,6 +58,18 @@ def load_calibration(source: str | Path, shape: tuple[int, ...], *, mean=0.0, st
     return np.concatenate(arrays).astype(np.float32)
 
 
+def _check_normalisation(mean, std, shape) -> None:
+    """Image normalisation: finite means, finite non-zero deviations, one value or one per
+    channel of an image input (C, H, W)."""
+    channels = shape[1] if len(shape) == 4 else 1
+    for name, values in (("--mean", mean), ("--std", std)):
+        values = np.atleast_1d(np.asarray(values, np.float64))
+        if values.size not in (1, channels) or not np.isfinite(values).all() or (
+                name == "--std" and (values == 0).any()):
+            raise VtaError(f"{name} {' '.join(f'{v:g}' for v in values)}: give one finite "
+                           f"value or one per channel ({channels}){', none 0' * (name == '--std')}")
+
+
 def _load_one(path: Path, shape, mean, std) -> np.ndarray:
     sample_shape = tuple(shape[1:])
     if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -63,10 +77,18 @@ def _load_one(path: Path, shape, mean, std) -> np.ndarray:
     arrays = read_arrays(path)
     if not arrays:
         raise VtaError(f"{path}: an empty .npz archive")
+    if any(not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array)
+           for array in arrays):
+        kinds = ", ".join(sorted({str(array.dtype) for array in arrays}))
+        raise VtaError(f"{path}: calibration data of type {kinds}, not real numbers")
     try:
-        data = np.concatenate(arrays).astype(np.float32)
+        with np.errstate(over="ignore"):             # beyond float32: refused just below
+            data = np.concatenate(arrays).astype(np.float32)
     except (ValueError, TypeError) as error:
         raise VtaError(f"{path}: calibration arrays that do not stack ({error})") from None
+    if not np.isfinite(data).all():
+        raise VtaError(f"{path}: calibration data holds {_non_finite(data)}, which no scale "
+                       "can quantize")
     if data.shape == sample_shape:
         return data[None]
     if data.shape[1:] == sample_shape:
@@ -103,12 +125,12 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
 
     model_path, output_path = Path(model_path), Path(output_path)
     model = _load(model_path)
-    name, shape = model_input(model)
+    name, shape = model_input(model, str(model_path))
     samples = [np.asarray(s, dtype=np.float32).reshape((-1,) + tuple(shape[1:]))
                for s in (calibration if not isinstance(calibration, np.ndarray) else [calibration])]
     feeds = [{name: sample[None]} for batch in samples for sample in batch]
     if not feeds:
-        raise VtaError("no calibration samples")
+        raise VtaError(f"{model_path}: no calibration samples")
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -117,16 +139,15 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
         def get_next(self):
             return next(self.feeds, None)
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, _onnxruntime_quietly(model_path):
         source, target = model_path, Path(scratch) / "quantized.onnx"
         if preprocess:
             source = Path(scratch) / "preprocessed.onnx"
             quant_pre_process(str(model_path), str(source), skip_symbolic_shape=False)
-        with _quiet_root_logger():   # onnxruntime logs pre-processing advice as warnings
-            quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
-                            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
         quantized = onnx.load(str(target))
     if power_of_two:
         round_scales_to_powers_of_two(quantized)
@@ -135,21 +156,46 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
 
 
 @contextlib.contextmanager
-def _quiet_root_logger():
+def _onnxruntime_quietly(model_path: Path):
+    """Run onnxruntime's quantization tools without their logs — pre-processing advice, and
+    errors they go on past or raise as well, from Python's logging and from onnxruntime's own
+    logger (restored to its default, warnings) — and turn what they raise (a model they cannot
+    run or infer shapes of) into a one-line VtaError naming the model."""
+    import onnxruntime
+
     logger = logging.getLogger()
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
+    onnxruntime.set_default_logger_severity(4)              # fatal only
     try:
         yield
+    except VtaError:
+        raise
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises every kind
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise VtaError(f"{model_path}: onnxruntime cannot quantize the model "
+                       f"({reason[:300]})") from None
     finally:
         logger.setLevel(level)
+        onnxruntime.set_default_logger_severity(2)
+
+
+def _non_finite(data: np.ndarray) -> str:
+    """What non-finite values `data` holds, for a message: 'NaN', 'infinity' or both."""
+    found = [name for name, present in (("NaN", np.isnan(data).any()),
+                                        ("infinity", np.isinf(data).any())) if present]
+    return " and ".join(found)
 
 
 def _load(path: Path) -> onnx.ModelProto:
     try:
-        return onnx.load(str(path))
+        model = onnx.load(str(path))
     except Exception as error:  # noqa: BLE001 - protobuf raises several kinds
         raise VtaError(f"{path}: not a readable ONNX model ({error})") from None
+    if not model.graph.node:                 # an empty file parses as an empty model
+        raise VtaError(f"{path}: not an ONNX model (no graph nodes: the file is empty or holds "
+                       "something else)")
+    return model
 
 
 def _power_of_two_above(scale: np.ndarray) -> np.ndarray:
@@ -216,7 +262,7 @@ def quantize_file(model_path: str | Path, calibration_source: str | Path, output
                   *, mean=0.0, std=1.0, **options) -> int:
     """`vta quantize`: calibrate on a file or folder (`load_calibration`), quantize, return the
     number of calibration samples. `options` as for `quantize`."""
-    _, shape = model_input(_load(Path(model_path)))
+    _, shape = model_input(_load(Path(model_path)), str(model_path))
     samples = load_calibration(calibration_source, shape, mean=mean, std=std)
     quantize(model_path, samples, output_path, **options)
     return len(samples)

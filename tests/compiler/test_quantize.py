@@ -134,3 +134,70 @@ def test_quantized_model_gets_the_umask_mode(float_path, tmp_path):
     finally:
         os.umask(old)
     assert output.stat().st_mode & 0o777 == 0o644
+
+
+def _model_file(tmp_path, kind):
+    """A model `vta quantize` cannot quantize (onnxruntime refuses it, or it is not one)."""
+    path = tmp_path / f"{kind}.onnx"
+    conv = [helper.make_node("Conv", ["x", "a.w"], ["y"], kernel_shape=[5, 5])]
+    init = {"a.w": np.ones((4, 3, 3, 3), np.float32)}
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "kernel_mismatch":      # onnxruntime fails running it (calibration)
+        onnx.save(float_model(conv, init, [1, 3, 16, 16]), path)
+    elif kind == "unknown_operator":     # ... or inferring its shapes (pre-processing)
+        onnx.save(float_model([helper.make_node("Frobnicate", ["x"], ["y"])], {}, [1, 3, 16, 16]), path)
+    elif kind == "future_opset":
+        onnx.save(float_model([helper.make_node("Relu", ["x"], ["y"])], {}, [1, 3, 16, 16],
+                              opset=99), path)
+    elif kind == "two_inputs":
+        model = float_model([helper.make_node("Add", ["x", "z"], ["y"])], {}, [1, 3, 16, 16])
+        model.graph.input.append(helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT,
+                                                               [1, 3, 16, 16]))
+        onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("empty", "not an ONNX model (no graph nodes"),
+    ("kernel_mismatch", "onnxruntime cannot quantize the model ([ONNXRuntimeError]"),
+    ("unknown_operator", "onnxruntime cannot quantize the model (Incomplete symbolic shape"),
+    ("future_opset", "onnxruntime cannot quantize the model ("),
+    ("two_inputs", "2 graph inputs; `vta quantize` takes models with one"),
+])
+def test_models_onnxruntime_cannot_quantize_are_one_line(kind, fragment, tmp_path, capfd):
+    """onnxruntime's exceptions, Python logs and C++ log lines become one line naming the
+    model (they were a traceback after onnxruntime's own error lines)."""
+    model, samples = _model_file(tmp_path, kind), tmp_path / "samples.npy"
+    np.save(samples, RNG.normal(size=(2, 3, 16, 16)).astype(np.float32))
+    status = main(["quantize", str(model), "--calibrate", str(samples), "-o",
+                   str(tmp_path / "o.onnx")])
+    error = capfd.readouterr().err
+    assert status == 1 and error.count("\n") == 1 and "Traceback" not in error, error
+    assert error.startswith(f"vta quantize: {model}: {fragment}"), error
+    assert not (tmp_path / "o.onnx").exists()
+
+
+@pytest.mark.parametrize("data, options, fragment", [
+    (np.full((2, 3, 16, 16), np.nan, np.float32), [], "calibration data holds NaN"),
+    (np.full((2, 3, 16, 16), -np.inf), [], "calibration data holds infinity"),
+    (np.full((2, 3, 16, 16), 1e300), [], "calibration data holds infinity"),
+    (np.ones((2, 3, 16, 16), np.complex64), [], "calibration data of type complex64, not real"),
+    (np.full((2, 3, 16, 16), "a"), [], "calibration data of type <U1, not real numbers"),
+    (np.ones((2, 3, 16, 16), np.float32), ["--std", "0"], "--std 0: give one finite value"),
+    (np.ones((2, 3, 16, 16), np.float32), ["--std", "1", "2"], "or one per channel (3)"),
+    (np.ones((2, 3, 16, 16), np.float32), ["--mean", "nan"], "--mean nan: give one finite"),
+])
+def test_calibration_values_quantize_can_use(data, options, fragment, float_path, tmp_path,
+                                             capfd):
+    """Calibration data of NaN, infinities or complex numbers, and normalisations that make
+    them, are refused naming the file or option (NaN was an AssertionError traceback inside
+    onnxruntime, complex numbers lost their imaginary parts with a warning)."""
+    samples = tmp_path / "samples.npy"
+    np.save(samples, data)
+    status = main(["quantize", str(float_path), "--calibrate", str(samples), "-o",
+                   str(tmp_path / "o.onnx"), *options])
+    error = capfd.readouterr().err
+    assert status == 1 and error.count("\n") == 1 and "Traceback" not in error, error
+    assert fragment in error
+    assert not (tmp_path / "o.onnx").exists()
