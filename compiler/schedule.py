@@ -18,6 +18,7 @@ import dataclasses
 import gc
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -90,7 +91,7 @@ class CycleCost:
         self.config = config
         self.workers = workers or os.cpu_count() or 1
         self.cache = cache
-        self.shortlist = shortlist
+        self.shortlist = min(shortlist, sys.maxsize)    # longer than any ranking: all of it
         #: layer shapes whose shortlist came from `cache`
         self.cached_shapes = 0
         self.cycles: dict[tuple, int] = {}

@@ -154,6 +154,21 @@ def test_a_shorter_shortlist_times_fewer_tilings_and_finds_no_faster_one():
         schedule.CycleCost(config, shortlist=0)
 
 
+def test_a_shortlist_longer_than_any_ranking_times_them_all():
+    """A shortlist beyond sys.maxsize (`vta compile --shortlist 99999999999999999999`, a
+    ValueError traceback from islice before) times every tiling, as a long enough one does."""
+    from vta.compiler import schedule
+    from vta.compiler.partition import partition
+    from vta.isa import Config
+    config = Config.preset("pynq")
+    graph = conv_graph(np.random.default_rng(0), c=16, o=16, h=6, w=6, k=1, pad=0)
+    (layer,) = partition(graph, config).layers.values()
+    with schedule.CycleCost(config, workers=1, shortlist=10**20) as endless, \
+            schedule.CycleCost(config, workers=1, shortlist=10**4) as long:
+        assert schedule.choose(layer, config, endless) == schedule.choose(layer, config, long)
+        assert endless.cycles == long.cycles
+
+
 @pytest.mark.parametrize("graph", [
     conv_graph(np.random.default_rng(1), c=20, o=40, h=9, w=9, k=3, stride=2),
     conv_graph(np.random.default_rng(2), c=3, o=16, h=12, w=12, k=7, stride=2, pad=3),
