@@ -269,11 +269,16 @@ def write_reference(spec: ZooModel, seed: int, float_path: Path, int8_path: Path
 
 @contextlib.contextmanager
 def _quiet():
-    """onnxruntime's quantizer logs advice as warnings on the root logger."""
+    """onnxruntime's quantizer logs advice as warnings on the root logger, through
+    `logging.info`, which gives a root logger without handlers one on stderr: a handler that
+    does nothing stands in while it runs, so the process's logging is as it was (else every
+    INFO record of a library, Dask's scheduler for one, is printed from then on)."""
     logger = logging.getLogger()
-    level = logger.level
+    level, stand_in = logger.level, logging.NullHandler()
     logger.setLevel(logging.ERROR)
+    logger.addHandler(stand_in)
     try:
         yield
     finally:
+        logger.removeHandler(stand_in)
         logger.setLevel(level)

@@ -67,3 +67,16 @@ def test_reference_is_self_consistent(name, torch_installed):
 def measure_model(built):
     import onnx
     return onnx.load(str(built.int8_path))
+
+
+def test_quantizing_leaves_the_root_logger_without_handlers(monkeypatch):
+    """onnxruntime's quantizer calls `logging.info` (quantize_bias_tensor), which installs a
+    stderr handler on a root logger that has none; after the zoo's quantization step the root
+    logger has no handler (else `vta dse --models zoo:...` printed Dask's INFO records)."""
+    import logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    with pipeline._quiet():
+        logging.info("advice")
+    assert root.handlers == []
