@@ -76,6 +76,12 @@ def test_rtl_fast_path_slice(name):
     (["--backends", "functional,gpu"], "--backends needs two or more"),
     (["--configs", "pynq,nope"], "unknown fuzz config 'nope'"),
     (["--programs", "0"], "--programs must be positive"),
+    (["--workers", "0"], "--workers must be positive, not 0"),
+    (["--seed", "-1"], "--seed must be at least 0, not -1"),
+    (["--invalid-every", "-1"], "--invalid-every must be at least 0, not -1"),
+    (["--backends", "cycle,cycle"], "--backends needs two or more"),
+    (["--scheduler", "garbage://x", "--programs", "1"],
+     "scheduler 'garbage://x': unknown address scheme 'garbage'"),
 ])
 def test_bad_options_are_one_line(argv, message, capsys):
     status, _, err = run_main(capsys, "fuzz", *argv)

@@ -63,16 +63,20 @@ def run(args) -> int:
     from vta.fuzz.campaign import Campaign, batches, save_finding, summary
     from vta.fuzz.compare import BACKENDS
 
-    backends = tuple(name for name in args.backends.split(",") if name)
+    backends = tuple(dict.fromkeys(name for name in args.backends.split(",") if name))
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown or len(backends) < 2:
         raise Failure(f"--backends needs two or more of {', '.join(BACKENDS)}, not "
                       f"{args.backends!r}")
-    for option, value in (("--programs", args.programs), ("--batch-size", args.batch_size),
-                          ("--shrink-budget", args.shrink_budget), ("--workers", args.workers or 1),
-                          ("--invalid-every", args.invalid_every + 1)):
-        if value < 1:
-            raise Failure(f"{option} must be positive")
+    for option, value, least in (("--programs", args.programs, 1),
+                                 ("--batch-size", args.batch_size, 1),
+                                 ("--shrink-budget", args.shrink_budget, 1),
+                                 ("--workers", args.workers, 1),
+                                 ("--invalid-every", args.invalid_every, 0),
+                                 ("--seed", args.seed, 0)):
+        if value is not None and value < least:
+            raise Failure(f"{option} must be {'positive' if least else 'at least 0'}, "
+                          f"not {value}")
     configs = _configs(args)
     if any(name != "functional" for name in backends):
         for config in configs.values():

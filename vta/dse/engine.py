@@ -28,8 +28,10 @@ class Engine:
         """Connect to the scheduler, or start the local cluster: on the first tasks, so that a
         run whose results are all in the store starts no process."""
         from dask.distributed import Client, LocalCluster
+
+        from vta.fuzz.campaign import connect
         if self.scheduler:
-            self.client = Client(self.scheduler)
+            self.client = connect(self.scheduler)
         else:
             self.cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1,
                                         threads_per_worker=1, processes=True,

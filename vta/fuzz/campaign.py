@@ -26,7 +26,7 @@ from vta.fuzz.generator import generate
 from vta.fuzz.invalid import VERDICTS, make_invalid
 from vta.fuzz.program import FuzzProgram
 from vta.fuzz.shrink import shrink
-from vta.isa import Config
+from vta.isa import Config, VtaError
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,18 @@ class Campaign:
             client.cancel(futures)
 
 
+def connect(address: str):
+    """A Dask client of the scheduler at `address` (e.g. tcp://host:8786); a one-line VtaError
+    naming it when the address is malformed or nothing answers there."""
+    from dask.distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, ValueError, TypeError) as error:   # TimeoutError is an OSError
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise VtaError(f"scheduler {address!r}: {reason}") from None
+
+
 class _client:
     """A Dask client: of the scheduler at `address`, or of a new local cluster of worker
     processes (closed, with its workers, on exit)."""
@@ -210,7 +222,7 @@ class _client:
 
         if self.address:
             self.cluster = None
-            self.client = Client(self.address)
+            self.client = connect(self.address)
         else:
             import os
             self.cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1,
