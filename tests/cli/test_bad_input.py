@@ -85,6 +85,10 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
     (["exec"], 1, ["the following arguments are required: IMAGE_DIR"]),
     (["header", "--preset", "nope", "-o", "{tmp}/out.h"], 1, ["unknown preset"]),
     (["header", "-o", "{tmp}/no/such/dir/out.h"], 1, ["out.h: cannot write"]),
+    (["fpga", "synth", "--board", "pynq-z1", "--timeout", "nan"], 1,
+     ["argument --timeout: 'nan' is not a number of seconds above 0"]),
+    (["fpga", "timing", "--timeout", "-1"], 1, ["argument --timeout: '-1' is not a number"]),
+    (["fpga", "synth", "--board", "pynq-z1", "--timeout", "0"], 1, ["'0' is not a number"]),
     (["nope"], 1, ["invalid choice: 'nope'"]),
     ([], 1, ["give a command: asm, ", "disasm, dse, exec, "]),
 ])
@@ -101,7 +105,8 @@ def test_bad_arguments(argv, status, fragments, capsys, tmp_path):
     before = files(tmp_path)
     argv = [str(case(arg)) if arg == SMALL_CASE else arg.format(tmp=tmp_path) for arg in argv]
     result = run_main(capsys, *argv)
-    command = argv[0] if argv and argv[0] in ("config", "asm", "disasm", "exec", "header") else ""
+    command = argv[0] if argv and argv[0] in ("config", "asm", "disasm", "exec", "header",
+                                              "fpga") else ""
     assert_one_line_error(result, command, status, *fragments)
     assert result.out == ""
     assert files(tmp_path) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 from pathlib import Path
 
 from vta.isa import Config, VtaError
@@ -67,6 +68,17 @@ def cycle_window(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:LAST with 0 <= FIRST <= LAST "
                                          "(cycles)")
     return window
+
+
+def seconds(text: str) -> float:
+    """A time limit in seconds: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def backend_options(args: argparse.Namespace) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vta.cli.common import Failure, add_config_options
+from vta.cli.common import Failure, add_config_options, seconds
 from vta.cli.output import add_output_options, emit
 
 NAME = "fpga"
@@ -28,7 +28,7 @@ def add_arguments(parser):
     add_output_options(synth)
     synth.add_argument("--keep", metavar="DIR", type=Path,
                        help="keep Yosys' work folder (design, script, log, statistics) in DIR")
-    synth.add_argument("--timeout", metavar="SECONDS", type=float,
+    synth.add_argument("--timeout", metavar="SECONDS", type=seconds,
                        help="give up on synthesis after this long (default: no limit)")
 
     project = commands.add_parser("project", help="write a Vivado project script (block design, "
@@ -44,7 +44,7 @@ def add_arguments(parser):
     add_config_options(timing)
     add_output_options(timing)
     timing.add_argument("--keep", metavar="DIR", type=Path, help="keep the work folder in DIR")
-    timing.add_argument("--timeout", metavar="SECONDS", type=float,
+    timing.add_argument("--timeout", metavar="SECONDS", type=seconds,
                         help="give up on each tool after this long (default: no limit)")
 
 
