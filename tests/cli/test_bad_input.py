@@ -59,6 +59,7 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, status, fragments", [
     (["config", "--preset", "nope"], 1, ["unknown preset 'nope' (known: pynq"]),
+    (["config", "--preset", ""], 1, ["unknown preset '' (known: pynq"]),
     (["config", "--config", "{tmp}/missing.json"], 1, ["missing.json: cannot read config file"]),
     (["config", "--config", "{tmp}/bad.json"], 1, ["bad.json: invalid JSON at line 1"]),
     (["config", "--config", "{tmp}/unknown.json"], 1, ["unknown.json: unknown config key LOG_BLOK"]),

@@ -107,7 +107,7 @@ def config_from(args: argparse.Namespace) -> Config:
     """The config the ``--preset``/``--config`` options name (default: the pynq preset)."""
     if args.config is not None:
         return Config.from_file(args.config)
-    return Config.preset(args.preset or "pynq")
+    return Config.preset("pynq" if args.preset is None else args.preset)
 
 
 def load_image(directory: Path, base: Config) -> ProgramImage:

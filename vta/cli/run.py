@@ -75,7 +75,7 @@ def run(args) -> int:
         raise Failure(f"--top must be a positive number of classes, not {args.top}")
     if args.report is not None and args.report.suffix.lower() not in (".html", ".htm"):
         raise Failure(f"{args.report}: the report is an HTML file (.html)")
-    expected = config_from(args) if (args.preset or args.config) else None
+    expected = None if args.preset is None and args.config is None else config_from(args)
     model = artifact.load(args.model, expected)   # its errors name the file
     feeds = feeds_from(args.input, [entry["onnx_name"] for entry in model.inputs], args.model)
     options = backend_options(args)
