@@ -164,8 +164,11 @@ def _onnxruntime_quietly(model_path: Path):
     import onnxruntime
 
     logger = logging.getLogger()
-    level = logger.level
+    # `logging.info`, which the quantizer calls, gives a root logger without handlers one on
+    # stderr for good (every library's INFO records, Dask's for one, printed from then on)
+    level, stand_in = logger.level, logging.NullHandler()
     logger.setLevel(logging.CRITICAL)
+    logger.addHandler(stand_in)
     onnxruntime.set_default_logger_severity(4)              # fatal only
     try:
         yield
@@ -176,6 +179,7 @@ def _onnxruntime_quietly(model_path: Path):
         raise VtaError(f"{model_path}: onnxruntime cannot quantize the model "
                        f"({reason[:300]})") from None
     finally:
+        logger.removeHandler(stand_in)
         logger.setLevel(level)
         onnxruntime.set_default_logger_severity(2)
 

@@ -59,6 +59,27 @@ def test_quantize_writes_symmetric_per_channel_int8_qdq(float_path, tmp_path, ca
     assert max(isolated for _, isolated in apart.values()) <= 1
 
 
+def test_quantizing_leaves_the_root_logger_without_handlers(tmp_path, monkeypatch):
+    """onnxruntime's quantizer calls `logging.info` for a bias two layers share, which gives a
+    root logger without handlers one on stderr for good (a `vta dse` building its models then
+    printed Dask's INFO records): quantizing leaves the root logger as it was."""
+    import logging
+
+    from vta.compiler.quantize import quantize
+
+    init = {"w1": RNG.normal(0, 0.3, (8, 8)).astype(np.float32),
+            "w2": RNG.normal(0, 0.3, (8, 8)).astype(np.float32),
+            "b": RNG.normal(0, 0.1, 8).astype(np.float32)}
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b"], ["h"], name="fc1", transB=1),
+             helper.make_node("Gemm", ["h", "w2", "b"], ["y"], name="fc2", transB=1)]
+    onnx.save(float_model(nodes, init, [1, 8]), tmp_path / "float.onnx")
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    quantize(tmp_path / "float.onnx", RNG.normal(size=(4, 8)).astype(np.float32),
+             tmp_path / "int8.onnx")
+    assert (tmp_path / "int8.onnx").is_file() and root.handlers == []
+
+
 def test_power_of_two_scales_need_only_shifts(float_path, tmp_path):
     samples = tmp_path / "samples.npy"
     np.save(samples, RNG.normal(size=(20, 3, 16, 16)).astype(np.float32))
