@@ -2,7 +2,8 @@
 
 `cache_home` is where pyvta keeps what it builds (models, Verilog, simulator builds).
 `write_atomically` writes through a temporary file in the same folder and a rename, with the
-mode the umask gives a new file (never a half-written output, never a private 0600 one).
+mode the umask gives a new file (never a half-written output, never a private 0600 one);
+`check_writable` refuses before any work what it would refuse after.
 `read_array` / `read_arrays` read ``.npy`` / ``.npz`` files after checking what they are: the
 magic bytes (a ``.npz`` given for a ``.npy``, a text file), no pickled objects, and a header
 whose shape and dtype match the bytes actually present, so a lying header cannot make numpy
@@ -62,6 +63,21 @@ def write_atomically(path: str | Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse now what `write_atomically(path, ...)` would refuse once the work is done: the
+    name of a folder, or a file in a folder that does not exist or cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise VtaError(f"{path}: is a folder, not a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        problem = f"{folder} is not a folder" if folder.exists() else \
+            f"folder {folder} does not exist"
+        raise VtaError(f"{path}: cannot write: {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VtaError(f"{path}: cannot write: Permission denied")
 
 
 def _checked_header(stream, available: int, where: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vta.isa.files import write_atomically
 from vta.simulator.cycle.model import CycleReport
 
 TRACKS = {"fetch": 0, "load": 1, "compute": 2, "compute GEMM": 3, "compute ALU": 4, "store": 5}
@@ -45,4 +46,5 @@ def trace_events(report: CycleReport) -> dict:
 
 
 def write_trace(report: CycleReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(trace_events(report)))
+    """Write the trace through a temporary file and a rename (never a half-written file)."""
+    write_atomically(path, json.dumps(trace_events(report)).encode())

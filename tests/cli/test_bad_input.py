@@ -71,7 +71,8 @@ def test_broken_images(command, defect, fragments, capsys, tmp_path):
     (["asm", "{tmp}/range.s", "-o", "{tmp}/out.bin"], 1,
      ["range.s: line 3: field sram_base = 70000 does not fit its 16 bits (at most 65535)"]),
     (["asm", "{tmp}/mnemonic.s", "-o", "{tmp}/out.bin"], 1, ["mnemonic.s: line 1: unknown mnemonic 'LAOD'"]),
-    (["asm", "{tmp}/range.s", "-o", "{tmp}/no/such/dir/out.bin"], 1, ["range.s: line 3"]),
+    (["asm", "{tmp}/range.s", "-o", "{tmp}/no/such/dir/out.bin"], 1,
+     ["out.bin: cannot write: folder"]),   # refused before the source is read
     (["asm", "{tmp}/good.s", "-o", "{tmp}/no/such/dir/out.bin"], 1, ["out.bin: cannot write"]),
     (["asm", "{tmp}/good.s", "--preset", "nope", "-o", "{tmp}/out.bin"], 1, ["unknown preset"]),
     (["disasm", "{tmp}/missing.bin"], 1, ["missing.bin: No such file or directory"]),
@@ -122,6 +123,33 @@ def test_errors_through_python_m_vta(tmp_path):
     assert_one_line_error(result, "asm", 1, "line 3: field sram_base = 70000 does not fit its 16 bits")
     assert files(tmp_path) == [folder.name, "range.s"]
     assert run_module("--help").status == 0
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["exec", "{image}", "--backend", "cycle", "--trace", "{tmp}/t.json", "-o",
+      "{tmp}/no/o.bin"], "{tmp}/no/o.bin: cannot write: folder {tmp}/no does not exist"),
+    (["exec", "{image}", "-o", "{image}/dram.bin"],
+     "{image}/dram.bin: is also an input of the command; write the output elsewhere"),
+    (["exec", "{image}", "-o", "{tmp}/o.bin", "--backend", "cycle", "--trace", "{tmp}/o.bin"],
+     "{tmp}/o.bin: named for two outputs"),
+    (["exec", "{image}", "-o", "{image}"], "{image}: is a folder, not a file name"),
+    (["asm", "{tmp}/p.s", "-o", "{tmp}/p.s"], "{tmp}/p.s: is also an input of the command"),
+    (["asm", "{tmp}/p.s", "-o", "{tmp}/p.s/out.bin"],
+     "{tmp}/p.s/out.bin: cannot write: {tmp}/p.s is not a folder"),
+    (["header", "--config", "{tmp}/c.json", "-o", "{tmp}/c.json"],
+     "{tmp}/c.json: is also an input of the command"),
+])
+def test_outputs_are_checked_before_the_work(argv, fragment, capsys, tmp_path):
+    """An output that cannot be written, that two options name or that is an input is refused
+    before the work: nothing is written (a cycle trace was left when -o failed after the run)
+    and no input is replaced (-o IMAGE/dram.bin replaced the image's DRAM by the final one)."""
+    image = copy_case(SMALL_CASE, tmp_path)
+    (tmp_path / "p.s").write_text("FINISH\n")
+    (tmp_path / "c.json").write_text("{}")
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    result = run_main(capsys, *[arg.format(tmp=tmp_path, image=image) for arg in argv])
+    assert_one_line_error(result, argv[0], 1, fragment.format(tmp=tmp_path, image=image))
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
 
 
 @pytest.mark.parametrize("text, fragments", [

@@ -174,3 +174,26 @@ def test_compile_takes_an_onnx_model_and_a_config(model, tmp_path):
     np.testing.assert_array_equal(y, expected_output(onnx_path, x))
     (same,) = vta.InferenceSession(program).run(None, {"x": x})
     np.testing.assert_array_equal(same, y)
+
+
+@pytest.mark.parametrize("outputs, fragment", [
+    (["-o", "{tmp}/y.npy", "--trace", "{tmp}/t.json", "--report", "{tmp}/no/r.html"],
+     "{tmp}/no/r.html: cannot write: folder {tmp}/no does not exist"),
+    (["-o", "{tmp}/y.npy", "--trace", "{tmp}/y.npy"], "{tmp}/y.npy: named for two outputs"),
+    (["-o", "{model}"], "{model}: is also an input of the command; write the output elsewhere"),
+    (["-o", "{tmp}/x.npy"], "{tmp}/x.npy: is also an input of the command"),
+])
+def test_outputs_are_checked_before_the_run(outputs, fragment, model, capsys, tmp_path):
+    """An output that cannot be written, or would replace an input, is refused before the
+    model runs: no output is left behind (-o and --trace were written, then --report failed)
+    and no input is overwritten (-o MODEL.vtab replaced the model with the output)."""
+    vtab = tmp_path / "m.vtab"
+    shutil.copy(model[1], vtab)
+    np.save(tmp_path / "x.npy", model[2])
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    argv = [arg.format(tmp=tmp_path, model=vtab) for arg in outputs]
+    status, out, err = run_cli(capsys, "run", vtab, "--input", f"x={tmp_path / 'x.npy'}",
+                               "--backend", "cycle", *argv)
+    assert status == 1 and out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith(f"vta run: {fragment.format(tmp=tmp_path, model=vtab)}"), err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

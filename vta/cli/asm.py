@@ -3,7 +3,8 @@
 
 from pathlib import Path
 
-from vta.cli.common import Failure, about, add_config_options, config_from, write_atomically
+from vta.cli.common import (Failure, about, add_config_options, check_outputs, config_from,
+                            write_atomically)
 from vta.isa.assembler import assemble
 
 NAME = "asm"
@@ -18,6 +19,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    output = args.output or args.source.with_suffix(".bin")
+    check_outputs([output], [args.source, args.config])
     config = config_from(args)
     try:
         source = args.source.read_text()
@@ -25,5 +28,5 @@ def run(args) -> int:
         raise Failure(f"{args.source}: not a text file (byte {error.start} is not UTF-8)") from None
     with about(args.source):
         stream = assemble(source, config)
-    write_atomically(args.output or args.source.with_suffix(".bin"), stream)
+    write_atomically(output, stream)
     return 0

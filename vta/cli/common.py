@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from vta.isa import Config, VtaError
+from vta.isa.files import check_writable
 from vta.isa.files import write_atomically  # noqa: F401 - the one way commands write files
 from vta.isa.image import META_FILE, ProgramImage
 
@@ -108,6 +109,31 @@ def config_from(args: argparse.Namespace) -> Config:
     if args.config is not None:
         return Config.from_file(args.config)
     return Config.preset("pynq" if args.preset is None else args.preset)
+
+
+def check_outputs(outputs, inputs=()) -> None:
+    """Refuse, before any work, output files (None: not asked for) that could not be written
+    (`check_writable`), that two options name, or that are one of the command's `inputs`:
+    written once the work succeeds, they would replace the input (a model, a source, a
+    program image's DRAM) with the output."""
+    given = [Path(path) for path in outputs if path is not None]
+    for index, path in enumerate(given):
+        check_writable(path)
+        if any(_same_file(path, other) for other in given[:index]):
+            raise Failure(f"{path}: named for two outputs")
+        source = next((Path(p) for p in inputs if p is not None and _same_file(path, p)), None)
+        if source is not None:
+            also = "" if source == path else f" (as {source})"
+            raise Failure(f"{path}: is also an input of the command{also}; write the output "
+                          "elsewhere")
+
+
+def _same_file(path: Path, other) -> bool:
+    """Whether `path` and `other` name one file (which need not exist yet)."""
+    try:
+        return path.resolve() == Path(other).resolve() or path.samefile(other)
+    except OSError:
+        return False
 
 
 def load_image(directory: Path, base: Config) -> ProgramImage:

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from vta.cli.common import Failure, add_config_options, config_from, write_atomically
+from vta.cli.common import Failure, add_config_options, check_outputs, config_from, write_atomically
 from vta.cli.output import add_output_options, emit
 
 NAME = "compile"
@@ -64,6 +64,7 @@ def run(args) -> int:
                                      placement_report, share_summary)
     from vta.isa import VtaError, progress
 
+    check_outputs([args.output], [args.model, args.config])
     config = config_from(args)
     shapes = input_shapes(args.input_shape)
     widths = (config.inp_width, config.wgt_width)

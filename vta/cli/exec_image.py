@@ -5,10 +5,10 @@ from case.json, the others from --preset/--config. Exit status: 0 success, 3 dea
 from pathlib import Path
 
 from vta.cli.common import (Failure, about, add_backend_options, add_config_options, backend_options,
-                            config_from, load_image, write_atomically)
+                            check_outputs, config_from, load_image, write_atomically)
 from vta.cli.output import add_output_options, emit, show
 from vta.isa import progress
-from vta.isa.image import ProgramImage
+from vta.isa.image import DRAM_FILE, META_FILE, ProgramImage
 
 NAME = "exec"
 HELP = "run a program image on a backend"
@@ -30,6 +30,8 @@ def add_arguments(parser):
 def run(args) -> int:
     from vta.runtime.backends import get_backend  # imports only what the backend needs
 
+    check_outputs([args.output, args.trace, args.waves],
+                  [args.image / DRAM_FILE, args.image / META_FILE, args.config])
     image = load_image(args.image, config_from(args))
     backend = get_backend(args.backend, image.config, **backend_options(args))
     if args.report and not backend.counts_cycles:

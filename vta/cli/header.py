@@ -4,7 +4,7 @@ from vta.isa."""
 
 from pathlib import Path
 
-from vta.cli.common import add_config_options, config_from, write_atomically
+from vta.cli.common import add_config_options, check_outputs, config_from, write_atomically
 from vta.isa.c_header import c_header
 
 NAME = "header"
@@ -18,6 +18,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    check_outputs([args.output], [args.config])
     text = c_header(config_from(args))
     if args.output is None:
         print(text, end="")

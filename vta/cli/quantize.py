@@ -3,6 +3,7 @@ int8 activations, symmetric per-channel int8 weights, MinMax calibration on the 
 
 from pathlib import Path
 
+from vta.cli.common import check_outputs
 from vta.cli.output import add_output_options, emit
 from vta.isa import progress
 
@@ -35,6 +36,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from vta.compiler.quantize import quantize_file
+    check_outputs([args.output], [args.model, args.calibrate])
     with progress.step(f"quantizing {args.model.name} (calibration with onnxruntime)"):
         count = quantize_file(args.model, args.calibrate, args.output, mean=args.mean,
                               std=args.std, power_of_two=args.power_of_two,

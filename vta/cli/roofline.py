@@ -5,7 +5,8 @@ counts cycles (default: cycle). The output's suffix picks the format: .png, .svg
 from pathlib import Path
 
 from vta.cli.common import (Failure, about, add_backend_options, add_config_options,
-                            backend_options, config_from, load_image, write_atomically)
+                            backend_options, check_outputs, config_from, load_image,
+                            write_atomically)
 from vta.cli.output import add_output_options, emit
 from vta.isa import progress
 
@@ -29,6 +30,7 @@ def run(args) -> int:
 
     if args.output.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise Failure(f"{args.output}: the plot is written as .png, .svg or .pdf")
+    check_outputs([args.output, args.trace, args.waves], [*args.targets, args.input, args.config])
     if args.targets[0].suffix == ".vtab":
         config, points = _model_layers(args)
     else:

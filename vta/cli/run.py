@@ -8,8 +8,8 @@ the run (per-layer cycles and utilization, roofline, placement, config)."""
 
 from pathlib import Path
 
-from vta.cli.common import (Failure, about, add_backend_options, backend_options, config_from,
-                            write_atomically)
+from vta.cli.common import (Failure, about, add_backend_options, backend_options, check_outputs,
+                            config_from, write_atomically)
 from vta.cli.output import add_output_options, emit, show
 
 NAME = "run"
@@ -75,6 +75,8 @@ def run(args) -> int:
         raise Failure(f"--top must be a positive number of classes, not {args.top}")
     if args.report is not None and args.report.suffix.lower() not in (".html", ".htm"):
         raise Failure(f"{args.report}: the report is an HTML file (.html)")
+    check_outputs([args.output, args.trace, args.report, args.waves],
+                  [args.model, args.config, *(spec.rpartition("=")[2] for spec in args.input)])
     expected = None if args.preset is None and args.config is None else config_from(args)
     model = artifact.load(args.model, expected)   # its errors name the file
     feeds = feeds_from(args.input, [entry["onnx_name"] for entry in model.inputs], args.model)

@@ -4,7 +4,7 @@ generated once per config and design and then read from the cache (`vta cache in
 
 from pathlib import Path
 
-from vta.cli.common import add_config_options, config_from, write_atomically
+from vta.cli.common import add_config_options, check_outputs, config_from, write_atomically
 from vta.cli.output import add_output_options
 
 NAME = "verilog"
@@ -23,6 +23,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from vta.runtime.backends.rtl.verilog import core_verilog
 
+    check_outputs([args.output], [args.config])
     config = config_from(args)
     write_atomically(args.output, core_verilog(config, sv=args.sv).encode())
     return 0
