@@ -115,6 +115,8 @@ class Config:
             if bits % 8:
                 raise ConfigError(f"config {self.config_string}: {kind.name} tiles of {bits} bits are "
                                   f"not a whole number of bytes, the unit of DRAM addresses")
+        from vta.isa.layout import layouts
+        layouts.__wrapped__(self)       # instruction fields within 128 bits (not cached: cheap)
 
     def check_bus(self) -> None:
         """Raise ConfigError unless the core can be built with this bus: it moves instructions

@@ -69,6 +69,10 @@ def test_sizes_of_a_narrow_rectangular_config():
     ({"LOG_INP_WIDTH": 1, "LOG_BLOCK": 1, "LOG_INP_BUFF_SIZE": 12, "LOG_WGT_BUFF_SIZE": 12,
       "LOG_ACC_BUFF_SIZE": 12}, "INP tiles of 4 bits are not a whole number of bytes"),
     ({"LOG_INP_WIDTH": 2}, "micro-op fields need 33 bits"),
+    # int4 with 4,096 ACC tiles and 2,048 micro-ops: the ALU's loop fields reach bit 116, its
+    # 16-bit immediate would straddle bit 128 (isa-reference §3), so it starts there: 144 bits
+    ({"LOG_INP_WIDTH": 2, "LOG_WGT_WIDTH": 2, "LOG_UOP_BUFF_SIZE": 13, "LOG_INP_BUFF_SIZE": 13,
+      "LOG_WGT_BUFF_SIZE": 15, "LOG_ACC_BUFF_SIZE": 18}, "ALU fields need 144 bits, more than 128"),
 ])
 def test_configs_the_generator_cannot_build_are_refused_in_one_line(keys, message):
     with pytest.raises(ConfigError, match=message) as error:
