@@ -139,11 +139,15 @@ def quantize(model_path: str | Path, calibration: np.ndarray | Iterable[np.ndarr
         def get_next(self):
             return next(self.feeds, None)
 
-    with tempfile.TemporaryDirectory() as scratch, _onnxruntime_quietly(model_path):
-        source, target = model_path, Path(scratch) / "quantized.onnx"
+    # in the scratch folder: onnxruntime's shape inference leaves sym_shape_infer_temp.onnx
+    # in the working folder when it fails
+    source = model_path.resolve()
+    with tempfile.TemporaryDirectory() as scratch, _onnxruntime_quietly(model_path), \
+            contextlib.chdir(scratch):
+        target = Path(scratch) / "quantized.onnx"
         if preprocess:
-            source = Path(scratch) / "preprocessed.onnx"
-            quant_pre_process(str(model_path), str(source), skip_symbolic_shape=False)
+            original, source = source, Path(scratch) / "preprocessed.onnx"
+            quant_pre_process(str(original), str(source), skip_symbolic_shape=False)
         quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
