@@ -43,6 +43,18 @@ LOG_BUS_WIDTH = {from = 5, to = 7}
      "search.population: an integer of at least 2"),
     ("[parameters]\nLOG_BLOCK = [4]\n[search]\nseed = -1\n",
      "search.seed: an integer of at least 0"),
+    # optuna seeds numpy's 32-bit generator (a ValueError traceback once the search began)
+    ("[parameters]\nLOG_BLOCK = [3, 4]\n[search]\nmethod = 'nsga2'\nseed = 4294967296\n",
+     "search.seed: an integer of at least 0 and at most 4294967295"),
+    # a range is counted before it is listed (a MemoryError, or an OverflowError past 2**63)
+    ("[parameters]\nLOG_BLOCK = {from = 0, to = 1000000000000}\n",
+     "parameters.LOG_BLOCK: a range of 1,000,000,000,001 values, more than the 2,000,000"),
+    ("[parameters]\nLOG_BLOCK = {from = 0, to = 100000000000000000000}\n",
+     "parameters.LOG_BLOCK: a range of 100,000,000,000,000,000,001 values"),
+    # lists and tables in a list of values (TypeError: unhashable type)
+    ("[parameters]\nLOG_BLOCK = [[3], [4]]\n",
+     "parameters.LOG_BLOCK: a value, a list of values or a range {from, to}"),
+    ("[parameters]\nLOG_BLOCK = [{from = 3, to = 4}]\n", "a list holds numbers, true/false"),
     ("[parameters]\nLOG_WIDTH = [3, 4]\n", "parameters.LOG_WIDTH: config key LOG_INP_WIDTH = 4"),
     ("[parameters]\nLOG_WIDTH = [3]\nLOG_WGT_WIDTH = [2]\n",
      "parameters.LOG_WIDTH: sets LOG_WGT_WIDTH, which is given too"),
@@ -71,6 +83,14 @@ LOG_WGT_BUFF_SIZE = [17]
 """))
     kept, _ = space.valid_points()
     assert sorted((c.inp_width, c.wgt_width) for _, c in kept) == [(4, 4), (8, 8)]
+
+
+def test_json_null_is_no_value_of_a_space(tmp_path):
+    """null (JSON only) is refused like a list or table, not taken for the base's value."""
+    path = tmp_path / "space.json"
+    path.write_text('{"parameters": {"LOG_BLOCK": [4, null]}}')
+    with pytest.raises(SpaceError, match="parameters.LOG_BLOCK: a value, a list of values"):
+        load(path)
 
 
 def test_json_space_files_are_read_too(write_space, tmp_path):

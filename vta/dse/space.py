@@ -32,6 +32,8 @@ SECTIONS = {"base", "parameters", "constraints", "search"}
 CONSTRAINTS = {"fits", "meets_clock"}
 #: The search keys and the least value of each numeric one (NSGA-II breeds from two parents).
 SEARCH_MINIMA = {"trials": 1, "population": 2, "seed": 0, "exhaustive_limit": 1}
+#: ... and the greatest (optuna seeds numpy's 32-bit generator).
+SEARCH_MAXIMA = {"seed": 2**32 - 1}
 SEARCH_KEYS = {"method", *SEARCH_MINIMA}
 METHODS = ("auto", "exhaustive", "nsga2")
 #: A space with more points than this is searched, not enumerated (method "auto").
@@ -229,11 +231,17 @@ def _values(spec, where: str) -> list:
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in (*bounds, step)) \
                 or step < 1:
             raise SpaceError(f"{where}: a range needs integer from, to and a positive step")
+        count = (bounds[1] - bounds[0]) // step + 1
+        if count > MAX_POINTS:
+            raise SpaceError(f"{where}: a range of {count:,} values, more than the {MAX_POINTS:,} "
+                             "points a space may have")
         values = list(range(bounds[0], bounds[1] + 1, step))
-    elif isinstance(spec, list):
-        values = list(dict.fromkeys(spec))
     else:
-        values = [spec]
+        values = spec if isinstance(spec, list) else [spec]
+        if any(value is None or isinstance(value, (list, dict)) for value in values):
+            raise SpaceError(f"{where}: a value, a list of values or a range {{from, to}}; "
+                             "a list holds numbers, true/false or names")
+        values = list(dict.fromkeys(values))
     if not values:
         raise SpaceError(f"{where}: empty range")
     return values
@@ -266,7 +274,10 @@ def _search(section: dict, where: str) -> Search:
     for key, least in SEARCH_MINIMA.items():
         if key in section:
             value = section[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise SpaceError(f"{where}: search.{key}: an integer of at least {least}")
+            most = SEARCH_MAXIMA.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least or (
+                    most is not None and value > most):
+                raise SpaceError(f"{where}: search.{key}: an integer of at least {least}"
+                                 + ("" if most is None else f" and at most {most}"))
             numbers[key] = value
     return Search(method, **numbers)
