@@ -16,8 +16,8 @@ from pathlib import Path
 
 SCHEMA = """
 create table if not exists results (
-    key text primary key,       -- kind:fingerprint[:model][:fidelity]
-    kind text not null,         -- resources | model | accuracy | synth | verify
+    key text primary key,       -- kind:...: docs/dse.md, "The store"
+    kind text not null,         -- model | accuracy | synth | verify
     config text,                -- Config.fingerprint (null for accuracy rows)
     model text,                 -- model name (null for per-config rows)
     result text not null,       -- JSON
