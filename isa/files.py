@@ -140,7 +140,7 @@ def read_named_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise VtaError(f"{path}: a folder, not a .npy file") from None
     except OSError as error:
         raise VtaError(f"{path}: cannot read: {error.strerror or error}") from None
-    if head != ZIP_MAGIC:
+    if not head.startswith(ZIP_MAGIC[:2]):     # an empty archive starts PK\x05\x06
         return {"": read_array(path)}
     arrays = {}
     try:

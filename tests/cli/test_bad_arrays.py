@@ -49,6 +49,16 @@ def test_bad_input_array(make, fragment, vtab, tmp_path, capsys):
     assert not (tmp_path / "y.npy").exists()
 
 
+def test_an_empty_npz_is_an_archive_without_the_input(vtab, tmp_path, capsys):
+    """An empty .npz (it starts PK\\x05\\x06, not PK\\x03\\x04) is an archive of no arrays:
+    the model's input is missing (it was called 'a .npz archive, not one .npy array')."""
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs)
+    result = run_main(capsys, "run", vtab, "--input", inputs, "-o", tmp_path / "y.npy")
+    assert_one_line_error(result, "run", 1, f"{vtab}: no input ")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["inputs.npz"]
+
+
 @pytest.mark.parametrize("top", ["0", "-3"])
 def test_top_must_be_positive(top, vtab, tmp_path, capsys):
     x = tmp_path / "x.npy"
