@@ -25,6 +25,8 @@ def _source_coordinates(mode: str, out: np.ndarray, scale: float, size_in: int,
         return (np.full(size_out, -0.5) if width == 1 else (out + 0.5) / scale - 0.5), None
     if mode == "half_pixel":
         return (out + 0.5) / scale - 0.5, None
+    if mode == "tf_half_pixel_for_nn":     # opsets 11-12 (TensorFlow exports); kept on conversion
+        return (out + 0.5) / scale, None
     if mode == "half_pixel_symmetric":
         offset = size_in / 2 * (1 - size_out / width)
         return offset + (out + 0.5) / scale - 0.5, None

@@ -104,3 +104,36 @@ def test_interpolating_resize_is_quantized_exactly(mode, transformation, scales,
         np.testing.assert_array_equal(got[name], expected[name])
     placed = {n["name"]: n["placement"] for n in model.nodes}
     assert placed["conv"] == placed["conv2"] == "vta"
+
+
+
+def test_tf_half_pixel_for_nn_at_opset_11(tmp_path):
+    """Resize-11's coordinate transformation `tf_half_pixel_for_nn` (x = (y + 0.5) / scale, as
+    tf2onnx writes TensorFlow's half-pixel nearest resizes; opset 13 dropped it, the opset
+    conversion keeps it): the model compiles, its Resize computes what onnxruntime computes for
+    every nearest rounding, up- and down-sampling, and the quantized model is bit-exact with the
+    reference. It was refused ("is not an ONNX mode")."""
+    import onnxruntime
+    rng = np.random.default_rng(11)
+    init = {"w": rng.normal(0, 0.3, (16, 3, 3, 3)).astype(np.float32),
+            "w2": rng.normal(0, 0.3, (8, 16, 1, 1)).astype(np.float32),
+            "roi": np.zeros(0, np.float32)}
+    feed = {"x": rng.normal(size=(1, 3, 5, 6)).astype(np.float32)}
+    for rounding, scales in [("round_prefer_ceil", [1, 1, 2, 2]), ("floor", [1, 1, 1.5, 0.7]),
+                             ("round_prefer_floor", [1, 1, 3, 0.5]), ("ceil", [1, 1, 2, 1])]:
+        init["scales"] = np.array(scales, np.float32)
+        nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                 helper.make_node("Resize", ["c", "roi", "scales"], ["r"], name="resize",
+                                  mode="nearest", nearest_mode=rounding,
+                                  coordinate_transformation_mode="tf_half_pixel_for_nn"),
+                 helper.make_node("Conv", ["r", "w2"], ["y"], name="conv2")]
+        model = float_model(nodes, init, [1, 3, 5, 6], opset=11)
+        ours = reference.run(import_onnx(model), feed)["y"]
+        theirs = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feed)[0]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5, err_msg=rounding)
+    path = quantize_with_onnxruntime(model, tmp_path, rng.normal(size=(8, 3, 5, 6)).astype(
+        np.float32), per_channel=False)
+    graph = import_onnx(path)
+    got, expected, _, _ = run_both(graph, feed)
+    np.testing.assert_array_equal(got["y"], expected["y"])
+    assert output_steps(graph, path, feed["x"]) <= 1
