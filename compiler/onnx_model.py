@@ -82,12 +82,94 @@ def prepare(model: onnx.ModelProto, source: str,
 
 def _converted(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:
     from onnx import version_converter
+    resizes = {node.output[0] for node in model.graph.node
+               if node.op_type in ("Resize", "Upsample") and node.domain in STANDARD_DOMAINS}
+    hardmaxes = {node.output[0]: _attribute(node, "axis", 1) for node in model.graph.node
+                 if node.op_type == "Hardmax" and node.domain in STANDARD_DOMAINS}
     try:
-        return version_converter.convert_version(model, MIN_OPSET)
+        converted = version_converter.convert_version(model, MIN_OPSET)
     except Exception as error:  # noqa: BLE001 - the converter raises many kinds
         reason = " ".join(str(error).split())[:200]
         raise VtaError(f"{source}: cannot convert opset {opset} to {MIN_OPSET} "
                        f"(onnx.version_converter: {reason})") from None
+    # What the converter leaves out: a Resize (or Upsample) before opset 11 maps coordinates
+    # as `asymmetric` (x / scale) and rounds a nearest one down where it enlarges an axis and up
+    # where it shrinks one (onnxruntime's opset-10 kernel), not with opset 11's defaults; a
+    # Hardmax before opset 13 takes its input as 2-D, flattened at `axis` (default 1).
+    nodes = []
+    for node in converted.graph.node:
+        if opset < 11 and node.op_type == "Resize" and node.output[0] in resizes:
+            nodes += _resize_before_11(converted, node)
+        elif node.op_type == "Hardmax" and node.output[0] in hardmaxes:
+            nodes += _hardmax_before_13(node, hardmaxes[node.output[0]])
+        else:
+            nodes.append(node)
+    del converted.graph.node[:]
+    converted.graph.node.extend(nodes)
+    return converted
+
+
+def _attribute(node: onnx.NodeProto, name: str, default):
+    found = [a for a in node.attribute if a.name == name]
+    return onnx.helper.get_attribute_value(found[0]) if found else default
+
+
+def _set_attribute(node: onnx.NodeProto, name: str, value) -> None:
+    kept = [a for a in node.attribute if a.name != name]
+    del node.attribute[:]
+    node.attribute.extend(kept + [onnx.helper.make_attribute(name, value)])
+
+
+def _constant(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    for tensor in model.graph.initializer:
+        if tensor.name == name:
+            return numpy_helper.to_array(tensor)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and list(node.output) == [name]:
+            value = _attribute(node, "value", None)
+            return None if value is None else numpy_helper.to_array(value)
+    return None
+
+
+def _resize_before_11(model: onnx.ModelProto, node: onnx.NodeProto) -> list[onnx.NodeProto]:
+    """A converted opset-10 Resize as opset 11 nodes: `asymmetric`, and a nearest one `floor`
+    where every scale is ≥ 1, `ceil` where every one is ≤ 1, else enlarged by scales max(s, 1)
+    (floor), then shrunk by min(s, 1) (ceil): nearest resizing is separable."""
+    _set_attribute(node, "coordinate_transformation_mode", "asymmetric")
+    if _attribute(node, "mode", b"nearest") != b"nearest":
+        return [node]
+    scales = _constant(model, node.input[2])
+    if scales is not None and (np.all(scales >= 1) or np.all(scales <= 1)):
+        _set_attribute(node, "nearest_mode", "floor" if np.all(scales >= 1) else "ceil")
+        return [node]
+    x, roi, output, name = node.input[0], node.input[1], node.output[0], node.name or node.output[0]
+    one = onnx.helper.make_node("Constant", [], [f"{output}/one"], name=f"{name}/one",
+                                value=numpy_helper.from_array(np.ones(1, np.float32)))
+    up = onnx.helper.make_node("Max", [node.input[2], one.output[0]], [f"{output}/up_scales"],
+                               name=f"{name}/up_scales")
+    down = onnx.helper.make_node("Min", [node.input[2], one.output[0]], [f"{output}/down_scales"],
+                                 name=f"{name}/down_scales")
+    enlarge, shrink = onnx.ModelProto().graph.node.add(), onnx.ModelProto().graph.node.add()
+    enlarge.CopyFrom(node)
+    shrink.CopyFrom(node)
+    enlarge.name, shrink.name = f"{name}/up", f"{name}/down"
+    enlarge.input[:], enlarge.output[:] = [x, roi, up.output[0]], [f"{output}/up"]
+    shrink.input[:] = [enlarge.output[0], roi, down.output[0]]
+    _set_attribute(enlarge, "nearest_mode", "floor")
+    _set_attribute(shrink, "nearest_mode", "ceil")
+    return [one, up, down, enlarge, shrink]
+
+
+def _hardmax_before_13(node: onnx.NodeProto, axis: int) -> list[onnx.NodeProto]:
+    """Hardmax before opset 13 (rows of its input flattened at `axis`) as opset 13 nodes."""
+    x, output, name = node.input[0], node.output[0], node.name or node.output[0]
+    return [onnx.helper.make_node("Flatten", [x], [f"{output}/rows"], name=f"{name}/rows",
+                                  axis=axis),
+            onnx.helper.make_node("Hardmax", [f"{output}/rows"], [f"{output}/2d"], name=name,
+                                  axis=-1),
+            onnx.helper.make_node("Shape", [x], [f"{output}/shape"], name=f"{name}/shape"),
+            onnx.helper.make_node("Reshape", [f"{output}/2d", f"{output}/shape"], [output],
+                                  name=f"{name}/reshape")]
 
 
 def _check_domains(model: onnx.ModelProto, source: str) -> None:

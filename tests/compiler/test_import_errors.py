@@ -127,6 +127,43 @@ def test_old_opset_is_converted():
     np.testing.assert_array_equal(reference.run(imported, {"x": x})["y"], expected)
 
 
+@pytest.mark.parametrize("opset,nodes,scales", [
+    (10, [("Resize", {"mode": "nearest"})], [1, 1, 2, 3]),
+    (10, [("Resize", {"mode": "nearest"})], [1, 1, 0.45, 0.7]),       # shrinking: rounded up
+    (10, [("Resize", {"mode": "nearest"})], [1, 1, 1.7, 0.3]),         # both
+    (10, [("Resize", {"mode": "linear"})], [1, 1, 2, 1.5]),
+    (9, [("Upsample", {"mode": "linear"})], [1, 1, 2, 2]),
+    (10, [("Mul", {}), ("Resize", {"mode": "nearest"})], [1, 1, 1.3, 0.35]),  # computed scales
+    (11, [("Hardmax", {"axis": 1})], None),                            # rows flattened at axis
+    (12, [("Hardmax", {"axis": 2})], None),
+    (9, [("Hardmax", {})], None),
+])
+def test_old_opset_semantics_survive_the_conversion(opset, nodes, scales):
+    """What onnx.version_converter changes silently, as onnxruntime runs the model at its own
+    opset: a Resize (or Upsample) before opset 11 maps coordinates as x / scale and rounds a
+    nearest one down where it enlarges and up where it shrinks; a Hardmax before opset 13 takes
+    the input flattened at `axis`. The converter left opset 11's defaults (half-pixel) and opset
+    13's per-axis Hardmax, whose results differed."""
+    import onnxruntime
+    from vta.compiler import reference
+    init = {} if scales is None else {"s": np.array(scales, np.float32)}
+    made, current = [], "x"
+    for op, attributes in nodes:
+        if op == "Mul":                          # scales computed in the graph, not a constant
+            init["two"] = np.float32(2)
+            made.append(helper.make_node("Mul", ["s", "two"], ["s2"], name="twice"))
+            init["s"] = init["s"] / 2
+            continue
+        inputs = [current] + (["s2" if "two" in init else "s"] if scales is not None else [])
+        made.append(helper.make_node(op, inputs, ["y"], name=op.lower(), **attributes))
+    model = float_model(made, init, [1, 3, 7, 9], opset=opset)
+    model.ir_version = 6
+    x = RNG.normal(size=(1, 3, 7, 9)).astype(np.float32)
+    theirs = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_allclose(reference.run(import_onnx(model), {"x": x})["y"], theirs,
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_shift_only_config_runs_other_scales_on_the_host(tmp_path):
     path = quantized(conv_model([]), tmp_path)
     graph = import_onnx(path, alu_mul=False)
