@@ -104,7 +104,8 @@ def run(args) -> int:
     plot(results, front, board, args.output)
     left_out = [f"{count} left out: {reason}" for reason, count in rejected.items()]
     if document["unfit"]:
-        left_out.append(f"{len(document['unfit'])} not on the front: they do not fit {board}")
+        left_out.append(f"{len(document['unfit'])} not on the front: they do not fit {board}"
+                        + ("" if front else " (--board names another board)"))
     lines = [f"{len(results)} points ({space.method}, {args.fidelity}), {explorer.evaluated} "
              f"evaluations run, {len(document['failed'])} failed; Pareto front on {board} "
              f"({len(front)} points):", *left_out, table(front, board)]
