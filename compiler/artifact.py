@@ -72,8 +72,7 @@ def to_bytes(model: CompiledModel) -> bytes:
         sections.append(entry)
     constants = []
     for name, array in model.constants.items():
-        array = np.ascontiguousarray(array)
-        packed = _packed(array.tobytes())
+        packed = _packed(np.ascontiguousarray(array).tobytes())   # 1-D for a scalar: bytes only
         constants.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),
                           "offset": len(payload), "length": len(packed)})
         payload += packed

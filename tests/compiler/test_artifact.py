@@ -186,3 +186,24 @@ def test_labels_travel_in_the_artifact(tmp_path, capsys):
     lines = out.splitlines()
     assert status == 0 and len(lines) == 3
     assert lines[1].split()[-2:] == ["class", lines[1].split()[0]]
+
+
+def test_scalar_host_constant_keeps_its_shape(tmp_path):
+    """A 0-d host constant (a Gather's scalar index, which drops the axis) is written with its
+    shape: the loaded model's output has onnxruntime's shape and values. It came back 1-D, so
+    the Gather kept the axis (output (1, 8, 3, 1) instead of (1, 8, 3))."""
+    import onnxruntime
+    from onnx import helper
+    from qdq_models import float_model
+    from vta.compiler.onnx_import import import_onnx
+    rng = np.random.default_rng(13)
+    init = {"w": rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "i": np.array(1, np.int64)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Gather", ["c", "i"], ["y"], name="column", axis=-1)]
+    onnx_model = float_model(nodes, init, [1, 3, 3, 4])
+    artifact.save(compile_graph(import_onnx(onnx_model), PYNQ), tmp_path / "gather.vtab")
+    x = rng.normal(size=(1, 3, 3, 4)).astype(np.float32)
+    got = Executor(artifact.load(tmp_path / "gather.vtab")).run({"x": x}).outputs["y"]
+    expected = onnxruntime.InferenceSession(onnx_model.SerializeToString()).run(None, {"x": x})[0]
+    assert got.shape == expected.shape == (1, 8, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
