@@ -15,6 +15,7 @@ Nothing here imports onnx, onnxruntime or amaranth: a `.vtab` runs on numpy and 
 
 from __future__ import annotations
 
+import ctypes
 import time
 from dataclasses import dataclass, field
 
@@ -196,8 +197,10 @@ class Executor:
                 else:
                     try:
                         self._host_step(self.host_nodes[step["node"]])
+                    # a node no valid .vtab holds (ArgumentError: a compiled host kernel
+                    # called with a field of the wrong type, e.g. a scale of null)
                     except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError,
-                            ValueError) as error:     # a node no valid .vtab holds
+                            ValueError, ctypes.ArgumentError) as error:
                         reason = " ".join(str(error).split())[:160]
                         raise VtaError(f"host node {step['node']!r} cannot run "
                                        f"({type(error).__name__}: {reason})") from None

@@ -115,3 +115,24 @@ def test_im2col_constant_lanes_are_checked(lanes, message, original):
     step["constant_lanes"] = lanes
     with pytest.raises(artifact.ArtifactError, match=message):
         artifact.from_bytes(join(version, json.dumps(header).encode(), payload))
+
+
+@pytest.mark.parametrize("scale", [None, "x"])
+def test_a_host_step_scale_of_another_type_is_one_line(scale, with_host_steps, tmp_path, capsys):
+    """A quantization scale that is no number reaches a compiled host kernel through ctypes:
+    its ArgumentError is the one-line 'cannot run' of any other malformed host node (it was
+    a traceback)."""
+    import json
+    data, x = with_host_steps
+    version, header, payload = split(data)
+    step = next(step for step in header["steps"] if step["op"] == "host"
+                and "quant" in step["ir"]["fields"])
+    step["ir"]["fields"]["quant"]["fields"]["scale"] = scale
+    path = tmp_path / "damaged.vtab"
+    path.write_bytes(join(version, json.dumps(header).encode(), payload))
+    status = main(["run", str(path), "--input", str(x), "-o", str(tmp_path / "y.npy")])
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"vta run: {path}: host node {step['node']!r} cannot run "
+                          "(ArgumentError"), err
+    assert not (tmp_path / "y.npy").exists()
