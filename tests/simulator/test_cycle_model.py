@@ -201,6 +201,22 @@ def test_cycle_backend_reports_a_deadlock_with_exit_status_3(corpus):
     assert error.value.exit_status == 3
 
 
+def test_a_module_waiting_for_ever_does_not_stop_finish():
+    """A load that waits for a token no instruction pushes stays waiting, and the run ends
+    when FINISH retires, as on the RTL and the functional simulator (the model raised a
+    deadlock, exit status 3, where both others ran to FINISH)."""
+    source = ["LOAD WGT sram_base=0 dram_base=0 y_size=1 x_size=1 x_stride=1 pop_next_dep",
+              "LOAD ACC sram_base=0 dram_base=0 y_size=1 x_size=1 x_stride=1", "FINISH"]
+    code = np.frombuffer(assemble("\n".join(source), PYNQ), dtype=np.uint8)
+    dram = np.zeros(4096, dtype=np.uint8)
+    dram[:code.size] = code
+    image = ProgramImage(PYNQ, dram, 0, len(source))
+    report = get_backend("cycle", PYNQ).run(dataclasses.replace(image, dram=dram.copy()))
+    assert report.cycles > 0
+    assert report.counters == get_backend("functional", PYNQ).run(image).counters
+    assert_agrees(image)
+
+
 def test_model_alone_detects_a_program_that_never_finishes(corpus):
     from vta.isa import DeadlockError
 
