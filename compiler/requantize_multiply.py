@@ -178,7 +178,7 @@ def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int,
         shapes.append(_Shape(total, (main,), 0, np.zeros_like(main), 0, reach * np.abs(remainder)))
         shapes += [_Shape(total, (main,), *correction)
                    for correction in _corrections(remainder, reach, main)]
-    if two > one:
+    if two > max(one, -1):                      # T ≥ 0: the rounding shift shifts right
         mu = multiplier * 2.0 ** two
         factors = _two_factors(mu)
         product = factors[0] * factors[1]
@@ -188,7 +188,7 @@ def _shapes(multiplier: np.ndarray, reach: np.ndarray, zero_point: int,
                                  reach * np.abs(remainder)))
             shapes += [_Shape(two, factors, *correction)
                        for correction in _corrections(remainder, reach, product)]
-    for total in dict.fromkeys([top, top - 1]):
+    for total in dict.fromkeys([top, top - 1]) if top > 0 else ():
         chain = _chain(multiplier, reach, total, zero_point, budget)
         if chain is not None:
             shapes.append(chain)

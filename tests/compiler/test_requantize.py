@@ -163,6 +163,26 @@ def test_left_shift_power_of_two_is_clamped_not_wrapped():
     assert requant(accs).tolist() == [-128, -128, -12, 0, 124, 127, 127, 127]
 
 
+@pytest.mark.parametrize("multiplier, zero_point, bound", [
+    (1.44019556e9, 17, 65025),          # a product of two activations into a tiny output scale
+    (3.0e9, -5, 300000), (7.7e8, 0, 2**20), (6.1e9, 100, 4000), (2.0e14, 3, 1000)])
+def test_huge_multipliers_are_exact_or_refused(multiplier, zero_point, bound):
+    """M beyond what two 16-bit factors reach: only accumulators within a step or so of 0 do
+    not saturate. A plan there must give exact rounding with its shifts in the field's range;
+    the plans of a negative total shift (a left shift) dropped the zero point (17 steps off at
+    acc = 0) or shifted by −18 (a compile failure); no plan is a refusal (the host runs it)."""
+    try:
+        requant = plan_requantization(multiplier, zero_point=zero_point, acc_bound=bound,
+                                      alu_mul=True, where="t")
+    except VtaError as error:
+        assert "no ALU program" in str(error)
+        return
+    check_operands(requant.steps)
+    for acc in [-bound, -3, -2, -1, 0, 1, 2, 3, bound]:
+        low, high = admissible(acc, multiplier, zero_point, -128, 127, requant.error)
+        assert low == high == run_exactly(requant.steps, acc), acc
+
+
 def test_shift_only_config_rejects_other_scales_naming_the_node():
     with pytest.raises(VtaError, match=r"^node conv7: .*not a power of two.*ALU_MUL"):
         plan_requantization(0.0123, zero_point=0, acc_bound=1000, alu_mul=False,
