@@ -125,7 +125,20 @@ class Pending:
         if not constant.any() or constant.all():
             return self
         typical = float(np.median(multiplier[~constant]))
-        bias = np.where(constant, np.rint((value - zero_point) / typical).astype(np.int64), self.bias)
+
+        def gives(bias):      # each channel's output for the bias alone (lo − 1: too near a tie)
+            result = bias * typical + zero_point
+            low = np.clip(np.floor(result + 0.5 - margin), lo, hi)
+            return np.where(low == np.clip(np.floor(result + 0.5 + margin), lo, hi), low, lo - 1)
+        # the nearest bias; where that misses the value (typical > 1), one saturating at lo or hi
+        target = (value - zero_point) / typical
+        nearest = np.rint(target)
+        beyond = np.where(value >= hi, np.ceil(target), np.floor(target))
+        rewritten = np.where(gives(nearest) == value, nearest, beyond).astype(np.int64)
+        constant &= gives(rewritten) == value
+        if not constant.any():
+            return self
+        bias = np.where(constant, rewritten, self.bias)
         weight = self.fields["weight"].copy()
         weight[constant] = 0
         acc_scale = np.where(constant, typical, multiplier) * output_scale

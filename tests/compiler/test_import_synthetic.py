@@ -297,3 +297,42 @@ def test_constant_channels_get_zero_weights_and_keep_their_outputs(tmp_path):
     for _ in range(3):
         apart = steps_apart(graph, path, RNG.normal(size=(1, 3, 8, 8)).astype(np.float32) * 3)
         assert max(isolated for _, isolated in apart.values()) <= 1
+
+
+def test_constant_channel_saturating_where_no_bias_reaches_the_value():
+    """A channel whose huge bias saturates it at 127 for every input, in a layer whose typical
+    multiplier is above 1 (9.076: a bias of 25 gives 124, of 26 gives 133): its rewritten bias
+    saturates (26), so the channel still outputs 127 — the exact evaluation, on VTA and in the
+    reference. The nearest bias (25) made it 124."""
+    from onnx import TensorProto, numpy_helper
+    from vta.compiler import reference
+    from backend_graphs import run_both
+    rng = np.random.default_rng(325)
+    sx, sw, sy, zy = 0.25, np.full(4, 0.5, np.float32), np.float32(0.125 / 9.076), -103
+    w = rng.integers(-3, 4, (16, 4)).astype(np.int8)
+    bias = np.array([0, 100000, 0, -50], np.int32)
+    init = {"sx": np.float32(sx), "zx": np.int8(0), "w": w, "sw": sw, "zw": np.zeros(4, np.int8),
+            "b": bias, "sb": (np.float32(sx) * sw).astype(np.float32),
+            "zb": np.zeros(4, np.int32), "sy": sy, "zy": np.int8(zy)}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["w", "sw", "zw"], ["wd"], axis=1),
+             helper.make_node("DequantizeLinear", ["b", "sb", "zb"], ["bd"], axis=0),
+             helper.make_node("Gemm", ["xd", "wd", "bd"], ["a"], name="dense"),
+             helper.make_node("QuantizeLinear", ["a", "sy", "zy"], ["yq"]),
+             helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              [numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    imported = import_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    xq = rng.integers(-128, 128, (1, 16))
+    feeds = {"x": (xq * sx).astype(np.float32)}
+    acc = xq @ w.astype(np.int64) + bias
+    exact = np.clip(np.floor(acc * (sx * sw.astype(np.float64)) / np.float64(sy) + 0.5) + zy,
+                    -128, 127)
+    assert exact[0, 1] == 127
+    quantized = imported.producer("y").inputs[0]
+    np.testing.assert_array_equal(reference.run(imported, feeds)[quantized], exact)
+    got, expected, _, _ = run_both(imported, feeds)
+    np.testing.assert_array_equal(got["y"], expected["y"])
