@@ -85,6 +85,19 @@ LOG_WGT_BUFF_SIZE = [17]
     assert sorted((c.inp_width, c.wgt_width) for _, c in kept) == [(4, 4), (8, 8)]
 
 
+@pytest.mark.parametrize("where", [["--synchronous", "--scheduler", "tcp://127.0.0.1:1"],
+                                   ["--workers", "2", "--synchronous"]])
+def test_where_evaluations_run_is_said_once(where, write_space, tmp_path, capsys):
+    """--workers, --scheduler and --synchronous exclude each other (--synchronous with a
+    scheduler connected to it, or waited for it, in silence)."""
+    path = write_space(tmp_path, "[parameters]\nLOG_BLOCK = [4]\n")
+    status = main(["dse", str(path), "--models", "digits", "-o", str(tmp_path / "out"), *where])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == "" and captured.err.count("\n") == 1
+    assert "not allowed with argument" in captured.err
+    assert not (tmp_path / "out").exists()
+
+
 def test_json_null_is_no_value_of_a_space(tmp_path):
     """null (JSON only) is refused like a list or table, not taken for the base's value."""
     path = tmp_path / "space.json"

@@ -80,6 +80,8 @@ def test_rtl_fast_path_slice(name):
     (["--seed", "-1"], "--seed must be at least 0, not -1"),
     (["--invalid-every", "-1"], "--invalid-every must be at least 0, not -1"),
     (["--backends", "cycle,cycle"], "--backends needs two or more"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+     "argument --workers: not allowed with argument --scheduler"),
     (["--scheduler", "garbage://x", "--programs", "1"],
      "scheduler 'garbage://x': unknown address scheme 'garbage'"),
 ])

@@ -40,12 +40,13 @@ def add_arguments(parser):
                              "against the RTL")
     parser.add_argument("--programs", type=int, default=50, metavar="N",
                         help="fuzz programs per front point with --verify (default 50)")
-    parser.add_argument("--workers", type=int, metavar="W",
-                        help="worker processes of the local cluster (default: one per core)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
-    parser.add_argument("--synchronous", action="store_true",
-                        help="evaluate in this process with Dask's synchronous scheduler")
+    where = parser.add_mutually_exclusive_group()      # where the evaluations run
+    where.add_argument("--workers", type=int, metavar="W",
+                       help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    where.add_argument("--synchronous", action="store_true",
+                       help="evaluate in this process with Dask's synchronous scheduler")
     add_output_options(parser)
 
 

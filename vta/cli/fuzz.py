@@ -33,10 +33,11 @@ def add_arguments(parser):
                         help="programs per Dask task (default 25)")
     parser.add_argument("--shrink-budget", type=int, default=300, metavar="N",
                         help="candidate runs allowed to shrink one divergence (default 300)")
-    parser.add_argument("--workers", type=int, metavar="W",
-                        help="worker processes of the local cluster (default: one per core)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    where = parser.add_mutually_exclusive_group()      # where the batches run
+    where.add_argument("--workers", type=int, metavar="W",
+                       help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     parser.add_argument("--save", type=Path, metavar="DIR",
                         help="save each shrunk divergence here as a program-image folder")
     add_output_options(parser)
