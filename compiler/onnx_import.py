@@ -261,6 +261,9 @@ class Importer:
             return self.graph.values[meaning.value]
         if isinstance(meaning, Host) and quant is not None:
             value = self.graph.values[meaning.value]
+            if quant.bits < 8:
+                raise NodeError(label, f"input {name!r} holds the model's 8-bit integers, not "
+                                       f"the {quant.bits}-bit operands of the config")
             if value.onnx_dtype == onnx_dtype:
                 return self.host.to_quantized(value, quant)
         raise NodeError(label, f"input {name!r} is not a quantized int8/uint8 tensor")

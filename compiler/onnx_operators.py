@@ -38,6 +38,9 @@ def quantize_linear(im, node, label):
         return [Const(_constant_call(im, node, label, source.array))]
     quant, dtype = im.quant_params(node.input[1], optional_input(node, 2), label)
     output_name = node.output[0]
+    if quant.bits < 8 and output_name in im.reserved:
+        raise NodeError(label, f"graph output {output_name!r} holds the model's 8-bit integers, "
+                               f"not the {quant.bits}-bit operands of the config")
     graph = im.graph
     if isinstance(source, Pending):
         snapshot = im.snapshot()

@@ -336,3 +336,41 @@ def test_constant_channel_saturating_where_no_bias_reaches_the_value():
     np.testing.assert_array_equal(reference.run(imported, feeds)[quantized], exact)
     got, expected, _, _ = run_both(imported, feeds)
     np.testing.assert_array_equal(got["y"], expected["y"])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_integer_graph_input_and_output_at_narrow_widths(dtype):
+    """A model whose graph input and output are int8/uint8 tensors (DequantizeLinear of the
+    input, QuantizeLinear into the output) on a 4-bit config: those integers are the model's
+    8-bit ones, so the reading and the writing node run on the host and the output is
+    onnxruntime's (within a step), bit-exact with the reference. The integers were reinterpreted
+    as 4-bit operands (inputs wrapped, outputs 17 times too small)."""
+    import onnxruntime
+    from onnx import TensorProto, numpy_helper
+    from backend_graphs import run_both
+    from vta.fuzz.configs import CONFIGS
+    rng = np.random.default_rng(8)
+    element, npt = ((TensorProto.INT8, np.int8) if dtype == "int8" else
+                    (TensorProto.UINT8, np.uint8))
+    zero = npt(3 if dtype == "int8" else 131)
+    init = {"xs": np.float32(0.05), "xz": zero, "w": weights(8, 3, 3, 3),
+            "ys": np.float32(0.1), "yz": zero}
+    nodes = [helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["x"]),
+             helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("xq", element,
+                                                                         [1, 3, 6, 6])],
+                              [helper.make_tensor_value_info("y", element, [1, 8, 6, 6])],
+                              [numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    config = CONFIGS["int4"]
+    imported = import_onnx(model, widths=(config.inp_width, config.wgt_width))
+    feeds = {"xq": rng.integers(np.iinfo(npt).min, np.iinfo(npt).max + 1, (1, 3, 6, 6))
+             .astype(npt)}
+    got, expected, _, _ = run_both(imported, feeds, config)
+    np.testing.assert_array_equal(got["y"], expected["y"])
+    options = onnxruntime.SessionOptions()     # each operator as ONNX defines it
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    theirs = onnxruntime.InferenceSession(model.SerializeToString(), options).run(None, feeds)[0]
+    assert got["y"].dtype == theirs.dtype
+    assert np.abs(got["y"].astype(int) - theirs.astype(int)).max() <= 1
