@@ -224,6 +224,15 @@ def _check_memory(header: dict, config: Config, payload_bytes: int, where: str) 
                 raise ArtifactError(f"{where}: steps[{index}]: insn_addr {step['insn_addr']:#x} "
                                     f"is not a multiple of {INSN_BYTES}")
             inside(f"steps[{index}]", step["insn_addr"], INSN_BYTES * step["insn_count"])
+            first, end = step["insn_addr"], step["insn_addr"] + INSN_BYTES * step["insn_count"]
+            if step["insn_count"] and not any(
+                    "offset" in section and section["addr"] <= first
+                    and end <= section["addr"] + section["nbytes"]
+                    for section in header["sections"]):
+                # a stream the file does not hold: zeros or a fill, which decode as millions
+                # of instructions from a file of a few bytes
+                raise ArtifactError(f"{where}: steps[{index}]: instructions [{first:#x}, "
+                                    f"{end:#x}) lie outside every stored section")
 
 
 def _layout_bytes(layout: dict) -> int:

@@ -136,3 +136,18 @@ def test_a_host_step_scale_of_another_type_is_one_line(scale, with_host_steps, t
     assert err.startswith(f"vta run: {path}: host node {step['node']!r} cannot run "
                           "(ArgumentError"), err
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_an_instruction_stream_the_file_does_not_hold_is_refused(original):
+    """A VTA step's instructions lie in a stored section: a count reaching into a fill or
+    unwritten memory (all of a 2 GiB model's memory: 134 million instructions decoded from a
+    10 KB file, a MemoryError) is refused when the file is read."""
+    import json
+    version, header, payload = split(original[0])
+    header["memory_bytes"] = 1 << 31
+    index, step = next((i, step) for i, step in enumerate(header["steps"]) if step["op"] == "vta")
+    step["insn_count"] = ((1 << 31) - step["insn_addr"]) // 16
+    with pytest.raises(artifact.ArtifactError,
+                       match=rf"steps\[{index}\]: instructions \[0x[0-9a-f]+, 0x80000000\) lie "
+                             "outside every stored section"):
+        artifact.from_bytes(join(version, json.dumps(header).encode(), payload))
