@@ -35,11 +35,11 @@ def main() -> None:
             print(f"  {node.name:24} {graph.values[node.inputs[0]].shape} -> "
                   f"({o}, {kh}, {kw}, {node.strides[0]})")
     if args.compare:
-        import onnxruntime
         from vta.compiler import reference
+        from vta.compiler.compare import onnxruntime_session
         image = calibration_images()[:1]
         ours = reference.run(graph, {"image": image})["logits"][0]
-        session = onnxruntime.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(str(int8_path))
         theirs = session.run(None, {"image": image})[0][0]
         step = graph.producer(graph.outputs[0]).quant.scale
         print(f"top-1 reference {ours.argmax()}, onnxruntime {theirs.argmax()}; max logit "

@@ -12,11 +12,10 @@ import argparse
 import time
 
 import numpy as np
-import onnxruntime
 from threadpoolctl import threadpool_limits
 
 from vta.compiler import reference
-from vta.compiler.compare import layer_differences
+from vta.compiler.compare import layer_differences, onnxruntime_session
 from vta.compiler.models import (build_digits, build_efficientnet_lite0, build_resnet18,
                                  digits_dataset, efficientnet_images)
 from vta.compiler.onnx_import import import_onnx
@@ -40,7 +39,7 @@ def print_layers(graph, path, feeds_list) -> None:
 
 
 def onnxruntime_logits(path, x):
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(str(path))
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: sample[None]})[0] for sample in x])
 

@@ -231,15 +231,11 @@ def quantize(float_path: Path, calibration: list[dict[str, np.ndarray]], int8_pa
 
 
 def session(path: Path, level: str = "enabled"):
-    """A one-thread onnxruntime session at optimization level `level` ("disabled", "enabled")."""
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    options.graph_optimization_level = {
-        "disabled": onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        "enabled": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A one-thread onnxruntime session at optimization level `level` ("disabled", "enabled"),
+    as the compiler's comparisons make them (`compare.onnxruntime_session`)."""
+    from vta.compiler.compare import onnxruntime_session
+    return onnxruntime_session(str(path), optimized={"disabled": False, "enabled": True}[level],
+                               threads=1)
 
 
 def run(path: Path, feeds: list[dict[str, np.ndarray]], level: str = "enabled"

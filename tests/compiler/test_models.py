@@ -2,16 +2,15 @@
 the same int8 models."""
 
 import numpy as np
-import onnxruntime
 
 from vta.compiler import ir, reference
 from vta.compiler.alu_program import IMM_MAX, Register
-from vta.compiler.compare import layer_differences
+from vta.compiler.compare import layer_differences, onnxruntime_session
 from vta.compiler.onnx_import import import_onnx
 
 
 def onnxruntime_logits(path, x):
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(str(path))
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: sample[None]})[0] for sample in x])
 
