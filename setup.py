@@ -11,4 +11,5 @@ for layer in LAYERS:
     packages += [f"vta.{layer}"] + [f"vta.{layer}.{name}" for name in find_packages(layer)]
 
 setup(packages=packages, package_dir=package_dir,
-      package_data={"vta.runtime.backends.rtl": ["*.cpp"], "vta.fpga": ["*.json"]})
+      package_data={"vta.runtime.backends.rtl": ["*.cpp"], "vta.simulator.cycle": ["*.cpp"],
+                    "vta.fpga": ["*.json"]})

@@ -7,10 +7,11 @@ benchmarks/rtl_sim.py and the bus-bound (load/store-dominated) images of the cor
     .venv/bin/python benchmarks/cycle_sim.py [--gemms 4] [--repeat 20] [--no-rtl]
 
 Both must give the same cycle count. Times are the best of `--repeat` runs in the process's
-CPU time (wall time on a shared machine mostly measures the other processes); the model is
-also timed with its compiled loops off (`CycleModel(fast_forward=False)`, every grant, burst
-and STORE row stepped in Python) in the same process, and the ratio of the two is the figure
-the load changes least.
+CPU time (wall time on a shared machine mostly measures the other processes); the model (the
+compiled engine, docs/cycle-model.md "The engine") is also timed as the Python model
+(`CycleModel(engine=False)`, with its compiled loops) and with everything stepped in Python
+(`CycleModel(fast_forward=False)`) in the same process, and the ratios are the figures the
+load changes least.
 """
 
 from __future__ import annotations
@@ -62,19 +63,24 @@ def main() -> None:
 
         program = image.program
         fast, step = CycleModel(image.config), CycleModel(image.config, fast_forward=False)
+        python = CycleModel(image.config, engine=False)
         model_report, model_time = timed(
             lambda: fast.run(program, image.insn_addr, image.dram), args.repeat)
+        python_report, python_time = timed(
+            lambda: python.run(program, image.insn_addr, image.dram), args.repeat)
         step_report, step_time = timed(
             lambda: step.run(program, image.insn_addr, image.dram), args.repeat)
         cycle = get_backend("cycle", image.config)
         report, backend_time = timed(lambda: run_on(cycle), args.repeat)
         cycles = report.cycles
-        if (model_report.cycles, step_report.cycles) != (cycles, cycles):
-            raise SystemExit(f"{name}: model {model_report.cycles}, stepping {step_report.cycles}, "
+        if (model_report.cycles, python_report.cycles, step_report.cycles) != (cycles,) * 3:
+            raise SystemExit(f"{name}: model {model_report.cycles}, Python model "
+                             f"{python_report.cycles}, stepping {step_report.cycles}, "
                              f"backend {cycles} cycles")
-        line = (f"{name}: {cycles} cycles; cycle model {model_time * 1e3:.2f} ms CPU "
-                f"({cycles / model_time / 1e6:.1f} M cycles/s; stepping in Python "
-                f"{step_time * 1e3:.2f} ms, {step_time / model_time:.2f}x), cycle backend "
+        line = (f"{name}: {cycles} cycles; cycle model {model_time * 1e3:.3f} ms CPU "
+                f"({cycles / model_time / 1e6:.1f} M cycles/s; Python model "
+                f"{python_time * 1e3:.2f} ms, {python_time / model_time:.1f}x; stepping in "
+                f"Python {step_time * 1e3:.2f} ms, {step_time / model_time:.1f}x), cycle backend "
                 f"{backend_time * 1e3:.2f} ms ({cycles / backend_time / 1e6:.1f} M cycles/s)")
         if not args.no_rtl:
             rtl = get_backend("rtl", image.config)

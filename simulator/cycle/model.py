@@ -3,13 +3,12 @@ queues and the memory port, timed per instruction and per burst (see docs/cycle-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Module, Opcode, Queue
 from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, READ_CLIENTS, UOP_PIPELINE_DRAIN
 
+from vta.simulator.cycle import engine
 from vta.simulator.cycle.bank_conflicts import UopBanks
 from vta.simulator.cycle.clients import FetchClient, TensorLoadClient, UopLoadClient
 from vta.simulator.cycle.events import Event, Kernel
@@ -39,15 +38,32 @@ START_TO_FETCH = 1
 FINISH_TO_END = 1
 
 
-@dataclass
 class CycleReport:
     """Total cycles (the RTL's CYCLES), per-module busy/stall cycles (its counters), bus beats,
-    and per instruction ``(module, index in its queue, opcode, waited from, issue, done)``."""
+    and per instruction ``(module, index in its queue, opcode, waited from, issue, done)``.
+    `timeline` may be given as a function that makes the list when it is first read (the
+    engine's: the schedule search reads only `cycles`)."""
 
-    cycles: int
-    modules: dict
-    bus: dict = field(default_factory=dict)
-    timeline: list = field(default_factory=list)
+    def __init__(self, cycles: int, modules: dict, bus: dict | None = None, timeline=None):
+        self.cycles, self.modules = cycles, modules
+        self.bus = {} if bus is None else bus
+        self._timeline = [] if timeline is None else timeline
+
+    @property
+    def timeline(self) -> list:
+        if callable(self._timeline):
+            self._timeline = self._timeline()
+        return self._timeline
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, CycleReport):
+            return NotImplemented
+        return (self.cycles, self.modules, self.bus, self.timeline) == \
+            (other.cycles, other.modules, other.bus, other.timeline)
+
+    def __repr__(self) -> str:
+        return (f"CycleReport(cycles={self.cycles!r}, modules={self.modules!r}, "
+                f"bus={self.bus!r}, timeline={self.timeline!r})")
 
 
 class _Queue:
@@ -68,19 +84,31 @@ class _Tokens:
         self.popped = 0
 
 
+def never_pushed(module: str, queue: Queue) -> str:
+    """The DeadlockError of a module waiting for a token no instruction pushes."""
+    return f"{module} waits for a {queue.name} token never pushed"
+
+
 class CycleModel:
     """Times decoded programs (`ProgramImage.program`) for one config (one the core can be
     built for: `Config.check_bus`); the DRAM image gives the micro-ops, whose ACC banks decide
-    vector ALU timing (`bank_conflicts`). With `fast_forward` off, loads' grants and STOREs are
-    stepped in Python instead of the compiled loops of `native` (same results, the reference
-    they are tested against)."""
+    vector ALU timing (`bank_conflicts`). By default the compiled engine (`engine`) times them
+    (the Python processes here where it is not built or does not time a program); with `engine`
+    off the Python processes do, with the compiled loops of `native` for loads' grants and
+    STOREs, and with `fast_forward` off they step everything in Python (the reference; all
+    three give the same results)."""
 
-    def __init__(self, config: Config, *, fast_forward: bool = True):
+    def __init__(self, config: Config, *, fast_forward: bool = True, engine: bool = True):
         geometry(config)            # checks the bus (`Config.check_bus`) once per config
         self.config = config
         self.fast_forward = fast_forward
+        self.engine = engine and fast_forward
 
     def run(self, program: list, insn_addr: int, dram) -> CycleReport:
+        if self.engine:
+            report = engine.run(self.config, program, insn_addr, dram)
+            if report is not None:
+                return report
         return _Run(self.config, program, insn_addr, dram, self.fast_forward).report()
 
 
@@ -206,8 +234,7 @@ class _Run:
             if tokens.popped >= len(tokens.available):
                 # it waits for ever, stalled, as the RTL's module does; a deadlock only if
                 # FINISH never retires (the core is done at FINISH, whatever still waits)
-                self.blocked.append((name, start,
-                                     f"{name} waits for a {token_queue.name} token never pushed"))
+                self.blocked.append((name, start, never_pushed(name, token_queue)))
                 yield Event()
             event = tokens.available[tokens.popped]
             taken.append(tokens.taken[tokens.popped])

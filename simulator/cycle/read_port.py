@@ -60,6 +60,12 @@ def fifo_latency(depth: int) -> int:
     return 1 if depth == 1 else 2
 
 
+def read_latency(config: Config) -> int:
+    """Cycles from an AR to its first beat at the earliest: the memory's latency, and the
+    burst's client id, written at AR, must be readable from the in-flight FIFO."""
+    return max(config.MEM_READ_LATENCY, fifo_latency(config.machine.max_outstanding_reads))
+
+
 def burst_sizes(addr: int, words: int, bus_bytes: int, machine: Machine):
     """Beats of each INCR burst of a transfer (at most `max_burst_beats`, not crossing a
     multiple of `burst_boundary_bytes`)."""
@@ -82,9 +88,7 @@ class ReadPort:
     def __init__(self, kernel: Kernel, config: Config, clients: int, *, fast_forward: bool = True):
         self.kernel, self.bus_bytes = kernel, geometry(config).bus_bytes
         self.machine = machine = config.machine
-        # Cycles from an AR to its first beat at the earliest: the memory's latency, and the
-        # burst's client id, written at AR, must be readable from the in-flight FIFO.
-        self.latency = max(config.MEM_READ_LATENCY, fifo_latency(machine.max_outstanding_reads))
+        self.latency = read_latency(config)
         self.pending: list[ReadCommand | None] = [None] * clients
         self.last_grant = 0
         self.free_at = 0            # first cycle the master can grant again

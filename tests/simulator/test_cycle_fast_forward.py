@@ -1,6 +1,7 @@
 """The cycle model's compiled read and write loops (docs/cycle-model.md, "Compiled loops",
-`vta.simulator.cycle.native`) against the Python code stepping every grant, burst and STORE
-row (`CycleModel(config, fast_forward=False)`): identical cycles, module counters, bus beats
+`vta.simulator.cycle.native`, which the Python model uses: `CycleModel(config, engine=False)`)
+against the Python code stepping every grant, burst and STORE row
+(`CycleModel(config, fast_forward=False)`): identical cycles, module counters, bus beats
 and instruction timeline on the corpus and on programs of long, padded, page-crossing loads of
 several clients at once, micro-op loads and stores, on several configs and machines — and the
 compiled loops did the work (only fetch is granted in Python)."""
@@ -33,7 +34,7 @@ def assert_same_timing(image: ProgramImage, python: dict | None = None) -> None:
     by their client (``"fetch"``, ``"other"``) and ``"store"``."""
     args = image.program, image.insn_addr, image.dram
     python = {} if python is None else python
-    fast = counted(python, lambda: CycleModel(image.config).run(*args))
+    fast = counted(python, lambda: CycleModel(image.config, engine=False).run(*args))
     step = CycleModel(image.config, fast_forward=False).run(*args)
     assert (fast.cycles, fast.modules, fast.bus) == (step.cycles, step.modules, step.bus)
     assert fast.timeline == step.timeline

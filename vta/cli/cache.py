@@ -1,8 +1,8 @@
 """Show or clean what pyvta caches: simulator builds (Verilator, Icarus) and the core's Verilog,
 kept within a size cap by evicting the least recently used (VTA_CACHE_MAX_SIZE, default 5G;
-"unlimited" for none), built models, compiled models (`vta compile`'s cache) and the schedule
+"unlimited" for none), built models, compiled models (`vta compile`'s cache), the schedule
 search's results (a file per config and compiler: the tilings timed for every layer shape
-compiled). The folder is $VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A
+compiled) and the compiled cycle engine (a shared library per source and compiler). The folder is $VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A
 build that a running process uses is never removed."""
 
 import os
@@ -12,10 +12,12 @@ from vta.cli.common import Failure
 from vta.cli.output import add_output_options, emit
 
 NAME = "cache"
-HELP = ("show or clean the cache of simulator builds, Verilog, models, compiled models and "
-        "schedule searches")
+HELP = ("show or clean the cache of simulator builds, Verilog, models, compiled models, "
+        "schedule searches and the cycle engine")
 
-KINDS = ("rtl", "verilog", "models", "compiled", "search")
+KINDS = ("rtl", "verilog", "models", "compiled", "search", "cycle-engine")
+#: Kinds outside the size cap, listed oldest first.
+UNCAPPED = ("models", "compiled", "search", "cycle-engine")
 
 
 def add_arguments(parser):
@@ -73,10 +75,18 @@ def _search_entries():
     return _files("search", search_cache.folder(), "*.json")
 
 
+def _engine_entries():
+    """The cycle engine's shared libraries (`vta.simulator.cycle.engine`)."""
+    from vta.simulator.cycle import engine
+
+    return _files("cycle-engine", engine.folder(), "*.so")
+
+
 def _entries():
     from vta.runtime.backends.rtl import cache
 
-    return [*cache.entries(), *_model_entries(), *_compiled_entries(), *_search_entries()]
+    return [*cache.entries(), *_model_entries(), *_compiled_entries(), *_search_entries(),
+            *_engine_entries()]
 
 
 def _info(args) -> int:
@@ -106,11 +116,12 @@ def _info(args) -> int:
              f"({'set by' if document['max_bytes_from'] != 'default' else 'default;'} "
              f"VTA_CACHE_MAX_SIZE), using {_size(capped)}"]
     names = {"rtl": "simulator builds", "verilog": "Verilog texts", "models": "models",
-             "compiled": "compiled models", "search": "schedule searches"}
+             "compiled": "compiled models", "search": "schedule searches",
+             "cycle-engine": "cycle engine"}
     for kind in KINDS:
         entries = [e for e in found if e.kind == kind]
         oldest = f", least recently used {_ago(entries[0].last_used)}" if entries else ""
-        if kind in ("models", "compiled", "search"):
+        if kind in UNCAPPED:
             entries.sort(key=lambda e: e.last_used)
             oldest = f", oldest {_ago(entries[0].last_used)}" if entries else ""
         lines.append(f"  {names[kind]:<17} {len(entries):>5}  {_size(kinds[kind]['bytes']):>10}"
@@ -145,6 +156,10 @@ def _clean(args) -> int:
                 outcome["removed"].append(entry)
         if "search" in kinds:
             for entry in _search_entries():
+                entry.path.unlink(missing_ok=True)
+                outcome["removed"].append(entry)
+        if "cycle-engine" in kinds:
+            for entry in _engine_entries():
                 entry.path.unlink(missing_ok=True)
                 outcome["removed"].append(entry)
     removed, busy = outcome["removed"], outcome["in_use"]
