@@ -267,14 +267,15 @@ def _collector_paused():
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
     with _collector_paused():
-        image = scratch_image(config, layer, tiling)
-        return CycleModel(config).run(image.program, image.insn_addr, image.dram).cycles
+        image = scratch_image(config, layer, tiling, decoded=False)
+        return CycleModel(config).run_image(image).cycles
 
 
-def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
+def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool = True):
     """The program image of `layer` under `tiling`, emitted on a scratch device whose buffers
     have the layer's sizes, the output the one it stores (a fused pool's; no data: timing and
-    counters need none)."""
+    counters need none). `decoded`: its `program` the instructions as built
+    (`CommandStream.build`), else decoded from DRAM when first read."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
     sub = SubTiles.of(config)
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
@@ -299,7 +300,7 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling):
                       device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp), shortcut_weights)
     stream = CommandStream(device)
     emit_layer(stream, plan_sram(layer, tiling, config), buffers)
-    return stream.build(decoded=True)
+    return stream.build(decoded=decoded)
 
 
 def _nbytes(layout: ActLayout) -> int:

@@ -191,16 +191,15 @@ def _tables(config: Config) -> _Tables:
     return _Tables(library(), config)
 
 
-def run(config: Config, program: list, insn_addr: int, dram: np.ndarray):
-    """`CycleModel.run`'s report from the engine; None where the engine is not built or
-    cannot time the program (an instruction the decoded program could not hold: the Python
-    model then gives its answer)."""
+def run(config: Config, raw: bytes, insn_addr: int, dram: np.ndarray):
+    """`CycleModel.run`'s report from the engine, for the instructions whose bytes are `raw`;
+    None where the engine is not built or cannot time the program (an instruction the decoded
+    program could not hold: the Python model then gives its answer)."""
     lib = library()
     if lib is None:
         return None
     tables = _tables(config)
-    raw = b"".join([insn.raw for insn in program])
-    count = len(program)
+    count = len(raw) // INSN_BYTES
     dram = np.ascontiguousarray(dram, dtype=np.uint8)
     names = tables.results
     results = np.zeros(len(names) + 2 * len(MODULES), dtype=np.int64)

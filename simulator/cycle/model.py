@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from vta.isa import INSN_BYTES, Config, DeadlockError, MemoryType, Module, Opcode, Queue
+from vta.isa.image import ProgramImage
 from vta.isa.machine import ALU_BANK_CONFLICT_CYCLES, READ_CLIENTS, UOP_PIPELINE_DRAIN
 
 from vta.simulator.cycle import engine
@@ -106,10 +107,23 @@ class CycleModel:
 
     def run(self, program: list, insn_addr: int, dram) -> CycleReport:
         if self.engine:
-            report = engine.run(self.config, program, insn_addr, dram)
+            report = engine.run(self.config, b"".join([insn.raw for insn in program]),
+                                insn_addr, dram)
             if report is not None:
                 return report
         return _Run(self.config, program, insn_addr, dram, self.fast_forward).report()
+
+    def run_image(self, image: ProgramImage) -> CycleReport:
+        """`run` of the image's program; the engine reads the instructions' bytes from its
+        DRAM, so an image built without its decoded program (`CommandStream.build`) is
+        decoded only where the Python processes time it."""
+        if self.engine:
+            end = image.insn_addr + image.insn_count * INSN_BYTES
+            report = engine.run(self.config, image.dram[image.insn_addr:end].tobytes(),
+                                image.insn_addr, image.dram)
+            if report is not None:
+                return report
+        return self.run(image.program, image.insn_addr, image.dram)
 
 
 class _Run:

@@ -51,11 +51,15 @@ def assert_same(image: ProgramImage, program: list | None = None) -> None:
     python = outcome(lambda: CycleModel(image.config, engine=False).run(*args))
 
     def compiled():
-        report = engine.run(image.config, *args)
+        report = engine.run(image.config, raw_of(args[0]), *args[1:])
         assert report is not None, "the engine did not time the program"
         return report
 
     assert outcome(compiled) == python
+
+
+def raw_of(program: list) -> bytes:
+    return b"".join(insn.raw for insn in program)
 
 
 def decodable(case: Path) -> ProgramImage | None:
@@ -148,6 +152,10 @@ def test_engine_times_compiled_layers_like_the_python_model():
         for layer in partition(graph, PYNQ).layers.values():
             for plan, _ in schedule.ranked(layer, PYNQ)[:2]:
                 assert_same(schedule.scratch_image(PYNQ, layer, plan.tiling))
+                # the search's way: the engine reads the instructions from the image's DRAM
+                image = schedule.scratch_image(PYNQ, layer, plan.tiling, decoded=False)
+                assert CycleModel(PYNQ).run_image(image) == CycleModel(PYNQ, engine=False).run(
+                    image.program, image.insn_addr, image.dram)
 
 
 def test_micro_ops_past_the_end_of_dram_read_as_zeros():
@@ -166,12 +174,12 @@ def test_a_program_the_engine_cannot_time_is_timed_in_python():
     word = int.from_bytes(finish.raw, "little") | 0b111
     invalid = finish._replace(raw=word.to_bytes(INSN_BYTES, "little"))
     assert isinstance(invalid, DecodedInstruction)
-    assert engine.run(PYNQ, [invalid], 0, image.dram) is None
+    assert engine.run(PYNQ, raw_of([invalid]), 0, image.dram) is None
     assert CycleModel(PYNQ).run([invalid], 0, image.dram) == \
         CycleModel(PYNQ, engine=False).run([invalid], 0, image.dram)
     insns = [Load(memory_type=MemoryType.OUT, y_size=1, x_size=1, x_stride=1), Finish()]
     program = program_of(insns, [encode(insn, PYNQ) for insn in insns])
-    assert engine.run(PYNQ, program, 0, image.dram) is None
+    assert engine.run(PYNQ, raw_of(program), 0, image.dram) is None
     with pytest.raises(KeyError):
         CycleModel(PYNQ).run(program, 0, image.dram)
 
