@@ -219,8 +219,14 @@ def decode_stream(data: bytes, config: Config) -> list[Instruction]:
 
 def encode_uop(uop: Uop, config: Config, where: str = "") -> int:
     """The 32-bit word of a micro-op."""
-    return _layouts(config).uop.pack({"dst_idx": uop.dst_idx, "src_idx": uop.src_idx,
-                                      "wgt_idx": uop.wgt_idx}, where)
+    if _last_uop_packer[0] is not config:
+        _last_uop_packer[:] = [config, _layouts(config).uop.packer(_UOP_FIELDS)]
+    return _last_uop_packer[1](uop.__dict__, where)
+
+
+_UOP_FIELDS = tuple(field.name for field in dataclasses.fields(Uop))
+#: [config, the micro-op layout's `Layout.packer`] of the last config encoded for
+_last_uop_packer: list = [None, None]
 
 
 def decode_uop(word: int, config: Config) -> Uop:
