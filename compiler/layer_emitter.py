@@ -13,6 +13,7 @@ tile overlap the compute of the other. Every SRAM address comes from the plan's 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass
 
 from vta.compiler import uop_kernels as uk
@@ -68,11 +69,11 @@ class Placed:
 
 class _Carry:
     """The previous tile's epilogue while it is spread over the next tile's GEMMs: its kernels
-    not yet emitted, the executions emitted so far and in all, the tile (None when nothing is
-    carried)."""
+    not yet emitted (each with its `epilogue_cost`), the executions emitted so far and in all,
+    the tile (None when nothing is carried)."""
 
     def __init__(self):
-        self.kernels: list = []
+        self.kernels: deque[tuple[float, tuple]] = deque()
         self.spent = self.total = 0
         self.placed: Placed | None = None
         self.index = 0
@@ -131,16 +132,22 @@ class LayerEmitter(ABC):
             if index + acc_slots < len(work):
                 stream.dep_push(STORE, COMPUTE)
 
+        def emit_carried(budget: float | None) -> None:
+            """Emit the carried kernels, in order, while the executions emitted stay within
+            `budget` (all of them if None)."""
+            kernels = carry.kernels
+            while kernels and (budget is None or carry.spent + kernels[0][0] <= budget):
+                cost, kernel = kernels.popleft()
+                carry.spent += cost
+                self.kernel(*kernel)
+
         def middle(last: bool, share: float = 0.0) -> None:
             """Emit the carried epilogue's kernels due after the GEMMs so far (all if `last`):
             as many executions as those GEMMs (times `spread`, below), or `share` of the
             epilogue if that is more (an epilogue longer than the GEMM is spread evenly over
             its parts)."""
-            budget = max(self.gemm_executions * self.spread, share * carry.total)
-            while carry.kernels and (last or carry.spent + self.epilogue_cost(carry.kernels[0])
-                                     <= budget):
-                carry.spent += self.epilogue_cost(carry.kernels[0])
-                self.kernel(*carry.kernels.pop(0))
+            emit_carried(None if last else
+                         max(self.gemm_executions * self.spread, share * carry.total))
             if carry.placed is not None and not carry.kernels:
                 finish(carry.placed, carry.index)
                 carry.placed = None
@@ -165,11 +172,7 @@ class LayerEmitter(ABC):
                     # cycles. (Where the two are about even, the epilogue spread over the
                     # GEMMs after the wait keeps both busier.)
                     outputs = tile.blocks * output_tile(self.layer, tile).positions
-                    budget = carry.spent + outputs * store_beats
-                    while carry.kernels and carry.spent \
-                            + self.epilogue_cost(carry.kernels[0]) <= budget:
-                        carry.spent += self.epilogue_cost(carry.kernels[0])
-                        self.kernel(*carry.kernels.pop(0))
+                    emit_carried(carry.spent + outputs * store_beats)
                 stream.dep_pop(STORE, COMPUTE)
             self.spread = max(1.0, carry.total / tile_gemm) \
                 if carry.placed is not None and tile_gemm else 1.0
@@ -209,17 +212,18 @@ class LayerEmitter(ABC):
             # store the next tile but one then waits for; else the tile finishes at once.
             outputs = tile.blocks * tile.positions
             if overlap:
-                carry.kernels = self.recording = []
+                recorded = self.recording = []
                 self.epilogue(placed)
                 self.recording = None
-                total = sum(map(self.epilogue_cost, carry.kernels))
+                carry.kernels = deque((self.epilogue_cost(kernel), kernel) for kernel in recorded)
+                total = sum(cost for cost, _ in carry.kernels)
                 if total <= self.gemm_executions \
                         or self.gemm_executions >= CARRY_GEMMS_PER_OUTPUT * outputs:
                     carry.placed, carry.index, carry.spent, carry.total = placed, index, 0, total
                 else:
-                    for dims, base, op in carry.kernels:
+                    for dims, base, op in recorded:
                         self.kernel(dims, base, op)
-                    carry.kernels = []
+                    carry.kernels.clear()
                     finish(placed, index)
             else:
                 self.epilogue(placed)
