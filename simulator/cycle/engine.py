@@ -97,7 +97,8 @@ def library() -> ctypes.CDLL | None:
     except (OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", b"") or b""
         log.warning("the cycle engine cannot be built (%s%s); the Python cycle model runs "
-                    "instead", error, f": {detail.decode(errors='replace')[:500]}" if detail else "")
+                    "instead", error,
+                    f": {detail.decode(errors='replace')[:500]}" if detail else "")
         return None
     for name in ("pyvta_engine_parameters", "pyvta_engine_fields", "pyvta_engine_results"):
         getattr(lib, name).restype = ctypes.c_char_p
@@ -160,8 +161,8 @@ class _Tables:
             "opcode_lsb": opcode_field.lsb, "opcode_width": opcode_field.width,
             "opcodes": opcodes, "memory_types": memory_types,
         }
-        self.parameters = np.array([values[name] for name in _names(lib, "pyvta_engine_parameters")],
-                                   dtype=np.int64)
+        self.parameters = np.array(
+            [values[name] for name in _names(lib, "pyvta_engine_parameters")], dtype=np.int64)
         fields = _names(lib, "pyvta_engine_fields")
         flags = POP_FLAGS + PUSH_FLAGS
         assert tuple(fields[:len(flags)]) == flags, "the engine reads the flags in this order"

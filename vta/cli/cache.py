@@ -2,8 +2,9 @@
 kept within a size cap by evicting the least recently used (VTA_CACHE_MAX_SIZE, default 5G;
 "unlimited" for none), built models, compiled models (`vta compile`'s cache), the schedule
 search's results (a file per config and compiler: the tilings timed for every layer shape
-compiled) and the compiled cycle engine (a shared library per source and compiler). The folder is $VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A
-build that a running process uses is never removed."""
+compiled) and the compiled cycle engine (a shared library per source and compiler). The
+folder is $VTA_CACHE_DIR, else $XDG_CACHE_HOME/pyvta, else ~/.cache/pyvta. A build that a
+running process uses is never removed."""
 
 import os
 import time
