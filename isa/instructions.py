@@ -34,6 +34,23 @@ def _fields_of(cls: type):
     return namespace["fields"]
 
 
+def _direct_init(cls: type) -> type:
+    """A frozen dataclass whose __init__, with the same parameters, fills the instance's
+    ``__dict__`` at once (the generated one calls ``object.__setattr__`` per field: 3.5 us per
+    LOAD, and code generation builds one per instruction)."""
+    fields = dataclasses.fields(cls)
+    defaults = {f"default_{field.name}": field.default for field in fields}
+    source = (f"def __init__(self, {', '.join(f'{f.name}=default_{f.name}' for f in fields)}):\n"
+              f"    self.__dict__.update({{{', '.join(f'{f.name!r}: {f.name}' for f in fields)}}})\n")
+    namespace: dict = {}
+    exec(source, defaults, namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init
+    return cls
+
+
+@_direct_init
 @dataclass(frozen=True)
 class Instruction:
     """Fields common to every instruction: the four dependency flags."""
@@ -64,6 +81,7 @@ class Instruction:
         return clone
 
 
+@_direct_init
 @dataclass(frozen=True)
 class MemoryInstruction(Instruction):
     """LOAD or STORE: a 2-D strided transfer between DRAM and an on-chip buffer."""
@@ -80,11 +98,13 @@ class MemoryInstruction(Instruction):
     x_pad_1: int = 0
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Load(MemoryInstruction):
     opcode: ClassVar[Opcode] = Opcode.LOAD
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Store(MemoryInstruction):
     opcode: ClassVar[Opcode] = Opcode.STORE
@@ -93,6 +113,7 @@ class Store(MemoryInstruction):
     module: ClassVar[Module] = Module.STORE
 
 
+@_direct_init
 @dataclass(frozen=True)
 class LoopInstruction(Instruction):
     """GEMM or ALU: a micro-op range run inside two nested loops."""
@@ -115,6 +136,7 @@ class LoopInstruction(Instruction):
         return self.iter_out * self.iter_in * max(self.uop_end - self.uop_bgn, 0)
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Gemm(LoopInstruction):
     opcode: ClassVar[Opcode] = Opcode.GEMM
@@ -122,6 +144,7 @@ class Gemm(LoopInstruction):
     wgt_factor_in: int = 0
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Alu(LoopInstruction):
     opcode: ClassVar[Opcode] = Opcode.ALU
@@ -130,12 +153,14 @@ class Alu(LoopInstruction):
     imm: int = 0
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Finish(Instruction):
     opcode: ClassVar[Opcode] = Opcode.FINISH
     module: ClassVar[Module] = Module.COMPUTE
 
 
+@_direct_init
 @dataclass(frozen=True)
 class Uop:
     """A micro-op: ACC destination, INP (GEMM) or ACC (ALU) source, WGT tile."""
