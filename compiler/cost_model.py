@@ -14,12 +14,13 @@ pipeline).
 
 from __future__ import annotations
 
+from typing import NamedTuple
 
 from vta.compiler.layers import (AddLayer, ConvLayer, MaxPoolLayer, WeightMode,
                                  gemm_copied_epilogue, reset_on_alu)
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.sram_plan import SramPlan, split_rows
-from vta.compiler.tiling import (Part, Tile, Tiling, carries, input_window, partial_accumulators,
+from vta.compiler.tiling import (Part, Tiling, carries, input_window, partial_accumulators,
                                  shortcut_blocks)
 from vta.isa import Config, MemoryType
 
@@ -72,25 +73,37 @@ def _dma(config: Config) -> _Dma:
 _last_dma: tuple[Config, _Dma] | None = None
 
 
-def _copied_epilogue(layer: ConvLayer):
-    """`gemm_copied_epilogue(layer)`, kept for the last layer asked (a ranking estimates
-    thousands of plans of one layer in a row)."""
-    return _layer_facts(layer)[0]
+class _LayerFacts:
+    """What the estimates of one layer's plans share under one config (`_layer_facts`): its
+    sizes, what resident weights add per (output blocks, input blocks) of a tiling
+    (`_resident`), and per extents of a convolution's full tile the part of its cost that
+    neither the threads nor where the weights lie change (`_conv_work`)."""
+
+    def __init__(self, layer, dma: _Dma):
+        self.layer, self.dma = layer, dma
+        output = layer.output
+        self.output_tiles = output.batch_blocks, output.channel_blocks
+        self.tiled_size = layer.tiled_size
+        self.store_rows = _upsample(layer)[0]
+        self.has_weight_tensor = isinstance(layer, ConvLayer) \
+            and layer.mode != WeightMode.IDENTITY
+        self.resident_weights: dict[tuple[int, int], tuple[int, int, float]] = {}
+        if isinstance(layer, ConvLayer):
+            self.copied = gemm_copied_epilogue(layer)
+            self.reset_on_alu = reset_on_alu(layer)
+            self.conv_work: dict[tuple, _ConvWork] = {}
 
 
-def _reset_on_alu(layer: ConvLayer) -> bool:
-    """`reset_on_alu(layer)`, kept like `_copied_epilogue`."""
-    return _layer_facts(layer)[1]
-
-
-def _layer_facts(layer: ConvLayer) -> tuple:
+def _layer_facts(layer, dma: _Dma) -> _LayerFacts:
+    """The `_LayerFacts` of `layer` under `dma`'s config, kept for the last layer asked (a
+    ranking estimates thousands of plans of one layer in a row)."""
     global _last_facts
-    if _last_facts is None or _last_facts[0] is not layer:
-        _last_facts = (layer, (gemm_copied_epilogue(layer), reset_on_alu(layer)))
-    return _last_facts[1]
+    if _last_facts is None or _last_facts.layer is not layer or _last_facts.dma is not dma:
+        _last_facts = _LayerFacts(layer, dma)
+    return _last_facts
 
 
-_last_facts: tuple | None = None
+_last_facts: _LayerFacts | None = None
 
 
 def estimate(plan: SramPlan, config: Config) -> float:
@@ -105,9 +118,12 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
     reads the buffer depths."""
     layer, t = plan.layer, plan.tiling
     dma = _dma(config)
+    facts = _layer_facts(layer, dma)
     tile, regions = plan.full_tile, plan.full_regions
-    tiles = layer.output.batch_blocks * -(-layer.output.channel_blocks // t.out_blocks) \
-        * -(-layer.tiled_size[0] // t.rows) * -(-layer.tiled_size[1] // t.cols)
+    batch_blocks, channel_blocks = facts.output_tiles
+    height, width = facts.tiled_size
+    tiles = batch_blocks * -(-channel_blocks // t.out_blocks) * -(-height // t.rows) \
+        * -(-width // t.cols)
     positions = tile.blocks * tile.positions
     stored = positions
     if isinstance(layer, AddLayer):
@@ -127,44 +143,48 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
             gemm += dma.gemm_interval * positions
             alu = dma.alu_interval * positions * (taps - 1)
     else:
-        load, gemm, alu, stored = _conv(plan, tile, dma, tiles)
-    store = dma.write(stored, t.out_blocks * t.rows * _upsample(layer)[0])
+        load, gemm, alu, stored = _conv(plan, facts, tiles)
+    store = dma.write(stored, t.out_blocks * t.rows * facts.store_rows)
     # The GEMM and ALU units overlap a tile's requantization with the next tile's GEMMs when
     # the layer runs two threads (docs/hardware.md, compute overlap).
     if dma.overlap and t.threads > 1:
         compute = max(gemm, alu) + 6 * INSTRUCTION_OVERHEAD
     else:
         compute = gemm + alu + 6 * INSTRUCTION_OVERHEAD
-    usual = _total(layer, t, dma, tiles, load, compute, store)
+    usual = _total(facts, t, tiles, load, compute, store)
     if t.threads == 2:
-        return usual, _total(layer, t, dma, tiles, load, compute + store, store)
+        return usual, _total(facts, t, tiles, load, compute + store, store)
     return usual, usual
 
 
-def _total(layer, t: Tiling, dma: _Dma, tiles: int, load: float, compute: float,
+def _total(facts: _LayerFacts, t: Tiling, tiles: int, load: float, compute: float,
            store: float) -> float:
     """A layer's cycles from one tile's load, compute and store."""
     total = tiles * (load + compute + store)
     if t.threads > 1 and tiles > 1:
         busiest = max(load, compute, store)
         total = tiles * busiest + (load + compute + store - busiest)
-    if t.weights_resident and isinstance(layer, ConvLayer) \
-            and layer.mode != WeightMode.IDENTITY:
-        total += _resident(layer, t, dma, tiles, load, compute, store)
+    if t.weights_resident and facts.has_weight_tensor:
+        total += _resident(facts, t, load, compute, store)
     return total
 
 
-def _resident(layer: ConvLayer, t, dma: _Dma, tiles: int, load: float, compute: float,
-              store: float) -> float:
+def _resident(facts: _LayerFacts, t: Tiling, load: float, compute: float, store: float
+              ) -> float:
     """What resident weights add: each output channel chunk's part comes in with the first tile
     of that chunk, reduction chunk by reduction chunk (`ConvEmitter.load_resident`), so that
     tile's load grows by it; beyond the busiest module of a tile that costs time (two threads),
     and the first reduction chunk's part is waited for before the first GEMM."""
-    out_chunks = -(-layer.output.channel_blocks // t.out_blocks)
-    reduction = -(-layer.input.channel_blocks // t.in_blocks) \
-        if layer.mode == WeightMode.DENSE else 1
-    weights = dma.read(MemoryType.WGT, layer.weight_tiles, layer.output.channel_blocks
-                       * reduction) / out_chunks           # one output channel chunk's
+    key = (t.out_blocks, t.in_blocks)
+    if key not in facts.resident_weights:
+        layer = facts.layer
+        out_chunks = -(-layer.output.channel_blocks // t.out_blocks)
+        reduction = -(-layer.input.channel_blocks // t.in_blocks) \
+            if layer.mode == WeightMode.DENSE else 1
+        weights = facts.dma.read(MemoryType.WGT, layer.weight_tiles, layer.output.channel_blocks
+                                 * reduction) / out_chunks      # one output channel chunk's
+        facts.resident_weights[key] = out_chunks, reduction, weights
+    out_chunks, reduction, weights = facts.resident_weights[key]
     if t.threads == 1 or out_chunks > 1:
         # (each output channel chunk's GEMMs then read their own part of WGT: other
         # micro-kernels, loaded again tile after tile; counted as the whole load, serial)
@@ -177,11 +197,57 @@ def _upsample(layer) -> tuple[int, int]:
     return layer.upsample if isinstance(layer, ConvLayer) else (1, 1)
 
 
-def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
-          ) -> tuple[float, float, float, int]:
+class _ConvWork(NamedTuple):
+    """The cost of a convolution's full tile that depends only on its extents (`_conv_work`),
+    in `_conv`'s order of operations: the loads of its input window and of a streamed weight
+    chunk, the GEMM and ALU cycles before the reset may move to the ALU, then what is added
+    after it."""
+
+    stored: int
+    reduction_chunks: int
+    input_load: float
+    weight_chunk_load: float
+    gemm: float
+    alu: float
+    constants_gemm: float
+    #: added to the load after the streamed weights, in turn
+    later_loads: tuple[float, ...]
+    later_gemm: float
+    later_alu: float
+
+
+def _conv(plan: SramPlan, facts: _LayerFacts, tiles: int) -> tuple[float, float, float, int]:
     """(load, GEMM, ALU, stored tiles) of the full tile of a convolution."""
-    layer, t, regions = plan.layer, plan.tiling, plan.full_regions
+    layer, t, dma = plan.layer, plan.tiling, facts.dma
     carried = carries(layer, t)
+    key = (t.out_blocks, t.rows, t.cols, t.in_blocks, carried)
+    work = facts.conv_work.get(key)
+    if work is None:
+        work = facts.conv_work[key] = _conv_work(plan, facts, carried)
+    load, gemm, alu, stored = work.input_load, work.gemm, work.alu, work.stored
+    if not t.weights_resident:
+        weights = work.weight_chunk_load
+        if work.reduction_chunks == 1:  # a slot reloads only when the output channel chunk changes
+            weight_loads = min(tiles, t.threads * -(-facts.output_tiles[1] // t.out_blocks))
+            weights *= weight_loads / tiles
+        load += weights
+    if dma.overlap and t.threads > 1 and dma.alu_mul and facts.reset_on_alu:
+        gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
+        alu += dma.alu_interval * stored
+    gemm += work.constants_gemm
+    for later in work.later_loads:
+        load += later
+    if layer.residual is not None:
+        gemm += work.later_gemm
+        alu += work.later_alu
+    return load, gemm, alu, stored
+
+
+def _conv_work(plan: SramPlan, facts: _LayerFacts, carried: bool) -> _ConvWork:
+    """The `_ConvWork` of the plan's full tile (`carried`: whether it takes its first row from
+    the tile before, `carries`)."""
+    layer, t, regions, dma = plan.layer, plan.tiling, plan.full_regions, facts.dma
+    tile = plan.full_tile
     if carried:     # most tiles take their first row from the tile before
         tile = tile._replace(carried_rows=1)
     positions = tile.blocks * (tile.rows - tile.carried_rows) * tile.cols
@@ -193,15 +259,10 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
     # channel block, a narrower one a row per window row and block
     window = input_window(layer, tile)
     whole_rows = window.pitch == layer.input.width_with_halo
-    load = dma.read(MemoryType.INP, in_blocks * window.tiles,
-                    in_blocks * (1 if whole_rows else window.rows))
-    if not t.weights_resident:
-        per_tile = t.out_blocks * (layer.input.channel_blocks if dense else 1) * taps
-        weights = dma.read(MemoryType.WGT, per_tile, t.out_blocks * reduction_chunks)
-        if reduction_chunks == 1:  # a slot reloads only when the output channel chunk changes
-            weight_loads = min(tiles, t.threads * -(-layer.output.channel_blocks // t.out_blocks))
-            weights *= weight_loads / tiles
-        load += weights
+    input_load = dma.read(MemoryType.INP, in_blocks * window.tiles,
+                          in_blocks * (1 if whole_rows else window.rows))
+    per_tile = t.out_blocks * (layer.input.channel_blocks if dense else 1) * taps
+    weight_chunk_load = dma.read(MemoryType.WGT, per_tile, t.out_blocks * reduction_chunks)
     gemm = dma.gemm_interval * positions * (in_blocks * taps if dense else taps)
     stored = positions * layer.upsample[0] * layer.upsample[1]
     gemm += dma.gemm_interval * stored * (1 + (layer.bias_tiles is not None))
@@ -214,29 +275,30 @@ def _conv(plan: SramPlan, tile: Tile, dma: _Dma, tiles: int
         alu += dma.alu_interval * stored * (4 + 2 * layer.pool.kernel[0] * layer.pool.kernel[1])
         if carried:     # the last row copied into the next tile's first (zeroed, ADD)
             alu += dma.alu_interval * (2 if dma.alu_mul else 3) * tile.blocks * tile.cols
-    copied = _copied_epilogue(layer) if partial_accumulators(tile) == 1 else None
+    copied = facts.copied if partial_accumulators(tile) == 1 else None
     if copied is not None and copied.duplicate:    # the GEMMs and the reset again, for r1
         gemm *= 2
     elif copied is not None:                        # the reset of register 1
         gemm += dma.gemm_interval * stored
     alu += dma.alu_interval * stored * len(layer.epilogue if copied is None else copied.steps)
-    if dma.overlap and t.threads > 1 and dma.alu_mul and _reset_on_alu(layer):
-        gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
-        alu += dma.alu_interval * stored
-    gemm += dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size, len(layer.constants))
-    load += reduction_chunks * INSTRUCTION_OVERHEAD
+    later_loads = [reduction_chunks * INSTRUCTION_OVERHEAD]
+    later_gemm = later_alu = 0.0
     if layer.residual is not None:
         residual, shortcut = layer.residual, layer.residual.shortcut
         if shortcut is None:
-            load += dma.read(MemoryType.INP, regions[Part.OTHER].size, t.out_blocks * t.rows)
+            later_loads.append(dma.read(MemoryType.INP, regions[Part.OTHER].size,
+                                        t.out_blocks * t.rows))
         else:       # over the chunks: a row per input block and tile row; its weights
             window = regions[Part.OTHER].size // shortcut_blocks(layer, t)
-            load += dma.read(MemoryType.INP, shortcut.in_blocks * window,
-                             shortcut.in_blocks * t.rows)
-            load += dma.read(MemoryType.WGT, t.out_blocks * shortcut.in_blocks,
-                             t.out_blocks * reduction_chunks)
-        gemm += dma.gemm_interval * positions * residual.operand_gemms
-        alu += dma.alu_interval * positions * (3 + len(residual.steps_conv)
-                                               + len(residual.operand_steps)
-                                               + len(residual.epilogue))
-    return load, gemm, alu, stored
+            later_loads.append(dma.read(MemoryType.INP, shortcut.in_blocks * window,
+                                        shortcut.in_blocks * t.rows))
+            later_loads.append(dma.read(MemoryType.WGT, t.out_blocks * shortcut.in_blocks,
+                                        t.out_blocks * reduction_chunks))
+        later_gemm = dma.gemm_interval * positions * residual.operand_gemms
+        later_alu = dma.alu_interval * positions * (3 + len(residual.steps_conv)
+                                                    + len(residual.operand_steps)
+                                                    + len(residual.epilogue))
+    return _ConvWork(stored, reduction_chunks, input_load, weight_chunk_load, gemm, alu,
+                     dma.read(MemoryType.ACC, regions[Part.CONSTANTS].size,
+                              len(layer.constants)),
+                     tuple(later_loads), later_gemm, later_alu)

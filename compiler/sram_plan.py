@@ -116,7 +116,10 @@ def _fits(threads: int, slots: dict[MemoryType, int], shared: dict[Part, Region]
         if region.end > end:
             ends[region.memory] = region.end
     depths = capacity.depths
-    return all(ends[memory] <= depths[memory] for memory in PLANNED)
+    for memory, end in ends.items():
+        if end > depths[memory]:
+            return False
+    return True
 
 
 def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
@@ -145,7 +148,8 @@ def _slots(layer: VtaLayer, tiling: Tiling, scratch: int | None = None):
             if partial_accumulators(tile) > 1:
                 regions += _REGIONS[type(layer)](layer, tiling, tile, scratch).values()
     for region in regions:
-        slots[region.memory] = max(slots[region.memory], region.end)
+        if region.end > slots[region.memory]:
+            slots[region.memory] = region.end
     return full_tile, full_regions, slots
 
 
@@ -364,6 +368,8 @@ def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
     known: dict[tuple, tuple] = {}      # the slots of tilings that differ only in threads
     #: the shared regions of each (resident, threads, slot sizes), None where they do not fit
     checked: dict[tuple, dict | None] = {}
+    #: the shared regions of each (resident, end of the threads' WGT slots): all they depend on
+    shared_after: dict[tuple[bool, int], dict] = {}
     streams = isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY
     for tiling in candidates(layer):
         resident = tiling.weights_resident
@@ -381,7 +387,10 @@ def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
         if key in checked:
             shared = checked[key]
         else:
-            shared = _shared(layer, tiling, slots, capacity)
+            after = (resident, tiling.threads * slots[MemoryType.WGT])
+            shared = shared_after.get(after)
+            if shared is None:
+                shared = shared_after[after] = _shared(layer, tiling, slots, capacity)
             if not _fits(tiling.threads, slots, shared, capacity):
                 shared = None
             checked[key] = shared
