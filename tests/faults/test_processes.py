@@ -14,6 +14,8 @@ import pytest
 
 from vta.runtime.backends.rtl import processes
 
+from terminal import default_sigint
+
 SCRIPT = """
 import sys
 from pathlib import Path
@@ -46,7 +48,7 @@ def running(pid: int) -> bool:
 
 def start(record: Path) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(record)],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     assert process.stdout.readline().strip() == "started"
     deadline = time.monotonic() + 30
     while len(group_members(record)) < 3:              # sh and its two sleeps

@@ -14,6 +14,8 @@ import pytest
 from vta.fuzz.program import FuzzProgram
 from vta.isa import Config, Finish, Gemm, Load, MemoryType, Uop, encode_uops
 
+from terminal import default_sigint
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -60,7 +62,7 @@ def test_a_signal_during_an_rtl_run_leaves_nothing_behind(signal_number, tmp_pat
     env = dict(os.environ, TMPDIR=str(scratch), VTA_SIGNAL_TEST=mark.split("=")[1])
     process = subprocess.Popen([sys.executable, "-m", "vta", "exec", str(image), "--backend",
                                 "rtl"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 300
     while len(marked_processes(mark)) < 2:        # vta and its harness
         assert process.poll() is None, process.communicate()
