@@ -181,6 +181,16 @@ struct Insn {
 
 // -- read clients (clients.py) and the read port (read_port.py) -----------------------------
 
+// The next INCR burst of a transfer at `addr` with `words` left (read_port.py `burst_sizes`):
+// at most `longest` beats, not across a multiple of `boundary`; `addr` and `words` move past it.
+i64 next_burst(i64 &addr, i64 &words, i64 boundary, i64 longest, i64 bus) {
+    i64 count = std::min(words, std::min(longest, (boundary - addr % boundary) / bus));
+    require(count > 0, "a burst of no beats");
+    addr += count * bus;
+    words -= count;
+    return count;
+}
+
 struct TensorClient {
     i64 words_per_tile = 0, mem_wait = 0;
     i64 x_pad_0 = 0, x_pad_1 = 0, row_width = 0, tail = 0, row_words = 0, rows_left = 0,
@@ -340,11 +350,7 @@ struct ReadPort {
         beats += words;
         i64 ar = now, last = now;
         while (words) {
-            i64 room = (boundary - addr % boundary) / bus;
-            i64 count = std::min(words, std::min(longest, room));
-            require(count > 0, "a burst of no beats");
-            addr += count * bus;
-            words -= count;
+            i64 count = next_burst(addr, words, boundary, longest, bus);
             ar += 1;
             if ((i64)ends.items.size() == outstanding && ends.items.front() >= ar)
                 ar = ends.items.front() + 1;
@@ -381,11 +387,7 @@ struct WritePort {
             i64 grant = std::max(post, cmd_free), aw = grant;
             i64 addr = base + row * stride, words = row_words;
             while (words) {
-                i64 to_boundary = (boundary - addr % boundary) / bus;
-                i64 count = std::min(words, std::min(longest, to_boundary));
-                require(count > 0, "a burst of no beats");
-                addr += count * bus;
-                words -= count;
+                i64 count = next_burst(addr, words, boundary, longest, bus);
                 aw += 1;
                 if (ends.items.size() == ends.capacity) aw = std::max(aw, ends.items.front() + 1);
                 i64 first = std::max(std::max(w + 1, aw + aw_to_w), data_ready);
