@@ -6,7 +6,7 @@ from __future__ import annotations
 from vta.compiler import uop_kernels as uk
 from vta.compiler.layer_emitter import LayerEmitter, Placed
 from vta.compiler.sram_plan import SplitRows, split_rows
-from vta.compiler.tiling import Part, input_window, operand_window, same_shape_window
+from vta.compiler.tiling import Part, operand_window, same_shape_window
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp
 
@@ -31,15 +31,15 @@ class MaxPoolEmitter(LayerEmitter):
             self.load_identity()
         tile = placed.tile
         self.load_blocks(self.layer.input, self.buffers.inputs[0], tile,
-                         (tile.first_block, tile.blocks), input_window(self.layer, tile),
+                         (tile.first_block, tile.blocks), self.window(tile),
                          placed.at(Part.INPUT))
 
     def taps(self, placed: Placed, split: SplitRows):
         """(tap, its first output's entry in the window copy, conflicts) of every tap:
         `conflicts` where its MAX would read both operands from one ACC bank."""
         layer, tile = self.layer, placed.tile
-        (kh, kw), (sh, _), (dh, dw) = layer.kernel, layer.strides, layer.dilations
-        window = input_window(layer, tile)
+        (kh, kw), (dh, dw) = layer.kernel, layer.dilations
+        window = self.window(tile)
         result = placed.at(Part.ACCUMULATORS)
         found = []
         for ky in range(kh):
@@ -51,7 +51,7 @@ class MaxPoolEmitter(LayerEmitter):
 
     def compute(self, placed: Placed, chunk: tuple[int, int], middle=None, part=None) -> None:
         tile = placed.tile
-        window = input_window(self.layer, tile)
+        window = self.window(tile)
         split = split_rows(self.layer, window)
         identity = self.plan.shared[Part.IDENTITY].offset
         copy, inp = placed.at(Part.WINDOW), placed.at(Part.INPUT)
@@ -83,7 +83,7 @@ class MaxPoolEmitter(LayerEmitter):
     def epilogue(self, placed: Placed) -> None:
         layer, tile = self.layer, placed.tile
         (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.strides, layer.dilations
-        window = input_window(layer, tile)
+        window = self.window(tile)
         split = split_rows(layer, window)
         result = placed.at(Part.ACCUMULATORS)
         if split is not None:

@@ -9,9 +9,8 @@ from vta.compiler import uop_kernels as uk
 from vta.compiler.fused_pool import FusedPool
 from vta.compiler.layer_emitter import LayerEmitter, Placed
 from vta.compiler.layers import WeightMode, gemm_copied_epilogue, reset_on_alu, work_per_output
-from vta.compiler.tiling import (Part, Tile, chunks, computed_tile, halved, input_window,
-                                 operand_window, output_tile, partial_accumulators, pooled_tile,
-                                 reduction_chunks, shortcut_chunks)
+from vta.compiler.tiling import (Part, Tile, chunks, computed_tile, halved, operand_window,
+                                 output_tile, partial_accumulators, pooled_tile, shortcut_chunks)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import AluOp, MemoryType
 
@@ -115,6 +114,10 @@ class ConvEmitter(FusedPool, LayerEmitter):
     def __init__(self, *args):
         super().__init__(*args)
         self.pace = _Pace(self.tiling.threads)
+        config = self.stream.config
+        #: bytes of an INP and a WGT tile of the activation block (`step_work`)
+        self.tile_bytes = {memory: config.elem_bytes(memory) * self.sub.factor(memory)
+                           for memory in (MemoryType.INP, MemoryType.WGT)}
 
     @property
     def epilogue_beside_last_chunk(self) -> bool:
@@ -155,7 +158,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
 
     def opens(self, tile: Tile, chunk: tuple[int, int]) -> bool:
         """True for the first reduction chunk of `tile` (which loads and copies its extras)."""
-        return chunk == reduction_chunks(self.layer, self.tiling, tile)[0]
+        return chunk == self.chunks(tile)[0]
 
     def prologue(self, placed: Placed) -> None:
         self.load_constants(placed)
@@ -238,14 +241,14 @@ class ConvEmitter(FusedPool, LayerEmitter):
         executions."""
         layer, config = self.layer, self.stream.config
         count = chunk[1]
-        window = input_window(layer, tile)
+        window = self.window(tile)
         reduction = layer.taps * (count if layer.mode == WeightMode.DENSE else 1)
-        tiles = {MemoryType.INP: count * window.tiles
-                 + (tile.blocks * operand_window(layer, tile).tiles if other else 0),
-                 MemoryType.WGT: tile.blocks * reduction
-                 if weights and layer.mode != WeightMode.IDENTITY else 0}
-        data = sum(config.elem_bytes(memory) * self.sub.factor(memory) * size
-                   for memory, size in tiles.items()) / config.bus_bytes
+        inputs = count * window.tiles \
+            + (tile.blocks * operand_window(layer, tile).tiles if other else 0)
+        weight_tiles = tile.blocks * reduction \
+            if weights and layer.mode != WeightMode.IDENTITY else 0
+        data = (self.tile_bytes[MemoryType.INP] * inputs
+                + self.tile_bytes[MemoryType.WGT] * weight_tiles) / config.bus_bytes
         gemm = (tile.blocks * output_tile(layer, tile).positions * reduction
                 * config.machine.loop_interval(gemm=True) * self.sub.wgt)
         return data, gemm
@@ -265,7 +268,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
         if alu >= gemm or len(pieces) == 1:
             return found
         last = pieces[-1]
-        for chunk in reduction_chunks(layer, self.tiling, last):
+        for chunk in self.chunks(last):
             data, gemm_cycles = self.step_work(last, chunk, True, False)
             if data > gemm_cycles:
                 return found
@@ -311,11 +314,11 @@ class ConvEmitter(FusedPool, LayerEmitter):
                 self.dma_load(self.buffers.weights, MemoryType.WGT, sram=sram,
                                  offset=tile.first_block * taps, x_size=tile.blocks * taps)
         self.load_blocks(layer.input, self.buffers.inputs[0], tile, chunk,
-                         input_window(layer, tile), placed.at(Part.INPUT))
+                         self.window(tile), placed.at(Part.INPUT))
 
     def shortcut_part(self, tile: Tile, chunk: tuple[int, int]) -> tuple[int, int]:
         """The fused shortcut's input blocks (first, count) that `chunk` of `tile` takes."""
-        index = reduction_chunks(self.layer, self.tiling, tile).index(chunk)
+        index = self.chunks(tile).index(chunk)
         return shortcut_chunks(self.layer, self.tiling, tile)[index]
 
     def load_shortcut(self, placed: Placed, part: tuple[int, int]) -> None:
@@ -357,7 +360,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
         blocks, or where the parts are output blocks the whole input with the first."""
         layer, tile = self.layer, placed.tile
         key = (tile.first_block, tile.blocks, *chunk)
-        window = input_window(layer, tile)
+        window = self.window(tile)
         if self.slot_weights.get(placed.wgt) != key:
             if part.last:
                 self.slot_weights[placed.wgt] = key
@@ -409,7 +412,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
     def compute(self, placed: Placed, chunk: tuple[int, int], middle=None,
                 part: StepPart | None = None) -> None:
         layer, tile, tiling = self.layer, placed.tile, self.tiling
-        window = input_window(layer, tile)
+        window = self.window(tile)
         taps = layer.taps
         computed = computed_tile(tile)      # the rows after the carried ones
         accumulators = placed.at(Part.ACCUMULATORS) + (tile.rows - computed.rows) * tile.cols

@@ -21,7 +21,8 @@ from vta.compiler.layers import Imm, Reg, Step
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.sram_plan import SramPlan
-from vta.compiler.tiling import Part, Region, Tile, Window, output_tile, reduction_chunks, tiles
+from vta.compiler.tiling import (Part, Region, Tile, Window, input_window, output_tile,
+                                 reduction_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
 from vta.isa import MemoryType, Module
 from vta.runtime.memory import Buffer
@@ -104,11 +105,12 @@ class LayerEmitter(ABC):
         self.sub = SubTiles.of(stream.config)
         self.carried = None                        # emits the carried kernels due so far
         self.spread = 1.0                          # carried executions per GEMM execution
+        self._chunks: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._windows: dict[Tile, Window] = {}
 
     def emit(self) -> None:
         threads = self.tiling.threads
-        work = [(tile, reduction_chunks(self.layer, self.tiling, tile))
-                for tile in self.run_tiles()]
+        work = [(tile, self.chunks(tile)) for tile in self.run_tiles()]
         total_steps = sum(len(steps) for _, steps in work)
         step = 0
         stream = self.stream
@@ -241,6 +243,22 @@ class LayerEmitter(ABC):
         return _executions(kernel[0])
 
     # -- helpers -----------------------------------------------------------------------------
+    def chunks(self, tile: Tile) -> list[tuple[int, int]]:
+        """`tiling.reduction_chunks` of `tile` (asked for several times a step: kept per output
+        blocks, all they depend on)."""
+        key = tile.first_block, tile.blocks
+        found = self._chunks.get(key)
+        if found is None:
+            found = self._chunks[key] = reduction_chunks(self.layer, self.tiling, tile)
+        return found
+
+    def window(self, tile: Tile) -> Window:
+        """`tiling.input_window` of `tile` (asked for several times a step: kept)."""
+        found = self._windows.get(tile)
+        if found is None:
+            found = self._windows[tile] = input_window(self.layer, tile)
+        return found
+
     @staticmethod
     def over_last(parts: list[tuple], middle, emit_part) -> None:
         """Emit the GEMM `parts` (`emit_part(*part)`) with the carried epilogue spread over all
