@@ -12,7 +12,7 @@ from vta.compiler.layers import (AddLayer, Const, ConvLayer, Imm, MaxPoolLayer, 
                                  VtaLayer, WeightMode)
 from vta.compiler.packing import (ActLayout, bias_weight_tiles, dense_weight_tiles,
                                   diagonal_weight_tiles, expand_groups, identity_tile,
-                                  is_block_diagonal, weight_parts)
+                                  weight_parts)
 from vta.compiler.placement import Partition
 from vta.compiler.subtiles import activation_block
 from vta.isa import AluOp, Config, VtaError
@@ -123,11 +123,13 @@ def describe(node: ir.Node, part: Partition, config: Config) -> VtaLayer:
     if isinstance(node, ir.Conv2d):
         x = layouts[node.inputs[0]]
         parts, weight = weight_parts(node.weight)
-        if node.groups > 1:
-            weight = expand_groups(weight, node.groups, x.shape[1])
-        if node.groups > 1 and is_block_diagonal(weight, block):
-            mode, tiles = WeightMode.DIAGONAL, diagonal_weight_tiles(weight, block)
+        diagonal = diagonal_weight_tiles(weight, node.groups, x.shape[1], block) \
+            if node.groups > 1 else None
+        if diagonal is not None:
+            mode, tiles = WeightMode.DIAGONAL, diagonal
         else:
+            if node.groups > 1:
+                weight = expand_groups(weight, node.groups, x.shape[1])
             mode, tiles = WeightMode.DENSE, dense_weight_tiles(weight, block)
         epilogue, bias_tiles = _epilogue(node, out_shape, constants, config)
         return ConvLayer(name=node.name, input=x, output=output, kernel=node.weight.shape[2:],

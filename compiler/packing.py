@@ -187,11 +187,25 @@ def weight_parts(weight: np.ndarray) -> tuple[int, np.ndarray]:
     return parts, np.concatenate(split, axis=2).astype(np.int8)
 
 
-def diagonal_weight_tiles(weight: np.ndarray, block: int) -> np.ndarray:
-    """The diagonal blocks of a block-diagonal (O, O, KH, KW) weight: (O/c, KH, KW, c, c)."""
-    tiles = dense_weight_tiles(weight, block)
-    count = tiles.shape[0]
-    return np.ascontiguousarray(tiles[np.arange(count), np.arange(count)])
+def diagonal_weight_tiles(weight: np.ndarray, groups: int, in_channels: int,
+                          block: int) -> np.ndarray | None:
+    """The diagonal blocks (O/c, KH, KW, c, c) of grouped (O, C/G, KH, KW) weights as dense ones
+    (`expand_groups`), where those are block diagonal: every nonzero weight connects channels of
+    the same block, and O == C. Else None. (Made from the groups directly: a depthwise layer's
+    dense weights would be C × C × KH × KW.)"""
+    o, per_input, kh, kw = weight.shape
+    if o != in_channels:
+        return None
+    out_channel = np.arange(o)[:, None]
+    in_channel = out_channel // (o // groups) * per_input + np.arange(per_input)[None, :]
+    same_block = out_channel // block == in_channel // block
+    if np.any(np.any(weight, axis=(2, 3)) & ~same_block):
+        return None
+    rows, columns = np.nonzero(same_block)
+    tiles = np.zeros((blocks(o, block), kh, kw, block, block), dtype=np.int8)
+    tiles[rows // block, :, :, rows % block, in_channel[rows, columns] % block] = \
+        weight[rows, columns]
+    return tiles
 
 
 def expand_groups(weight: np.ndarray, groups: int, in_channels: int) -> np.ndarray:
@@ -203,16 +217,6 @@ def expand_groups(weight: np.ndarray, groups: int, in_channels: int) -> np.ndarr
         full[g * per_group:(g + 1) * per_group, g * cg:(g + 1) * cg] = \
             weight[g * per_group:(g + 1) * per_group]
     return full
-
-
-def is_block_diagonal(weight: np.ndarray, block: int) -> bool:
-    """True when every nonzero weight connects channels of the same block (O == C)."""
-    o, c = weight.shape[:2]
-    if o != c:
-        return False
-    out_block = np.arange(o)[:, None] // block
-    in_block = np.arange(c)[None, :] // block
-    return not np.any(np.abs(weight).sum(axis=(2, 3))[out_block != in_block])
 
 
 def identity_tile(block: int) -> np.ndarray:

@@ -5,7 +5,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from vta.compiler.packing import (ActLayout, bias_input_lanes, bias_input_tile, bias_lane_weights,
-                                  bias_weight_tiles, pack_array, physical_shape, weight_parts)
+                                  bias_weight_tiles, diagonal_weight_tiles, pack_array,
+                                  physical_shape, weight_parts)
 
 
 @pytest.mark.parametrize("shape, kernel, strides, dilations, pads, batch", [
@@ -82,6 +83,39 @@ def test_bias_lanes_with_weights_narrower_than_inputs(input_bits, weight_bits):
             assert weights.astype(np.int64) @ inputs == [bias]
             placed += 1
     assert placed > 0
+
+
+@pytest.mark.parametrize("channels, groups, block, in_channels", [
+    (40, 40, 16, 40), (20, 10, 16, 20), (48, 3, 16, 48), (33, 33, 8, 33), (24, 2, 16, 24),
+    (16, 8, 16, 32)])
+def test_diagonal_tiles_are_the_diagonal_blocks_of_the_dense_weights(channels, groups, block,
+                                                                     in_channels):
+    """The diagonal tiles of grouped weights are the diagonal blocks of the equivalent dense
+    weights (written out here with numpy), or None where a nonzero dense weight lies off them
+    (groups across blocks, or output and input channels differing)."""
+    rng = np.random.default_rng(channels + groups)
+    per_input = in_channels // groups
+    weight = rng.integers(-128, 128, (channels, per_input, 3, 2)).astype(np.int8)
+    weight[::5] = 0
+    dense = np.zeros((channels, in_channels, 3, 2), np.int8)
+    per_output = channels // groups
+    for out in range(channels):
+        first = out // per_output * per_input
+        dense[out, first:first + per_input] = weight[out]
+    count = -(-max(channels, in_channels) // block)
+    padded = np.zeros((count * block, count * block, 3, 2), np.int8)
+    padded[:channels, :in_channels] = dense
+    expected = np.stack([padded[b * block:(b + 1) * block, b * block:(b + 1) * block]
+                         .transpose(2, 3, 0, 1) for b in range(count)])
+    off_diagonal = padded.copy()
+    for b in range(count):
+        off_diagonal[b * block:(b + 1) * block, b * block:(b + 1) * block] = 0
+    tiles = diagonal_weight_tiles(weight, groups, in_channels, block)
+    if channels != in_channels or off_diagonal.any():       # the last two cases
+        assert tiles is None
+    else:
+        assert tiles.dtype == np.int8
+        np.testing.assert_array_equal(tiles, expected)
 
 
 @pytest.mark.parametrize("low, high, parts", [(-128, 127, 1), (-127, 128, 2), (-255, 254, 2),
