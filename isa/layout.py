@@ -156,6 +156,11 @@ def _header() -> list[tuple]:
     return [("opcode", OPCODE_BITS)] + [(flag, 1) for flag in DEP_FLAGS]
 
 
+#: The bit of each dependency flag in an instruction word (every layout starts with the header).
+DEP_FLAG_BITS = {field.name: 1 << field.lsb
+                 for field in allocate("header", INSN_BITS, _header()).fields[1:]}
+
+
 def _loop_fields(config: Config, src_log_depth: int) -> list[tuple]:
     acc = config.log_acc_depth
     return [

@@ -41,19 +41,14 @@ class UopKernel:
                  use_imm: bool, imm: int):
         self.key, self.opcode, self.uops, self.words, self.loops = key, opcode, uops, words, loops
         self.reset, self.alu_opcode, self.use_imm, self.imm = reset, alu_opcode, use_imm, imm
-        self._instructions: dict[int, LoopInstruction] = {}
+        #: the micro-ops' words: kernels that differ only in their loops or operation (ALU
+        #: steps over the same tiles) share them in uop SRAM (`UopCache`)
+        self.content: bytes = words.tobytes()
+        #: by uop_bgn: the instruction running the kernel from there
+        self._instructions: dict[int, LoopInstruction] = {0: self._instruction_at_zero()}
 
     def __len__(self) -> int:
         return len(self.uops)
-
-    @property
-    def content(self) -> bytes:
-        """The micro-ops' words: kernels that differ only in their loops or operation (ALU
-        steps over the same tiles) share them in uop SRAM (`UopCache`)."""
-        content = self.__dict__.get("_content")
-        if content is None:
-            content = self.__dict__["_content"] = self.words.tobytes()
-        return content
 
     def __repr__(self) -> str:
         return f"UopKernel({self.key!r}, {self.opcode.name}, {len(self)} uops, loops={self.loops})"
@@ -68,17 +63,19 @@ class UopKernel:
 
         GEMM: loop[0] is the outer loop and loop[1] the inner one. ALU: the same with two
         loops, but a single loop becomes the inner loop (as the original runtime)."""
-        if uop_bgn not in self._instructions:
-            self._instructions[uop_bgn] = self._instruction(uop_bgn)
-        return self._instructions[uop_bgn]
+        insn = self._instructions.get(uop_bgn)
+        if insn is None:
+            insn = self._instructions[uop_bgn] = self._instructions[0].replace(
+                uop_bgn=uop_bgn, uop_end=uop_bgn + len(self))
+        return insn
 
-    def _instruction(self, uop_bgn: int) -> LoopInstruction:
+    def _instruction_at_zero(self) -> LoopInstruction:
         outer, inner = Loop(1), Loop(1)
         if self.opcode == Opcode.ALU and len(self.loops) == 1:
             inner = self.loops[0]
         else:
             outer, inner = (list(self.loops) + [Loop(1), Loop(1)])[:2]
-        common = dict(reset_reg=self.reset, uop_bgn=uop_bgn, uop_end=uop_bgn + len(self),
+        common = dict(reset_reg=self.reset, uop_bgn=0, uop_end=len(self),
                       iter_out=outer.extent, iter_in=inner.extent,
                       dst_factor_out=outer.dst_factor, dst_factor_in=inner.dst_factor,
                       src_factor_out=outer.src_factor, src_factor_in=inner.src_factor)
@@ -216,11 +213,11 @@ class UopCache:
 
     def lookup(self, kernel: UopKernel) -> int | None:
         """The SRAM index of a resident kernel's micro-ops, else None."""
-        content = kernel.content
-        if self.footprints and content in self._resident \
-                and self._loads - self._loaded[content] > self.footprints:
+        begin = self._resident.get(kernel.content)
+        if begin is not None and self.footprints \
+                and self._loads - self._loaded[kernel.content] > self.footprints:
             return None
-        return self._resident.get(content)
+        return begin
 
     def place(self, kernel: UopKernel) -> int:
         """Make room for `kernel` (not resident, or resident with its footprint forgotten)

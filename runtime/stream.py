@@ -56,19 +56,23 @@ class CommandStream:
     # -- DRAM <-> SRAM transfers -------------------------------------------------------------
     def _dram_base(self, buffer: Buffer, memory_type: MemoryType, elem_offset: int, x_size: int,
                    y_size: int, x_stride: int, action: str) -> int:
+        """The transfer's first DRAM element; errors start with `action` and the memory type."""
         elem_bytes = self._elem_bytes[memory_type]
         if buffer.freed:
-            raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} was freed")
+            raise VtaError(f"{action} {memory_type.name}: buffer at {buffer.phys_addr:#x} was "
+                           f"freed")
         if buffer.memory is not self.device.memory:
-            raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} belongs to another device")
+            raise VtaError(f"{action} {memory_type.name}: buffer at {buffer.phys_addr:#x} "
+                           f"belongs to another device")
         if buffer.phys_addr % elem_bytes:
-            raise VtaError(f"{action}: buffer at {buffer.phys_addr:#x} is not aligned to "
-                           f"{memory_type.name} elements of {elem_bytes} bytes")
+            raise VtaError(f"{action} {memory_type.name}: buffer at {buffer.phys_addr:#x} is not "
+                           f"aligned to {memory_type.name} elements of {elem_bytes} bytes")
         if x_size > 0 and y_size > 0:
             last = elem_offset + (y_size - 1) * x_stride + x_size
             elements = buffer.nbytes // elem_bytes
             if elem_offset < 0 or last > elements:
-                raise BoundsError(f"{action}: {memory_type.name} elements [{elem_offset}, {last}) "
+                raise BoundsError(f"{action} {memory_type.name}: {memory_type.name} elements "
+                                  f"[{elem_offset}, {last}) "
                                   f"lie outside the buffer of {elements} elements at "
                                   f"{buffer.phys_addr:#x}")
         return buffer.phys_addr // elem_bytes + elem_offset
@@ -79,16 +83,17 @@ class CommandStream:
         """``VTALoadBuffer2D``: `y_size` rows of `x_size` elements, `x_stride` apart, from
         element `elem_offset` of `buffer` into SRAM tiles from `sram_index`, with zero
         padding. INP/WGT loads run on the load module, ACC loads on compute."""
-        memory_type = MemoryType(memory_type)
+        if type(memory_type) is not MemoryType:
+            memory_type = MemoryType(memory_type)
         if memory_type not in LOADABLE:
             raise VtaError(f"load_2d: cannot load memory type {memory_type.name} "
                            f"(INP, WGT or ACC; micro-ops are loaded by the kernel cache)")
         dram_base = self._dram_base(buffer, memory_type, elem_offset, x_size, y_size, x_stride,
-                                    f"load_2d {memory_type.name}")
-        self.queue.append(Load(memory_type=memory_type, sram_base=sram_index, dram_base=dram_base,
-                               y_size=y_size, x_size=x_size, x_stride=x_stride,
-                               y_pad_0=y_pad_before, y_pad_1=y_pad_after,
-                               x_pad_0=x_pad_before, x_pad_1=x_pad_after))
+                                    "load_2d")
+        self.queue.append_new(Load, memory_type=memory_type, sram_base=sram_index,
+                              dram_base=dram_base, y_size=y_size, x_size=x_size,
+                              x_stride=x_stride, y_pad_0=y_pad_before, y_pad_1=y_pad_after,
+                              x_pad_0=x_pad_before, x_pad_1=x_pad_after)
 
     def load(self, buffer: Buffer, memory_type: MemoryType, *, sram: int, offset: int = 0,
              x_size: int, y_size: int = 1, x_stride: int | None = None,
@@ -101,13 +106,15 @@ class CommandStream:
                  x_size: int, y_size: int, x_stride: int) -> None:
         """``VTAStoreBuffer2D``: `y_size` rows of `x_size` OUT tiles from SRAM `sram_index` to
         element `elem_offset` of `buffer`, rows `x_stride` elements apart."""
-        memory_type = MemoryType(memory_type)
+        if type(memory_type) is not MemoryType:
+            memory_type = MemoryType(memory_type)
         if memory_type != MemoryType.OUT:
             raise VtaError(f"store_2d: can only store memory type OUT, not {memory_type.name}")
         dram_base = self._dram_base(buffer, memory_type, elem_offset, x_size, y_size, x_stride,
-                                    "store_2d OUT")
-        self.queue.append(Store(memory_type=memory_type, sram_base=sram_index, dram_base=dram_base,
-                                y_size=y_size, x_size=x_size, x_stride=x_stride))
+                                    "store_2d")
+        self.queue.append_new(Store, memory_type=memory_type, sram_base=sram_index,
+                              dram_base=dram_base, y_size=y_size, x_size=x_size,
+                              x_stride=x_stride)
 
     def store(self, buffer: Buffer, *, sram: int, offset: int = 0, x_size: int, y_size: int = 1,
               x_stride: int | None = None) -> None:
@@ -143,8 +150,8 @@ class CommandStream:
         uop_bgn = self._cache.lookup(kernel)
         if uop_bgn is None:
             uop_bgn = self._cache.place(kernel)
-            index = self.queue.append(Load(memory_type=MemoryType.UOP, sram_base=uop_bgn,
-                                           y_size=1, x_size=len(kernel), x_stride=len(kernel)))
+            index = self.queue.append_new(Load, memory_type=MemoryType.UOP, sram_base=uop_bgn,
+                                          y_size=1, x_size=len(kernel), x_stride=len(kernel))
             self._uop_fixups.append((index, self._stage_uops(kernel)))
         self.queue.append(kernel.instruction(uop_bgn))
 
