@@ -76,8 +76,9 @@ _last_dma: tuple[Config, _Dma] | None = None
 class _LayerFacts:
     """What the estimates of one layer's plans share under one config (`_layer_facts`): its
     sizes, what resident weights add per (output blocks, input blocks) of a tiling
-    (`_resident`), and per extents of a convolution's full tile the part of its cost that
-    neither the threads nor where the weights lie change (`_conv_work`)."""
+    (`_resident`), per extents of a convolution's full tile the part of its cost that
+    neither the threads nor where the weights lie change (`_conv_work`), and per extents and
+    threads what a full tile costs (`_tile_cost`)."""
 
     def __init__(self, layer, dma: _Dma):
         self.layer, self.dma = layer, dma
@@ -88,6 +89,7 @@ class _LayerFacts:
         self.has_weight_tensor = isinstance(layer, ConvLayer) \
             and layer.mode != WeightMode.IDENTITY
         self.resident_weights: dict[tuple[int, int], tuple[int, int, float]] = {}
+        self.tile_costs: dict[tuple, _TileCost] = {}
         if isinstance(layer, ConvLayer):
             self.copied = gemm_copied_epilogue(layer)
             self.reset_on_alu = reset_on_alu(layer)
@@ -116,9 +118,34 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
     layer has two threads: what a tile costs when the tile after next waits for its store (two
     ACC slots, `SramPlan.acc_slots`; the second ranking of `schedule.shortlisted`). Neither
     reads the buffer depths."""
-    layer, t = plan.layer, plan.tiling
-    dma = _dma(config)
-    facts = _layer_facts(layer, dma)
+    t = plan.tiling
+    facts = _layer_facts(plan.layer, _dma(config))
+    key = (t.out_blocks, t.rows, t.cols, t.in_blocks, t.threads)
+    cost = facts.tile_costs.get(key)
+    if cost is None:
+        cost = facts.tile_costs[key] = _tile_cost(plan, facts)
+    tiles, compute, store = cost.tiles, cost.compute, cost.store
+    load = cost.loads[t.weights_resident]
+    usual = _total(facts, t, tiles, load, compute, store)
+    if t.threads == 2:
+        return usual, _total(facts, t, tiles, load, compute + store, store)
+    return usual, usual
+
+
+class _TileCost(NamedTuple):
+    """What one full tile of a plan costs (`_tile_cost`): the same for the plans that differ
+    only in where the weights lie, but for the load."""
+
+    tiles: int
+    #: the load with streamed, then with resident weights (indexed by `weights_resident`)
+    loads: tuple[float, float]
+    compute: float
+    store: float
+
+
+def _tile_cost(plan: SramPlan, facts: _LayerFacts) -> _TileCost:
+    """The `_TileCost` of the plan's tiling: its tiles, and each module's cycles per tile."""
+    layer, t, dma = plan.layer, plan.tiling, facts.dma
     tile, regions = plan.full_tile, plan.full_regions
     batch_blocks, channel_blocks = facts.output_tiles
     height, width = facts.tiled_size
@@ -129,12 +156,14 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
     if isinstance(layer, AddLayer):
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size + regions[Part.OTHER].size,
                         2 * t.out_blocks)
+        loads = load, load
         gemm = dma.alu_interval * positions * 4
         alu = dma.alu_interval * positions * (
             len(layer.steps_a) + len(layer.steps_b) + len(layer.epilogue) + 1)
     elif isinstance(layer, MaxPoolLayer):
         window_rows = input_window(layer, tile).rows
         load = dma.read(MemoryType.INP, regions[Part.INPUT].size, t.out_blocks * window_rows)
+        loads = load, load
         gemm = dma.alu_interval * 2 * regions[Part.WINDOW].size
         taps = layer.kernel[0] * layer.kernel[1]
         if split_rows(layer, input_window(layer, tile)) is None:
@@ -143,7 +172,7 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
             gemm += dma.gemm_interval * positions
             alu = dma.alu_interval * positions * (taps - 1)
     else:
-        load, gemm, alu, stored = _conv(plan, facts, tiles)
+        loads, gemm, alu, stored = _conv(plan, facts, tiles)
     store = dma.write(stored, t.out_blocks * t.rows * facts.store_rows)
     # The GEMM and ALU units overlap a tile's requantization with the next tile's GEMMs when
     # the layer runs two threads (docs/hardware.md, compute overlap).
@@ -151,10 +180,7 @@ def estimates(plan: SramPlan, config: Config) -> tuple[float, float]:
         compute = max(gemm, alu) + 6 * INSTRUCTION_OVERHEAD
     else:
         compute = gemm + alu + 6 * INSTRUCTION_OVERHEAD
-    usual = _total(facts, t, tiles, load, compute, store)
-    if t.threads == 2:
-        return usual, _total(facts, t, tiles, load, compute + store, store)
-    return usual, usual
+    return _TileCost(tiles, loads, compute, store)
 
 
 def _total(facts: _LayerFacts, t: Tiling, tiles: int, load: float, compute: float,
@@ -216,31 +242,34 @@ class _ConvWork(NamedTuple):
     later_alu: float
 
 
-def _conv(plan: SramPlan, facts: _LayerFacts, tiles: int) -> tuple[float, float, float, int]:
-    """(load, GEMM, ALU, stored tiles) of the full tile of a convolution."""
+def _conv(plan: SramPlan, facts: _LayerFacts, tiles: int
+          ) -> tuple[tuple[float, float], float, float, int]:
+    """(loads with streamed and with resident weights, GEMM, ALU, stored tiles) of the full
+    tile of a convolution."""
     layer, t, dma = plan.layer, plan.tiling, facts.dma
     carried = carries(layer, t)
     key = (t.out_blocks, t.rows, t.cols, t.in_blocks, carried)
     work = facts.conv_work.get(key)
     if work is None:
         work = facts.conv_work[key] = _conv_work(plan, facts, carried)
-    load, gemm, alu, stored = work.input_load, work.gemm, work.alu, work.stored
-    if not t.weights_resident:
-        weights = work.weight_chunk_load
-        if work.reduction_chunks == 1:  # a slot reloads only when the output channel chunk changes
-            weight_loads = min(tiles, t.threads * -(-facts.output_tiles[1] // t.out_blocks))
-            weights *= weight_loads / tiles
-        load += weights
+    gemm, alu, stored = work.gemm, work.alu, work.stored
+    weights = work.weight_chunk_load
+    if work.reduction_chunks == 1:  # a slot reloads only when the output channel chunk changes
+        weight_loads = min(tiles, t.threads * -(-facts.output_tiles[1] // t.out_blocks))
+        weights *= weight_loads / tiles
     if dma.overlap and t.threads > 1 and dma.alu_mul and facts.reset_on_alu:
         gemm -= dma.gemm_interval * stored          # the reset runs on the ALU
         alu += dma.alu_interval * stored
     gemm += work.constants_gemm
-    for later in work.later_loads:
-        load += later
+    loads = []
+    for load in (work.input_load + weights, work.input_load):    # streamed, resident
+        for later in work.later_loads:
+            load += later
+        loads.append(load)
     if layer.residual is not None:
         gemm += work.later_gemm
         alu += work.later_alu
-    return load, gemm, alu, stored
+    return tuple(loads), gemm, alu, stored
 
 
 def _conv_work(plan: SramPlan, facts: _LayerFacts, carried: bool) -> _ConvWork:

@@ -108,18 +108,29 @@ def acc_slots(threads: int, slots: dict[MemoryType, int], capacity: Capacity) ->
 def _fits(threads: int, slots: dict[MemoryType, int], shared: dict[Part, Region],
           capacity: Capacity) -> bool:
     """`SramPlan.fits` (shared regions lie after every thread's slot)."""
-    ends = {memory: threads * size for memory, size in slots.items()}
+    return _within(threads, slots, _limits(shared, capacity))
+
+
+def _within(threads: int, slots: dict[MemoryType, int], limits: dict[MemoryType, int]) -> bool:
+    """True when every thread's slot of INP, WGT and ACC fits its buffer's `_limits`."""
+    inp, wgt, acc = MemoryType.INP, MemoryType.WGT, MemoryType.ACC
+    return threads * slots[inp] <= limits[inp] and threads * slots[wgt] <= limits[wgt] \
+        and threads * slots[acc] <= limits[acc]
+
+
+def _limits(shared: dict[Part, Region], capacity: Capacity) -> dict[MemoryType, int]:
+    """The most entries of each buffer the threads' slots may take before the `shared` regions
+    (all -1 where those overlap each other or pass the buffer's end): `fitting_plans` checks
+    each tiling against the limits of its shared layout, kept per layout."""
+    limits = dict(capacity.depths)
+    ends = dict.fromkeys(limits, 0)
     for region in shared.values():
-        end = ends[region.memory]
-        if region.offset < end:
-            return False
-        if region.end > end:
-            ends[region.memory] = region.end
-    depths = capacity.depths
-    for memory, end in ends.items():
-        if end > depths[memory]:
-            return False
-    return True
+        memory = region.memory
+        if region.offset < ends[memory] or region.end > capacity.depths[memory]:
+            return dict.fromkeys(limits, -1)
+        limits[memory] = min(limits[memory], region.offset)
+        ends[memory] = max(ends[memory], region.end)
+    return limits
 
 
 def plan_sram(layer: VtaLayer, tiling: Tiling, config: Config) -> SramPlan:
@@ -216,7 +227,8 @@ def _conv_regions(layer: ConvLayer, tiling: Tiling, tile: Tile, scratch: int | N
     if not tiling.weights_resident and layer.mode != WeightMode.IDENTITY:
         regions[Part.WEIGHTS] = _streamed_weights(layer, tiling, tile)
     if layer.residual is not None:
-        full_window = input_window(layer, largest_tile(layer, tiling)).tiles
+        full = largest_tile(layer, tiling)
+        full_window = window if tile == full else input_window(layer, full).tiles
         start = (tiling.in_blocks if dense else tiling.out_blocks) * full_window
         blocks = tile.blocks if shortcut is None else shortcut_blocks(layer, tiling)
         regions[Part.OTHER] = Region(inp, start, blocks * operand_window(layer, tile).tiles)
@@ -347,56 +359,62 @@ def candidates(layer: VtaLayer):
     """Every tiling worth considering: chunk sizes of output channel blocks, rows, columns
     (a few divisions) and reduction (dense convolutions), one or two threads, resident or
     streamed weights."""
+    options = _options(layer)
+    for extents in _extents(layer):
+        for threads, resident in options:
+            yield Tiling(*extents, threads, resident)
+
+
+def _extents(layer: VtaLayer):
+    """(output channel blocks, rows, columns, input blocks) of every candidate tiling, in
+    `candidates`' order."""
     height, width = layer.tiled_size
     dense = isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
     col_options = [width] if isinstance(layer, AddLayer) else \
         sorted({-(-width // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
     in_block_options = sizes(layer.input.channel_blocks) if dense else [1]
-    resident_options = [True, False] if isinstance(layer, ConvLayer) \
-        and layer.mode != WeightMode.IDENTITY else [True]
-    for out_blocks, rows, cols, in_blocks, threads, resident in itertools.product(
-            sizes(layer.output.channel_blocks), sizes(height), col_options, in_block_options,
-            (2, 1), resident_options):
-        yield Tiling(out_blocks, rows, cols, in_blocks, threads, resident)
+    return itertools.product(sizes(layer.output.channel_blocks), sizes(height), col_options,
+                             in_block_options)
+
+
+def _options(layer: VtaLayer) -> list[tuple[int, bool]]:
+    """(threads, weights resident) of the candidate tilings of each extents, in
+    `candidates`' order."""
+    resident_options = [True, False] if _streams(layer) else [True]
+    return [(threads, resident) for threads in (2, 1) for resident in resident_options]
+
+
+def _streams(layer: VtaLayer) -> bool:
+    """True for a layer whose weights may be streamed (a convolution with a weight tensor)."""
+    return isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY
 
 
 def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
     """The SRAM plans of every tiling of `layer` that fits the buffers."""
     capacity = Capacity.of(config)
     scratch = scratch_registers(layer)
+    options = _options(layer)
     plans = []
-    known: dict[tuple, tuple] = {}      # the slots of tilings that differ only in threads
-    #: the shared regions of each (resident, threads, slot sizes), None where they do not fit
-    checked: dict[tuple, dict | None] = {}
-    #: the shared regions of each (resident, end of the threads' WGT slots): all they depend on
-    shared_after: dict[tuple[bool, int], dict] = {}
-    streams = isinstance(layer, ConvLayer) and layer.mode != WeightMode.IDENTITY
-    for tiling in candidates(layer):
-        resident = tiling.weights_resident
-        extents = (tiling.out_blocks, tiling.rows, tiling.cols, tiling.in_blocks, resident)
-        slotted = known.get(extents)
-        if slotted is None:
-            along = extents[:4] + (True,)
-            if not resident and streams and along in known:
-                slotted = _streamed_slots(layer, tiling, known[along])
-            else:
-                slotted = _slots(layer, tiling, scratch)
-            known[extents] = slotted
-        full_tile, full_regions, slots = slotted
-        key = (resident, tiling.threads, *slots.values())
-        if key in checked:
-            shared = checked[key]
-        else:
-            after = (resident, tiling.threads * slots[MemoryType.WGT])
-            shared = shared_after.get(after)
-            if shared is None:
-                shared = shared_after[after] = _shared(layer, tiling, slots, capacity)
-            if not _fits(tiling.threads, slots, shared, capacity):
-                shared = None
-            checked[key] = shared
-        if shared is not None:
-            plans.append(SramPlan(layer, tiling, slots, shared, full_tile, full_regions,
-                                  capacity))
+    #: the shared regions of each (resident, end of the threads' WGT slots), all they depend on,
+    #: and their `_limits`
+    shared_after: dict[tuple[bool, int], tuple[dict, dict]] = {}
+    for extents in _extents(layer):
+        # the slots of the extents' tilings, resident and streamed (threads do not change them)
+        slotted = {}
+        for threads, resident in options:
+            tiling = Tiling(*extents, threads, resident)
+            if resident not in slotted:
+                slotted[resident] = _slots(layer, tiling, scratch) if resident else \
+                    _streamed_slots(layer, tiling, slotted[True])
+            full_tile, full_regions, slots = slotted[resident]
+            after = (resident, threads * slots[MemoryType.WGT])
+            if after not in shared_after:
+                shared = _shared(layer, tiling, slots, capacity)
+                shared_after[after] = shared, _limits(shared, capacity)
+            shared, limits = shared_after[after]
+            if _within(threads, slots, limits):
+                plans.append(SramPlan(layer, tiling, slots, shared, full_tile, full_regions,
+                                      capacity))
     return plans
 
 
