@@ -40,6 +40,7 @@ PHASES = {
     (schedule, "shortlisted"): "tiling ranking",
     (schedule.CycleCost, "_rank"): "tiling ranking",
     (schedule.CycleCost, "_time"): "candidate timing",
+    (schedule.CycleCost, "_collect"): "candidate timing",
     (build, "emit_layer"): "emission",
     (artifact, "to_bytes"): "serialization",
 }

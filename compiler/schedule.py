@@ -97,6 +97,8 @@ class CycleCost:
         self.cycles: dict[tuple, int] = {}
         #: per `timing_key`: the layer ranked, its shortlist
         self._rankings: dict[tuple, tuple[VtaLayer, list]] = {}
+        #: per (timing key, tiling) submitted to the pool: its future, layer and tiling
+        self._pending: dict[tuple, tuple] = {}
         self._pool: ProcessPoolExecutor | None = None
 
     def ranking(self, layer: VtaLayer) -> list[tuple[SramPlan, float]]:
@@ -151,22 +153,27 @@ class CycleCost:
         return True
 
     def times(self, layer: VtaLayer, tilings: list[Tiling]) -> list[int]:
-        """The cycles of `layer` under each of `tilings`."""
-        self._time([(layer, tiling) for tiling in tilings])
+        """The cycles of `layer` under each of `tilings` (waiting for those being timed)."""
+        pairs = [(layer, tiling) for tiling in tilings]
+        self._time(pairs)
         layer_key = timing_key(layer)
+        self._collect([(layer_key, tiling) for tiling in tilings])
         return [self.cycles[(layer_key, tiling)] for tiling in tilings]
 
     def prefetch(self, layers: list[VtaLayer]) -> None:
-        """Rank and time the shortlists of all `layers` at once (`choose` then finds them
-        timed): one batch spreads over the cores better than a layer at a time."""
+        """Rank the shortlists of all `layers` at once and start timing them (`choose` then
+        finds them timed, or waits for them): one batch spreads over the cores better than a
+        layer at a time, and the caller emits the first layers while the pool times the
+        others."""
         self._rank(layers)
         self._time([(layer, plan.tiling, value) for layer in layers
                     for plan, value in self.ranking(layer)])
 
     def _time(self, pairs: list[tuple]) -> None:
         """Time the (layer, tiling) pairs not timed yet (given as (layer, tiling, analytic
-        estimate) where it is known): in the process pool, longest first, when there are
-        several and they add up to `PARALLEL_CYCLES`; else here."""
+        estimate) where it is known): submitted to the process pool, longest first, when there
+        are several and they add up to `PARALLEL_CYCLES` (`_collect` waits for them); else
+        here."""
         missing = {}
         for layer, tiling, *known in pairs:
             missing.setdefault((timing_key(layer), tiling), (layer, tiling, *known))
@@ -175,12 +182,11 @@ class CycleCost:
                 kept = self.cache.cycles(self.cache.layer_digest(key[0]), key[1])
                 if kept is not None:
                     self.cycles[key] = kept
-            if key in self.cycles:
+            if key in self.cycles or key in self._pending:
                 del missing[key]
         if not missing:
             return
         keys = list(missing)
-        results = None
         if len(keys) > 1 and self.workers > 1:
             expected = {key: known[0] if known else estimate(plan_sram(layer, tiling,
                                                                        self.config),
@@ -188,13 +194,44 @@ class CycleCost:
                         for key, (layer, tiling, *known) in missing.items()}
             if sum(expected.values()) >= PARALLEL_CYCLES:
                 keys.sort(key=lambda key: -expected[key])
-                results = self._map(time_tiling, [missing[key][:2] for key in keys])
-        if results is None:
-            results = [time_tiling(self.config, *missing[key][:2]) for key in keys]
-        self.cycles.update(zip(keys, results))
+                if self._submit(keys, [missing[key][:2] for key in keys]):
+                    return
+        for key in keys:
+            if key not in self.cycles:
+                self._keep(key, time_tiling(self.config, *missing[key][:2]))
+
+    def _submit(self, keys: list[tuple], pairs: list[tuple]) -> bool:
+        """Submit the timing of each (layer, tiling) of `pairs` to the process pool; whether
+        it could (else the pool is closed, and timings run here from now on)."""
+        try:
+            executor = self._executor()
+            for key, (layer, tiling) in zip(keys, pairs):
+                self._pending[key] = executor.submit(time_tiling, self.config, layer, tiling), \
+                    layer, tiling
+            return True
+        except (OSError, BrokenProcessPool):
+            self._collect(list(self._pending))      # what was submitted, or else here
+            self.close()
+            self.workers = 1
+            return False
+
+    def _collect(self, keys: list[tuple]) -> None:
+        """Wait for the timings of `keys` submitted to the pool (each timed here instead if
+        the pool broke)."""
+        for key in keys:
+            if key in self._pending:
+                future, layer, tiling = self._pending.pop(key)
+                try:
+                    cycles = future.result()
+                except BrokenProcessPool:
+                    self.workers = 1
+                    cycles = time_tiling(self.config, layer, tiling)
+                self._keep(key, cycles)
+
+    def _keep(self, key: tuple, cycles: int) -> None:
+        self.cycles[key] = cycles
         if self.cache is not None:
-            for (key, tiling), cycles in zip(keys, results):
-                self.cache.keep_cycles(self.cache.layer_digest(key), tiling, cycles)
+            self.cache.keep_cycles(self.cache.layer_digest(key[0]), key[1], cycles)
 
     def start(self) -> None:
         """Start the process pool now (its workers import the compiler while the caller does
@@ -232,10 +269,17 @@ class CycleCost:
             return None
 
     def close(self) -> None:
+        """Keep the timings the pool has finished, cancel the others (a compile asks for all
+        it needs before; one that failed need not wait for the rest), save the cache, and end
+        the pool."""
+        for key, (future, _, _) in self._pending.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._keep(key, future.result())
+        self._pending.clear()
         if self.cache is not None:
             self.cache.save()
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> CycleCost:
