@@ -13,8 +13,8 @@ blocks) are timed once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import gc
 import multiprocessing
 import os
@@ -293,30 +293,33 @@ def _ready(config: Config) -> None:
     """Nothing: a task that starts a worker (`CycleCost.start`)."""
 
 
-@contextlib.contextmanager
-def _collector_paused():
-    """The cyclic garbage collector paused: the schedule search makes many objects (plans,
-    instructions, events), and collections triggered by their count walk them and everything
-    the process holds (20 % of the search's time). At the end only the youngest generation is
-    collected: it holds what became garbage meanwhile (a scratch device and its stream refer to
-    each other), and collecting it resets the allocation count, so that no automatic collection
-    follows, nor in time one of the older generations (those walk the kernel caches, which grow
-    all search long: 13 % of EfficientNet-Lite0's candidate timing went there)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.collect(0)
-        if enabled:
-            gc.enable()
+def _collector_paused(function):
+    """`function` with the cyclic garbage collector paused: the schedule search makes many
+    objects (plans, instructions, events), and collections triggered by their count walk them
+    and everything the process holds (20 % of the search's time). Once it has returned (its
+    objects gone but what it returns), the youngest generation alone is collected: it holds
+    what became garbage meanwhile (a scratch device and its stream refer to each other), and
+    collecting it resets the allocation count, so that no automatic collection follows, nor in
+    time one of the older generations (those walk the kernel caches, which grow all search
+    long: 13 % of EfficientNet-Lite0's candidate timing went there)."""
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.collect(0)
+            if enabled:
+                gc.enable()
+    return paused
 
 
+@_collector_paused
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
-    with _collector_paused():
-        image = scratch_image(config, layer, tiling, decoded=False)
-        return CycleModel(config).run_image(image).cycles
+    return CycleModel(config).run_image(scratch_image(config, layer, tiling,
+                                                      decoded=False)).cycles
 
 
 def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool = True):
@@ -367,22 +370,22 @@ def _tilings(layer: VtaLayer) -> int:
     return sum(1 for _ in candidates(layer))
 
 
+@_collector_paused
 def ranked(layer: VtaLayer, config: Config) -> list[tuple[SramPlan, float]]:
     """The SRAM plans of the tilings that fit, with their analytic estimates, best first."""
-    with _collector_paused():
-        estimated = [(plan, estimate(plan, config)) for plan in fitting_plans(layer, config)]
-        return sorted(estimated, key=lambda item: item[1])
+    estimated = [(plan, estimate(plan, config)) for plan in fitting_plans(layer, config)]
+    return sorted(estimated, key=lambda item: item[1])
 
 
+@_collector_paused
 def shortlisted(layer: VtaLayer, config: Config, length: int = SHORTLIST
                 ) -> list[tuple[SramPlan, float]]:
     """The plans the cycle model times (`heads` of the two rankings of the tilings that fit,
     `length` of each), with their analytic estimates."""
-    with _collector_paused():
-        estimated = [(plan, *estimates(plan, config)) for plan in fitting_plans(layer, config)]
-        by_estimate = sorted(estimated, key=lambda item: item[1])
-        by_wait = sorted(by_estimate, key=lambda item: waited(item[0].acc_slots, *item[1:]))
-        return [(plan, value) for plan, value, _ in heads(by_estimate, by_wait, id, length)]
+    estimated = [(plan, *estimates(plan, config)) for plan in fitting_plans(layer, config)]
+    by_estimate = sorted(estimated, key=lambda item: item[1])
+    by_wait = sorted(by_estimate, key=lambda item: waited(item[0].acc_slots, *item[1:]))
+    return [(plan, value) for plan, value, _ in heads(by_estimate, by_wait, id, length)]
 
 
 def waited(acc_slots: int, usual: float, store_on_top: float) -> float:
