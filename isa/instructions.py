@@ -72,8 +72,8 @@ class Instruction:
 
     def replace(self, **changes) -> Instruction:
         """A copy with `changes` (`dataclasses.replace`, without its cost: instructions have
-        no __post_init__ to run again)."""
-        if not changes.keys() <= set(_field_names(type(self))):
+        no __post_init__ to run again; an instruction's ``__dict__`` holds its fields)."""
+        if not changes.keys() <= self.__dict__.keys():
             return dataclasses.replace(self, **changes)     # its error names the field
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)

@@ -103,8 +103,8 @@ class Layout:
             elif name in names:
                 lines.append(f"        v{position} = index(values[{name!r}])")
                 checks.append(f"{low} <= v{position} <= {high}")
-                terms.append(f"((v{position} & {mask}) << {lsb})" if lsb
-                             else f"(v{position} & {mask})")
+                value = f"(v{position} & {mask})" if field.signed else f"v{position}"
+                terms.append(f"({value} << {lsb})" if lsb else value)
         conversions = ("    try:\n" + "\n".join(lines) + "\n    except TypeError:\n"
                        "        return slow(dict(values, **given), where)\n" if lines else "")
         source = ("def pack(values, where=''):\n" + conversions
