@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runtime_helpers import PYNQ, is_noop
 
-from vta.isa import Load, MemoryType, Module
+from vta.isa import Load, MemoryType, Module, encode
 from vta.runtime import Device
 
 LOAD, COMPUTE, STORE = Module.LOAD, Module.COMPUTE, Module.STORE
@@ -94,3 +94,27 @@ def test_folding_preserves_each_modules_sequence(calls):
             s.dep_pop(call[1], call[2])
     insns = s.build().instructions()
     assert emitted_by_module(insns) == expected_by_module(calls + TAIL)
+
+
+@settings(max_examples=200, deadline=None)
+@given(operations, st.lists(st.integers(0, 40), max_size=40))
+def test_queued_bytes_are_those_of_the_queued_instructions(calls, afters):
+    """Pops set in a new transfer, pushes set by their bit in an instruction already queued
+    (the last one, or with `after` an earlier one), NOPs: the queue's bytes stay in step."""
+    device = Device(PYNQ, memory_bytes=1 << 20)
+    buffer = device.alloc(1 << 16)
+    s = device.stream
+    for call, after in zip(calls, afters + [None] * len(calls)):
+        if call[0] == "load":
+            s.load(buffer, call[1], sram=0, x_size=1)
+        elif call[0] == "store":
+            s.store(buffer, sram=0, x_size=1)
+        elif call[0] == "kernel":
+            with s.kernel(call[1]) as k:
+                k.gemm(dst=call[1], src=0, wgt=0)
+        elif call[0] == "push":
+            s.dep_push(call[1], call[2], after if after is not None and after < len(s.queue)
+                       else None)
+        else:
+            s.dep_pop(call[1], call[2])
+    assert s.queue.encoded == [encode(insn, PYNQ) for insn in s.queue.instructions]
