@@ -124,7 +124,8 @@ class CycleCost:
         if len(missing) < 2 or self.workers < 2 or sum(
                 _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
             return
-        heads = self._map(shortlist, [(layer, self.shortlist) for layer in missing.values()])
+        heads = self._map(_shortlist_in_worker,
+                          [(layer, self.shortlist) for layer in missing.values()])
         if heads is None:
             return
         for (key, layer), head in zip(missing.items(), heads):
@@ -206,8 +207,8 @@ class CycleCost:
         try:
             executor = self._executor()
             for key, (layer, tiling) in zip(keys, pairs):
-                self._pending[key] = executor.submit(time_tiling, self.config, layer, tiling), \
-                    layer, tiling
+                self._pending[key] = executor.submit(_time_in_worker, layer, tiling), layer, \
+                    tiling
             return True
         except (OSError, BrokenProcessPool):
             self._collect(list(self._pending))      # what was submitted, or else here
@@ -239,7 +240,7 @@ class CycleCost:
         if self.workers > 1 and self._pool is None:
             try:
                 for _ in range(self.workers):
-                    self._executor().submit(_ready, self.config)
+                    self._executor().submit(_ready)
             except (OSError, BrokenProcessPool):
                 self.close()
                 self.workers = 1
@@ -252,17 +253,15 @@ class CycleCost:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_adopt, initargs=(self.config,))
         return self._pool
 
     def _map(self, function, arguments: list[tuple]) -> list | None:
-        """`function(config, *each)` for each of `arguments` from the process pool, or None
-        (and serial from now on) where processes cannot be started here."""
+        """`function(*each)` for each of `arguments` from the process pool, or None (and serial
+        from now on) where processes cannot be started here."""
         try:
-            if arguments and not isinstance(arguments[0], tuple):
-                arguments = [(each,) for each in arguments]
-            return list(self._executor().map(function, [self.config] * len(arguments),
-                                             *zip(*arguments)))
+            return list(self._executor().map(function, *zip(*arguments)))
         except (OSError, BrokenProcessPool):
             self.close()
             self.workers = 1
@@ -289,8 +288,32 @@ class CycleCost:
         self.close()
 
 
-def _ready(config: Config) -> None:
+#: The config of this process, where it is a worker of the pool (`CycleCost._executor`): its
+#: tasks use this one object. (A config sent with every task arrived as a new object each
+#: time, and the ISA layer's caches, kept per config object, were built again for every task:
+#: 15-20 % of the workers' time.)
+_worker_config: Config | None = None
+
+
+def _adopt(config: Config) -> None:
+    """Start a worker of the pool for `config`."""
+    global _worker_config
+    _worker_config = config
+
+
+def _ready() -> None:
     """Nothing: a task that starts a worker (`CycleCost.start`)."""
+
+
+def _time_in_worker(layer: VtaLayer, tiling: Tiling) -> int:
+    return time_tiling(_worker_config, layer, tiling)
+
+
+def _shortlist_in_worker(layer: VtaLayer, length: int) -> list[tuple[SramPlan, float]]:
+    """`shortlisted(layer, config, length)` with the layer left out of its plans (the asking
+    process holds the layer)."""
+    return [(dataclasses.replace(plan, layer=None), value)
+            for plan, value in shortlisted(layer, _worker_config, length)]
 
 
 def _collector_paused(function):
@@ -356,13 +379,6 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool
 
 def _nbytes(layout: ActLayout) -> int:
     return max(layout.nbytes, 1)
-
-
-def shortlist(config: Config, layer: VtaLayer, length: int) -> list[tuple[SramPlan, float]]:
-    """`shortlisted(layer, config, length)` with the layer left out of its plans (what the
-    process pool sends back: the asking process holds the layer)."""
-    return [(dataclasses.replace(plan, layer=None), value)
-            for plan, value in shortlisted(layer, config, length)]
 
 
 def _tilings(layer: VtaLayer) -> int:
