@@ -74,37 +74,13 @@ def emitted_by_module(insns):
     return {module: normalised(symbols) for module, symbols in per_module.items()}
 
 
-@settings(max_examples=200, deadline=None)
-@given(operations)
-def test_folding_preserves_each_modules_sequence(calls):
+def replayed(calls, afters=()):
+    """A device's command stream after `calls`; a push at `calls[i]` with `afters[i]` as its
+    `after`, where that is given and an index in the queue."""
     device = Device(PYNQ, memory_bytes=1 << 20)
     buffer = device.alloc(1 << 16)
     s = device.stream
-    for call in calls:
-        if call[0] == "load":
-            s.load(buffer, call[1], sram=0, x_size=1)
-        elif call[0] == "store":
-            s.store(buffer, sram=0, x_size=1)
-        elif call[0] == "kernel":
-            with s.kernel(call[1]) as k:
-                k.gemm(dst=call[1], src=0, wgt=0)
-        elif call[0] == "push":
-            s.dep_push(call[1], call[2])
-        else:
-            s.dep_pop(call[1], call[2])
-    insns = s.build().instructions()
-    assert emitted_by_module(insns) == expected_by_module(calls + TAIL)
-
-
-@settings(max_examples=200, deadline=None)
-@given(operations, st.lists(st.integers(0, 40), max_size=40))
-def test_queued_bytes_are_those_of_the_queued_instructions(calls, afters):
-    """Pops set in a new transfer, pushes set by their bit in an instruction already queued
-    (the last one, or with `after` an earlier one), NOPs: the queue's bytes stay in step."""
-    device = Device(PYNQ, memory_bytes=1 << 20)
-    buffer = device.alloc(1 << 16)
-    s = device.stream
-    for call, after in zip(calls, afters + [None] * len(calls)):
+    for call, after in zip(calls, list(afters) + [None] * len(calls)):
         if call[0] == "load":
             s.load(buffer, call[1], sram=0, x_size=1)
         elif call[0] == "store":
@@ -117,4 +93,21 @@ def test_queued_bytes_are_those_of_the_queued_instructions(calls, afters):
                        else None)
         else:
             s.dep_pop(call[1], call[2])
+    return s
+
+
+@settings(max_examples=200, deadline=None)
+@given(operations)
+def test_folding_preserves_each_modules_sequence(calls):
+    s = replayed(calls)
+    insns = s.build().instructions()
+    assert emitted_by_module(insns) == expected_by_module(calls + TAIL)
+
+
+@settings(max_examples=200, deadline=None)
+@given(operations, st.lists(st.integers(0, 40), max_size=40))
+def test_queued_bytes_are_those_of_the_queued_instructions(calls, afters):
+    """Pops set in a new transfer, pushes set by their bit in an instruction already queued
+    (the last one, or with `after` an earlier one), NOPs: the queue's bytes stay in step."""
+    s = replayed(calls, afters)
     assert s.queue.encoded == [encode(insn, PYNQ) for insn in s.queue.instructions]
