@@ -154,7 +154,7 @@ def _compile(graph: ir.Graph, config: Config, progress, im2col: bool, cost: Cycl
     inputs = [{"value": name, "onnx_name": name} for name in graph.inputs]
     outputs = [{"value": name, "onnx_name": name} for name in graph.outputs]
     return CompiledModel(graph.name, config, allocator.high_water, planner.sections, values,
-                         inputs, outputs, steps, nodes, constants,
+                         inputs, outputs, steps, nodes, constants, graph.labels,
                          compile_seconds=time.perf_counter() - started)
 
 

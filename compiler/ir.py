@@ -399,7 +399,8 @@ class Graph:
     `onnx_names` maps every quantized tensor of the ONNX model that the graph reproduces (the
     outputs of QuantizeLinear and QLinear*) to its value's name here. `host_reasons` says, per
     host node, why the importer did not make it an integer node; `notices` are what the
-    importer changed on its own (a dynamic batch fixed to 1, an opset converted).
+    importer changed on its own (a dynamic batch fixed to 1, an opset converted); `labels` the
+    class names an imported model's metadata gives.
     """
 
     name: str = "graph"
@@ -411,6 +412,7 @@ class Graph:
     onnx_names: dict[str, str] = field(default_factory=dict)
     host_reasons: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    labels: list[str] | None = None
 
     def add_value(self, value: Value) -> Value:
         if value.name in self.values:

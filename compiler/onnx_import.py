@@ -63,6 +63,7 @@ def import_onnx(model: onnx.ModelProto | str | Path, *, alu_mul: bool = True,
         graph = _walk(model, source, input_shapes, alu_mul, widths, executor)
     if graph is None:
         graph = _walk(model, source, input_shapes, alu_mul, widths, None)
+    graph.labels = onnx_model.labels(model)
     return graph
 
 

@@ -4,6 +4,7 @@ dynamic batch alone set to 1), and the standard domain checked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from vta.isa import VtaError
 MIN_OPSET = 13
 #: Domains whose operators the compiler knows (ONNX's default domain).
 STANDARD_DOMAINS = ("", "ai.onnx")
+#: Metadata keys that may hold a model's class names (a JSON list or one name per line).
+LABEL_KEYS = ("labels", "classes", "class_names")
 
 
 def load(model: onnx.ModelProto | str | Path) -> tuple[onnx.ModelProto, str]:
@@ -28,6 +31,19 @@ def load(model: onnx.ModelProto | str | Path) -> tuple[onnx.ModelProto, str]:
     except Exception as error:  # noqa: BLE001 - protobuf and OS errors alike
         reason = " ".join(str(error).split())
         raise VtaError(f"{model}: not a readable ONNX model ({reason})") from None
+
+
+def labels(model: onnx.ModelProto) -> list[str] | None:
+    """Class names from the model's metadata, if it carries them (`LABEL_KEYS`)."""
+    for prop in model.metadata_props:
+        if prop.key in LABEL_KEYS:
+            try:
+                names = json.loads(prop.value)
+            except ValueError:
+                names = prop.value.splitlines()
+            if isinstance(names, list):
+                return [str(name) for name in names]
+    return None
 
 
 def default_opset(model: onnx.ModelProto) -> int:

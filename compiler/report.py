@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-
-#: ONNX metadata keys that may hold class names (a JSON list or one name per line).
-LABEL_KEYS = ("labels", "classes", "class_names")
 
 
 def shares(nodes: list[dict]) -> dict:
@@ -119,18 +113,3 @@ def top_classes(output: np.ndarray, k: int, labels: list[str] | None):
     order = np.argsort(-scores, kind="stable")[:k]
     return [(int(i), float(scores[i]), labels[i] if labels and i < len(labels) else "")
             for i in order]
-
-
-def model_labels(path: Path) -> list[str] | None:
-    """Class names from the ONNX model's metadata, if it carries them."""
-    import onnx
-    model = onnx.load(str(path), load_external_data=False)
-    for prop in model.metadata_props:
-        if prop.key in LABEL_KEYS:
-            try:
-                names = json.loads(prop.value)
-            except ValueError:
-                names = prop.value.splitlines()
-            if isinstance(names, list):
-                return [str(name) for name in names]
-    return None

@@ -93,6 +93,23 @@ def test_input_shape_fixes_it_and_a_dynamic_batch_becomes_one(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.maximum(x, 0))
 
 
+@pytest.mark.parametrize("key, value", [("labels", '["cat", "dog", "owl"]'),
+                                        ("class_names", "cat\ndog\nowl")])
+def test_class_names_in_the_metadata_reach_the_vtab(tmp_path, capsys, key, value):
+    """The importer reads the class names (a JSON list or one per line) that `vta run --top`
+    prints from the ONNX metadata; a model without them has none."""
+    from vta.compiler import artifact
+    model = dynamic_model([1, 3, 4, 5])
+    path = tmp_path / "named.onnx"
+    onnx.save(model, path)
+    status, _, _ = run_cli(capsys, "compile", path, "-o", tmp_path / "plain.vtab", "--quiet")
+    assert status == 0 and artifact.load(tmp_path / "plain.vtab").labels is None
+    helper.set_model_props(model, {"source": "test", key: value})
+    onnx.save(model, path)
+    status, _, _ = run_cli(capsys, "compile", path, "-o", tmp_path / "named.vtab", "--quiet")
+    assert status == 0 and artifact.load(tmp_path / "named.vtab").labels == ["cat", "dog", "owl"]
+
+
 @pytest.mark.parametrize("spec, message", [
     ("x=1,3", r"--input-shape x=1,3 does not fit the declared shape"),
     ("y=1,3,4,5", r"--input-shape names 'y', which is no graph input"),

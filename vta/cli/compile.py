@@ -60,8 +60,8 @@ def run(args) -> int:
     from vta.compiler.onnx_import import import_onnx
     from vta.compiler.schedule import EARLY_POOL_BYTES, SHORTLIST, CycleCost
     from vta.compiler.search_cache import SearchCache
-    from vta.compiler.report import (format_report, measured_host_times, model_labels,
-                                     placement_report, share_summary)
+    from vta.compiler.report import (format_report, measured_host_times, placement_report,
+                                     share_summary)
     from vta.isa import VtaError, progress
 
     check_outputs([args.output], [args.model, args.config])
@@ -99,7 +99,6 @@ def run(args) -> int:
                     step.update(completed=done, description=f"compiling {name[-40:]}")
 
                 model = compile_graph(graph, config, progress=advance, cost=cost)
-            model.labels = model_labels(args.model)
         data = artifact.to_bytes(model)
         if entry is not None:
             with contextlib.suppress(OSError, VtaError):     # the cache is only a shortcut
