@@ -19,7 +19,7 @@ import gc
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
@@ -114,14 +114,15 @@ class CycleCost:
 
     def _rank(self, layers: list[VtaLayer]) -> None:
         """Rank the layers not ranked yet: in the process pool when their tilings add up to
-        `PARALLEL_TILINGS` (the pool's answers leave out the layer, bound again here)."""
+        `PARALLEL_TILINGS` and it has no timings to do (the ranking would wait behind them)
+        (the pool's answers leave out the layer, bound again here)."""
         missing = {}
         for layer in layers:
             missing.setdefault(timing_key(layer), layer)
         for key, layer in list(missing.items()):
             if key in self._rankings or self._cached_ranking(key, layer):
                 del missing[key]
-        if len(missing) < 2 or self.workers < 2 or sum(
+        if len(missing) < 2 or self.workers < 2 or self._pending or sum(
                 _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
             return
         heads = self._map(_shortlist_in_worker,
@@ -172,9 +173,10 @@ class CycleCost:
 
     def _time(self, pairs: list[tuple]) -> None:
         """Time the (layer, tiling) pairs not timed yet (given as (layer, tiling, analytic
-        estimate) where it is known): submitted to the process pool, longest first, when there
-        are several and they add up to `PARALLEL_CYCLES` (`_collect` waits for them); else
-        here."""
+        estimate) where it is known): submitted to the process pool when there are several
+        and they add up to `PARALLEL_CYCLES` (`_collect` waits for them), layer after layer in
+        the order given (the order the caller will ask for them: a compile emits its layers
+        while the pool times the next ones), each layer's longest first; else here."""
         missing = {}
         for layer, tiling, *known in pairs:
             missing.setdefault((timing_key(layer), tiling), (layer, tiling, *known))
@@ -194,7 +196,9 @@ class CycleCost:
                                                              self.config)
                         for key, (layer, tiling, *known) in missing.items()}
             if sum(expected.values()) >= PARALLEL_CYCLES:
-                keys.sort(key=lambda key: -expected[key])
+                order = {layer_key: place for place, layer_key in
+                         enumerate(dict.fromkeys(key[0] for key in keys))}
+                keys.sort(key=lambda key: (order[key[0]], -expected[key]))
                 if self._submit(keys, [missing[key][:2] for key in keys]):
                     return
         for key in keys:
@@ -217,8 +221,12 @@ class CycleCost:
             return False
 
     def _collect(self, keys: list[tuple]) -> None:
-        """Wait for the timings of `keys` submitted to the pool (each timed here instead if
-        the pool broke)."""
+        """Wait for the timings of `keys` submitted to the pool; each is timed here instead if
+        the pool broke, or if the pool would first time other layers' tilings, a round for
+        each worker or more (`_stolen`)."""
+        for key in self._stolen(keys):
+            _, layer, tiling = self._pending.pop(key)
+            self._keep(key, time_tiling(self.config, layer, tiling))
         for key in keys:
             if key in self._pending:
                 future, layer, tiling = self._pending.pop(key)
@@ -228,6 +236,23 @@ class CycleCost:
                     self.workers = 1
                     cycles = time_tiling(self.config, layer, tiling)
                 self._keep(key, cycles)
+
+    def _stolen(self, keys: list[tuple]) -> Iterator[tuple]:
+        """Those of `keys` the pool has not started and gives up (cancelled, one at a time as
+        the caller takes them), where it would first start at least one other tiling per
+        worker (submitted before them and not asked for now: the timings of another layer,
+        which the caller asks for later, as when deciding a fusion needs the layers apart),
+        last first: this process times them rather than wait, while the pool's workers go on
+        in their order."""
+        wanted, ahead, late = set(keys), 0, []
+        for key, (future, _, _) in self._pending.items():
+            if future.running() or future.done():
+                continue
+            if key not in wanted:
+                ahead += 1
+            elif ahead >= self.workers:
+                late.append(key)
+        return (key for key in reversed(late) if self._pending[key][0].cancel())
 
     def _keep(self, key: tuple, cycles: int) -> None:
         self.cycles[key] = cycles

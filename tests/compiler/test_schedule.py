@@ -57,6 +57,35 @@ def test_parallel_timing_equals_serial_timing():
     assert parallel == [time_tiling(config, layer, tiling) for tiling in tilings]
 
 
+def test_a_layer_queued_behind_another_is_timed_here_with_the_pools_cycles(monkeypatch):
+    """Timings asked for while the pool has another layer's tilings to do before them (a
+    round for each worker or more) are taken back from the pool and timed in this process
+    (`CycleCost._stolen`), last first, with the cycles they have there; the pool's order and
+    the other layer's timings are unchanged."""
+    from vta.compiler import schedule
+    from vta.compiler.partition import partition
+    config = Config.preset("pynq")
+    first, second = (next(iter(partition(conv_graph(np.random.default_rng(0), c=64, o=64, h=h,
+                                                                w=h, k=3, pad=1), config)
+                                     .layers.values())) for h in (40, 32))
+    here = []
+    timed_here = schedule.time_tiling
+    monkeypatch.setattr(schedule, "time_tiling",
+                        lambda config, layer, tiling: here.append(layer) or timed_here(
+                            config, layer, tiling))
+    with schedule.CycleCost(config, workers=2) as cost:
+        cost.prefetch([first, second])
+        queued = [key[1] for key in cost._pending if key[0] == schedule.timing_key(second)]
+        tilings = [plan.tiling for plan, _ in cost.ranking(second)]
+        assert len(queued) == len(tilings) > 2
+        got = cost.times(second, tilings)
+        assert 0 < len(here) and here == [second] * len(here)
+        others = cost.times(first, [plan.tiling for plan, _ in cost.ranking(first)])
+    assert got == [timed_here(config, second, tiling) for tiling in tilings]
+    assert others == [timed_here(config, first, plan.tiling)
+                      for plan, _ in schedule.shortlisted(first, config)]
+
+
 def test_rankings_from_the_pool_equal_rankings_here(monkeypatch):
     """Layers ranked by the process pool get the plans and estimates ranked here, bound to
     the asking process's layers."""
