@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vta.isa import AluOp, VtaError
+from vta.isa import AluOp, Uop, VtaError, encode_uop, layouts
 from vta.runtime.kernels import HAZARD_WINDOW, KernelRecorder, UopKernel
 
 
@@ -185,8 +185,7 @@ def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: 
     nest = (tuple(dims), tuple(base), op, max_uops)
     kernels = _recorded.nests.get(nest)
     if kernels is None:
-        kernels = _recorded.nests[nest] = tuple(
-            _recorded.kernel(key, chosen, op) for key, chosen in _kernels(*nest))
+        kernels = _recorded.nests[nest] = _recorded.kernels(*nest)
     for kernel in kernels:
         stream.push_kernel(kernel)
     return len(kernels)
@@ -195,13 +194,57 @@ def emit(stream, dims: list[Dim], base: tuple[int, int, int], op: Op, max_uops: 
 class _Recorded:
     """The micro-kernels recorded for one config, shared by every stream (layers emit the same
     nests tile after tile, and the schedule search emits each layer many times): by kernel
-    key (one `UopKernel` per key, so that the uop cache finds it resident), and the kernels
-    of each loop nest `emit` was given."""
+    key (one `UopKernel` per key, so that the uop cache finds it resident), the kernels
+    of each loop nest `emit` was given, and those of each nest at base index 0, which the
+    nest at any other base moves there (`kernels`)."""
 
     def __init__(self, config=None):
         self.config = config
         self.keys: dict[tuple, UopKernel] = {}
         self.nests: dict[tuple, tuple[UopKernel, ...]] = {}
+        #: (dims, op, max_uops) -> each kernel at base 0 with its largest dst/src/wgt index,
+        #: or None where the nest cannot be moved (an index below 0, no hazard-free kernel)
+        self.at_zero: dict[tuple, list[tuple[UopKernel, tuple]] | None] = {}
+        if config is not None:
+            self.limits = tuple(field.maximum for field in layouts(config).uop.fields)
+
+    def kernels(self, dims: tuple[Dim, ...], base: tuple[int, int, int], op: Op,
+                max_uops: int) -> tuple[UopKernel, ...]:
+        """The kernels of a nest: those of the nest at base 0 moved by `base` (a micro-op's
+        indices are affine in the base, and so is its word while every index fits its field:
+        recorded once per nest, not once per base), else recorded here (with the errors that
+        name what does not fit)."""
+        nest = (dims, op, max_uops)
+        pieces = self.at_zero.get(nest, ())
+        if pieces == ():
+            pieces = self.at_zero[nest] = self._at_zero(dims, op, max_uops)
+        if op.unit == Unit.ALU:
+            base = (base[0], base[1], 0)        # an ALU micro-op has no weight index
+        if pieces is not None and min(base) >= 0 and all(
+                top + at <= limit for _, tops in pieces
+                for top, at, limit in zip(tops, base, self.limits)):
+            word = encode_uop(Uop(*base), self.config)
+            return tuple(self._moved(kernel, base, word) for kernel, _ in pieces)
+        return tuple(self.kernel(key, chosen, op) for key, chosen in _kernels(*nest[:1], base,
+                                                                               *nest[1:]))
+
+    def _at_zero(self, dims: tuple[Dim, ...], op: Op, max_uops: int
+                 ) -> list[tuple[UopKernel, tuple]] | None:
+        try:
+            chosen = _kernels(dims, (0, 0, 0), op, max_uops)
+        except VtaError:
+            return None
+        if any(choice.uops.min() < 0 for _, choice in chosen):
+            return None
+        return [(self.kernel(key, choice, op), tuple(choice.uops.max(axis=0).tolist()))
+                for key, choice in chosen]
+
+    def _moved(self, kernel: UopKernel, base: tuple[int, int, int], word: int) -> UopKernel:
+        key = (kernel.key, base)
+        known = self.keys.get(key)
+        if known is None:
+            known = self.keys[key] = kernel.moved(key, word)
+        return known
 
     def kernel(self, key: tuple, chosen: LoopChoice, op: Op) -> UopKernel:
         known = self.keys.get(key)

@@ -34,12 +34,12 @@ class Loop:
 
 
 class UopKernel:
-    """A recorded micro-kernel: micro-ops, up to two loops and the operation they share."""
+    """A recorded micro-kernel: micro-ops (their words), up to two loops and the operation
+    they share."""
 
-    def __init__(self, key, opcode: Opcode, uops: tuple[Uop, ...], words: np.ndarray,
-                 loops: tuple[Loop, ...], reset: bool, alu_opcode: AluOp | None,
-                 use_imm: bool, imm: int):
-        self.key, self.opcode, self.uops, self.words, self.loops = key, opcode, uops, words, loops
+    def __init__(self, key, opcode: Opcode, words: np.ndarray, loops: tuple[Loop, ...],
+                 reset: bool, alu_opcode: AluOp | None, use_imm: bool, imm: int):
+        self.key, self.opcode, self.words, self.loops = key, opcode, words, loops
         self.reset, self.alu_opcode, self.use_imm, self.imm = reset, alu_opcode, use_imm, imm
         #: the micro-ops' words: kernels that differ only in their loops or operation (ALU
         #: steps over the same tiles) share them in uop SRAM (`UopCache`)
@@ -48,15 +48,26 @@ class UopKernel:
         self._instructions: dict[int, LoopInstruction] = {0: self._instruction_at_zero()}
 
     def __len__(self) -> int:
-        return len(self.uops)
+        return len(self.words)
 
     def __repr__(self) -> str:
         return f"UopKernel({self.key!r}, {self.opcode.name}, {len(self)} uops, loops={self.loops})"
 
     def signature(self) -> tuple:
         """Everything that defines the kernel, for comparing two recordings."""
-        return (self.opcode, self.uops, self.loops, self.reset, self.alu_opcode, self.use_imm,
+        return (self.opcode, self.content, self.loops, self.reset, self.alu_opcode, self.use_imm,
                 self.imm)
+
+    def moved(self, key, word: int) -> UopKernel:
+        """This kernel (as `key`) over micro-ops whose indices are its own plus those of the
+        micro-op word `word`: the words add up, where the caller checked that every index's
+        sum fits its field (no carry into the next field)."""
+        kernel = object.__new__(UopKernel)
+        kernel.__dict__.update(self.__dict__)
+        kernel.key, kernel.words = key, self.words + np.uint32(word)
+        kernel.content = kernel.words.tobytes()
+        kernel._instructions = {0: self._instructions[0]}
+        return kernel
 
     def instruction(self, uop_bgn: int) -> LoopInstruction:
         """The GEMM or ALU instruction running this kernel from uop SRAM index `uop_bgn`.
@@ -179,8 +190,8 @@ class KernelRecorder:
             raise VtaError(f"{self._where}{len(self._uops)} micro-ops do not fit the micro-op "
                            f"buffer of {self.config.uop_depth}")
         opcode, reset, alu_opcode, use_imm, imm = self._mode
-        kernel = UopKernel(self.key, opcode, tuple(self._uops), np.array(self._words, np.uint32),
-                           tuple(self._loops), reset, alu_opcode, use_imm, imm)
+        kernel = UopKernel(self.key, opcode, np.array(self._words, np.uint32), tuple(self._loops),
+                           reset, alu_opcode, use_imm, imm)
         try:
             encode(kernel.instruction(0), self.config)
         except FieldRangeError:         # again, to name the kernel
