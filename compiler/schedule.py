@@ -114,15 +114,17 @@ class CycleCost:
 
     def _rank(self, layers: list[VtaLayer]) -> None:
         """Rank the layers not ranked yet: in the process pool when their tilings add up to
-        `PARALLEL_TILINGS` and it has no timings to do (the ranking would wait behind them)
-        (the pool's answers leave out the layer, bound again here)."""
+        `PARALLEL_TILINGS`, unless it has a timing to do for each worker (the ranking would
+        wait behind them while this process waits; it ranks them itself then). The pool's
+        answers leave out the layer, bound again here."""
         missing = {}
         for layer in layers:
             missing.setdefault(timing_key(layer), layer)
         for key, layer in list(missing.items()):
             if key in self._rankings or self._cached_ranking(key, layer):
                 del missing[key]
-        if len(missing) < 2 or self.workers < 2 or self._pending or sum(
+        busy = sum(not future.done() for future, _, _ in self._pending.values())
+        if len(missing) < 2 or self.workers < 2 or busy >= self.workers or sum(
                 _tilings(layer) for layer in missing.values()) < PARALLEL_TILINGS:
             return
         heads = self._map(_shortlist_in_worker,
