@@ -1,5 +1,5 @@
 """What a compiled model tells its user: where operators and MACs run (the placement report of
-`vta compile --report/--json`), top-k classes, labels."""
+`vta compile --report/--json`), top-k classes with their labels."""
 
 from __future__ import annotations
 
