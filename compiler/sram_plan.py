@@ -368,13 +368,18 @@ def candidates(layer: VtaLayer):
 def _extents(layer: VtaLayer):
     """(output channel blocks, rows, columns, input blocks) of every candidate tiling, in
     `candidates`' order."""
+    return itertools.product(*_axes(layer))
+
+
+def _axes(layer: VtaLayer) -> tuple[list[int], ...]:
+    """The chunk sizes tried along the output channel blocks, rows, columns and input blocks,
+    largest first."""
     height, width = layer.tiled_size
     dense = isinstance(layer, ConvLayer) and layer.mode == WeightMode.DENSE
     col_options = [width] if isinstance(layer, AddLayer) else \
         sorted({-(-width // k) for k in (1, 2, 4, 8, 16)}, reverse=True)
     in_block_options = sizes(layer.input.channel_blocks) if dense else [1]
-    return itertools.product(sizes(layer.output.channel_blocks), sizes(height), col_options,
-                             in_block_options)
+    return sizes(layer.output.channel_blocks), sizes(height), col_options, in_block_options
 
 
 def _options(layer: VtaLayer) -> list[tuple[int, bool]]:
@@ -419,5 +424,10 @@ def fitting_plans(layer: VtaLayer, config: Config) -> list[SramPlan]:
 
 
 def feasible(layer: VtaLayer, config: Config) -> bool:
-    """True when some tiling of `layer` fits the SRAMs."""
-    return any(plan_sram(layer, tiling, config).fits for tiling in candidates(layer))
+    """True when some tiling of `layer` fits the SRAMs: `candidates` tried in reverse order,
+    smallest first (the largest, which `candidates` gives first, mostly do not fit: a
+    partition checking every layer tried thousands before one that did)."""
+    smallest_first = itertools.product(*(axis[::-1] for axis in _axes(layer)))
+    options = _options(layer)[::-1]
+    return any(plan_sram(layer, Tiling(*extents, threads, resident), config).fits
+               for extents in smallest_first for threads, resident in options)

@@ -8,8 +8,9 @@ import pytest
 from backend_graphs import (add_graph, conv_graph, conv_pool_graph, dense_graph, pool_graph,
                             residual_graph)
 from vta.compiler.partition import partition
-from vta.compiler.sram_plan import PLANNED, fitting_plans
+from vta.compiler.sram_plan import PLANNED, feasible, fitting_plans
 from vta.compiler.tiling import Tile, halved, tiles
+from vta.fuzz.configs import CONFIGS as FUZZ_CONFIGS
 from vta.isa import Config, MemoryType
 
 PYNQ = Config.preset("pynq")
@@ -86,3 +87,19 @@ def test_halved_splits_blocks_then_rows_and_keeps_whole_accumulators():
     # halves of 1 × 2 outputs would spread their reduction over partial accumulators
     narrow = Tile(0, 0, 1, 0, 2, 0, 2)
     assert halved(narrow) == [narrow]
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_feasible_is_whether_some_tiling_fits(kind):
+    """`feasible` (which tries the tilings smallest first and stops at the first that fits)
+    says whether any tiling fits, as the plans of all of them that fit do — on buffers from
+    roomy to too small for most of these layers (the fuzzer's tiny config and smaller)."""
+    layers = list(partition(LAYERS[kind](np.random.default_rng(1)), PYNQ).layers.values())
+    answers = set()
+    for config in (PYNQ, TINY, FUZZ_CONFIGS["tiny"],
+                   FUZZ_CONFIGS["tiny"].replace(LOG_INP_BUFF_SIZE=9, LOG_ACC_BUFF_SIZE=9)):
+        for layer in layers:
+            answer = feasible(layer, config)
+            assert answer == bool(fitting_plans(layer, config)), (layer.name, config)
+            answers.add(answer)
+    assert True in answers
