@@ -215,9 +215,9 @@ class _Recorded:
         recorded once per nest, not once per base), else recorded here (with the errors that
         name what does not fit)."""
         nest = (dims, op, max_uops)
-        pieces = self.at_zero.get(nest, ())
-        if pieces == ():
-            pieces = self.at_zero[nest] = self._at_zero(dims, op, max_uops)
+        if nest not in self.at_zero:
+            self.at_zero[nest] = self._at_zero(dims, op, max_uops)
+        pieces = self.at_zero[nest]
         if op.unit == Unit.ALU:
             base = (base[0], base[1], 0)        # an ALU micro-op has no weight index
         if pieces is not None and min(base) >= 0 and all(
@@ -225,8 +225,8 @@ class _Recorded:
                 for top, at, limit in zip(tops, base, self.limits)):
             word = encode_uop(Uop(*base), self.config)
             return tuple(self._moved(kernel, base, word) for kernel, _ in pieces)
-        return tuple(self.kernel(key, chosen, op) for key, chosen in _kernels(*nest[:1], base,
-                                                                               *nest[1:]))
+        return tuple(self.kernel(key, chosen, op)
+                     for key, chosen in _kernels(dims, base, op, max_uops))
 
     def _at_zero(self, dims: tuple[Dim, ...], op: Op, max_uops: int
                  ) -> list[tuple[UopKernel, tuple]] | None:
