@@ -14,8 +14,10 @@ from vta.runtime.stream import CommandStream
 EMITTERS = {ConvLayer: ConvEmitter, MaxPoolLayer: MaxPoolEmitter, AddLayer: AddEmitter}
 
 
-def emit_layer(stream: CommandStream, plan: SramPlan, buffers: Buffers) -> int:
-    """Emit the plan's layer into `stream`; returns the number of GEMM/ALU instructions."""
+def emit_layer(stream: CommandStream, plan: SramPlan, buffers: Buffers,
+               replay: bool = False) -> int:
+    """Emit the plan's layer into `stream`; returns the number of GEMM/ALU instructions.
+    `replay`: each distinct tile emitted once (`tile_replay`; the same stream)."""
     emitter = EMITTERS[type(plan.layer)](stream, plan, buffers)
-    emitter.emit()
+    emitter.emit(replay)
     return emitter.instructions

@@ -119,6 +119,146 @@ class ConvEmitter(FusedPool, LayerEmitter):
         self.tile_bytes = {memory: config.elem_bytes(memory) * self.sub.factor(memory)
                            for memory in (MemoryType.INP, MemoryType.WGT)}
 
+    # -- tile replay (`tile_replay`) --------------------------------------------------------
+    def replay_anchors(self) -> dict | None:
+        """The anchors of a tile's offsets: in the input, the other operand's and the output's
+        layouts the tile's own place (its window's, its output's), in the weights, constants
+        and a shortcut's weights its first output block's; a fused pool's tiles (whose maxima
+        depend on where they lie) are not replayed."""
+        layer, buffers, sub = self.layer, self.buffers, self.sub
+        if layer.pool is not None:
+            return None
+        inp, wgt = sub.factor(MemoryType.INP), sub.factor(MemoryType.WGT)
+        x, output = layer.input, layer.output
+
+        def input_anchor(tile: Tile) -> int:
+            window = self.window(tile)
+            return x.tile_offset(tile.batch_block, self.chunks(tile)[0][0], window.first_row,
+                                 window.first_col)
+
+        def output_anchor(tile: Tile) -> int:
+            tile = output_tile(layer, tile)
+            return output.tile_offset(tile.batch_block, tile.first_block,
+                                      tile.first_row + output.halo[0],
+                                      tile.first_col + output.halo[1])
+
+        anchors = {buffers.inputs[0]: (input_anchor, inp),
+                   buffers.output: (output_anchor, sub.acc),
+                   buffers.identity: (_nowhere, wgt)}
+        if layer.residual is not None:
+            shortcut = layer.residual.shortcut
+            other = layer.residual.other if shortcut is None else shortcut.input
+
+            def other_anchor(tile: Tile) -> int:
+                window = operand_window(layer, tile)
+                return other.tile_offset(tile.batch_block,
+                                         tile.first_block if shortcut is None else 0,
+                                         window.first_row, window.first_col)
+
+            anchors[buffers.inputs[1]] = (other_anchor, inp)
+            if shortcut is not None:
+                anchors[buffers.shortcut_weights] = (
+                    lambda tile: tile.first_block * shortcut.in_blocks, wgt)
+        if buffers.weights is not None:
+            per_block = layer.taps * (x.channel_blocks if layer.mode == WeightMode.DENSE else 1)
+            anchors[buffers.weights] = (lambda tile: tile.first_block * per_block, wgt)
+        if buffers.constants is not None:
+            anchors[buffers.constants] = (lambda tile: tile.first_block,
+                                          sub.factor(MemoryType.ACC))
+        if buffers.bias_input is not None:
+            anchors[buffers.bias_input] = (_nowhere, inp)
+        if buffers.bias_weights is not None:
+            anchors[buffers.bias_weights] = (_nowhere, wgt)
+        return anchors
+
+    def replay_shape(self, tile: Tile) -> tuple:
+        """The tile's extents, its input window's and its other operand's (regions and
+        micro-kernels follow from them)."""
+        window = self.window(tile)
+        shape = (tile.blocks, tile.rows, tile.cols, tile.carried_rows, window.rows,
+                 window.pitch, window.origin)
+        if self.layer.residual is not None:
+            other = operand_window(self.layer, tile)
+            shape += (other.rows, other.pitch, other.origin)
+        return shape
+
+    def replay_weights(self, wgt: int, recorded: Tile, tile: Tile) -> int:
+        """The bias weights lie by output block, the resident weights by output block within
+        each reduction chunk's part (`resident_part`)."""
+        shift = tile.first_block - recorded.first_block
+        bias = self.plan.shared.get(Part.BIAS_WEIGHTS)
+        if not shift:
+            return wgt
+        if bias is not None and bias.offset <= wgt < bias.end:
+            return wgt + shift
+        if self.tiling.weights_resident and self.layer.mode != WeightMode.IDENTITY:
+            taps = self.layer.taps
+            for chunk in self.chunks(recorded):
+                count = chunk[1] if self.layer.mode == WeightMode.DENSE else 1
+                start = self.resident_part(recorded, chunk)
+                if start <= wgt < start + recorded.blocks * count * taps:
+                    return wgt + shift * count * taps
+        return wgt
+
+    def replay_key(self, tile: Tile, steps: list[tuple[int, int]], acc: int) -> tuple:
+        """The tile's shape and reduction steps (relative to the first); what it finds in the
+        slots it checks (their chunks relative to its first output and input blocks, None for
+        another tile's; whether its ACC slot `acc` holds its constants; which of its resident
+        weights are loaded); the pace (relative to its GEMM end: its times are sums of dyadic
+        fractions, exact in floating point, so that moving them changes no decision)."""
+        block, blocks, first = tile.first_block, tile.blocks, steps[0][0]
+        pace = self.pace
+        key = (self.replay_shape(tile), tuple((start - first, count) for start, count in steps),
+               tuple(sorted((slot, (k[2] - first, k[3]) if k[:2] == (block, blocks) else None)
+                            for slot, k in self.slot_weights.items())),
+               tuple(sorted((at, k[2] if k[:2] == (block, blocks) else None)
+                            for at, k in self.slot_shortcut.items())),
+               self.slot_constants.get(acc) == (block, blocks),
+               pace.load - pace.gemm, tuple(free - pace.gemm for free in pace.slots),
+               pace.step % len(pace.slots))
+        if self.tiling.weights_resident:
+            key += (tuple(self.resident_key(tile, chunk) in self.resident_parts
+                          for chunk in steps),)
+        return key
+
+    def replay_base(self) -> tuple[float, int, tuple]:
+        """The pace's GEMM end and step count, and what the slots hold."""
+        return (self.pace.gemm, self.pace.step, dict(self.slot_weights),
+                dict(self.slot_shortcut), dict(self.slot_constants))
+
+    def replay_changes(self, tile: Tile, base: tuple) -> tuple:
+        """The emitter's state after `tile`: the slots it loaded (their chunks relative to its
+        first output and input blocks), the pace relative to `base`, where the GEMM copies the
+        accumulators."""
+        block, first = tile.first_block, self.chunks(tile)[0][0]
+        gemm, steps, weights, shortcut, constants = base
+        pace = self.pace
+        return (tuple((slot, (k[0] - block, k[1], k[2] - first, k[3]))
+                      for slot, k in self.slot_weights.items() if weights.get(slot) != k),
+                tuple((at, (k[0] - block, *k[1:])) for at, k in self.slot_shortcut.items()
+                      if shortcut.get(at) != k),
+                tuple((slot, (k[0] - block, k[1])) for slot, k in self.slot_constants.items()
+                      if constants.get(slot) != k),
+                pace.load - gemm, pace.gemm - gemm, tuple(free - gemm for free in pace.slots),
+                pace.step - steps, self.copy_offset)
+
+    def replayed(self, tile: Tile, changes: tuple, base: tuple) -> None:
+        block, first = tile.first_block, self.chunks(tile)[0][0]
+        weights, shortcut, constants, load, gemm, slots, steps, self.copy_offset = changes
+        for slot, (output, blocks, start, count) in weights:
+            self.slot_weights[slot] = (output + block, blocks, start + first, count)
+        for at, (output, blocks, part) in shortcut:
+            self.slot_shortcut[at] = (output + block, blocks, part)
+        for slot, (output, blocks) in constants:
+            self.slot_constants[slot] = (output + block, blocks)
+        pace = self.pace
+        pace.load, pace.gemm = base[0] + load, base[0] + gemm
+        pace.slots = [base[0] + free for free in slots]
+        pace.step = base[1] + steps
+        if self.tiling.weights_resident:
+            self.resident_parts.update(self.resident_key(tile, chunk)
+                                       for chunk in self.chunks(tile))
+
     @property
     def epilogue_beside_last_chunk(self) -> bool:
         """With a fused pool: the epilogue (the pool's MAXes and the requantization of the
@@ -388,6 +528,10 @@ class ConvEmitter(FusedPool, LayerEmitter):
         out_blocks = layer.weight_tiles // (layer.input.channel_blocks * layer.taps)
         return shared + (first * out_blocks + tile.first_block * count) * layer.taps
 
+    def resident_key(self, tile: Tile, chunk: tuple[int, int]) -> tuple[int, int]:
+        """The part of the resident weights that `chunk` of `tile` reads (`load_resident`)."""
+        return tile.first_block, chunk[0] if self.layer.mode == WeightMode.DENSE else 0
+
     def load_resident(self, tile: Tile, chunk: tuple[int, int]) -> None:
         """Load the part of the resident weights that `chunk` of `tile` reads, the first time
         a tile needs it: the weights come in with the first tiles' chunks (each part once per
@@ -395,7 +539,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
         the layer's first GEMM (a layer of one or a few tiles, e.g. a 7×7 1×1 convolution,
         would otherwise wait for its whole weight tensor)."""
         layer = self.layer
-        key = (tile.first_block, chunk[0] if layer.mode == WeightMode.DENSE else 0)
+        key = self.resident_key(tile, chunk)
         if key in self.resident_parts:
             return
         self.resident_parts.add(key)
@@ -590,3 +734,8 @@ class ConvEmitter(FusedPool, LayerEmitter):
                     Dim(tile.rows, up_rows * width, 0), Dim(tile.cols, up_cols, 0)]
             self.kernel(dims, (placed.at(Part.ACCUMULATORS) + phase.row * width + phase.col,
                                constants + phase.bias.index * tile.blocks, 0), uk.alu(AluOp.ADD))
+
+
+def _nowhere(tile: Tile) -> int:
+    """The anchor of a buffer every tile reads from its start."""
+    return 0

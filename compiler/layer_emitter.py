@@ -21,6 +21,7 @@ from vta.compiler.layers import Imm, Reg, Step
 from vta.compiler.packing import ActLayout
 from vta.compiler.subtiles import SubTiles
 from vta.compiler.sram_plan import SramPlan
+from vta.compiler.tile_replay import FINISHED, TileJournal
 from vta.compiler.tiling import (Part, Region, Tile, Window, input_window, output_tile,
                                  reduction_chunks, tiles)
 from vta.compiler.uop_kernels import Dim
@@ -105,10 +106,25 @@ class LayerEmitter(ABC):
         self.sub = SubTiles.of(stream.config)
         self.carried = None                        # emits the carried kernels due so far
         self.spread = 1.0                          # carried executions per GEMM execution
+        self.journal: TileJournal | None = None    # while emitting with tile replay
         self._chunks: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._windows: dict[Tile, Window] = {}
 
-    def emit(self) -> None:
+    def emit(self, replay: bool = False) -> None:
+        """Emit the layer; with `replay` (for timing), each distinct tile's commands once
+        (`tile_replay`), where the kind supports it (`replay_anchors`)."""
+        anchors = self.replay_anchors() if replay else None
+        journal = None if anchors is None else TileJournal(self.stream, anchors)
+        if journal is None:
+            self._emit(None)
+            return
+        stream, self.stream, self.journal = self.stream, journal, journal
+        try:
+            self._emit(journal)
+        finally:
+            self.stream, self.journal = stream, None
+
+    def _emit(self, journal: TileJournal | None) -> None:
         threads = self.tiling.threads
         work = [(tile, self.chunks(tile)) for tile in self.run_tiles()]
         total_steps = sum(len(steps) for _, steps in work)
@@ -127,12 +143,23 @@ class LayerEmitter(ABC):
         config = stream.config
         store_beats = -(-config.elem_bytes(MemoryType.OUT) * self.sub.acc // config.bus_bytes)
 
+        def push_if(condition: bool, tag, src: Module, dst: Module, after=None) -> None:
+            """`stream.dep_push` where `condition` holds (a tile's replay asks `condition`
+            again, by `tag`: `replay_conditions`)."""
+            if journal is not None:
+                journal.dep_push_if(condition, tag, src, dst, after)
+            elif condition:
+                stream.dep_push(src, dst, after)
+
         def finish(placed: Placed, index: int) -> None:
+            if journal is not None:
+                journal.stored = placed.tile
             stream.dep_push(COMPUTE, STORE)
             stream.dep_pop(COMPUTE, STORE)
             self.store(placed)
-            if index + acc_slots < len(work):
-                stream.dep_push(STORE, COMPUTE)
+            # the ACC slot's next tile waits for it
+            push_if(index + acc_slots < len(work), (FINISHED, placed.tile is tile), STORE,
+                    COMPUTE)
 
         def emit_carried(budget: float | None) -> None:
             """Emit the carried kernels, in order, while the executions emitted stay within
@@ -163,7 +190,85 @@ class LayerEmitter(ABC):
         self.carried = lambda: middle(last=False) if carry.placed is not None else None
         tile_gemm = 0
 
+        def replay_key(index: int, tile: Tile, steps: list) -> tuple:
+            """What the commands of the tile at `index` depend on (`TileJournal`), but where
+            it lies: the emitter's (`replay_key`) and the loop's state."""
+            acc = self.plan.slot(MemoryType.ACC, index)
+            carried = carry.placed
+            return (self.replay_key(tile, steps, acc), acc, index >= acc_slots,
+                    step % threads, min(step, threads),
+                    None if carried is None else (self.replay_shape(carried.tile), carried.acc,
+                                                  len(carry.kernels), carry.spent, carry.total),
+                    tile_gemm, self.gemm_executions)
+
+        def replayed(recording, index: int, tile: Tile, steps: list, before) -> None:
+            """Send the stream the recorded commands for the tile at `index` and take on the
+            state they leave."""
+            nonlocal tile_gemm
+            carried = carry.placed
+            first_step = step
+
+            def condition(tag) -> bool:
+                """`push_if`'s condition for this tile (`tag`: a step's number, or whether
+                the stored tile is this one)."""
+                if type(tag) is int:
+                    return first_step + tag + threads < total_steps
+                return (index if tag[1] else carry.index) + acc_slots < len(work)
+
+            recorded_tile = recording.tile
+
+            def moved(dims, base, op) -> bool:
+                """Push a recorded GEMM nest whose weights lie by the tile (`replay_weights`)
+                at this tile's; whether it did."""
+                wgt = self.replay_weights(base[2], recorded_tile, tile)
+                if wgt == base[2]:
+                    return False
+                self.push_nest(dims, (base[0], base[1], wgt), op)
+                return True
+
+            factor = self.sub.factor(MemoryType.WGT)
+
+            def weights(sram: int) -> int:
+                """A recorded WGT load's SRAM entry for this tile (`replay_weights`)."""
+                return self.replay_weights(sram // factor, recorded_tile, tile) * factor
+
+            same = tile.first_block == recorded_tile.first_block
+            produced = journal.replay(recording, tile, None if carried is None else carried.tile,
+                                      condition, None if same else moved,
+                                      None if same else weights)
+            (count, self.gemm_executions, tile_gemm, self.spread, last_gemm, after,
+             changes) = recording.state
+            self.instructions += count
+            if last_gemm is not None:
+                self.last_gemm = produced[last_gemm]
+            if after is None:
+                carry.placed = None
+            else:
+                kernels, carry.spent, carry.total, regions, acc = after
+                carry.kernels = deque(kernels)
+                carry.placed, carry.index = Placed(tile, regions, acc), index
+            self.replayed(tile, changes, before)
+
+        def keep(key: tuple, tile: Tile, before, counted: int) -> None:
+            """Keep the commands of `tile` for `key`, and the state they leave."""
+            last_gemm = journal.position(self.last_gemm)
+            after = None if carry.placed is None else (
+                tuple(carry.kernels), carry.spent, carry.total, carry.placed.regions,
+                carry.placed.acc)
+            journal.end(key, (self.instructions - counted, self.gemm_executions, tile_gemm,
+                              self.spread, last_gemm, after,
+                              self.replay_changes(tile, before)))
+
         for index, (tile, steps) in enumerate(work):
+            if journal is not None:
+                key, before = replay_key(index, tile, steps), self.replay_base()
+                recording = journal.recordings.get(key)
+                if recording is not None:
+                    replayed(recording, index, tile, steps, before)
+                    step += len(steps)
+                    continue
+                journal.begin(tile, None if carry.placed is None else carry.placed.tile)
+                counted = self.instructions
             placed = Placed(tile, self.plan.regions(tile), self.plan.slot(MemoryType.ACC, index))
             if index >= acc_slots:
                 if carry.placed is not None and 4 * carry.total >= 5 * self.gemm_executions:
@@ -197,11 +302,11 @@ class LayerEmitter(ABC):
                     stream.dep_pop(LOAD, COMPUTE)
                     self.compute(at_step, chunk, middle if inside and part is parts[-1]
                                  else None, part=part)
-                if step + threads < total_steps:
-                    # The slot is free once the step's last GEMM is done: the token goes with
-                    # that GEMM, not with carried ALU kernels after it (they would wait for it).
-                    stream.dep_push(COMPUTE, LOAD, self.last_gemm
-                                    if self.last_gemm >= step_start else None)
+                # The slot is free once the step's last GEMM is done: the token goes with that
+                # GEMM, not with carried ALU kernels after it (they would wait for it); for
+                # the step that reuses the slot, if any.
+                push_if(step + threads < total_steps, number, COMPUTE, LOAD,
+                        self.last_gemm if self.last_gemm >= step_start else None)
                 if carry.placed is not None:
                     # the rest before the last chunk, or with `epilogue_beside_last_chunk`
                     # after it
@@ -230,8 +335,44 @@ class LayerEmitter(ABC):
             else:
                 self.epilogue(placed)
                 finish(placed, index)
+            if journal is not None:
+                keep(key, tile, before, counted)
         middle(last=True)
         self.carried = None
+
+    # -- tile replay (`tile_replay`) --------------------------------------------------------
+    def replay_anchors(self) -> dict | None:
+        """For each DRAM buffer a tile's commands address: the function of a tile that gives
+        the anchor its offsets are recorded against (in this emitter's units), and the stream's
+        units per one of them; None where the kind's tiles are not replayed."""
+        return None
+
+    def replay_shape(self, tile: Tile) -> tuple:
+        """What of a tile (not where it lies) its commands depend on."""
+        raise NotImplementedError
+
+    def replay_key(self, tile: Tile, steps: list[tuple[int, int]], acc: int) -> tuple:
+        """What the commands of `tile` (its reduction `steps`, its ACC slot `acc`) depend on,
+        but where it lies and the loop's own state: its shape and the emitter's state relative
+        to it."""
+        raise NotImplementedError
+
+    def replay_weights(self, wgt: int, recorded: Tile, tile: Tile) -> int:
+        """Where WGT entry `wgt` that `recorded` read lies for `tile` (its shape and state
+        `recorded`'s): the same, but where weights lie by the tile's output blocks."""
+        return wgt
+
+    def replay_base(self):
+        """The emitter's state before a tile, that `replay_changes` is relative to."""
+        raise NotImplementedError
+
+    def replay_changes(self, tile: Tile, base) -> tuple:
+        """What `tile` changed of the emitter's state, relative to the tile and to `base`."""
+        raise NotImplementedError
+
+    def replayed(self, tile: Tile, changes: tuple, base) -> None:
+        """Make the changes of a replayed `tile` (`replay_changes`, from `base`)."""
+        raise NotImplementedError
 
     #: Whether a carried epilogue's rest comes after the last reduction chunk of a tile of
     #: several (so that it runs beside every chunk) rather than before it.
@@ -277,12 +418,18 @@ class LayerEmitter(ABC):
             return
         if op.unit == uk.Unit.GEMM:
             self.gemm_executions += _executions(dims)
-        dims, base = self.sub.kernel_dims(dims, base, op)
-        self.instructions += uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
+        if self.journal is not None:
+            self.journal.nest(dims, base, op)
+        self.instructions += self.push_nest(dims, base, op)
         if op.unit == uk.Unit.GEMM:
             self.last_gemm = len(self.stream.queue.instructions) - 1
             if self.carried is not None:
                 self.carried()
+
+    def push_nest(self, dims: list[Dim], base: tuple[int, int, int], op: uk.Op) -> int:
+        """Push the kernels of a loop nest over tiles of the activation block; their count."""
+        dims, base = self.sub.kernel_dims(dims, base, op)
+        return uk.emit(self.stream, dims, base, op, self.plan.kernel_uops)
 
     def dma_load(self, buffer: Buffer, memory: MemoryType, *, sram: int, offset: int = 0,
                  x_size: int, y_size: int = 1, x_stride: int | None = None) -> None:

@@ -369,15 +369,17 @@ def _collector_paused(function):
 @_collector_paused
 def time_tiling(config: Config, layer: VtaLayer, tiling: Tiling) -> int:
     """Cycles of `layer` under `tiling` on the cycle model, emitted on a scratch device."""
-    return CycleModel(config).run_image(scratch_image(config, layer, tiling,
-                                                      decoded=False)).cycles
+    return CycleModel(config).run_image(scratch_image(config, layer, tiling, decoded=False,
+                                                      replay=True)).cycles
 
 
-def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool = True):
+def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool = True,
+                  replay: bool = False):
     """The program image of `layer` under `tiling`, emitted on a scratch device whose buffers
     have the layer's sizes, the output the one it stores (a fused pool's; no data: timing and
     counters need none). `decoded`: its `program` the instructions as built
-    (`CommandStream.build`), else decoded from DRAM when first read."""
+    (`CommandStream.build`), else decoded from DRAM when first read. `replay`: emitted a
+    distinct tile at a time (`tile_replay`), the same image."""
     device = Device(config, "functional", memory_bytes=SCRATCH_MEMORY_BYTES)
     sub = SubTiles.of(config)
     inputs = [layer.a, layer.b] if isinstance(layer, AddLayer) else [layer.input]
@@ -401,7 +403,7 @@ def scratch_image(config: Config, layer: VtaLayer, tiling: Tiling, decoded: bool
                       device.alloc(config.elem_bytes(MemoryType.WGT) * sub.wgt), bias_weights,
                       device.alloc(config.elem_bytes(MemoryType.INP) * sub.inp), shortcut_weights)
     stream = CommandStream(device)
-    emit_layer(stream, plan_sram(layer, tiling, config), buffers)
+    emit_layer(stream, plan_sram(layer, tiling, config), buffers, replay)
     return stream.build(decoded=decoded)
 
 
