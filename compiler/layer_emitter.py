@@ -291,7 +291,7 @@ class LayerEmitter(ABC):
                                  self.plan.slot(MemoryType.WGT, step))
                 if step >= threads:
                     stream.dep_pop(COMPUTE, LOAD)
-                step_start = len(stream.queue.instructions)
+                step_start = len(stream.queue)
                 inside = len(steps) == 1 and carry.placed is not None
                 # A step may come in parts (`parts`), each loaded and then computed, so that
                 # its GEMMs start when the first part's operands are in.
@@ -422,7 +422,7 @@ class LayerEmitter(ABC):
             self.journal.nest(dims, base, op)
         self.instructions += self.push_nest(dims, base, op)
         if op.unit == uk.Unit.GEMM:
-            self.last_gemm = len(self.stream.queue.instructions) - 1
+            self.last_gemm = len(self.stream.queue) - 1
             if self.carried is not None:
                 self.carried()
 

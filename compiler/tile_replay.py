@@ -113,7 +113,7 @@ class TileJournal:
     def push_kernel(self, kernel) -> None:
         self.stream.push_kernel(kernel)
         if self.ops is not None:
-            self.kernels[len(self.queue.instructions) - 1] = len(self.ops)
+            self.kernels[len(self.queue) - 1] = len(self.ops)
             self.ops.append((KERNEL, kernel))
             self._nest[4] += 1
 
@@ -155,7 +155,7 @@ class TileJournal:
         index of each kernel's instruction, by its place among the commands (of a nest pushed
         again, its last)."""
         stream, anchors = self.stream, self.anchors
-        instructions = self.queue.instructions
+        queue = self.queue
         produced: dict[int, int] = {}
         shifts: dict[tuple, int] = {}
         ops, position = recording.ops, 0
@@ -166,10 +166,10 @@ class TileJournal:
             if code == NEST:
                 if op[5] and moved is not None and moved(op[1], op[2], op[3]):
                     position += op[4]
-                    produced[position - 1] = len(instructions) - 1
+                    produced[position - 1] = len(queue) - 1
             elif code == KERNEL:
                 stream.push_kernel(op[1])
-                produced[position - 1] = len(instructions) - 1
+                produced[position - 1] = len(queue) - 1
             elif code == LOAD or code == STORE:
                 _, buffer_id, which, sram, offset, x_size, y_size, x_stride = op
                 own = code == LOAD or which

@@ -5,9 +5,12 @@ a push is set on the last instruction when it belongs to the pushing module, and
 
 from __future__ import annotations
 
+import dataclasses
+
 from vta.isa import (INSN_BYTES, Config, FieldRangeError, Instruction, Load, MemoryType, Module,
-                     Store, VtaError, encode)
-from vta.isa.layout import DEP_FLAG_BITS
+                     Opcode, Store, VtaError, decode, encode, layouts)
+from vta.isa.layout import DEP_FLAG_BITS, OPCODE_BITS
+from vta.isa.opcodes import module_of as opcode_module
 
 
 def module_of(insn: Instruction) -> Module | None:
@@ -55,78 +58,115 @@ def describe(insn: Instruction) -> str:
 
 
 class InstructionQueue:
-    """An ordered list of instructions plus the pending pops of each module."""
+    """An ordered list of instructions plus the pending pops of each module. The queue keeps
+    each instruction's bytes (`encoded`) and module; the instruction objects
+    (`instructions`) are decoded from the bytes when asked for, where the queue made or
+    changed them (a transfer, flags folded in), so that building a stream makes no object per
+    instruction."""
 
     def __init__(self, config: Config):
         self.config = config
-        self.instructions: list[Instruction] = []
-        self.encoded: list[bytes] = []  # the 16 bytes of each instruction, kept in step
-        #: by instruction object: it and its bytes (a stream appends its kernels' instructions
-        #: again and again; the object is kept so that its id is not reused)
-        self._encodings: dict[int, tuple[Instruction, bytes]] = {}
-        #: by (instruction object, pops folded in): it and its copy with them (the same
-        #: instructions get the same pops folded in again and again)
-        self._variants: dict[tuple, tuple[Instruction, Instruction]] = {}
+        self.encoded: list[bytes] = []  # the 16 bytes of each instruction
+        #: each instruction's module for folding a push (`module_of`)
+        self._modules: list[Module | None] = []
+        #: each instruction object, None until decoded where the queue made or changed it
+        self._objects: list[Instruction | None] = []
+        self._undecoded: list[int] = []
+        #: by instruction object: it, its bytes and module (a stream appends its kernels'
+        #: instructions again and again; the object is kept so that its id is not reused)
+        self._encodings: dict[int, tuple[Instruction, int, Module | None, Module]] = {}
         #: by module and flags: a NOP and its bytes
         self._noops: dict[tuple, tuple[Instruction, bytes]] = {}
         self._pending_pop_prev = {module: False for module in Module}
         self._pending_pop_next = {module: False for module in Module}
 
     def __len__(self) -> int:
-        return len(self.instructions)
+        return len(self.encoded)
+
+    @property
+    def instructions(self) -> list[Instruction]:
+        """The instructions, decoded from their bytes where the queue made or changed them."""
+        objects = self._objects
+        for index in self._undecoded:
+            objects[index] = decode(self.encoded[index], self.config)
+        self._undecoded.clear()
+        return objects
 
     # -- creation -----------------------------------------------------------------------------
+    def _pops(self, module: Module) -> int:
+        """The bits of the pending pops of `module`, which the next instruction takes."""
+        pop_prev, pop_next = self._pending_pop_prev[module], self._pending_pop_next[module]
+        if not (pop_prev or pop_next):
+            return 0
+        self._pending_pop_prev[module] = self._pending_pop_next[module] = False
+        return _POP_PREV * pop_prev | _POP_NEXT * pop_next
+
     def append(self, insn: Instruction) -> int:
         """Append `insn` with the pending pops of its module folded in; its index.
         Every field is checked against its width here (FieldRangeError naming it); an
         instruction object appended again is encoded once."""
-        module = insn.module
-        pop_prev, pop_next = self._pending_pop_prev[module], self._pending_pop_next[module]
-        if pop_prev or pop_next:
-            self._pending_pop_prev[module] = self._pending_pop_next[module] = False
-            if (pop_prev and not insn.pop_prev_dep) or (pop_next and not insn.pop_next_dep):
-                insn = self._variant(insn, insn.pop_prev_dep or pop_prev,
-                                     insn.pop_next_dep or pop_next)
-        index = len(self.instructions)
+        index = len(self.encoded)
         known = self._encodings.get(id(insn))
         if known is None:
-            known = self._encodings[id(insn)] = insn, self._encode(insn, index)
-        self.encoded.append(known[1])
-        self.instructions.append(insn)
+            known = self._encodings[id(insn)] = (
+                insn, int.from_bytes(self._encode(insn, index), "little"), module_of(insn),
+                insn.module)
+        _, word, module, fetched_by = known
+        pops = self._pops(fetched_by)
+        if pops and word | pops != word:
+            self._undecoded.append(index)
+            insn = None
+        self.encoded.append((word | pops).to_bytes(INSN_BYTES, "little"))
+        self._modules.append(module)
+        self._objects.append(insn)
         return index
 
     def append_new(self, cls: type[Instruction], **fields) -> int:
         """Append a new ``cls(**fields)`` with the pending pops of its module among its flags;
-        its index. For an instruction made for one use (a transfer): made and encoded once,
-        without `append`'s copies and caches."""
-        insn = cls(**fields)
-        module = insn.module
-        pop_prev, pop_next = self._pending_pop_prev[module], self._pending_pop_next[module]
-        if pop_prev or pop_next:
-            self._pending_pop_prev[module] = self._pending_pop_next[module] = False
-            values = insn.__dict__              # set in place: no one else holds the object
-            values["pop_prev_dep"] = values["pop_prev_dep"] or pop_prev
-            values["pop_next_dep"] = values["pop_next_dep"] or pop_next
-        index = len(self.instructions)
-        self.encoded.append(self._encode(insn, index))
-        self.instructions.append(insn)
+        its index. For an instruction made for one use (a transfer): packed from `fields`
+        (none of its flags), the object decoded only when asked for."""
+        index = len(self.encoded)
+        pack = _transfer_packer(cls, tuple(fields), self.config)
+        try:
+            word = pack(fields)
+        except FieldRangeError as error:
+            raise FieldRangeError(f"instruction {index} ({describe(cls(**fields))}): "
+                                  f"{error}") from None
+        if cls is Store:
+            module = Module.STORE
+        else:
+            module = opcode_module(cls.opcode, fields.get("memory_type", MemoryType.INP))
+        word |= self._pops(module)
+        self.encoded.append(word.to_bytes(INSN_BYTES, "little"))
+        self._modules.append(None if cls is Load and not fields.get("x_size") else module)
+        self._objects.append(None)
+        self._undecoded.append(index)
         return index
-
-    def _variant(self, insn: Instruction, pop_prev_dep, pop_next_dep) -> Instruction:
-        """`insn` with these pop flags, one object per instruction object and flags (which
-        `append` then encodes once)."""
-        key = (id(insn), pop_prev_dep, pop_next_dep)
-        known = self._variants.get(key)
-        if known is None:
-            known = self._variants[key] = insn, insn.replace(pop_prev_dep=pop_prev_dep,
-                                                              pop_next_dep=pop_next_dep)
-        return known[1]
 
     def replace(self, index: int, **fields) -> None:
         """Change fields of an instruction already in the queue (checked again)."""
-        insn = self.instructions[index].replace(**fields)
+        insn = self._objects[index] or decode(self.encoded[index], self.config)
+        insn = insn.replace(**fields)
         self.encoded[index] = self._encode(insn, index)
-        self.instructions[index] = insn
+        self._objects[index] = insn
+        self._modules[index] = module_of(insn)
+
+    def set_field(self, index: int, name: str, value: int) -> None:
+        """Set field `name` of the instruction at `index` to `value` in its bytes (checked
+        against the field's width)."""
+        word = int.from_bytes(self.encoded[index], "little")
+        field = layouts(self.config).for_opcode(Opcode(word & OPCODE_MASK))[name]
+        try:
+            field.check(value)
+        except FieldRangeError as error:
+            insn = self._objects[index] or decode(self.encoded[index], self.config)
+            raise FieldRangeError(f"instruction {index} ({describe(insn)}): {error}") from None
+        mask = ((1 << field.width) - 1) << field.lsb
+        word = word & ~mask | (value << field.lsb) & mask
+        self.encoded[index] = word.to_bytes(INSN_BYTES, "little")
+        if self._objects[index] is not None:
+            self._objects[index] = None
+            self._undecoded.append(index)
 
     def _encode(self, insn: Instruction, index: int) -> bytes:
         try:
@@ -152,9 +192,10 @@ class InstructionQueue:
                 noop = Load(memory_type=MemoryType.INP if module == Module.LOAD
                             else MemoryType.UOP, **flags)
             known = self._noops[key] = noop, encode(
-                noop, self.config, f"instruction {len(self.instructions)} (NOP): ")
+                noop, self.config, f"instruction {len(self.encoded)} (NOP): ")
         self.encoded.append(known[1])
-        self.instructions.append(known[0])
+        self._modules.append(module_of(known[0]))
+        self._objects.append(known[0])
 
     # -- dependency tokens --------------------------------------------------------------------
     def dep_pop(self, src: Module | int, dst: Module | int) -> None:
@@ -172,27 +213,27 @@ class InstructionQueue:
         uses what the token frees)."""
         src, dst, flag = _check_edge(src, dst, "dep_push")
         self.commit_pending_pops(src)
-        if after is not None:
-            later = (insn for insn in self.instructions[after:] if module_of(insn) == src)
-            if module_of(self.instructions[after]) == src and not any(
-                    getattr(insn, flag) for insn in later):
-                self._set_flag(after, flag)
-                return
-        if self.instructions:
-            last = self.instructions[-1]
-            if module_of(last) == src and not getattr(last, flag):
-                self._set_flag(len(self.instructions) - 1, flag)
-                return
+        bit, modules, encoded = DEP_FLAG_BITS[flag], self._modules, self.encoded
+        if after is not None and modules[after] == src and not any(
+                modules[index] == src and int.from_bytes(encoded[index], "little") & bit
+                for index in range(after, len(encoded))):
+            self._set_flag(after, bit)
+            return
+        if encoded and modules[-1] == src and not int.from_bytes(encoded[-1], "little") & bit:
+            self._set_flag(len(encoded) - 1, bit)
+            return
         if src < dst:
             self.push_noop(src, push_next=True)
         else:
             self.push_noop(src, push_prev=True)
 
-    def _set_flag(self, index: int, flag: str) -> None:
-        """Set dependency flag `flag` of the instruction at `index` (its bit in the encoding)."""
-        self.instructions[index] = self.instructions[index].replace(**{flag: True})
-        word = int.from_bytes(self.encoded[index], "little") | DEP_FLAG_BITS[flag]
+    def _set_flag(self, index: int, bit: int) -> None:
+        """Set the dependency flag `bit` of the instruction at `index` (in its encoding)."""
+        word = int.from_bytes(self.encoded[index], "little") | bit
         self.encoded[index] = word.to_bytes(INSN_BYTES, "little")
+        if self._objects[index] is not None:
+            self._objects[index] = None
+            self._undecoded.append(index)
 
     def commit_pending_pops(self, module: Module | int) -> None:
         """Turn pending pops of `module` into a NOP now (``CommitPendingPop``)."""
@@ -202,3 +243,28 @@ class InstructionQueue:
             self.push_noop(module, pop_prev=self._pending_pop_prev[module],
                            pop_next=self._pending_pop_next[module])
             self._pending_pop_prev[module] = self._pending_pop_next[module] = False
+
+
+_POP_PREV, _POP_NEXT = DEP_FLAG_BITS["pop_prev_dep"], DEP_FLAG_BITS["pop_next_dep"]
+#: the opcode's bits, the lowest of every instruction
+OPCODE_MASK = (1 << OPCODE_BITS) - 1
+
+
+def _transfer_packer(cls: type[Instruction], names: tuple[str, ...], config: Config):
+    """A function from the fields `names` of a new `cls` (the others at their defaults) to its
+    word (`Layout.packer`; kept per class and names for the last config)."""
+    if _transfer_packers[0] is not config:
+        _transfer_packers[:] = [config, {}]
+    key = (cls, names)
+    pack = _transfer_packers[1].get(key)
+    if pack is None:
+        constants = (("opcode", int(cls.opcode)),) + tuple(
+            (field.name, int(field.default)) for field in dataclasses.fields(cls)
+            if field.name not in names and field.default)
+        pack = _transfer_packers[1][key] = layouts(config).for_opcode(cls.opcode).packer(
+            names, constants)
+    return pack
+
+
+#: [config, {(instruction class, field names): packer}] of the last config
+_transfer_packers: list = [None, {}]

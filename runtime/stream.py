@@ -205,7 +205,7 @@ class CommandStream:
             self._uop_buffer.copy_in(np.concatenate(self._uop_words))
         uop_base = self._uop_buffer.phys_addr // uop_bytes
         for index, offset in self._uop_fixups:
-            self.queue.replace(index, dram_base=uop_base + offset)
+            self.queue.set_field(index, "dram_base", uop_base + offset)
         stream = self.queue.stream_bytes()
         self._insn_buffer = self._staging(self._insn_buffer, len(stream))
         self._insn_buffer.copy_in(np.frombuffer(stream, np.uint8))
