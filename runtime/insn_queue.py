@@ -121,6 +121,26 @@ class InstructionQueue:
         self._objects.append(insn)
         return index
 
+    def append_kernel(self, kernel, uop_bgn: int) -> int:
+        """Append the GEMM or ALU instruction running micro-kernel `kernel` (`UopKernel`)
+        from uop SRAM index `uop_bgn`, with the compute module's pending pops folded in; its
+        index. Its encoding is kept by the kernel."""
+        index = len(self.encoded)
+        known = kernel.encodings.get(uop_bgn)
+        if known is None:
+            insn = kernel.instruction(uop_bgn)
+            known = kernel.encodings[uop_bgn] = (
+                insn, int.from_bytes(self._encode(insn, index), "little"))
+        insn, word = known
+        pops = self._pops(Module.COMPUTE)
+        if pops and word | pops != word:
+            self._undecoded.append(index)
+            insn = None
+        self.encoded.append((word | pops).to_bytes(INSN_BYTES, "little"))
+        self._modules.append(Module.COMPUTE)
+        self._objects.append(insn)
+        return index
+
     def append_new(self, cls: type[Instruction], **fields) -> int:
         """Append a new ``cls(**fields)`` with the pending pops of its module among its flags;
         its index. For an instruction made for one use (a transfer): packed from `fields`

@@ -46,6 +46,9 @@ class UopKernel:
         self.content: bytes = words.tobytes()
         #: by uop_bgn: the instruction running the kernel from there
         self._instructions: dict[int, LoopInstruction] = {0: self._instruction_at_zero()}
+        #: by uop_bgn: that instruction and its encoded word (`InstructionQueue.append_kernel`;
+        #: shared with the kernels `moved` from this one, whose instructions are the same)
+        self.encodings: dict[int, tuple[LoopInstruction, int]] = {}
 
     def __len__(self) -> int:
         return len(self.words)
@@ -67,6 +70,7 @@ class UopKernel:
         kernel.key, kernel.words = key, self.words + np.uint32(word)
         kernel.content = kernel.words.tobytes()
         kernel._instructions = {0: self._instructions[0]}
+        kernel.encodings = self.encodings
         return kernel
 
     def instruction(self, uop_bgn: int) -> LoopInstruction:

@@ -153,7 +153,7 @@ class CommandStream:
             index = self.queue.append_new(Load, memory_type=MemoryType.UOP, sram_base=uop_bgn,
                                           y_size=1, x_size=len(kernel), x_stride=len(kernel))
             self._uop_fixups.append((index, self._stage_uops(kernel)))
-        self.queue.append(kernel.instruction(uop_bgn))
+        self.queue.append_kernel(kernel, uop_bgn)
 
     def _stage_uops(self, kernel: UopKernel) -> int:
         """Where the kernel's micro-ops sit in this run's uop staging area (once per run)."""
