@@ -122,14 +122,13 @@ class ConvEmitter(FusedPool, LayerEmitter):
     # -- tile replay (`tile_replay`) --------------------------------------------------------
     def replay_anchors(self) -> dict | None:
         """The anchors of a tile's offsets: in the input, the other operand's and the output's
-        layouts the tile's own place (its window's, its output's), in the weights, constants
-        and a shortcut's weights its first output block's; a fused pool's tiles (whose maxima
-        depend on where they lie) are not replayed."""
+        layouts the tile's own place (its window's, its output's or pooled output's), in the
+        weights, constants and a shortcut's weights its first output block's."""
         layer, buffers, sub = self.layer, self.buffers, self.sub
-        if layer.pool is not None:
-            return None
         inp, wgt = sub.factor(MemoryType.INP), sub.factor(MemoryType.WGT)
-        x, output = layer.input, layer.output
+        x = layer.input
+        output = layer.output if layer.pool is None else layer.pool.output
+        stored = (lambda tile: output_tile(layer, tile)) if layer.pool is None else pooled_tile
 
         def input_anchor(tile: Tile) -> int:
             window = self.window(tile)
@@ -137,7 +136,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
                                  window.first_col)
 
         def output_anchor(tile: Tile) -> int:
-            tile = output_tile(layer, tile)
+            tile = stored(tile)
             return output.tile_offset(tile.batch_block, tile.first_block,
                                       tile.first_row + output.halo[0],
                                       tile.first_col + output.halo[1])
@@ -173,13 +172,15 @@ class ConvEmitter(FusedPool, LayerEmitter):
 
     def replay_shape(self, tile: Tile) -> tuple:
         """The tile's extents, its input window's and its other operand's (regions and
-        micro-kernels follow from them)."""
+        micro-kernels follow from them), and its fused pool's (`pool_shape`)."""
         window = self.window(tile)
         shape = (tile.blocks, tile.rows, tile.cols, tile.carried_rows, window.rows,
                  window.pitch, window.origin)
         if self.layer.residual is not None:
             other = operand_window(self.layer, tile)
             shape += (other.rows, other.pitch, other.origin)
+        if self.layer.pool is not None:
+            shape += self.pool_shape(tile)
         return shape
 
     def replay_weights(self, wgt: int, recorded: Tile, tile: Tile) -> int:

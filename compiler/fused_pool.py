@@ -24,11 +24,9 @@ class FusedPool:
         pooled positions whose tap lies inside the convolution output (padding never wins):
         one over the taps that every pooled position of the tile has (fewer micro-kernels: the
         compute overlap knows the footprints of the last few only), one per other tap."""
-        layer, pool, tile = self.layer, self.layer.pool, placed.tile
-        (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
-        height, width = layer.output_size
+        pool, tile = self.layer.pool, placed.tile
+        (kh, kw) = pool.kernel
         pooled = pooled_tile(tile)
-        first_row, first_col = tile.first_pooled_row, tile.first_pooled_col
         target = placed.at(Part.POOLED)
         lowest_imm = -(1 << (ALU_IMM_BITS - 1))       # × 2^(ACC − IMM bits): the int32 minimum
         start = [Step(AluOp.MUL, Imm(0)), Step(AluOp.ADD, Imm(lowest_imm))] \
@@ -37,13 +35,7 @@ class FusedPool:
         self.alu_steps(start + [Step(AluOp.SHR, Imm(ALU_IMM_BITS
                                                     - self.stream.config.acc_width))],
                        target, pooled, placed)
-        rows = [[r for r in range(first_row, first_row + pooled.rows)
-                 if max(0, tile.first_row) <= r * sh - top + ky
-                 < min(height, tile.first_row + tile.rows)]
-                for ky in range(kh)]
-        cols = [[c for c in range(first_col, first_col + pooled.cols)
-                 if tile.first_col <= c * sw - left + kx < tile.first_col + tile.cols]
-                for kx in range(kw)]
+        rows, cols = self.pooled_taps(tile)
         full_rows = [ky for ky in range(kh) if len(rows[ky]) == pooled.rows]
         full_cols = [kx for kx in range(kw) if len(cols[kx]) == pooled.cols]
         taps = [(ky, kx) for ky in range(kh) for kx in range(kw)]
@@ -56,6 +48,38 @@ class FusedPool:
         for ky, kx in taps:
             if rows[ky] and cols[kx]:
                 self.pool_max(placed, [], ky, kx, rows[ky], cols[kx])
+
+    def pooled_taps(self, tile: Tile) -> tuple[list[list[int]], list[list[int]]]:
+        """For each row tap of the pool, the pooled rows of `tile` whose tap lies inside the
+        convolution's output and the tile; the same for each column tap."""
+        layer, pool = self.layer, self.layer.pool
+        (kh, kw), (sh, sw), (top, left) = pool.kernel, pool.strides, pool.pads[:2]
+        height = layer.output_size[0]
+        first_row, first_col = tile.first_pooled_row, tile.first_pooled_col
+        rows = [[r for r in range(first_row, first_row + tile.pooled_rows)
+                 if max(0, tile.first_row) <= r * sh - top + ky
+                 < min(height, tile.first_row + tile.rows)]
+                for ky in range(kh)]
+        cols = [[c for c in range(first_col, first_col + tile.pooled_cols)
+                 if tile.first_col <= c * sw - left + kx < tile.first_col + tile.cols]
+                for kx in range(kw)]
+        return rows, cols
+
+    def pool_shape(self, tile: Tile) -> tuple:
+        """What of where `tile` lies its pool's kernels depend on (`ConvEmitter.replay_shape`):
+        its pooled taps relative to its first pooled row and column, where those lie in its
+        convolution rows and columns, whether it zeroes its accumulators, and the tile that
+        carries its last row (its shape and ACC slot), if any."""
+        (sh, sw), (top, left) = self.layer.pool.strides, self.layer.pool.pads[:2]
+        rows, cols = self.pooled_taps(tile)
+        following = self.successors().get(tile)
+        return (tuple(tuple(r - tile.first_pooled_row for r in tap) for tap in rows),
+                tuple(tuple(c - tile.first_pooled_col for c in tap) for tap in cols),
+                tile.first_pooled_row * sh - top - tile.first_row,
+                tile.first_pooled_col * sw - left - tile.first_col,
+                tile.pooled_rows, tile.pooled_cols, bool(tile.first_pooled_row),
+                None if following is None else (following[0].blocks, following[0].rows,
+                                                following[0].cols, following[1]))
 
     def carry(self, placed: Placed) -> None:
         """Copy the tile's last convolution row into the first row of the accumulators of the

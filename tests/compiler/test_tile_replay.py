@@ -46,7 +46,14 @@ def _graph(data, alu_mul):
     if kind == "downsample":
         return downsample_graph(rng, c=channels, o=2 * channels, h=size,
                                 downsample_first=data.draw(st.booleans()), alu_mul=alu_mul)
-    return conv_pool_graph(rng, c=channels, o=32, h=size, w=size, alu_mul=alu_mul)
+    pool, pool_stride, pool_pad = data.draw(st.sampled_from(
+        [(3, 2, 1), (3, 2, 0), (2, 2, 0), (3, 1, 1), (3, 3, 0), (2, 2, 1)]), label="pool")
+    return conv_pool_graph(rng, c=data.draw(st.sampled_from([3, 8, channels])), o=32,
+                           h=size + 4, w=data.draw(st.integers(10, 40)),
+                           k=data.draw(st.sampled_from([3, 5, 7])),
+                           stride=data.draw(st.sampled_from([1, 2])), pool=pool,
+                           pool_stride=pool_stride, pool_pad=pool_pad,
+                           ceil_mode=data.draw(st.booleans()), alu_mul=alu_mul)
 
 
 def _same_image(config, layer, tiling) -> None:
@@ -73,10 +80,11 @@ def test_replay_gives_the_image_of_emitting_every_tile(data):
     lambda rng: conv_graph(rng, c=64, o=64, h=56, w=56, k=3),
     lambda rng: conv_graph(rng, c=96, o=96, h=56, w=56, k=3, groups=96),
     lambda rng: downsample_graph(rng, c=64, o=128, h=56),
-], ids=["conv", "depthwise", "downsample"])
+    lambda rng: conv_pool_graph(rng, c=3, o=64, h=112, w=112, k=7, stride=2, pad=3),
+], ids=["conv", "depthwise", "downsample", "stem"])
 def test_repeated_tiles_are_replayed(monkeypatch, graph):
     """Layers of many tiles replay most of them (with streamed and resident weights, bias
-    GEMMs and fused shortcuts), and still give the image of emitting every tile."""
+    GEMMs, fused shortcuts and pools), and still give the image of emitting every tile."""
     counts = {"recorded": 0, "replayed": 0}
     begin, replay = tile_replay.TileJournal.begin, tile_replay.TileJournal.replay
 
