@@ -242,7 +242,7 @@ class LayerEmitter(ABC):
             if last_gemm is not None:
                 self.last_gemm = produced[last_gemm]
             if after is None:
-                carry.placed = None
+                carry.placed, carry.kernels = None, deque()
             else:
                 kernels, carry.spent, carry.total, regions, acc = after
                 carry.kernels = deque(kernels)
