@@ -187,9 +187,9 @@ class ConvEmitter(FusedPool, LayerEmitter):
         """The bias weights lie by output block, the resident weights by output block within
         each reduction chunk's part (`resident_part`)."""
         shift = tile.first_block - recorded.first_block
-        bias = self.plan.shared.get(Part.BIAS_WEIGHTS)
         if not shift:
             return wgt
+        bias = self.plan.shared.get(Part.BIAS_WEIGHTS)
         if bias is not None and bias.offset <= wgt < bias.end:
             return wgt + shift
         if self.tiling.weights_resident and self.layer.mode != WeightMode.IDENTITY:
@@ -222,7 +222,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
                           for chunk in steps),)
         return key
 
-    def replay_base(self) -> tuple[float, int, tuple]:
+    def replay_base(self) -> tuple:
         """The pace's GEMM end and step count, and what the slots hold."""
         return (self.pace.gemm, self.pace.step, dict(self.slot_weights),
                 dict(self.slot_shortcut), dict(self.slot_constants))
@@ -244,6 +244,7 @@ class ConvEmitter(FusedPool, LayerEmitter):
                 pace.step - steps, self.copy_offset)
 
     def replayed(self, tile: Tile, changes: tuple, base: tuple) -> None:
+        """Take on the state a replayed `tile` leaves (`replay_changes`, from `base`)."""
         block, first = tile.first_block, self.chunks(tile)[0][0]
         weights, shortcut, constants, load, gemm, slots, steps, self.copy_offset = changes
         for slot, (output, blocks, start, count) in weights:

@@ -344,35 +344,16 @@ class LayerEmitter(ABC):
     def replay_anchors(self) -> dict | None:
         """For each DRAM buffer a tile's commands address: the function of a tile that gives
         the anchor its offsets are recorded against (in this emitter's units), and the stream's
-        units per one of them; None where the kind's tiles are not replayed."""
+        units per one of them; None where the kind's tiles are not replayed. A kind that
+        replays also states what a tile's commands depend on (`replay_shape`, `replay_key`),
+        and what they change of its state (`replay_base`, `replay_changes`, `replayed`):
+        `ConvEmitter`."""
         return None
-
-    def replay_shape(self, tile: Tile) -> tuple:
-        """What of a tile (not where it lies) its commands depend on."""
-        raise NotImplementedError
-
-    def replay_key(self, tile: Tile, steps: list[tuple[int, int]], acc: int) -> tuple:
-        """What the commands of `tile` (its reduction `steps`, its ACC slot `acc`) depend on,
-        but where it lies and the loop's own state: its shape and the emitter's state relative
-        to it."""
-        raise NotImplementedError
 
     def replay_weights(self, wgt: int, recorded: Tile, tile: Tile) -> int:
         """Where WGT entry `wgt` that `recorded` read lies for `tile` (its shape and state
         `recorded`'s): the same, but where weights lie by the tile's output blocks."""
         return wgt
-
-    def replay_base(self):
-        """The emitter's state before a tile, that `replay_changes` is relative to."""
-        raise NotImplementedError
-
-    def replay_changes(self, tile: Tile, base) -> tuple:
-        """What `tile` changed of the emitter's state, relative to the tile and to `base`."""
-        raise NotImplementedError
-
-    def replayed(self, tile: Tile, changes: tuple, base) -> None:
-        """Make the changes of a replayed `tile` (`replay_changes`, from `base`)."""
-        raise NotImplementedError
 
     #: Whether a carried epilogue's rest comes after the last reduction chunk of a tile of
     #: several (so that it runs beside every chunk) rather than before it.

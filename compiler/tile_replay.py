@@ -7,8 +7,8 @@ loads — is done once per distinct tile instead of once per tile.
 
 The stream itself runs every command as emitted (the micro-op cache, the dependency folding,
 bounds), so that what a replayed tile adds to it is what emitting it would. A command's DRAM
-offset is recorded relative to an anchor of its buffer and tile (`TileJournal.anchor`), the
-tile's own offset in that buffer's layout, so that it holds for every tile of that state. The
+offset is recorded relative to an anchor of its buffer and tile (`LayerEmitter.replay_anchors`),
+the tile's own offset in that buffer's layout, so that it holds for every tile of that state. The
 emitter states a tile's state (`LayerEmitter.replay_key`) and sets its state after a replayed
 tile (`LayerEmitter.replayed`); what a layer emits with replay is byte for byte what it emits
 without (tests/compiler/test_tile_replay.py).
@@ -149,11 +149,10 @@ class TileJournal:
                condition, moved, weights) -> dict[int, int]:
         """Send the stream a recorded tile's commands for `tile` (`carried`: the tile whose
         epilogue it carries; `condition(tag)`: whether a conditional push is made;
-        `moved(dims, base, op)`: pushes a GEMM nest whose weights lie elsewhere for `tile`,
-        and says whether it did, `weights(sram)`: where a WGT load goes for `tile`, both None
-        where the weights lie as for the tile recorded); the queue
-        index of each kernel's instruction, by its place among the commands (of a nest pushed
-        again, its last)."""
+        `moved(dims, base, op)`: pushes a GEMM nest whose weights lie elsewhere for `tile` and
+        says whether it did; `weights(sram)`: where a WGT load goes for `tile`; both None where
+        the weights lie as for the tile recorded). Returns the queue index of each kernel's
+        instruction by its place among the commands (of a nest pushed again, its last)."""
         stream, anchors = self.stream, self.anchors
         queue = self.queue
         produced: dict[int, int] = {}
@@ -178,7 +177,7 @@ class TileJournal:
                     shift = shifts[buffer_id, own] = self._anchor(buffer_id,
                                                                   tile if own else carried)
                 if code == LOAD:
-                    if which == MemoryType.WGT and moved is not None:
+                    if which == MemoryType.WGT and weights is not None:
                         sram = weights(sram)
                     stream.load(anchors[buffer_id][0], which, sram=sram, offset=offset + shift,
                                 x_size=x_size, y_size=y_size, x_stride=x_stride)
