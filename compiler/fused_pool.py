@@ -66,7 +66,7 @@ class FusedPool:
         return rows, cols
 
     def pool_shape(self, tile: Tile) -> tuple:
-        """What of where `tile` lies its pool's kernels depend on (`ConvEmitter.replay_shape`):
+        """What of where `tile` lies its pool's kernels depend on (`ConvReplay.replay_shape`):
         its pooled taps relative to its first pooled row and column, where those lie in its
         convolution rows and columns, whether it zeroes its accumulators, and the tile that
         carries its last row (its shape and ACC slot), if any."""

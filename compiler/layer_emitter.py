@@ -347,7 +347,7 @@ class LayerEmitter(ABC):
         units per one of them; None where the kind's tiles are not replayed. A kind that
         replays also states what a tile's commands depend on (`replay_shape`, `replay_key`),
         and what they change of its state (`replay_base`, `replay_changes`, `replayed`):
-        `ConvEmitter`."""
+        `conv_replay.ConvReplay`."""
         return None
 
     def replay_weights(self, wgt: int, recorded: Tile, tile: Tile) -> int:

@@ -66,6 +66,7 @@ class InstructionQueue:
 
     def __init__(self, config: Config):
         self.config = config
+        self._layouts = layouts(config)
         self.encoded: list[bytes] = []  # the 16 bytes of each instruction
         #: each instruction's module for folding a push (`module_of`)
         self._modules: list[Module | None] = []
@@ -175,7 +176,7 @@ class InstructionQueue:
         """Set field `name` of the instruction at `index` to `value` in its bytes (checked
         against the field's width)."""
         word = int.from_bytes(self.encoded[index], "little")
-        field = layouts(self.config).for_opcode(Opcode(word & OPCODE_MASK))[name]
+        field = self._layouts.for_opcode(Opcode(word & OPCODE_MASK))[name]
         try:
             field.check(value)
         except FieldRangeError as error:
